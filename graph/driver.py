@@ -1,0 +1,186 @@
+"""The one door to Neo4j.
+
+Every query of the service runs through :class:`Graph`, inside a managed
+transaction function (retried by the driver on transient errors), with the
+database named explicitly and transaction metadata saying who asked. It also
+counts round trips, so tests can prove a GraphQL request is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, LiteralString, TypeVar
+
+import neo4j
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j.exceptions import (
+    ClientError,
+    ConstraintError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from orggraph.errors import (
+    BadInputError,
+    ConflictError,
+    DatabaseUnavailableError,
+    InternalError,
+    OrgGraphError,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class QueryLog:
+    """Queries sent to the database while it is active (see ``Graph.recording``)."""
+
+    queries: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.queries)
+
+
+_active_logs: contextvars.ContextVar[tuple[QueryLog, ...]] = contextvars.ContextVar(
+    "orggraph_query_logs", default=()
+)
+_tx_metadata: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "orggraph_tx_metadata", default={}
+)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[QueryLog]:
+    """Record every query run in this context (and tasks it spawns)."""
+    log_ = QueryLog()
+    token = _active_logs.set((*_active_logs.get(), log_))
+    try:
+        yield log_
+    finally:
+        _active_logs.reset(token)
+
+
+@contextlib.contextmanager
+def transaction_metadata(**metadata: Any) -> Iterator[None]:
+    """Tag transactions started in this context (visible in SHOW TRANSACTIONS)."""
+    token = _tx_metadata.set({**_tx_metadata.get(), **metadata})
+    try:
+        yield
+    finally:
+        _tx_metadata.reset(token)
+
+
+def _note_query(query: str) -> None:
+    for query_log in _active_logs.get():
+        query_log.queries.append(query)
+
+
+class Tx:
+    """A managed transaction that counts the queries it runs."""
+
+    def __init__(self, tx: AsyncManagedTransaction) -> None:
+        self._tx = tx
+
+    async def records(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
+        _note_query(query)
+        result = await self._tx.run(query, params)
+        return [record async for record in result]
+
+    async def single(self, query: LiteralString, **params: Any) -> neo4j.Record | None:
+        records = await self.records(query, **params)
+        return records[0] if records else None
+
+    async def run(self, query: LiteralString, **params: Any) -> neo4j.SummaryCounters:
+        _note_query(query)
+        result = await self._tx.run(query, params)
+        summary = await result.consume()
+        return summary.counters
+
+
+class Graph:
+    """Async access to one Neo4j database."""
+
+    def __init__(self, driver: AsyncDriver, database: str) -> None:
+        self.driver = driver
+        self.database = database
+
+    @classmethod
+    def connect(
+        cls, uri: str, user: str | None, password: str | None, database: str, **config: Any
+    ) -> Graph:
+        auth = (user, password) if user else None
+        driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
+        return cls(driver, database)
+
+    async def close(self) -> None:
+        await self.driver.close()
+
+    async def ping(self) -> None:
+        with _mapped_errors():
+            await self.driver.verify_connectivity(database=self.database)
+
+    async def read(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``work`` in a read transaction (retried on transient errors)."""
+        return await self._execute(work, write=False)
+
+    async def write(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction: all of it commits, or none."""
+        return await self._execute(work, write=True)
+
+    async def query(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
+        """One read query, one round trip."""
+
+        async def work(tx: Tx) -> list[neo4j.Record]:
+            return await tx.records(query, **params)
+
+        return await self.read(work)
+
+    async def _execute(self, work: Callable[[Tx], Awaitable[T]], *, write: bool) -> T:
+        metadata = dict(_tx_metadata.get())
+
+        @neo4j.unit_of_work(metadata=metadata or None)
+        async def unit(tx: AsyncManagedTransaction) -> T:
+            return await work(Tx(tx))
+
+        with _mapped_errors():
+            async with self.driver.session(database=self.database) as session:
+                if write:
+                    return await session.execute_write(unit)
+                return await session.execute_read(unit)
+
+
+@contextlib.contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Translate driver errors, by their code, into orggraph errors."""
+    try:
+        yield
+    except OrgGraphError:
+        raise
+    except ConstraintError as error:
+        raise ConflictError(
+            "the write conflicts with a uniqueness constraint", neo4jCode=error.code
+        ) from error
+    except (ServiceUnavailable, SessionExpired, OSError) as error:
+        raise DatabaseUnavailableError("the graph database is unavailable") from error
+    except TransientError as error:
+        raise DatabaseUnavailableError(
+            "the graph database is busy; retry later", neo4jCode=error.code
+        ) from error
+    except ClientError as error:
+        code = error.code or ""
+        if code.startswith("Neo.ClientError.Transaction.TransactionTimedOut") or "Timeout" in code:
+            raise BadInputError("the query took too long", neo4jCode=code) from error
+        log.exception("database rejected a query")
+        raise InternalError("the database rejected a query", neo4jCode=code) from error
+    except (Neo4jError, DriverError) as error:
+        log.exception("database error")
+        raise DatabaseUnavailableError("the graph database failed") from error

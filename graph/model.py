@@ -1,0 +1,598 @@
+"""The orggraph graph model: labels, their properties, and relationships.
+
+This module is the single source of truth for what may be written to the
+graph. Migrations derive constraints from ``LABELS``; the write layer derives
+its (literal, allow-listed) Cypher from ``LABELS`` and ``RELATIONSHIPS``; the
+GraphQL schema exposes the same enums. Python names are snake_case; Neo4j
+properties and GraphQL fields are camelCase.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, LiteralString
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+# --- identifiers -------------------------------------------------------------
+
+ID_MAX_LENGTH = 256
+_ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_node_id(value: str) -> str:
+    """Ids are set by callers: printable text, no surrounding blanks, <= 256 chars."""
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > ID_MAX_LENGTH:
+        raise ValueError(f"must be at most {ID_MAX_LENGTH} characters")
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    if _ID_FORBIDDEN.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+NodeId = Annotated[str, AfterValidator(validate_node_id)]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (the shared datasets carry no zone)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+ShortText = Annotated[str, Field(max_length=1000)]
+
+
+# --- enums ---------------------------------------------------------------------
+
+
+class TeamKind(enum.Enum):
+    GROUP = "GROUP"
+    BUSINESS_UNIT = "BUSINESS_UNIT"
+    FUNCTION = "FUNCTION"
+    TEAM = "TEAM"
+
+
+class Function(enum.Enum):
+    MARKETING = "MARKETING"
+    SALES = "SALES"
+    CUSTOMER_CARE = "CUSTOMER_CARE"
+    OPERATIONS = "OPERATIONS"
+    LOGISTICS = "LOGISTICS"
+    ADMINISTRATION = "ADMINISTRATION"
+    FINANCE = "FINANCE"
+    PROCUREMENT = "PROCUREMENT"
+    MANUFACTURING = "MANUFACTURING"
+    IT = "IT"
+    DIGITAL = "DIGITAL"
+    PARTNER_NETWORK = "PARTNER_NETWORK"
+    MANAGEMENT = "MANAGEMENT"
+    OTHER = "OTHER"
+
+
+class ServiceAudience(enum.Enum):
+    INTERNAL = "INTERNAL"
+    EXTERNAL = "EXTERNAL"
+
+
+class SystemKind(enum.Enum):
+    CRM = "CRM"
+    ERP = "ERP"
+    ECOMMERCE = "ECOMMERCE"
+    CMS = "CMS"
+    CHAT = "CHAT"
+    APP = "APP"
+    MARKETING_AUTOMATION = "MARKETING_AUTOMATION"
+    TICKETING = "TICKETING"
+    WMS = "WMS"
+    BI = "BI"
+    OTHER = "OTHER"
+
+
+class Lifecycle(enum.Enum):
+    EXPERIMENTAL = "EXPERIMENTAL"
+    CONSOLIDATED = "CONSOLIDATED"
+    INTEGRATED = "INTEGRATED"
+
+
+class Stage(enum.Enum):
+    """Lifecycle stages of the customer (HubSpot-like) plus operational ones."""
+
+    SUBSCRIBER = "SUBSCRIBER"
+    LEAD = "LEAD"
+    MQL = "MQL"
+    SAL = "SAL"
+    SQL = "SQL"
+    OPPORTUNITY = "OPPORTUNITY"
+    CUSTOMER = "CUSTOMER"
+    FULFILMENT = "FULFILMENT"
+    DELIVERY = "DELIVERY"
+    BILLING = "BILLING"
+    SUPPORT = "SUPPORT"
+    RETENTION = "RETENTION"
+    PROCUREMENT = "PROCUREMENT"
+    OTHER = "OTHER"
+
+
+class CustomerKind(enum.Enum):
+    PERSON = "PERSON"
+    ACCOUNT = "ACCOUNT"
+
+
+class TouchpointType(enum.Enum):
+    PAGE_VIEW = "PAGE_VIEW"
+    FORM_SUBMIT = "FORM_SUBMIT"
+    DOWNLOAD = "DOWNLOAD"
+    SOCIAL = "SOCIAL"
+    CHAT = "CHAT"
+    EMAIL = "EMAIL"
+    CALL = "CALL"
+    MEETING = "MEETING"
+    DEMO = "DEMO"
+    EVENT_VISIT = "EVENT_VISIT"
+    QUOTE = "QUOTE"
+    ORDER = "ORDER"
+    PURCHASE = "PURCHASE"
+    PAYMENT = "PAYMENT"
+    INVOICE = "INVOICE"
+    REMINDER = "REMINDER"
+    SHIPMENT = "SHIPMENT"
+    DELIVERY = "DELIVERY"
+    TICKET = "TICKET"
+    RETURN = "RETURN"
+    INTERNAL = "INTERNAL"
+    OTHER = "OTHER"
+
+
+class ChannelKind(enum.Enum):
+    WEB = "WEB"
+    ECOMMERCE = "ECOMMERCE"
+    CATALOG = "CATALOG"
+    SOCIAL = "SOCIAL"
+    EVENT = "EVENT"
+    CONTENT = "CONTENT"
+    EMAIL = "EMAIL"
+    CHAT = "CHAT"
+    MESSAGING = "MESSAGING"
+    PHONE = "PHONE"
+    APP = "APP"
+    STORE = "STORE"
+    PARTNER = "PARTNER"
+    DEALER = "DEALER"
+    AGENT = "AGENT"
+    RESELLER = "RESELLER"
+    CUSTOMER_CARE = "CUSTOMER_CARE"
+    INTERNAL = "INTERNAL"
+
+
+class SourceKind(enum.Enum):
+    ORGANIC = "ORGANIC"
+    PAID = "PAID"
+    REFERRAL = "REFERRAL"
+    PARTNER = "PARTNER"
+    EVENT = "EVENT"
+    EMAIL = "EMAIL"
+    SOCIAL = "SOCIAL"
+    DIRECT = "DIRECT"
+    OTHER = "OTHER"
+
+
+class KpiDirection(enum.Enum):
+    HIGHER_IS_BETTER = "HIGHER_IS_BETTER"
+    LOWER_IS_BETTER = "LOWER_IS_BETTER"
+
+
+class Window(enum.Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+    YEAR = "YEAR"
+
+
+class SlaKind(enum.Enum):
+    RESPONSE_TIME = "RESPONSE_TIME"
+    VOLUME = "VOLUME"
+
+
+# --- node records ----------------------------------------------------------------
+
+
+class Record(BaseModel):
+    """A validated row to upsert. ``None`` fields are left untouched on update."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=False,
+        use_enum_values=True,
+    )
+    label: ClassVar[LiteralString]
+    id: NodeId
+
+    def properties(self) -> dict[str, Any]:
+        """Neo4j properties (camelCase) of the fields the caller set, refs excluded."""
+        refs = set(REFS.get(self.label, {}))
+        ref_properties = {field for (label, _), (field, _) in REF_PROPERTIES.items() if label == self.label}
+        data = self.model_dump(
+            by_alias=True, exclude_unset=True, exclude={"id", *refs, *ref_properties}
+        )
+        return {key: _to_neo4j(value) for key, value in data.items()}
+
+    def refs(self) -> dict[str, Any]:
+        """The reference fields (e.g. ``customer_id``) the caller set."""
+        names = REFS.get(self.label, {})
+        return {name: getattr(self, name) for name in names if name in self.model_fields_set}
+
+
+def _to_neo4j(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+class TeamRecord(Record):
+    label: ClassVar[LiteralString] = "Team"
+    name: ShortText
+    kind: TeamKind = TeamKind.TEAM
+    function: Function | None = None
+
+
+class PersonRecord(Record):
+    label: ClassVar[LiteralString] = "Person"
+    name: ShortText
+    role: ShortText | None = None
+
+
+class ServiceRecord(Record):
+    label: ClassVar[LiteralString] = "Service"
+    name: ShortText
+    audience: ServiceAudience = ServiceAudience.INTERNAL
+
+
+class SystemRecord(Record):
+    label: ClassVar[LiteralString] = "System"
+    name: ShortText
+    kind: SystemKind = SystemKind.OTHER
+
+
+class ProcessRecord(Record):
+    label: ClassVar[LiteralString] = "Process"
+    name: ShortText
+    lifecycle: Lifecycle = Lifecycle.CONSOLIDATED
+
+
+class StepRecord(Record):
+    label: ClassVar[LiteralString] = "Step"
+    name: ShortText
+    stage: Stage = Stage.OTHER
+    process_id: NodeId | None = None
+    order: int | None = Field(default=None, ge=0, le=100_000)
+
+
+class CustomerRecord(Record):
+    label: ClassVar[LiteralString] = "Customer"
+    name: ShortText
+    kind: CustomerKind = CustomerKind.ACCOUNT
+    segment: ShortText | None = None
+    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+
+class TouchpointRecord(Record):
+    label: ClassVar[LiteralString] = "Touchpoint"
+    at: UtcDatetime
+    type: TouchpointType
+    activity: ShortText | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    attributes: dict[str, Any] | None = None
+    customer_id: NodeId | None = None
+    channel_id: NodeId | None = None
+    campaign_id: NodeId | None = None
+    team_id: NodeId | None = None
+    person_id: NodeId | None = None
+    step_id: NodeId | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_are_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value, default=str)) > 10_000:
+            raise ValueError("must serialise to at most 10000 characters of JSON")
+        return value
+
+
+class ChannelRecord(Record):
+    label: ClassVar[LiteralString] = "Channel"
+    name: ShortText
+    kind: ChannelKind
+    online: bool = True
+
+
+class CampaignRecord(Record):
+    label: ClassVar[LiteralString] = "Campaign"
+    name: ShortText
+    source_kind: SourceKind = SourceKind.OTHER
+    team_id: NodeId | None = None
+
+
+class DealRecord(Record):
+    label: ClassVar[LiteralString] = "Deal"
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    opened_at: UtcDatetime
+    closed_at: UtcDatetime | None = None
+    won: bool | None = None
+    customer_id: NodeId | None = None
+    team_id: NodeId | None = None
+
+
+class KpiRecord(Record):
+    label: ClassVar[LiteralString] = "KPI"
+    name: ShortText
+    unit: ShortText = ""
+    direction: KpiDirection = KpiDirection.HIGHER_IS_BETTER
+    target: float | None = Field(default=None, allow_inf_nan=False)
+    definition: dict[str, Any] | None = None
+    window: Window = Window.MONTH
+    accountable_team_id: NodeId | None = None
+
+
+class MeasurementRecord(Record):
+    label: ClassVar[LiteralString] = "Measurement"
+    at: UtcDatetime
+    period_start: UtcDatetime
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    sample_size: int = Field(default=0, ge=0)
+    kpi_id: NodeId | None = None
+
+
+class SlaRecord(Record):
+    label: ClassVar[LiteralString] = "SLA"
+    name: ShortText
+    kind: SlaKind = SlaKind.RESPONSE_TIME
+    threshold: float = Field(allow_inf_nan=False)
+    unit: ShortText = "hours"
+    window: Window = Window.MONTH
+    provider_team_id: NodeId | None = None
+    consumer_team_id: NodeId | None = None
+    step_id: NodeId | None = None
+    kpi_id: NodeId | None = None
+
+
+class BusinessObjectRecord(Record):
+    """An object an event concerns (order, item, package, ...): event knowledge graphs."""
+
+    label: ClassVar[LiteralString] = "BusinessObject"
+    type: Annotated[str, Field(min_length=1, max_length=100)]
+    name: ShortText | None = None
+    attributes: dict[str, Any] | None = None
+
+
+RECORDS: dict[str, type[Record]] = {
+    cls.label: cls
+    for cls in (
+        TeamRecord,
+        PersonRecord,
+        ServiceRecord,
+        SystemRecord,
+        ProcessRecord,
+        StepRecord,
+        CustomerRecord,
+        TouchpointRecord,
+        ChannelRecord,
+        CampaignRecord,
+        DealRecord,
+        KpiRecord,
+        MeasurementRecord,
+        SlaRecord,
+        BusinessObjectRecord,
+    )
+}
+LABELS: tuple[LiteralString, ...] = tuple(cls.label for cls in RECORDS.values())
+
+
+# --- relationships -----------------------------------------------------------------
+
+
+class RelationshipKind(enum.Enum):
+    """Every writable relationship, named SOURCE_TYPE_TARGET."""
+
+    TEAM_PART_OF_TEAM = "TEAM_PART_OF_TEAM"
+    PERSON_MEMBER_OF_TEAM = "PERSON_MEMBER_OF_TEAM"
+    TEAM_PROVIDES_SERVICE = "TEAM_PROVIDES_SERVICE"
+    SERVICE_CONSUMED_BY_TEAM = "SERVICE_CONSUMED_BY_TEAM"
+    PROCESS_HAS_STEP = "PROCESS_HAS_STEP"
+    STEP_NEXT_STEP = "STEP_NEXT_STEP"
+    TEAM_OWNS_STEP = "TEAM_OWNS_STEP"
+    SYSTEM_SUPPORTS_STEP = "SYSTEM_SUPPORTS_STEP"
+    TEAM_OPERATES_SYSTEM = "TEAM_OPERATES_SYSTEM"
+    CUSTOMER_HAD_TOUCHPOINT = "CUSTOMER_HAD_TOUCHPOINT"
+    TOUCHPOINT_VIA_CHANNEL = "TOUCHPOINT_VIA_CHANNEL"
+    TOUCHPOINT_FROM_CAMPAIGN = "TOUCHPOINT_FROM_CAMPAIGN"
+    TOUCHPOINT_HANDLED_BY_TEAM = "TOUCHPOINT_HANDLED_BY_TEAM"
+    TOUCHPOINT_HANDLED_BY_PERSON = "TOUCHPOINT_HANDLED_BY_PERSON"
+    TOUCHPOINT_AT_STEP = "TOUCHPOINT_AT_STEP"
+    TOUCHPOINT_CONCERNS_OBJECT = "TOUCHPOINT_CONCERNS_OBJECT"
+    OBJECT_RELATED_TO_OBJECT = "OBJECT_RELATED_TO_OBJECT"
+    OBJECT_BELONGS_TO_CUSTOMER = "OBJECT_BELONGS_TO_CUSTOMER"
+    TEAM_SERVES_CHANNEL = "TEAM_SERVES_CHANNEL"
+    CAMPAIGN_RUN_BY_TEAM = "CAMPAIGN_RUN_BY_TEAM"
+    CUSTOMER_OPENED_DEAL = "CUSTOMER_OPENED_DEAL"
+    DEAL_OWNED_BY_TEAM = "DEAL_OWNED_BY_TEAM"
+    TEAM_ACCOUNTABLE_FOR_KPI = "TEAM_ACCOUNTABLE_FOR_KPI"
+    KPI_SHARED_WITH_TEAM = "KPI_SHARED_WITH_TEAM"
+    KPI_MEASURES_STEP = "KPI_MEASURES_STEP"
+    KPI_MEASURES_PROCESS = "KPI_MEASURES_PROCESS"
+    KPI_MEASURES_CHANNEL = "KPI_MEASURES_CHANNEL"
+    KPI_MEASURES_CAMPAIGN = "KPI_MEASURES_CAMPAIGN"
+    KPI_HAS_MEASUREMENT = "KPI_HAS_MEASUREMENT"
+    SLA_PROVIDER_TEAM = "SLA_PROVIDER_TEAM"
+    SLA_CONSUMER_TEAM = "SLA_CONSUMER_TEAM"
+    SLA_GOVERNS_STEP = "SLA_GOVERNS_STEP"
+    SLA_TRACKED_BY_KPI = "SLA_TRACKED_BY_KPI"
+
+
+class MemberOfProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    role: ShortText | None = None
+
+
+class HasStepProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    order: int = Field(ge=0, le=100_000)
+
+
+class OwnsProperties(BaseModel):
+    """Ownership with a validity period; ``from`` is part of the key."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    valid_from: UtcDatetime = Field(
+        default=datetime(1970, 1, 1, tzinfo=timezone.utc), alias="from"
+    )
+    valid_to: UtcDatetime | None = Field(default=None, alias="to")
+
+
+class QualifierProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    qualifier: ShortText | None = None
+
+
+class NoProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class RelationshipSpec:
+    kind: RelationshipKind
+    type: LiteralString
+    source: LiteralString
+    target: LiteralString
+    properties: type[BaseModel] = NoProperties
+    # A relationship property that is part of the identity (MERGE key).
+    key_property: LiteralString | None = None
+
+
+def _spec(
+    kind: RelationshipKind,
+    type_: LiteralString,
+    source: LiteralString,
+    target: LiteralString,
+    properties: type[BaseModel] = NoProperties,
+    key_property: LiteralString | None = None,
+) -> RelationshipSpec:
+    return RelationshipSpec(kind, type_, source, target, properties, key_property)
+
+
+K = RelationshipKind
+RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
+    spec.kind: spec
+    for spec in (
+        _spec(K.TEAM_PART_OF_TEAM, "PART_OF", "Team", "Team"),
+        _spec(K.PERSON_MEMBER_OF_TEAM, "MEMBER_OF", "Person", "Team", MemberOfProperties),
+        _spec(K.TEAM_PROVIDES_SERVICE, "PROVIDES", "Team", "Service"),
+        _spec(K.SERVICE_CONSUMED_BY_TEAM, "CONSUMED_BY", "Service", "Team"),
+        _spec(K.PROCESS_HAS_STEP, "HAS_STEP", "Process", "Step", HasStepProperties),
+        _spec(K.STEP_NEXT_STEP, "NEXT", "Step", "Step"),
+        _spec(K.TEAM_OWNS_STEP, "OWNS", "Team", "Step", OwnsProperties, "from"),
+        _spec(K.SYSTEM_SUPPORTS_STEP, "SUPPORTS", "System", "Step"),
+        _spec(K.TEAM_OPERATES_SYSTEM, "OPERATES", "Team", "System"),
+        _spec(K.CUSTOMER_HAD_TOUCHPOINT, "HAD", "Customer", "Touchpoint"),
+        _spec(K.TOUCHPOINT_VIA_CHANNEL, "VIA", "Touchpoint", "Channel"),
+        _spec(K.TOUCHPOINT_FROM_CAMPAIGN, "FROM", "Touchpoint", "Campaign"),
+        _spec(K.TOUCHPOINT_HANDLED_BY_TEAM, "HANDLED_BY", "Touchpoint", "Team"),
+        _spec(K.TOUCHPOINT_HANDLED_BY_PERSON, "HANDLED_BY", "Touchpoint", "Person"),
+        _spec(K.TOUCHPOINT_AT_STEP, "AT_STEP", "Touchpoint", "Step"),
+        _spec(
+            K.TOUCHPOINT_CONCERNS_OBJECT,
+            "CONCERNS",
+            "Touchpoint",
+            "BusinessObject",
+            QualifierProperties,
+        ),
+        _spec(
+            K.OBJECT_RELATED_TO_OBJECT,
+            "RELATED_TO",
+            "BusinessObject",
+            "BusinessObject",
+            QualifierProperties,
+        ),
+        _spec(K.OBJECT_BELONGS_TO_CUSTOMER, "BELONGS_TO", "BusinessObject", "Customer"),
+        _spec(K.TEAM_SERVES_CHANNEL, "SERVES", "Team", "Channel"),
+        _spec(K.CAMPAIGN_RUN_BY_TEAM, "RUN_BY", "Campaign", "Team"),
+        _spec(K.CUSTOMER_OPENED_DEAL, "OPENED", "Customer", "Deal"),
+        _spec(K.DEAL_OWNED_BY_TEAM, "OWNED_BY", "Deal", "Team"),
+        _spec(K.TEAM_ACCOUNTABLE_FOR_KPI, "ACCOUNTABLE_FOR", "Team", "KPI"),
+        _spec(K.KPI_SHARED_WITH_TEAM, "SHARED_WITH", "KPI", "Team"),
+        _spec(K.KPI_MEASURES_STEP, "MEASURES", "KPI", "Step"),
+        _spec(K.KPI_MEASURES_PROCESS, "MEASURES", "KPI", "Process"),
+        _spec(K.KPI_MEASURES_CHANNEL, "MEASURES", "KPI", "Channel"),
+        _spec(K.KPI_MEASURES_CAMPAIGN, "MEASURES", "KPI", "Campaign"),
+        _spec(K.KPI_HAS_MEASUREMENT, "HAS_MEASUREMENT", "KPI", "Measurement"),
+        _spec(K.SLA_PROVIDER_TEAM, "PROVIDER", "SLA", "Team"),
+        _spec(K.SLA_CONSUMER_TEAM, "CONSUMER", "SLA", "Team"),
+        _spec(K.SLA_GOVERNS_STEP, "GOVERNS", "SLA", "Step"),
+        _spec(K.SLA_TRACKED_BY_KPI, "TRACKED_BY", "SLA", "KPI"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RefSpec:
+    """A single-valued reference field on a record, written as one relationship.
+
+    ``record_is_source`` tells which end of the relationship the record is.
+    Setting the field replaces any previous relationship of that kind.
+    """
+
+    relationship: RelationshipKind
+    record_is_source: bool
+
+    @property
+    def spec(self) -> RelationshipSpec:
+        return RELATIONSHIPS[self.relationship]
+
+    @property
+    def other_label(self) -> LiteralString:
+        spec = self.spec
+        return spec.target if self.record_is_source else spec.source
+
+
+REFS: dict[str, dict[str, RefSpec]] = {
+    "Step": {"process_id": RefSpec(K.PROCESS_HAS_STEP, record_is_source=False)},
+    "Touchpoint": {
+        "customer_id": RefSpec(K.CUSTOMER_HAD_TOUCHPOINT, record_is_source=False),
+        "channel_id": RefSpec(K.TOUCHPOINT_VIA_CHANNEL, record_is_source=True),
+        "campaign_id": RefSpec(K.TOUCHPOINT_FROM_CAMPAIGN, record_is_source=True),
+        "team_id": RefSpec(K.TOUCHPOINT_HANDLED_BY_TEAM, record_is_source=True),
+        "person_id": RefSpec(K.TOUCHPOINT_HANDLED_BY_PERSON, record_is_source=True),
+        "step_id": RefSpec(K.TOUCHPOINT_AT_STEP, record_is_source=True),
+    },
+    "Campaign": {"team_id": RefSpec(K.CAMPAIGN_RUN_BY_TEAM, record_is_source=True)},
+    "Deal": {
+        "customer_id": RefSpec(K.CUSTOMER_OPENED_DEAL, record_is_source=False),
+        "team_id": RefSpec(K.DEAL_OWNED_BY_TEAM, record_is_source=True),
+    },
+    "KPI": {"accountable_team_id": RefSpec(K.TEAM_ACCOUNTABLE_FOR_KPI, record_is_source=False)},
+    "Measurement": {"kpi_id": RefSpec(K.KPI_HAS_MEASUREMENT, record_is_source=False)},
+    "SLA": {
+        "provider_team_id": RefSpec(K.SLA_PROVIDER_TEAM, record_is_source=True),
+        "consumer_team_id": RefSpec(K.SLA_CONSUMER_TEAM, record_is_source=True),
+        "step_id": RefSpec(K.SLA_GOVERNS_STEP, record_is_source=True),
+        "kpi_id": RefSpec(K.SLA_TRACKED_BY_KPI, record_is_source=True),
+    },
+}
+# The extra relationship property a ref carries (Step.order on HAS_STEP).
+REF_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
+    ("Step", "process_id"): ("order", "order"),
+}

@@ -1,0 +1,387 @@
+"""Idempotent, batched upserts keyed by ``id`` for every label and relationship.
+
+Rules that hold for every write:
+
+* input is validated (pydantic) before anything is sent: one bad row and the
+  whole call writes nothing, with an error naming the row, field and reason;
+* each batch is one managed transaction (retried whole on transient errors),
+  made of ``UNWIND $rows ... MERGE`` statements, so replaying it changes nothing;
+* referenced nodes must exist: a dangling reference fails the batch (NOT_FOUND)
+  instead of inventing nodes;
+* the per-customer journey chain ``(:Touchpoint)-[:NEXT]->(:Touchpoint)`` is
+  rebuilt, in ``(at, id)`` order, for every customer a batch touches, so
+  touchpoints may arrive late, out of order, or move between customers.
+
+All Cypher is built from the model's allow-listed labels and types (literal
+strings), never from client text; values travel as parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import (
+    RECORDS,
+    REF_PROPERTIES,
+    REFS,
+    RELATIONSHIPS,
+    NodeId,
+    Record,
+    RefSpec,
+    RelationshipKind,
+    RelationshipSpec,
+)
+
+log = logging.getLogger(__name__)
+DEFAULT_BATCH_SIZE = 2_000
+Progress = Callable[[int, int], None]
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass
+class WriteSummary:
+    """What a write changed (Neo4j counters, summed over batches)."""
+
+    nodes_created: int = 0
+    relationships_created: int = 0
+    relationships_deleted: int = 0
+    properties_set: int = 0
+    rows: int = 0
+
+    def add(self, counters: Any) -> None:
+        self.nodes_created += counters.nodes_created
+        self.relationships_created += counters.relationships_created
+        self.relationships_deleted += counters.relationships_deleted
+        self.properties_set += counters.properties_set
+
+    def merge(self, other: WriteSummary) -> None:
+        self.nodes_created += other.nodes_created
+        self.relationships_created += other.relationships_created
+        self.relationships_deleted += other.relationships_deleted
+        self.properties_set += other.properties_set
+        self.rows += other.rows
+
+
+# --- validation ----------------------------------------------------------------
+
+
+def _describe(error: ValidationError, row: int, row_id: Any, what: str) -> BadInputError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(row)"
+    reason = first["msg"]
+    where = f"{what} row {row}" + (f" (id {row_id!r})" if isinstance(row_id, str) else "")
+    return BadInputError(
+        f"{where}: field '{field}': {reason}", row=row, field=field, reason=reason
+    )
+
+
+def validate_rows(model: type[R], rows: Sequence[Mapping[str, Any]], what: str) -> list[R]:
+    """Validate every row before anything is written; the first bad one raises."""
+    validated: list[R] = []
+    for index, row in enumerate(rows):
+        try:
+            validated.append(model.model_validate(row))
+        except ValidationError as error:
+            raise _describe(error, index, row.get("id"), what) from error
+    ids = [getattr(item, "id", None) for item in validated]
+    _reject_duplicate_ids(ids, what)
+    return validated
+
+
+def validate_records(label: str, rows: Sequence[Mapping[str, Any]]) -> list[Record]:
+    if label not in RECORDS:
+        raise BadInputError(f"unknown label {label!r}", field="label")
+    return validate_rows(RECORDS[label], rows, label)
+
+
+def _reject_duplicate_ids(ids: Sequence[Any], what: str) -> None:
+    seen: dict[Any, int] = {}
+    for index, value in enumerate(ids):
+        if value is None:
+            continue
+        if value in seen:
+            raise BadInputError(
+                f"{what} row {index}: id {value!r} repeats row {seen[value]} of the same batch",
+                row=index,
+                field="id",
+                reason="duplicate id in batch",
+            )
+        seen[value] = index
+
+
+def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- literal Cypher, built once per allow-listed label or relationship ---------------
+
+
+@functools.cache
+def merge_nodes_query(label: LiteralString) -> LiteralString:
+    return "UNWIND $rows AS row MERGE (n:" + label + " {id: row.id}) SET n += row.props"
+
+
+@functools.cache
+def missing_ids_query(label: LiteralString) -> LiteralString:
+    return (
+        "UNWIND $ids AS id OPTIONAL MATCH (n:" + label + " {id: id}) "
+        "WITH id, n WHERE n IS NULL RETURN collect(id) AS missing"
+    )
+
+
+@functools.cache
+def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
+    """Replace the record's single relationship of this kind with one to ``row.ref``."""
+    spec = ref.spec
+    other = ref.other_label
+    if ref.record_is_source:
+        old: LiteralString = "(a)-[old:" + spec.type + "]->(other:" + other + ")"
+        new: LiteralString = "MERGE (a)-[r:" + spec.type + "]->(b)"
+    else:
+        old = "(a)<-[old:" + spec.type + "]-(other:" + other + ")"
+        new = "MERGE (b)-[r:" + spec.type + "]->(a)"
+    return (
+        "UNWIND $rows AS row MATCH (a:" + record_label + " {id: row.id}) "
+        "CALL (a, row) { OPTIONAL MATCH " + old + " WHERE row.ref IS NULL OR other.id <> row.ref "
+        "DELETE old } "
+        "WITH a, row WHERE row.ref IS NOT NULL "
+        "MATCH (b:" + other + " {id: row.ref}) " + new + " SET r += row.props"
+    )
+
+
+@functools.cache
+def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
+    key: LiteralString = ""
+    if spec.key_property is not None:
+        key = " {" + spec.key_property + ": row.key}"
+    return (
+        "UNWIND $rows AS row MATCH (a:" + spec.source + " {id: row.from}) "
+        "MATCH (b:" + spec.target + " {id: row.to}) "
+        "MERGE (a)-[r:" + spec.type + key + "]->(b) SET r += row.props"
+    )
+
+
+CUSTOMERS_OF_TOUCHPOINTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Touchpoint {id: id})<-[:HAD]-(c:Customer)
+RETURN collect(DISTINCT c.id) AS customerIds
+"""
+
+DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
+MATCH (t)-[r:NEXT]-(:Touchpoint)
+DELETE r
+"""
+
+REBUILD_JOURNEY_CHAINS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  WITH collect(t) AS chain
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH chain[i] AS t, CASE WHEN i + 1 < size(chain) THEN chain[i + 1] END AS successor
+  CALL (t, successor) {
+    OPTIONAL MATCH (t)-[r:NEXT]->(other:Touchpoint)
+    WHERE successor IS NULL OR other <> successor
+    DELETE r
+  }
+  CALL (t, successor) {
+    WITH t, successor WHERE successor IS NOT NULL
+    MERGE (t)-[:NEXT]->(successor)
+  }
+}
+"""
+"""Rebuild each customer's directly-follows chain in (at, id) order.
+
+Only wrong NEXT relationships are removed and only missing ones created, so a
+replayed batch changes nothing. Anchored on the Customer id constraint.
+"""
+
+
+# --- transaction bodies ------------------------------------------------------------
+
+
+async def _require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], what: str) -> None:
+    unique = sorted(set(ids))
+    if not unique:
+        return
+    record = await tx.single(missing_ids_query(label), ids=unique)
+    missing = list(record["missing"]) if record else []
+    if missing:
+        shown = ", ".join(repr(item) for item in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise NotFoundError(
+            f"{what} refers to {label} {shown}{more}, which does not exist",
+            label=label,
+            ids=missing[:20],
+        )
+
+
+async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
+    """Upsert one batch of validated records of one label inside ``tx``."""
+    summary = WriteSummary(rows=len(records))
+    refs = REFS.get(label, {})
+    for field, ref in refs.items():
+        ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
+        await _require_existing(tx, ref.other_label, ids, f"{label}.{field}")
+
+    previous_customers: list[str] = []
+    if label == "Touchpoint":
+        record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=[r.id for r in records])
+        previous_customers = list(record["customerIds"]) if record else []
+
+    rows = [{"id": r.id, "props": r.properties()} for r in records]
+    summary.add(await tx.run(merge_nodes_query(label), rows=rows))
+
+    for field, ref in refs.items():
+        ref_rows = [_ref_row(label, field, r) for r in records if field in r.refs()]
+        if ref_rows:
+            summary.add(await tx.run(set_ref_query(label, ref), rows=ref_rows))
+
+    if label == "Touchpoint":
+        new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
+        summary.merge(
+            await rebuild_chains(tx, set(previous_customers) | new_customers, [r.id for r in records])
+        )
+    return summary
+
+
+def _ref_row(label: str, field: str, record: Record) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    extra = REF_PROPERTIES.get((label, field))
+    if extra is not None:
+        attribute, property_name = extra
+        value = getattr(record, attribute)
+        if value is not None:
+            props[property_name] = value
+    return {"id": record.id, "ref": record.refs()[field], "props": props}
+
+
+async def rebuild_chains(
+    tx: Tx, customer_ids: Iterable[str], touchpoint_ids: Sequence[str] = ()
+) -> WriteSummary:
+    summary = WriteSummary()
+    if touchpoint_ids:
+        summary.add(await tx.run(DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS, ids=list(touchpoint_ids)))
+    ids = sorted(set(customer_ids))
+    if ids:
+        summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
+    return summary
+
+
+class RelationshipRow(BaseModel):
+    """One relationship to upsert: ``from`` and ``to`` ids plus its properties."""
+
+    model_config = {"populate_by_name": True, "extra": "forbid"}
+    source: NodeId
+    target: NodeId
+    properties: dict[str, Any] = {}
+
+    def __init__(self, **data: Any) -> None:
+        if "from" in data:
+            data["source"] = data.pop("from")
+        if "to" in data:
+            data["target"] = data.pop("to")
+        super().__init__(**data)
+
+
+def validate_relationships(
+    kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Validate rows of one relationship kind into query parameters."""
+    spec = RELATIONSHIPS[kind]
+    what = kind.value
+    prepared: list[dict[str, Any]] = []
+    for index, raw in enumerate(rows):
+        try:
+            row = RelationshipRow(**dict(raw))
+            props_model = spec.properties.model_validate(row.properties)
+        except ValidationError as error:
+            raise _describe(error, index, raw.get("from"), what) from error
+        props = props_model.model_dump(by_alias=True, exclude_none=True)
+        key = props.pop(spec.key_property, None) if spec.key_property else None
+        prepared.append({"from": row.source, "to": row.target, "props": props, "key": key})
+    return prepared
+
+
+async def write_relationships(
+    tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
+) -> WriteSummary:
+    spec = RELATIONSHIPS[kind]
+    await _require_existing(tx, spec.source, [r["from"] for r in rows], kind.value)
+    await _require_existing(tx, spec.target, [r["to"] for r in rows], kind.value)
+    summary = WriteSummary(rows=len(rows))
+    summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
+    if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
+        summary.merge(await rebuild_chains(tx, [r["from"] for r in rows]))
+    return summary
+
+
+# --- public entry points ---------------------------------------------------------------
+
+
+async def upsert_nodes(
+    graph: Graph,
+    label: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> WriteSummary:
+    """Validate all rows, then upsert them batch by batch (one transaction each)."""
+    records = validate_records(label, rows)
+    record_label = RECORDS[label].label
+    return await _in_batches(
+        graph,
+        records,
+        batch_size,
+        lambda tx, batch: write_records(tx, record_label, batch),
+        progress,
+    )
+
+
+async def upsert_relationships(
+    graph: Graph,
+    kind: RelationshipKind,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> WriteSummary:
+    prepared = validate_relationships(kind, rows)
+    return await _in_batches(
+        graph, prepared, batch_size, lambda tx, batch: write_relationships(tx, kind, batch), progress
+    )
+
+
+async def _in_batches(
+    graph: Graph,
+    items: Sequence[Any],
+    batch_size: int,
+    write_batch: Callable[[Tx, Sequence[Any]], Awaitable[WriteSummary]],
+    progress: Progress | None,
+) -> WriteSummary:
+    total = WriteSummary()
+    done = 0
+    for batch in batches(items, batch_size):
+
+        async def work(tx: Tx, batch: Sequence[Any] = batch) -> WriteSummary:
+            return await write_batch(tx, batch)
+
+        total.merge(await graph.write(work))
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(items))
+    return total

@@ -1,0 +1,77 @@
+"""The small set of typed errors every layer raises.
+
+Each maps to exactly one stable GraphQL ``extensions.code`` (see
+``orggraph.schema.errors``); nothing else decides what a client sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class OrgGraphError(Exception):
+    """Base of all errors a client may see. ``message`` is safe to show."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.details}
+
+
+class BadInputError(OrgGraphError):
+    """The request is malformed: a bad id, a missing field, an unknown value."""
+
+    code = "BAD_USER_INPUT"
+
+
+class NotFoundError(OrgGraphError):
+    """A referenced entity does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class ConflictError(OrgGraphError):
+    """The request contradicts what is stored (e.g. an ambiguous id)."""
+
+    code = "CONFLICT"
+
+
+class DatabaseUnavailableError(OrgGraphError):
+    """Neo4j could not be reached; the request may be retried later."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
+class UnauthenticatedError(OrgGraphError):
+    code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(OrgGraphError):
+    code = "FORBIDDEN"
+
+
+class QueryTooComplexError(OrgGraphError):
+    code = "QUERY_TOO_COMPLEX"
+
+
+class InternalError(OrgGraphError):
+    code = "INTERNAL"
+
+
+ALL_ERROR_CODES: tuple[str, ...] = (
+    "BAD_USER_INPUT",
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "NOT_FOUND",
+    "CONFLICT",
+    "DATABASE_UNAVAILABLE",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "QUERY_TOO_COMPLEX",
+    "INTERNAL",
+)

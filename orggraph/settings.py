@@ -1,0 +1,73 @@
+"""Settings, from environment variables or a ``.env`` file (see docs/settings.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _user_dir(env: str, fallback: str) -> Path:
+    base = os.environ.get(env)
+    return Path(base) / "orggraph" if base else Path.home() / fallback / "orggraph"
+
+
+def default_home() -> Path:
+    """Per-user data dir (XDG_DATA_HOME, else ~/.local/share)."""
+    return _user_dir("XDG_DATA_HOME", ".local/share")
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache dir for the Neo4j jars (XDG_CACHE_HOME, else ~/.cache)."""
+    return _user_dir("XDG_CACHE_HOME", ".cache")
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Environment names are given per field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORGGRAPH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # External Neo4j (server, cluster with neo4j:// routing, Aura). Unset: embedded.
+    neo4j_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEO4J_URI", "ORGGRAPH_NEO4J_URI")
+    )
+    neo4j_user: str = Field(
+        default="neo4j", validation_alias=AliasChoices("NEO4J_USER", "ORGGRAPH_NEO4J_USER")
+    )
+    neo4j_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NEO4J_PASSWORD", "ORGGRAPH_NEO4J_PASSWORD"),
+    )
+    neo4j_database: str = Field(
+        default="neo4j",
+        validation_alias=AliasChoices("NEO4J_DATABASE", "ORGGRAPH_NEO4J_DATABASE"),
+    )
+
+    # Embedded Neo4j runtime (used when NEO4J_URI is unset).
+    home: Path = Field(default_factory=default_home)  # ORGGRAPH_HOME
+    cache_dir: Path = Field(default_factory=default_cache_dir)  # ORGGRAPH_CACHE_DIR
+    bolt_port: int = Field(default=0, ge=0, le=65535)  # ORGGRAPH_BOLT_PORT, 0 = any free
+    neo4j_heap: str = "1g"  # ORGGRAPH_NEO4J_HEAP
+    neo4j_pagecache: str = "512m"  # ORGGRAPH_NEO4J_PAGECACHE
+    neo4j_start_timeout_s: float = 180.0
+
+    # HTTP service.
+    host: str = "127.0.0.1"  # ORGGRAPH_HOST
+    port: int = Field(default=8000, ge=0, le=65535)  # ORGGRAPH_PORT
+    log_level: str = "info"
+
+    # GraphQL limits.
+    max_query_depth: int = 12
+    max_tokens: int = 5_000
+    max_aliases: int = 30
+    max_page_size: int = 1_000
+    max_batch_size: int = 5_000  # rows per upsert mutation
+    query_timeout_s: float = 30.0
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.neo4j_uri

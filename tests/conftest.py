@@ -1,0 +1,76 @@
+"""Test fixtures: one real Neo4j per test session, emptied before each test.
+
+The embedded runtime is started once (a throwaway home under pytest's tmp
+dir) unless ``NEO4J_URI`` points at another Neo4j, which is then used as is
+(its data is wiped: never point tests at a database you care about).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from orggraph.graph.driver import Graph
+from orggraph.graph.migrations import migrate
+from orggraph.settings import Settings, default_cache_dir
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("NEO4J_URI")
+    if external:
+        yield external
+        return
+    from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
+
+    cache = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
+    home = tmp_path_factory.mktemp("neo4j-home")
+    runtime = EmbeddedNeo4j(RuntimeConfig(home=home, cache_dir=cache, heap="2g", pagecache="1g"))
+    uri = runtime.start()
+    try:
+        yield uri
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def test_settings(neo4j_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at the session's database (as if NEO4J_URI were set)."""
+    return Settings(
+        neo4j_uri=neo4j_uri,
+        neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
+        neo4j_password=os.environ.get("NEO4J_PASSWORD"),
+        neo4j_database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+        home=tmp_path_factory.mktemp("orggraph-home"),
+    )
+
+
+_migrated: set[str] = set()
+
+
+@pytest.fixture
+async def graph(test_settings: Settings) -> AsyncIterator[Graph]:
+    """A connected Graph on an empty (but migrated) database."""
+    password = test_settings.neo4j_password
+    db = Graph.connect(
+        test_settings.neo4j_uri or "",
+        test_settings.neo4j_user if password else None,
+        password.get_secret_value() if password else None,
+        test_settings.neo4j_database,
+    )
+    try:
+        async with db.driver.session(database=db.database) as session:
+            result = await session.run(
+                "MATCH (n) WHERE NOT n:Migration "
+                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            )
+            await result.consume()
+        if db.database not in _migrated:
+            await migrate(db)
+            _migrated.add(db.database)
+        yield db
+    finally:
+        await db.close()
