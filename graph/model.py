@@ -418,6 +418,7 @@ class RelationshipKind(enum.Enum):
     SYSTEM_SUPPORTS_STEP = "SYSTEM_SUPPORTS_STEP"
     TEAM_OPERATES_SYSTEM = "TEAM_OPERATES_SYSTEM"
     CUSTOMER_HAD_TOUCHPOINT = "CUSTOMER_HAD_TOUCHPOINT"
+    TOUCHPOINT_NEXT_TOUCHPOINT = "TOUCHPOINT_NEXT_TOUCHPOINT"
     TOUCHPOINT_VIA_CHANNEL = "TOUCHPOINT_VIA_CHANNEL"
     TOUCHPOINT_FROM_CAMPAIGN = "TOUCHPOINT_FROM_CAMPAIGN"
     TOUCHPOINT_HANDLED_BY_TEAM = "TOUCHPOINT_HANDLED_BY_TEAM"
@@ -508,6 +509,7 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
         _spec(K.SYSTEM_SUPPORTS_STEP, "SUPPORTS", "System", "Step"),
         _spec(K.TEAM_OPERATES_SYSTEM, "OPERATES", "Team", "System"),
         _spec(K.CUSTOMER_HAD_TOUCHPOINT, "HAD", "Customer", "Touchpoint"),
+        _spec(K.TOUCHPOINT_NEXT_TOUCHPOINT, "NEXT", "Touchpoint", "Touchpoint"),
         _spec(K.TOUCHPOINT_VIA_CHANNEL, "VIA", "Touchpoint", "Channel"),
         _spec(K.TOUCHPOINT_FROM_CAMPAIGN, "FROM", "Touchpoint", "Campaign"),
         _spec(K.TOUCHPOINT_HANDLED_BY_TEAM, "HANDLED_BY", "Touchpoint", "Team"),
@@ -545,6 +547,10 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
         _spec(K.SLA_TRACKED_BY_KPI, "TRACKED_BY", "SLA", "KPI"),
     )
 }
+
+
+# Maintained by the write layer itself (the journey chain), never written directly.
+DERIVED_RELATIONSHIPS: frozenset[RelationshipKind] = frozenset({K.TOUCHPOINT_NEXT_TOUCHPOINT})
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
+    DERIVED_RELATIONSHIPS,
     RECORDS,
     REF_PROPERTIES,
     REFS,
@@ -303,6 +304,11 @@ def validate_relationships(
     """Validate rows of one relationship kind into query parameters."""
     spec = RELATIONSHIPS[kind]
     what = kind.value
+    if kind in DERIVED_RELATIONSHIPS:
+        raise BadInputError(
+            f"{what} is maintained by orggraph (the journey chain) and cannot be written",
+            field="kind",
+        )
     prepared: list[dict[str, Any]] = []
     for index, raw in enumerate(rows):
         try:

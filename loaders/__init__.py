@@ -1,1 +1,38 @@
-"""x"""
+"""DataLoaders, built fresh for every request (never shared between requests).
+
+``Loaders`` is kept on the request context. Generic loaders cover every label
+and relationship of the model; domain modules add their own through ``get``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, LiteralString, TypeVar
+
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind
+from orggraph.loaders.nodes import NodeByIdLoader
+from orggraph.loaders.relationships import RelatedByIdLoader
+
+L = TypeVar("L")
+
+
+class Loaders:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._cache: dict[Any, Any] = {}
+
+    def get(self, key: Any, factory: Callable[[Graph], L]) -> L:
+        """The request's loader for ``key``, created by ``factory`` on first use."""
+        if key not in self._cache:
+            self._cache[key] = factory(self.graph)
+        loader: L = self._cache[key]
+        return loader
+
+    def node_by_id(self, label: LiteralString) -> NodeByIdLoader:
+        return self.get(("node", label), lambda graph: NodeByIdLoader(graph, label))
+
+    def related(self, kind: RelationshipKind, outgoing: bool) -> RelatedByIdLoader:
+        return self.get(
+            ("related", kind, outgoing), lambda graph: RelatedByIdLoader(graph, kind, outgoing)
+        )

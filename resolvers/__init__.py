@@ -1,1 +1,43 @@
-"""x"""
+"""Root Query and Mutation, merged once from the domain modules.
+
+To add a domain: write ``resolvers/<domain>.py`` with ``<Domain>Query`` and/or
+``<Domain>Mutation`` and list them here.
+"""
+
+from __future__ import annotations
+
+from strawberry.tools import merge_types
+
+from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
+from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
+from orggraph.resolvers.graph import GraphMutation, GraphQuery
+from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
+from orggraph.resolvers.kpis import KpisMutation, KpisQuery
+from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
+from orggraph.resolvers.slas import SlasMutation, SlasQuery
+from orggraph.resolvers.teams import TeamsMutation, TeamsQuery
+
+QUERIES: tuple[type, ...] = (
+    GraphQuery,
+    TeamsQuery,
+    ProcessesQuery,
+    CustomersQuery,
+    JourneysQuery,
+    ChannelsQuery,
+    KpisQuery,
+    SlasQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    GraphMutation,
+    TeamsMutation,
+    ProcessesMutation,
+    CustomersMutation,
+    JourneysMutation,
+    ChannelsMutation,
+    KpisMutation,
+    SlasMutation,
+)
+SUBSCRIPTIONS: tuple[type, ...] = ()
+
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)

@@ -1,1 +1,42 @@
-"""x"""
+"""The GraphQL schema: root types from ``resolvers``, limits and error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
+from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
+from orggraph.schema.errors import ErrorCodes
+from orggraph.settings import Settings
+
+
+class OrgGraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Unexpected errors are logged by ``ErrorCodes``; expected ones are not noise."""
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxTokensLimiter(max_token_count=settings.max_tokens),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ErrorCodes,
+    ]
+    subscription: Any = None
+    if SUBSCRIPTIONS:
+        from strawberry.tools import merge_types
+
+        subscription = merge_types("Subscription", SUBSCRIPTIONS)
+    return OrgGraphSchema(
+        query=Query,
+        mutation=Mutation if MUTATIONS else None,
+        subscription=subscription,
+        extensions=extensions,
+    )

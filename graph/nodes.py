@@ -1,0 +1,150 @@
+"""Generic reads of entities and their relationships, for every label of the model.
+
+The label, relationship type and sort key of each query come from the model's
+allow-lists (literal strings); ids, filters and limits are parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import LABELS, RelationshipSpec
+
+
+@functools.cache
+def nodes_by_id_query(label: LiteralString) -> LiteralString:
+    """Entities of one label by id (anchored on the id uniqueness constraint)."""
+    return (
+        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) RETURN n.id AS id, properties(n) AS props"
+    )
+
+
+@functools.cache
+def list_nodes_query(label: LiteralString) -> LiteralString:
+    """A keyset page of one label ordered by id, with typed equality filters.
+
+    ``$equals`` maps property names (from the GraphQL filter's allow-listed
+    fields) to values; ``$nameContains`` is a case-insensitive substring;
+    ``$atFrom``/``$atTo`` bound the ``at`` property (touchpoints, measurements).
+    """
+    return (
+        "MATCH (n:" + label + ") WHERE ($after IS NULL OR n.id > $after) "
+        "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
+        "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
+        "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
+        "RETURN n.id AS id, properties(n) AS props ORDER BY n.id LIMIT $limit"
+    )
+
+
+@functools.cache
+def count_nodes_query(label: LiteralString) -> LiteralString:
+    return (
+        "MATCH (n:" + label + ") WHERE all(key IN keys($equals) WHERE n[key] = $equals[key]) "
+        "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
+        "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
+        "RETURN count(n) AS total"
+    )
+
+
+def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
+    other = spec.target if outgoing else spec.source
+    if spec.type == "HAS_STEP":
+        return "r.order, b.id"
+    if other == "Touchpoint":
+        return "b.at, b.id"
+    if other == "Measurement":
+        return "b.periodStart DESC, b.id"
+    if spec.type == "OWNS":
+        return "r.from, b.id"
+    return "b.id"
+
+
+@functools.cache
+def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
+    """For each id, the related entities over one relationship kind, sorted, capped."""
+    if outgoing:
+        pattern: LiteralString = (
+            "(a:" + spec.source + " {id: id})-[r:" + spec.type + "]->(b:" + spec.target + ")"
+        )
+    else:
+        pattern = "(a:" + spec.target + " {id: id})<-[r:" + spec.type + "]-(b:" + spec.source + ")"
+    return (
+        "UNWIND $ids AS id MATCH " + pattern + " "
+        "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
+        "RETURN id, collect({props: properties(b), rel: properties(r)})[..$limit] AS items"
+    )
+
+
+def _find_any_label_by_id() -> LiteralString:
+    branches: LiteralString = ""
+    for label in LABELS:
+        if branches:
+            branches += " UNION ALL "
+        branches += (
+            "MATCH (n:" + label + " {id: $id}) RETURN '" + label + "' AS label, "
+            "properties(n) AS props"
+        )
+    return "CALL () { " + branches + " } RETURN label, props"
+
+
+FIND_ANY_LABEL_BY_ID: LiteralString = _find_any_label_by_id()
+"""Which label(s) hold an id: one index lookup per label, in one query."""
+
+
+@dataclass(frozen=True)
+class Related:
+    props: dict[str, Any]
+    rel: dict[str, Any]
+
+
+async def nodes_by_id(graph: Graph, label: LiteralString, ids: list[str]) -> dict[str, dict[str, Any]]:
+    records = await graph.query(nodes_by_id_query(label), ids=ids)
+    return {record["id"]: dict(record["props"]) for record in records}
+
+
+async def related(
+    graph: Graph, spec: RelationshipSpec, outgoing: bool, ids: list[str], limit: int
+) -> dict[str, list[Related]]:
+    records = await graph.query(related_query(spec, outgoing), ids=ids, limit=limit)
+    return {
+        record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
+        for record in records
+    }
+
+
+async def find_by_id(graph: Graph, node_id: str) -> list[tuple[str, dict[str, Any]]]:
+    records = await graph.query(FIND_ANY_LABEL_BY_ID, id=node_id)
+    return [(record["label"], dict(record["props"])) for record in records]
+
+
+@dataclass(frozen=True)
+class NodeFilter:
+    equals: dict[str, Any]
+    name_contains: str | None = None
+    at_from: Any = None
+    at_to: Any = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "equals": self.equals,
+            "nameContains": self.name_contains,
+            "atFrom": self.at_from,
+            "atTo": self.at_to,
+        }
+
+
+async def list_nodes(
+    graph: Graph, label: LiteralString, node_filter: NodeFilter, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    records = await graph.query(
+        list_nodes_query(label), after=after, limit=limit, **node_filter.params()
+    )
+    return [dict(record["props"]) for record in records]
+
+
+async def count_nodes(graph: Graph, label: LiteralString, node_filter: NodeFilter) -> int:
+    records = await graph.query(count_nodes_query(label), **node_filter.params())
+    return int(records[0]["total"]) if records else 0

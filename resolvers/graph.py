@@ -1,0 +1,89 @@
+"""Cross-entity fields: ``node(id)``, relationship upserts, and ``upsertGraph``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import ConflictError
+from orggraph.graph import nodes, writes
+from orggraph.graph.driver import Tx
+from orggraph.graph.model import RECORDS, Record, RelationshipKind
+from orggraph.resolvers.entities import UpsertResult, check_batch_size, checked_id
+from orggraph.schema.inputs import (
+    GRAPH_INPUT_LABELS,
+    GraphInput,
+    RelationshipBatchInput,
+    RelationshipInput,
+    to_dict,
+)
+from orggraph.schema.types import NODE_TYPES, Node
+
+
+def _relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
+    return [
+        {"from": row.from_, "to": row.to, "properties": to_dict(row.properties) or {}}
+        for row in rows
+    ]
+
+
+@strawberry.type
+class GraphQuery:
+    @strawberry.field(description="Any entity by id (CONFLICT if two labels share the id).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # type: ignore[valid-type]
+        found = await nodes.find_by_id(info.context.graph, checked_id(id))
+        if not found:
+            return None
+        if len(found) > 1:
+            labels = ", ".join(label for label, _ in found)
+            raise ConflictError(f"id {id!r} is used by several labels: {labels}", labels=labels)
+        label, props = found[0]
+        return NODE_TYPES[label].from_props(props)
+
+
+@strawberry.type
+class GraphMutation:
+    @strawberry.mutation(description="Create or update relationships of one kind, in one transaction.")
+    async def upsert_relationships(
+        self, info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
+    ) -> UpsertResult:
+        check_batch_size(info, rows, "rows")
+        prepared = writes.validate_relationships(kind, _relationship_rows(rows))
+
+        async def work(tx: Tx) -> writes.WriteSummary:
+            return await writes.write_relationships(tx, kind, prepared)
+
+        return UpsertResult.from_summary(await info.context.graph.write(work))
+
+    @strawberry.mutation(
+        description="Entities and relationships together, in one transaction: all or nothing."
+    )
+    async def upsert_graph(self, info: Info, input: GraphInput) -> UpsertResult:
+        data = to_dict(input)
+        records: list[tuple[str, list[Record]]] = []
+        total_rows = 0
+        for field, label in GRAPH_INPUT_LABELS:
+            rows = data.get(field) or []
+            total_rows += len(rows)
+            if rows:
+                records.append((RECORDS[label].label, writes.validate_records(label, rows)))
+        relationships: list[tuple[RelationshipKind, list[dict[str, Any]]]] = []
+        for batch in input.relationships or []:
+            assert isinstance(batch, RelationshipBatchInput)
+            total_rows += len(batch.rows)
+            relationships.append(
+                (batch.kind, writes.validate_relationships(batch.kind, _relationship_rows(batch.rows)))
+            )
+        check_batch_size(info, [None] * total_rows, "input")
+
+        async def work(tx: Tx) -> writes.WriteSummary:
+            summary = writes.WriteSummary()
+            for label, batch_records in records:
+                summary.merge(await writes.write_records(tx, label, batch_records))  # type: ignore[arg-type]
+            for kind, rows in relationships:
+                summary.merge(await writes.write_relationships(tx, kind, rows))
+            return summary
+
+        return UpsertResult.from_summary(await info.context.graph.write(work))

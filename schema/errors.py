@@ -1,0 +1,66 @@
+"""Errors -> GraphQL errors with a stable ``extensions.code``, mapped in one place.
+
+* an ``OrgGraphError`` keeps its message and gets its code;
+* parse / validation / variable errors get GRAPHQL_PARSE_FAILED,
+  GRAPHQL_VALIDATION_FAILED or BAD_USER_INPUT;
+* anything else is logged with its traceback and shown as INTERNAL with a
+  generic message: no Python or Cypher text reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from orggraph.errors import OrgGraphError
+
+log = logging.getLogger("orggraph.graphql")
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, OrgGraphError):
+        return _with(error, original.message, original.extensions())
+    if original is None:
+        existing = (error.extensions or {}).get("code")
+        if existing:
+            return error
+        return _with(error, error.message, {"code": _code_without_cause(error)})
+    if isinstance(original, GraphQLError):
+        return classify(original)
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return _with(error, "Internal server error", {"code": "INTERNAL"})
+
+
+def _code_without_cause(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable ") or error.path is not None:
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrites every error of a result once the operation is done."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [classify(error) for error in errors]  # type: ignore[union-attr]

@@ -1,0 +1,305 @@
+"""GraphQL inputs: one per label (upserts), filters for list queries, relationships.
+
+Inputs are converted to plain dicts (``to_dict``) and validated by the model's
+pydantic records, so GraphQL and imports share exactly one set of rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from orggraph.schema.enums import (
+    ChannelKind,
+    CustomerKind,
+    Function,
+    KpiDirection,
+    Lifecycle,
+    RelationshipKind,
+    ServiceAudience,
+    SlaKind,
+    SourceKind,
+    Stage,
+    SystemKind,
+    TeamKind,
+    TouchpointType,
+    Window,
+)
+
+UNSET: Any = strawberry.UNSET
+
+
+def to_dict(value: Any) -> Any:
+    """A strawberry input as a plain dict, leaving out fields the client omitted."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_dict(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not strawberry.UNSET
+        }
+    if isinstance(value, list):
+        return [to_dict(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@strawberry.input
+class TeamInput:
+    id: strawberry.ID
+    name: str
+    kind: TeamKind | None = UNSET
+    function: Function | None = UNSET
+
+
+@strawberry.input
+class PersonInput:
+    id: strawberry.ID
+    name: str
+    role: str | None = UNSET
+
+
+@strawberry.input
+class ServiceInput:
+    id: strawberry.ID
+    name: str
+    audience: ServiceAudience | None = UNSET
+
+
+@strawberry.input
+class SystemInput:
+    id: strawberry.ID
+    name: str
+    kind: SystemKind | None = UNSET
+
+
+@strawberry.input
+class ProcessInput:
+    id: strawberry.ID
+    name: str
+    lifecycle: Lifecycle | None = UNSET
+
+
+@strawberry.input
+class StepInput:
+    id: strawberry.ID
+    name: str
+    stage: Stage | None = UNSET
+    process_id: strawberry.ID | None = UNSET
+    order: int | None = UNSET
+
+
+@strawberry.input
+class CustomerInput:
+    id: strawberry.ID
+    name: str
+    kind: CustomerKind | None = UNSET
+    segment: str | None = UNSET
+    email: str | None = UNSET
+
+
+@strawberry.input(description="A touchpoint; the *Id fields link it (replacing earlier links).")
+class TouchpointInput:
+    id: strawberry.ID
+    at: datetime
+    type: TouchpointType
+    activity: str | None = UNSET
+    value: float | None = UNSET
+    attributes: JSON | None = UNSET
+    customer_id: strawberry.ID | None = UNSET
+    channel_id: strawberry.ID | None = UNSET
+    campaign_id: strawberry.ID | None = UNSET
+    team_id: strawberry.ID | None = UNSET
+    person_id: strawberry.ID | None = UNSET
+    step_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input
+class ChannelInput:
+    id: strawberry.ID
+    name: str
+    kind: ChannelKind
+    online: bool | None = UNSET
+
+
+@strawberry.input
+class CampaignInput:
+    id: strawberry.ID
+    name: str
+    source_kind: SourceKind | None = UNSET
+    team_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input
+class DealInput:
+    id: strawberry.ID
+    amount: float
+    opened_at: datetime
+    currency: str | None = UNSET
+    closed_at: datetime | None = UNSET
+    won: bool | None = UNSET
+    customer_id: strawberry.ID | None = UNSET
+    team_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input(name="KPIInput")
+class KpiInput:
+    id: strawberry.ID
+    name: str
+    unit: str | None = UNSET
+    direction: KpiDirection | None = UNSET
+    target: float | None = UNSET
+    definition: JSON | None = UNSET
+    window: Window | None = UNSET
+    accountable_team_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input
+class MeasurementInput:
+    id: strawberry.ID
+    at: datetime
+    period_start: datetime
+    value: float | None = UNSET
+    sample_size: int | None = UNSET
+    kpi_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input(name="SLAInput")
+class SlaInput:
+    id: strawberry.ID
+    name: str
+    threshold: float
+    kind: SlaKind | None = UNSET
+    unit: str | None = UNSET
+    window: Window | None = UNSET
+    provider_team_id: strawberry.ID | None = UNSET
+    consumer_team_id: strawberry.ID | None = UNSET
+    step_id: strawberry.ID | None = UNSET
+    kpi_id: strawberry.ID | None = UNSET
+
+
+@strawberry.input
+class BusinessObjectInput:
+    id: strawberry.ID
+    type: str
+    name: str | None = UNSET
+    attributes: JSON | None = UNSET
+
+
+@strawberry.input(description="One relationship: from and to ids, and its properties.")
+class RelationshipInput:
+    from_: strawberry.ID = strawberry.field(name="from")
+    to: strawberry.ID
+    properties: JSON | None = UNSET
+
+
+@strawberry.input
+class RelationshipBatchInput:
+    kind: RelationshipKind
+    rows: list[RelationshipInput]
+
+
+@strawberry.input(description="Entities and relationships written in one transaction.")
+class GraphInput:
+    teams: list[TeamInput] | None = UNSET
+    people: list[PersonInput] | None = UNSET
+    services: list[ServiceInput] | None = UNSET
+    systems: list[SystemInput] | None = UNSET
+    processes: list[ProcessInput] | None = UNSET
+    steps: list[StepInput] | None = UNSET
+    channels: list[ChannelInput] | None = UNSET
+    campaigns: list[CampaignInput] | None = UNSET
+    customers: list[CustomerInput] | None = UNSET
+    business_objects: list[BusinessObjectInput] | None = UNSET
+    deals: list[DealInput] | None = UNSET
+    kpis: list[KpiInput] | None = UNSET
+    measurements: list[MeasurementInput] | None = UNSET
+    slas: list[SlaInput] | None = UNSET
+    touchpoints: list[TouchpointInput] | None = UNSET
+    relationships: list[RelationshipBatchInput] | None = UNSET
+
+
+# Labels in the order an upsertGraph writes them (referenced entities first).
+GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
+    ("teams", "Team"),
+    ("people", "Person"),
+    ("services", "Service"),
+    ("systems", "System"),
+    ("processes", "Process"),
+    ("steps", "Step"),
+    ("channels", "Channel"),
+    ("campaigns", "Campaign"),
+    ("customers", "Customer"),
+    ("business_objects", "BusinessObject"),
+    ("kpis", "KPI"),
+    ("deals", "Deal"),
+    ("measurements", "Measurement"),
+    ("slas", "SLA"),
+    ("touchpoints", "Touchpoint"),
+)
+
+
+# --- filters for list queries ------------------------------------------------------------
+
+
+@strawberry.input
+class TeamFilter:
+    kind: TeamKind | None = None
+    function: Function | None = None
+    name_contains: str | None = None
+
+
+@strawberry.input
+class CustomerFilter:
+    kind: CustomerKind | None = None
+    segment: str | None = None
+    name_contains: str | None = None
+
+
+@strawberry.input
+class TouchpointFilter:
+    type: TouchpointType | None = None
+    activity: str | None = None
+    at_from: datetime | None = None
+    at_to: datetime | None = None
+
+
+@strawberry.input
+class StepFilter:
+    stage: Stage | None = None
+    name_contains: str | None = None
+
+
+@strawberry.input
+class ProcessFilter:
+    lifecycle: Lifecycle | None = None
+    name_contains: str | None = None
+
+
+@strawberry.input
+class ChannelFilter:
+    kind: ChannelKind | None = None
+    online: bool | None = None
+    name_contains: str | None = None
+
+
+@strawberry.input
+class NameFilter:
+    name_contains: str | None = None
+
+
+@strawberry.input
+class DealFilter:
+    won: bool | None = None
+    currency: str | None = None
+
+
+@strawberry.input
+class BusinessObjectFilter:
+    type: str | None = None
+    name_contains: str | None = None

@@ -1,0 +1,64 @@
+"""Relay-style cursor pagination (keyset on id: stable under concurrent writes)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Generic, TypeVar
+
+import strawberry
+
+from orggraph.errors import BadInputError
+
+T = TypeVar("T")
+_PREFIX = "id:"
+
+
+def encode_cursor(node_id: str) -> str:
+    return base64.urlsafe_b64encode((_PREFIX + node_id).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, argument: str = "after") -> str | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise BadInputError(f"'{argument}' is not a valid cursor", field=argument) from error
+    if not raw.startswith(_PREFIX):
+        raise BadInputError(f"'{argument}' is not a valid cursor", field=argument)
+    return raw[len(_PREFIX) :]
+
+
+def page_size(first: int | None, default: int, maximum: int) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > maximum:
+        raise BadInputError(
+            f"'first' must be between 0 and {maximum}, got {first}", field="first"
+        )
+    return first
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field(description="The page's nodes, without edges.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]

@@ -1,0 +1,754 @@
+"""GraphQL object types, one per label of the model.
+
+Scalar fields come from the node's properties; relationship fields go through
+the request's DataLoaders (``orggraph.loaders``), so a list of N entities with
+nested relationships costs one query per relationship field, not per entity.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from orggraph.context import Info
+from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.nodes import Related
+from orggraph.schema.enums import (
+    ChannelKind,
+    CustomerKind,
+    Function,
+    KpiDirection,
+    Lifecycle,
+    ServiceAudience,
+    SlaKind,
+    SourceKind,
+    Stage,
+    SystemKind,
+    TeamKind,
+    TouchpointType,
+    Window,
+)
+
+DEFAULT_NESTED_LIMIT = 100
+E = TypeVar("E", bound=enum.Enum)
+
+
+# --- property conversion ---------------------------------------------------------
+
+
+def as_enum(cls: type[E], value: Any) -> E | None:
+    try:
+        return cls(value)
+    except ValueError:
+        return None
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    to_native = getattr(value, "to_native", None)
+    return to_native() if to_native else value  # type: ignore[no-any-return]
+
+
+def as_json(value: Any) -> JSON | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)  # type: ignore[no-any-return]
+        except ValueError:
+            return value  # type: ignore[return-value]
+    return value  # type: ignore[no-any-return]
+
+
+def as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _limit(info: Info, first: int | None) -> int:
+    cap = info.context.settings.max_page_size
+    return max(0, min(first if first is not None else DEFAULT_NESTED_LIMIT, cap))
+
+
+async def _related(
+    info: Info, node_id: str, kind: K, outgoing: bool, first: int | None = None
+) -> list[Related]:
+    loader = info.context.loaders.related(kind, outgoing)
+    return await loader.load((node_id, _limit(info, first)))
+
+
+async def _one(info: Info, node_id: str, kind: K, outgoing: bool) -> dict[str, Any] | None:
+    items = await _related(info, node_id, kind, outgoing, 1)
+    return items[0].props if items else None
+
+
+# --- the organisation ----------------------------------------------------------------
+
+
+@strawberry.type(description="An organisational unit: group, business unit, function or team.")
+class Team:
+    LABEL: ClassVar[LiteralString] = "Team"
+    id: strawberry.ID
+    name: str
+    kind: TeamKind | None
+    function: Function | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Team:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            kind=as_enum(TeamKind, p.get("kind")),
+            function=as_enum(Function, p.get("function")),
+        )
+
+    @strawberry.field(description="Parent units (several parents make a matrix).")
+    async def parents(self, info: Info) -> list[Team]:
+        return [Team.from_props(r.props) for r in await _related(info, self.id, K.TEAM_PART_OF_TEAM, True)]
+
+    @strawberry.field(description="Units directly under this one.")
+    async def children(self, info: Info, first: int | None = None) -> list[Team]:
+        items = await _related(info, self.id, K.TEAM_PART_OF_TEAM, False, first)
+        return [Team.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def members(self, info: Info, first: int | None = None) -> list[TeamMember]:
+        items = await _related(info, self.id, K.PERSON_MEMBER_OF_TEAM, False, first)
+        return [TeamMember(person=Person.from_props(r.props), role=r.rel.get("role")) for r in items]
+
+    @strawberry.field(description="Services this team provides.")
+    async def provides(self, info: Info) -> list[Service]:
+        items = await _related(info, self.id, K.TEAM_PROVIDES_SERVICE, True)
+        return [Service.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Services this team consumes.")
+    async def consumes(self, info: Info) -> list[Service]:
+        items = await _related(info, self.id, K.SERVICE_CONSUMED_BY_TEAM, False)
+        return [Service.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Steps this team owns or owned, with validity periods.")
+    async def owned_steps(self, info: Info) -> list[StepOwnership]:
+        items = await _related(info, self.id, K.TEAM_OWNS_STEP, True)
+        return [StepOwnership.from_related(r) for r in items]
+
+    @strawberry.field
+    async def operates(self, info: Info) -> list[System]:
+        items = await _related(info, self.id, K.TEAM_OPERATES_SYSTEM, True)
+        return [System.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Channels this team staffs.")
+    async def serves(self, info: Info) -> list[Channel]:
+        items = await _related(info, self.id, K.TEAM_SERVES_CHANNEL, True)
+        return [Channel.from_props(r.props) for r in items]
+
+    @strawberry.field(description="KPIs this team is accountable for.")
+    async def accountable_for(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.TEAM_ACCOUNTABLE_FOR_KPI, True)
+        return [Kpi.from_props(r.props) for r in items]
+
+    @strawberry.field(description="KPIs shared with this team.")
+    async def shared_kpis(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.KPI_SHARED_WITH_TEAM, False)
+        return [Kpi.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def slas_as_provider(self, info: Info) -> list[Sla]:
+        items = await _related(info, self.id, K.SLA_PROVIDER_TEAM, False)
+        return [Sla.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def slas_as_consumer(self, info: Info) -> list[Sla]:
+        items = await _related(info, self.id, K.SLA_CONSUMER_TEAM, False)
+        return [Sla.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def campaigns(self, info: Info, first: int | None = None) -> list[Campaign]:
+        items = await _related(info, self.id, K.CAMPAIGN_RUN_BY_TEAM, False, first)
+        return [Campaign.from_props(r.props) for r in items]
+
+
+@strawberry.type
+class TeamMember:
+    person: Person
+    role: str | None
+
+
+@strawberry.type
+class TeamMembership:
+    team: Team
+    role: str | None
+
+
+@strawberry.type(description="A person of the organisation.")
+class Person:
+    LABEL: ClassVar[LiteralString] = "Person"
+    id: strawberry.ID
+    name: str
+    role: str | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Person:
+        return cls(id=strawberry.ID(p["id"]), name=p.get("name", ""), role=p.get("role"))
+
+    @strawberry.field
+    async def teams(self, info: Info) -> list[TeamMembership]:
+        items = await _related(info, self.id, K.PERSON_MEMBER_OF_TEAM, True)
+        return [TeamMembership(team=Team.from_props(r.props), role=r.rel.get("role")) for r in items]
+
+
+@strawberry.type(description="What a team provides, to internal teams or external customers.")
+class Service:
+    LABEL: ClassVar[LiteralString] = "Service"
+    id: strawberry.ID
+    name: str
+    audience: ServiceAudience | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Service:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            audience=as_enum(ServiceAudience, p.get("audience")),
+        )
+
+    @strawberry.field
+    async def providers(self, info: Info) -> list[Team]:
+        items = await _related(info, self.id, K.TEAM_PROVIDES_SERVICE, False)
+        return [Team.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def consumers(self, info: Info) -> list[Team]:
+        items = await _related(info, self.id, K.SERVICE_CONSUMED_BY_TEAM, True)
+        return [Team.from_props(r.props) for r in items]
+
+
+@strawberry.type(description="An information system (CRM, ERP, chat, ...).")
+class System:
+    LABEL: ClassVar[LiteralString] = "System"
+    id: strawberry.ID
+    name: str
+    kind: SystemKind | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> System:
+        return cls(
+            id=strawberry.ID(p["id"]), name=p.get("name", ""), kind=as_enum(SystemKind, p.get("kind"))
+        )
+
+    @strawberry.field
+    async def operators(self, info: Info) -> list[Team]:
+        items = await _related(info, self.id, K.TEAM_OPERATES_SYSTEM, False)
+        return [Team.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def supports(self, info: Info) -> list[Step]:
+        items = await _related(info, self.id, K.SYSTEM_SUPPORTS_STEP, True)
+        return [Step.from_props(r.props) for r in items]
+
+
+# --- processes ---------------------------------------------------------------------
+
+
+@strawberry.type(description="A process (value stream) made of ordered steps.")
+class Process:
+    LABEL: ClassVar[LiteralString] = "Process"
+    id: strawberry.ID
+    name: str
+    lifecycle: Lifecycle | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Process:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            lifecycle=as_enum(Lifecycle, p.get("lifecycle")),
+        )
+
+    @strawberry.field(description="Steps in order.")
+    async def steps(self, info: Info) -> list[ProcessStep]:
+        items = await _related(info, self.id, K.PROCESS_HAS_STEP, True, 1000)
+        return [ProcessStep(step=Step.from_props(r.props), order=r.rel.get("order")) for r in items]
+
+    @strawberry.field
+    async def kpis(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.KPI_MEASURES_PROCESS, False)
+        return [Kpi.from_props(r.props) for r in items]
+
+
+@strawberry.type
+class ProcessStep:
+    step: Step
+    order: int | None
+
+
+@strawberry.type
+class StepOwnership:
+    step: Step
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+    @classmethod
+    def from_related(cls, r: Related) -> StepOwnership:
+        return cls(
+            step=Step.from_props(r.props),
+            valid_from=as_datetime(r.rel.get("from")),
+            valid_to=as_datetime(r.rel.get("to")),
+        )
+
+
+@strawberry.type
+class StepOwner:
+    team: Team
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+
+@strawberry.type(description="A step of a process, at a customer lifecycle or operational stage.")
+class Step:
+    LABEL: ClassVar[LiteralString] = "Step"
+    id: strawberry.ID
+    name: str
+    stage: Stage | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Step:
+        return cls(id=strawberry.ID(p["id"]), name=p.get("name", ""), stage=as_enum(Stage, p.get("stage")))
+
+    @strawberry.field
+    async def process(self, info: Info) -> Process | None:
+        props = await _one(info, self.id, K.PROCESS_HAS_STEP, False)
+        return Process.from_props(props) if props else None
+
+    @strawberry.field(description="Steps that directly follow this one.")
+    async def next(self, info: Info) -> list[Step]:
+        items = await _related(info, self.id, K.STEP_NEXT_STEP, True)
+        return [Step.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Owning teams over time (validity periods).")
+    async def owners(self, info: Info) -> list[StepOwner]:
+        items = await _related(info, self.id, K.TEAM_OWNS_STEP, False)
+        return [
+            StepOwner(
+                team=Team.from_props(r.props),
+                valid_from=as_datetime(r.rel.get("from")),
+                valid_to=as_datetime(r.rel.get("to")),
+            )
+            for r in items
+        ]
+
+    @strawberry.field
+    async def systems(self, info: Info) -> list[System]:
+        items = await _related(info, self.id, K.SYSTEM_SUPPORTS_STEP, False)
+        return [System.from_props(r.props) for r in items]
+
+    @strawberry.field(description="SLAs governing the hand-off at this step.")
+    async def slas(self, info: Info) -> list[Sla]:
+        items = await _related(info, self.id, K.SLA_GOVERNS_STEP, False)
+        return [Sla.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def kpis(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.KPI_MEASURES_STEP, False)
+        return [Kpi.from_props(r.props) for r in items]
+
+
+# --- customers and their journeys ---------------------------------------------------------
+
+
+@strawberry.type(description="A customer: a person or an account.")
+class Customer:
+    LABEL: ClassVar[LiteralString] = "Customer"
+    id: strawberry.ID
+    name: str
+    kind: CustomerKind | None
+    segment: str | None
+    email: str | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Customer:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            kind=as_enum(CustomerKind, p.get("kind")),
+            segment=p.get("segment"),
+            email=p.get("email"),
+        )
+
+    @strawberry.field(description="Touchpoints in time order (the journey chain).")
+    async def touchpoints(self, info: Info, first: int | None = None) -> list[Touchpoint]:
+        items = await _related(info, self.id, K.CUSTOMER_HAD_TOUCHPOINT, True, first)
+        return [Touchpoint.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def deals(self, info: Info, first: int | None = None) -> list[Deal]:
+        items = await _related(info, self.id, K.CUSTOMER_OPENED_DEAL, True, first)
+        return [Deal.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Business objects (orders, ...) belonging to this customer.")
+    async def objects(self, info: Info, first: int | None = None) -> list[BusinessObject]:
+        items = await _related(info, self.id, K.OBJECT_BELONGS_TO_CUSTOMER, False, first)
+        return [BusinessObject.from_props(r.props) for r in items]
+
+
+@strawberry.type(description="An event of a customer's journey, or an internal event of a process.")
+class Touchpoint:
+    LABEL: ClassVar[LiteralString] = "Touchpoint"
+    id: strawberry.ID
+    at: datetime | None
+    type: TouchpointType | None
+    activity: str | None
+    value: float | None
+    attributes: JSON | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Touchpoint:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            at=as_datetime(p.get("at")),
+            type=as_enum(TouchpointType, p.get("type")),
+            activity=p.get("activity"),
+            value=as_float(p.get("value")),
+            attributes=as_json(p.get("attributes")),
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        props = await _one(info, self.id, K.CUSTOMER_HAD_TOUCHPOINT, False)
+        return Customer.from_props(props) if props else None
+
+    @strawberry.field
+    async def channel(self, info: Info) -> Channel | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_VIA_CHANNEL, True)
+        return Channel.from_props(props) if props else None
+
+    @strawberry.field
+    async def campaign(self, info: Info) -> Campaign | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_FROM_CAMPAIGN, True)
+        return Campaign.from_props(props) if props else None
+
+    @strawberry.field(description="The team that handled it.")
+    async def team(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_HANDLED_BY_TEAM, True)
+        return Team.from_props(props) if props else None
+
+    @strawberry.field(description="The person who handled it.")
+    async def person(self, info: Info) -> Person | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_HANDLED_BY_PERSON, True)
+        return Person.from_props(props) if props else None
+
+    @strawberry.field(description="The process step it reached.")
+    async def step(self, info: Info) -> Step | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_AT_STEP, True)
+        return Step.from_props(props) if props else None
+
+    @strawberry.field(description="The next touchpoint of the same customer.")
+    async def next(self, info: Info) -> Touchpoint | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_NEXT_TOUCHPOINT, True)
+        return Touchpoint.from_props(props) if props else None
+
+    @strawberry.field(description="The previous touchpoint of the same customer.")
+    async def previous(self, info: Info) -> Touchpoint | None:
+        props = await _one(info, self.id, K.TOUCHPOINT_NEXT_TOUCHPOINT, False)
+        return Touchpoint.from_props(props) if props else None
+
+    @strawberry.field(description="Every business object the event concerns.")
+    async def concerns(self, info: Info) -> list[ConcernedObject]:
+        items = await _related(info, self.id, K.TOUCHPOINT_CONCERNS_OBJECT, True)
+        return [
+            ConcernedObject(object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier"))
+            for r in items
+        ]
+
+
+@strawberry.type
+class ConcernedObject:
+    object: BusinessObject
+    qualifier: str | None
+
+
+@strawberry.type(description="An object events concern: an order, an item, a package, ...")
+class BusinessObject:
+    LABEL: ClassVar[LiteralString] = "BusinessObject"
+    id: strawberry.ID
+    type: str
+    name: str | None
+    attributes: JSON | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> BusinessObject:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            type=p.get("type", ""),
+            name=p.get("name"),
+            attributes=as_json(p.get("attributes")),
+        )
+
+    @strawberry.field
+    async def touchpoints(self, info: Info, first: int | None = None) -> list[Touchpoint]:
+        items = await _related(info, self.id, K.TOUCHPOINT_CONCERNS_OBJECT, False, first)
+        return [Touchpoint.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def related(self, info: Info, first: int | None = None) -> list[ConcernedObject]:
+        items = await _related(info, self.id, K.OBJECT_RELATED_TO_OBJECT, True, first)
+        return [
+            ConcernedObject(object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier"))
+            for r in items
+        ]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        props = await _one(info, self.id, K.OBJECT_BELONGS_TO_CUSTOMER, True)
+        return Customer.from_props(props) if props else None
+
+
+@strawberry.type(description="A channel of touchpoints, online or offline.")
+class Channel:
+    LABEL: ClassVar[LiteralString] = "Channel"
+    id: strawberry.ID
+    name: str
+    kind: ChannelKind | None
+    online: bool | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Channel:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            kind=as_enum(ChannelKind, p.get("kind")),
+            online=p.get("online"),
+        )
+
+    @strawberry.field(description="Teams that staff this channel.")
+    async def served_by(self, info: Info) -> list[Team]:
+        items = await _related(info, self.id, K.TEAM_SERVES_CHANNEL, False)
+        return [Team.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def kpis(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.KPI_MEASURES_CHANNEL, False)
+        return [Kpi.from_props(r.props) for r in items]
+
+
+@strawberry.type(description="A campaign that sources touchpoints.")
+class Campaign:
+    LABEL: ClassVar[LiteralString] = "Campaign"
+    id: strawberry.ID
+    name: str
+    source_kind: SourceKind | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Campaign:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            source_kind=as_enum(SourceKind, p.get("sourceKind")),
+        )
+
+    @strawberry.field
+    async def run_by(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.CAMPAIGN_RUN_BY_TEAM, True)
+        return Team.from_props(props) if props else None
+
+    @strawberry.field
+    async def kpis(self, info: Info) -> list[Kpi]:
+        items = await _related(info, self.id, K.KPI_MEASURES_CAMPAIGN, False)
+        return [Kpi.from_props(r.props) for r in items]
+
+
+@strawberry.type(description="A sales deal (opportunity), won or lost once closed.")
+class Deal:
+    LABEL: ClassVar[LiteralString] = "Deal"
+    id: strawberry.ID
+    amount: float | None
+    currency: str | None
+    opened_at: datetime | None
+    closed_at: datetime | None
+    won: bool | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Deal:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            amount=as_float(p.get("amount")),
+            currency=p.get("currency"),
+            opened_at=as_datetime(p.get("openedAt")),
+            closed_at=as_datetime(p.get("closedAt")),
+            won=p.get("won"),
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        props = await _one(info, self.id, K.CUSTOMER_OPENED_DEAL, False)
+        return Customer.from_props(props) if props else None
+
+    @strawberry.field
+    async def owner(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.DEAL_OWNED_BY_TEAM, True)
+        return Team.from_props(props) if props else None
+
+
+# --- KPIs and SLAs ----------------------------------------------------------------------------
+
+
+@strawberry.type(name="KPI", description="A key performance indicator with a target.")
+class Kpi:
+    LABEL: ClassVar[LiteralString] = "KPI"
+    id: strawberry.ID
+    name: str
+    unit: str | None
+    direction: KpiDirection | None
+    target: float | None
+    definition: JSON | None
+    window: Window | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Kpi:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            unit=p.get("unit"),
+            direction=as_enum(KpiDirection, p.get("direction")),
+            target=as_float(p.get("target")),
+            definition=as_json(p.get("definition")),
+            window=as_enum(Window, p.get("window")),
+        )
+
+    @strawberry.field
+    async def accountable_team(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.TEAM_ACCOUNTABLE_FOR_KPI, False)
+        return Team.from_props(props) if props else None
+
+    @strawberry.field
+    async def shared_with(self, info: Info) -> list[Team]:
+        items = await _related(info, self.id, K.KPI_SHARED_WITH_TEAM, True)
+        return [Team.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def measured_steps(self, info: Info) -> list[Step]:
+        items = await _related(info, self.id, K.KPI_MEASURES_STEP, True)
+        return [Step.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def measured_processes(self, info: Info) -> list[Process]:
+        items = await _related(info, self.id, K.KPI_MEASURES_PROCESS, True)
+        return [Process.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def measured_channels(self, info: Info) -> list[Channel]:
+        items = await _related(info, self.id, K.KPI_MEASURES_CHANNEL, True)
+        return [Channel.from_props(r.props) for r in items]
+
+    @strawberry.field
+    async def measured_campaigns(self, info: Info) -> list[Campaign]:
+        items = await _related(info, self.id, K.KPI_MEASURES_CAMPAIGN, True)
+        return [Campaign.from_props(r.props) for r in items]
+
+    @strawberry.field(description="Measurements, newest period first.")
+    async def measurements(self, info: Info, first: int | None = None) -> list[Measurement]:
+        items = await _related(info, self.id, K.KPI_HAS_MEASUREMENT, True, first)
+        return [Measurement.from_props(r.props) for r in items]
+
+    @strawberry.field(description="SLAs tracked by this KPI.")
+    async def slas(self, info: Info) -> list[Sla]:
+        items = await _related(info, self.id, K.SLA_TRACKED_BY_KPI, False)
+        return [Sla.from_props(r.props) for r in items]
+
+
+@strawberry.type(description="A KPI's value for one period.")
+class Measurement:
+    LABEL: ClassVar[LiteralString] = "Measurement"
+    id: strawberry.ID
+    at: datetime | None
+    period_start: datetime | None
+    value: float | None
+    sample_size: int | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Measurement:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            at=as_datetime(p.get("at")),
+            period_start=as_datetime(p.get("periodStart")),
+            value=as_float(p.get("value")),
+            sample_size=p.get("sampleSize"),
+        )
+
+    @strawberry.field
+    async def kpi(self, info: Info) -> Kpi | None:
+        props = await _one(info, self.id, K.KPI_HAS_MEASUREMENT, False)
+        return Kpi.from_props(props) if props else None
+
+
+@strawberry.type(name="SLA", description="A service level agreement between two teams.")
+class Sla:
+    LABEL: ClassVar[LiteralString] = "SLA"
+    id: strawberry.ID
+    name: str
+    kind: SlaKind | None
+    threshold: float | None
+    unit: str | None
+    window: Window | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Sla:
+        return cls(
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            kind=as_enum(SlaKind, p.get("kind")),
+            threshold=as_float(p.get("threshold")),
+            unit=p.get("unit"),
+            window=as_enum(Window, p.get("window")),
+        )
+
+    @strawberry.field
+    async def provider(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.SLA_PROVIDER_TEAM, True)
+        return Team.from_props(props) if props else None
+
+    @strawberry.field
+    async def consumer(self, info: Info) -> Team | None:
+        props = await _one(info, self.id, K.SLA_CONSUMER_TEAM, True)
+        return Team.from_props(props) if props else None
+
+    @strawberry.field(description="The step whose hand-off it governs.")
+    async def step(self, info: Info) -> Step | None:
+        props = await _one(info, self.id, K.SLA_GOVERNS_STEP, True)
+        return Step.from_props(props) if props else None
+
+    @strawberry.field
+    async def kpi(self, info: Info) -> Kpi | None:
+        props = await _one(info, self.id, K.SLA_TRACKED_BY_KPI, True)
+        return Kpi.from_props(props) if props else None
+
+
+NODE_TYPES: dict[str, Any] = {
+    cls.LABEL: cls
+    for cls in (
+        Team,
+        Person,
+        Service,
+        System,
+        Process,
+        Step,
+        Customer,
+        Touchpoint,
+        BusinessObject,
+        Channel,
+        Campaign,
+        Deal,
+        Kpi,
+        Measurement,
+        Sla,
+    )
+}
+Node = Annotated[
+    Team | Person | Service | System | Process | Step | Customer | Touchpoint | BusinessObject
+    | Channel | Campaign | Deal | Kpi | Measurement | Sla,
+    strawberry.union("Node"),
+]
