@@ -1,0 +1,41 @@
+"""``orggraph serve``: the GraphQL service, on the embedded Neo4j unless NEO4J_URI is set."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from orggraph.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the GraphQL service (starts the embedded Neo4j if needed)"
+    )
+    parser.add_argument("--host", help="bind address (default ORGGRAPH_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default ORGGRAPH_PORT, 8000)")
+    parser.add_argument(
+        "--demo", action="store_true", help="load the built-in demo organisation at start-up"
+    )
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from orggraph.app import create_app
+    from orggraph.demo import load_demo
+
+    updates: dict[str, Any] = {}
+    if args.host:
+        updates["host"] = args.host
+    if args.port is not None:
+        updates["port"] = args.port
+    settings = settings.model_copy(update=updates)
+    app = create_app(settings, on_startup=[load_demo] if args.demo else None)
+    log.info("GraphQL (and GraphiQL) at http://%s:%d/graphql", settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
