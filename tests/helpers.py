@@ -1,0 +1,41 @@
+"""Helpers shared by the test suites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.types import ExecutionResult
+
+from orggraph.context import Context
+from orggraph.graph.driver import Graph, QueryLog, recording
+from orggraph.schema import build_schema
+from orggraph.settings import Settings
+
+_SCHEMA = build_schema(Settings())
+
+
+async def execute(
+    graph: Graph, query: str, variables: dict[str, Any] | None = None
+) -> ExecutionResult:
+    """Run one GraphQL operation against the real database, as the HTTP layer does."""
+    context = Context.for_request(graph, Settings())
+    return await _SCHEMA.execute(query, variable_values=variables, context_value=context)
+
+
+async def execute_counted(
+    graph: Graph, query: str, variables: dict[str, Any] | None = None
+) -> tuple[ExecutionResult, QueryLog]:
+    """Run one operation and return the Bolt queries it sent."""
+    with recording() as queries:
+        result = await execute(graph, query, variables)
+    return result, queries
+
+
+def ok(result: ExecutionResult) -> dict[str, Any]:
+    assert result.errors is None, [e.formatted for e in result.errors or []]
+    assert result.data is not None
+    return result.data
+
+
+def error_codes(result: ExecutionResult) -> list[str]:
+    return [(e.extensions or {}).get("code", "") for e in result.errors or []]

@@ -1,0 +1,165 @@
+"""The write layer: idempotent upserts, validation before writing, the journey chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
+
+async def count(graph: Graph, query: str, **params: Any) -> int:
+    records, _, _ = await graph.driver.execute_query(query, params, database_=graph.database)
+    return int(records[0][0])
+
+
+async def chain(graph: Graph, customer_id: str) -> list[str]:
+    """The customer's chain, followed along NEXT from its first touchpoint."""
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (c:Customer {id: $id})-[:HAD]->(first:Touchpoint) "
+        "WHERE NOT ()-[:NEXT]->(first) "
+        "MATCH p = (first)-[:NEXT*0..]->(last) WHERE NOT (last)-[:NEXT]->() "
+        "RETURN [t IN nodes(p) | t.id] AS ids",
+        {"id": customer_id},
+        database_=graph.database,
+    )
+    assert len(records) == 1, "exactly one chain start and end"
+    return list(records[0]["ids"])
+
+
+def touchpoint(tid: str, at: str, customer: str = "c1", **extra: Any) -> dict[str, Any]:
+    return {"id": tid, "at": at, "type": "EMAIL", "customerId": customer, **extra}
+
+
+async def test_upserting_the_same_batch_twice_changes_nothing(graph: Graph) -> None:
+    teams = [{"id": f"t{i}", "name": f"Team {i}", "kind": "TEAM"} for i in range(3)]
+    first = await upsert_nodes(graph, "Team", teams)
+    second = await upsert_nodes(graph, "Team", teams)
+    assert first.nodes_created == 3
+    assert second.nodes_created == 0
+    assert await count(graph, "MATCH (t:Team) RETURN count(t)") == 3
+
+
+async def test_an_upsert_updates_properties_in_place(graph: Graph) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "Old", "segment": "SMB"}])
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "New"}])
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (c:Customer) RETURN c.name AS name, c.segment AS segment", database_=graph.database
+    )
+    assert [(r["name"], r["segment"]) for r in records] == [("New", "SMB")]
+
+
+async def test_a_batch_with_one_bad_row_writes_nothing_and_names_row_and_field(graph: Graph) -> None:
+    rows = [
+        {"id": "c1", "name": "Ok"},
+        {"id": "c2", "name": "Also ok"},
+        {"id": "c3", "name": "Bad", "kind": "ALIEN"},
+    ]
+    with pytest.raises(BadInputError) as caught:
+        await upsert_nodes(graph, "Customer", rows)
+    assert caught.value.details["row"] == 2
+    assert caught.value.details["field"] == "kind"
+    assert "c3" in caught.value.message
+    assert await count(graph, "MATCH (c:Customer) RETURN count(c)") == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_id", "reason"),
+    [("", "empty"), (" padded", "whitespace"), ("a\x00b", "control"), ("x" * 300, "256")],
+)
+async def test_malformed_ids_are_rejected(graph: Graph, bad_id: str, reason: str) -> None:
+    with pytest.raises(BadInputError) as caught:
+        await upsert_nodes(graph, "Team", [{"id": bad_id, "name": "T"}])
+    assert reason in caught.value.message
+    assert caught.value.details["field"] == "id"
+
+
+async def test_a_reference_to_a_missing_entity_fails_the_whole_batch(graph: Graph) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    rows = [touchpoint("tp1", "2024-01-01T10:00:00Z"), touchpoint("tp2", "2024-01-02T10:00:00Z", channelId="nope")]
+    with pytest.raises(NotFoundError) as caught:
+        await upsert_nodes(graph, "Touchpoint", rows)
+    assert "'nope'" in caught.value.message
+    assert await count(graph, "MATCH (t:Touchpoint) RETURN count(t)") == 0
+
+
+async def test_the_journey_chain_follows_time_order_whatever_the_arrival_order(graph: Graph) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint("d", "2024-01-04T00:00:00Z"), touchpoint("b", "2024-01-02T00:00:00Z")],
+    )
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a", "2024-01-01T00:00:00Z")])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint("c", "2024-01-03T00:00:00Z"), touchpoint("e", "2024-01-05T00:00:00Z")],
+    )
+    assert await chain(graph, "c1") == ["a", "b", "c", "d", "e"]
+    assert await count(graph, "MATCH (:Touchpoint)-[r:NEXT]->() RETURN count(r)") == 4
+
+
+async def test_moving_a_touchpoint_in_time_or_to_another_customer_repairs_both_chains(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "A"}, {"id": "c2", "name": "B"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint(t, f"2024-01-0{i + 1}T00:00:00Z") for i, t in enumerate("abc")]
+        + [touchpoint("x", "2024-01-01T12:00:00Z", "c2")],
+    )
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a", "2024-01-09T00:00:00Z")])
+    assert await chain(graph, "c1") == ["b", "c", "a"]
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("c", "2024-01-03T00:00:00Z", "c2")])
+    assert await chain(graph, "c1") == ["b", "a"]
+    assert await chain(graph, "c2") == ["x", "c"]
+    assert await count(graph, "MATCH (:Touchpoint)-[r:NEXT]->() RETURN count(r)") == 2
+
+
+async def test_replaying_touchpoints_changes_no_relationship(graph: Graph) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    await upsert_nodes(graph, "Channel", [{"id": "web", "name": "Web", "kind": "WEB"}])
+    rows = [touchpoint(f"t{i}", f"2024-02-{i + 1:02d}T00:00:00Z", channelId="web") for i in range(5)]
+    await upsert_nodes(graph, "Touchpoint", rows)
+    again = await upsert_nodes(graph, "Touchpoint", list(reversed(rows)))
+    assert (again.nodes_created, again.relationships_created, again.relationships_deleted) == (0, 0, 0)
+
+
+async def test_relationship_upserts_are_idempotent_and_keep_ownership_periods(graph: Graph) -> None:
+    await upsert_nodes(graph, "Team", [{"id": "mkt", "name": "Marketing"}, {"id": "sales", "name": "Sales"}])
+    await upsert_nodes(graph, "Step", [{"id": "mql", "name": "MQL", "stage": "MQL"}])
+    rows = [
+        {"from": "mkt", "to": "mql", "properties": {"from": "2023-01-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"}},
+        {"from": "sales", "to": "mql", "properties": {"from": "2024-01-01T00:00:00Z"}},
+    ]
+    first = await upsert_relationships(graph, RelationshipKind.TEAM_OWNS_STEP, rows)
+    second = await upsert_relationships(graph, RelationshipKind.TEAM_OWNS_STEP, rows)
+    assert (first.relationships_created, second.relationships_created) == (2, 0)
+    owner_on = await graph.driver.execute_query(
+        "MATCH (t:Team)-[o:OWNS]->(:Step {id: 'mql'}) "
+        "WHERE o.from <= datetime($d) AND (o.to IS NULL OR datetime($d) < o.to) RETURN t.id AS id",
+        {"d": "2023-06-01T00:00:00Z"},
+        database_=graph.database,
+    )
+    assert [r["id"] for r in owner_on.records] == ["mkt"]
+
+
+async def test_relationship_with_unknown_property_is_rejected(graph: Graph) -> None:
+    with pytest.raises(BadInputError) as caught:
+        await upsert_relationships(
+            graph, RelationshipKind.PERSON_MEMBER_OF_TEAM, [{"from": "p", "to": "t", "properties": {"rank": 1}}]
+        )
+    assert "rank" in caught.value.message
+
+
+async def test_the_journey_chain_cannot_be_written_directly(graph: Graph) -> None:
+    with pytest.raises(BadInputError):
+        await upsert_relationships(
+            graph, RelationshipKind.TOUCHPOINT_NEXT_TOUCHPOINT, [{"from": "a", "to": "b"}]
+        )
