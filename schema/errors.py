@@ -35,10 +35,14 @@ def classify(error: GraphQLError) -> GraphQLError:
     return _with(error, "Internal server error", {"code": "INTERNAL"})
 
 
+# graphql-core's wording for values that do not fit their type (variables, coercion).
+_BAD_VALUE_PREFIXES = ("Variable ", "Expected value of type", "Invalid value", "Int cannot", "Float cannot")
+
+
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith("Variable ") or error.path is not None:
+    if error.message.startswith(_BAD_VALUE_PREFIXES) or error.path is not None:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 
