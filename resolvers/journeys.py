@@ -2,17 +2,98 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 import strawberry
 
-from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph import journeys
+from orggraph.graph.model import Stage as ModelStage
+from orggraph.graph.model import as_utc
+from orggraph.resolvers.entities import (
+    DEFAULT_PAGE_SIZE,
+    checked_id,
+    get_field,
+    list_field,
+    upsert_many_field,
+    upsert_one_field,
+)
 from orggraph.schema.inputs import TouchpointFilter, TouchpointInput
-from orggraph.schema.types import Touchpoint
+from orggraph.schema.journeys import Journey, JourneyStep, JourneyStepConnection, JourneyStepEdge, stage_of
+from orggraph.schema.relay import PageInfo, decode_cursor, encode_cursor, page_size
+from orggraph.schema.types import Customer, Deal, Step, Touchpoint
+
+_CUSTOMER_RANK = journeys.STAGE_ORDER.index(ModelStage.CUSTOMER.value)
+
+
+def check_window(window_from: datetime | None, window_to: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """Naive datetimes are UTC; ``from`` must come before ``to``."""
+    start = as_utc(window_from) if window_from else None
+    end = as_utc(window_to) if window_to else None
+    if start and end and start >= end:
+        raise BadInputError("'from' must be before 'to'", field="from")
+    return start, end
+
+
+async def resolve_journey(
+    info: Info,
+    customer_id: strawberry.ID,
+    window_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+    window_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Journey:
+    customer = checked_id(customer_id, "customerId")
+    start, end = check_window(window_from, window_to)
+    size = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
+    cursor = decode_cursor(after)
+    raw = await journeys.customer_journey(
+        info.context.graph, customer, after=cursor, first=size, window_from=start, window_to=end
+    )
+    if raw is None:
+        raise NotFoundError(f"no Customer with id '{customer}'", field="customerId")
+    if raw["badCursor"]:
+        raise BadInputError("'after' is not a touchpoint of this customer", field="after")
+    rows = raw["page"]
+    edges = [
+        JourneyStepEdge(cursor=encode_cursor(row["touchpoint"]["id"]), node=JourneyStep.from_row(row))
+        for row in rows[:size]
+    ]
+    furthest = journeys.furthest_stage(raw["stages"])
+    stalled = furthest is None or journeys.STAGE_ORDER.index(furthest) < _CUSTOMER_RANK
+    last_step = raw["lastStep"]
+    return Journey(
+        customer=Customer.from_props(raw["customer"]),
+        steps=JourneyStepConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                has_previous_page=raw["start"] > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=raw["totalCount"],
+        ),
+        deals=[Deal.from_props(d) for d in raw["deals"]],
+        furthest_stage=stage_of(furthest),
+        stalled_at=Step.from_props(last_step) if stalled and last_step else None,
+    )
 
 
 @strawberry.type
 class JourneysQuery:
     touchpoint = get_field(Touchpoint, "A touchpoint by id.")
     touchpoints = list_field(Touchpoint, TouchpointFilter, "Touchpoints, by id, filtered.")
+    journey: Journey = strawberry.field(
+        resolver=resolve_journey,
+        description=(
+            "A customer's journey in one traversal: ordered touchpoints (Relay pages) with "
+            "channel, campaign, handling team and person, step reached and time since the "
+            "previous one; the deals it led to; the furthest stage and where it stalled."
+        ),
+    )
 
 
 @strawberry.type
