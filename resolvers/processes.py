@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import strawberry
 
-from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
+from orggraph.context import Info
+from orggraph.errors import NotFoundError
+from orggraph.graph import processes
+from orggraph.graph.model import as_utc
+from orggraph.resolvers.entities import (
+    checked_id,
+    get_field,
+    list_field,
+    upsert_many_field,
+    upsert_one_field,
+)
+from orggraph.resolvers.journeys import check_window
+from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
 from orggraph.schema.types import Process, Step
+
+
+async def resolve_value_stream(
+    info: Info,
+    process_id: strawberry.ID,
+    filter: FunnelFilter | None = None,
+    at: datetime | None = None,
+) -> ValueStream:
+    process = checked_id(process_id, "processId")
+    when = as_utc(at) if at else datetime.now(timezone.utc)
+    window_from, window_to = check_window(
+        filter.window_from if filter else None, filter.window_to if filter else None
+    )
+    params = processes.FunnelParams(
+        window_from=window_from,
+        window_to=window_to,
+        channel_id=checked_id(filter.channel_id, "channelId") if filter and filter.channel_id else None,
+        campaign_id=checked_id(filter.campaign_id, "campaignId") if filter and filter.campaign_id else None,
+        segment=filter.segment if filter else None,
+    )
+    raw = await processes.value_stream(info.context.graph, process, when, params)
+    if raw is None:
+        raise NotFoundError(f"no Process with id '{process}'", field="processId")
+    return build_value_stream(raw, when)
 
 
 @strawberry.type
@@ -15,6 +53,14 @@ class ProcessesQuery:
     processes = list_field(Process, ProcessFilter, "Processes, by id, filtered.")
     step = get_field(Step, "A process step by id.")
     steps = list_field(Step, StepFilter, "Steps, by id, filtered.")
+    value_stream: ValueStream = strawberry.field(
+        resolver=resolve_value_stream,
+        description=(
+            "A process as a value stream in one traversal: ordered steps with the teams owning "
+            "them at `at` (default now), hand-offs between teams with the SLA governing each, "
+            "and the funnel per stage (reached, conversion, median and p90 time to the next)."
+        ),
+    )
 
 
 @strawberry.type

@@ -1,0 +1,87 @@
+"""A process as a value stream: steps, owners, SLAs and the funnel, in one Cypher query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, LiteralString
+
+from orggraph.graph.driver import Graph
+
+VALUE_STREAM: LiteralString = """
+MATCH (p:Process {id: $processId})
+CALL (p) {
+  OPTIONAL MATCH (p)-[h:HAS_STEP]->(s:Step)
+  WITH s, h ORDER BY h.order, s.id
+  RETURN collect(s {
+    .*,
+    order: h.order,
+    owners: COLLECT {
+      MATCH (team:Team)-[o:OWNS]->(s)
+      WHERE o.from <= $at AND (o.to IS NULL OR o.to > $at)
+      RETURN team {.*, validFrom: o.from, validTo: o.to} ORDER BY team.id
+    },
+    slas: COLLECT { MATCH (sla:SLA)-[:GOVERNS]->(s) RETURN sla {.*} ORDER BY sla.id }
+  }) AS steps
+}
+WITH p, steps,
+     reduce(acc = [], s IN steps | CASE WHEN s.stage IN acc THEN acc ELSE acc + [s.stage] END) AS stages
+OPTIONAL CALL (p, stages) {
+  MATCH (p)-[:HAS_STEP]->(s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
+  WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
+    AND ($segment IS NULL OR c.segment = $segment)
+    AND ($channelId IS NULL OR EXISTS { (t)-[:VIA]->(:Channel {id: $channelId}) })
+    AND ($campaignId IS NULL OR EXISTS { (t)-[:FROM]->(:Campaign {id: $campaignId}) })
+  WITH c, s.stage AS stage, min(t.at) AS firstAt
+  WITH c, collect([stage, firstAt]) AS firsts
+  UNWIND range(0, size(stages) - 1) AS i
+  WITH i,
+       head([x IN firsts WHERE x[0] = stages[i] | x[1]]) AS atHere,
+       CASE WHEN i + 1 < size(stages)
+            THEN head([x IN firsts WHERE x[0] = stages[i + 1] | x[1]]) END AS atNext
+  WITH i, atHere,
+       CASE WHEN atHere IS NOT NULL AND atNext IS NOT NULL AND atNext >= atHere
+            THEN (atNext.epochMillis - atHere.epochMillis) / 1000.0 END AS seconds
+  WITH i, count(atHere) AS reached, count(seconds) AS timed,
+       percentileCont(seconds, 0.5) AS median, percentileCont(seconds, 0.9) AS p90
+  RETURN collect({i: i, reached: reached, timed: timed, median: median, p90: p90}) AS funnel
+}
+RETURN p {.*} AS process, steps, stages, coalesce(funnel, []) AS funnel
+"""
+"""A process's value stream in one round trip, anchored on the Process id constraint.
+
+``steps``: the process's steps in HAS_STEP order, each with the teams owning
+it at ``$at`` (OWNS valid then) and the SLAs governing it. ``stages``: the
+distinct stages of those steps, in step order. ``funnel``: per stage index,
+the customers that reached it (a touchpoint AT_STEP one of its steps, the
+touchpoint in the window and via the channel / from the campaign, the
+customer in the segment, when given) and, over customers that reached this
+stage and then the next one, the median and p90 seconds from their first
+touchpoint at this stage to their first at the next (percentileCont, linear
+interpolation; customers who reached the next stage first are not timed).
+"""
+
+
+@dataclass(frozen=True)
+class FunnelParams:
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    channel_id: str | None = None
+    campaign_id: str | None = None
+    segment: str | None = None
+
+
+async def value_stream(
+    graph: Graph, process_id: str, at: datetime, funnel: FunnelParams
+) -> dict[str, Any] | None:
+    """The value stream's raw answer, or None when the process does not exist."""
+    records = await graph.query(
+        VALUE_STREAM,
+        processId=process_id,
+        at=at,
+        segment=funnel.segment,
+        channelId=funnel.channel_id,
+        campaignId=funnel.campaign_id,
+        **{"from": funnel.window_from, "to": funnel.window_to},
+    )
+    return dict(records[0]) if records else None

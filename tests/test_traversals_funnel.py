@@ -1,0 +1,151 @@
+"""Value stream and funnel: hand-built process, hand-computed answers, bounded round trips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from tests.helpers import error_codes, execute, execute_counted, ok
+
+VALUE_STREAM = """
+query V($id: ID!, $filter: FunnelFilter, $at: DateTime) {
+  valueStream(processId: $id, filter: $filter, at: $at) {
+    process { id }
+    steps { step { id } order owners { team { id } } slas { id } }
+    handoffs { fromStep { id } toStep { id } fromTeams { id } toTeams { id } slas { id } }
+    funnel {
+      stage steps { id } reached conversionFromPrevious conversionOverall
+      timedCustomers medianSecondsToNext p90SecondsToNext
+    }
+  }
+}
+"""
+H = 3600
+
+
+def at(seconds: int) -> str:
+    day, rest = divmod(seconds, 86400)
+    return f"2024-03-{1 + day:02}T{rest // 3600:02}:{rest % 3600 // 60:02}:{rest % 60:02}Z"
+
+
+async def seed(graph: Graph, extra_customers: int = 0) -> None:
+    await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("mkt", "sales", "presales")])
+    await upsert_nodes(graph, "Process", [{"id": "p", "name": "Lead to deal"}, {"id": "other", "name": "Other"}])
+    await upsert_nodes(graph, "Step", [
+        {"id": "s1", "name": "Capture", "stage": "LEAD", "processId": "p", "order": 1},
+        {"id": "s2", "name": "Score", "stage": "MQL", "processId": "p", "order": 2},
+        {"id": "s3", "name": "Qualify", "stage": "SQL", "processId": "p", "order": 3},
+        {"id": "s4", "name": "Propose", "stage": "OPPORTUNITY", "processId": "p", "order": 4},
+        {"id": "o1", "name": "Elsewhere", "stage": "LEAD", "processId": "other", "order": 1},
+    ])
+    await upsert_relationships(graph, K.TEAM_OWNS_STEP, [
+        {"from": "mkt", "to": "s1"}, {"from": "mkt", "to": "s2"}, {"from": "sales", "to": "s3"},
+        {"from": "sales", "to": "s4", "properties": {"to": "2024-01-01T00:00:00Z"}},
+        {"from": "presales", "to": "s4", "properties": {"from": "2024-01-01T00:00:00Z"}},
+    ])
+    await upsert_nodes(graph, "SLA", [
+        {"id": "sla-followup", "name": "Follow up MQLs in 4h", "threshold": 4, "stepId": "s3"}])
+    await upsert_nodes(graph, "Channel", [
+        {"id": "web", "name": "Web", "kind": "WEB"}, {"id": "phone", "name": "Phone", "kind": "PHONE"}])
+    await upsert_nodes(graph, "Customer", [
+        {"id": "c1", "name": "c1", "segment": "SMB"}, {"id": "c2", "name": "c2", "segment": "SMB"},
+        {"id": "c3", "name": "c3", "segment": "ENT"}, {"id": "c4", "name": "c4", "segment": "ENT"},
+    ])
+    tps: list[dict[str, Any]] = []
+
+    def tp(customer: str, step: str, seconds: int, channel: str = "web") -> None:
+        tps.append({"id": f"{customer}-{step}-{seconds}", "at": at(seconds), "type": "OTHER",
+                    "customerId": customer, "stepId": step, "channelId": channel})
+
+    tp("c1", "s1", 0), tp("c1", "s2", 1 * H), tp("c1", "s3", 3 * H), tp("c1", "s4", 27 * H)
+    tp("c1", "s1", 20 * H)  # a later LEAD touchpoint: the first one counts
+    tp("c1", "o1", 0)  # another process's step: not this funnel
+    tp("c2", "s1", 0), tp("c2", "s2", 2 * H), tp("c2", "s3", 5 * H)
+    tp("c3", "s1", 0), tp("c3", "s2", 4 * H)
+    tp("c4", "s1", 0, "phone")
+    for i in range(extra_customers):
+        await upsert_nodes(graph, "Customer", [{"id": f"x{i}", "name": "x", "segment": "NONE"}])
+        tp(f"x{i}", "s1", 0)
+    await upsert_nodes(graph, "Touchpoint", tps)
+
+
+def funnel(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (f["stage"], f["reached"], f["conversionFromPrevious"], f["conversionOverall"],
+         f["timedCustomers"], f["medianSecondsToNext"], f["p90SecondsToNext"])
+        for f in data["valueStream"]["funnel"]
+    ]
+
+
+async def test_steps_owners_and_handoffs_with_their_sla(graph: Graph) -> None:
+    await seed(graph)
+    stream = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))["valueStream"]
+    assert [(s["step"]["id"], s["order"], [o["team"]["id"] for o in s["owners"]], [x["id"] for x in s["slas"]])
+            for s in stream["steps"]] == [
+        ("s1", 1, ["mkt"], []), ("s2", 2, ["mkt"], []), ("s3", 3, ["sales"], ["sla-followup"]),
+        ("s4", 4, ["presales"], []),
+    ]
+    assert stream["handoffs"] == [
+        {"fromStep": {"id": "s2"}, "toStep": {"id": "s3"}, "fromTeams": [{"id": "mkt"}],
+         "toTeams": [{"id": "sales"}], "slas": [{"id": "sla-followup"}]},
+        {"fromStep": {"id": "s3"}, "toStep": {"id": "s4"}, "fromTeams": [{"id": "sales"}],
+         "toTeams": [{"id": "presales"}], "slas": []},
+    ]
+    # Owners on an earlier date: sales still owned s4, so one hand-off only.
+    past = ok(await execute(graph, VALUE_STREAM, {"id": "p", "at": "2023-06-01T00:00:00Z"}))["valueStream"]
+    assert [h["toStep"]["id"] for h in past["handoffs"]] == ["s3"]
+
+
+async def test_the_funnel_counts_conversions_and_times_to_next_stage(graph: Graph) -> None:
+    await seed(graph)
+    data = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))
+    # LEAD->MQL: 1h, 2h, 4h: median 2h, p90 = 2h + 0.8 * 2h. MQL->SQL: 2h, 3h. SQL->OPP: 24h.
+    assert funnel(data) == [
+        ("LEAD", 4, None, 1.0, 3, 2.0 * H, 3.6 * H),
+        ("MQL", 3, 0.75, 0.75, 2, 2.5 * H, 2.9 * H),
+        ("SQL", 2, 2 / 3, 0.5, 1, 24.0 * H, 24.0 * H),
+        ("OPPORTUNITY", 1, 0.5, 0.25, 0, None, None),
+    ]
+    assert [s["id"] for s in data["valueStream"]["funnel"][0]["steps"]] == ["s1"]
+
+
+async def test_the_funnel_filters_by_segment_channel_and_window(graph: Graph) -> None:
+    await seed(graph)
+    ent = ok(await execute(graph, VALUE_STREAM, {"id": "p", "filter": {"segment": "ENT"}}))
+    assert funnel(ent) == [
+        ("LEAD", 2, None, 1.0, 1, 4.0 * H, 4.0 * H),
+        ("MQL", 1, 0.5, 0.5, 0, None, None),
+        ("SQL", 0, 0.0, 0.0, 0, None, None),
+        ("OPPORTUNITY", 0, None, 0.0, 0, None, None),
+    ]
+    phone = ok(await execute(graph, VALUE_STREAM, {"id": "p", "filter": {"channelId": "phone"}}))
+    assert [f[1] for f in funnel(phone)] == [1, 0, 0, 0]
+    early = ok(await execute(graph, VALUE_STREAM, {"id": "p", "filter": {"to": at(2 * H + 1800)}}))
+    assert [f[1] for f in funnel(early)] == [4, 2, 0, 0]
+    late = ok(await execute(graph, VALUE_STREAM, {"id": "p", "filter": {"from": at(10 * H)}}))
+    # Only c1's second LEAD touchpoint (20h) and its OPPORTUNITY one (27h) remain.
+    assert funnel(late)[0][:2] == ("LEAD", 1) and funnel(late)[3][:2] == ("OPPORTUNITY", 1)
+
+
+async def test_errors_and_bounded_round_trips(graph: Graph) -> None:
+    await seed(graph)
+    assert error_codes(await execute(graph, VALUE_STREAM, {"id": "nope"})) == ["NOT_FOUND"]
+    bad_window = {"from": at(H), "to": at(0)}
+    assert error_codes(await execute(graph, VALUE_STREAM, {"id": "p", "filter": bad_window})) == [
+        "BAD_USER_INPUT"]
+    result, small = await execute_counted(graph, VALUE_STREAM, {"id": "p"})
+    ok(result)
+    await seed(graph, extra_customers=30)
+    result, large = await execute_counted(graph, VALUE_STREAM, {"id": "p"})
+    assert funnel(ok(result))[0][1] == 34
+    assert small.count == large.count == 1
+
+
+async def test_a_process_without_touchpoints_has_an_empty_funnel(graph: Graph) -> None:
+    await upsert_nodes(graph, "Process", [{"id": "p", "name": "Empty"}])
+    await upsert_nodes(graph, "Step", [{"id": "s1", "name": "Only", "stage": "LEAD", "processId": "p", "order": 1}])
+    stream = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))["valueStream"]
+    assert stream["handoffs"] == []
+    assert funnel({"valueStream": stream}) == [("LEAD", 0, None, None, 0, None, None)]
