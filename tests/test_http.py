@@ -1,0 +1,88 @@
+"""The HTTP service: GraphQL over HTTP (POST and GET), GraphiQL, health and readiness."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from orggraph.app import create_app
+from orggraph.database import open_graph
+from orggraph.graph.driver import Graph
+from orggraph.settings import Settings
+
+
+@pytest.fixture
+def client(test_settings: Settings, graph: Graph) -> Iterator[TestClient]:
+    # ``graph`` empties the database first; the app opens its own driver in its own loop.
+    with TestClient(create_app(test_settings)) as test_client:
+        yield test_client
+
+
+def test_healthz_says_the_process_is_up(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_says_database_reachable_and_migrations_applied(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["migrations"] == "applied"
+
+
+def test_readyz_is_503_when_the_database_is_gone(test_settings: Settings) -> None:
+    unreachable = test_settings.model_copy(update={"neo4j_uri": "bolt://127.0.0.1:1"})
+
+    @contextlib.asynccontextmanager
+    async def lazy(settings: Settings) -> AsyncIterator[Graph]:
+        graph = Graph.connect(settings.neo4j_uri or "", None, None, "neo4j", connection_timeout=1)
+        yield graph
+        await graph.close()
+
+    with TestClient(create_app(unreachable, open_graph=lazy)) as test_client:
+        response = test_client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unavailable"
+        result = test_client.post("/graphql", json={"query": '{ team(id: "x") { id } }'}).json()
+        assert result["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+
+
+def test_graphql_post_writes_and_get_reads(client: TestClient) -> None:
+    mutation = 'mutation { upsertCustomer(input: {id: "c1", name: "ACME"}) { id name } }'
+    posted = client.post("/graphql", json={"query": mutation})
+    assert posted.status_code == 200
+    assert posted.json() == {"data": {"upsertCustomer": {"id": "c1", "name": "ACME"}}}
+    got = client.get("/graphql", params={"query": '{ customer(id: "c1") { name } }'})
+    assert got.json() == {"data": {"customer": {"name": "ACME"}}}
+
+
+def test_graphiql_is_served_to_browsers(client: TestClient) -> None:
+    response = client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_errors_over_http_carry_codes_and_no_internals(client: TestClient) -> None:
+    response = client.post("/graphql", json={"query": "{ customer(id: "}).json()
+    assert response["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    bad = client.post(
+        "/graphql",
+        json={"query": "query($id: ID!) { customer(id: $id) { id } }", "variables": {"id": " x"}},
+    ).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Traceback" not in str(bad)
+
+
+def test_open_graph_uses_an_external_uri_when_set(test_settings: Settings) -> None:
+    # NEO4J_URI set (as in test_settings): no embedded runtime is started.
+    import asyncio
+
+    async def check() -> str:
+        async with open_graph(test_settings) as graph:
+            records = await graph.query("RETURN 1 AS one")
+            return str(records[0]["one"])
+
+    assert asyncio.run(check()) == "1"
