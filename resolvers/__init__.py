@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
+from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
 from orggraph.resolvers.kpis import KpisMutation, KpisQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
@@ -23,6 +24,7 @@ QUERIES: tuple[type, ...] = (
     ProcessesQuery,
     CustomersQuery,
     JourneysQuery,
+    JourneyMapsQuery,
     ChannelsQuery,
     KpisQuery,
     SlasQuery,

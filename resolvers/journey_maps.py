@@ -1,0 +1,64 @@
+"""Journey maps: the directly-follows graph of touchpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError
+from orggraph.graph import journey_maps
+from orggraph.resolvers.journeys import check_window
+from orggraph.schema.journey_maps import JourneyMap, JourneyMapKey
+
+CUSTOMER_CASE = "customer"
+OBJECT_CASE = "object"
+MAX_OBJECT_TYPE_LENGTH = 100
+
+
+async def resolve_journey_map(
+    info: Info,
+    by: JourneyMapKey,
+    case_notion: str = CUSTOMER_CASE,
+    object_type: str | None = None,
+    min_edge_count: int = 1,
+    window_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+    window_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+) -> JourneyMap:
+    if case_notion not in (CUSTOMER_CASE, OBJECT_CASE):
+        raise BadInputError(
+            f"'caseNotion' must be '{CUSTOMER_CASE}' or '{OBJECT_CASE}'", field="caseNotion"
+        )
+    if case_notion == OBJECT_CASE and not object_type:
+        raise BadInputError("'objectType' is required when caseNotion is 'object'", field="objectType")
+    if case_notion == CUSTOMER_CASE and object_type is not None:
+        raise BadInputError("'objectType' needs caseNotion 'object'", field="objectType")
+    if object_type is not None and len(object_type) > MAX_OBJECT_TYPE_LENGTH:
+        raise BadInputError("'objectType' is too long", field="objectType")
+    if min_edge_count < 1:
+        raise BadInputError("'minEdgeCount' must be at least 1", field="minEdgeCount")
+    start, end = check_window(window_from, window_to)
+    raw = await journey_maps.directly_follows_graph(
+        info.context.graph,
+        by=by.value,
+        object_type=object_type,
+        min_edge_count=min_edge_count,
+        window_from=start,
+        window_to=end,
+    )
+    return JourneyMap.from_raw(raw, by, case_notion, object_type)
+
+
+@strawberry.type
+class JourneyMapsQuery:
+    journey_map: JourneyMap = strawberry.field(
+        resolver=resolve_journey_map,
+        description=(
+            "The directly-follows graph of touchpoints keyed by activity, type, channel or step: "
+            "node frequencies, edge counts with median transition seconds, start and end "
+            "activities. The case is the customer, or (caseNotion 'object') each business "
+            "object of objectType. Edges seen fewer than minEdgeCount times are hidden."
+        ),
+    )

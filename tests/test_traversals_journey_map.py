@@ -1,0 +1,178 @@
+"""Journey map (DFG): hand-built event logs, hand-computed and independently computed answers."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from typing import Any
+
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from tests.helpers import error_codes, execute, execute_counted, ok
+
+MAP = """
+query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!, $from: DateTime, $to: DateTime) {
+  journeyMap(by: $by, caseNotion: $case, objectType: $type, minEdgeCount: $min, from: $from, to: $to) {
+    caseCount
+    nodes { keys labels counts }
+    edges { sources targets counts medianSeconds }
+    startActivities { keys counts }
+    endActivities { keys counts }
+  }
+}
+"""
+
+# (customer, seconds after 2024-03-01T00:00Z, type, channel)
+EVENTS: list[tuple[str, int, str, str | None]] = [
+    ("c1", 0, "PAGE_VIEW", "web"), ("c1", 60, "FORM_SUBMIT", "web"), ("c1", 180, "CALL", "phone"),
+    ("c2", 0, "PAGE_VIEW", "web"), ("c2", 30, "PAGE_VIEW", "web"), ("c2", 90, "CALL", "phone"),
+    ("c3", 0, "CHAT", None),
+    ("c4", 0, "PAGE_VIEW", "web"), ("c4", 100, "FORM_SUBMIT", "web"),
+]
+
+
+def at(seconds: int) -> str:
+    return f"2024-03-01T00:{seconds // 60:02}:{seconds % 60:02}Z"
+
+
+async def seed(graph: Graph, copies: int = 1) -> None:
+    await upsert_nodes(graph, "Channel", [
+        {"id": "web", "name": "Web", "kind": "WEB"}, {"id": "phone", "name": "Phone", "kind": "PHONE"}])
+    customers = sorted({e[0] for e in EVENTS})
+    rows: list[dict[str, Any]] = []
+    for copy in range(copies):
+        suffix = "" if copy == 0 else f"-{copy}"
+        await upsert_nodes(graph, "Customer", [{"id": c + suffix, "name": c} for c in customers])
+        for i, (customer, seconds, type_, channel) in enumerate(EVENTS):
+            row: dict[str, Any] = {"id": f"e{i}{suffix}", "at": at(seconds), "type": type_,
+                                   "customerId": customer + suffix}
+            if channel:
+                row["channelId"] = channel
+            rows.append(row)
+    await upsert_nodes(graph, "Touchpoint", rows)
+
+
+def expected_dfg(key_of: dict[int, str | None], min_count: int = 1) -> dict[str, Any]:
+    """pm4py-style DFG computed straight from EVENTS, independently of the graph."""
+    traces: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for i, (customer, seconds, _, _) in enumerate(EVENTS):
+        key = key_of[i]
+        if key is not None:
+            traces[customer].append((seconds, key))
+    nodes: Counter[str] = Counter()
+    starts: Counter[str] = Counter()
+    ends: Counter[str] = Counter()
+    gaps: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for trace in traces.values():
+        trace.sort()
+        nodes.update(k for _, k in trace)
+        starts[trace[0][1]] += 1
+        ends[trace[-1][1]] += 1
+        for (t1, a), (t2, b) in zip(trace, trace[1:]):
+            gaps[(a, b)].append(float(t2 - t1))
+    edges = sorted((a, b, len(g), statistics.median(g)) for (a, b), g in gaps.items() if len(g) >= min_count)
+    return {
+        "caseCount": len(traces),
+        "nodes": sorted(nodes.items()),
+        "edges": edges,
+        "starts": sorted(starts.items()),
+        "ends": sorted(ends.items()),
+    }
+
+
+def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
+    m = data["journeyMap"]
+    return {
+        "caseCount": m["caseCount"],
+        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"])),
+        "edges": list(zip(m["edges"]["sources"], m["edges"]["targets"], m["edges"]["counts"],
+                          m["edges"]["medianSeconds"])),
+        "starts": list(zip(m["startActivities"]["keys"], m["startActivities"]["counts"])),
+        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"])),
+    }
+
+
+def variables(by: str, **extra: Any) -> dict[str, Any]:
+    return {"by": by, "case": "customer", "min": 1, **extra}
+
+
+async def test_dfg_by_type_per_customer_matches_the_hand_computed_graph(graph: Graph) -> None:
+    await seed(graph)
+    dfg = as_dfg(ok(await execute(graph, MAP, variables("TYPE"))))
+    assert dfg == {
+        "caseCount": 4,
+        "nodes": [("CALL", 2), ("CHAT", 1), ("FORM_SUBMIT", 2), ("PAGE_VIEW", 4)],
+        "edges": [("FORM_SUBMIT", "CALL", 1, 120.0), ("PAGE_VIEW", "CALL", 1, 60.0),
+                  ("PAGE_VIEW", "FORM_SUBMIT", 2, 80.0), ("PAGE_VIEW", "PAGE_VIEW", 1, 30.0)],
+        "starts": [("CHAT", 1), ("PAGE_VIEW", 3)],
+        "ends": [("CALL", 2), ("CHAT", 1), ("FORM_SUBMIT", 1)],
+    }
+    assert dfg == expected_dfg({i: e[2] for i, e in enumerate(EVENTS)})
+    rare_hidden = as_dfg(ok(await execute(graph, MAP, variables("TYPE", min=2))))
+    assert rare_hidden["edges"] == [("PAGE_VIEW", "FORM_SUBMIT", 2, 80.0)]
+    assert rare_hidden["nodes"] == dfg["nodes"]
+
+
+async def test_dfg_by_channel_skips_touchpoints_without_one(graph: Graph) -> None:
+    await seed(graph)
+    data = ok(await execute(graph, MAP, variables("CHANNEL")))
+    assert data["journeyMap"]["nodes"]["labels"] == ["Phone", "Web"]
+    dfg = as_dfg(data)
+    assert dfg["edges"] == [("web", "phone", 2, 90.0), ("web", "web", 3, 60.0)]
+    assert dfg == expected_dfg({i: e[3] for i, e in enumerate(EVENTS)})
+
+
+async def test_dfg_in_a_time_window(graph: Graph) -> None:
+    await seed(graph)
+    dfg = as_dfg(ok(await execute(graph, MAP, variables("TYPE", **{"from": at(1), "to": at(120)}))))
+    # Left: c1 FORM_SUBMIT@60; c2 PAGE_VIEW@30, CALL@90; c4 FORM_SUBMIT@100.
+    assert dfg == {
+        "caseCount": 3,
+        "nodes": [("CALL", 1), ("FORM_SUBMIT", 2), ("PAGE_VIEW", 1)],
+        "edges": [("PAGE_VIEW", "CALL", 1, 60.0)],
+        "starts": [("FORM_SUBMIT", 2), ("PAGE_VIEW", 1)],
+        "ends": [("CALL", 1), ("FORM_SUBMIT", 2)],
+    }
+
+
+async def test_dfg_with_business_objects_as_cases(graph: Graph) -> None:
+    await upsert_nodes(graph, "BusinessObject", [
+        {"id": "o1", "type": "order"}, {"id": "o2", "type": "order"}, {"id": "i1", "type": "item"}])
+    await upsert_nodes(graph, "Touchpoint", [
+        {"id": "e1", "at": at(0), "type": "ORDER", "activity": "place order"},
+        {"id": "e2", "at": at(10), "type": "PAYMENT", "activity": "pay order"},
+        {"id": "e3", "at": at(30), "type": "SHIPMENT", "activity": "send package"},
+        {"id": "e4", "at": at(20), "type": "INTERNAL", "activity": "pick item"},
+    ])
+    await upsert_relationships(graph, K.TOUCHPOINT_CONCERNS_OBJECT, [
+        {"from": "e1", "to": "o1"}, {"from": "e1", "to": "o2"}, {"from": "e2", "to": "o1"},
+        {"from": "e3", "to": "o1"}, {"from": "e3", "to": "o2"}, {"from": "e3", "to": "i1"},
+        {"from": "e4", "to": "i1"},
+    ])
+    orders = as_dfg(ok(await execute(graph, MAP, {"by": "ACTIVITY", "case": "object", "type": "order", "min": 1})))
+    assert orders == {
+        "caseCount": 2,
+        "nodes": [("pay order", 1), ("place order", 2), ("send package", 2)],
+        "edges": [("pay order", "send package", 1, 20.0), ("place order", "pay order", 1, 10.0),
+                  ("place order", "send package", 1, 30.0)],
+        "starts": [("place order", 2)],
+        "ends": [("send package", 2)],
+    }
+    items = as_dfg(ok(await execute(graph, MAP, {"by": "TYPE", "case": "object", "type": "item", "min": 1})))
+    assert items["edges"] == [("INTERNAL", "SHIPMENT", 1, 10.0)] and items["caseCount"] == 1
+
+
+async def test_empty_graph_bad_input_and_bounded_round_trips(graph: Graph) -> None:
+    empty = as_dfg(ok(await execute(graph, MAP, variables("STEP"))))
+    assert empty == {"caseCount": 0, "nodes": [], "edges": [], "starts": [], "ends": []}
+    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "object", "min": 1})) == ["BAD_USER_INPUT"]
+    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "order", "min": 1})) == ["BAD_USER_INPUT"]
+    assert error_codes(await execute(graph, MAP, variables("TYPE", min=0))) == ["BAD_USER_INPUT"]
+    await seed(graph)
+    result, small = await execute_counted(graph, MAP, variables("CHANNEL"))
+    ok(result)
+    await seed(graph, copies=20)
+    result, large = await execute_counted(graph, MAP, variables("CHANNEL"))
+    assert as_dfg(ok(result))["caseCount"] == 60
+    assert small.count == large.count == 1
