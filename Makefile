@@ -1,0 +1,50 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+# Everything else the project needs (Python packages, Neo4j's jars) is installed
+# by these targets; Java 17+ and Maven must be on the machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-test check-tools lint typecheck wheel-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python check-tools
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python check-tools
+	$(BIN)/pip install --quiet -e '.[test]'
+
+check-tools:
+	@command -v java >/dev/null || { echo "Java 17+ is needed (e.g. apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is needed (e.g. apt-get install maven)"; exit 1; }
+
+## Run the service on the embedded Neo4j with the demo organisation.
+demo: install
+	$(BIN)/orggraph serve --demo
+
+## Run the whole test suite against a real (embedded) Neo4j.
+test: install-test
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+
+typecheck: install-test
+	$(BIN)/mypy orggraph graph schema resolvers loaders
+
+## Build the wheel and check it installs and runs in a fresh virtual environment.
+wheel-check: $(BIN)/python
+	rm -rf dist build /tmp/orggraph-wheel-venv
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	$(PYTHON) -m venv /tmp/orggraph-wheel-venv
+	/tmp/orggraph-wheel-venv/bin/pip install --quiet dist/orggraph-*.whl
+	cd /tmp && /tmp/orggraph-wheel-venv/bin/orggraph --help >/dev/null
+	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r; assert r.POM.exists() and r.LAUNCHER.exists()"
+	@echo "wheel OK"
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info
