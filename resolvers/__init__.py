@@ -16,6 +16,7 @@ from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
 from orggraph.resolvers.kpis import KpisMutation, KpisQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
 from orggraph.resolvers.slas import SlasMutation, SlasQuery
+from orggraph.resolvers.team_services import TeamServicesQuery
 from orggraph.resolvers.teams import TeamsMutation, TeamsQuery
 
 QUERIES: tuple[type, ...] = (
@@ -25,6 +26,7 @@ QUERIES: tuple[type, ...] = (
     CustomersQuery,
     JourneysQuery,
     JourneyMapsQuery,
+    TeamServicesQuery,
     ChannelsQuery,
     KpisQuery,
     SlasQuery,

@@ -1,0 +1,72 @@
+"""A team as a service, and a KPI's status: one Cypher query each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, LiteralString
+
+from orggraph.graph.driver import Graph
+
+TEAM_SERVICE: LiteralString = """
+MATCH (team:Team {id: $teamId})
+RETURN team {.*} AS team,
+  COLLECT { MATCH (team)-[:PART_OF]->(x:Team) RETURN x {.*} ORDER BY x.id } AS parents,
+  COLLECT { MATCH (x:Team)-[:PART_OF]->(team) RETURN x {.*} ORDER BY x.id } AS children,
+  COLLECT {
+    MATCH (team)-[:PROVIDES]->(s:Service)
+    RETURN {service: s {.*},
+            teams: COLLECT { MATCH (s)-[:CONSUMED_BY]->(x:Team) RETURN x {.*} ORDER BY x.id }}
+    ORDER BY s.id
+  } AS provides,
+  COLLECT {
+    MATCH (s:Service)-[:CONSUMED_BY]->(team)
+    RETURN {service: s {.*},
+            teams: COLLECT { MATCH (x:Team)-[:PROVIDES]->(s) RETURN x {.*} ORDER BY x.id }}
+    ORDER BY s.id
+  } AS consumes,
+  COLLECT {
+    MATCH (team)-[o:OWNS]->(s:Step)
+    OPTIONAL MATCH (p:Process)-[h:HAS_STEP]->(s)
+    RETURN {step: s {.*}, process: p {.*}, order: h.order, validFrom: o.from, validTo: o.to,
+            current: o.from <= $at AND (o.to IS NULL OR o.to > $at)}
+    ORDER BY p.id, h.order, s.id, o.from
+  } AS ownedSteps,
+  COLLECT {
+    MATCH (team)-[:ACCOUNTABLE_FOR]->(k:KPI)
+    RETURN {kpi: k {.*}, shared: false,
+            latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+    ORDER BY k.id
+  } + COLLECT {
+    MATCH (k:KPI)-[:SHARED_WITH]->(team)
+    WHERE NOT (team)-[:ACCOUNTABLE_FOR]->(k)
+    RETURN {kpi: k {.*}, shared: true,
+            latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+    ORDER BY k.id
+  } AS kpis,
+  COLLECT {
+    MATCH (sla:SLA)-[r:PROVIDER|CONSUMER]->(team)
+    RETURN {sla: sla {.*}, role: type(r),
+            provider: head(COLLECT { MATCH (sla)-[:PROVIDER]->(x:Team) RETURN x {.*} }),
+            consumer: head(COLLECT { MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} }),
+            step: head(COLLECT { MATCH (sla)-[:GOVERNS]->(x:Step) RETURN x {.*} }),
+            latest: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(:KPI)-[:HAS_MEASUREMENT]->(m:Measurement)
+                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+    ORDER BY type(r) DESC, sla.id
+  } AS slas
+"""
+"""Everything a team is as a service, in one round trip (Team id constraint anchor).
+
+Hierarchy (several parents make a matrix), services provided (with the teams
+consuming each) and consumed (with their providers), every ownership of a
+step with its validity and whether it holds at ``$at``, the KPIs it is
+accountable for and those shared with it (each with its latest measurement),
+and its SLAs as PROVIDER and as CONSUMER with the latest measurement of the
+KPI tracking each.
+"""
+
+
+async def team_service(graph: Graph, team_id: str, at: datetime) -> dict[str, Any] | None:
+    records = await graph.query(TEAM_SERVICE, teamId=team_id, at=at)
+    return dict(records[0]) if records else None

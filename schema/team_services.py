@@ -1,0 +1,165 @@
+"""Result types of the team-as-a-service traversal, and KPI / SLA status rules."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from orggraph.graph import model
+from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime
+
+
+@strawberry.enum(description="A KPI's latest value against its target.")
+class KpiStatus(enum.Enum):
+    ON_TARGET = "ON_TARGET"
+    OFF_TARGET = "OFF_TARGET"
+    NO_TARGET = "NO_TARGET"
+    NO_DATA = "NO_DATA"
+
+
+@strawberry.enum(description="An SLA's latest tracked value against its threshold.")
+class SlaCompliance(enum.Enum):
+    COMPLIANT = "COMPLIANT"
+    BREACHED = "BREACHED"
+    NO_DATA = "NO_DATA"
+
+
+@strawberry.enum
+class SlaRole(enum.Enum):
+    PROVIDER = "PROVIDER"
+    CONSUMER = "CONSUMER"
+
+
+def kpi_status(kpi: dict[str, Any], latest: dict[str, Any] | None) -> KpiStatus:
+    """HIGHER_IS_BETTER: on target when value >= target; LOWER_IS_BETTER: value <= target."""
+    value = latest.get("value") if latest else None
+    if value is None:
+        return KpiStatus.NO_DATA
+    target = kpi.get("target")
+    if target is None:
+        return KpiStatus.NO_TARGET
+    if kpi.get("direction") == model.KpiDirection.LOWER_IS_BETTER.value:
+        return KpiStatus.ON_TARGET if value <= target else KpiStatus.OFF_TARGET
+    return KpiStatus.ON_TARGET if value >= target else KpiStatus.OFF_TARGET
+
+
+def sla_compliance(sla: dict[str, Any], latest: dict[str, Any] | None) -> SlaCompliance:
+    """RESPONSE_TIME: compliant when value <= threshold; VOLUME: when value >= threshold."""
+    value = latest.get("value") if latest else None
+    threshold = sla.get("threshold")
+    if value is None or threshold is None:
+        return SlaCompliance.NO_DATA
+    if sla.get("kind") == model.SlaKind.VOLUME.value:
+        return SlaCompliance.COMPLIANT if value >= threshold else SlaCompliance.BREACHED
+    return SlaCompliance.COMPLIANT if value <= threshold else SlaCompliance.BREACHED
+
+
+def _team(props: dict[str, Any] | None) -> Team | None:
+    return Team.from_props(props) if props else None
+
+
+@strawberry.type(description="A service and the teams on the other side of it.")
+class ServiceLink:
+    service: Service
+    teams: list[Team] = strawberry.field(
+        description="Consumers of a provided service; providers of a consumed one."
+    )
+
+
+@strawberry.type(description="A step the team owns or owned, in its process.")
+class OwnedStep:
+    step: Step
+    process: Process | None
+    order: int | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    current: bool = strawberry.field(description="Whether the ownership holds at the asked time.")
+
+
+@strawberry.type(description="A KPI with its latest value against target.")
+class KpiWithStatus:
+    kpi: Kpi
+    shared: bool = strawberry.field(description="Shared with the team (not its own).")
+    latest: Measurement | None
+    status: KpiStatus
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> KpiWithStatus:
+        latest = row.get("latest")
+        return cls(
+            kpi=Kpi.from_props(row["kpi"]),
+            shared=bool(row.get("shared")),
+            latest=Measurement.from_props(latest) if latest else None,
+            status=kpi_status(row["kpi"], latest),
+        )
+
+
+@strawberry.type(description="An SLA the team is party to, with current compliance.")
+class TeamSla:
+    sla: Sla
+    role: SlaRole
+    provider: Team | None
+    consumer: Team | None
+    step: Step | None
+    latest: Measurement | None = strawberry.field(description="Latest measurement of its KPI.")
+    compliance: SlaCompliance
+
+
+@strawberry.type(description="A team as a service: what it provides, owns, measures and promises.")
+class TeamService:
+    team: Team
+    at: datetime
+    parents: list[Team]
+    children: list[Team]
+    provides: list[ServiceLink]
+    consumes: list[ServiceLink]
+    owned_steps: list[OwnedStep]
+    kpis: list[KpiWithStatus]
+    slas: list[TeamSla]
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any], at: datetime) -> TeamService:
+        def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
+            return [
+                ServiceLink(service=Service.from_props(r["service"]), teams=[Team.from_props(t) for t in r["teams"]])
+                for r in rows
+            ]
+
+        return cls(
+            team=Team.from_props(raw["team"]),
+            at=at,
+            parents=[Team.from_props(t) for t in raw["parents"]],
+            children=[Team.from_props(t) for t in raw["children"]],
+            provides=links(raw["provides"]),
+            consumes=links(raw["consumes"]),
+            owned_steps=[
+                OwnedStep(
+                    step=Step.from_props(r["step"]),
+                    process=Process.from_props(r["process"]) if r.get("process") else None,
+                    order=r.get("order"),
+                    valid_from=as_datetime(r.get("validFrom")),
+                    valid_to=as_datetime(r.get("validTo")),
+                    current=bool(r.get("current")),
+                )
+                for r in raw["ownedSteps"]
+            ],
+            kpis=[
+                KpiWithStatus.from_row(r)
+                for r in sorted(raw["kpis"], key=lambda r: (bool(r.get("shared")), r["kpi"]["id"]))
+            ],
+            slas=[
+                TeamSla(
+                    sla=Sla.from_props(r["sla"]),
+                    role=SlaRole(r["role"]),
+                    provider=_team(r.get("provider")),
+                    consumer=_team(r.get("consumer")),
+                    step=Step.from_props(r["step"]) if r.get("step") else None,
+                    latest=Measurement.from_props(r["latest"]) if r.get("latest") else None,
+                    compliance=sla_compliance(r["sla"], r.get("latest")),
+                )
+                for r in raw["slas"]
+            ],
+        )
