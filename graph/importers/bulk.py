@@ -101,15 +101,24 @@ def merge_nodes_query(label: LiteralString) -> LiteralString:
 
 @functools.cache
 def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
-    """Merge relationships; return how many rows found both ends (the rest are reported)."""
     key: LiteralString = ""
     if spec.key_property is not None:
         key = " {" + spec.key_property + ": row.key}"
     return (
         "UNWIND $rows AS row MATCH (a:" + spec.source + " {id: row.from}) "
         "MATCH (b:" + spec.target + " {id: row.to}) "
-        "MERGE (a)-[r:" + spec.type + key + "]->(b) SET r += row.props "
-        "RETURN count(*) AS written"
+        "MERGE (a)-[r:" + spec.type + key + "]->(b) SET r += row.props"
+    )
+
+
+@functools.cache
+def count_dangling_query(spec: RelationshipSpec) -> LiteralString:
+    """How many rows name a source or target that does not exist."""
+    return (
+        "UNWIND $rows AS row WITH row "
+        "WHERE NOT EXISTS { MATCH (:" + spec.source + " {id: row.from}) } "
+        "OR NOT EXISTS { MATCH (:" + spec.target + " {id: row.to}) } "
+        "RETURN count(*) AS dangling"
     )
 
 
@@ -187,13 +196,13 @@ async def write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -
 async def write_relationship_rows(
     tx: Tx, kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[WriteSummary, int]:
-    """Merge prepared rows (``from``, ``to``, ``props``, ``key``); return rows with a missing end."""
+    """Merge prepared rows (``from``, ``to``, ``props``, ``key``); count rows missing an end."""
     spec = RELATIONSHIPS[kind]
     summary = WriteSummary(rows=len(rows))
-    query = merge_relationships_query(spec)
-    record = await tx.single(query, rows=list(rows))
-    written = int(record["written"]) if record else 0
-    return summary, len(rows) - written
+    record = await tx.single(count_dangling_query(spec), rows=list(rows))
+    dangling = int(record["dangling"]) if record else 0
+    summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
+    return summary, dangling
 
 
 async def write_touchpoints(
