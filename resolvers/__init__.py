@@ -13,6 +13,7 @@ from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
+from orggraph.resolvers.kpi_lineage import KpiLineageQuery
 from orggraph.resolvers.kpis import KpisMutation, KpisQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
 from orggraph.resolvers.slas import SlasMutation, SlasQuery
@@ -27,6 +28,7 @@ QUERIES: tuple[type, ...] = (
     JourneysQuery,
     JourneyMapsQuery,
     TeamServicesQuery,
+    KpiLineageQuery,
     ChannelsQuery,
     KpisQuery,
     SlasQuery,
