@@ -19,6 +19,7 @@ from orggraph.settings import Settings
 COMMAND_MODULES: tuple[str, ...] = (
     "orggraph.commands.db",
     "orggraph.commands.serve",
+    "orggraph.commands.schema",
     "orggraph.commands.imports",
 )
 

@@ -1,0 +1,39 @@
+"""The command line and the generated docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orggraph.cli import build_parser, main
+from orggraph.commands.schema import model_markdown, sdl
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_help_lists_every_command_group(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("serve", "db", "schema"):
+        assert command in out
+
+
+def test_db_actions_parse() -> None:
+    parser = build_parser()
+    for action in ("start", "stop", "status", "migrate"):
+        assert parser.parse_args(["db", action]).handler is not None
+
+
+def test_the_model_doc_is_generated_from_the_code_and_current() -> None:
+    assert (DOCS / "model.md").read_text() == model_markdown(), (
+        "docs/model.md is stale: run `orggraph schema model -o docs/model.md`"
+    )
+
+
+def test_the_sdl_names_every_label() -> None:
+    text = sdl()
+    for type_name in ("type Team", "type Customer", "type Touchpoint", "type KPI", "type SLA"):
+        assert type_name in text
