@@ -1,0 +1,105 @@
+"""The Northwind import (the declarative mapping plus deals): counts and traversals vs the CSVs."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from orggraph.graph.driver import Graph
+from orggraph.graph.importers.northwind import import_northwind
+
+SHARED = Path(
+    os.environ.get("ORGGRAPH_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+DATA = SHARED / "northwind"
+pytestmark = pytest.mark.skipif(
+    not (DATA / "orders.csv").is_file(),
+    reason=f"the shared Northwind data is not at {DATA} (set ORGGRAPH_SHARED_DATA)",
+)
+
+
+async def scalar(db: Graph, query: str, **params: Any) -> Any:
+    records, _, _ = await db.driver.execute_query(query, params, database_=db.database)
+    return records[0][0]
+
+
+def leading(name: str, columns: int) -> list[list[str]]:
+    """The first ``columns`` cells of each row (later cells are unreliable in these files)."""
+    with (DATA / name).open(newline="") as handle:
+        return [row[:columns] for row in list(csv.reader(handle))[1:]]
+
+
+async def test_northwind_import_counts_hierarchy_journeys_and_revenue(graph: Graph) -> None:
+    summary = await import_northwind(graph, DATA)
+    counts = {
+        label: await scalar(graph, f"MATCH (n:{label}) RETURN count(n)")
+        for label in ("Customer", "Person", "Team", "Touchpoint", "Deal", "BusinessObject")
+    }
+    shipped = sum(1 for row in leading("orders.csv", 6) if row[5] not in ("", "NULL"))
+    assert shipped == 809
+    assert counts == {
+        "Customer": 91,
+        "Person": 9,
+        # group, sales, partners + 4 regions + 53 territories + 9 reporting lines
+        # + 3 shippers + 29 suppliers
+        "Team": 101,
+        "Touchpoint": 830 + shipped,
+        "Deal": 830,
+        "BusinessObject": 830 + 77,
+    }
+    assert summary.counts["Deal"] == 830
+
+    # reportsTo is the hierarchy: employee 9 -> 5 -> 2 (the top, part of Sales).
+    path = await scalar(
+        graph,
+        "MATCH p = (:Team {id: 'nw:line:9'})-[:PART_OF*]->(:Team {id: 'nw:sales'}) "
+        "RETURN [t IN nodes(p) | t.id]",
+    )
+    assert path == ["nw:line:9", "nw:line:5", "nw:line:2", "nw:sales"]
+    members = await scalar(
+        graph,
+        "MATCH (:Person)-[r:MEMBER_OF {role: 'territory'}]->(:Team) RETURN count(r)",
+    )
+    assert members == 49
+
+    # A customer's journey, independently from orders.csv: placed and shipped events by date.
+    events = []
+    for order, customer, _, ordered, _, shipped_at in leading("orders.csv", 6):
+        if customer == "ALFKI":
+            events.append((ordered, f"nw:order:{order}:placed"))
+            if shipped_at not in ("", "NULL"):
+                events.append((shipped_at, f"nw:order:{order}:shipped"))
+    expected = [tid for _, tid in sorted(events)]
+    chain = await scalar(
+        graph,
+        "MATCH (c:Customer {id: 'nw:customer:ALFKI'})-[:HAD]->(first:Touchpoint) "
+        "WHERE NOT ()-[:NEXT]->(first) "
+        "MATCH p = (first)-[:NEXT*0..]->(last) WHERE NOT (last)-[:NEXT]->() "
+        "RETURN [t IN nodes(p) | t.id]",
+    )
+    assert len(expected) == 12
+    assert chain == expected
+
+    # Revenue per employee's reporting line, independently from the order lines.
+    totals: dict[str, float] = defaultdict(float)
+    lines = leading("order-details.csv", 5)
+    amount: dict[str, float] = defaultdict(float)
+    for order, _, price, quantity, discount in lines:
+        amount[order] += float(price) * int(quantity) * (1 - float(discount))
+    for order, _, employee, *_ in leading("orders.csv", 3):
+        totals[f"nw:line:{employee}"] += round(amount[order], 2)
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (d:Deal)-[:OWNED_BY]->(t:Team) RETURN t.id AS team, sum(d.amount) AS total",
+        database_=graph.database,
+    )
+    assert {r["team"]: round(r["total"], 2) for r in records} == {
+        team: round(total, 2) for team, total in totals.items()
+    }
+
+    again = await import_northwind(graph, DATA)
+    assert (again.writes.nodes_created, again.writes.relationships_created) == (0, 0)
