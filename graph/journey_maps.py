@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
+
+# Open ends of a half-given window (so the range index can anchor the query).
+EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 # Activity keys, chosen by the $by parameter (never pasted into the query).
 BY_KEYS: tuple[str, ...] = ("ACTIVITY", "TYPE", "CHANNEL", "STEP")
@@ -75,6 +79,17 @@ medians are seconds (percentileCont). Edges under ``$minEdgeCount`` are left
 out (nodes and start/end activities are not). Results are in key order.
 """
 
+DFG_BY_CUSTOMER_IN_WINDOW: LiteralString = (
+    """
+MATCH (t:Touchpoint) WHERE t.at >= $from AND t.at < $to
+MATCH (c:Customer)-[:HAD]->(t)
+WITH c.id AS caseId, t
+"""
+    + _KEY
+    + _DFG_FROM_TRACES
+)
+"""``DFG_BY_CUSTOMER`` for a time window: anchored on the Touchpoint ``at`` range index."""
+
 DFG_BY_OBJECT: LiteralString = (
     """
 MATCH (o:BusinessObject {type: $objectType})<-[:CONCERNS]-(t:Touchpoint)
@@ -108,7 +123,11 @@ async def directly_follows_graph(
         "from": window_from,
         "to": window_to,
     }
-    if object_type is None:
+    if object_type is None and (window_from or window_to):
+        params["from"] = window_from or EARLIEST
+        params["to"] = window_to or LATEST
+        records = await graph.query(DFG_BY_CUSTOMER_IN_WINDOW, **params)
+    elif object_type is None:
         records = await graph.query(DFG_BY_CUSTOMER, **params)
     else:
         records = await graph.query(DFG_BY_OBJECT, objectType=object_type, **params)

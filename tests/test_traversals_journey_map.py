@@ -134,6 +134,10 @@ async def test_dfg_in_a_time_window(graph: Graph) -> None:
         "starts": [("FORM_SUBMIT", 2), ("PAGE_VIEW", 1)],
         "ends": [("CALL", 1), ("FORM_SUBMIT", 2)],
     }
+    open_ended = as_dfg(ok(await execute(graph, MAP, variables("TYPE", **{"from": at(91)}))))
+    # Left: c1 CALL@180, c4 FORM_SUBMIT@100 (c2's CALL@90 is before).
+    assert open_ended["caseCount"] == 2 and open_ended["edges"] == []
+    assert open_ended["nodes"] == [("CALL", 1), ("FORM_SUBMIT", 1)]
 
 
 async def test_dfg_with_business_objects_as_cases(graph: Graph) -> None:
