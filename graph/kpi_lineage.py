@@ -22,19 +22,12 @@ WITH k, processes, channels, campaigns, latest,
     MATCH (k)-[:MEASURES]->(:Process)-[:HAS_STEP]->(s:Step) RETURN s
   } AS steps
 OPTIONAL CALL (steps, channels, campaigns, latest) {
-  UNWIND steps AS s
-  MATCH (t:Touchpoint)-[:AT_STEP]->(s)
-  WHERE t.at >= latest.periodStart AND t.at < latest.at
-  RETURN t
-  UNION
-  UNWIND channels AS c
-  MATCH (t:Touchpoint)-[:VIA]->(c)
-  WHERE t.at >= latest.periodStart AND t.at < latest.at
-  RETURN t
-  UNION
-  UNWIND campaigns AS c
-  MATCH (t:Touchpoint)-[:FROM]->(c)
-  WHERE t.at >= latest.periodStart AND t.at < latest.at
+  WITH steps, channels, campaigns, latest WHERE latest IS NOT NULL
+  MATCH (t:Touchpoint) WHERE t.at >= latest.periodStart AND t.at < latest.at
+  WITH t, steps, channels, campaigns
+  WHERE EXISTS { MATCH (t)-[:AT_STEP]->(s) WHERE s IN steps }
+     OR EXISTS { MATCH (t)-[:VIA]->(c) WHERE c IN channels }
+     OR EXISTS { MATCH (t)-[:FROM]->(c) WHERE c IN campaigns }
   RETURN t
 }
 WITH k, processes, channels, campaigns, latest, steps, count(t) AS touchpoints
@@ -69,7 +62,8 @@ RETURN k {.*} AS kpi,
 What it MEASURES (steps, processes, channels, campaigns; a measured
 process contributes its steps), the touchpoints behind its latest value (at
 one of those steps, via one of those channels or from one of those
-campaigns, in the latest measurement's period ``[periodStart, at)``), the
+campaigns, in the latest measurement's period ``[periodStart, at)``,
+anchored on the Touchpoint ``at`` range index: the period bounds the work), the
 accountable team, the teams it is shared with, the teams that feed it
 (owners at ``$at`` of its steps, teams serving its channels, teams running
 its campaigns) and its last ``$last`` measurements, newest first.
