@@ -29,6 +29,18 @@ def _relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
     ]
 
 
+async def _upsert_relationships(
+    info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
+) -> UpsertResult:
+    check_batch_size(info, rows, "rows")
+    prepared = writes.validate_relationships(kind, _relationship_rows(rows))
+
+    async def work(tx: Tx) -> writes.WriteSummary:
+        return await writes.write_relationships(tx, kind, prepared)
+
+    return UpsertResult.from_summary(await info.context.graph.write(work))
+
+
 @strawberry.type
 class GraphQuery:
     @strawberry.field(description="Any entity by id (CONFLICT if two labels share the id).")
@@ -45,17 +57,17 @@ class GraphQuery:
 
 @strawberry.type
 class GraphMutation:
+    @strawberry.mutation(description="Create or update one relationship.")
+    async def upsert_relationship(
+        self, info: Info, kind: RelationshipKind, row: RelationshipInput
+    ) -> UpsertResult:
+        return await _upsert_relationships(info, kind, [row])
+
     @strawberry.mutation(description="Create or update relationships of one kind, in one transaction.")
     async def upsert_relationships(
         self, info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
     ) -> UpsertResult:
-        check_batch_size(info, rows, "rows")
-        prepared = writes.validate_relationships(kind, _relationship_rows(rows))
-
-        async def work(tx: Tx) -> writes.WriteSummary:
-            return await writes.write_relationships(tx, kind, prepared)
-
-        return UpsertResult.from_summary(await info.context.graph.write(work))
+        return await _upsert_relationships(info, kind, rows)
 
     @strawberry.mutation(
         description="Entities and relationships together, in one transaction: all or nothing."

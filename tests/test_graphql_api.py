@@ -209,3 +209,14 @@ async def test_team_relationships_resolve_through_loaders(graph: Graph) -> None:
     data = ok(await execute(graph, '{ team(id: "mkt") { parents { id } } grp: team(id: "grp") { children { id } } }'))
     assert [t["id"] for t in data["team"]["parents"]] == ["bu", "grp"]
     assert [t["id"] for t in data["grp"]["children"]] == ["bu", "mkt"]
+
+
+async def test_a_single_relationship_upsert_is_idempotent(graph: Graph) -> None:
+    await upsert_nodes(graph, "Person", [{"id": "p1", "name": "Ann"}])
+    await upsert_nodes(graph, "Team", [{"id": "sales", "name": "Sales"}])
+    mutation = """mutation { upsertRelationship(kind: PERSON_MEMBER_OF_TEAM,
+        row: {from: "p1", to: "sales", properties: {role: "lead"}}) { relationshipsCreated } }"""
+    assert ok(await execute(graph, mutation))["upsertRelationship"]["relationshipsCreated"] == 1
+    assert ok(await execute(graph, mutation))["upsertRelationship"]["relationshipsCreated"] == 0
+    data = ok(await execute(graph, '{ person(id: "p1") { teams { role team { id } } } }'))
+    assert data["person"]["teams"] == [{"role": "lead", "team": {"id": "sales"}}]
