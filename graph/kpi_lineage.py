@@ -21,16 +21,16 @@ WITH k, processes, channels, campaigns, latest,
     UNION
     MATCH (k)-[:MEASURES]->(:Process)-[:HAS_STEP]->(s:Step) RETURN s
   } AS steps
-OPTIONAL CALL (steps, channels, campaigns, latest) {
+CALL (steps, channels, campaigns, latest) {
   WITH steps, channels, campaigns, latest WHERE latest IS NOT NULL
   MATCH (t:Touchpoint) WHERE t.at >= latest.periodStart AND t.at < latest.at
   WITH t, steps, channels, campaigns
   WHERE EXISTS { MATCH (t)-[:AT_STEP]->(s) WHERE s IN steps }
      OR EXISTS { MATCH (t)-[:VIA]->(c) WHERE c IN channels }
      OR EXISTS { MATCH (t)-[:FROM]->(c) WHERE c IN campaigns }
-  RETURN t
+  RETURN count(t) AS touchpoints
 }
-WITH k, processes, channels, campaigns, latest, steps, count(t) AS touchpoints
+WITH k, processes, channels, campaigns, latest, steps, touchpoints
 RETURN k {.*} AS kpi,
   [x IN processes | x {.*}] AS processes,
   [x IN channels | x {.*}] AS channels,

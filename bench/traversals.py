@@ -1,0 +1,185 @@
+"""Latency of each end-to-end traversal: GraphQL over HTTP against the raw Cypher (the floor).
+
+Usage (against a Neo4j you can wipe when seeding):
+
+    NEO4J_URI=bolt://127.0.0.1:7687 python -m bench.traversals --seed-customers 10000 --runs 30
+
+Without ``--seed-customers`` the database is used as it is (it must hold the
+synthetic organisation: ``orggraph seed``). The service runs in-process under
+uvicorn on a free loopback port; each traversal is requested over HTTP
+``--runs`` times after warm-up, then its Cypher is run the same number of
+times through the driver in the same process. Prints p50 / p95 of both and
+the ratio of the p50s, as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import uvicorn
+
+from orggraph.app import create_app
+from orggraph.graph import journey_maps, journeys, kpi_lineage, processes, team_services
+from orggraph.graph.driver import Graph
+from orggraph.settings import Settings
+
+
+@dataclass
+class Case:
+    name: str
+    graphql: str
+    variables: dict[str, Any]
+    raw: Callable[[], Awaitable[Any]]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
+    for _ in range(max(2, runs // 10)):
+        await call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def pick(graph: Graph, query: Any) -> Any:
+    records = await graph.query(query)
+    return records[0][0] if records else None
+
+
+async def cases(graph: Graph) -> list[Case]:
+    now = datetime.now(timezone.utc)
+    customer = await pick(
+        graph, "MATCH (c:Customer)-[:HAD]->(t) WITH c, count(t) AS n ORDER BY n DESC, c.id LIMIT 1 RETURN c.id"
+    )
+    process = await pick(
+        graph, "MATCH (p:Process)-[:HAS_STEP]->(s:Step) WITH p, count(s) AS n ORDER BY n DESC, p.id LIMIT 1 RETURN p.id"
+    )
+    team = await pick(
+        graph, "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id LIMIT 1 RETURN t.id"
+    )
+    kpi = await pick(
+        graph, "MATCH (k:KPI)-[:MEASURES]->() WITH k, count(*) AS n ORDER BY n DESC, k.id LIMIT 1 RETURN k.id"
+    )
+    window = {"from": None, "to": None}
+    return [
+        Case(
+            "journey (longest customer, first 50)",
+            "query($id: ID!) { journey(customerId: $id, first: 50) { furthestStage steps { totalCount "
+            "edges { node { touchpoint { id at type } channel { id } step { id } sincePrevious } } } deals { id } } }",
+            {"id": customer},
+            lambda: journeys.customer_journey(
+                graph, customer, after=None, first=50, window_from=None, window_to=None
+            ),
+        ),
+        Case(
+            "valueStream + funnel",
+            "query($id: ID!) { valueStream(processId: $id) { steps { step { id } owners { team { id } } } "
+            "handoffs { toStep { id } slas { id } } funnel { stage reached conversionFromPrevious "
+            "medianSecondsToNext p90SecondsToNext } } }",
+            {"id": process},
+            lambda: processes.value_stream(graph, process, now, processes.FunnelParams()),
+        ),
+        Case(
+            "journeyMap by TYPE (all customers)",
+            "{ journeyMap(by: TYPE) { caseCount nodes { keys counts } edges { sources targets counts medianSeconds } } }",
+            {},
+            lambda: graph.query(journey_maps.DFG_BY_CUSTOMER, by="TYPE", minEdgeCount=1, **window),
+        ),
+        Case(
+            "teamService",
+            "query($id: ID!) { teamService(teamId: $id) { provides { service { id } teams { id } } "
+            "ownedSteps { step { id } current } kpis { kpi { id } status } slas { sla { id } compliance } } }",
+            {"id": team},
+            lambda: team_services.team_service(graph, team, now),
+        ),
+        Case(
+            "kpiLineage",
+            "query($id: ID!) { kpiLineage(kpiId: $id) { status steps { id } feedingTeams { id } "
+            "touchpointsBehindLatest series { value } } }",
+            {"id": kpi},
+            lambda: kpi_lineage.kpi_lineage(graph, kpi, now, 100),
+        ),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uri", default=os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687"))
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--seed-customers", type=int, default=0, help="wipe, then seed this many customers")
+    args = parser.parse_args()
+
+    password = os.environ.get("NEO4J_PASSWORD")
+    graph = Graph.connect(args.uri, os.environ.get("NEO4J_USER", "neo4j") if password else None, password, "neo4j")
+    if args.seed_customers:
+        from orggraph.graph.migrations import migrate
+        from orggraph.graph.seed import seed_organisation
+
+        async with graph.driver.session(database=graph.database) as session:
+            result = await session.run(
+                "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            )
+            await result.consume()
+        await migrate(graph)
+        await seed_organisation(graph, args.seed_customers, 1)
+    touchpoints = await pick(graph, "MATCH (t:Touchpoint) RETURN count(t)")
+
+    port = free_port()
+    app = create_app(Settings(neo4j_uri=args.uri), graph=graph)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+
+    print(f"{touchpoints:,} touchpoints, {args.runs} runs each (ms)\n")
+    print("| traversal | GraphQL p50 | GraphQL p95 | raw p50 | raw p95 | p50 ratio |")
+    print("|---|---|---|---|---|---|")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            for case in await cases(graph):
+
+                async def over_http(case: Case = case) -> None:
+                    response = await client.post("/graphql", json={"query": case.graphql, "variables": case.variables})
+                    body = response.json()
+                    if body.get("errors"):
+                        raise RuntimeError(f"{case.name}: {body['errors']}")
+
+                http = await timed(args.runs, over_http)
+                raw = await timed(args.runs, case.raw)
+                p50, raw50 = statistics.median(http), statistics.median(raw)
+                print(
+                    f"| {case.name} | {p50:.1f} | {percentile(http, 0.95):.1f} | {raw50:.1f} | "
+                    f"{percentile(raw, 0.95):.1f} | {p50 / raw50:.2f} |"
+                )
+    finally:
+        server.should_exit = True
+        await serving
+        await graph.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
