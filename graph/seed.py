@@ -41,7 +41,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import (
@@ -580,7 +580,11 @@ async def write_organisation(graph: Graph) -> WriteSummary:
     )
     await rels(
         K.STEP_NEXT_STEP,
-        [{"from": a[0], "to": b[0]} for p in _PROCESSES for a, b in zip(p[3], p[3][1:])],
+        [
+            {"from": a[0], "to": b[0]}
+            for p in _PROCESSES
+            for a, b in zip(p[3], p[3][1:], strict=False)
+        ],
     )
     await rels(
         K.TEAM_OWNS_STEP,
@@ -741,8 +745,8 @@ def generate_customer(
     follow_up: float | None = None
     while stage != "CUSTOMER" and rng.random() < _CONVERSION[stage]:
         nxt = FUNNEL[FUNNEL.index(stage) + 1]
-        # Some nurture between stages.
-        for _ in range(rng.randint(0, 2)):
+        # Some nurture between stages (not between the MQL hand-off and its follow-up).
+        for _ in range(0 if nxt == "SAL" else rng.randint(0, 2)):
             at += timedelta(hours=rng.expovariate(1 / 40))
             t, ch, team, step = rng.choice(_NURTURE)
             touch(t, ch, team, step, at)
@@ -853,7 +857,7 @@ def generate_customers(
 
 
 async def write_customer_batch(tx: Tx, batch: Sequence[CustomerData]) -> WriteSummary:
-    """One transaction: whole customers, their deals, touchpoints and journey chains."""
+    """One transaction: whole customers, their touchpoints, journey chains and deals."""
     summary = WriteSummary()
     summary.merge(await write_nodes(tx, "Customer", [c.customer for c in batch]))
     deals: list[Record] = [d for c in batch for d in c.deals]
@@ -873,7 +877,7 @@ async def write_customer_batch(tx: Tx, batch: Sequence[CustomerData]) -> WriteSu
     return summary
 
 
-DEAL_REFS = """
+DEAL_REFS: LiteralString = """
 UNWIND $rows AS row
 MATCH (d:Deal {id: row.id})
 MATCH (c:Customer {id: row.customer})
@@ -892,6 +896,7 @@ async def seed_organisation(
     *,
     touchpoints_per_customer: float = 10.0,
     batch_touchpoints: int = DEFAULT_BULK_BATCH,
+    writers: int = 2,
 ) -> SeedSummary:
     """Write the organisation and ``customers`` customers with journeys (idempotent).
 
@@ -915,23 +920,8 @@ async def seed_organisation(
         count = min(per_batch, customers - start)
         return list(generate_customers(seed, count, touchpoints_per_customer, start))
 
-    start = 0
-    pending: asyncio.Future[list[CustomerData]] | None = None
-    if customers > 0:
-        pending = asyncio.ensure_future(asyncio.to_thread(make_batch, 0))
-    while pending is not None:
-        batch = await pending
-        start += len(batch)
-        pending = (
-            asyncio.ensure_future(asyncio.to_thread(make_batch, start))
-            if start < customers
-            else None
-        )
-
-        async def work(tx: Tx, batch: list[CustomerData] = batch) -> WriteSummary:
-            return await write_customer_batch(tx, batch)
-
-        summary.writes.merge(await graph.write(work))
+    def account(batch: list[CustomerData], writes: WriteSummary) -> None:
+        summary.writes.merge(writes)
         for c in batch:
             summary.customers += 1
             summary.touchpoints += len(c.touchpoints)
@@ -942,6 +932,27 @@ async def seed_organisation(
                 summary.follow_up_breaches += c.follow_up_delay_h > FOLLOW_UP_SLA_HOURS
         meter.total = max(meter.total or 0, summary.touchpoints)
         meter.advance(sum(len(c.touchpoints) for c in batch))
+
+    async def write(batch: list[CustomerData]) -> None:
+        async def work(tx: Tx) -> WriteSummary:
+            return await write_customer_batch(tx, batch)
+
+        account(batch, await graph.write(work))
+
+    # Generation (a worker thread) runs ahead of the writers; at most ``writers``
+    # batches are written at once (disjoint customers, so no chain conflicts),
+    # so memory holds at most writers + 1 batches.
+    in_flight: set[asyncio.Task[None]] = set()
+    for start in range(0, customers, per_batch):
+        batch = await asyncio.to_thread(make_batch, start)
+        while len(in_flight) >= max(1, writers):
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                in_flight.discard(task)
+                task.result()
+        in_flight.add(asyncio.create_task(write(batch)))
+    if in_flight:
+        await asyncio.gather(*in_flight)
     summary.seconds = time.perf_counter() - started
     if progress is not None:
         progress(meter.line() + " (done)")

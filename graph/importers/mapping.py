@@ -331,8 +331,12 @@ class BadRow(Exception):
         self.reason = reason
 
 
-def read_source(source: SourceSpec, base: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) pairs; the line is the file's (1 = the CSV header)."""
+def read_source(
+    source: SourceSpec, base: Path, ragged: list[int] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) pairs; the line is the file's (1 = the CSV header).
+
+    Lines of rows whose extra cells were ignored are appended to ``ragged``."""
     if source.rows is not None:
         for index, row in enumerate(source.rows):
             yield index + 1, row
@@ -372,6 +376,8 @@ def read_source(source: SourceSpec, base: Path) -> Iterator[tuple[int, dict[str,
                         yield reader.line_num, {"__error__": "more cells than header columns"}
                         continue
                     row.pop(None)
+                    if ragged is not None:
+                        ragged.append(reader.line_num)
                 if source.null_values:
                     row = {k: "" if v in source.null_values else v for k, v in row.items()}
                 yield reader.line_num, row
@@ -523,12 +529,17 @@ class MappingResult:
     relationships: dict[str, int] = field(default_factory=dict)
     writes: WriteSummary = field(default_factory=WriteSummary)
     rejects_file: Path | None = None
+    ragged: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         lines = [
             f"rows read {self.rows_read:,}, imported {self.rows_imported:,}, "
             f"rejected {self.rejected:,}"
             + (f" (see {self.rejects_file})" if self.rejects_file and self.rejected else "")
+        ]
+        lines += [
+            f"  {name}: {n:,} rows had more cells than the header (extra cells ignored)"
+            for name, n in self.ragged.items()
         ]
         lines += [f"  {label}: {n:,}" for label, n in sorted(self.nodes.items())]
         lines += [f"  {kind}: {n:,}" for kind, n in sorted(self.relationships.items())]
@@ -549,7 +560,8 @@ def _validate_all(
     handle = None
     try:
         for index, source in enumerate(loaded.spec.sources):
-            for line, row in read_source(source, loaded.base):
+            ragged: list[int] = []
+            for line, row in read_source(source, loaded.base, ragged):
                 result.rows_read += 1
                 try:
                     row_writes(source, row)
@@ -578,6 +590,8 @@ def _validate_all(
                     )
                     bad.add((index, line))
                     result.rejected += 1
+            if ragged:
+                result.ragged[source.name] = len(ragged)
     finally:
         if handle is not None:
             handle.close()

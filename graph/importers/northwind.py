@@ -76,6 +76,11 @@ async def import_northwind(
     summary = ImportSummary("northwind", writes=result.writes)
     summary.counts.update(result.nodes)
     summary.counts.update(result.relationships)
+    for name, rows in result.ragged.items():
+        summary.warn(
+            f"{name}: {rows} rows have unquoted commas in free-text columns; their extra "
+            "cells were ignored (no mapped column comes after the first free-text one)"
+        )
     deals = deal_rows(directory)
     summary.writes.merge(await upsert_nodes(graph, "Deal", deals))
     summary.count("Deal", len(deals))

@@ -1,0 +1,184 @@
+"""Import benchmark: the generator (100k, 1M touchpoints) and the OCEL order-management
+import, each side by side with the floor: a plain ``UNWIND $rows AS row CREATE
+(t:Touchpoint) SET t = row`` of the same touchpoint rows through the driver.
+
+Usage (not run in CI; uses NEO4J_URI if set, else the embedded database):
+
+    python bench/import_bench.py --sizes 100000 1000000 \\
+        --ocel ../shared/data/ocel2-order-management
+
+Rates are touchpoints per second. The floor times only its write calls (rows are
+prepared outside the clock); the importers' rates are wall time for everything
+they do: validation, customers, deals, objects, every relationship, the journey
+chain. Each measurement starts from an emptied (migrated) database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.importers.bulk import chunked
+from orggraph.graph.importers.ocel_order_management import (
+    OrderManagementLog,
+    import_order_management,
+)
+from orggraph.graph.model import TouchpointRecord
+from orggraph.graph.seed import generate_customers, seed_organisation
+
+from orggraph.database import open_graph
+from orggraph.settings import Settings
+
+FLOOR = "UNWIND $rows AS row CREATE (t:Touchpoint) SET t = row"
+WIPE = "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+async def wipe(graph: Graph) -> None:
+    async with graph.driver.session(database=graph.database) as session:
+        await (await session.run(WIPE)).consume()
+
+
+def plain(record: TouchpointRecord) -> dict[str, Any]:
+    return {"id": record.id, **record.properties()}
+
+
+async def floor(graph: Graph, batches: Iterator[list[dict[str, Any]]]) -> tuple[int, float]:
+    """Write the rows with the plain CREATE; return (rows, seconds spent writing)."""
+    rows = 0
+    spent = 0.0
+    for batch in batches:
+        started = time.perf_counter()
+
+        async def work(tx: Tx, batch: list[dict[str, Any]] = batch) -> None:
+            await tx.run(FLOOR, rows=batch)
+
+        await graph.write(work)
+        spent += time.perf_counter() - started
+        rows += len(batch)
+    return rows, spent
+
+
+def generator_rows(seed: int, customers: int, batch: int) -> Iterator[list[dict[str, Any]]]:
+    touchpoints = (plain(t) for c in generate_customers(seed, customers) for t in c.touchpoints)
+    return chunked(touchpoints, batch)
+
+
+def customers_for(touchpoints: int, seed: int) -> int:
+    sample = 2_000
+    mean = sum(len(c.touchpoints) for c in generate_customers(seed, sample)) / sample
+    return max(1, round(touchpoints / mean))
+
+
+async def bench_generator(
+    graph: Graph, target: int, seed: int, batch: int, writers: int
+) -> dict[str, Any]:
+    customers = customers_for(target, seed)
+    await wipe(graph)
+    say(f"floor for the generator's rows ({customers:,} customers)")
+    rows, floor_s = await floor(graph, generator_rows(seed, customers, batch))
+    await wipe(graph)
+    say(f"generator: {customers:,} customers")
+    summary = await seed_organisation(
+        graph, customers, seed, progress=say, batch_touchpoints=batch, writers=writers
+    )
+    assert summary.touchpoints == rows
+    return {
+        "what": f"generator, {rows:,} touchpoints ({customers:,} customers)",
+        "rows": rows,
+        "floor": rows / floor_s,
+        "rate": rows / summary.seconds,
+        "seconds": summary.seconds,
+        "floor_seconds": floor_s,
+        "relationships": summary.writes.relationships_created,
+        "nodes": summary.writes.nodes_created,
+    }
+
+
+async def bench_ocel(graph: Graph, directory: Path, batch: int) -> dict[str, Any]:
+    log = OrderManagementLog(directory)
+    await wipe(graph)
+    from datetime import datetime
+
+    rows = [
+        {
+            "id": "om:" + e["id"],
+            "at": datetime.fromisoformat(e["time"]),
+            "type": "OTHER",
+            "activity": e["type"],
+        }
+        for e in log.events
+    ]
+    count, floor_s = await floor(graph, chunked(rows, batch))
+    await wipe(graph)
+    started = time.perf_counter()
+    summary = await import_order_management(graph, directory, progress=say, batch_size=batch)
+    seconds = time.perf_counter() - started
+    return {
+        "what": f"OCEL order management, {count:,} events",
+        "rows": count,
+        "floor": count / floor_s,
+        "rate": count / seconds,
+        "seconds": seconds,
+        "floor_seconds": floor_s,
+        "relationships": summary.writes.relationships_created,
+        "nodes": summary.writes.nodes_created,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    results = []
+    async with open_graph(Settings()) as graph:
+        if args.ocel:
+            results.append(await bench_ocel(graph, args.ocel, args.batch))
+            say(str(results[-1]))
+        for size in args.sizes:
+            results.append(await bench_generator(graph, size, args.seed, args.batch, args.writers))
+            say(str(results[-1]))
+        if not args.keep:
+            await wipe(graph)
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
+    print(f"batch {args.batch} touchpoints, {args.writers} concurrent writer(s)\n")
+    print(
+        "| run | touchpoints | floor (rows/s) | importer (rows/s) | importer / floor | "
+        "importer time | nodes + rels created |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['what']} | {r['rows']:,} | {r['floor']:,.0f} | {r['rate']:,.0f} | "
+            f"{r['rate'] / r['floor']:.0%} | {r['seconds']:.1f} s | "
+            f"{r['nodes']:,} + {r['relationships']:,} |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--ocel", type=Path, help="the ocel2-order-management folder")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the last run's data")
+    asyncio.run(main(parser.parse_args()))
