@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from orggraph.graph.driver import Graph, Tx
@@ -205,7 +205,7 @@ class RelationshipSpecIn(Strict):
 
     @model_validator(mode="after")
     def _known_properties(self) -> RelationshipSpecIn:
-        model = RELATIONSHIPS[self.kind].properties
+        model = cast(type[BaseModel], RELATIONSHIPS[self.kind].properties)
         known = {(f.alias or n) for n, f in model.model_fields.items()}
         for name in self.properties:
             if name not in known:
@@ -375,7 +375,7 @@ def read_source(
                     if source.extra_cells == "error":
                         yield reader.line_num, {"__error__": "more cells than header columns"}
                         continue
-                    row.pop(None)
+                    row = {k: v for k, v in row.items() if k is not None}
                     if ragged is not None:
                         ragged.append(reader.line_num)
                 if source.null_values:
@@ -501,8 +501,9 @@ def row_writes(source: SourceSpec, row: Mapping[str, Any]) -> RowWrites:
                 props[name] = value
         try:
             parsed = RelationshipRow(source=str(source_id), target=str(target_id), properties=props)
-            spec = RELATIONSHIPS[rel.kind]
-            model = spec.properties.model_validate(parsed.properties)
+            rel_spec = RELATIONSHIPS[rel.kind]
+            props_model = cast(type[BaseModel], rel_spec.properties)
+            model = props_model.model_validate(parsed.properties)
         except ValidationError as error:
             first = error.errors()[0]
             raise BadRow(
@@ -510,9 +511,12 @@ def row_writes(source: SourceSpec, row: Mapping[str, Any]) -> RowWrites:
                 f"{rel.kind.value}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
             ) from error
         dumped = model.model_dump(by_alias=True, exclude_none=True)
-        key = dumped.pop(spec.key_property, None) if spec.key_property else None
+        rel_key = dumped.pop(rel_spec.key_property, None) if rel_spec.key_property else None
         out.relationships.append(
-            (rel.kind, {"from": parsed.source, "to": parsed.target, "props": dumped, "key": key})
+            (
+                rel.kind,
+                {"from": parsed.source, "to": parsed.target, "props": dumped, "key": rel_key},
+            )
         )
     return out
 

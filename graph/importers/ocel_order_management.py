@@ -250,14 +250,14 @@ async def import_order_management(
 
     # Objects and the object graph.
     objects = []
-    for kind, rows in data.objects.items():
-        for row in rows:
-            attributes = {k: _number(v) for k, v in row.items() if k != "id" and v != ""}
+    for kind, entity_rows in data.objects.items():
+        for entity in entity_rows:
+            attributes = {k: _number(v) for k, v in entity.items() if k != "id" and v != ""}
             objects.append(
                 {
-                    "id": object_id(kind, row["id"]),
+                    "id": object_id(kind, entity["id"]),
                     "type": kind,
-                    "name": nice(row["id"]),
+                    "name": nice(entity["id"]),
                     "attributes": attributes,
                 }
             )
