@@ -34,7 +34,10 @@ lint: install-test
 	$(BIN)/ruff check .
 
 typecheck: install-test
-	$(BIN)/mypy orggraph graph schema resolvers loaders
+	rm -rf build/typecheck
+	$(BIN)/pip install --quiet --no-deps --target build/typecheck .
+	cp pyproject.toml build/typecheck/
+	cd build/typecheck && ../../$(BIN)/mypy -p orggraph
 
 ## Build the wheel and check it installs and runs in a fresh virtual environment.
 wheel-check: $(BIN)/python

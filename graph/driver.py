@@ -117,7 +117,7 @@ class Graph:
     def connect(
         cls, uri: str, user: str | None, password: str | None, database: str, **config: Any
     ) -> Graph:
-        auth = (user, password) if user else None
+        auth = (user, password or "") if user else None
         driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
         return cls(driver, database)
 

@@ -9,6 +9,7 @@ properties and GraphQL fields are camelCase.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import re
@@ -479,7 +480,7 @@ class RelationshipSpec:
     type: LiteralString
     source: LiteralString
     target: LiteralString
-    properties: type[BaseModel] = NoProperties
+    properties: builtins.type[BaseModel] = NoProperties
     # A relationship property that is part of the identity (MERGE key).
     key_property: LiteralString | None = None
 

@@ -59,6 +59,14 @@ class AppState:
         return self.graph
 
 
+def _opener(open_graph: GraphOpener | None) -> GraphOpener:
+    if open_graph is not None:
+        return open_graph
+    from orggraph.database import open_graph as default
+
+    return default
+
+
 def create_app(
     settings: Settings,
     graph: Graph | None = None,
@@ -79,14 +87,12 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             if graph is not None:
-                state.graph = graph
+                opened = graph
             else:
-                opener = open_graph
-                if opener is None:
-                    from orggraph.database import open_graph as opener
-                state.graph = await stack.enter_async_context(opener(settings))
+                opened = await stack.enter_async_context(_opener(open_graph)(settings))
+            state.graph = opened
             for hook in on_startup or []:
-                await hook(state.graph, settings)
+                await hook(opened, settings)
             yield
             state.graph = None
 

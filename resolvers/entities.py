@@ -102,7 +102,7 @@ def list_field(node_type: Any, filter_type: Any, description: str) -> Any:
         "first": Optional[int],
         "after": Optional[str],
         "filter": Optional[filter_type],
-        "return": Connection[node_type],  # type: ignore[valid-type]
+        "return": Connection[node_type],
     }
     return strawberry.field(resolver=resolve, description=description)
 
@@ -145,7 +145,7 @@ def upsert_many_field(node_type: Any, input_type: Any, description: str) -> Any:
 
         return UpsertResult.from_summary(await info.context.graph.write(work))
 
-    resolve.__annotations__ = {"info": Info, "inputs": list[input_type], "return": UpsertResult}  # type: ignore[valid-type]
+    resolve.__annotations__ = {"info": Info, "inputs": list[input_type], "return": UpsertResult}
     return strawberry.field(
         resolver=resolve, description=description + " All rows in one transaction."
     )

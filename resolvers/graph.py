@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 
@@ -44,7 +44,7 @@ async def _upsert_relationships(
 @strawberry.type
 class GraphQuery:
     @strawberry.field(description="Any entity by id (CONFLICT if two labels share the id).")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # type: ignore[valid-type]
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         found = await nodes.find_by_id(info.context.graph, checked_id(id))
         if not found:
             return None
@@ -52,7 +52,7 @@ class GraphQuery:
             labels = ", ".join(label for label, _ in found)
             raise ConflictError(f"id {id!r} is used by several labels: {labels}", labels=labels)
         label, props = found[0]
-        return NODE_TYPES[label].from_props(props)
+        return cast(Node, NODE_TYPES[label].from_props(props))
 
 
 @strawberry.type
@@ -93,7 +93,7 @@ class GraphMutation:
         async def work(tx: Tx) -> writes.WriteSummary:
             summary = writes.WriteSummary()
             for label, batch_records in records:
-                summary.merge(await writes.write_records(tx, label, batch_records))  # type: ignore[arg-type]
+                summary.merge(await writes.write_records(tx, label, batch_records))
             for kind, rows in relationships:
                 summary.merge(await writes.write_relationships(tx, kind, rows))
             return summary

@@ -1,22 +1,61 @@
-"""GraphQL enums: the model's own enums, exposed as they are."""
+"""GraphQL enums: the model's own enums, registered with Strawberry as they are.
+
+``strawberry.enum`` marks the class in place, so the names exported here are
+the model's classes themselves (one definition, valid as types for mypy).
+"""
 
 from __future__ import annotations
 
 import strawberry
 
-from orggraph.graph import model
+from orggraph.graph.model import (
+    TeamKind,
+    Function,
+    ServiceAudience,
+    SystemKind,
+    Lifecycle,
+    Stage,
+    CustomerKind,
+    TouchpointType,
+    ChannelKind,
+    SourceKind,
+    KpiDirection,
+    Window,
+    SlaKind,
+    RelationshipKind,
+)
 
-TeamKind = strawberry.enum(model.TeamKind)
-Function = strawberry.enum(model.Function)
-ServiceAudience = strawberry.enum(model.ServiceAudience)
-SystemKind = strawberry.enum(model.SystemKind)
-Lifecycle = strawberry.enum(model.Lifecycle)
-Stage = strawberry.enum(model.Stage)
-CustomerKind = strawberry.enum(model.CustomerKind)
-TouchpointType = strawberry.enum(model.TouchpointType)
-ChannelKind = strawberry.enum(model.ChannelKind)
-SourceKind = strawberry.enum(model.SourceKind)
-KpiDirection = strawberry.enum(model.KpiDirection)
-Window = strawberry.enum(model.Window)
-SlaKind = strawberry.enum(model.SlaKind)
-RelationshipKind = strawberry.enum(model.RelationshipKind)
+for _enum in (
+    TeamKind,
+    Function,
+    ServiceAudience,
+    SystemKind,
+    Lifecycle,
+    Stage,
+    CustomerKind,
+    TouchpointType,
+    ChannelKind,
+    SourceKind,
+    KpiDirection,
+    Window,
+    SlaKind,
+    RelationshipKind,
+):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "TeamKind",
+    "Function",
+    "ServiceAudience",
+    "SystemKind",
+    "Lifecycle",
+    "Stage",
+    "CustomerKind",
+    "TouchpointType",
+    "ChannelKind",
+    "SourceKind",
+    "KpiDirection",
+    "Window",
+    "SlaKind",
+    "RelationshipKind",
+]

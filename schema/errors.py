@@ -67,4 +67,4 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [classify(error) for error in errors]  # type: ignore[union-attr]
+            result.errors = [classify(error) for error in errors]

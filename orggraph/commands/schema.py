@@ -48,12 +48,12 @@ def model_markdown() -> str:
     lines += ["```", "", "## Labels", "", "| label | properties (camelCase in Neo4j) | reference fields |", "|---|---|---|"]
     for label, record in RECORDS.items():
         refs = set(REFS.get(label, {}))
-        props = [
+        names = [
             (field.alias or name)
             for name, field in record.model_fields.items()
             if name not in refs
         ]
-        lines.append(f"| `{label}` | {', '.join(props)} | {', '.join(sorted(refs)) or '-'} |")
+        lines.append(f"| `{label}` | {', '.join(names)} | {', '.join(sorted(refs)) or '-'} |")
     lines += ["", "## Relationship kinds", "", "| kind | pattern | properties |", "|---|---|---|"]
     for kind, spec in RELATIONSHIPS.items():
         props = ", ".join(
