@@ -911,9 +911,7 @@ async def seed_organisation(
     org = await write_organisation(graph)
     summary.writes.merge(org)
     summary.organisation_nodes = org.rows
-    meter = Progress(
-        "touchpoints", total=round(customers * touchpoints_per_customer), report=progress
-    )
+    meter = Progress(f"touchpoints (0/{customers:,} customers)", report=progress)
     per_batch = max(1, int(batch_touchpoints / max(touchpoints_per_customer, 1.0)))
 
     def make_batch(start: int) -> list[CustomerData]:
@@ -930,7 +928,7 @@ async def seed_organisation(
             if c.follow_up_delay_h is not None:
                 summary.follow_ups += 1
                 summary.follow_up_breaches += c.follow_up_delay_h > FOLLOW_UP_SLA_HOURS
-        meter.total = max(meter.total or 0, summary.touchpoints)
+        meter.what = f"touchpoints ({summary.customers:,}/{customers:,} customers)"
         meter.advance(sum(len(c.touchpoints) for c in batch))
 
     async def write(batch: list[CustomerData]) -> None:

@@ -53,6 +53,13 @@ async def test_northwind_import_counts_hierarchy_journeys_and_revenue(graph: Gra
         "BusinessObject": 830 + 77,
     }
     assert summary.counts["Deal"] == 830
+    # Rows with unquoted commas (more cells than the header) are counted and reported.
+    for name in ("customers.csv", "suppliers.csv", "orders.csv"):
+        with (DATA / name).open(newline="") as handle:
+            header, *body = list(csv.reader(handle))
+        ragged = sum(1 for row in body if len(row) > len(header))
+        assert ragged > 0
+        assert any(w.startswith(f"{name}: {ragged} rows") for w in summary.warnings)
 
     # reportsTo is the hierarchy: employee 9 -> 5 -> 2 (the top, part of Sales).
     path = await scalar(
