@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
@@ -126,7 +127,7 @@ def count_dangling_query(spec: RelationshipSpec) -> LiteralString:
 MERGE_TOUCHPOINTS: LiteralString = """
 UNWIND $rows AS row
 MERGE (t:Touchpoint {id: row.id})
-SET t += row.props
+SET t += row.props, t.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs})
 WITH t, row
 CALL (t, row) {
   WITH t, row WHERE row.customer IS NOT NULL
@@ -172,8 +173,25 @@ def node_row(record: Record) -> dict[str, Any]:
     return {"id": record.id, "props": record.properties()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def epoch(value: datetime) -> tuple[int, int]:
+    """(seconds, nanoseconds) since the epoch of an aware datetime.
+
+    The driver's packing of zoned datetimes costs ~100 us each in Python (most
+    of a bulk load's client time); two integers cost nothing, and the server
+    rebuilds the same UTC DateTime with ``datetime({epochSeconds, nanosecond})``.
+    """
+    delta = value - _EPOCH
+    return delta.days * 86_400 + delta.seconds, delta.microseconds * 1_000
+
+
 def touchpoint_row(record: TouchpointRecord) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": record.id, "props": record.properties()}
+    props = record.properties()
+    props.pop("at", None)
+    seconds, nanos = epoch(record.at)
+    row: dict[str, Any] = {"id": record.id, "props": props, "atS": seconds, "atNs": nanos}
     for field_name, key in _TOUCHPOINT_REF_KEYS.items():
         row[key] = getattr(record, field_name)
     return row
