@@ -209,6 +209,6 @@ if __name__ == "__main__":
     parser.add_argument("--ocel", type=Path, help="the ocel2-order-management folder")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--writers", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the last run's data")
     asyncio.run(main(parser.parse_args()))

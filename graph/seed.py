@@ -896,7 +896,7 @@ async def seed_organisation(
     *,
     touchpoints_per_customer: float = 10.0,
     batch_touchpoints: int = DEFAULT_BULK_BATCH,
-    writers: int = 2,
+    writers: int = 1,
 ) -> SeedSummary:
     """Write the organisation and ``customers`` customers with journeys (idempotent).
 

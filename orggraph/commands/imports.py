@@ -61,6 +61,9 @@ def register(subparsers: Any) -> None:
     seed.add_argument("--seed", type=int, default=1)
     seed.add_argument("--touchpoints-per-customer", type=float, default=10.0)
     seed.add_argument("--batch-size", type=int, default=10_000, help="touchpoints per batch")
+    seed.add_argument(
+        "--writers", type=int, default=1, help="batches written at once (1 is fastest on 2 cores)"
+    )
     seed.set_defaults(handler=run_seed)
 
 
@@ -130,6 +133,7 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
             progress=_say,
             touchpoints_per_customer=args.touchpoints_per_customer,
             batch_touchpoints=args.batch_size,
+            writers=args.writers,
         ),
     )
     print(
