@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from orggraph.context import Context
 from orggraph.errors import OrgGraphError
+from orggraph.events import Broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
 from orggraph.schema import build_schema
@@ -43,13 +44,16 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
     ) -> Context:
         graph = self.app_state.require_graph()
         http_response = response if isinstance(response, Response) else None
-        return Context.for_request(graph, self.app_state.settings, request, http_response)
+        context = Context.for_request(graph, self.app_state.settings, request, http_response)
+        context.extras["broker"] = self.app_state.broker
+        return context
 
 
 class AppState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.graph: Graph | None = None
+        self.broker = Broker()  # live subscriptions (orggraph.events)
 
     def require_graph(self) -> Graph:
         if self.graph is None:

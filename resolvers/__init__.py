@@ -13,10 +13,12 @@ from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
+from orggraph.resolvers.kpi_engine import KpiEngineMutation
 from orggraph.resolvers.kpi_lineage import KpiLineageQuery
 from orggraph.resolvers.kpis import KpisMutation, KpisQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
 from orggraph.resolvers.slas import SlasMutation, SlasQuery
+from orggraph.resolvers.subscriptions import LiveSubscription
 from orggraph.resolvers.team_services import TeamServicesQuery
 from orggraph.resolvers.teams import TeamsMutation, TeamsQuery
 
@@ -42,8 +44,9 @@ MUTATIONS: tuple[type, ...] = (
     ChannelsMutation,
     KpisMutation,
     SlasMutation,
+    KpiEngineMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = ()
+SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

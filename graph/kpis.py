@@ -1,0 +1,562 @@
+"""The KPI engine: a catalogue of vetted measures, computed per period into Measurements.
+
+A KPI's ``definition`` is a typed specification (:data:`KpiDefinition`, a
+pydantic union discriminated on ``measure``), never free Cypher. Each measure
+maps to exactly one parameterised query below; every query takes ``$periods``
+(a list of ``[start, end)`` pairs) and answers one row per period, so a KPI
+costs one round trip however many periods it covers.
+
+Measurements are written with deterministic ids ``"{kpiId}:{periodStart ISO}"``
+(MERGE on id), so recomputing a period replaces its value. Each measurement
+carries ``status`` against the KPI's target and direction: ON_TARGET,
+OFF_TARGET, NO_DATA (no value for the period) or NO_TARGET (the KPI has no
+target), as the team-service view grades a KPI's latest value.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, LiteralString
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import Stage, TouchpointType, Window
+
+MAX_PERIODS = 1_000
+"""A computation covers at most this many periods per KPI (guards a DAY window over years)."""
+
+# --- the catalogue: typed, validated definitions -----------------------------------------
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+class ConversionRate(_Spec):
+    """Customers reaching ``toStage`` / customers reaching ``fromStage``, in the period.
+
+    Same counting as the process funnel: a customer reached a stage when one
+    of their touchpoints in the period is AT_STEP a step of that stage (of the
+    process, when given)."""
+
+    measure: Literal["CONVERSION_RATE"]
+    from_stage: Stage
+    to_stage: Stage
+    process_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "fromStage": self.from_stage.value,
+            "toStage": self.to_stage.value,
+            "processId": self.process_id,
+        }
+
+
+class Statistic(enum.Enum):
+    MEDIAN = "MEDIAN"
+    P90 = "P90"
+
+
+class StageTime(_Spec):
+    """Median or p90 seconds from a customer's first touchpoint at ``fromStage`` to their
+    first at ``toStage`` (both in the period, as the funnel times them)."""
+
+    measure: Literal["STAGE_TIME"]
+    from_stage: Stage
+    to_stage: Stage
+    statistic: Statistic = Statistic.MEDIAN
+    process_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "fromStage": self.from_stage.value,
+            "toStage": self.to_stage.value,
+            "processId": self.process_id,
+            "percentile": 0.5 if self.statistic is Statistic.MEDIAN else 0.9,
+        }
+
+
+class TouchpointCount(_Spec):
+    """Touchpoints in the period, optionally of one type, via a channel, from a campaign."""
+
+    measure: Literal["TOUCHPOINT_COUNT"]
+    type: TouchpointType | None = None
+    channel_id: str | None = None
+    campaign_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value if self.type else None,
+            "channelId": self.channel_id,
+            "campaignId": self.campaign_id,
+        }
+
+
+class FirstResponseTime(_Spec):
+    """Median seconds from an inbound touchpoint via the channel (not HANDLED_BY a team)
+    to the customer's next touchpoint that a team handled (within 50 journey steps)."""
+
+    measure: Literal["FIRST_RESPONSE_TIME"]
+    channel_id: str
+
+    def params(self) -> dict[str, Any]:
+        return {"channelId": self.channel_id}
+
+
+class WonRevenue(_Spec):
+    """Sum of the amounts of deals won and closed in the period (sample: those deals)."""
+
+    measure: Literal["WON_REVENUE"]
+
+
+class DealWinRate(_Spec):
+    """Deals won / deals closed (won true or false) in the period."""
+
+    measure: Literal["DEAL_WIN_RATE"]
+
+
+class SlaCompliance(_Spec):
+    """Share of hand-offs meeting a RESPONSE_TIME SLA: customers who reached a step just
+    before the governed step (a Step NEXT to it, else the previous step in its process's
+    order) in the period, and reached the governed step within the
+    SLA threshold (unit: seconds, minutes, hours or days). Customers who have not reached
+    it yet count as compliant until the threshold has passed."""
+
+    measure: Literal["SLA_COMPLIANCE"]
+    sla_id: str
+
+    def params(self) -> dict[str, Any]:
+        return {"slaId": self.sla_id}
+
+
+KpiDefinition = Annotated[
+    ConversionRate
+    | StageTime
+    | TouchpointCount
+    | FirstResponseTime
+    | WonRevenue
+    | DealWinRate
+    | SlaCompliance,
+    Field(discriminator="measure"),
+]
+
+
+class _Holder(BaseModel):
+    definition: KpiDefinition
+
+
+def parse_definition(raw: Any, what: str = "definition") -> Any:
+    """Validate a definition (dict or its JSON text); BadInputError names the field."""
+    if raw is None:
+        raise BadInputError(f"{what}: a KPI needs a definition to be computed", field=what)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise BadInputError(f"{what}: not JSON ({error.msg})", field=what) from None
+    try:
+        return _Holder(definition=raw).definition
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = [str(part) for part in first["loc"][1:] if str(part) not in MEASURES]
+        name = ".".join([what, *loc])
+        raise BadInputError(f"{name}: {first['msg']}", field=name) from None
+
+
+MEASURES: tuple[str, ...] = (
+    "CONVERSION_RATE",
+    "STAGE_TIME",
+    "TOUCHPOINT_COUNT",
+    "FIRST_RESPONSE_TIME",
+    "WON_REVENUE",
+    "DEAL_WIN_RATE",
+    "SLA_COMPLIANCE",
+)
+
+# --- checks against the graph --------------------------------------------------------------
+
+CHECK_REFERENCES: LiteralString = """
+RETURN
+  $processId IS NULL OR EXISTS { MATCH (:Process {id: $processId}) } AS processId,
+  $channelId IS NULL OR EXISTS { MATCH (:Channel {id: $channelId}) } AS channelId,
+  $campaignId IS NULL OR EXISTS { MATCH (:Campaign {id: $campaignId}) } AS campaignId,
+  $slaId IS NULL OR EXISTS { MATCH (:SLA {id: $slaId}) } AS slaId,
+  $fromStage IS NULL OR EXISTS {
+    MATCH (s:Step {stage: $fromStage})
+    WHERE $processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) }
+  } AS fromStage,
+  $toStage IS NULL OR EXISTS {
+    MATCH (s:Step {stage: $toStage})
+    WHERE $processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) }
+  } AS toStage
+"""
+
+
+async def check_definition(graph: Graph, definition: Any, what: str = "definition") -> None:
+    """Referenced nodes must exist and stages must have steps (in the process, if given)."""
+    params = {
+        key: None
+        for key in ("processId", "channelId", "campaignId", "slaId", "fromStage", "toStage")
+    }
+    params.update({k: v for k, v in definition.params().items() if k in params})
+    records = await graph.query(CHECK_REFERENCES, **params)
+    row = records[0]
+    for key in params:
+        if not row[key]:
+            name = f"{what}.{key}"
+            if key in ("fromStage", "toStage"):
+                raise BadInputError(
+                    f"{name}: no step of stage {params[key]!r}"
+                    + (f" in process {params['processId']!r}" if params["processId"] else ""),
+                    field=name,
+                )
+            raise BadInputError(f"{name}: no such node {params[key]!r}", field=name)
+
+
+# --- the vetted queries: one per measure --------------------------------------------------
+
+CONVERSION_RATE: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
+  WHERE s.stage IN [$fromStage, $toStage]
+    AND ($processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) })
+    AND t.at >= period[0] AND t.at < period[1]
+  WITH count(DISTINCT CASE WHEN s.stage = $fromStage THEN c END) AS base,
+       count(DISTINCT CASE WHEN s.stage = $toStage THEN c END) AS reached
+  RETURN base AS sampleSize, CASE WHEN base > 0 THEN toFloat(reached) / base END AS value
+}
+RETURN period[0] AS periodStart, value, sampleSize
+"""
+
+STAGE_TIME: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
+  WHERE s.stage IN [$fromStage, $toStage]
+    AND ($processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) })
+    AND t.at >= period[0] AND t.at < period[1]
+  WITH c, min(CASE WHEN s.stage = $fromStage THEN t.at END) AS atFrom,
+          min(CASE WHEN s.stage = $toStage THEN t.at END) AS atTo
+  WITH CASE WHEN atFrom IS NOT NULL AND atTo IS NOT NULL AND atTo >= atFrom
+            THEN (atTo.epochMillis - atFrom.epochMillis) / 1000.0 END AS seconds
+  RETURN count(seconds) AS sampleSize, percentileCont(seconds, $percentile) AS value
+}
+RETURN period[0] AS periodStart, CASE WHEN sampleSize > 0 THEN value END AS value, sampleSize
+"""
+
+TOUCHPOINT_COUNT: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (t:Touchpoint)
+  WHERE t.at >= period[0] AND t.at < period[1]
+    AND ($type IS NULL OR t.type = $type)
+    AND ($channelId IS NULL OR EXISTS { (t)-[:VIA]->(:Channel {id: $channelId}) })
+    AND ($campaignId IS NULL OR EXISTS { (t)-[:FROM]->(:Campaign {id: $campaignId}) })
+  RETURN count(t) AS sampleSize
+}
+RETURN period[0] AS periodStart, toFloat(sampleSize) AS value, sampleSize
+"""
+
+FIRST_RESPONSE_TIME: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (:Channel {id: $channelId})<-[:VIA]-(t:Touchpoint)
+  WHERE t.at >= period[0] AND t.at < period[1] AND NOT EXISTS { (t)-[:HANDLED_BY]->(:Team) }
+  WITH t, head(COLLECT {
+    MATCH (t)-[:NEXT]->{1,50}(r:Touchpoint)
+    WHERE EXISTS { (r)-[:HANDLED_BY]->(:Team) }
+    RETURN r.at AS at ORDER BY r.at LIMIT 1
+  }) AS respondedAt
+  WITH CASE WHEN respondedAt IS NOT NULL
+            THEN (respondedAt.epochMillis - t.at.epochMillis) / 1000.0 END AS seconds
+  RETURN count(seconds) AS sampleSize, percentileCont(seconds, 0.5) AS value
+}
+RETURN period[0] AS periodStart, CASE WHEN sampleSize > 0 THEN value END AS value, sampleSize
+"""
+
+WON_REVENUE: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (d:Deal)
+  WHERE d.won = true AND d.closedAt >= period[0] AND d.closedAt < period[1]
+  RETURN count(d) AS sampleSize, sum(d.amount) AS value
+}
+RETURN period[0] AS periodStart, toFloat(value) AS value, sampleSize
+"""
+
+DEAL_WIN_RATE: LiteralString = """
+UNWIND $periods AS period
+CALL (period) {
+  OPTIONAL MATCH (d:Deal)
+  WHERE d.won IS NOT NULL AND d.closedAt >= period[0] AND d.closedAt < period[1]
+  WITH count(d) AS closed, count(CASE WHEN d.won THEN d END) AS won
+  RETURN closed AS sampleSize, CASE WHEN closed > 0 THEN toFloat(won) / closed END AS value
+}
+RETURN period[0] AS periodStart, value, sampleSize
+"""
+
+SLA_COMPLIANCE: LiteralString = """
+MATCH (sla:SLA {id: $slaId})
+OPTIONAL MATCH (sla)-[:GOVERNS]->(governed:Step)
+WITH sla, governed,
+     CASE sla.unit
+       WHEN 'seconds' THEN 1.0 WHEN 'minutes' THEN 60.0 WHEN 'days' THEN 86400.0
+       ELSE 3600.0 END * sla.threshold AS limitSeconds,
+     COLLECT { MATCH (b:Step)-[:NEXT]->(governed) RETURN b } AS linked,
+     COLLECT { MATCH (p:Process)-[hg:HAS_STEP]->(governed), (p)-[hb:HAS_STEP]->(b:Step)
+               WHERE hb.order < hg.order RETURN b ORDER BY hb.order DESC LIMIT 1 } AS ordered
+WITH sla, governed, limitSeconds, CASE WHEN size(linked) > 0 THEN linked ELSE ordered END AS befores
+UNWIND $periods AS period
+CALL (sla, governed, limitSeconds, befores, period) {
+  UNWIND befores AS before
+  MATCH (before)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
+  WHERE coalesce(sla.kind, 'RESPONSE_TIME') = 'RESPONSE_TIME' AND t.at >= period[0] AND t.at < period[1]
+  WITH c, min(t.at) AS handedAt
+  WITH c, handedAt, head(COLLECT {
+    MATCH (c)-[:HAD]->(u:Touchpoint)-[:AT_STEP]->(governed)
+    WHERE u.at >= handedAt RETURN u.at AS at ORDER BY u.at LIMIT 1
+  }) AS takenAt
+  WITH CASE
+    WHEN takenAt IS NOT NULL
+      THEN (takenAt.epochMillis - handedAt.epochMillis) / 1000.0 <= limitSeconds
+    ELSE (datetime($now).epochMillis - handedAt.epochMillis) / 1000.0 <= limitSeconds
+  END AS met
+  RETURN count(met) AS sampleSize, count(CASE WHEN met THEN 1 END) AS compliant
+}
+RETURN period[0] AS periodStart,
+       CASE WHEN sampleSize > 0 THEN toFloat(compliant) / sampleSize END AS value, sampleSize
+"""
+
+QUERIES: dict[type[_Spec], LiteralString] = {
+    ConversionRate: CONVERSION_RATE,
+    StageTime: STAGE_TIME,
+    TouchpointCount: TOUCHPOINT_COUNT,
+    FirstResponseTime: FIRST_RESPONSE_TIME,
+    WonRevenue: WON_REVENUE,
+    DealWinRate: DEAL_WIN_RATE,
+    SlaCompliance: SLA_COMPLIANCE,
+}
+
+# --- periods --------------------------------------------------------------------------------
+
+
+def period_start(at: datetime, window: Window) -> datetime:
+    """The start (UTC) of the ``window`` period containing ``at``."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window is Window.DAY:
+        return day
+    if window is Window.WEEK:
+        return day - timedelta(days=day.weekday())
+    if window is Window.MONTH:
+        return day.replace(day=1)
+    if window is Window.QUARTER:
+        return day.replace(day=1, month=(day.month - 1) // 3 * 3 + 1)
+    return day.replace(day=1, month=1)
+
+
+def next_period(start: datetime, window: Window) -> datetime:
+    if window is Window.DAY:
+        return start + timedelta(days=1)
+    if window is Window.WEEK:
+        return start + timedelta(days=7)
+    months = {Window.MONTH: 1, Window.QUARTER: 3, Window.YEAR: 12}[window]
+    month0 = start.month - 1 + months
+    return start.replace(year=start.year + month0 // 12, month=month0 % 12 + 1)
+
+
+def periods(since: datetime, until: datetime, window: Window) -> list[tuple[datetime, datetime]]:
+    """The ``[start, end)`` periods covering ``since`` .. ``until`` (both included)."""
+    out: list[tuple[datetime, datetime]] = []
+    start = period_start(since, window)
+    while start <= until:
+        end = next_period(start, window)
+        out.append((start, end))
+        if len(out) > MAX_PERIODS:
+            raise BadInputError(
+                f"since: more than {MAX_PERIODS} {window.value} periods to compute; "
+                "give a later 'since'",
+                field="since",
+            )
+        start = end
+    return out
+
+
+# --- computing and writing ------------------------------------------------------------------
+
+
+class KpiStatus(enum.Enum):
+    ON_TARGET = "ON_TARGET"
+    OFF_TARGET = "OFF_TARGET"
+    NO_TARGET = "NO_TARGET"
+    NO_DATA = "NO_DATA"
+
+
+def status_of(value: float | None, target: float | None, direction: str | None) -> str:
+    """Status against target and direction (HIGHER_IS_BETTER: on target when value >= target)."""
+    if value is None:
+        return KpiStatus.NO_DATA.value
+    if target is None:
+        return KpiStatus.NO_TARGET.value
+    met = value <= target if direction == "LOWER_IS_BETTER" else value >= target
+    return (KpiStatus.ON_TARGET if met else KpiStatus.OFF_TARGET).value
+
+
+def measurement_id(kpi_id: str, start: datetime) -> str:
+    return f"{kpi_id}:{start.isoformat()}"
+
+
+KPIS_TO_COMPUTE: LiteralString = """
+MATCH (k:KPI)
+WHERE ($kpiId IS NULL AND k.definition IS NOT NULL) OR k.id = $kpiId
+RETURN k {.id, .definition, .window, .target, .direction} AS kpi,
+       COLLECT { MATCH (t:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN t.id
+                 UNION MATCH (k)-[:SHARED_WITH]->(t:Team) RETURN t.id } AS teamIds,
+       COLLECT { MATCH (s:SLA)-[:TRACKED_BY]->(k) RETURN s.id } AS slaIds
+ORDER BY k.id
+"""
+
+DATA_START: LiteralString = """
+RETURN COLLECT { MATCH (t:Touchpoint) RETURN t.at AS at ORDER BY t.at LIMIT 1 }
+     + COLLECT { MATCH (d:Deal) WHERE d.closedAt IS NOT NULL
+                 RETURN d.closedAt AS at ORDER BY d.closedAt LIMIT 1 } AS starts
+"""
+
+SLA_TEAMS: LiteralString = """
+MATCH (s:SLA {id: $slaId})
+RETURN COLLECT { MATCH (s)-[:PROVIDER|CONSUMER]->(t:Team) RETURN DISTINCT t.id } AS teamIds
+"""
+
+WRITE_MEASUREMENTS: LiteralString = """
+MATCH (k:KPI {id: $kpiId})
+UNWIND $rows AS row
+MERGE (m:Measurement {id: row.id})
+SET m.at = $at, m.periodStart = row.periodStart, m.value = row.value,
+    m.sampleSize = row.sampleSize, m.status = row.status
+MERGE (k)-[:HAS_MEASUREMENT]->(m)
+"""
+
+
+@dataclass
+class KpiComputation:
+    """What one KPI's computation wrote: its measurements (committed) and who cares."""
+
+    kpi_id: str
+    team_ids: list[str]
+    sla_ids: list[str]
+    measure: str
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    sla_id: str | None = None
+    """The SLA an SLA_COMPLIANCE KPI measures, and its provider and consumer teams."""
+    sla_team_ids: list[str] = field(default_factory=list)
+
+    def breaches(self) -> list[dict[str, Any]]:
+        """OFF_TARGET periods of an SLA_COMPLIANCE KPI, as slaBreached events."""
+        if self.sla_id is None:
+            return []
+        return [
+            {**m, "slaId": self.sla_id, "kpiId": self.kpi_id, "teamIds": self.sla_team_ids}
+            for m in self.measurements
+            if m["status"] == KpiStatus.OFF_TARGET.value
+        ]
+
+    def event(self) -> dict[str, Any]:
+        """The kpiUpdated event."""
+        return {"kpiId": self.kpi_id, "measure": self.measure, "teamIds": self.team_ids,
+                "measurements": self.measurements}
+
+
+async def compute_kpis(
+    graph: Graph,
+    kpi_id: str | None = None,
+    since: datetime | None = None,
+    *,
+    until: datetime | None = None,
+    on_commit: Callable[[KpiComputation], None] | None = None,
+) -> list[KpiComputation]:
+    """Compute and write Measurements for one KPI (``kpi_id``) or every KPI with a definition.
+
+    Periods run from ``since`` (default: the earliest touchpoint or closed deal) to
+    ``until`` (default: now), in each KPI's window. Every definition is validated and
+    checked against the graph before anything is written; then each KPI's measurements
+    are written in one transaction; ``on_commit`` is called with each KPI's computation
+    once its transaction has committed (to publish events).
+    """
+    now = datetime.now(UTC)
+    until = until or now
+    kpis = await graph.query(KPIS_TO_COMPUTE, kpiId=kpi_id)
+    if kpi_id is not None and not kpis:
+        raise NotFoundError(f"KPI {kpi_id!r} does not exist", field="kpiId")
+    if since is None:
+        starts = (await graph.query(DATA_START))[0]["starts"]
+        since = min((s.to_native() for s in starts), default=until)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+
+    plans = []
+    for record in kpis:
+        kpi = record["kpi"]
+        what = f"KPI {kpi['id']}.definition"
+        definition = parse_definition(kpi.get("definition"), what)
+        await check_definition(graph, definition, what)
+        window = Window(kpi.get("window") or Window.MONTH.value)
+        plans.append((record, kpi, definition, periods(since, until, window)))
+
+    out: list[KpiComputation] = []
+    for record, kpi, definition, spans in plans:
+        rows = await graph.query(
+            QUERIES[type(definition)],
+            periods=[[start, end] for start, end in spans],
+            now=now,
+            **definition.params(),
+        )
+        measurements = [
+            {
+                "id": measurement_id(kpi["id"], row["periodStart"].to_native()),
+                "at": now,
+                "periodStart": row["periodStart"].to_native(),
+                "value": row["value"],
+                "sampleSize": int(row["sampleSize"] or 0),
+                "status": status_of(row["value"], kpi.get("target"), kpi.get("direction")),
+            }
+            for row in rows
+        ]
+        await write_measurements(graph, kpi["id"], measurements, now)
+        computation = KpiComputation(
+            kpi_id=kpi["id"],
+            team_ids=list(record["teamIds"]),
+            sla_ids=list(record["slaIds"]),
+            measure=definition.measure,
+            measurements=measurements,
+        )
+        if isinstance(definition, SlaCompliance):
+            computation.sla_id = definition.sla_id
+            teams = await graph.query(SLA_TEAMS, slaId=definition.sla_id)
+            computation.sla_team_ids = list(teams[0]["teamIds"]) if teams else []
+        out.append(computation)
+        if on_commit is not None:
+            on_commit(computation)
+    return out
+
+
+async def write_measurements(
+    graph: Graph, kpi_id: str, measurements: Sequence[dict[str, Any]], at: datetime
+) -> None:
+    rows = [{k: v for k, v in m.items() if k != "at"} for m in measurements]
+
+    async def work(tx: Tx) -> None:
+        await tx.run(WRITE_MEASUREMENTS, kpiId=kpi_id, rows=rows, at=at)
+
+    await graph.write(work)

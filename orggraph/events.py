@@ -1,0 +1,145 @@
+"""In-process publish/subscribe for live GraphQL subscriptions.
+
+One :class:`Broker` per app (kept on the app state, handed to resolvers as
+``info.context.extras["broker"]``). Topics are plain names (``kpiUpdated``,
+``touchpointAdded``, ``slaBreached``); payloads are dicts.
+
+Delivery rules:
+
+* Events are published only after the write they describe has committed:
+  callers publish after ``Graph.write(...)`` returned (see
+  :func:`publish_after_commit`); a rolled-back write raises instead, so
+  nothing is published for it.
+* Each subscriber has its own bounded queue (``queue_size``, default 100).
+  Publishing never waits: when a subscriber's queue is full, the OLDEST
+  queued event is dropped for that subscriber only, and counted in its
+  ``dropped`` (and the broker's ``dropped_total``). A slow consumer therefore
+  loses its oldest events and never blocks the publisher or other subscribers.
+* A subscriber that goes away (client disconnects, generator closed) is
+  removed from the broker when its ``async with`` block exits.
+
+A broker lives on one event loop, in one process: several replicas do not
+share events (a Redis-backed broker with the same interface is future work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, LiteralString
+
+from orggraph.graph.driver import Graph
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_SIZE = 100
+Event = dict[str, Any]
+
+
+class Subscriber:
+    """One subscription: a bounded queue of events on one topic."""
+
+    def __init__(self, broker: Broker, topic: str, queue_size: int,
+                 accept: Callable[[Event], bool] | None) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.accept = accept
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self.accept is not None and not self.accept(event):
+            return
+        while True:
+            try:
+                self.queue.put_nowait(event)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()  # drop the oldest, for this subscriber only
+                self.dropped += 1
+                self.broker.dropped_total += 1
+
+    async def get(self) -> Event:
+        return await self.queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+    async def __aenter__(self) -> Subscriber:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.broker.unsubscribe(self)
+
+
+class Broker:
+    """In-process pub/sub with bounded per-subscriber queues (drop-oldest)."""
+
+    def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self.dropped_total = 0
+        self.published_total = 0
+
+    def subscribe(
+        self, topic: str, accept: Callable[[Event], bool] | None = None
+    ) -> Subscriber:
+        """Register now (so no event published after this call is missed); use as
+        ``async with broker.subscribe(topic) as sub: async for event in sub: ...``."""
+        subscriber = Subscriber(self, topic, self.queue_size, accept)
+        self._subscribers.setdefault(topic, set()).add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.get(subscriber.topic, set()).discard(subscriber)
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))
+
+    def publish(self, topic: str, event: Event) -> None:
+        """Deliver to every current subscriber of ``topic``; never blocks."""
+        self.published_total += 1
+        for subscriber in list(self._subscribers.get(topic, ())):
+            subscriber.offer(event)
+
+
+def publish_after_commit(broker: Broker | None, topic: str, events: Iterable[Event]) -> None:
+    """Publish events for a write that has committed (call it after ``Graph.write``
+    returned). A no-op without a broker (CLI, tests without the app)."""
+    if broker is None:
+        return
+    for event in events:
+        broker.publish(topic, event)
+
+
+def broker_of(info: Any) -> Broker | None:
+    """The app's broker from a resolver's ``info`` (None outside the app)."""
+    extras = getattr(info.context, "extras", None) or {}
+    broker = extras.get("broker")
+    return broker if isinstance(broker, Broker) else None
+
+
+TOUCHPOINT_EVENTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id})
+RETURN t {.*,
+  customerId: head(COLLECT { MATCH (c:Customer)-[:HAD]->(t) RETURN c.id }),
+  channelId: head(COLLECT { MATCH (t)-[:VIA]->(ch:Channel) RETURN ch.id })
+} AS touchpoint
+"""
+
+
+async def publish_upserted(info: Any, label: str, ids: Iterable[str]) -> None:
+    """Hook for the generic upsert mutations, called after their write committed:
+    publishes ``touchpointAdded`` for upserted touchpoints (created or updated)."""
+    broker = broker_of(info)
+    if broker is None or label != "Touchpoint" or not broker.subscriber_count("touchpointAdded"):
+        return
+    graph: Graph = info.context.graph
+    records = await graph.query(TOUCHPOINT_EVENTS, ids=list(ids))
+    publish_after_commit(broker, "touchpointAdded", (dict(r["touchpoint"]) for r in records))

@@ -1,0 +1,86 @@
+"""Live subscriptions (graphql-transport-ws on /graphql), fed by the app's broker.
+
+Each subscription registers with the broker when it starts and leaves it when
+the client stops or disconnects. Filters are applied at delivery, so a
+subscriber's bounded queue only holds events it wants (see ``orggraph.events``
+for what is dropped when a consumer is slow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import InternalError
+from orggraph.events import Broker, Event, broker_of
+from orggraph.schema.kpi_engine import KpiUpdate, SlaBreach, TouchpointAdded
+
+
+def _broker(info: Info) -> Broker:
+    broker = broker_of(info)
+    if broker is None:
+        raise InternalError("live subscriptions are not available here (no event broker)")
+    return broker
+
+
+def _matches(**wanted: Any) -> Callable[[Event], bool]:
+    """Accept an event when every given filter matches (list-valued fields: membership)."""
+    filters = {k: str(v) for k, v in wanted.items() if v is not None}
+
+    def accept(event: Event) -> bool:
+        for key, value in filters.items():
+            got = event.get(key)
+            if isinstance(got, list):
+                if value not in got:
+                    return False
+            elif got != value:
+                return False
+        return True
+
+    return accept
+
+
+@strawberry.type
+class LiveSubscription:
+    @strawberry.subscription(
+        description="KPI measurements committed by a computation; filter by KPI or by a team "
+        "accountable for it or sharing it."
+    )
+    async def kpi_updated(
+        self, info: Info, kpi_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[KpiUpdate, None]:
+        async with _broker(info).subscribe(
+            "kpiUpdated", _matches(kpiId=kpi_id, teamIds=team_id)
+        ) as events:
+            async for event in events:
+                yield KpiUpdate.from_event(event)
+
+    @strawberry.subscription(
+        description="Touchpoints committed by a write (created or updated); filter by customer "
+        "or channel id."
+    )
+    async def touchpoint_added(
+        self, info: Info, customer_id: strawberry.ID | None = None,
+        channel: strawberry.ID | None = None,
+    ) -> AsyncGenerator[TouchpointAdded, None]:
+        async with _broker(info).subscribe(
+            "touchpointAdded", _matches(customerId=customer_id, channelId=channel)
+        ) as events:
+            async for event in events:
+                yield TouchpointAdded.from_event(event)
+
+    @strawberry.subscription(
+        description="Periods where an SLA_COMPLIANCE KPI is off target, when computed; filter "
+        "by SLA or by its provider or consumer team."
+    )
+    async def sla_breached(
+        self, info: Info, sla_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[SlaBreach, None]:
+        async with _broker(info).subscribe(
+            "slaBreached", _matches(slaId=sla_id, teamIds=team_id)
+        ) as events:
+            async for event in events:
+                yield SlaBreach.from_event(event)

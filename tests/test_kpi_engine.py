@@ -1,0 +1,136 @@
+"""The KPI engine: typed definitions checked against the graph, idempotent Measurements
+per period, numbers that agree with the traversal queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orggraph.errors import BadInputError
+from orggraph.graph.driver import Graph
+from orggraph.graph.kpis import compute_kpis, parse_definition, periods
+from orggraph.graph.model import Window
+from orggraph.graph.processes import FunnelParams, value_stream
+from orggraph.graph.writes import upsert_nodes
+from tests.helpers import error_codes, execute, ok
+from tests.test_traversals_funnel import seed
+
+MARCH = datetime(2024, 3, 1, tzinfo=UTC)
+APRIL = datetime(2024, 4, 1, tzinfo=UTC)
+
+
+async def kpi(graph: Graph, kpi_id: str, definition: dict[str, Any], **extra: Any) -> None:
+    await upsert_nodes(graph, "KPI", [{"id": kpi_id, "name": kpi_id, "definition": definition,
+                                       "window": "MONTH", **extra}])
+
+
+async def count(graph: Graph, query: str) -> int:
+    return int((await graph.query(query))[0][0])  # type: ignore[arg-type]
+
+
+async def test_conversion_rate_equals_the_funnel_conversion_for_the_same_stages_and_window(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
+                                    "toStage": "SQL", "processId": "p"}, target=0.5)
+    await kpi(graph, "lead-to-opp", {"measure": "CONVERSION_RATE", "fromStage": "LEAD",
+                                     "toStage": "OPPORTUNITY", "processId": "p"}, target=0.5)
+    computed = await compute_kpis(graph, since=MARCH, until=MARCH)
+    by_kpi = {c.kpi_id: c.measurements[0] for c in computed}
+
+    stream = await value_stream(graph, "p", MARCH, FunnelParams(window_from=MARCH, window_to=APRIL))
+    assert stream is not None
+    reached = {stage: f["reached"] for stage, f in zip(stream["stages"], stream["funnel"], strict=True)}
+    assert by_kpi["mql-to-sql"]["value"] == pytest.approx(reached["SQL"] / reached["MQL"])
+    assert by_kpi["mql-to-sql"]["sampleSize"] == reached["MQL"]
+    assert by_kpi["lead-to-opp"]["value"] == pytest.approx(reached["OPPORTUNITY"] / reached["LEAD"])
+    assert by_kpi["mql-to-sql"]["status"] == "ON_TARGET"  # 2/3
+    assert by_kpi["lead-to-opp"]["status"] == "OFF_TARGET"  # 1/4
+    assert by_kpi["mql-to-sql"]["id"] == "mql-to-sql:2024-03-01T00:00:00+00:00"
+
+
+async def test_recomputing_replaces_values_and_never_duplicates(graph: Graph) -> None:
+    await seed(graph)
+    await kpi(graph, "leads", {"measure": "TOUCHPOINT_COUNT", "channelId": "phone"})
+    await compute_kpis(graph, "leads", since=datetime(2024, 2, 1, tzinfo=UTC), until=MARCH)
+    first = await count(graph, "MATCH (:KPI {id: 'leads'})-[:HAS_MEASUREMENT]->(m) RETURN count(m)")
+    await upsert_nodes(graph, "Touchpoint", [{"id": "late", "at": "2024-03-05T00:00:00Z",
+                                             "type": "CALL", "customerId": "c4",
+                                             "channelId": "phone"}])
+    computed = await compute_kpis(graph, "leads", since=datetime(2024, 2, 1, tzinfo=UTC), until=MARCH)
+    assert first == 2
+    assert await count(graph, "MATCH (m:Measurement) RETURN count(m)") == 2
+    assert [(m["value"], m["sampleSize"], m["status"]) for m in computed[0].measurements] == [
+        (0.0, 0, "NO_TARGET"), (2.0, 2, "NO_TARGET")]
+
+
+async def test_every_measure_computes(graph: Graph) -> None:
+    await seed(graph)
+    await upsert_nodes(graph, "Deal", [
+        {"id": "d1", "amount": 100, "openedAt": "2024-03-01T00:00:00Z",
+         "closedAt": "2024-03-02T00:00:00Z", "won": True, "customerId": "c1"},
+        {"id": "d2", "amount": 50, "openedAt": "2024-03-01T00:00:00Z",
+         "closedAt": "2024-03-03T00:00:00Z", "won": False, "customerId": "c2"},
+    ])
+    await kpi(graph, "time", {"measure": "STAGE_TIME", "fromStage": "LEAD", "toStage": "MQL",
+                              "statistic": "P90", "processId": "p"},
+              target=3 * 3600, direction="LOWER_IS_BETTER")
+    await kpi(graph, "rev", {"measure": "WON_REVENUE"})
+    await kpi(graph, "win", {"measure": "DEAL_WIN_RATE"})
+    await kpi(graph, "frt", {"measure": "FIRST_RESPONSE_TIME", "channelId": "web"})
+    await kpi(graph, "sla", {"measure": "SLA_COMPLIANCE", "slaId": "sla-followup"})
+    got = {c.kpi_id: c.measurements[0] for c in await compute_kpis(graph, since=MARCH, until=MARCH)}
+    stream = await value_stream(graph, "p", MARCH, FunnelParams(window_from=MARCH, window_to=APRIL))
+    assert stream is not None
+    assert got["time"]["value"] == pytest.approx(stream["funnel"][0]["p90"])
+    assert got["time"]["status"] == "OFF_TARGET"
+    assert (got["rev"]["value"], got["rev"]["sampleSize"]) == (100.0, 1)
+    assert (got["win"]["value"], got["win"]["sampleSize"]) == (0.5, 2)
+    assert got["frt"]["status"] == "NO_DATA"  # nobody handled anything in the seed
+    # MQL -> SQL within 4h: c1 (2h) and c2 (3h) met it; c3 never followed up (long past).
+    assert got["sla"]["value"] == pytest.approx(2 / 3)
+    assert got["sla"]["sampleSize"] == 3
+
+
+async def test_definitions_are_typed_and_checked_against_the_graph(graph: Graph) -> None:
+    await seed(graph)
+    with pytest.raises(BadInputError) as bad:
+        parse_definition({"measure": "CONVERSION_RATE", "fromStage": "NOPE", "toStage": "SQL"})
+    assert bad.value.extensions()["field"] == "definition.fromStage"
+    with pytest.raises(BadInputError):
+        parse_definition({"measure": "FREE_CYPHER", "query": "MATCH (n) DETACH DELETE n"})
+    await kpi(graph, "frt", {"measure": "FIRST_RESPONSE_TIME", "channelId": "pigeon"})
+    with pytest.raises(BadInputError) as unknown:
+        await compute_kpis(graph, "frt", since=MARCH, until=MARCH)
+    assert "channelId" in unknown.value.message
+    assert await count(graph, "MATCH (m:Measurement) RETURN count(m)") == 0
+
+
+def test_periods_cover_the_range_in_the_window() -> None:
+    spans = periods(datetime(2024, 1, 31, 5, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC), Window.MONTH)
+    assert [s.month for s, _ in spans] == [1, 2, 3]
+    weeks = periods(datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 6, tzinfo=UTC), Window.WEEK)
+    assert weeks == [(datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC))]
+
+
+COMPUTE = """
+mutation C($kpiId: ID, $since: DateTime) {
+  computeKpis(kpiId: $kpiId, since: $since) { id periodStart value sampleSize kpi { id } }
+}
+"""
+
+
+async def test_compute_kpis_mutation(graph: Graph) -> None:
+    await seed(graph)
+    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
+                                    "toStage": "SQL", "processId": "p"})
+    data = ok(await execute(graph, COMPUTE, {"kpiId": "mql-to-sql", "since": "2024-03-01T00:00:00Z"}))
+    march = data["computeKpis"][0]
+    assert march["kpi"]["id"] == "mql-to-sql"
+    assert march["value"] == pytest.approx(2 / 3)
+    await kpi(graph, "bad", {"measure": "SLA_COMPLIANCE", "slaId": "nope"})
+    result = await execute(graph, COMPUTE, {"kpiId": "bad"})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
