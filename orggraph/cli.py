@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orggraph.commands.serve",
     "orggraph.commands.schema",
     "orggraph.commands.imports",
+    "orggraph.commands.kpi",
 )
 
 

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
+from orggraph.events import publish_upserted
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import validate_node_id
@@ -124,6 +125,7 @@ def upsert_one_field(node_type: Any, input_type: Any, description: str) -> Any:
 
     async def resolve(info: Info, input: Any) -> Any:
         await writes.upsert_nodes(info.context.graph, label, [to_dict(input)])
+        await publish_upserted(info, label, [input.id])  # live subscriptions, after commit
         props = (await nodes.nodes_by_id(info.context.graph, label, [input.id])).get(input.id)
         if props is None:  # deleted concurrently
             raise NotFoundError(f"{label} {input.id!r} vanished after the upsert")
@@ -143,7 +145,9 @@ def upsert_many_field(node_type: Any, input_type: Any, description: str) -> Any:
         async def work(tx: Tx) -> writes.WriteSummary:
             return await writes.write_records(tx, label, records)
 
-        return UpsertResult.from_summary(await info.context.graph.write(work))
+        summary = await info.context.graph.write(work)
+        await publish_upserted(info, label, [r.id for r in records])  # after commit
+        return UpsertResult.from_summary(summary)
 
     resolve.__annotations__ = {"info": Info, "inputs": list[input_type], "return": UpsertResult}
     return strawberry.field(

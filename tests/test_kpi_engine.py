@@ -134,3 +134,23 @@ async def test_compute_kpis_mutation(graph: Graph) -> None:
     await kpi(graph, "bad", {"measure": "SLA_COMPLIANCE", "slaId": "nope"})
     result = await execute(graph, COMPUTE, {"kpiId": "bad"})
     assert error_codes(result) == ["BAD_USER_INPUT"]
+
+
+async def test_cli_kpi_compute(graph: Graph, test_settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import asyncio
+
+    from orggraph.cli import build_parser
+    from orggraph.commands.kpi import compute_command
+
+    await seed(graph)
+    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
+                                    "toStage": "SQL", "processId": "p"}, target=0.5)
+    args = build_parser().parse_args(["kpi", "compute", "--kpi", "mql-to-sql", "--since", "2024-03-01"])
+    assert isinstance(args, argparse.Namespace)
+    assert await asyncio.to_thread(compute_command, args, test_settings) == 0
+    out = capsys.readouterr().out
+    assert "mql-to-sql: " in out, out
+    assert await count(graph, "MATCH (:KPI {id: 'mql-to-sql'})-[:HAS_MEASUREMENT]->(m) "
+                              "WHERE m.id = 'mql-to-sql:2024-03-01T00:00:00+00:00' "
+                              "AND m.status = 'ON_TARGET' RETURN count(m)") == 1
