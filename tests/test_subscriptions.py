@@ -1,0 +1,188 @@
+"""Live subscriptions: the broker's delivery rules, and graphql-transport-ws on /graphql
+with a real WebSocket client against the app and a real Neo4j."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient, WebSocketTestSession
+
+from orggraph.app import create_app
+from orggraph.events import Broker, publish_after_commit
+from orggraph.graph.driver import Graph
+from orggraph.settings import Settings
+
+# --- the broker ---------------------------------------------------------------------------
+
+
+async def test_a_slow_consumer_loses_its_oldest_events_and_blocks_nobody() -> None:
+    broker = Broker(queue_size=3)
+    async with broker.subscribe("t") as slow, broker.subscribe("t") as fast:
+        received: list[int] = []
+
+        async def consume() -> None:
+            async for event in fast:
+                received.append(event["n"])
+                if event["n"] == 9:
+                    return
+
+        consumer = asyncio.create_task(consume())
+        for n in range(10):
+            broker.publish("t", {"n": n})  # never awaits: the publisher is never blocked
+            await asyncio.sleep(0)
+        await asyncio.wait_for(consumer, 1)
+        assert received == list(range(10))
+        assert [(await slow.get())["n"] for _ in range(3)] == [7, 8, 9]  # the newest 3
+        assert (slow.dropped, fast.dropped, broker.dropped_total) == (7, 0, 7)
+    assert broker.subscriber_count("t") == 0
+
+
+async def test_filters_topics_and_leaving() -> None:
+    broker = Broker()
+    with pytest.raises(RuntimeError):
+        async with broker.subscribe("kpiUpdated", lambda e: "team-a" in e["teamIds"]) as sub:
+            publish_after_commit(broker, "kpiUpdated", [{"teamIds": ["team-b"]},
+                                                        {"teamIds": ["team-a"], "n": 1}])
+            publish_after_commit(broker, "other", [{"teamIds": ["team-a"]}])
+            publish_after_commit(None, "kpiUpdated", [{"teamIds": ["team-a"]}])  # no broker: no-op
+            assert (await sub.get())["n"] == 1
+            assert sub.queue.empty()
+            raise RuntimeError("the subscriber goes away")
+    assert broker.subscriber_count("kpiUpdated") == 0
+
+
+# --- graphql-transport-ws -------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(test_settings: Settings, graph: Graph) -> Iterator[TestClient]:
+    # ``graph`` empties the database first; the app opens its own driver in its own loop.
+    with TestClient(create_app(test_settings)) as test_client:
+        yield test_client
+
+
+def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = client.post("/graphql", json={"query": query, "variables": variables or {}}).json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def broker(client: TestClient) -> Broker:
+    return client.app.state.orggraph.broker  # type: ignore[attr-defined,no-any-return]
+
+
+def connect(ws: WebSocketTestSession) -> None:
+    ws.send_json({"type": "connection_init"})
+    assert ws.receive_json()["type"] == "connection_ack"
+
+
+def subscribe(client: TestClient, ws: WebSocketTestSession, sub_id: str, query: str, topic: str) -> None:
+    before = broker(client).subscriber_count(topic)
+    ws.send_json({"id": sub_id, "type": "subscribe", "payload": {"query": query}})
+    deadline = time.monotonic() + 10
+    while broker(client).subscriber_count(topic) <= before:  # registered: nothing is missed
+        assert time.monotonic() < deadline, "the subscription never started"
+        time.sleep(0.01)
+
+
+def next_payload(ws: WebSocketTestSession, sub_id: str) -> dict[str, Any]:
+    message = ws.receive_json()
+    assert message["type"] == "next", message
+    assert message["id"] == sub_id
+    assert "errors" not in message["payload"], message["payload"]
+    return message["payload"]["data"]  # type: ignore[no-any-return]
+
+
+KPI_UPDATED = """
+subscription { kpiUpdated(kpiId: "calls") {
+  kpiId measure teamIds periods { status measurement { id periodStart value } }
+  latest { measurement { periodStart } }
+} }
+"""
+COMPUTE = 'mutation { computeKpis(kpiId: "calls", since: "2024-03-01T00:00:00Z") { id } }'
+TOUCHPOINT = """
+mutation T($id: ID!, $customer: ID!) {
+  upsertTouchpoint(input: {id: $id, at: "2024-03-02T10:00:00Z", type: CALL,
+                           customerId: $customer, channelId: "phone"}) { id }
+}
+"""
+
+
+def seed(client: TestClient) -> None:
+    gql(client, """mutation {
+      upsertKpi(input: {id: "calls", name: "Calls", target: 2, window: MONTH,
+                        definition: {measure: "TOUCHPOINT_COUNT", type: "CALL"}}) { id }
+      upsertChannel(input: {id: "phone", name: "Phone", kind: PHONE}) { id }
+      a: upsertCustomer(input: {id: "ann", name: "Ann"}) { id }
+      b: upsertCustomer(input: {id: "bob", name: "Bob"}) { id }
+    }""")
+
+
+@pytest.mark.timeout(90)
+def test_kpi_updated_is_pushed_after_compute_kpis_commits(client: TestClient) -> None:
+    seed(client)
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        connect(ws)
+        subscribe(client, ws, "k", KPI_UPDATED, "kpiUpdated")
+        gql(client, TOUCHPOINT, {"id": "t1", "customer": "ann"})
+        gql(client, COMPUTE)
+        update = next_payload(ws, "k")["kpiUpdated"]
+        assert update["kpiId"] == "calls"
+        assert update["measure"] == "TOUCHPOINT_COUNT"
+        march = update["periods"][0]
+        assert march["measurement"]["periodStart"].startswith("2024-03-01T00:00:00")
+        assert (march["measurement"]["value"], march["status"]) == (1.0, "OFF_TARGET")
+        assert update["latest"]["measurement"]["periodStart"] == (
+            update["periods"][-1]["measurement"]["periodStart"])
+        ws.send_json({"id": "k", "type": "complete"})
+    wait_for_subscribers(client, "kpiUpdated", 0)
+
+
+def wait_for_subscribers(client: TestClient, topic: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while broker(client).subscriber_count(topic) != count:
+        assert time.monotonic() < deadline, broker(client).subscriber_count(topic)
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(90)
+def test_touchpoint_added_filters_and_survives_a_client_leaving_mid_stream(
+    client: TestClient,
+) -> None:
+    seed(client)
+    by_ann = 'subscription { touchpointAdded(customerId: "ann") { customerId channelId touchpoint { id } } }'
+    any_phone = 'subscription { touchpointAdded(channel: "phone") { customerId touchpoint { id } } }'
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as stays:
+        connect(stays)
+        subscribe(client, stays, "a", by_ann, "touchpointAdded")
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as leaves:
+            connect(leaves)
+            subscribe(client, leaves, "p", any_phone, "touchpointAdded")
+            gql(client, TOUCHPOINT, {"id": "t1", "customer": "ann"})
+            assert next_payload(leaves, "p")["touchpointAdded"]["touchpoint"]["id"] == "t1"
+            # ``leaves`` disconnects without completing, with events still to come.
+        gql(client, TOUCHPOINT, {"id": "t2", "customer": "bob"})  # not Ann's: filtered out
+        gql(client, TOUCHPOINT, {"id": "t3", "customer": "ann"})
+        first = next_payload(stays, "a")["touchpointAdded"]
+        assert (first["touchpoint"]["id"], first["customerId"], first["channelId"]) == (
+            "t1", "ann", "phone")
+        assert next_payload(stays, "a")["touchpointAdded"]["touchpoint"]["id"] == "t3"
+        wait_for_subscribers(client, "touchpointAdded", 1)  # ``leaves`` is gone, ``stays`` not
+
+
+@pytest.mark.timeout(90)
+def test_nothing_is_published_for_a_rejected_write(client: TestClient) -> None:
+    seed(client)
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        connect(ws)
+        subscribe(client, ws, "a", "subscription { touchpointAdded { touchpoint { id } } }",
+                  "touchpointAdded")
+        body = client.post("/graphql", json={"query": TOUCHPOINT,
+                                             "variables": {"id": "t1", "customer": "nobody"}}).json()
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        gql(client, TOUCHPOINT, {"id": "t2", "customer": "ann"})
+        assert next_payload(ws, "a")["touchpointAdded"]["touchpoint"]["id"] == "t2"  # not t1
