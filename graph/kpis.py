@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, LiteralString
 
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import Stage, TouchpointType, Window
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.model import Stage, TouchpointType, Window
 
 MAX_PERIODS = 1_000
 """A computation covers at most this many periods per KPI (guards a DAY window over years)."""
@@ -323,7 +323,8 @@ UNWIND $periods AS period
 CALL (sla, governed, limitSeconds, befores, period) {
   UNWIND befores AS before
   MATCH (before)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE coalesce(sla.kind, 'RESPONSE_TIME') = 'RESPONSE_TIME' AND t.at >= period[0] AND t.at < period[1]
+  WHERE coalesce(sla.kind, 'RESPONSE_TIME') = 'RESPONSE_TIME'
+    AND t.at >= period[0] AND t.at < period[1]
   WITH c, min(t.at) AS handedAt
   WITH c, handedAt, head(COLLECT {
     MATCH (c)-[:HAD]->(u:Touchpoint)-[:AT_STEP]->(governed)
@@ -412,7 +413,7 @@ def status_of(value: float | None, target: float | None, direction: str | None) 
     if target is None:
         return KpiStatus.NO_TARGET.value
     met = value <= target if direction == "LOWER_IS_BETTER" else value >= target
-    return (KpiStatus.ON_TARGET if met else KpiStatus.OFF_TARGET).value
+    return KpiStatus.ON_TARGET.value if met else KpiStatus.OFF_TARGET.value
 
 
 def measurement_id(kpi_id: str, start: datetime) -> str:
@@ -475,8 +476,12 @@ class KpiComputation:
 
     def event(self) -> dict[str, Any]:
         """The kpiUpdated event."""
-        return {"kpiId": self.kpi_id, "measure": self.measure, "teamIds": self.team_ids,
-                "measurements": self.measurements}
+        return {
+            "kpiId": self.kpi_id,
+            "measure": self.measure,
+            "teamIds": self.team_ids,
+            "measurements": self.measurements,
+        }
 
 
 async def compute_kpis(

@@ -40,8 +40,9 @@ Event = dict[str, Any]
 class Subscriber:
     """One subscription: a bounded queue of events on one topic."""
 
-    def __init__(self, broker: Broker, topic: str, queue_size: int,
-                 accept: Callable[[Event], bool] | None) -> None:
+    def __init__(
+        self, broker: Broker, topic: str, queue_size: int, accept: Callable[[Event], bool] | None
+    ) -> None:
         self.broker = broker
         self.topic = topic
         self.accept = accept
@@ -86,9 +87,7 @@ class Broker:
         self.dropped_total = 0
         self.published_total = 0
 
-    def subscribe(
-        self, topic: str, accept: Callable[[Event], bool] | None = None
-    ) -> Subscriber:
+    def subscribe(self, topic: str, accept: Callable[[Event], bool] | None = None) -> Subscriber:
         """Register now (so no event published after this call is missed); use as
         ``async with broker.subscribe(topic) as sub: async for event in sub: ...``."""
         subscriber = Subscriber(self, topic, self.queue_size, accept)

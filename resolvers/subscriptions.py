@@ -12,11 +12,11 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
+from orggraph.schema.kpi_engine import KpiUpdate, SlaBreach, TouchpointAdded
 
 from orggraph.context import Info
 from orggraph.errors import InternalError
 from orggraph.events import Broker, Event, broker_of
-from orggraph.schema.kpi_engine import KpiUpdate, SlaBreach, TouchpointAdded
 
 
 def _broker(info: Info) -> Broker:
@@ -63,7 +63,9 @@ class LiveSubscription:
         "or channel id."
     )
     async def touchpoint_added(
-        self, info: Info, customer_id: strawberry.ID | None = None,
+        self,
+        info: Info,
+        customer_id: strawberry.ID | None = None,
         channel: strawberry.ID | None = None,
     ) -> AsyncGenerator[TouchpointAdded, None]:
         async with _broker(info).subscribe(

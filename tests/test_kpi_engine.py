@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import compute_kpis, parse_definition, periods
 from orggraph.graph.model import Window
 from orggraph.graph.processes import FunnelParams, value_stream
 from orggraph.graph.writes import upsert_nodes
+
+from orggraph.errors import BadInputError
 from tests.helpers import error_codes, execute, ok
 from tests.test_traversals_funnel import seed
 
@@ -22,8 +22,11 @@ APRIL = datetime(2024, 4, 1, tzinfo=UTC)
 
 
 async def kpi(graph: Graph, kpi_id: str, definition: dict[str, Any], **extra: Any) -> None:
-    await upsert_nodes(graph, "KPI", [{"id": kpi_id, "name": kpi_id, "definition": definition,
-                                       "window": "MONTH", **extra}])
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [{"id": kpi_id, "name": kpi_id, "definition": definition, "window": "MONTH", **extra}],
+    )
 
 
 async def count(graph: Graph, query: str) -> int:
@@ -34,16 +37,31 @@ async def test_conversion_rate_equals_the_funnel_conversion_for_the_same_stages_
     graph: Graph,
 ) -> None:
     await seed(graph)
-    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
-                                    "toStage": "SQL", "processId": "p"}, target=0.5)
-    await kpi(graph, "lead-to-opp", {"measure": "CONVERSION_RATE", "fromStage": "LEAD",
-                                     "toStage": "OPPORTUNITY", "processId": "p"}, target=0.5)
+    await kpi(
+        graph,
+        "mql-to-sql",
+        {"measure": "CONVERSION_RATE", "fromStage": "MQL", "toStage": "SQL", "processId": "p"},
+        target=0.5,
+    )
+    await kpi(
+        graph,
+        "lead-to-opp",
+        {
+            "measure": "CONVERSION_RATE",
+            "fromStage": "LEAD",
+            "toStage": "OPPORTUNITY",
+            "processId": "p",
+        },
+        target=0.5,
+    )
     computed = await compute_kpis(graph, since=MARCH, until=MARCH)
     by_kpi = {c.kpi_id: c.measurements[0] for c in computed}
 
     stream = await value_stream(graph, "p", MARCH, FunnelParams(window_from=MARCH, window_to=APRIL))
     assert stream is not None
-    reached = {stage: f["reached"] for stage, f in zip(stream["stages"], stream["funnel"], strict=True)}
+    reached = {
+        stage: f["reached"] for stage, f in zip(stream["stages"], stream["funnel"], strict=True)
+    }
     assert by_kpi["mql-to-sql"]["value"] == pytest.approx(reached["SQL"] / reached["MQL"])
     assert by_kpi["mql-to-sql"]["sampleSize"] == reached["MQL"]
     assert by_kpi["lead-to-opp"]["value"] == pytest.approx(reached["OPPORTUNITY"] / reached["LEAD"])
@@ -57,27 +75,67 @@ async def test_recomputing_replaces_values_and_never_duplicates(graph: Graph) ->
     await kpi(graph, "leads", {"measure": "TOUCHPOINT_COUNT", "channelId": "phone"})
     await compute_kpis(graph, "leads", since=datetime(2024, 2, 1, tzinfo=UTC), until=MARCH)
     first = await count(graph, "MATCH (:KPI {id: 'leads'})-[:HAS_MEASUREMENT]->(m) RETURN count(m)")
-    await upsert_nodes(graph, "Touchpoint", [{"id": "late", "at": "2024-03-05T00:00:00Z",
-                                             "type": "CALL", "customerId": "c4",
-                                             "channelId": "phone"}])
-    computed = await compute_kpis(graph, "leads", since=datetime(2024, 2, 1, tzinfo=UTC), until=MARCH)
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {
+                "id": "late",
+                "at": "2024-03-05T00:00:00Z",
+                "type": "CALL",
+                "customerId": "c4",
+                "channelId": "phone",
+            }
+        ],
+    )
+    computed = await compute_kpis(
+        graph, "leads", since=datetime(2024, 2, 1, tzinfo=UTC), until=MARCH
+    )
     assert first == 2
     assert await count(graph, "MATCH (m:Measurement) RETURN count(m)") == 2
     assert [(m["value"], m["sampleSize"], m["status"]) for m in computed[0].measurements] == [
-        (0.0, 0, "NO_TARGET"), (2.0, 2, "NO_TARGET")]
+        (0.0, 0, "NO_TARGET"),
+        (2.0, 2, "NO_TARGET"),
+    ]
 
 
 async def test_every_measure_computes(graph: Graph) -> None:
     await seed(graph)
-    await upsert_nodes(graph, "Deal", [
-        {"id": "d1", "amount": 100, "openedAt": "2024-03-01T00:00:00Z",
-         "closedAt": "2024-03-02T00:00:00Z", "won": True, "customerId": "c1"},
-        {"id": "d2", "amount": 50, "openedAt": "2024-03-01T00:00:00Z",
-         "closedAt": "2024-03-03T00:00:00Z", "won": False, "customerId": "c2"},
-    ])
-    await kpi(graph, "time", {"measure": "STAGE_TIME", "fromStage": "LEAD", "toStage": "MQL",
-                              "statistic": "P90", "processId": "p"},
-              target=3 * 3600, direction="LOWER_IS_BETTER")
+    await upsert_nodes(
+        graph,
+        "Deal",
+        [
+            {
+                "id": "d1",
+                "amount": 100,
+                "openedAt": "2024-03-01T00:00:00Z",
+                "closedAt": "2024-03-02T00:00:00Z",
+                "won": True,
+                "customerId": "c1",
+            },
+            {
+                "id": "d2",
+                "amount": 50,
+                "openedAt": "2024-03-01T00:00:00Z",
+                "closedAt": "2024-03-03T00:00:00Z",
+                "won": False,
+                "customerId": "c2",
+            },
+        ],
+    )
+    await kpi(
+        graph,
+        "time",
+        {
+            "measure": "STAGE_TIME",
+            "fromStage": "LEAD",
+            "toStage": "MQL",
+            "statistic": "P90",
+            "processId": "p",
+        },
+        target=3 * 3600,
+        direction="LOWER_IS_BETTER",
+    )
     await kpi(graph, "rev", {"measure": "WON_REVENUE"})
     await kpi(graph, "win", {"measure": "DEAL_WIN_RATE"})
     await kpi(graph, "frt", {"measure": "FIRST_RESPONSE_TIME", "channelId": "web"})
@@ -110,7 +168,9 @@ async def test_definitions_are_typed_and_checked_against_the_graph(graph: Graph)
 
 
 def test_periods_cover_the_range_in_the_window() -> None:
-    spans = periods(datetime(2024, 1, 31, 5, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC), Window.MONTH)
+    spans = periods(
+        datetime(2024, 1, 31, 5, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC), Window.MONTH
+    )
     assert [s.month for s, _ in spans] == [1, 2, 3]
     weeks = periods(datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 6, tzinfo=UTC), Window.WEEK)
     assert weeks == [(datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC))]
@@ -125,9 +185,14 @@ mutation C($kpiId: ID, $since: DateTime) {
 
 async def test_compute_kpis_mutation(graph: Graph) -> None:
     await seed(graph)
-    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
-                                    "toStage": "SQL", "processId": "p"})
-    data = ok(await execute(graph, COMPUTE, {"kpiId": "mql-to-sql", "since": "2024-03-01T00:00:00Z"}))
+    await kpi(
+        graph,
+        "mql-to-sql",
+        {"measure": "CONVERSION_RATE", "fromStage": "MQL", "toStage": "SQL", "processId": "p"},
+    )
+    data = ok(
+        await execute(graph, COMPUTE, {"kpiId": "mql-to-sql", "since": "2024-03-01T00:00:00Z"})
+    )
     march = data["computeKpis"][0]
     assert march["kpi"]["id"] == "mql-to-sql"
     assert march["value"] == pytest.approx(2 / 3)
@@ -136,7 +201,9 @@ async def test_compute_kpis_mutation(graph: Graph) -> None:
     assert error_codes(result) == ["BAD_USER_INPUT"]
 
 
-async def test_cli_kpi_compute(graph: Graph, test_settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_kpi_compute(
+    graph: Graph, test_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     import argparse
     import asyncio
 
@@ -144,13 +211,25 @@ async def test_cli_kpi_compute(graph: Graph, test_settings: Any, capsys: pytest.
     from orggraph.commands.kpi import compute_command
 
     await seed(graph)
-    await kpi(graph, "mql-to-sql", {"measure": "CONVERSION_RATE", "fromStage": "MQL",
-                                    "toStage": "SQL", "processId": "p"}, target=0.5)
-    args = build_parser().parse_args(["kpi", "compute", "--kpi", "mql-to-sql", "--since", "2024-03-01"])
+    await kpi(
+        graph,
+        "mql-to-sql",
+        {"measure": "CONVERSION_RATE", "fromStage": "MQL", "toStage": "SQL", "processId": "p"},
+        target=0.5,
+    )
+    args = build_parser().parse_args(
+        ["kpi", "compute", "--kpi", "mql-to-sql", "--since", "2024-03-01"]
+    )
     assert isinstance(args, argparse.Namespace)
     assert await asyncio.to_thread(compute_command, args, test_settings) == 0
     out = capsys.readouterr().out
     assert "mql-to-sql: " in out, out
-    assert await count(graph, "MATCH (:KPI {id: 'mql-to-sql'})-[:HAS_MEASUREMENT]->(m) "
-                              "WHERE m.id = 'mql-to-sql:2024-03-01T00:00:00+00:00' "
-                              "AND m.status = 'ON_TARGET' RETURN count(m)") == 1
+    assert (
+        await count(
+            graph,
+            "MATCH (:KPI {id: 'mql-to-sql'})-[:HAS_MEASUREMENT]->(m) "
+            "WHERE m.id = 'mql-to-sql:2024-03-01T00:00:00+00:00' "
+            "AND m.status = 'ON_TARGET' RETURN count(m)",
+        )
+        == 1
+    )

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from orggraph.graph.driver import Graph
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from orggraph.app import create_app
 from orggraph.events import Broker, publish_after_commit
-from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
 # --- the broker ---------------------------------------------------------------------------
@@ -45,8 +45,9 @@ async def test_filters_topics_and_leaving() -> None:
     broker = Broker()
     with pytest.raises(RuntimeError):
         async with broker.subscribe("kpiUpdated", lambda e: "team-a" in e["teamIds"]) as sub:
-            publish_after_commit(broker, "kpiUpdated", [{"teamIds": ["team-b"]},
-                                                        {"teamIds": ["team-a"], "n": 1}])
+            publish_after_commit(
+                broker, "kpiUpdated", [{"teamIds": ["team-b"]}, {"teamIds": ["team-a"], "n": 1}]
+            )
             publish_after_commit(broker, "other", [{"teamIds": ["team-a"]}])
             publish_after_commit(None, "kpiUpdated", [{"teamIds": ["team-a"]}])  # no broker: no-op
             assert (await sub.get())["n"] == 1
@@ -80,7 +81,9 @@ def connect(ws: WebSocketTestSession) -> None:
     assert ws.receive_json()["type"] == "connection_ack"
 
 
-def subscribe(client: TestClient, ws: WebSocketTestSession, sub_id: str, query: str, topic: str) -> None:
+def subscribe(
+    client: TestClient, ws: WebSocketTestSession, sub_id: str, query: str, topic: str
+) -> None:
     before = broker(client).subscriber_count(topic)
     ws.send_json({"id": sub_id, "type": "subscribe", "payload": {"query": query}})
     deadline = time.monotonic() + 10
@@ -113,13 +116,16 @@ mutation T($id: ID!, $customer: ID!) {
 
 
 def seed(client: TestClient) -> None:
-    gql(client, """mutation {
+    gql(
+        client,
+        """mutation {
       upsertKpi(input: {id: "calls", name: "Calls", target: 2, window: MONTH,
                         definition: {measure: "TOUCHPOINT_COUNT", type: "CALL"}}) { id }
       upsertChannel(input: {id: "phone", name: "Phone", kind: PHONE}) { id }
       a: upsertCustomer(input: {id: "ann", name: "Ann"}) { id }
       b: upsertCustomer(input: {id: "bob", name: "Bob"}) { id }
-    }""")
+    }""",
+    )
 
 
 @pytest.mark.timeout(90)
@@ -136,8 +142,10 @@ def test_kpi_updated_is_pushed_after_compute_kpis_commits(client: TestClient) ->
         march = update["periods"][0]
         assert march["measurement"]["periodStart"].startswith("2024-03-01T00:00:00")
         assert (march["measurement"]["value"], march["status"]) == (1.0, "OFF_TARGET")
-        assert update["latest"]["measurement"]["periodStart"] == (
-            update["periods"][-1]["measurement"]["periodStart"])
+        assert (
+            update["latest"]["measurement"]["periodStart"]
+            == (update["periods"][-1]["measurement"]["periodStart"])
+        )
         ws.send_json({"id": "k", "type": "complete"})
     wait_for_subscribers(client, "kpiUpdated", 0)
 
@@ -154,8 +162,13 @@ def test_touchpoint_added_filters_and_survives_a_client_leaving_mid_stream(
     client: TestClient,
 ) -> None:
     seed(client)
-    by_ann = 'subscription { touchpointAdded(customerId: "ann") { customerId channelId touchpoint { id } } }'
-    any_phone = 'subscription { touchpointAdded(channel: "phone") { customerId touchpoint { id } } }'
+    by_ann = (
+        'subscription { touchpointAdded(customerId: "ann") '
+        "{ customerId channelId touchpoint { id } } }"
+    )
+    any_phone = (
+        'subscription { touchpointAdded(channel: "phone") { customerId touchpoint { id } } }'
+    )
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as stays:
         connect(stays)
         subscribe(client, stays, "a", by_ann, "touchpointAdded")
@@ -169,7 +182,10 @@ def test_touchpoint_added_filters_and_survives_a_client_leaving_mid_stream(
         gql(client, TOUCHPOINT, {"id": "t3", "customer": "ann"})
         first = next_payload(stays, "a")["touchpointAdded"]
         assert (first["touchpoint"]["id"], first["customerId"], first["channelId"]) == (
-            "t1", "ann", "phone")
+            "t1",
+            "ann",
+            "phone",
+        )
         assert next_payload(stays, "a")["touchpointAdded"]["touchpoint"]["id"] == "t3"
         wait_for_subscribers(client, "touchpointAdded", 1)  # ``leaves`` is gone, ``stays`` not
 
@@ -179,10 +195,47 @@ def test_nothing_is_published_for_a_rejected_write(client: TestClient) -> None:
     seed(client)
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         connect(ws)
-        subscribe(client, ws, "a", "subscription { touchpointAdded { touchpoint { id } } }",
-                  "touchpointAdded")
-        body = client.post("/graphql", json={"query": TOUCHPOINT,
-                                             "variables": {"id": "t1", "customer": "nobody"}}).json()
+        subscribe(
+            client,
+            ws,
+            "a",
+            "subscription { touchpointAdded { touchpoint { id } } }",
+            "touchpointAdded",
+        )
+        body = client.post(
+            "/graphql", json={"query": TOUCHPOINT, "variables": {"id": "t1", "customer": "nobody"}}
+        ).json()
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         gql(client, TOUCHPOINT, {"id": "t2", "customer": "ann"})
         assert next_payload(ws, "a")["touchpointAdded"]["touchpoint"]["id"] == "t2"  # not t1
+
+
+async def test_the_schedule_recomputes_and_publishes_until_stopped(graph: Graph) -> None:
+    from datetime import UTC, datetime
+
+    from orggraph.graph.writes import upsert_nodes
+    from orggraph.kpi_engine import run_kpi_schedule
+
+    now = datetime.now(UTC).isoformat()
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [
+            {
+                "id": "calls",
+                "name": "Calls",
+                "window": "DAY",
+                "definition": {"measure": "TOUCHPOINT_COUNT"},
+            }
+        ],
+    )
+    await upsert_nodes(graph, "Touchpoint", [{"id": "t", "at": now, "type": "CALL"}])
+    events = Broker()
+    async with events.subscribe("kpiUpdated") as updates:
+        async with run_kpi_schedule(graph, events, interval=0.05) as task:
+            first = await asyncio.wait_for(updates.get(), 20)
+            await asyncio.wait_for(updates.get(), 20)  # and again, on the next tick
+        assert task.cancelled()
+    assert first["kpiId"] == "calls"
+    assert first["measurements"][-1]["value"] == 1.0
+    assert len(first["measurements"]) == 36  # the last 35 days and today

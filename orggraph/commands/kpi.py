@@ -35,7 +35,9 @@ def parse_since(text: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadInputError(f"--since: not an ISO date or datetime: {text!r}", field="since") from None
+        raise BadInputError(
+            f"--since: not an ISO date or datetime: {text!r}", field="since"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
