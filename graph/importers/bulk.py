@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
 
 from orggraph.graph.driver import Graph, Tx
@@ -173,7 +173,7 @@ def node_row(record: Record) -> dict[str, Any]:
     return {"id": record.id, "props": record.properties()}
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def epoch(value: datetime) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import yaml
 from orggraph.graph.driver import Graph, Tx
@@ -205,7 +205,7 @@ class RelationshipSpecIn(Strict):
 
     @model_validator(mode="after")
     def _known_properties(self) -> RelationshipSpecIn:
-        model = cast(type[BaseModel], RELATIONSHIPS[self.kind].properties)
+        model = RELATIONSHIPS[self.kind].properties
         known = {(f.alias or n) for n, f in model.model_fields.items()}
         for name in self.properties:
             if name not in known:
@@ -502,8 +502,7 @@ def row_writes(source: SourceSpec, row: Mapping[str, Any]) -> RowWrites:
         try:
             parsed = RelationshipRow(source=str(source_id), target=str(target_id), properties=props)
             rel_spec = RELATIONSHIPS[rel.kind]
-            props_model = cast(type[BaseModel], rel_spec.properties)
-            model = props_model.model_validate(parsed.properties)
+            model = rel_spec.properties.model_validate(parsed.properties)
         except ValidationError as error:
             first = error.errors()[0]
             raise BadRow(
