@@ -139,8 +139,9 @@ async def test_every_measure_computes(graph: Graph) -> None:
     await kpi(graph, "rev", {"measure": "WON_REVENUE"})
     await kpi(graph, "win", {"measure": "DEAL_WIN_RATE"})
     await kpi(graph, "frt", {"measure": "FIRST_RESPONSE_TIME", "channelId": "web"})
-    await kpi(graph, "sla", {"measure": "SLA_COMPLIANCE", "slaId": "sla-followup"})
-    got = {c.kpi_id: c.measurements[0] for c in await compute_kpis(graph, since=MARCH, until=MARCH)}
+    await kpi(graph, "sla", {"measure": "SLA_COMPLIANCE", "slaId": "sla-followup"}, target=0.9)
+    computations = await compute_kpis(graph, since=MARCH, until=MARCH)
+    got = {c.kpi_id: c.measurements[0] for c in computations}
     stream = await value_stream(graph, "p", MARCH, FunnelParams(window_from=MARCH, window_to=APRIL))
     assert stream is not None
     assert got["time"]["value"] == pytest.approx(stream["funnel"][0]["p90"])
@@ -151,6 +152,11 @@ async def test_every_measure_computes(graph: Graph) -> None:
     # MQL -> SQL within 4h: c1 (2h) and c2 (3h) met it; c3 never followed up (long past).
     assert got["sla"]["value"] == pytest.approx(2 / 3)
     assert got["sla"]["sampleSize"] == 3
+    # below its 0.9 target: an slaBreached event for the SLA (none for the other KPIs)
+    breaches = [b for c in computations for b in c.breaches()]
+    assert [(b["slaId"], b["kpiId"], b["status"]) for b in breaches] == [
+        ("sla-followup", "sla", "OFF_TARGET")
+    ]
 
 
 async def test_definitions_are_typed_and_checked_against_the_graph(graph: Graph) -> None:
