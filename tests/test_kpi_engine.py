@@ -239,3 +239,24 @@ async def test_cli_kpi_compute(
         )
         == 1
     )
+
+
+async def test_first_response_time_and_touchpoint_filters(graph: Graph) -> None:
+    await seed(graph)
+    await upsert_nodes(graph, "Customer", [{"id": "z", "name": "z"}])
+    await upsert_nodes(graph, "Touchpoint", [
+        {"id": "z0", "at": "2024-03-10T08:00:00Z", "type": "CHAT", "customerId": "z",
+         "channelId": "web"},
+        {"id": "z1", "at": "2024-03-10T09:00:00Z", "type": "PAGE_VIEW", "customerId": "z"},
+        {"id": "z2", "at": "2024-03-10T10:00:00Z", "type": "CHAT", "customerId": "z",
+         "channelId": "web", "teamId": "sales"},
+    ])  # fmt: skip
+    await kpi(graph, "frt", {"measure": "FIRST_RESPONSE_TIME", "channelId": "web"},
+              target=3600, direction="LOWER_IS_BETTER")  # fmt: skip
+    await kpi(graph, "chats", {"measure": "TOUCHPOINT_COUNT", "type": "CHAT", "channelId": "web"})
+    got = {c.kpi_id: c.measurements[0] for c in await compute_kpis(graph, since=MARCH, until=MARCH)}
+    # z0 is answered 2h later by a team (z1, unhandled, is not an answer); the seed's web
+    # touchpoints are never answered, so they are not timed.
+    assert (got["frt"]["value"], got["frt"]["sampleSize"], got["frt"]["status"]) == (
+        7200.0, 1, "OFF_TARGET")  # fmt: skip
+    assert (got["chats"]["value"], got["chats"]["sampleSize"]) == (2.0, 2)
