@@ -56,6 +56,18 @@ async def test_filters_topics_and_leaving() -> None:
     assert broker.subscriber_count("kpiUpdated") == 0
 
 
+def test_subscription_filters_match_ids_and_team_lists() -> None:
+    from orggraph.resolvers.subscriptions import _matches
+
+    by_team = _matches(kpiId=None, teamIds="sales")
+    assert by_team({"kpiId": "k", "teamIds": ["mkt", "sales"]})
+    assert not by_team({"kpiId": "k", "teamIds": ["mkt"]})
+    both = _matches(customerId="ann", channelId="phone")
+    assert both({"customerId": "ann", "channelId": "phone"})
+    assert not both({"customerId": "ann", "channelId": "web"})
+    assert _matches()({"anything": 1})
+
+
 # --- graphql-transport-ws -------------------------------------------------------------------
 
 
