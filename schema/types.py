@@ -668,6 +668,9 @@ class Measurement:
     period_start: datetime | None
     value: float | None
     sample_size: int | None
+    status: str | None = strawberry.field(
+        description="ON_TARGET, OFF_TARGET, NO_DATA or NO_TARGET when computed by the KPI engine."
+    )
 
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> Measurement:
@@ -677,6 +680,7 @@ class Measurement:
             period_start=as_datetime(p.get("periodStart")),
             value=as_float(p.get("value")),
             sample_size=p.get("sampleSize"),
+            status=p.get("status"),
         )
 
     @strawberry.field
