@@ -1,4 +1,8 @@
-"""The embedded Neo4j runtime: start, Bolt, APOC, clean stop, orphans, clear errors."""
+"""The embedded Neo4j runtime, for real: Bolt, APOC, clean stops, no orphans, clear errors.
+
+Each JVM start costs 10-20 s on a small machine, so the tests that need one
+check several things per start.
+"""
 
 from __future__ import annotations
 
@@ -7,104 +11,184 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
-
 from orggraph.graph.runtime import (
     EmbeddedNeo4j,
     EmbeddedNeo4jError,
     RuntimeConfig,
     check_java,
+    ensure_jars,
     running_database,
     start_background,
     stop_background,
 )
+
 from orggraph.settings import default_cache_dir
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="runtime tests need the embedded database"
 )
 
+CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
 
-def config(tmp_path: Path, **kwargs: object) -> RuntimeConfig:
-    cache = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
-    return RuntimeConfig(home=tmp_path / "home", cache_dir=cache, heap="512m", pagecache="64m", **kwargs)  # type: ignore[arg-type]
+
+def make_config(tmp_path: Path, bolt_port: int = 0) -> RuntimeConfig:
+    return RuntimeConfig(
+        home=tmp_path / "home", cache_dir=CACHE, bolt_port=bolt_port, heap="512m", pagecache="64m"
+    )
 
 
 def pid_alive(pid: int) -> bool:
+    """True while the process runs; a zombie counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:  # a zombie child of ours counts as gone
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def test_the_runtime_serves_bolt_with_apoc_and_stops_cleanly(tmp_path: Path) -> None:
-    runtime = EmbeddedNeo4j(config(tmp_path))
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not pid_alive(pid)
+
+
+@pytest.fixture
+def no_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A PATH with neither java nor mvn on it."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    yield
+
+
+def test_serves_bolt_and_apoc_then_stops_without_leaving_a_process(tmp_path: Path) -> None:
+    runtime = EmbeddedNeo4j(make_config(tmp_path))
     uri = runtime.start()
     pid = runtime.pid
-    assert uri.startswith("bolt://127.0.0.1:")
-    with GraphDatabase.driver(uri) as driver:
-        driver.execute_query("CREATE (:Probe {id: 'p'})", database_="neo4j")
-        records, _, _ = driver.execute_query(
-            "MATCH (p:Probe) RETURN p.id AS id, apoc.version() AS apoc", database_="neo4j"
-        )
-    assert records[0]["id"] == "p"
-    assert records[0]["apoc"].startswith("5.26")
-    runtime.stop()
-    assert pid is not None and not pid_alive(pid)
+    try:
+        assert uri.startswith("bolt://127.0.0.1:") and runtime.bolt_uri == uri
+        assert runtime.start() == uri  # idempotent while running
+        with GraphDatabase.driver(uri) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one", database_="neo4j")
+            assert records[0]["one"] == 1
+            driver.execute_query("CREATE (:Probe {id: $id})", id="p1", database_="neo4j")
+            records, _, _ = driver.execute_query(
+                "MATCH (p:Probe) RETURN p.id AS id, apoc.version() AS apoc", database_="neo4j"
+            )
+            assert [r["id"] for r in records] == ["p1"]
+            assert records[0]["apoc"].startswith("5.26")
+            records, _, _ = driver.execute_query(
+                "CALL apoc.help('text') YIELD name RETURN count(name) AS n", database_="neo4j"
+            )
+            assert records[0]["n"] > 10
+    finally:
+        runtime.stop()
+    assert runtime.bolt_uri is None
+    assert pid is not None and wait_gone(pid, 5)
+    runtime.stop()  # idempotent
+    assert "ORGGRAPH-NEO4J-READY" in (tmp_path / "home" / "logs" / "runtime.log").read_text()
 
 
-def test_a_taken_port_is_reported_before_starting(tmp_path: Path) -> None:
+def test_a_taken_port_is_reported_before_java_starts(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        with pytest.raises(EmbeddedNeo4jError, match=f"port {port}.*already taken"):
-            EmbeddedNeo4j(config(tmp_path, bolt_port=port)).start()
+        started = time.monotonic()
+        with pytest.raises(EmbeddedNeo4jError, match=f"port {port} .*already taken"):
+            EmbeddedNeo4j(make_config(tmp_path, bolt_port=port)).start()
+        assert time.monotonic() - started < 5
 
 
-def test_missing_java_gives_an_actionable_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(EmbeddedNeo4jError, match="Java 17"):
+def test_missing_java_is_reported_with_the_fix(no_tools: None) -> None:
+    with pytest.raises(EmbeddedNeo4jError, match=r"needs Java.*Install a JDK 17"):
         check_java()
 
 
-def test_a_killed_parent_never_leaves_the_database_running(tmp_path: Path) -> None:
-    script = (
-        "import sys; from pathlib import Path; from orggraph.graph.runtime import *; "
-        f"r = EmbeddedNeo4j(RuntimeConfig(home=Path({str(tmp_path / 'home')!r}), "
-        f"cache_dir=Path({str(config(tmp_path).cache_dir)!r}), heap='512m', pagecache='64m')); "
-        "r.start(); print(r.pid, flush=True); import time; time.sleep(600)"
+def test_cached_jars_need_no_maven_and_missing_maven_is_reported(
+    tmp_path: Path, no_tools: None
+) -> None:
+    # CACHE was filled by the tests above (or any earlier start): no mvn needed now.
+    lib = ensure_jars(CACHE)
+    assert any(lib.glob("neo4j-bolt-*.jar")) and any((lib / "plugins").glob("apoc-core-*.jar"))
+    with pytest.raises(EmbeddedNeo4jError, match="Install Maven 3.8"):
+        ensure_jars(tmp_path / "empty-cache")
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_background_database_round_trip(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert running_database(config.home) is None
+    assert stop_background(config.home) is False
+    state = start_background(config)
+    try:
+        assert running_database(config.home) == state
+        with GraphDatabase.driver(state.bolt_uri) as driver:
+            driver.execute_query("RETURN 1", database_="neo4j")
+        with pytest.raises(EmbeddedNeo4jError, match="already served by a background Neo4j"):
+            start_background(config)
+        with pytest.raises(EmbeddedNeo4jError, match=f"connect to that.*{state.bolt_uri}"):
+            EmbeddedNeo4j(config).start()
+    finally:
+        assert stop_background(config.home) is True
+    assert wait_gone(state.pid, 5)
+    assert running_database(config.home) is None
+    assert not (config.home / "runtime.json").exists()
+
+
+def test_stale_state_file_is_removed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (home / "runtime.json").write_text(
+        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x"}}'
+    )
+    assert running_database(home) is None
+    assert not (home / "runtime.json").exists()
+    assert stop_background(home) is False
+
+
+def test_a_parent_killed_by_sigkill_takes_the_database_with_it(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
+        runtime = EmbeddedNeo4j(RuntimeConfig(
+            home=Path({str(config.home)!r}), cache_dir=Path({str(config.cache_dir)!r}),
+            heap="512m", pagecache="64m"))
+        runtime.start()
+        print(runtime.pid, flush=True)
+        time.sleep(600)
+        """
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    child_pid = int(parent.stdout.readline())
-    assert pid_alive(child_pid)
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 60
-    while pid_alive(child_pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not pid_alive(child_pid)
-
-
-def test_background_database_is_found_by_status_and_stopped(tmp_path: Path) -> None:
-    cfg = config(tmp_path)
-    state = start_background(cfg)
+    child_pid = 0
     try:
-        found = running_database(cfg.home)
-        assert found is not None and found.bolt_uri == state.bolt_uri
-        with pytest.raises(EmbeddedNeo4jError, match="already served"):
-            EmbeddedNeo4j(cfg).start()
+        child_pid = int(parent.stdout.readline())
+        assert pid_alive(child_pid)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_gone(child_pid, 30), "the JVM outlived its SIGKILLed parent"
     finally:
-        assert stop_background(cfg.home)
-    assert running_database(cfg.home) is None
-    assert not pid_alive(state.pid)
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+        if child_pid and pid_alive(child_pid):
+            os.kill(child_pid, signal.SIGKILL)
