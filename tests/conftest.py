@@ -28,7 +28,10 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     cache = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
     home = tmp_path_factory.mktemp("neo4j-home")
-    runtime = EmbeddedNeo4j(RuntimeConfig(home=home, cache_dir=cache, heap="2g", pagecache="1g"))
+    # Smaller sizes let several test runs share one machine (ORGGRAPH_TEST_HEAP=768m).
+    heap = os.environ.get("ORGGRAPH_TEST_HEAP", "2g")
+    pagecache = os.environ.get("ORGGRAPH_TEST_PAGECACHE", "1g")
+    runtime = EmbeddedNeo4j(RuntimeConfig(home=home, cache_dir=cache, heap=heap, pagecache=pagecache))
     uri = runtime.start()
     try:
         yield uri
