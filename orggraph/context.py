@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from orggraph.auth import LOCAL_ADMIN, Principal
 from orggraph.graph.driver import Graph
 from orggraph.loaders import Loaders
 from orggraph.settings import Settings
@@ -22,8 +23,8 @@ class Context:
     loaders: Loaders
     request: Request | WebSocket | None = None
     response: Response | None = None
-    # Who is asking (set by the auth layer; None when auth is not configured).
-    principal: Any = None
+    # Who is asking (set by the auth layer; LOCAL_ADMIN when auth is not configured).
+    principal: Principal = LOCAL_ADMIN
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
