@@ -1,7 +1,15 @@
-"""Journey maps: the directly-follows graph (DFG) of touchpoints, one Cypher query per case notion."""
+"""Journey maps: the directly-follows graph (DFG) of touchpoints, one Cypher query per case notion.
+
+Every query streams: each case's events are ordered and paired with their
+successor inside the case, then one aggregation groups the events by
+(key, successor key), so memory grows with the number of distinct pairs
+(plus the transition times kept for the medians), never with the whole log.
+The grouped rows are folded into nodes, edges, start and end activities here.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, LiteralString
 
@@ -14,90 +22,74 @@ LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 # Activity keys, chosen by the $by parameter (never pasted into the query).
 BY_KEYS: tuple[str, ...] = ("ACTIVITY", "TYPE", "CHANNEL", "STEP")
 
-_DFG_FROM_TRACES: LiteralString = """
-WITH caseId, collect({k: key, label: label, at: t.at}) AS trace
-WITH collect(trace) AS traces
-CALL (traces) {
-  UNWIND traces AS trace
-  UNWIND trace AS e
-  WITH e.k AS key, e.label AS label, count(*) AS n ORDER BY key
-  RETURN collect(key) AS nodeKeys, collect(label) AS nodeLabels, collect(n) AS nodeCounts
+_KEY: LiteralString = """
+  WITH t,
+       CASE $by
+         WHEN 'TYPE' THEN [t.type, t.type]
+         WHEN 'ACTIVITY' THEN [coalesce(t.activity, t.type), coalesce(t.activity, t.type)]
+         WHEN 'CHANNEL' THEN head(COLLECT { MATCH (t)-[:VIA]->(x:Channel) RETURN [x.id, x.name] ORDER BY x.id })
+         WHEN 'STEP' THEN head(COLLECT { MATCH (t)-[:AT_STEP]->(x:Step) RETURN [x.id, x.name] ORDER BY x.id })
+       END AS keyed
+  WITH t, keyed[0] AS key, keyed[1] AS label
+  WHERE key IS NOT NULL
+  WITH t, key, label ORDER BY t.at, t.id
+  RETURN collect({k: key, label: label, at: t.at}) AS trace
 }
-CALL (traces) {
-  UNWIND traces AS trace
-  WITH trace[0].k AS key, count(*) AS n ORDER BY key
-  RETURN collect(key) AS startKeys, collect(n) AS startCounts
-}
-CALL (traces) {
-  UNWIND traces AS trace
-  WITH trace[-1].k AS key, count(*) AS n ORDER BY key
-  RETURN collect(key) AS endKeys, collect(n) AS endCounts
-}
-CALL (traces) {
-  UNWIND traces AS trace
-  UNWIND range(0, size(trace) - 2) AS i
-  WITH trace[i].k AS source, trace[i + 1].k AS target,
-       (trace[i + 1].at.epochMillis - trace[i].at.epochMillis) / 1000.0 AS seconds
-  WITH source, target, count(*) AS n, percentileCont(seconds, 0.5) AS median
-  WHERE n >= $minEdgeCount
-  WITH source, target, n, median ORDER BY source, target
-  RETURN collect(source) AS edgeSources, collect(target) AS edgeTargets,
-         collect(n) AS edgeCounts, collect(median) AS edgeMedians
-}
-RETURN size(traces) AS caseCount, nodeKeys, nodeLabels, nodeCounts, startKeys, startCounts,
-       endKeys, endCounts, edgeSources, edgeTargets, edgeCounts, edgeMedians
 """
 
-_KEY: LiteralString = """
-WITH caseId, t,
-     CASE $by
-       WHEN 'TYPE' THEN [t.type, t.type]
-       WHEN 'ACTIVITY' THEN [coalesce(t.activity, t.type), coalesce(t.activity, t.type)]
-       WHEN 'CHANNEL' THEN head(COLLECT { MATCH (t)-[:VIA]->(x:Channel) RETURN [x.id, x.name] ORDER BY x.id })
-       WHEN 'STEP' THEN head(COLLECT { MATCH (t)-[:AT_STEP]->(x:Step) RETURN [x.id, x.name] ORDER BY x.id })
-     END AS keyed
-WITH caseId, t, keyed[0] AS key, keyed[1] AS label
-WHERE key IS NOT NULL
-WITH caseId, t, key, label ORDER BY caseId, t.at, t.id
+_GROUPED: LiteralString = """
+WITH trace WHERE size(trace) > 0
+UNWIND range(0, size(trace) - 1) AS i
+WITH trace[i] AS e, CASE WHEN i + 1 < size(trace) THEN trace[i + 1] END AS next,
+     CASE WHEN i = 0 THEN 1 ELSE 0 END AS starts,
+     CASE WHEN i = size(trace) - 1 THEN 1 ELSE 0 END AS ends
+WITH e.k AS key, e.label AS label, next.k AS nextKey, starts, ends,
+     CASE WHEN next IS NOT NULL THEN (next.at.epochMillis - e.at.epochMillis) / 1000.0 END AS seconds
+RETURN key, label, nextKey, count(*) AS events, sum(starts) AS starts, sum(ends) AS ends,
+       percentileCont(seconds, 0.5) AS median
 """
 
 DFG_BY_CUSTOMER: LiteralString = (
     """
-MATCH (c:Customer)-[:HAD]->(t:Touchpoint)
-WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
-WITH c.id AS caseId, t
+MATCH (c:Customer)
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
 """
     + _KEY
-    + _DFG_FROM_TRACES
+    + _GROUPED
 )
 """The DFG with the customer as case: each customer's touchpoints in (at, id) order.
 
 Touchpoints in the window ``[from, to)`` whose key (type, activity, channel
 or step, by ``$by``) is set; an edge joins consecutive keyed touchpoints of a
-case. Node counts are event frequencies, start/end counts are cases, edge
-medians are seconds (percentileCont). Edges under ``$minEdgeCount`` are left
-out (nodes and start/end activities are not). Results are in key order.
+case. Rows: one per (key, next key) with the events, case starts and ends,
+and the median seconds to the next key (percentileCont).
 """
 
 DFG_BY_CUSTOMER_IN_WINDOW: LiteralString = (
     """
 MATCH (t:Touchpoint) WHERE t.at >= $from AND t.at < $to
 MATCH (c:Customer)-[:HAD]->(t)
-WITH c.id AS caseId, t
+WITH DISTINCT c
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WHERE t.at >= $from AND t.at < $to
 """
     + _KEY
-    + _DFG_FROM_TRACES
+    + _GROUPED
 )
-"""``DFG_BY_CUSTOMER`` for a time window: anchored on the Touchpoint ``at`` range index."""
+"""``DFG_BY_CUSTOMER`` for a time window: the customers found from the Touchpoint ``at`` range index."""
 
 DFG_BY_OBJECT: LiteralString = (
     """
-MATCH (o:BusinessObject {type: $objectType})<-[:CONCERNS]-(t:Touchpoint)
-WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
-WITH o.id AS caseId, t
+MATCH (o:BusinessObject {type: $objectType})
+CALL (o) {
+  MATCH (o)<-[:CONCERNS]-(t:Touchpoint)
+  WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
 """
     + _KEY
-    + _DFG_FROM_TRACES
+    + _GROUPED
 )
 """The DFG with a business-object type as case (event knowledge graph).
 
@@ -106,6 +98,41 @@ is a case, its events the touchpoints that CONCERN it, in (at, id) order; a
 touchpoint concerning several objects belongs to each of their cases
 (the object-centric "flattening" pm4py does per object type).
 """
+
+
+def fold(rows: list[Any], min_edge_count: int) -> dict[str, Any]:
+    """Nodes, edges, start and end activities (each in key order) from the grouped rows."""
+    events: dict[str, int] = defaultdict(int)
+    labels: dict[str, Any] = {}
+    starts: dict[str, int] = defaultdict(int)
+    ends: dict[str, int] = defaultdict(int)
+    edges: list[tuple[str, str, int, float | None]] = []
+    for row in rows:
+        key = str(row["key"])
+        events[key] += row["events"]
+        labels.setdefault(key, row["label"])
+        if row["starts"]:
+            starts[key] += row["starts"]
+        if row["ends"]:
+            ends[key] += row["ends"]
+        if row["nextKey"] is not None and row["events"] >= min_edge_count:
+            edges.append((key, str(row["nextKey"]), row["events"], row["median"]))
+    edges.sort(key=lambda edge: (edge[0], edge[1]))
+    keys = sorted(events)
+    return {
+        "caseCount": sum(starts.values()),
+        "nodeKeys": keys,
+        "nodeLabels": [labels[k] for k in keys],
+        "nodeCounts": [events[k] for k in keys],
+        "startKeys": sorted(starts),
+        "startCounts": [starts[k] for k in sorted(starts)],
+        "endKeys": sorted(ends),
+        "endCounts": [ends[k] for k in sorted(ends)],
+        "edgeSources": [e[0] for e in edges],
+        "edgeTargets": [e[1] for e in edges],
+        "edgeCounts": [e[2] for e in edges],
+        "edgeMedians": [e[3] for e in edges],
+    }
 
 
 async def directly_follows_graph(
@@ -117,12 +144,7 @@ async def directly_follows_graph(
     window_from: datetime | None,
     window_to: datetime | None,
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "by": by,
-        "minEdgeCount": min_edge_count,
-        "from": window_from,
-        "to": window_to,
-    }
+    params: dict[str, Any] = {"by": by, "from": window_from, "to": window_to}
     if object_type is None and (window_from or window_to):
         params["from"] = window_from or EARLIEST
         params["to"] = window_to or LATEST
@@ -131,4 +153,4 @@ async def directly_follows_graph(
         records = await graph.query(DFG_BY_CUSTOMER, **params)
     else:
         records = await graph.query(DFG_BY_OBJECT, objectType=object_type, **params)
-    return dict(records[0])
+    return fold(records, min_edge_count)
