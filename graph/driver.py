@@ -118,6 +118,9 @@ class Graph:
         cls, uri: str, user: str | None, password: str | None, database: str, **config: Any
     ) -> Graph:
         auth = (user, password or "") if user else None
+        # Server notifications (e.g. "relationship type does not exist yet" on an empty
+        # graph) would be logged as warnings on every request: the queries are vetted.
+        config.setdefault("notifications_min_severity", "OFF")
         driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
         return cls(driver, database)
 

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_tokens: int = 5_000
     max_aliases: int = 30
+    document_cache_size: int = Field(default=256, ge=1)  # parsed+validated documents kept
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0

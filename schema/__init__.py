@@ -6,10 +6,16 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
+from orggraph.schema.caching import CachedParsing, cached_parser
 from orggraph.schema.errors import ErrorCodes
 from orggraph.settings import Settings
 
@@ -23,7 +29,12 @@ class OrgGraphSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # Frontends send the same few documents again and again: parsing and validating
+    # them is most of the fixed cost of a request, so both are cached (bounded LRU,
+    # keyed by the query text and the validation rules, limits included).
     extensions: list[Any] = [
+        CachedParsing(cached_parser(settings.document_cache_size)),
+        ValidationCache(maxsize=settings.document_cache_size),
         QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),

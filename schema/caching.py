@@ -1,0 +1,35 @@
+"""Parsed documents cached across requests (frontends send the same few queries).
+
+Strawberry's own ``ParserCache`` raises a syntax error out of the extension hook,
+past the error mapping; this one leaves a document that does not parse to
+Strawberry's normal parse, which reports it like any other error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, parse
+from strawberry.extensions import SchemaExtension
+
+
+def cached_parser(maxsize: int) -> Callable[..., DocumentNode]:
+    return lru_cache(maxsize=maxsize)(parse)
+
+
+class CachedParsing(SchemaExtension):
+    def __init__(self, parse_document: Callable[..., DocumentNode]) -> None:
+        super().__init__()
+        self.parse_document = parse_document
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            options: dict[str, Any] = dict(context.parse_options)
+            try:
+                context.graphql_document = self.parse_document(context.query, **options)
+            except GraphQLError:
+                pass  # parsed again (uncached) by Strawberry, which reports the error
+        yield
