@@ -39,3 +39,23 @@ def ok(result: ExecutionResult) -> dict[str, Any]:
 
 def error_codes(result: ExecutionResult) -> list[str]:
     return [(e.extensions or {}).get("code", "") for e in result.errors or []]
+
+
+def require_program(name: str, why: str) -> str:
+    """The path of a system program a test drives; skip without it, or fail in CI.
+
+    CI installs the programs and sets ORGGRAPH_REQUIRE_SYSTEM_DEPS, so a test
+    there can never pass by skipping.
+    """
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed ({why}; e.g. apt-get install {name})"
+        if os.environ.get("ORGGRAPH_REQUIRE_SYSTEM_DEPS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
