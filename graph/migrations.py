@@ -1,6 +1,7 @@
 """Versioned schema migrations, recorded in the graph so each runs once.
 
-Each migration is a list of idempotent schema statements (``IF NOT EXISTS``),
+Each migration is a list of idempotent schema statements (``IF NOT EXISTS``)
+and, when the model gains derived data, an idempotent backfill run in batches,
 so a migration interrupted half way is simply run again. Applied versions are
 kept as ``(:Migration {version})`` nodes.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import LiteralString
 
 from orggraph.graph.driver import Graph, Tx
@@ -19,11 +20,45 @@ from orggraph.graph.model import LABELS
 log = logging.getLogger(__name__)
 
 
+Backfill = Callable[[Graph], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     description: str
     statements: tuple[LiteralString, ...]
+    backfill: Backfill | None = None
+
+
+CUSTOMER_ID_PAGE: LiteralString = """
+MATCH (c:Customer) WHERE c.id > $after
+RETURN c.id AS id ORDER BY c.id LIMIT $size
+"""
+"""One page of customer ids in id order (keyset on the id constraint)."""
+
+BACKFILL_PAGE_SIZE = 2_000
+
+
+async def backfill_reached_steps(graph: Graph) -> None:
+    """Build every customer's REACHED relationships, a page of customers per transaction."""
+    from orggraph.graph.writes import REBUILD_REACHED_STEPS
+
+    after = ""
+    done = 0
+    while True:
+        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=BACKFILL_PAGE_SIZE)
+        ids = [str(record["id"]) for record in records]
+        if not ids:
+            return
+
+        async def page(tx: Tx, ids: list[str] = ids) -> None:
+            await tx.run(REBUILD_REACHED_STEPS, customerIds=ids)
+
+        await graph.write(page)
+        done += len(ids)
+        after = ids[-1]
+        log.info("REACHED backfill: %d customers done", done)
 
 
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
@@ -63,6 +98,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             _range_index("BusinessObject", "type"),
         ),
     ),
+    Migration(
+        3,
+        "each customer's first arrival at each step (REACHED), read by funnels",
+        (),
+        backfill_reached_steps,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -82,6 +123,8 @@ async def migrate(graph: Graph) -> list[int]:
         log.info("applying migration %d: %s", migration.version, migration.description)
         for statement in migration.statements:
             await graph.write(_statement_runner(statement))
+        if migration.backfill is not None:
+            await migration.backfill(graph)
         await graph.write(_recorder(migration))
         applied.append(migration.version)
     return applied

@@ -420,6 +420,7 @@ class RelationshipKind(enum.Enum):
     TEAM_OPERATES_SYSTEM = "TEAM_OPERATES_SYSTEM"
     CUSTOMER_HAD_TOUCHPOINT = "CUSTOMER_HAD_TOUCHPOINT"
     TOUCHPOINT_NEXT_TOUCHPOINT = "TOUCHPOINT_NEXT_TOUCHPOINT"
+    CUSTOMER_REACHED_STEP = "CUSTOMER_REACHED_STEP"
     TOUCHPOINT_VIA_CHANNEL = "TOUCHPOINT_VIA_CHANNEL"
     TOUCHPOINT_FROM_CAMPAIGN = "TOUCHPOINT_FROM_CAMPAIGN"
     TOUCHPOINT_HANDLED_BY_TEAM = "TOUCHPOINT_HANDLED_BY_TEAM"
@@ -443,6 +444,14 @@ class RelationshipKind(enum.Enum):
     SLA_CONSUMER_TEAM = "SLA_CONSUMER_TEAM"
     SLA_GOVERNS_STEP = "SLA_GOVERNS_STEP"
     SLA_TRACKED_BY_KPI = "SLA_TRACKED_BY_KPI"
+
+
+class ReachedProperties(BaseModel):
+    """A customer's first touchpoint at a step: when, and which one."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    at: UtcDatetime
+    touchpoint_id: NodeId
 
 
 class MemberOfProperties(BaseModel):
@@ -511,6 +520,7 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
         _spec(K.TEAM_OPERATES_SYSTEM, "OPERATES", "Team", "System"),
         _spec(K.CUSTOMER_HAD_TOUCHPOINT, "HAD", "Customer", "Touchpoint"),
         _spec(K.TOUCHPOINT_NEXT_TOUCHPOINT, "NEXT", "Touchpoint", "Touchpoint"),
+        _spec(K.CUSTOMER_REACHED_STEP, "REACHED", "Customer", "Step", ReachedProperties),
         _spec(K.TOUCHPOINT_VIA_CHANNEL, "VIA", "Touchpoint", "Channel"),
         _spec(K.TOUCHPOINT_FROM_CAMPAIGN, "FROM", "Touchpoint", "Campaign"),
         _spec(K.TOUCHPOINT_HANDLED_BY_TEAM, "HANDLED_BY", "Touchpoint", "Team"),
@@ -550,8 +560,11 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
 }
 
 
-# Maintained by the write layer itself (the journey chain), never written directly.
-DERIVED_RELATIONSHIPS: frozenset[RelationshipKind] = frozenset({K.TOUCHPOINT_NEXT_TOUCHPOINT})
+# Maintained by the write layer itself, never written directly: the journey chain
+# (NEXT) and each customer's first arrival at each step (REACHED, for funnels).
+DERIVED_RELATIONSHIPS: frozenset[RelationshipKind] = frozenset(
+    {K.TOUCHPOINT_NEXT_TOUCHPOINT, K.CUSTOMER_REACHED_STEP}
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 
-VALUE_STREAM: LiteralString = """
+_STEPS_AND_STAGES: LiteralString = """
 MATCH (p:Process {id: $processId})
 CALL (p) {
   OPTIONAL MATCH (p)-[h:HAS_STEP]->(s:Step)
@@ -27,12 +27,24 @@ CALL (p) {
 WITH p, steps,
      reduce(acc = [], s IN steps | CASE WHEN s.stage IN acc THEN acc ELSE acc + [s.stage] END) AS stages
 OPTIONAL CALL (p, stages) {
+"""
+
+_FIRSTS_FROM_TOUCHPOINTS: LiteralString = """
   MATCH (p)-[:HAS_STEP]->(s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
   WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
     AND ($segment IS NULL OR c.segment = $segment)
     AND ($channelId IS NULL OR EXISTS { (t)-[:VIA]->(:Channel {id: $channelId}) })
     AND ($campaignId IS NULL OR EXISTS { (t)-[:FROM]->(:Campaign {id: $campaignId}) })
   WITH c, s.stage AS stage, min(t.at) AS firstAt
+"""
+
+_FIRSTS_FROM_REACHED: LiteralString = """
+  MATCH (p)-[:HAS_STEP]->(s:Step)<-[r:REACHED]-(c:Customer)
+  WHERE $segment IS NULL OR c.segment = $segment
+  WITH c, s.stage AS stage, min(r.at) AS firstAt
+"""
+
+_FUNNEL_FROM_FIRSTS: LiteralString = """
   WITH c, collect([stage, firstAt]) AS firsts
   UNWIND range(0, size(stages) - 1) AS i
   WITH i,
@@ -48,6 +60,8 @@ OPTIONAL CALL (p, stages) {
 }
 RETURN p {.*} AS process, steps, stages, coalesce(funnel, []) AS funnel
 """
+
+VALUE_STREAM: LiteralString = _STEPS_AND_STAGES + _FIRSTS_FROM_TOUCHPOINTS + _FUNNEL_FROM_FIRSTS
 """A process's value stream in one round trip, anchored on the Process id constraint.
 
 ``steps``: the process's steps in HAS_STEP order, each with the teams owning
@@ -59,6 +73,17 @@ customer in the segment, when given) and, over customers that reached this
 stage and then the next one, the median and p90 seconds from their first
 touchpoint at this stage to their first at the next (percentileCont, linear
 interpolation; customers who reached the next stage first are not timed).
+"""
+
+VALUE_STREAM_FROM_REACHED: LiteralString = (
+    _STEPS_AND_STAGES + _FIRSTS_FROM_REACHED + _FUNNEL_FROM_FIRSTS
+)
+"""``VALUE_STREAM`` for a funnel over all time (optionally one segment).
+
+Reads each customer's REACHED relationship to each step (its first touchpoint
+there, kept by the write layer) instead of every touchpoint: the same answer
+from one row per customer and step rather than one per touchpoint. Windows,
+channels and campaigns filter touchpoints, so they take ``VALUE_STREAM``.
 """
 
 
@@ -75,8 +100,14 @@ async def value_stream(
     graph: Graph, process_id: str, at: datetime, funnel: FunnelParams
 ) -> dict[str, Any] | None:
     """The value stream's raw answer, or None when the process does not exist."""
+    over_all_touchpoints = (
+        funnel.window_from is None
+        and funnel.window_to is None
+        and funnel.channel_id is None
+        and funnel.campaign_id is None
+    )
     records = await graph.query(
-        VALUE_STREAM,
+        VALUE_STREAM_FROM_REACHED if over_all_touchpoints else VALUE_STREAM,
         processId=process_id,
         at=at,
         segment=funnel.segment,

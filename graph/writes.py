@@ -211,6 +211,45 @@ replayed batch changes nothing. Anchored on the Customer id constraint.
 """
 
 
+REBUILD_REACHED_STEPS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
+  WITH s, t ORDER BY t.at, t.id
+  WITH s, head(collect(t)) AS first
+  WHERE s IS NOT NULL
+  RETURN collect({step: s, at: first.at, touchpointId: first.id}) AS firsts
+}
+CALL (c, firsts) {
+  OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
+  WHERE NOT s IN [f IN firsts | f.step]
+  DELETE r
+}
+CALL (c, firsts) {
+  UNWIND firsts AS f
+  WITH c, f, f.step AS s
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, f WHERE r.touchpointId IS NULL OR r.touchpointId <> f.touchpointId OR r.at <> f.at
+  SET r.at = f.at, r.touchpointId = f.touchpointId
+}
+"""
+"""Rebuild each customer's REACHED relationships: one per step it has a touchpoint at,
+carrying the first such touchpoint (in (at, id) order) and its time.
+
+Funnels read these instead of scanning every touchpoint. Steps no longer
+reached lose their relationship; the others are set in place, so a replay
+creates and deletes nothing. Anchored on the Customer id constraint.
+"""
+
+CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
+UNWIND $ids AS id
+MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
+RETURN collect(DISTINCT c.id) AS customerIds
+"""
+"""The customers whose touchpoints a batch of AT_STEP relationships concerns."""
+
+
 # --- transaction bodies ------------------------------------------------------------
 
 
@@ -279,6 +318,7 @@ async def rebuild_chains(
     ids = sorted(set(customer_ids))
     if ids:
         summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
+        summary.add(await tx.run(REBUILD_REACHED_STEPS, customerIds=ids))
     return summary
 
 
@@ -332,6 +372,9 @@ async def write_relationships(
     summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
     if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
         summary.merge(await rebuild_chains(tx, [r["from"] for r in rows]))
+    elif kind is RelationshipKind.TOUCHPOINT_AT_STEP:
+        record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
+        summary.merge(await rebuild_chains(tx, record["customerIds"] if record else []))
     return summary
 
 

@@ -149,3 +149,56 @@ async def test_a_process_without_touchpoints_has_an_empty_funnel(graph: Graph) -
     stream = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))["valueStream"]
     assert stream["handoffs"] == []
     assert funnel({"valueStream": stream}) == [("LEAD", 0, None, None, 0, None, None)]
+
+
+async def reached(graph: Graph) -> set[tuple[str, str, str]]:
+    records = await graph.query(
+        "MATCH (c:Customer)-[r:REACHED]->(s:Step) RETURN c.id AS c, s.id AS s, r.touchpointId AS t"
+    )
+    return {(r["c"], r["s"], r["t"]) for r in records}
+
+
+async def test_the_all_time_funnel_read_from_reached_steps_equals_the_touchpoint_scan(
+    graph: Graph,
+) -> None:
+    from datetime import datetime, timezone
+
+    from orggraph.graph.processes import VALUE_STREAM, VALUE_STREAM_FROM_REACHED
+
+    await seed(graph, extra_customers=3)
+    params: dict[str, Any] = {
+        "processId": "p", "at": datetime.now(timezone.utc), "channelId": None,
+        "campaignId": None, "from": None, "to": None,
+    }
+    for segment in (None, "ENT"):
+        scanned = await graph.query(VALUE_STREAM, segment=segment, **params)
+        from_reached = await graph.query(VALUE_STREAM_FROM_REACHED, segment=segment, **params)
+        assert scanned[0]["funnel"] == from_reached[0]["funnel"]
+    # c1's first LEAD touchpoint is the one at 0 h, not the later one at 20 h.
+    assert ("c1", "s1", "c1-s1-0") in await reached(graph)
+
+
+async def test_reached_steps_follow_touchpoints_that_move_and_replays_change_nothing(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    before = await reached(graph)
+    assert ("c3", "s2", "c3-s2-14400") in before
+    # c3's MQL touchpoint moves to SQL: c3 no longer reached s2 and now reached s3.
+    moved = {"id": "c3-s2-14400", "at": at(4 * H), "type": "OTHER", "customerId": "c3",
+             "stepId": "s3", "channelId": "web"}
+    await upsert_nodes(graph, "Touchpoint", [moved])
+    after = await reached(graph)
+    assert after == (before - {("c3", "s2", "c3-s2-14400")}) | {("c3", "s3", "c3-s2-14400")}
+    # An earlier touchpoint at s1 for c2 becomes its first arrival there.
+    await upsert_nodes(graph, "Touchpoint", [
+        {"id": "c2-early", "at": "2024-02-28T00:00:00Z", "type": "OTHER", "customerId": "c2",
+         "stepId": "s1"}])
+    assert ("c2", "s1", "c2-early") in await reached(graph)
+    replay = await upsert_nodes(graph, "Touchpoint", [moved])
+    assert (replay.relationships_created, replay.relationships_deleted) == (0, 0)
+    # AT_STEP written as a relationship of its own also moves the arrival.
+    await upsert_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": "c4-s1-0", "to": "s2"}])
+    assert ("c4", "s2", "c4-s1-0") in await reached(graph)
+    customers = {c for c, _, _ in await reached(graph)}
+    assert customers == {"c1", "c2", "c3", "c4"}
