@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from strawberry.tools import merge_types
 
+from orggraph.resolvers.attribution import AttributionQuery
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
@@ -34,6 +35,7 @@ QUERIES: tuple[type, ...] = (
     ChannelsQuery,
     KpisQuery,
     SlasQuery,
+    AttributionQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,

@@ -90,7 +90,7 @@ def test_time_decay_with_known_ages() -> None:
     # ages 14, 7, 0 days, half-life 7: weights 1/4, 1/2, 1 -> 1/7, 2/7, 4/7 of 1000.00
     j = journey(["a", "b", "c"], ages_days=[14, 7, 0])
     assert credits(M.TIME_DECAY, j) == {"a": 14_286, "b": 28_571, "c": 57_143}
-    # half-life 14: weights 1/2, 1/sqrt 2, 1 -> quotas 22654.09, 32037.70, 45308.21 cents:
+    # half-life 14: weights 1/2, 1/sqrt 2, 1 -> quotas 22654.07, 32037.79, 45308.14 cents:
     # floors sum to 99999, the leftover cent goes to the largest remainder (b)
     halves = credits(M.TIME_DECAY, j, half_life_days=14.0)
     assert halves == {"a": 22_654, "b": 32_038, "c": 45_308}
