@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import DealRecord
+
 from orggraph.attribution_models import (
     NULL,
     START,
@@ -21,8 +24,6 @@ from orggraph.attribution_models import (
     Transitions,
     to_cents,
 )
-from orggraph.graph.driver import Graph
-from orggraph.graph.model import DealRecord
 
 # Open window ends become far bounds, so the Deal closedAt range index always anchors.
 WINDOW_START = datetime(1, 1, 1, tzinfo=UTC)

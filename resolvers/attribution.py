@@ -6,6 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from orggraph.graph import attribution
+from orggraph.graph.attribution import Dimension
+from orggraph.resolvers.journeys import check_window
+from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
 
 from orggraph.attribution_models import (
     DEFAULT_HALF_LIFE_DAYS,
@@ -15,10 +19,6 @@ from orggraph.attribution_models import (
 )
 from orggraph.context import Info
 from orggraph.errors import BadInputError
-from orggraph.graph import attribution
-from orggraph.graph.attribution import Dimension
-from orggraph.resolvers.journeys import check_window
-from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
 
 MAX_HALF_LIFE_DAYS = 36_500.0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
+from orggraph.graph.attribution import Dimension
 
 from orggraph.attribution_models import AttributionModel
-from orggraph.graph.attribution import Dimension
 
 strawberry.enum(
     AttributionModel,

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
+
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 ATTRIBUTION = """
