@@ -56,9 +56,9 @@ CALL () {
     MATCH (c)-[:HAD]->(t:Touchpoint)
     WHERE t.at < d.closedAt AND (since IS NULL OR t.at > since)
     WITH t ORDER BY t.at, t.id
-    RETURN collect(coalesce(head(COLLECT { MATCH (t)-[:__KEY__) RETURN x.id ORDER BY x.id LIMIT 1 }), '')) AS keys,
+    RETURN collect(coalesce(head([(t)-[:__KEY__) | x.id]), '')) AS keys,
            collect(t.at.epochMillis) AS ats,
-           collect(coalesce(head(COLLECT { MATCH (t)-[:AT_STEP]->(s:Step) RETURN s.stage ORDER BY s.id LIMIT 1 }), '')) AS stages
+           collect(coalesce(head([(t)-[:AT_STEP]->(s:Step) | s.stage]), '')) AS stages
   }
   RETURN collect({id: d.id, amount: d.amount, currency: coalesce(d.currency, $defaultCurrency),
                   closed: d.closedAt.epochMillis, opened: d.openedAt.epochMillis,
@@ -76,7 +76,7 @@ CALL () {
     MATCH (c)-[:HAD]->(t:Touchpoint)
     WHERE t.at >= $from AND t.at < $to
     WITH t ORDER BY t.at, t.id
-    RETURN collect(coalesce(head(COLLECT { MATCH (t)-[:__KEY__) RETURN x.id ORDER BY x.id LIMIT 1 }), '')) AS path
+    RETURN collect(coalesce(head([(t)-[:__KEY__) | x.id]), '')) AS path
   }
   WITH path WHERE size(path) > 0
   UNWIND range(0, size(path)) AS i
@@ -110,8 +110,8 @@ Anchored on the Deal ``closedAt`` range index: won deals (``won = true``)
 closed in ``[from, to)`` (open ends are passed as far bounds), in
 ``$currency`` when given (an unset currency is ``$defaultCurrency``). ``deals``: per deal its amount, currency,
 ``closedAt`` / ``openedAt`` (epoch ms) and its journey as parallel lists in
-``(at, id)`` order: the dimension key of each touch (the smallest id when a
-touch has several; ``''`` for none), its time (epoch ms) and its step's
+``(at, id)`` order: the dimension key of each touch (``''`` for none; the write
+layer keeps a touch's channel, campaign, team and step single-valued), its time (epoch ms) and its step's
 stage (``''`` for none). The journey is the customer's touchpoints strictly
 before ``closedAt`` and, when the customer won an earlier deal, strictly after
 that deal's ``closedAt`` (touches are not credited twice). A deal without a
