@@ -108,14 +108,16 @@ ATTRIBUTION_BY_TEAM: LiteralString = _query("HANDLED_BY]->(x:Team", "Team")
 
 Anchored on the Deal ``closedAt`` range index: won deals (``won = true``)
 closed in ``[from, to)`` (open ends are passed as far bounds), in
-``$currency`` when given (an unset currency is ``$defaultCurrency``). ``deals``: per deal its amount, currency,
-``closedAt`` / ``openedAt`` (epoch ms) and its journey as parallel lists in
-``(at, id)`` order: the dimension key of each touch (``''`` for none; the write
-layer keeps a touch's channel, campaign, team and step single-valued), its time (epoch ms) and its step's
+``$currency`` when given (an unset currency is ``$defaultCurrency``).
+
+``deals``: per deal its amount, currency, ``closedAt`` / ``openedAt`` (epoch
+ms) and its journey as parallel lists in ``(at, id)`` order: the dimension
+key of each touch (``''`` for none; the write layer keeps a touch's channel,
+campaign, team and step single-valued), its time (epoch ms) and its step's
 stage (``''`` for none). The journey is the customer's touchpoints strictly
-before ``closedAt`` and, when the customer won an earlier deal, strictly after
-that deal's ``closedAt`` (touches are not credited twice). A deal without a
-customer has an empty journey.
+before ``closedAt`` and, when the customer won an earlier deal, strictly
+after that deal's ``closedAt`` (no touch is credited twice). A deal without
+a customer has an empty journey.
 
 ``lost`` (only when ``$markov``): the transition counts ``[source, target,
 n]`` of the non-converting journeys, ``null`` standing for start (source)

@@ -135,7 +135,9 @@ class HandoffChange:
     process_id: str
     from_step: dict[str, Any]
     to_step: dict[str, Any]
-    before: tuple[frozenset[str], frozenset[str]] | None  # owner ids of both steps, None: no hand-off
+    before: (
+        tuple[frozenset[str], frozenset[str]] | None
+    )  # owner ids of both steps, None: no hand-off
     after: tuple[frozenset[str], frozenset[str]] | None
 
 
@@ -155,7 +157,7 @@ def merge_handoffs(processes: list[dict[str, Any]], team: str, target: str) -> M
     effects = MergeEffects()
     for process in processes:
         steps = process["steps"]
-        for before_step, after_step in zip(steps, steps[1:]):
+        for before_step, after_step in zip(steps, steps[1:], strict=False):
             owners = (
                 frozenset(t["id"] for t in before_step["owners"]),
                 frozenset(t["id"] for t in after_step["owners"]),

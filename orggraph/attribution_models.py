@@ -210,7 +210,11 @@ def touch_weights(
 
 def _w_shaped(journey: DealJourney) -> list[int]:
     touches = journey.touches
-    anchors = [0, lead_creation_index(touches), opportunity_creation_index(touches, journey.opened_ms)]
+    anchors = [
+        0,
+        lead_creation_index(touches),
+        opportunity_creation_index(touches, journey.opened_ms),
+    ]
     roles = [anchors.count(i) for i in range(len(touches))]
     others = sum(1 for r in roles if r == 0)
     if others == 0:
@@ -257,7 +261,7 @@ def path_transitions(paths: Iterable[tuple[Sequence[Key], bool]]) -> Transitions
         if not keys:
             continue
         states = [START, *(("key", k) for k in keys), CONVERSION if converted else NULL]
-        for pair in zip(states, states[1:]):
+        for pair in zip(states, states[1:], strict=False):
             counts[pair] = counts.get(pair, 0) + 1
     return counts
 

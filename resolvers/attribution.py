@@ -32,7 +32,8 @@ async def resolve_attribution(
         strawberry.argument(name="from", description="Deals closed at or after this time."),
     ] = None,
     window_to: Annotated[
-        datetime | None, strawberry.argument(name="to", description="Deals closed before this time.")
+        datetime | None,
+        strawberry.argument(name="to", description="Deals closed before this time."),
     ] = None,
     half_life_days: Annotated[
         float | None, strawberry.argument(description="TIME_DECAY half-life (default 7 days).")
@@ -46,11 +47,14 @@ async def resolve_attribution(
     half_life = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
     if not 0 < half_life <= MAX_HALF_LIFE_DAYS:
         raise BadInputError(
-            f"'halfLifeDays' must be above 0 and at most {MAX_HALF_LIFE_DAYS:g}", field="halfLifeDays"
+            f"'halfLifeDays' must be above 0 and at most {MAX_HALF_LIFE_DAYS:g}",
+            field="halfLifeDays",
         )
     if half_life_days is not None and model is not AttributionModel.TIME_DECAY:
         raise BadInputError("'halfLifeDays' applies to TIME_DECAY only", field="halfLifeDays")
-    if currency is not None and (len(currency) != 3 or not currency.isupper() or not currency.isalpha()):
+    if currency is not None and (
+        len(currency) != 3 or not currency.isupper() or not currency.isalpha()
+    ):
         raise BadInputError("'currency' must be a three-letter code such as EUR", field="currency")
     data = await attribution.attribution_data(
         info.context.graph,
@@ -62,10 +66,13 @@ async def resolve_attribution(
     )
     if len(data.currencies) > 1:
         raise BadInputError(
-            f"the won deals are in several currencies ({', '.join(data.currencies)}): pass 'currency'",
+            f"the won deals are in several currencies ({', '.join(data.currencies)}): "
+            "pass 'currency'",
             field="currency",
         )
-    result = attribute(model, data.journeys, half_life_days=half_life, non_converting=data.non_converting)
+    result = attribute(
+        model, data.journeys, half_life_days=half_life, non_converting=data.non_converting
+    )
     attributed = result.attributed_cents
     rows = [
         AttributionRow(

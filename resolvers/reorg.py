@@ -23,10 +23,13 @@ async def resolve_reorg_impact(
     team_id: strawberry.ID,
     move_to: Annotated[
         strawberry.ID | None,
-        strawberry.argument(description="What-if: merge the team into this team (nothing is written)."),
+        strawberry.argument(
+            description="What-if: merge the team into this team (nothing is written)."
+        ),
     ] = None,
     at: Annotated[
-        datetime | None, strawberry.argument(description="Ownership valid at this time (default now).")
+        datetime | None,
+        strawberry.argument(description="Ownership valid at this time (default now)."),
     ] = None,
     first: Annotated[
         int, strawberry.argument(description="How many customers in flight to list (latest first).")

@@ -81,7 +81,9 @@ class CustomerInFlight:
     last_touch_at: datetime | None
 
 
-@strawberry.type(description="Consecutive steps of a process and their owners before / after a merge.")
+@strawberry.type(
+    description="Consecutive steps of a process and their owners before / after a merge."
+)
 class HandoffDiff:
     process_id: strawberry.ID
     from_step: Step
@@ -149,7 +151,7 @@ class ReorgImpact:
     customers_in_flight: int
     in_flight_by_step: list[StepInFlight]
     latest_customers_in_flight: list[CustomerInFlight] = strawberry.field(
-        description="The most recent customers in flight (latest touchpoint first), at most `first`."
+        description="The most recent customers in flight (latest touch first), at most `first`."
     )
     what_if: ReorgWhatIf | None
 
@@ -162,8 +164,11 @@ def _ids(ids: frozenset[str] | None) -> list[strawberry.ID]:
     return [strawberry.ID(i) for i in sorted(ids or ())]
 
 
-def _diff(change: HandoffChange, owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
-          moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]) -> HandoffDiff:
+def _diff(
+    change: HandoffChange,
+    owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
+    moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
+) -> HandoffDiff:
     key = (change.from_step["id"], change.to_step["id"])
     before, after = owners[key], moved[key]
     return HandoffDiff(
@@ -185,8 +190,11 @@ def build_what_if(raw: dict[str, Any]) -> ReorgWhatIf:
     moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
     for process in raw["processes"]:
         steps = process["steps"]
-        for a, b in zip(steps, steps[1:]):
-            pair = (frozenset(t["id"] for t in a["owners"]), frozenset(t["id"] for t in b["owners"]))
+        for a, b in zip(steps, steps[1:], strict=False):
+            pair = (
+                frozenset(t["id"] for t in a["owners"]),
+                frozenset(t["id"] for t in b["owners"]),
+            )
             owners[(a["step"]["id"], b["step"]["id"])] = pair
             moved[(a["step"]["id"], b["step"]["id"])] = tuple(  # type: ignore[assignment]
                 frozenset(target_id if o == team_id else o for o in side) for side in pair
@@ -234,7 +242,10 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
 
     def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
         return [
-            ServiceLink(service=Service.from_props(r["service"]), teams=[Team.from_props(t) for t in r["teams"]])
+            ServiceLink(
+                service=Service.from_props(r["service"]),
+                teams=[Team.from_props(t) for t in r["teams"]],
+            )
             for r in rows
         ]
 
@@ -262,7 +273,11 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
                 kpi=Kpi.from_props(r["kpi"]),
                 accountable=_team(r.get("accountable")),
                 through=[
-                    FeedSource(kind=FeedKind(x["kind"].upper()), id=strawberry.ID(x["id"]), name=x.get("name"))
+                    FeedSource(
+                        kind=FeedKind(x["kind"].upper()),
+                        id=strawberry.ID(x["id"]),
+                        name=x.get("name"),
+                    )
                     for x in r["through"]
                 ],
             )
@@ -273,7 +288,10 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
                 sla=Sla.from_props(r["sla"]),
                 roles=[
                     role
-                    for role, party in ((SlaRole.PROVIDER, r.get("provider")), (SlaRole.CONSUMER, r.get("consumer")))
+                    for role, party in (
+                        (SlaRole.PROVIDER, r.get("provider")),
+                        (SlaRole.CONSUMER, r.get("consumer")),
+                    )
                     if party and party["id"] == team_id
                 ],
                 provider=_team(r.get("provider")),
@@ -294,7 +312,9 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
         provides=links(raw["provides"]),
         consumes=links(raw["consumes"]),
         customers_in_flight=sum(r["customers"] for r in by_step),
-        in_flight_by_step=[StepInFlight(step=Step.from_props(r["step"]), customers=r["customers"]) for r in by_step],
+        in_flight_by_step=[
+            StepInFlight(step=Step.from_props(r["step"]), customers=r["customers"]) for r in by_step
+        ],
         latest_customers_in_flight=[
             CustomerInFlight(
                 customer=Customer.from_props(s["customer"]),

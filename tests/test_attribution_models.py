@@ -171,3 +171,34 @@ def test_attribute_markov_uses_the_non_converting_journeys() -> None:
     result = attribute(M.MARKOV, deals, non_converting=lost)
     assert [(r.key, r.cents) for r in result.rows] == [("B", 115_000), ("A", 25_000)]
     assert result.rows[1].removal_effect == pytest.approx(1 / 3)
+
+
+_STAGES = st.sampled_from([None, "SUBSCRIBER", "LEAD", "MQL", "OPPORTUNITY", "SUPPORT"])
+_TOUCHES = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 400 * DAY), _STAGES),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(
+    _TOUCHES,
+    st.integers(0, 10**11),
+    st.sampled_from(list(M)),
+    st.floats(0.01, 1000),
+    st.one_of(st.none(), st.integers(0, 400 * DAY)),
+)
+def test_every_model_splits_every_deal_exactly(
+    raw: list[tuple[str | None, int, str | None]],
+    amount: int,
+    model: AttributionModel,
+    half_life: float,
+    opened: int | None,
+) -> None:
+    touches = tuple(Touch(k, at, stage) for k, at, stage in sorted(raw, key=lambda r: r[1]))
+    deal = DealJourney("d", amount, 400 * DAY + 1, opened, touches)
+    effects = {"a": 0.5, "b": 1.0, "c": 0.0, None: 0.25}
+    parts = credit_deal(model, deal, half_life_days=half_life, removal_effects=effects)
+    assert sum(cents for _, cents in parts) == amount
+    assert all(cents >= 0 for _, cents in parts)
+    assert len({key for key, _ in parts}) == len(parts)
