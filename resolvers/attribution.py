@@ -36,7 +36,10 @@ async def resolve_attribution(
         strawberry.argument(name="to", description="Deals closed before this time."),
     ] = None,
     half_life_days: Annotated[
-        float | None, strawberry.argument(description="TIME_DECAY half-life (default 7 days).")
+        float | None,
+        strawberry.argument(
+            description="TIME_DECAY half-life in days (default 7); other models ignore it."
+        ),
     ] = None,
     currency: Annotated[
         str | None,
@@ -50,8 +53,6 @@ async def resolve_attribution(
             f"'halfLifeDays' must be above 0 and at most {MAX_HALF_LIFE_DAYS:g}",
             field="halfLifeDays",
         )
-    if half_life_days is not None and model is not AttributionModel.TIME_DECAY:
-        raise BadInputError("'halfLifeDays' applies to TIME_DECAY only", field="halfLifeDays")
     if currency is not None and (
         len(currency) != 3 or not currency.isupper() or not currency.isalpha()
     ):

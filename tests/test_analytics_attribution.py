@@ -127,6 +127,10 @@ async def test_time_decay_half_life_is_a_parameter(graph: Graph) -> None:
     # -> shares 0.032988, 0.065977, 0.373221, 0.527814
     assert credits(view) == {"web": "32.99", "email": "65.98", "phone": "373.22", "store": "527.81"}
     assert view["halfLifeDays"] == 2.0
+    # other models ignore it (a UI may always send it)
+    linear = await run(graph, model="LINEAR", by="CHANNEL", to=at(11), half=2)
+    assert linear["halfLifeDays"] is None
+    assert credits(linear)["web"] == "250.00"
 
 
 async def test_by_team_and_campaign_with_the_none_bucket(graph: Graph) -> None:
@@ -208,7 +212,7 @@ async def test_bad_inputs(graph: Graph) -> None:
         {"model": "LINEAR", "by": "CHANNEL", "from": at(5), "to": at(5)},
         {"model": "TIME_DECAY", "by": "CHANNEL", "half": 0},
         {"model": "TIME_DECAY", "by": "CHANNEL", "half": -3},
-        {"model": "LINEAR", "by": "CHANNEL", "half": 3},
+        {"model": "LINEAR", "by": "CHANNEL", "half": 0},
         {"model": "LINEAR", "by": "CHANNEL", "currency": "euro"},
     ]
     for variables in cases:
