@@ -29,7 +29,7 @@ import httpx
 import uvicorn
 
 from orggraph.app import create_app
-from orggraph.graph import journey_maps, journeys, kpi_lineage, processes, team_services
+from orggraph.graph import attribution, journey_maps, journeys, kpi_lineage, processes, reorg, team_services
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
@@ -79,6 +79,20 @@ async def cases(graph: Graph) -> list[Case]:
         graph, "MATCH (k:KPI)-[:MEASURES]->() WITH k, count(*) AS n ORDER BY n DESC, k.id LIMIT 1 RETURN k.id"
     )
     window = {"from": None, "to": None}
+    target = await pick(
+        graph,
+        "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id SKIP 1 LIMIT 1 RETURN t.id",
+    )
+    attribution_gql = (
+        "query($model: AttributionModel!) { attribution(model: $model, by: CHANNEL) { dealCount "
+        "wonRevenue unattributedRevenue rows { key name credit share deals removalEffect } } }"
+    )
+
+    def attribution_raw(markov: bool) -> Callable[[], Awaitable[Any]]:
+        return lambda: attribution.attribution_data(
+            graph, attribution.Dimension.CHANNEL, window_from=None, window_to=None, currency=None, markov=markov
+        )
+
     return [
         Case(
             "journey (longest customer, first 50)",
@@ -116,6 +130,26 @@ async def cases(graph: Graph) -> list[Case]:
             "touchpointsBehindLatest series { value } } }",
             {"id": kpi},
             lambda: kpi_lineage.kpi_lineage(graph, kpi, now, 100),
+        ),
+        Case(
+            "attribution W_SHAPED by CHANNEL (all won deals)",
+            attribution_gql,
+            {"model": "W_SHAPED"},
+            attribution_raw(False),
+        ),
+        Case(
+            "attribution MARKOV by CHANNEL (all journeys)",
+            attribution_gql,
+            {"model": "MARKOV"},
+            attribution_raw(True),
+        ),
+        Case(
+            "reorgImpact + merge what-if",
+            "query($id: ID!, $to: ID) { reorgImpact(teamId: $id, moveTo: $to) { ownedSteps { step { id } } "
+            "fedKpis { kpi { id } } slas { sla { id } } customersInFlight inFlightByStep { customers } "
+            "whatIf { handoffsRemoved { fromStep { id } } slaChanges { becomesInternal } } } }",
+            {"id": team, "to": target},
+            lambda: reorg.reorg_impact(graph, team, target, now, 20),
         ),
     ]
 

@@ -6,8 +6,7 @@ To add a domain: write ``resolvers/<domain>.py`` with ``<Domain>Query`` and/or
 
 from __future__ import annotations
 
-from strawberry.tools import merge_types
-
+from orggraph.resolvers.attribution import AttributionQuery
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
@@ -17,10 +16,12 @@ from orggraph.resolvers.kpi_engine import KpiEngineMutation
 from orggraph.resolvers.kpi_lineage import KpiLineageQuery
 from orggraph.resolvers.kpis import KpisMutation, KpisQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
+from orggraph.resolvers.reorg import ReorgQuery
 from orggraph.resolvers.slas import SlasMutation, SlasQuery
 from orggraph.resolvers.subscriptions import LiveSubscription
 from orggraph.resolvers.team_services import TeamServicesQuery
 from orggraph.resolvers.teams import TeamsMutation, TeamsQuery
+from strawberry.tools import merge_types
 
 QUERIES: tuple[type, ...] = (
     GraphQuery,
@@ -34,6 +35,8 @@ QUERIES: tuple[type, ...] = (
     ChannelsQuery,
     KpisQuery,
     SlasQuery,
+    AttributionQuery,
+    ReorgQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,

@@ -1,0 +1,114 @@
+"""Revenue attribution: won deals credited to channels, campaigns or teams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from orggraph.graph import attribution
+from orggraph.graph.attribution import Dimension
+from orggraph.resolvers.journeys import check_window
+from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
+
+from orggraph.attribution_models import (
+    DEFAULT_HALF_LIFE_DAYS,
+    AttributionModel,
+    attribute,
+    from_cents,
+)
+from orggraph.context import Info
+from orggraph.errors import BadInputError
+
+MAX_HALF_LIFE_DAYS = 36_500.0
+
+
+async def resolve_attribution(
+    info: Info,
+    model: AttributionModel,
+    by: Dimension,
+    window_from: Annotated[
+        datetime | None,
+        strawberry.argument(name="from", description="Deals closed at or after this time."),
+    ] = None,
+    window_to: Annotated[
+        datetime | None,
+        strawberry.argument(name="to", description="Deals closed before this time."),
+    ] = None,
+    half_life_days: Annotated[
+        float | None,
+        strawberry.argument(
+            description="TIME_DECAY half-life in days (default 7); other models ignore it."
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        strawberry.argument(description="Only deals in this currency (needed when they differ)."),
+    ] = None,
+) -> Attribution:
+    start, end = check_window(window_from, window_to)
+    half_life = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
+    if not 0 < half_life <= MAX_HALF_LIFE_DAYS:
+        raise BadInputError(
+            f"'halfLifeDays' must be above 0 and at most {MAX_HALF_LIFE_DAYS:g}",
+            field="halfLifeDays",
+        )
+    if currency is not None and (
+        len(currency) != 3 or not currency.isupper() or not currency.isalpha()
+    ):
+        raise BadInputError("'currency' must be a three-letter code such as EUR", field="currency")
+    data = await attribution.attribution_data(
+        info.context.graph,
+        by,
+        window_from=start,
+        window_to=end,
+        currency=currency,
+        markov=model is AttributionModel.MARKOV,
+    )
+    if len(data.currencies) > 1:
+        raise BadInputError(
+            f"the won deals are in several currencies ({', '.join(data.currencies)}): "
+            "pass 'currency'",
+            field="currency",
+        )
+    result = attribute(
+        model, data.journeys, half_life_days=half_life, non_converting=data.non_converting
+    )
+    attributed = result.attributed_cents
+    rows = [
+        AttributionRow(
+            key=strawberry.ID(row.key) if row.key is not None else None,
+            name=NONE_BUCKET if row.key is None else data.names.get(row.key, row.key),
+            credit=from_cents(row.cents),
+            share=row.cents / attributed if attributed else 0.0,
+            deals=row.deals,
+            journeys=row.journeys,
+            removal_effect=row.removal_effect,
+        )
+        for row in result.rows
+    ]
+    return Attribution(
+        model=model,
+        by=by,
+        currency=data.currencies[0] if data.currencies else currency,
+        half_life_days=half_life if model is AttributionModel.TIME_DECAY else None,
+        rows=rows,
+        won_revenue=from_cents(result.won_cents),
+        attributed_revenue=from_cents(attributed),
+        unattributed_revenue=from_cents(result.unattributed_cents),
+        deal_count=result.deal_count,
+        unattributed_deals=result.unattributed_deals,
+        non_converting_journeys=data.non_converting_journeys,
+    )
+
+
+@strawberry.type
+class AttributionQuery:
+    attribution: Attribution = strawberry.field(
+        resolver=resolve_attribution,
+        description=(
+            "Won revenue (deals closed in [from, to)) credited to channels, campaigns or teams "
+            "over the touchpoints before each deal, by a multi-touch model, in one traversal. "
+            "Each deal's credits add up to its amount exactly (cents, largest remainder)."
+        ),
+    )

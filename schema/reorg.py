@@ -1,0 +1,327 @@
+"""Result types of the reorganisation-impact traversal and its merge what-if."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from orggraph.graph.reorg import HandoffChange, merge_handoffs
+from orggraph.schema.team_services import ServiceLink, SlaRole
+from orggraph.schema.types import (
+    Campaign,
+    Channel,
+    Customer,
+    Kpi,
+    Process,
+    Service,
+    Sla,
+    Step,
+    Team,
+    as_datetime,
+)
+
+
+@strawberry.enum(description="What a KPI measures that the team contributes.")
+class FeedKind(enum.Enum):
+    STEP = "STEP"
+    PROCESS = "PROCESS"
+    CHANNEL = "CHANNEL"
+    CAMPAIGN = "CAMPAIGN"
+
+
+@strawberry.type(description="A step the team owns now, in its process.")
+class ReorgStep:
+    step: Step
+    process: Process | None
+    order: int | None
+
+
+@strawberry.type(description="Something a KPI measures that the team owns, serves or runs.")
+class FeedSource:
+    kind: FeedKind
+    id: strawberry.ID
+    name: str | None
+
+
+@strawberry.type(description="A KPI the team feeds (without necessarily being accountable for it).")
+class FedKpi:
+    kpi: Kpi
+    accountable: Team | None
+    through: list[FeedSource]
+
+
+@strawberry.type(description="An SLA the team is party to.")
+class ReorgSla:
+    sla: Sla
+    roles: list[SlaRole] = strawberry.field(description="PROVIDER, CONSUMER or both.")
+    provider: Team | None
+    consumer: Team | None
+    step: Step | None
+
+
+@strawberry.type(description="A channel the team serves and who else serves it.")
+class ServedChannel:
+    channel: Channel
+    other_teams: list[Team]
+    sole_server: bool = strawberry.field(description="No other team serves it.")
+
+
+@strawberry.type(description="Customers in flight at one of the team's steps.")
+class StepInFlight:
+    step: Step
+    customers: int
+
+
+@strawberry.type(description="A customer whose latest touchpoint is at one of the team's steps.")
+class CustomerInFlight:
+    customer: Customer
+    step_id: strawberry.ID
+    last_touch_at: datetime | None
+
+
+@strawberry.type(
+    description="Consecutive steps of a process and their owners before / after a merge."
+)
+class HandoffDiff:
+    process_id: strawberry.ID
+    from_step: Step
+    to_step: Step
+    from_teams_before: list[strawberry.ID]
+    to_teams_before: list[strawberry.ID]
+    from_teams_after: list[strawberry.ID]
+    to_teams_after: list[strawberry.ID]
+
+
+@strawberry.type(description="An SLA whose parties change in the merge.")
+class SlaChange:
+    sla: Sla
+    provider_before: Team | None
+    consumer_before: Team | None
+    provider_after: Team | None
+    consumer_after: Team | None
+    becomes_internal: bool = strawberry.field(description="Provider and consumer become one team.")
+
+
+@strawberry.type(
+    description=(
+        "What-if of merging the team into `target` (nothing is written): its current step "
+        "ownerships, services, channels, campaigns and SLA roles pass to the target; KPI "
+        "accountability does not pass by itself."
+    )
+)
+class ReorgWhatIf:
+    target: Team
+    handoffs_removed: list[HandoffDiff] = strawberry.field(
+        description="Hand-offs that disappear (become internal to the target)."
+    )
+    handoffs_added: list[HandoffDiff] = strawberry.field(
+        description="Hand-offs that appear (none when whole owner sets move together)."
+    )
+    handoffs_changed: list[HandoffDiff] = strawberry.field(
+        description="Hand-offs that stay, with different teams on one side."
+    )
+    sla_changes: list[SlaChange]
+    kpis_losing_accountable_team: list[Kpi] = strawberry.field(
+        description="KPIs the team is accountable for: they need a new accountable team."
+    )
+    services_becoming_internal: list[Service] = strawberry.field(
+        description="Services between the team and the target: provider and consumer become one."
+    )
+    channels_gained: list[Channel] = strawberry.field(
+        description="Channels the team serves that the target does not serve yet."
+    )
+
+
+@strawberry.type(description="Everything that depends on a team, and optionally a merge's what-if.")
+class ReorgImpact:
+    team: Team
+    at: datetime
+    owned_steps: list[ReorgStep]
+    processes: list[Process]
+    accountable_kpis: list[Kpi]
+    shared_kpis: list[Kpi]
+    fed_kpis: list[FedKpi]
+    slas: list[ReorgSla]
+    channels: list[ServedChannel]
+    campaigns: list[Campaign]
+    provides: list[ServiceLink]
+    consumes: list[ServiceLink]
+    customers_in_flight: int
+    in_flight_by_step: list[StepInFlight]
+    latest_customers_in_flight: list[CustomerInFlight] = strawberry.field(
+        description="The most recent customers in flight (latest touch first), at most `first`."
+    )
+    what_if: ReorgWhatIf | None
+
+
+def _team(props: dict[str, Any] | None) -> Team | None:
+    return Team.from_props(props) if props else None
+
+
+def _ids(ids: frozenset[str] | None) -> list[strawberry.ID]:
+    return [strawberry.ID(i) for i in sorted(ids or ())]
+
+
+def _diff(
+    change: HandoffChange,
+    owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
+    moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
+) -> HandoffDiff:
+    key = (change.from_step["id"], change.to_step["id"])
+    before, after = owners[key], moved[key]
+    return HandoffDiff(
+        process_id=strawberry.ID(change.process_id),
+        from_step=Step.from_props(change.from_step),
+        to_step=Step.from_props(change.to_step),
+        from_teams_before=_ids(before[0]),
+        to_teams_before=_ids(before[1]),
+        from_teams_after=_ids(after[0]),
+        to_teams_after=_ids(after[1]),
+    )
+
+
+def build_what_if(raw: dict[str, Any]) -> ReorgWhatIf:
+    team_id, target = raw["team"]["id"], raw["target"]
+    target_id = target["id"]
+    effects = merge_handoffs(raw["processes"], team_id, target_id)
+    owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+    moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+    for process in raw["processes"]:
+        steps = process["steps"]
+        for a, b in zip(steps, steps[1:], strict=False):
+            pair = (
+                frozenset(t["id"] for t in a["owners"]),
+                frozenset(t["id"] for t in b["owners"]),
+            )
+            owners[(a["step"]["id"], b["step"]["id"])] = pair
+            moved[(a["step"]["id"], b["step"]["id"])] = tuple(  # type: ignore[assignment]
+                frozenset(target_id if o == team_id else o for o in side) for side in pair
+            )
+
+    def after(party: dict[str, Any] | None) -> dict[str, Any] | None:
+        return target if party and party["id"] == team_id else party
+
+    sla_changes = []
+    for row in raw["slas"]:
+        provider, consumer = after(row.get("provider")), after(row.get("consumer"))
+        sla_changes.append(
+            SlaChange(
+                sla=Sla.from_props(row["sla"]),
+                provider_before=_team(row.get("provider")),
+                consumer_before=_team(row.get("consumer")),
+                provider_after=_team(provider),
+                consumer_after=_team(consumer),
+                becomes_internal=bool(provider and consumer and provider["id"] == consumer["id"]),
+            )
+        )
+    internal = [
+        Service.from_props(link["service"])
+        for link in raw["provides"] + raw["consumes"]
+        if any(t["id"] == target_id for t in link["teams"])
+    ]
+    return ReorgWhatIf(
+        target=Team.from_props(target),
+        handoffs_removed=[_diff(c, owners, moved) for c in effects.handoffs_removed],
+        handoffs_added=[_diff(c, owners, moved) for c in effects.handoffs_added],
+        handoffs_changed=[_diff(c, owners, moved) for c in effects.handoffs_changed],
+        sla_changes=sla_changes,
+        kpis_losing_accountable_team=[Kpi.from_props(k) for k in raw["accountableKpis"]],
+        services_becoming_internal=sorted(internal, key=lambda s: s.id),
+        channels_gained=[
+            Channel.from_props(row["channel"])
+            for row in raw["channels"]
+            if not any(t["id"] == target_id for t in row["teams"])
+        ],
+    )
+
+
+def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgImpact:
+    team_id = raw["team"]["id"]
+
+    def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
+        return [
+            ServiceLink(
+                service=Service.from_props(r["service"]),
+                teams=[Team.from_props(t) for t in r["teams"]],
+            )
+            for r in rows
+        ]
+
+    samples = sorted(
+        (s for per_step in raw["inFlightSamples"] for s in per_step),
+        key=lambda s: (-s["at"].to_native().timestamp(), s["customer"]["id"]),
+    )[:first]
+    by_step = sorted(raw["inFlightByStep"], key=lambda r: r["step"]["id"])
+    return ReorgImpact(
+        team=Team.from_props(raw["team"]),
+        at=at,
+        owned_steps=[
+            ReorgStep(
+                step=Step.from_props(r["step"]),
+                process=Process.from_props(r["process"]) if r.get("process") else None,
+                order=r.get("order"),
+            )
+            for r in raw["ownedSteps"]
+        ],
+        processes=[Process.from_props(p["process"]) for p in raw["processes"]],
+        accountable_kpis=[Kpi.from_props(k) for k in raw["accountableKpis"]],
+        shared_kpis=[Kpi.from_props(k) for k in raw["sharedKpis"]],
+        fed_kpis=[
+            FedKpi(
+                kpi=Kpi.from_props(r["kpi"]),
+                accountable=_team(r.get("accountable")),
+                through=[
+                    FeedSource(
+                        kind=FeedKind(x["kind"].upper()),
+                        id=strawberry.ID(x["id"]),
+                        name=x.get("name"),
+                    )
+                    for x in r["through"]
+                ],
+            )
+            for r in raw["fedKpis"]
+        ],
+        slas=[
+            ReorgSla(
+                sla=Sla.from_props(r["sla"]),
+                roles=[
+                    role
+                    for role, party in (
+                        (SlaRole.PROVIDER, r.get("provider")),
+                        (SlaRole.CONSUMER, r.get("consumer")),
+                    )
+                    if party and party["id"] == team_id
+                ],
+                provider=_team(r.get("provider")),
+                consumer=_team(r.get("consumer")),
+                step=Step.from_props(r["step"]) if r.get("step") else None,
+            )
+            for r in raw["slas"]
+        ],
+        channels=[
+            ServedChannel(
+                channel=Channel.from_props(r["channel"]),
+                other_teams=[Team.from_props(t) for t in r["teams"]],
+                sole_server=not r["teams"],
+            )
+            for r in raw["channels"]
+        ],
+        campaigns=[Campaign.from_props(c) for c in raw["campaigns"]],
+        provides=links(raw["provides"]),
+        consumes=links(raw["consumes"]),
+        customers_in_flight=sum(r["customers"] for r in by_step),
+        in_flight_by_step=[
+            StepInFlight(step=Step.from_props(r["step"]), customers=r["customers"]) for r in by_step
+        ],
+        latest_customers_in_flight=[
+            CustomerInFlight(
+                customer=Customer.from_props(s["customer"]),
+                step_id=strawberry.ID(s["stepId"]),
+                last_touch_at=as_datetime(s["at"]),
+            )
+            for s in samples
+        ],
+        what_if=build_what_if(raw) if raw.get("target") else None,
+    )
