@@ -135,10 +135,9 @@ class HandoffChange:
     process_id: str
     from_step: dict[str, Any]
     to_step: dict[str, Any]
-    before: (
-        tuple[frozenset[str], frozenset[str]] | None
-    )  # owner ids of both steps, None: no hand-off
-    after: tuple[frozenset[str], frozenset[str]] | None
+    # Owner ids of both steps, now and after the merge.
+    before: tuple[frozenset[str], frozenset[str]]
+    after: tuple[frozenset[str], frozenset[str]]
 
 
 @dataclass
@@ -168,8 +167,8 @@ def merge_handoffs(processes: list[dict[str, Any]], team: str, target: str) -> M
                 process_id=process["process"]["id"],
                 from_step=before_step["step"],
                 to_step=after_step["step"],
-                before=owners if was else None,
-                after=moved if now else None,
+                before=owners,
+                after=moved,
             )
             if was and not now:
                 effects.handoffs_removed.append(change)

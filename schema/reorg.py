@@ -164,21 +164,15 @@ def _ids(ids: frozenset[str] | None) -> list[strawberry.ID]:
     return [strawberry.ID(i) for i in sorted(ids or ())]
 
 
-def _diff(
-    change: HandoffChange,
-    owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
-    moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]],
-) -> HandoffDiff:
-    key = (change.from_step["id"], change.to_step["id"])
-    before, after = owners[key], moved[key]
+def _diff(change: HandoffChange) -> HandoffDiff:
     return HandoffDiff(
         process_id=strawberry.ID(change.process_id),
         from_step=Step.from_props(change.from_step),
         to_step=Step.from_props(change.to_step),
-        from_teams_before=_ids(before[0]),
-        to_teams_before=_ids(before[1]),
-        from_teams_after=_ids(after[0]),
-        to_teams_after=_ids(after[1]),
+        from_teams_before=_ids(change.before[0]),
+        to_teams_before=_ids(change.before[1]),
+        from_teams_after=_ids(change.after[0]),
+        to_teams_after=_ids(change.after[1]),
     )
 
 
@@ -186,19 +180,6 @@ def build_what_if(raw: dict[str, Any]) -> ReorgWhatIf:
     team_id, target = raw["team"]["id"], raw["target"]
     target_id = target["id"]
     effects = merge_handoffs(raw["processes"], team_id, target_id)
-    owners: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
-    moved: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
-    for process in raw["processes"]:
-        steps = process["steps"]
-        for a, b in zip(steps, steps[1:], strict=False):
-            pair = (
-                frozenset(t["id"] for t in a["owners"]),
-                frozenset(t["id"] for t in b["owners"]),
-            )
-            owners[(a["step"]["id"], b["step"]["id"])] = pair
-            moved[(a["step"]["id"], b["step"]["id"])] = tuple(  # type: ignore[assignment]
-                frozenset(target_id if o == team_id else o for o in side) for side in pair
-            )
 
     def after(party: dict[str, Any] | None) -> dict[str, Any] | None:
         return target if party and party["id"] == team_id else party
@@ -223,9 +204,9 @@ def build_what_if(raw: dict[str, Any]) -> ReorgWhatIf:
     ]
     return ReorgWhatIf(
         target=Team.from_props(target),
-        handoffs_removed=[_diff(c, owners, moved) for c in effects.handoffs_removed],
-        handoffs_added=[_diff(c, owners, moved) for c in effects.handoffs_added],
-        handoffs_changed=[_diff(c, owners, moved) for c in effects.handoffs_changed],
+        handoffs_removed=[_diff(c) for c in effects.handoffs_removed],
+        handoffs_added=[_diff(c) for c in effects.handoffs_added],
+        handoffs_changed=[_diff(c) for c in effects.handoffs_changed],
         sla_changes=sla_changes,
         kpis_losing_accountable_team=[Kpi.from_props(k) for k in raw["accountableKpis"]],
         services_becoming_internal=sorted(internal, key=lambda s: s.id),

@@ -220,3 +220,18 @@ async def test_bad_team_ids(graph: Graph) -> None:
     assert error_codes(await execute(graph, REORG, {"id": "sdr", "moveTo": "sdr"})) == ["BAD_USER_INPUT"]
     assert error_codes(await execute(graph, REORG, {"id": "sdr", "first": -1})) == ["BAD_USER_INPUT"]
     assert error_codes(await execute(graph, REORG, {"id": " sdr"})) == ["BAD_USER_INPUT"]
+
+
+def test_merge_handoffs_on_co_owned_steps() -> None:
+    from orggraph.graph.reorg import merge_handoffs
+
+    def step(sid: str, *owners: str) -> dict[str, Any]:
+        return {"step": {"id": sid}, "owners": [{"id": o} for o in owners]}
+
+    process = {"process": {"id": "p"}, "steps": [
+        step("a", "sdr", "sales"), step("b", "sales"), step("c", "ops"), step("d", "ops")]}
+    effects = merge_handoffs([process], "sdr", "sales")
+    # a {sdr, sales} -> b {sales}: both {sales} after, removed; b -> c untouched; c -> d no hand-off
+    assert [(c.from_step["id"], c.to_step["id"]) for c in effects.handoffs_removed] == [("a", "b")]
+    assert effects.handoffs_removed[0].after == (frozenset({"sales"}), frozenset({"sales"}))
+    assert effects.handoffs_changed == [] and effects.handoffs_added == []
