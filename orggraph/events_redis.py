@@ -176,6 +176,7 @@ class RedisBroker(Broker):
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._receive(message["data"])
+                        await asyncio.sleep(0)  # let subscribers drain between messages
                 raise ConnectionError("the subscription ended")
             except (RedisError, OSError) as error:
                 self._listening.clear()
