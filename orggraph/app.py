@@ -9,6 +9,7 @@ reverse order on shutdown (the schedule is cancelled before the broker closes).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,6 +59,7 @@ class AppState:
         self.settings = settings
         self.graph: Graph | None = None
         self.broker = make_broker(settings)  # live subscriptions (orggraph.events)
+        self.kpi_schedule: asyncio.Task[None] | None = None  # when ORGGRAPH_KPI_INTERVAL_S
 
     def require_graph(self) -> Graph:
         if self.graph is None:
@@ -104,7 +106,7 @@ def create_app(
             for hook in on_startup or []:
                 await hook(opened, settings)
             if settings.kpi_interval_s:
-                await stack.enter_async_context(
+                state.kpi_schedule = await stack.enter_async_context(
                     run_kpi_schedule(opened, state.broker, settings.kpi_interval_s)
                 )
             yield
