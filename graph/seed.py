@@ -486,7 +486,11 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
     "kpi-win-rate": {"measure": "DEAL_WIN_RATE"},
     "kpi-revenue": {"measure": "WON_REVENUE"},
     "kpi-chat-response": {"measure": "FIRST_RESPONSE_TIME", "channelId": "ch-chat"},
-    "kpi-handover-time": {"measure": "STAGE_TIME", "fromStage": "CUSTOMER", "toStage": "FULFILMENT"},
+    "kpi-handover-time": {
+        "measure": "STAGE_TIME",
+        "fromStage": "CUSTOMER",
+        "toStage": "FULFILMENT",
+    },
 }
 
 # id, name, kind, threshold, unit, window, provider, consumer, step, kpi

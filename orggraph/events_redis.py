@@ -192,7 +192,7 @@ class RedisBroker(Broker):
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _receive(self, data: str | bytes) -> None:
         try:

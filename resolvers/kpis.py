@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-
-from orggraph.context import Info
 from orggraph.graph.kpis import check_definitions, parse_definition
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
 from orggraph.schema.types import Kpi, Measurement
+
+from orggraph.context import Info
 
 
 async def check_kpi_definitions(info: Info, rows: list[tuple[str, dict[str, Any]]]) -> None:

@@ -465,10 +465,20 @@ async def test_kpi_updates_and_sla_breaches_computed_on_one_replica_reach_the_ot
 
     def run() -> tuple[dict[str, Any], dict[str, Any]]:
         with Replica(settings) as a, Replica(settings) as b, b.ws() as conn:
-            b.subscribe(conn, "k", 'subscription { kpiUpdated(kpiId: "sla") '
-                        "{ kpiId latest { status measurement { value } } } }", "kpiUpdated")
-            b.subscribe(conn, "s", 'subscription { slaBreached(slaId: "sla-followup") '
-                        "{ slaId kpiId periodStart compliance sampleSize } }", "slaBreached")
+            b.subscribe(
+                conn,
+                "k",
+                'subscription { kpiUpdated(kpiId: "sla") '
+                "{ kpiId latest { status measurement { value } } } }",
+                "kpiUpdated",
+            )
+            b.subscribe(
+                conn,
+                "s",
+                'subscription { slaBreached(slaId: "sla-followup") '
+                "{ slaId kpiId periodStart compliance sampleSize } }",
+                "slaBreached",
+            )
             a.gql('mutation { computeKpis(kpiId: "sla", since: "2024-03-01T00:00:00Z") { id } }')
             first, second = json.loads(conn.recv(10)), json.loads(conn.recv(10))
             by_id = {m["id"]: m["payload"]["data"] for m in (first, second)}

@@ -376,7 +376,7 @@ async def test_serve_recomputes_kpis_on_its_schedule_and_stops_it_on_shutdown(
     )
     app = create_app(test_settings.model_copy(update={"kpi_interval_s": 0.2}))
     month = period_start(datetime.now(UTC), Window.MONTH).isoformat()
-    query = '{ measurement(id: "calls:%s") { value sampleSize } }' % month
+    query = '{ measurement(id: "calls:' + month + '") { value sampleSize } }'
 
     def serve_a_while() -> Any:
         with TestClient(app) as client:
