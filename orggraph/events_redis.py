@@ -111,6 +111,7 @@ class RedisBroker(Broker):
                 return
             except asyncio.QueueFull:
                 self._outbox.get_nowait()
+                self._outbox.task_done()  # dropped: nothing left to wait for
                 self.remote_dropped += 1
                 if self.remote_dropped == 1 or self.remote_dropped % 1000 == 0:
                     log.warning(

@@ -99,6 +99,16 @@ def test_events_round_trip_as_json_with_datetimes() -> None:
     assert (origin, topic, event) == ("me", "kpiUpdated", {"at": at, "ids": ["a"]})
 
 
+async def test_without_redis_local_subscribers_get_everything_and_the_outbox_drops_oldest() -> None:
+    broker = RedisBroker("redis://127.0.0.1:1/0", outbox_size=2)  # never started: no Redis
+    async with broker.subscribe("t") as local:
+        for n in range(3):
+            broker.publish("t", {"n": n})
+        assert [(await local.get())["n"] for _ in range(3)] == [0, 1, 2]
+    assert broker.remote_dropped == 1
+    assert [decode(m)[2]["n"] for m in list(broker._outbox._queue)] == [1, 2]  # type: ignore[attr-defined]
+
+
 async def test_an_event_reaches_every_replica_once(redis_server: RedisServer) -> None:
     a = RedisBroker(redis_server.url, channel="test")
     b = RedisBroker(redis_server.url, channel="test")
