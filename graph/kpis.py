@@ -171,8 +171,13 @@ def parse_definition(raw: Any, what: str = "definition") -> Any:
     except ValidationError as error:
         first = error.errors()[0]
         loc = [str(part) for part in first["loc"][1:] if str(part) not in MEASURES]
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["measure"]
+            message = f"one of {', '.join(MEASURES)}"
+        else:
+            message = first["msg"]
         name = ".".join([what, *loc])
-        raise BadInputError(f"{name}: {first['msg']}", field=name) from None
+        raise BadInputError(f"{name}: {message}", field=name) from None
 
 
 MEASURES: tuple[str, ...] = (
@@ -188,41 +193,56 @@ MEASURES: tuple[str, ...] = (
 # --- checks against the graph --------------------------------------------------------------
 
 CHECK_REFERENCES: LiteralString = """
-RETURN
-  $processId IS NULL OR EXISTS { MATCH (:Process {id: $processId}) } AS processId,
-  $channelId IS NULL OR EXISTS { MATCH (:Channel {id: $channelId}) } AS channelId,
-  $campaignId IS NULL OR EXISTS { MATCH (:Campaign {id: $campaignId}) } AS campaignId,
-  $slaId IS NULL OR EXISTS { MATCH (:SLA {id: $slaId}) } AS slaId,
-  $fromStage IS NULL OR EXISTS {
-    MATCH (s:Step {stage: $fromStage})
-    WHERE $processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) }
+UNWIND $rows AS row
+RETURN row.i AS i,
+  row.processId IS NULL OR EXISTS { MATCH (:Process {id: row.processId}) } AS processId,
+  row.channelId IS NULL OR EXISTS { MATCH (:Channel {id: row.channelId}) } AS channelId,
+  row.campaignId IS NULL OR EXISTS { MATCH (:Campaign {id: row.campaignId}) } AS campaignId,
+  row.slaId IS NULL OR EXISTS { MATCH (:SLA {id: row.slaId}) } AS slaId,
+  row.fromStage IS NULL OR EXISTS {
+    MATCH (s:Step {stage: row.fromStage})
+    WHERE row.processId IS NULL OR EXISTS { (:Process {id: row.processId})-[:HAS_STEP]->(s) }
   } AS fromStage,
-  $toStage IS NULL OR EXISTS {
-    MATCH (s:Step {stage: $toStage})
-    WHERE $processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) }
+  row.toStage IS NULL OR EXISTS {
+    MATCH (s:Step {stage: row.toStage})
+    WHERE row.processId IS NULL OR EXISTS { (:Process {id: row.processId})-[:HAS_STEP]->(s) }
   } AS toStage
+ORDER BY i
 """
+"""Whether each definition's references exist: one row per definition, one round trip."""
+
+_REFERENCES = ("processId", "channelId", "campaignId", "slaId", "fromStage", "toStage")
 
 
-async def check_definition(graph: Graph, definition: Any, what: str = "definition") -> None:
-    """Referenced nodes must exist and stages must have steps (in the process, if given)."""
-    params = {
-        key: None
-        for key in ("processId", "channelId", "campaignId", "slaId", "fromStage", "toStage")
-    }
-    params.update({k: v for k, v in definition.params().items() if k in params})
-    records = await graph.query(CHECK_REFERENCES, **params)
-    row = records[0]
-    for key in params:
-        if not row[key]:
+async def check_definitions(graph: Graph, definitions: Sequence[tuple[str, Any]]) -> None:
+    """Referenced nodes must exist and stages must have steps (in the process, if given).
+
+    ``definitions`` pairs each parsed definition with the name of its field (for the
+    error); the first failing reference raises BadInputError naming ``<field>.<param>``."""
+    if not definitions:
+        return
+    rows = []
+    for i, (_, definition) in enumerate(definitions):
+        params = {key: definition.params().get(key) for key in _REFERENCES}
+        rows.append({"i": i, **params})
+    for record in await graph.query(CHECK_REFERENCES, rows=rows):
+        row, (what, _) = rows[record["i"]], definitions[record["i"]]
+        for key in _REFERENCES:
+            if record[key]:
+                continue
             name = f"{what}.{key}"
             if key in ("fromStage", "toStage"):
                 raise BadInputError(
-                    f"{name}: no step of stage {params[key]!r}"
-                    + (f" in process {params['processId']!r}" if params["processId"] else ""),
+                    f"{name}: no step of stage {row[key]!r}"
+                    + (f" in process {row['processId']!r}" if row["processId"] else ""),
                     field=name,
                 )
-            raise BadInputError(f"{name}: no such node {params[key]!r}", field=name)
+            raise BadInputError(f"{name}: no such node {row[key]!r}", field=name)
+
+
+async def check_definition(graph: Graph, definition: Any, what: str = "definition") -> None:
+    """:func:`check_definitions` for one definition."""
+    await check_definitions(graph, [(what, definition)])
 
 
 # --- the vetted queries: one per measure --------------------------------------------------
@@ -511,13 +531,15 @@ async def compute_kpis(
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
 
     plans = []
+    checks: list[tuple[str, Any]] = []
     for record in kpis:
         kpi = record["kpi"]
         what = f"KPI {kpi['id']}.definition"
         definition = parse_definition(kpi.get("definition"), what)
-        await check_definition(graph, definition, what)
+        checks.append((what, definition))
         window = Window(kpi.get("window") or Window.MONTH.value)
         plans.append((record, kpi, definition, periods(since, until, window)))
+    await check_definitions(graph, checks)
 
     out: list[KpiComputation] = []
     for record, kpi, definition, spans in plans:

@@ -364,9 +364,9 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
     (
         "kpi-mql-follow-up",
         "MQLs followed up within 24h",
-        "%",
+        "ratio",
         "HIGHER_IS_BETTER",
-        90.0,
+        0.9,
         "WEEK",
         "t-inside-sales",
         ["t-demand-gen"],
@@ -375,9 +375,9 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
     (
         "kpi-lead-to-mql",
         "Lead to MQL conversion",
-        "%",
+        "ratio",
         "HIGHER_IS_BETTER",
-        55.0,
+        0.55,
         "MONTH",
         "t-demand-gen",
         ["fn-sales"],
@@ -386,9 +386,9 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
     (
         "kpi-win-rate",
         "Opportunity win rate",
-        "%",
+        "ratio",
         "HIGHER_IS_BETTER",
-        45.0,
+        0.45,
         "QUARTER",
         "t-field-sales",
         ["t-demand-gen", "fn-marketing"],
@@ -419,9 +419,9 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
     (
         "kpi-chat-response",
         "Chat first response time",
-        "minutes",
+        "seconds",
         "LOWER_IS_BETTER",
-        2.0,
+        120.0,
         "WEEK",
         "digital-office",
         [],
@@ -430,9 +430,9 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
     (
         "kpi-handover-time",
         "Won deal to order hand-over",
-        "hours",
+        "seconds",
         "LOWER_IS_BETTER",
-        48.0,
+        172_800.0,
         "MONTH",
         "t-order-mgmt",
         ["t-field-sales"],
@@ -472,6 +472,26 @@ _KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str
         [("process", "proc-app-onboarding")],
     ),
 ]
+
+# The KPIs the engine computes (graph/kpis.py catalogue); the others have no definition
+# (no catalogue measure fits: costs, deliveries, resolutions live outside the graph).
+_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "kpi-mql-follow-up": {"measure": "SLA_COMPLIANCE", "slaId": "sla-mql-follow-up"},
+    "kpi-lead-to-mql": {
+        "measure": "CONVERSION_RATE",
+        "fromStage": "LEAD",
+        "toStage": "MQL",
+        "processId": "proc-l2c",
+    },
+    "kpi-win-rate": {"measure": "DEAL_WIN_RATE"},
+    "kpi-revenue": {"measure": "WON_REVENUE"},
+    "kpi-chat-response": {"measure": "FIRST_RESPONSE_TIME", "channelId": "ch-chat"},
+    "kpi-handover-time": {
+        "measure": "STAGE_TIME",
+        "fromStage": "CUSTOMER",
+        "toStage": "FULFILMENT",
+    },
+}
 
 # id, name, kind, threshold, unit, window, provider, consumer, step, kpi
 _SLAS: list[tuple[str, str, str, float, str, str, str, str, str, str]] = [
@@ -609,7 +629,7 @@ async def write_organisation(graph: Graph) -> WriteSummary:
                 "target": k[4],
                 "window": k[5],
                 "accountableTeamId": k[6],
-                "definition": {"measures": [f"{kind}:{ref}" for kind, ref in k[8]]},
+                "definition": _DEFINITIONS.get(k[0]),
             }
             for k in _KPIS
         ],

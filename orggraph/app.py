@@ -1,11 +1,15 @@
 """The ASGI application: GraphQL over HTTP and WebSocket, health and readiness.
 
 ``create_app(settings, graph=None)`` builds everything; nothing is created at
-import time, so tests inject their own settings and database.
+import time, so tests inject their own settings and database. The lifespan opens
+the database, starts the event broker (in-process or Redis, ``ORGGRAPH_EVENTS``)
+and, when ``ORGGRAPH_KPI_INTERVAL_S`` is set, the KPI schedule; it stops them in
+reverse order on shutdown (the schedule is cancelled before the broker closes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,9 +25,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from orggraph.context import Context
 from orggraph.errors import OrgGraphError
-from orggraph.events import Broker
+from orggraph.events import make_broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
+from orggraph.kpi_engine import run_kpi_schedule
 from orggraph.schema import build_schema
 from orggraph.settings import Settings
 
@@ -53,7 +58,8 @@ class AppState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.graph: Graph | None = None
-        self.broker = Broker()  # live subscriptions (orggraph.events)
+        self.broker = make_broker(settings)  # live subscriptions (orggraph.events)
+        self.kpi_schedule: asyncio.Task[None] | None = None  # when ORGGRAPH_KPI_INTERVAL_S
 
     def require_graph(self) -> Graph:
         if self.graph is None:
@@ -95,8 +101,14 @@ def create_app(
             else:
                 opened = await stack.enter_async_context(_opener(open_graph)(settings))
             state.graph = opened
+            await state.broker.start()
+            stack.push_async_callback(state.broker.aclose)
             for hook in on_startup or []:
                 await hook(opened, settings)
+            if settings.kpi_interval_s:
+                state.kpi_schedule = await stack.enter_async_context(
+                    run_kpi_schedule(opened, state.broker, settings.kpi_interval_s)
+                )
             yield
             state.graph = None
 

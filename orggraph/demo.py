@@ -23,4 +23,7 @@ async def load_demo(graph: Graph, settings: Settings) -> None:
 
     log.info("loading the demo organisation (%d customers, seed %d)", DEMO_CUSTOMERS, DEMO_SEED)
     await seed_organisation(graph, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
-    log.info("demo organisation loaded")
+    from orggraph.graph.kpis import compute_kpis
+
+    computed = await compute_kpis(graph)
+    log.info("demo organisation loaded; %d KPI(s) computed", len(computed))

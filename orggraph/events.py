@@ -18,8 +18,10 @@ Delivery rules:
 * A subscriber that goes away (client disconnects, generator closed) is
   removed from the broker when its ``async with`` block exits.
 
-A broker lives on one event loop, in one process: several replicas do not
-share events (a Redis-backed broker with the same interface is future work).
+A :class:`Broker` lives on one event loop, in one process. Several replicas share
+events through Redis pub/sub with :class:`orggraph.events_redis.RedisBroker` (same
+interface, same local delivery rules); :func:`make_broker` picks one from the
+settings (``ORGGRAPH_EVENTS=memory|redis``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from orggraph.graph.driver import Graph
+
+if TYPE_CHECKING:
+    from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +103,42 @@ class Broker:
         self._subscribers.get(subscriber.topic, set()).discard(subscriber)
 
     def subscriber_count(self, topic: str) -> int:
+        """Subscribers of ``topic`` in this process."""
         return len(self._subscribers.get(topic, ()))
+
+    def wants(self, topic: str) -> bool:
+        """Whether an event on ``topic`` can reach anyone (lets a publisher skip the work
+        of building it). In-process: only local subscribers count."""
+        return self.subscriber_count(topic) > 0
 
     def publish(self, topic: str, event: Event) -> None:
         """Deliver to every current subscriber of ``topic``; never blocks."""
         self.published_total += 1
+        self.deliver(topic, event)
+
+    def deliver(self, topic: str, event: Event) -> None:
+        """Fan an event out to this process's subscribers (bounded queues, drop-oldest)."""
         for subscriber in list(self._subscribers.get(topic, ())):
             subscriber.offer(event)
+
+    async def start(self) -> None:
+        """Open whatever the broker needs (nothing in-process)."""
+
+    async def aclose(self) -> None:
+        """Release it (nothing in-process)."""
+
+
+def make_broker(settings: Settings) -> Broker:
+    """The broker the settings choose: in-process, or Redis pub/sub shared by replicas."""
+    if settings.events == "redis":
+        from orggraph.events_redis import RedisBroker
+
+        return RedisBroker(
+            settings.redis_url,
+            channel=settings.redis_channel,
+            queue_size=settings.events_queue_size,
+        )
+    return Broker(queue_size=settings.events_queue_size)
 
 
 def publish_after_commit(broker: Broker | None, topic: str, events: Iterable[Event]) -> None:
@@ -137,7 +171,7 @@ async def publish_upserted(info: Any, label: str, ids: Iterable[str]) -> None:
     """Hook for the generic upsert mutations, called after their write committed:
     publishes ``touchpointAdded`` for upserted touchpoints (created or updated)."""
     broker = broker_of(info)
-    if broker is None or label != "Touchpoint" or not broker.subscriber_count("touchpointAdded"):
+    if broker is None or label != "Touchpoint" or not broker.wants("touchpointAdded"):
         return
     graph: Graph = info.context.graph
     records = await graph.query(TOUCHPOINT_EVENTS, ids=list(ids))

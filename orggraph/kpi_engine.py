@@ -7,8 +7,10 @@ recomputes every KPI with a definition over the periods touching the last
 then publishes each committed computation. A failing run is logged and retried
 at the next tick; it never stops the service.
 
-Wire it into the app's lifespan (next to the broker), e.g.
-``await stack.enter_async_context(run_kpi_schedule(graph, state.broker, 300))``.
+The app's lifespan runs it when ``ORGGRAPH_KPI_INTERVAL_S`` is set (orggraph/app.py).
+Imports and seeding recompute every KPI afterwards (:func:`recompute_after_write`), and
+so does ``orggraph kpi compute``; from the command line the events reach the service's
+subscribers only through Redis (``ORGGRAPH_EVENTS=redis``), as the CLI is another process.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from orggraph.errors import OrgGraphError
-from orggraph.events import Broker, publish_after_commit
+from orggraph.events import Broker, make_broker, publish_after_commit
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import KpiComputation, compute_kpis
+
+if TYPE_CHECKING:
+    from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
 DEFAULT_LOOKBACK = timedelta(days=35)
@@ -42,6 +48,32 @@ async def recompute_recent(
     return await compute_kpis(
         graph, since=since, on_commit=lambda c: publish_computation(broker, c)
     )
+
+
+@contextlib.asynccontextmanager
+async def command_line_broker(settings: Settings) -> AsyncIterator[Broker | None]:
+    """The broker a command-line run publishes to: Redis when the service shares events
+    through it (so its subscribers hear about the run), else none (nobody would listen)."""
+    if settings.events != "redis":
+        yield None
+        return
+    broker = make_broker(settings)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.aclose()  # sends what is queued first
+
+
+async def recompute_after_write(
+    graph: Graph, settings: Settings, since: datetime | None = None, kpi_id: str | None = None
+) -> list[KpiComputation]:
+    """Recompute KPIs (every one by default, from the earliest data) after a command-line
+    write such as an import, publishing kpiUpdated/slaBreached when events go to Redis."""
+    async with command_line_broker(settings) as broker:
+        return await compute_kpis(
+            graph, kpi_id, since, on_commit=lambda c: publish_computation(broker, c)
+        )
 
 
 @contextlib.asynccontextmanager

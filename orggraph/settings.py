@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +69,15 @@ class Settings(BaseSettings):
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0
+
+    # Live subscriptions (see docs/kpis.md).
+    events: Literal["memory", "redis"] = "memory"  # ORGGRAPH_EVENTS; redis: shared by replicas
+    redis_url: str = "redis://127.0.0.1:6379/0"  # ORGGRAPH_REDIS_URL
+    redis_channel: str = "orggraph:events"  # ORGGRAPH_REDIS_CHANNEL, one per deployment
+    events_queue_size: int = Field(default=100, ge=1)  # per subscriber; oldest dropped
+
+    # KPI engine: recompute every KPI every N seconds inside `serve` (0 or unset: off).
+    kpi_interval_s: float | None = Field(default=None, ge=0)  # ORGGRAPH_KPI_INTERVAL_S
 
     @property
     def uses_embedded_database(self) -> bool:

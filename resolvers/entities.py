@@ -8,7 +8,7 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Optional
 
 import strawberry
@@ -24,6 +24,10 @@ from orggraph.schema.inputs import to_dict
 from orggraph.schema.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 
 DEFAULT_PAGE_SIZE = 50
+
+# Checks a domain runs on its rows before an upsert writes anything: (info, [(argument
+# path, row)]), raising BadInputError naming the field (e.g. a KPI's definition).
+UpsertCheck = Callable[[Info, list[tuple[str, dict[str, Any]]]], Awaitable[None]]
 
 
 @strawberry.type
@@ -120,11 +124,16 @@ def _connection(node_type: Any, rows: list[dict[str, Any]], limit: int, paged: b
     return Connection(edges=edges, page_info=info)
 
 
-def upsert_one_field(node_type: Any, input_type: Any, description: str) -> Any:
+def upsert_one_field(
+    node_type: Any, input_type: Any, description: str, check: UpsertCheck | None = None
+) -> Any:
     label = node_type.LABEL
 
     async def resolve(info: Info, input: Any) -> Any:
-        await writes.upsert_nodes(info.context.graph, label, [to_dict(input)])
+        row = to_dict(input)
+        if check is not None:
+            await check(info, [("input", row)])
+        await writes.upsert_nodes(info.context.graph, label, [row])
         await publish_upserted(info, label, [input.id])  # live subscriptions, after commit
         props = (await nodes.nodes_by_id(info.context.graph, label, [input.id])).get(input.id)
         if props is None:  # deleted concurrently
@@ -135,12 +144,17 @@ def upsert_one_field(node_type: Any, input_type: Any, description: str) -> Any:
     return strawberry.field(resolver=resolve, description=description)
 
 
-def upsert_many_field(node_type: Any, input_type: Any, description: str) -> Any:
+def upsert_many_field(
+    node_type: Any, input_type: Any, description: str, check: UpsertCheck | None = None
+) -> Any:
     label = node_type.LABEL
 
     async def resolve(info: Info, inputs: list[Any]) -> UpsertResult:
         check_batch_size(info, inputs, "inputs")
-        records = writes.validate_records(label, [to_dict(item) for item in inputs])
+        rows = [to_dict(item) for item in inputs]
+        if check is not None:
+            await check(info, [(f"inputs[{i}]", row) for i, row in enumerate(rows)])
+        records = writes.validate_records(label, rows)
 
         async def work(tx: Tx) -> writes.WriteSummary:
             return await writes.write_records(tx, label, records)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from orggraph.graph.driver import Graph
-from orggraph.graph.kpis import compute_kpis, parse_definition, periods
+from orggraph.graph.kpis import compute_kpis, parse_definition, period_start, periods
 from orggraph.graph.model import Window
 from orggraph.graph.processes import FunnelParams, value_stream
 from orggraph.graph.writes import upsert_nodes
@@ -260,3 +260,136 @@ async def test_first_response_time_and_touchpoint_filters(graph: Graph) -> None:
     assert (got["frt"]["value"], got["frt"]["sampleSize"], got["frt"]["status"]) == (
         7200.0, 1, "OFF_TARGET")  # fmt: skip
     assert (got["chats"]["value"], got["chats"]["sampleSize"]) == (2.0, 2)
+
+
+async def test_median_stage_time_equals_the_funnel_median_for_the_same_stages_and_window(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    for stat in ("MEDIAN", "P90"):
+        await kpi(graph, f"mql-sql-{stat}", {"measure": "STAGE_TIME", "fromStage": "MQL",
+                  "toStage": "SQL", "statistic": stat, "processId": "p"})  # fmt: skip
+    got = {c.kpi_id: c.measurements[0] for c in await compute_kpis(graph, since=MARCH, until=MARCH)}
+    stream = await value_stream(graph, "p", MARCH, FunnelParams(window_from=MARCH, window_to=APRIL))
+    assert stream is not None
+    mql = stream["funnel"][stream["stages"].index("MQL")]
+    # c1: MQL at 1h, SQL at 3h (2h); c2: 2h -> 5h (3h); c3 never reached SQL.
+    assert got["mql-sql-MEDIAN"]["value"] == pytest.approx(mql["median"]) == 2.5 * 3600
+    assert got["mql-sql-P90"]["value"] == pytest.approx(mql["p90"])
+    assert got["mql-sql-MEDIAN"]["sampleSize"] == mql["timed"] == 2
+
+
+UPSERT_KPI = "mutation U($input: KPIInput!) { upsertKpi(input: $input) { id } }"
+UPSERT_KPIS = "mutation U($inputs: [KPIInput!]!) { upsertKpis(inputs: $inputs) { rows } }"
+
+
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({"measure": "FREE_CYPHER", "query": "MATCH (n) DETACH DELETE n"}, "measure"),
+        ({"fromStage": "MQL"}, "measure"),
+        ({"measure": "CONVERSION_RATE", "fromStage": "MQL"}, "toStage"),
+        ({"measure": "CONVERSION_RATE", "fromStage": "MQL", "toStage": "NOPE"}, "toStage"),
+        ({"measure": "CONVERSION_RATE", "fromStage": "CUSTOMER", "toStage": "SQL",
+          "processId": "p"}, "fromStage"),  # no CUSTOMER step in p
+        ({"measure": "STAGE_TIME", "fromStage": "LEAD", "toStage": "SQL", "processId": "nope"},
+         "processId"),
+        ({"measure": "FIRST_RESPONSE_TIME", "channelId": "pigeon"}, "channelId"),
+        ({"measure": "TOUCHPOINT_COUNT", "campaignId": "nope"}, "campaignId"),
+        ({"measure": "SLA_COMPLIANCE", "slaId": "nope"}, "slaId"),
+        ({"measure": "WON_REVENUE", "window": "DAY"}, "window"),
+    ],
+)  # fmt: skip
+async def test_upsert_kpi_rejects_a_bad_definition_naming_the_field_and_writes_nothing(
+    graph: Graph, definition: dict[str, Any], field: str
+) -> None:
+    await seed(graph)
+    result = await execute(
+        graph, UPSERT_KPI, {"input": {"id": "k", "name": "k", "definition": definition}}
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert result.errors is not None
+    extensions = result.errors[0].extensions or {}
+    assert extensions["field"] == f"input.definition.{field}", result.errors[0].message
+    assert await count(graph, "MATCH (k:KPI) RETURN count(k)") == 0
+
+
+async def test_upsert_kpis_checks_every_row_before_writing_any(graph: Graph) -> None:
+    await seed(graph)
+    good = {"id": "good", "name": "g", "definition": {"measure": "FIRST_RESPONSE_TIME",
+            "channelId": "web"}}  # fmt: skip
+    bad = {"id": "bad", "name": "b", "definition": {"measure": "FIRST_RESPONSE_TIME",
+           "channelId": "pigeon"}}  # fmt: skip
+    plain = {"id": "plain", "name": "no definition: recorded, never computed"}
+    result = await execute(graph, UPSERT_KPIS, {"inputs": [good, plain, bad]})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert result.errors is not None
+    assert (result.errors[0].extensions or {})["field"] == "inputs[2].definition.channelId"
+    assert await count(graph, "MATCH (k:KPI) RETURN count(k)") == 0
+    assert ok(await execute(graph, UPSERT_KPIS, {"inputs": [good, plain]}))["upsertKpis"] == {
+        "rows": 2
+    }
+    assert ok(await execute(graph, UPSERT_KPI, {"input": good}))["upsertKpi"] == {"id": "good"}
+
+
+async def test_seeding_recomputes_the_kpis_unless_told_not_to(
+    graph: Graph, test_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from orggraph.cli import build_parser
+
+    def seed_cli(*extra: str) -> int:
+        args = build_parser().parse_args(["seed", "--customers", "30", "--seed", "3", *extra])
+        return int(args.handler(args, test_settings))
+
+    assert await asyncio.to_thread(seed_cli, "--no-kpis") == 0
+    assert await count(graph, "MATCH (m:Measurement) RETURN count(m)") == 0
+    assert await asyncio.to_thread(seed_cli) == 0
+    assert "KPIs recomputed: 6 KPI(s)" in capsys.readouterr().err
+    computed = await graph.query(
+        "MATCH (k:KPI) WHERE k.definition IS NOT NULL "
+        "RETURN k.id AS id, COUNT { (k)-[:HAS_MEASUREMENT]->() } AS n ORDER BY id"
+    )
+    assert len(computed) == 6
+    assert all(r["n"] > 0 for r in computed), computed
+    assert await count(
+        graph, "MATCH (k:KPI) WHERE k.definition IS NULL AND (k)-[:HAS_MEASUREMENT]->() "
+        "RETURN count(k)"
+    ) == 0  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+async def test_serve_recomputes_kpis_on_its_schedule_and_stops_it_on_shutdown(
+    graph: Graph, test_settings: Any
+) -> None:
+    import asyncio
+    import time
+
+    from starlette.testclient import TestClient
+
+    from orggraph.app import create_app
+
+    await kpi(graph, "calls", {"measure": "TOUCHPOINT_COUNT", "type": "CALL"})
+    await upsert_nodes(
+        graph, "Touchpoint", [{"id": "t", "at": datetime.now(UTC).isoformat(), "type": "CALL"}]
+    )
+    app = create_app(test_settings.model_copy(update={"kpi_interval_s": 0.2}))
+    month = period_start(datetime.now(UTC), Window.MONTH).isoformat()
+    query = '{ measurement(id: "calls:' + month + '") { value sampleSize } }'
+
+    def serve_a_while() -> Any:
+        with TestClient(app) as client:
+            deadline = time.monotonic() + 60
+            task = app.state.orggraph.kpi_schedule
+            assert task is not None and not task.done()
+            while True:  # nobody calls computeKpis: the schedule writes the measurement
+                body = client.post("/graphql", json={"query": query}).json()
+                if body["data"]["measurement"] is not None:
+                    assert body["data"]["measurement"] == {"value": 1.0, "sampleSize": 1}
+                    return task
+                assert time.monotonic() < deadline, "no Measurement from the schedule"
+                time.sleep(0.1)
+
+    task = await asyncio.to_thread(serve_a_while)
+    assert task.done()  # cancelled cleanly when the app shut down

@@ -27,16 +27,19 @@ def register(subparsers: Any) -> None:
 
     northwind = sources.add_parser("northwind", help="the Northwind Traders CSV set")
     northwind.add_argument("directory", type=Path)
+    _no_kpis_option(northwind)
     northwind.set_defaults(handler=import_northwind)
 
     om = sources.add_parser(
         "ocel2-order-management", help="the OCEL 2.0 order-management log (flat CSV export)"
     )
     om.add_argument("directory", type=Path)
+    _no_kpis_option(om)
     om.set_defaults(handler=import_order_management)
 
     p2p = sources.add_parser("ocel2-p2p", help="the OCEL 2.0 procure-to-pay log (table CSVs)")
     p2p.add_argument("directory", type=Path)
+    _no_kpis_option(p2p)
     p2p.set_defaults(handler=import_p2p)
 
     csv = sources.add_parser(
@@ -52,6 +55,7 @@ def register(subparsers: Any) -> None:
     csv.add_argument(
         "--check", action="store_true", help="validate the mapping and every row; write nothing"
     )
+    _no_kpis_option(csv)
     csv.set_defaults(handler=import_csv)
 
     seed = subparsers.add_parser(
@@ -64,23 +68,52 @@ def register(subparsers: Any) -> None:
     seed.add_argument(
         "--writers", type=int, default=1, help="batches written at once (1 is fastest on 2 cores)"
     )
+    _no_kpis_option(seed)
     seed.set_defaults(handler=run_seed)
 
 
-def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]]) -> T:
+def _run(
+    settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argparse.Namespace
+) -> T:
+    """Run a write job, then recompute every KPI unless ``--no-kpis`` (the job has
+    committed: a KPI that cannot be computed is reported, the import stands)."""
     from orggraph.database import open_graph
 
     async def main() -> T:
         async with open_graph(settings) as graph:
-            return await job(graph)
+            result = await job(graph)
+            if not getattr(args, "no_kpis", False):
+                await _recompute_kpis(graph, settings)
+            return result
 
     return asyncio.run(main())
+
+
+async def _recompute_kpis(graph: Graph, settings: Settings) -> None:
+    from orggraph.errors import OrgGraphError
+    from orggraph.kpi_engine import recompute_after_write
+
+    try:
+        computed = await recompute_after_write(graph, settings)
+    except OrgGraphError as error:
+        _say(f"KPIs not recomputed: {error.message}")
+        return
+    periods = sum(len(c.measurements) for c in computed)
+    _say(f"KPIs recomputed: {len(computed)} KPI(s), {periods} measurement(s)")
+
+
+def _no_kpis_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-kpis",
+        action="store_true",
+        help="do not recompute the KPIs afterwards (default: every KPI with a definition)",
+    )
 
 
 def import_northwind(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.graph.importers.northwind import import_northwind as run
 
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say))
+    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
     print(summary.describe())
     return 0
 
@@ -88,7 +121,7 @@ def import_northwind(args: argparse.Namespace, settings: Settings) -> int:
 def import_order_management(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.graph.importers.ocel_order_management import import_order_management as run
 
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say))
+    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
     print(summary.describe())
     return 0
 
@@ -96,7 +129,7 @@ def import_order_management(args: argparse.Namespace, settings: Settings) -> int
 def import_p2p(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.graph.importers.ocel_p2p import import_p2p as run
 
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say))
+    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
     print(summary.describe())
     return 0
 
@@ -116,6 +149,7 @@ def import_csv(args: argparse.Namespace, settings: Settings) -> int:
         lambda graph: run_mapping(
             graph, mapping, rejects=args.rejects, batch_size=args.batch_size, progress=_say
         ),
+        args,
     )
     print(summary.describe())
     return 0
@@ -135,6 +169,7 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
             batch_touchpoints=args.batch_size,
             writers=args.writers,
         ),
+        args,
     )
     print(
         f"seed {summary.seed}: {summary.customers:,} customers, {summary.touchpoints:,} "

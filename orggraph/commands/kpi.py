@@ -43,13 +43,13 @@ def parse_since(text: str | None) -> datetime | None:
 
 def compute_command(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
-    from orggraph.graph.kpis import compute_kpis
+    from orggraph.kpi_engine import recompute_after_write
 
     since = parse_since(args.since)
 
     async def run() -> int:
         async with open_graph(settings) as graph:
-            computations = await compute_kpis(graph, args.kpi, since)
+            computations = await recompute_after_write(graph, settings, since, args.kpi)
         for c in computations:
             latest = c.measurements[-1] if c.measurements else None
             summary = (
