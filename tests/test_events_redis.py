@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import socket
 import subprocess
 import threading
@@ -26,12 +25,13 @@ from orggraph.app import create_app
 from orggraph.events import Broker, Subscriber
 from orggraph.events_redis import RedisBroker, decode, encode
 from orggraph.settings import Settings
+from tests.helpers import require_program
 from tests.test_traversals_funnel import seed as seed_funnel
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not installed (Debian: apt-get install redis-server)",
-)
+
+@pytest.fixture(autouse=True)
+def _redis_installed() -> None:
+    require_program("redis-server", "replicas share events through Redis pub/sub")
 
 
 def free_port() -> int:
