@@ -167,7 +167,7 @@ class NodeSpec(Strict):
                 known = ", ".join(sorted(a for a in by_alias if a != "id"))
                 raise ValueError(f"{self.label} has no property {name!r}; known: {known}")
             if spec.value is not None:
-                annotation = model.model_fields[field_name].annotation
+                annotation: Any = model.model_fields[field_name].annotation
                 try:
                     TypeAdapter(annotation).validate_python(spec.value)
                 except ValidationError as error:
