@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
+from orggraph.resolvers.cypher import CypherQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
@@ -34,6 +35,7 @@ QUERIES: tuple[type, ...] = (
     ChannelsQuery,
     KpisQuery,
     SlasQuery,
+    CypherQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
