@@ -38,6 +38,8 @@ import neo4j.graph
 import neo4j.spatial
 import neo4j.time
 from neo4j.exceptions import ClientError, Neo4jError
+from orggraph.graph import model
+from orggraph.graph.driver import Graph, _mapped_errors, _note_query, _tx_metadata
 
 from orggraph.errors import (
     BadInputError,
@@ -46,8 +48,6 @@ from orggraph.errors import (
     CypherTimeoutError,
     ForbiddenError,
 )
-from orggraph.graph import model
-from orggraph.graph.driver import Graph, _mapped_errors, _note_query, _tx_metadata
 
 # --- personal data -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -121,9 +121,15 @@ def create_app(
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/graphql", BodySizeLimit(graphql_app, settings.max_body_bytes), methods=["GET", "POST"]),
+        Route(
+            "/graphql", BodySizeLimit(graphql_app, settings.max_body_bytes), methods=["GET", "POST"]
+        ),
         WebSocketRoute("/graphql", graphql_app),
-        Route("/cypher", BodySizeLimit(_cypher_endpoint(state), settings.max_body_bytes), methods=["POST"]),
+        Route(
+            "/cypher",
+            BodySizeLimit(request_response(_cypher_endpoint(state)), settings.max_body_bytes),
+            methods=["POST"],
+        ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.orggraph = state

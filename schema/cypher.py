@@ -5,9 +5,8 @@ from __future__ import annotations
 import enum
 
 import strawberry
-from strawberry.scalars import JSON
-
 from orggraph.graph.cypher import CypherResult as RawCypherResult
+from strawberry.scalars import JSON
 
 
 @strawberry.enum(description="Why a Cypher result holds fewer rows than the query produced.")
