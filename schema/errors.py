@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -36,13 +37,27 @@ def classify(error: GraphQLError) -> GraphQLError:
 
 
 # graphql-core's wording for values that do not fit their type (variables, coercion).
-_BAD_VALUE_PREFIXES = ("Variable ", "Expected value of type", "Invalid value", "Int cannot", "Float cannot")
+_BAD_VALUE_PREFIXES = (
+    "Variable ",
+    "Expected value of type",
+    "Expected value of non-null type",
+    "Invalid value",
+    "Int cannot",
+    "Float cannot",
+    "Value cannot represent",  # custom scalars (DateTime, JSON) refusing a value
+    "Boolean cannot",
+    "String cannot",
+    "ID cannot",
+)
+# An unknown enum value: "Value 'X' does not exist in 'Kind' enum."
+_UNKNOWN_ENUM = re.compile(r"^Value .* does not exist in .* enum\.", re.DOTALL)
 
 
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith(_BAD_VALUE_PREFIXES) or error.path is not None:
+    bad_value = error.message.startswith(_BAD_VALUE_PREFIXES) or _UNKNOWN_ENUM.match(error.message)
+    if bad_value or error.path is not None:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 
