@@ -181,7 +181,7 @@ def sentinel_value(type_: GraphQLInputType, sentinel: str, field_name: str = "")
     assert isinstance(type_, GraphQLNamedType)
     name = type_.name
     if name in ("String", "ID"):
-        return f"{sentinel}@example.com" if field_name == "email" else sentinel
+        return _sentinel_string(field_name, sentinel)
     if name == "Int":
         return 1
     if name == "Float":
@@ -190,7 +190,18 @@ def sentinel_value(type_: GraphQLInputType, sentinel: str, field_name: str = "")
         return True
     if name in ("DateTime", "Date"):
         return "2024-01-01T00:00:00Z"
+    if field_name == "properties":
+        return None  # relationship properties are allow-listed per kind
     return {"note": sentinel, sentinel: [sentinel]}
+
+
+def _sentinel_string(field_name: str, sentinel: str) -> str:
+    """The sentinel, or a value carrying it where the model fixes the format."""
+    if field_name == "email":
+        return "".join(sentinel.split()) + "@example.com"
+    if field_name == "currency":
+        return "EUR"  # ISO 4217 pattern: no room for a sentinel
+    return sentinel
 
 
 def sentinel_arguments(field: GraphQLField, sentinel: str) -> dict[str, Any]:
