@@ -31,7 +31,7 @@ import re
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, LiteralString, cast
+from typing import Any, Literal, LiteralString, cast
 
 import neo4j
 import neo4j.graph
@@ -59,6 +59,10 @@ def personal_properties() -> Mapping[str, frozenset[str]]:
     """
     fallback: Mapping[str, frozenset[str]] = {"Customer": frozenset({"email"})}
     return cast(Mapping[str, frozenset[str]], getattr(model, "PERSONAL_PROPERTIES", fallback))
+
+
+MASKED: Any = None
+"""What a masked personal value becomes in a result (JSON null)."""
 
 
 def _personal_names() -> frozenset[str]:
@@ -311,8 +315,8 @@ async def run_read_only(
     query, parameters = check_request(query, parameters, can_read_pii=can_read_pii)
     # The driver types queries as LiteralString to stop pasted values; this is
     # the one deliberate exception: the whole text is the analyst's.
-    text = cast(LiteralString, query)
-    explain = cast(LiteralString, "EXPLAIN " + query)
+    text: LiteralString = query
+    explain: LiteralString = "EXPLAIN " + query
     loop = asyncio.get_running_loop()
     started = loop.time()
     metadata = {"app": "orggraph", "kind": "analyst-cypher", **_tx_metadata.get()}
@@ -429,9 +433,9 @@ class _Masker:
             for key, item in sorted(props.items())
         }
 
-    def _masked_value(self) -> None:
+    def _masked_value(self) -> Any:
         self.masked = True
-        return None
+        return MASKED
 
 
 def _point(point: neo4j.spatial.Point) -> dict[str, Any]:
@@ -456,7 +460,7 @@ class _query_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> Literal[False]:
         if isinstance(error, TimeoutError):
             raise self._timeout() from error
         if not isinstance(error, Neo4jError):

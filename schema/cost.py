@@ -12,7 +12,7 @@ runs, with QUERY_TOO_COMPLEX naming the estimate and the limit.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -114,7 +114,7 @@ class CostEstimator:
 
 def _field_definition(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
     if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-        return parent.fields.get(name)
+        return cast(GraphQLField | None, parent.fields.get(name))
     return None
 
 

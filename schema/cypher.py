@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import cast
 
 import strawberry
 from orggraph.graph.cypher import CypherResult as RawCypherResult
@@ -34,7 +35,7 @@ class CypherResult:
     def from_raw(cls, raw: RawCypherResult) -> CypherResult:
         return cls(
             columns=raw.columns,
-            rows=raw.rows,
+            rows=cast(JSON, raw.rows),
             row_count=len(raw.rows),
             truncated=raw.truncated,
             truncated_by=CypherTruncation(raw.truncated_by) if raw.truncated_by else None,
