@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0
-    max_query_cost: int = 50_000  # estimated fields resolved (lists x first/last)
+    max_query_cost: int = 200_000  # estimated fields resolved (lists x first/last)
     max_body_bytes: int = 5_000_000  # request body of /graphql and /cypher (HTTP 413)
 
     # Read-only Cypher for analysts (POST /cypher, the `cypher` field, `orggraph cypher`).

@@ -28,7 +28,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxCostLimiter(max_cost=settings.max_query_cost),
+        MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         ErrorCodes,
     ]
     subscription: Any = None

@@ -48,10 +48,12 @@ class CostEstimator:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
+        max_page_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.max_page_size = max_page_size
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
@@ -94,7 +96,8 @@ class CostEstimator:
         if any(name in definition.args for name in _PAGING_ARGUMENTS):
             given = [self._int_argument(field, name) for name in _PAGING_ARGUMENTS]
             values = [value for value in given if value is not None]
-            return max(values) if values else DEFAULT_PAGE_SIZE
+            # Above the page maximum the resolver refuses the argument itself (BAD_USER_INPUT).
+            return min(max(values), self.max_page_size) if values else DEFAULT_PAGE_SIZE
         if _is_list(definition.type) and field.name.value not in _CONNECTION_LISTS:
             return UNPAGED_LIST_FACTOR
         return 1
@@ -137,6 +140,7 @@ def estimate_cost(
     document: Any,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
+    max_page_size: int = 1_000,
 ) -> int:
     """The estimated cost of the operation that will run (see module doc)."""
     fragments = {
@@ -146,22 +150,27 @@ def estimate_cost(
     chosen = [
         op for op in operations if operation_name is None or (op.name and op.name.value == operation_name)
     ]
-    estimator = CostEstimator(schema, fragments, variables or {})
+    estimator = CostEstimator(schema, fragments, variables or {}, max_page_size)
     return max((estimator.operation(op) for op in chosen), default=0)
 
 
 class MaxCostLimiter(SchemaExtension):
     """Refuses, before execution, an operation whose estimated cost exceeds ``max_cost``."""
 
-    def __init__(self, *, max_cost: int) -> None:
+    def __init__(self, *, max_cost: int, max_page_size: int = 1_000) -> None:
         self.max_cost = max_cost
+        self.max_page_size = max_page_size
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None:
             cost = estimate_cost(
-                context.schema._schema, document, context.operation_name, context.variables
+                context.schema._schema,
+                document,
+                context.operation_name,
+                context.variables,
+                self.max_page_size,
             )
             if cost > self.max_cost:
                 error = QueryTooComplexError(

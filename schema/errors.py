@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from orggraph.errors import OrgGraphError
@@ -31,6 +30,8 @@ def classify(error: GraphQLError) -> GraphQLError:
             return error
         return _with(error, error.message, {"code": _code_without_cause(error)})
     if isinstance(original, GraphQLError):
+        if _about_variable(error):  # "Variable '$t' has invalid value at .kind: ..."
+            return _with(error, error.message, {"code": "BAD_USER_INPUT"})
         return classify(original)
     log.error("unexpected error in %s", error.path, exc_info=original)
     return _with(error, "Internal server error", {"code": "INTERNAL"})
@@ -40,24 +41,22 @@ def classify(error: GraphQLError) -> GraphQLError:
 _BAD_VALUE_PREFIXES = (
     "Variable ",
     "Expected value of type",
-    "Expected value of non-null type",
     "Invalid value",
     "Int cannot",
     "Float cannot",
-    "Value cannot represent",  # custom scalars (DateTime, JSON) refusing a value
-    "Boolean cannot",
-    "String cannot",
-    "ID cannot",
 )
-# An unknown enum value: "Value 'X' does not exist in 'Kind' enum."
-_UNKNOWN_ENUM = re.compile(r"^Value .* does not exist in .* enum\.", re.DOTALL)
+
+
+def _about_variable(error: GraphQLError) -> bool:
+    """A variable's value that its type refuses (null for T!, an unknown enum value, a
+    malformed DateTime) is bad input; graphql-core points such errors at the variable."""
+    return any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ())
 
 
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    bad_value = error.message.startswith(_BAD_VALUE_PREFIXES) or _UNKNOWN_ENUM.match(error.message)
-    if bad_value or error.path is not None:
+    if error.message.startswith(_BAD_VALUE_PREFIXES) or _about_variable(error) or error.path is not None:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 
