@@ -131,3 +131,12 @@ def test_nan_and_infinity_are_refused_where_numbers_are_stored(db: SyncGraph) ->
         )
         assert result.errors and (result.errors[0].extensions or {}).get("code") == "BAD_USER_INPUT"
     assert db.fingerprint() == before
+
+
+def test_an_unpaired_surrogate_is_bad_input_not_an_internal_error(db: SyncGraph) -> None:
+    before = db.fingerprint()
+    for row in ({"id": "\ud800", "name": "x"}, {"id": "ok", "name": "a\udfffb"}):
+        result = execute(db, "mutation($t: TeamInput!) { upsertTeam(input: $t) { id } }", {"t": row})
+        assert result.errors and (result.errors[0].extensions or {}).get("code") == "BAD_USER_INPUT"
+        assert "unicode" in result.errors[0].message.lower()
+    assert db.fingerprint() == before
