@@ -215,7 +215,8 @@ def _refuse_personal_names(query: str, parameters: dict[str, Any]) -> None:
         word = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])", re.IGNORECASE)
         if word.search(query):
             raise ForbiddenError(
-                f"the query names the personal property '{name}', which this principal may not read",
+                f"the query names the personal property '{name}', "
+                "which this principal may not read",
                 field="query",
             )
         for key, value in _strings(parameters):
@@ -260,9 +261,7 @@ def _procedure_allowed(name: str, modes: Mapping[str, str]) -> bool:
     return listed and modes.get(name) in ("READ", "DEFAULT")
 
 
-def check_plan(
-    summary: neo4j.ResultSummary, database: str, modes: Mapping[str, str]
-) -> None:
+def check_plan(summary: neo4j.ResultSummary, database: str, modes: Mapping[str, str]) -> None:
     """Refuse (CYPHER_NOT_READ_ONLY) anything but a plain read of ``database``."""
     if summary.query_type != "r":
         raise CypherNotReadOnlyError(
@@ -342,7 +341,9 @@ async def run_read_only(
     return collected
 
 
-async def _collect(result: neo4j.AsyncResult, limits: CypherLimits, can_read_pii: bool) -> CypherResult:
+async def _collect(
+    result: neo4j.AsyncResult, limits: CypherLimits, can_read_pii: bool
+) -> CypherResult:
     columns = list(result.keys())
     out = CypherResult(columns=columns, rows=[])
     masker = _Masker(None if can_read_pii else personal_properties())
@@ -378,7 +379,11 @@ class _Masker:
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
-            return value if math.isfinite(value) else str(value).replace("inf", "Infinity").replace("nan", "NaN")
+            return (
+                value
+                if math.isfinite(value)
+                else str(value).replace("inf", "Infinity").replace("nan", "NaN")
+            )
         if isinstance(value, neo4j.graph.Node):
             return self.node(value)
         if isinstance(value, neo4j.graph.Relationship):
@@ -397,7 +402,9 @@ class _Masker:
             }
         if isinstance(value, neo4j.spatial.Point):
             return _point(value)
-        if isinstance(value, (neo4j.time.Date, neo4j.time.Time, neo4j.time.DateTime, neo4j.time.Duration)):
+        if isinstance(
+            value, (neo4j.time.Date, neo4j.time.Time, neo4j.time.DateTime, neo4j.time.Duration)
+        ):
             return value.iso_format()
         if isinstance(value, list | tuple):  # after Point and Duration, which are tuples
             return [self.value(item) for item in value]
@@ -423,7 +430,9 @@ class _Masker:
             "properties": self._properties(frozenset({rel.type}), dict(rel.items())),
         }
 
-    def _properties(self, labels: frozenset[str] | set[str], props: dict[str, Any]) -> dict[str, Any]:
+    def _properties(
+        self, labels: frozenset[str] | set[str], props: dict[str, Any]
+    ) -> dict[str, Any]:
         hidden: set[str] = set()
         if self.personal is not None:
             for label in labels:

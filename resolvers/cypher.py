@@ -28,9 +28,7 @@ class CypherQuery:
         description="Run a read-only Cypher query (ANALYST or ADMIN). Writes, schema and admin "
         "commands, file access and non-read procedures are refused (CYPHER_NOT_READ_ONLY)."
     )
-    async def cypher(
-        self, info: Info, query: str, parameters: JSON | None = None
-    ) -> CypherResult:
+    async def cypher(self, info: Info, query: str, parameters: JSON | None = None) -> CypherResult:
         principal = info.context.principal
         require_cypher_access(principal)
         params: Any = parameters

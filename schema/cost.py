@@ -148,7 +148,9 @@ def estimate_cost(
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
-        op for op in operations if operation_name is None or (op.name and op.name.value == operation_name)
+        op
+        for op in operations
+        if operation_name is None or (op.name and op.name.value == operation_name)
     ]
     estimator = CostEstimator(schema, fragments, variables or {}, max_page_size)
     return max((estimator.operation(op) for op in chosen), default=0)

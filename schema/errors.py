@@ -56,7 +56,9 @@ def _about_variable(error: GraphQLError) -> bool:
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith(_BAD_VALUE_PREFIXES) or _about_variable(error) or error.path is not None:
+    if error.message.startswith(_BAD_VALUE_PREFIXES) or _about_variable(error):
+        return "BAD_USER_INPUT"
+    if error.path is not None:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

@@ -29,10 +29,10 @@ from graphql import (
     GraphQLUnionType,
 )
 from hypothesis import strategies as st
-
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.schema import build_schema
+
 from orggraph.settings import Settings
 
 SCHEMA = build_schema(Settings())
@@ -65,7 +65,9 @@ huge_text = st.integers(min_value=1_000, max_value=100_000).map(lambda n: "y" * 
 hostile_text: st.SearchStrategy[str] = st.one_of(
     st.text(max_size=40),
     st.sampled_from(INJECTIONS),
-    st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x10FFFF), min_size=1, max_size=20),
+    st.text(
+        alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x10FFFF), min_size=1, max_size=20
+    ),
     huge_text,
 )
 hostile_int = st.one_of(st.integers(-10, 10_000), st.integers(min_value=-(2**70), max_value=2**70))
@@ -73,7 +75,9 @@ hostile_float = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([1e308, -1e308, 0.0, 5e-324]),
 )
-json_scalar = st.one_of(st.none(), st.booleans(), hostile_int, st.floats(allow_nan=False), hostile_text)
+json_scalar = st.one_of(
+    st.none(), st.booleans(), hostile_int, st.floats(allow_nan=False), hostile_text
+)
 hostile_json = st.recursive(
     json_scalar,
     lambda inner: st.one_of(
@@ -123,16 +127,30 @@ def _nullable_strategy(type_: GraphQLInputType, depth: int) -> st.SearchStrategy
             for name, field in type_.fields.items()
             if depth < 2 or isinstance(field.type, GraphQLNonNull)
         }
-        return st.fixed_dictionaries({}, optional=fields) if depth >= 3 else st.fixed_dictionaries(
-            {k: v for k, v in fields.items() if isinstance(type_.fields[k].type, GraphQLNonNull)},
-            optional={k: v for k, v in fields.items() if not isinstance(type_.fields[k].type, GraphQLNonNull)},
+        return (
+            st.fixed_dictionaries({}, optional=fields)
+            if depth >= 3
+            else st.fixed_dictionaries(
+                {
+                    k: v
+                    for k, v in fields.items()
+                    if isinstance(type_.fields[k].type, GraphQLNonNull)
+                },
+                optional={
+                    k: v
+                    for k, v in fields.items()
+                    if not isinstance(type_.fields[k].type, GraphQLNonNull)
+                },
+            )
         )
     assert isinstance(type_, GraphQLScalarType), type_
     return scalar_strategy(type_)
 
 
 def arguments(field: GraphQLField) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({name: value_strategy(arg.type) for name, arg in field.args.items()})
+    return st.fixed_dictionaries(
+        {name: value_strategy(arg.type) for name, arg in field.args.items()}
+    )
 
 
 def selection(field: GraphQLField) -> str:
@@ -175,9 +193,7 @@ def sentinel_value(type_: GraphQLInputType, sentinel: str, field_name: str = "")
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     if isinstance(type_, GraphQLInputObjectType):
-        return {
-            name: sentinel_value(f.type, sentinel, name) for name, f in type_.fields.items()
-        }
+        return {name: sentinel_value(f.type, sentinel, name) for name, f in type_.fields.items()}
     assert isinstance(type_, GraphQLNamedType)
     name = type_.name
     if name in ("String", "ID"):
@@ -237,7 +253,8 @@ class SyncGraph:
                 result = await session.run(
                     "MATCH (n) OPTIONAL MATCH (n)-[r]->() "
                     "WITH n, count(r) AS rels, sum(size(keys(r))) AS rprops "
-                    "RETURN count(n) AS nodes, sum(rels) AS rels, sum(size(keys(n)) + rprops) AS props"
+                    "RETURN count(n) AS nodes, sum(rels) AS rels, "
+                    "sum(size(keys(n)) + rprops) AS props"
                 )
                 record = await result.single()
                 assert record is not None

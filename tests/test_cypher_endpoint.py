@@ -65,15 +65,29 @@ WRITE_FORMS: list[str] = [
 async def seed(graph: Graph) -> None:
     await upsert_nodes(graph, "Team", [{"id": "mkt", "name": "Marketing"}])
     await upsert_nodes(graph, "Channel", [{"id": "web", "name": "Web", "kind": "WEB"}])
-    await upsert_nodes(graph, "Customer", [
-        {"id": "c1", "name": "ACME", "email": "buyer@acme.example"},
-        {"id": "c2", "name": "Beta", "email": "ops@beta.example"},
-    ])
-    await upsert_nodes(graph, "Touchpoint", [
-        {"id": "t1", "at": "2024-03-01T09:00:00Z", "type": "PAGE_VIEW", "customerId": "c1",
-         "channelId": "web", "teamId": "mkt"},
-        {"id": "t2", "at": "2024-03-02T09:00:00Z", "type": "CALL", "customerId": "c1"},
-    ])
+    await upsert_nodes(
+        graph,
+        "Customer",
+        [
+            {"id": "c1", "name": "ACME", "email": "buyer@acme.example"},
+            {"id": "c2", "name": "Beta", "email": "ops@beta.example"},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {
+                "id": "t1",
+                "at": "2024-03-01T09:00:00Z",
+                "type": "PAGE_VIEW",
+                "customerId": "c1",
+                "channelId": "web",
+                "teamId": "mkt",
+            },
+            {"id": "t2", "at": "2024-03-02T09:00:00Z", "type": "CALL", "customerId": "c1"},
+        ],
+    )
 
 
 async def counts(graph: Graph) -> tuple[int, int, int, int]:
@@ -81,15 +95,22 @@ async def counts(graph: Graph) -> tuple[int, int, int, int]:
     async with graph.driver.session(database=graph.database) as session:
         nodes = await (await session.run("MATCH (n) RETURN count(n) AS c")).single()
         rels = await (await session.run("MATCH ()-[r]->() RETURN count(r) AS c")).single()
-        labels = await (await session.run("CALL db.labels() YIELD label RETURN count(*) AS c")).single()
-        schema = await (await session.run(
-            "SHOW INDEXES YIELD name RETURN count(*) AS c")).single()
+        labels = await (
+            await session.run("CALL db.labels() YIELD label RETURN count(*) AS c")
+        ).single()
+        schema = await (await session.run("SHOW INDEXES YIELD name RETURN count(*) AS c")).single()
     assert nodes and rels and labels and schema
     return nodes["c"], rels["c"], labels["c"], schema["c"]
 
 
-async def run(graph: Graph, query: str, params: dict[str, Any] | None = None, *,
-              limits: CypherLimits = LIMITS, pii: bool = True) -> dict[str, Any]:
+async def run(
+    graph: Graph,
+    query: str,
+    params: dict[str, Any] | None = None,
+    *,
+    limits: CypherLimits = LIMITS,
+    pii: bool = True,
+) -> dict[str, Any]:
     return (await run_read_only(graph, query, params or {}, limits, can_read_pii=pii)).to_json()
 
 
@@ -97,14 +118,18 @@ async def run(graph: Graph, query: str, params: dict[str, Any] | None = None, *,
 
 
 @pytest.mark.parametrize("query", WRITE_FORMS)
-async def test_every_write_form_is_refused_and_the_graph_is_unchanged(graph: Graph, query: str) -> None:
+async def test_every_write_form_is_refused_and_the_graph_is_unchanged(
+    graph: Graph, query: str
+) -> None:
     from orggraph.errors import OrgGraphError
 
     await seed(graph)
     before = await counts(graph)
     with pytest.raises(OrgGraphError) as refused:
         await run(graph, query)
-    assert refused.value.code in ("CYPHER_NOT_READ_ONLY", "CYPHER_SYNTAX_ERROR"), refused.value.message
+    assert refused.value.code in ("CYPHER_NOT_READ_ONLY", "CYPHER_SYNTAX_ERROR"), (
+        refused.value.message
+    )
     assert await counts(graph) == before
     names = await run(graph, "MATCH (c:Customer) RETURN c.name AS name ORDER BY name")
     assert names["rows"] == [["ACME"], ["Beta"]]
@@ -113,8 +138,12 @@ async def test_every_write_form_is_refused_and_the_graph_is_unchanged(graph: Gra
 async def test_plain_writes_are_refused_by_the_plan_check_with_its_code(graph: Graph) -> None:
     from orggraph.errors import CypherNotReadOnlyError
 
-    for query in ("CREATE (n:Team {id: 'evil'})", "LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l",
-                  "CALL apoc.create.node(['Team'], {}) YIELD node RETURN node", "SHOW TRANSACTIONS"):
+    for query in (
+        "CREATE (n:Team {id: 'evil'})",
+        "LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l",
+        "CALL apoc.create.node(['Team'], {}) YIELD node RETURN node",
+        "SHOW TRANSACTIONS",
+    ):
         with pytest.raises(CypherNotReadOnlyError):
             await run(graph, query)
 
@@ -123,7 +152,9 @@ async def test_reads_allowed_procedures_and_parameters_work(graph: Graph) -> Non
     await seed(graph)
     labels = await run(graph, "CALL db.labels() YIELD label RETURN label ORDER BY label")
     assert ["Customer"] in labels["rows"] and ["Team"] in labels["rows"]
-    found = await run(graph, "MATCH (c:Customer {id: $id})-[:HAD]->(t) RETURN count(t) AS n", {"id": "c1"})
+    found = await run(
+        graph, "MATCH (c:Customer {id: $id})-[:HAD]->(t) RETURN count(t) AS n", {"id": "c1"}
+    )
     assert found["columns"] == ["n"] and found["rows"] == [[2]] and found["truncated"] is False
 
 
@@ -142,7 +173,10 @@ async def test_a_query_past_the_timeout_is_stopped_with_cypher_timeout(graph: Gr
     from orggraph.errors import CypherTimeoutError
 
     await upsert_nodes(graph, "Team", [{"id": f"t{i}", "name": f"T{i}"} for i in range(300)])
-    cartesian = "MATCH (a:Team), (b:Team), (c:Team), (d:Team) WHERE a.name < b.name + c.name + d.name RETURN count(*)"
+    cartesian = (
+        "MATCH (a:Team), (b:Team), (c:Team), (d:Team) "
+        "WHERE a.name < b.name + c.name + d.name RETURN count(*)"
+    )
     with pytest.raises(CypherTimeoutError) as error:
         await run(graph, cartesian, limits=CypherLimits(timeout_s=1.0))
     assert error.value.extensions()["code"] == "CYPHER_TIMEOUT"
@@ -168,11 +202,14 @@ async def test_the_size_cap_truncates_by_bytes(graph: Graph) -> None:
 
 async def test_nodes_relationships_paths_and_values_are_typed(graph: Graph) -> None:
     await seed(graph)
-    result = await run(graph, """
+    result = await run(
+        graph,
+        """
         MATCH p = (c:Customer {id: 'c1'})-[r:HAD]->(t:Touchpoint {id: 't1'})
         RETURN c, r, p, t.at AS at, date('2024-03-01') AS d, duration('P1DT2H') AS du,
                point({x: 1, y: 2}) AS pt, [1, 'a', null] AS list, {k: 1.5} AS map
-    """)
+    """,
+    )
     c, r, p, at, d, du, pt, lst, mp = result["rows"][0]
     assert c["type"] == "node" and c["labels"] == ["Customer"]
     assert c["properties"]["id"] == "c1" and c["properties"]["email"] == "buyer@acme.example"
@@ -187,7 +224,9 @@ async def test_nodes_relationships_paths_and_values_are_typed(graph: Graph) -> N
 
 async def test_personal_properties_are_masked_for_an_analyst_without_pii(graph: Graph) -> None:
     await seed(graph)
-    result = await run(graph, "MATCH (c:Customer) RETURN c, properties(c) AS props ORDER BY c.id", pii=False)
+    result = await run(
+        graph, "MATCH (c:Customer) RETURN c, properties(c) AS props ORDER BY c.id", pii=False
+    )
     assert result["masked"] is True
     assert [row[0]["properties"]["email"] for row in result["rows"]] == [None, None]
     assert [row[1]["email"] for row in result["rows"]] == [None, None]
@@ -243,7 +282,9 @@ async def test_the_graphql_field_answers_an_analyst_and_masks(graph: Graph) -> N
     assert pii["rows"][0][0]["properties"]["email"] == "ops@beta.example"
 
 
-async def test_the_graphql_field_is_forbidden_to_a_function_and_refuses_writes(graph: Graph) -> None:
+async def test_the_graphql_field_is_forbidden_to_a_function_and_refuses_writes(
+    graph: Graph,
+) -> None:
     await seed(graph)
     assert error_codes(await graphql(graph, FUNCTION, "RETURN 1")) == ["FORBIDDEN"]
     before = await counts(graph)
@@ -259,7 +300,9 @@ def client_as(settings: Settings, principal: Principal | None) -> TestClient:
     app = create_app(settings)
     if principal is not None:
 
-        async def inject(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        async def inject(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
             request.state.principal = principal
             return await call_next(request)
 
@@ -274,8 +317,9 @@ def analyst_client(test_settings: Settings, graph: Graph) -> Iterator[TestClient
 
 
 def test_post_cypher_returns_rows_and_refuses_writes(analyst_client: TestClient) -> None:
-    answer = analyst_client.post("/cypher", json={"query": "UNWIND $xs AS x RETURN x * 2 AS y",
-                                                  "parameters": {"xs": [1, 2]}})
+    answer = analyst_client.post(
+        "/cypher", json={"query": "UNWIND $xs AS x RETURN x * 2 AS y", "parameters": {"xs": [1, 2]}}
+    )
     assert answer.status_code == 200
     assert answer.json()["data"]["rows"] == [[2], [4]]
     refused = analyst_client.post("/cypher", json={"query": "CREATE (n:Team {id: 'x'})"})
@@ -295,19 +339,25 @@ def test_post_cypher_bad_bodies_have_codes(analyst_client: TestClient) -> None:
         (b'{"query": "RETURN $missing"}', 400, "CYPHER_SYNTAX_ERROR"),
     ]
     for body, status, code in cases:
-        answer = analyst_client.post("/cypher", content=body, headers={"content-type": "application/json"})
+        answer = analyst_client.post(
+            "/cypher", content=body, headers={"content-type": "application/json"}
+        )
         assert answer.status_code == status, body
         assert answer.json()["errors"][0]["extensions"]["code"] == code, body
 
 
-def test_post_cypher_is_forbidden_to_a_function_principal(test_settings: Settings, graph: Graph) -> None:
+def test_post_cypher_is_forbidden_to_a_function_principal(
+    test_settings: Settings, graph: Graph
+) -> None:
     with client_as(test_settings, FUNCTION) as client:
         answer = client.post("/cypher", json={"query": "RETURN 1"})
     assert answer.status_code == 403
     assert answer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def test_bodies_over_the_limit_get_413_on_cypher_and_graphql(test_settings: Settings, graph: Graph) -> None:
+def test_bodies_over_the_limit_get_413_on_cypher_and_graphql(
+    test_settings: Settings, graph: Graph
+) -> None:
     small = test_settings.model_copy(update={"max_body_bytes": 1_000})
     padding = "x" * 2_000
     with client_as(small, None) as client:
@@ -325,7 +375,10 @@ def test_bodies_over_the_limit_get_413_on_cypher_and_graphql(test_settings: Sett
 
 
 def test_the_cli_runs_a_read_and_refuses_a_write(
-    test_settings: Settings, graph: Graph, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    test_settings: Settings,
+    graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
     assert main(["cypher", "UNWIND range(1, $n) AS i RETURN i, i * i AS sq", "--param", "n=3"]) == 0

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from orggraph.graph.driver import recording
 
 from orggraph.context import Context
-from orggraph.graph.driver import recording
 from orggraph.settings import Settings
 from tests.hostile import (
     SCHEMA,
@@ -30,7 +30,7 @@ from tests.hostile import (
 # Valid as an id (printable, no surrounding blanks), hostile as Cypher text.
 SENTINELS = (
     "zq7'})DETACH/**/DELETE/**/n//",
-    "zq8\"}) MATCH (n) DETACH DELETE n //",
+    'zq8"}) MATCH (n) DETACH DELETE n //',
     "zq9`) CALL apoc.create.node(['Evil'],{}) //",
 )
 
@@ -82,11 +82,18 @@ def test_no_query_field_puts_a_client_string_into_query_text(db: SyncGraph, sent
 
 def test_hostile_ids_are_stored_as_data_and_nothing_else_is_written(db: SyncGraph) -> None:
     sentinel = SENTINELS[0]
-    upsert = "mutation($id: ID!, $n: String!) { upsertTeam(input: {id: $id, name: $n}) { id name } }"
+    upsert = (
+        "mutation($id: ID!, $n: String!) { upsertTeam(input: {id: $id, name: $n}) { id name } }"
+    )
     context = Context.for_request(db.graph, Settings())
-    result = db.run(SCHEMA.execute(upsert, variable_values={"id": sentinel, "n": sentinel},
-                                   context_value=context))
-    assert result.errors is None and result.data == {"upsertTeam": {"id": sentinel, "name": sentinel}}
+    result = db.run(
+        SCHEMA.execute(
+            upsert, variable_values={"id": sentinel, "n": sentinel}, context_value=context
+        )
+    )
+    assert result.errors is None and result.data == {
+        "upsertTeam": {"id": sentinel, "name": sentinel}
+    }
 
     async def labels() -> list[str]:
         async with db.graph.driver.session(database=db.graph.database) as session:

@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 
 from graphql import parse
-
 from orggraph.schema import build_schema
 from orggraph.schema.cost import estimate_cost
+
 from orggraph.settings import Settings
 
 SCHEMA = build_schema(Settings())
 NESTED = "{ customers(first: 20) { edges { node { id touchpoints { id } } } } }"
 
 
-def cost(query: str, variables: dict[str, object] | None = None, operation: str | None = None) -> int:
+def cost(
+    query: str, variables: dict[str, object] | None = None, operation: str | None = None
+) -> int:
     return estimate_cost(SCHEMA._schema, parse(query), operation, variables)
 
 
 def test_each_field_costs_one_times_the_enclosing_pages() -> None:
     # customers 1; edges, node, id, touchpoints 20 each; touchpoints.id 20 x 50 (default page).
     assert cost(NESTED) == 1 + 4 * 20 + 20 * 50
-    assert cost("{ customers(first: 20) { edges { node { id touchpoints(first: 3) { id } } } } }") == 1 + 4 * 20 + 60
+    assert (
+        cost("{ customers(first: 20) { edges { node { id touchpoints(first: 3) { id } } } } }")
+        == 1 + 4 * 20 + 60
+    )
 
 
 def test_variables_fragments_and_the_chosen_operation_count() -> None:

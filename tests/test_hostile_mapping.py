@@ -15,17 +15,28 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from orggraph.graph.importers.mapping import parse_mapping, run_mapping
 
 from orggraph.errors import OrgGraphError
-from orggraph.graph.importers.mapping import parse_mapping, run_mapping
 from orggraph.settings import Settings
-from tests.hostile import INJECTIONS, MALFORMED_DATES, SyncGraph, hostile_json, hostile_text, open_sync_graph
+from tests.hostile import (
+    INJECTIONS,
+    MALFORMED_DATES,
+    SyncGraph,
+    hostile_json,
+    hostile_text,
+    open_sync_graph,
+)
 
 CLIENT_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT"}
 HOSTILE = settings(
     max_examples=30,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
     database=None,
 )
 MAPPING: dict[str, Any] = {
@@ -33,25 +44,35 @@ MAPPING: dict[str, Any] = {
     "sources": [
         {
             "file": "teams.csv",
-            "nodes": [{
-                "label": "Team",
-                "id": "team:{code}",
-                "properties": {"name": "name", "kind": {"column": "kind"}, "function": "function"},
-            }],
-            "relationships": [{"kind": "TEAM_PART_OF_TEAM", "from": "team:{code}", "to": "team:{parent}"}],
+            "nodes": [
+                {
+                    "label": "Team",
+                    "id": "team:{code}",
+                    "properties": {
+                        "name": "name",
+                        "kind": {"column": "kind"},
+                        "function": "function",
+                    },
+                }
+            ],
+            "relationships": [
+                {"kind": "TEAM_PART_OF_TEAM", "from": "team:{code}", "to": "team:{parent}"}
+            ],
         },
         {
             "file": "touchpoints.csv",
-            "nodes": [{
-                "label": "Touchpoint",
-                "id": "tp",
-                "properties": {
-                    "at": {"column": "when", "type": "datetime"},
-                    "type": "kind",
-                    "value": {"column": "amount", "type": "float"},
-                    "teamId": "team:{team}",
-                },
-            }],
+            "nodes": [
+                {
+                    "label": "Touchpoint",
+                    "id": "tp",
+                    "properties": {
+                        "at": {"column": "when", "type": "datetime"},
+                        "type": "kind",
+                        "value": {"column": "amount", "type": "float"},
+                        "teamId": "team:{team}",
+                    },
+                }
+            ],
         },
     ],
 }
@@ -135,7 +156,9 @@ def test_hostile_cells_give_a_clear_error_and_write_nothing_or_import_verbatim(
 
 @HOSTILE
 @given(content=st.binary(max_size=300))
-def test_arbitrary_bytes_as_a_csv_are_a_clear_error_or_a_clean_import(db: SyncGraph, content: bytes) -> None:
+def test_arbitrary_bytes_as_a_csv_are_a_clear_error_or_a_clean_import(
+    db: SyncGraph, content: bytes
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "teams.csv").write_bytes(b"code,name,kind,function,parent\n" + content)
@@ -149,7 +172,9 @@ def test_arbitrary_bytes_as_a_csv_are_a_clear_error_or_a_clean_import(db: SyncGr
 
 @HOSTILE
 @given(mapping=hostile_json)
-def test_a_hostile_mapping_document_is_refused_before_any_file_is_read(db: SyncGraph, mapping: Any) -> None:
+def test_a_hostile_mapping_document_is_refused_before_any_file_is_read(
+    db: SyncGraph, mapping: Any
+) -> None:
     before = db.fingerprint()
     with tempfile.TemporaryDirectory() as tmp:
         _, error = import_(db, Path(tmp), mapping)
@@ -165,11 +190,13 @@ def test_injection_in_mapping_names_is_refused_by_the_allow_lists(
 ) -> None:
     mapping = {
         "version": 1,
-        "sources": [{
-            "rows": [{"a": "x"}],
-            "nodes": [{"label": label, "id": "a", "properties": {column: "a"}}],
-            "relationships": [{"kind": kind, "from": "a", "to": "a"}],
-        }],
+        "sources": [
+            {
+                "rows": [{"a": "x"}],
+                "nodes": [{"label": label, "id": "a", "properties": {column: "a"}}],
+                "relationships": [{"kind": kind, "from": "a", "to": "a"}],
+            }
+        ],
     }
     before = db.fingerprint()
     with tempfile.TemporaryDirectory() as tmp:

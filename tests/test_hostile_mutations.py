@@ -25,7 +25,11 @@ CLIENT_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "QUERY_TOO_COMPLEX"}
 HOSTILE = settings(
     max_examples=15,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
     database=None,
 )
 
@@ -41,12 +45,16 @@ def execute(db: SyncGraph, text: str, variables: dict[str, Any]) -> Any:
 
 
 def test_the_mutation_list_comes_from_the_schema() -> None:
-    assert {"upsertCustomer", "upsertTouchpoints", "upsertRelationships", "upsertGraph"} <= set(MUTATIONS)
+    assert {"upsertCustomer", "upsertTouchpoints", "upsertRelationships", "upsertGraph"} <= set(
+        MUTATIONS
+    )
     assert len(MUTATIONS) >= 30
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_hostile_input_gives_a_coded_error_and_leaves_the_graph_unchanged(db: SyncGraph, name: str) -> None:
+def test_hostile_input_gives_a_coded_error_and_leaves_the_graph_unchanged(
+    db: SyncGraph, name: str
+) -> None:
     field = MUTATIONS[name]
     text = operation("mutation", name, field)
 
@@ -78,7 +86,9 @@ def _stored_verbatim(db: SyncGraph, name: str, variables: dict[str, Any]) -> Non
 
     async def read() -> dict[str, Any]:
         async with db.graph.driver.session(database=db.graph.database) as session:
-            result = await session.run("MATCH (n {id: $id}) RETURN properties(n) AS p", id=row["id"])
+            result = await session.run(
+                "MATCH (n {id: $id}) RETURN properties(n) AS p", id=row["id"]
+            )
             records = [r["p"] async for r in result]
         return records[0] if len(records) == 1 else {}
 
@@ -105,7 +115,11 @@ def test_batches_over_the_limit_name_the_argument_and_the_limit(db: SyncGraph, s
             {"r": [{"from": f"t{i}", "to": "t0"} for i in range(size)]},
             "rows",
         ),
-        ("mutation($g: GraphInput!) { upsertGraph(input: $g) { rows } }", {"g": {"teams": rows}}, "input"),
+        (
+            "mutation($g: GraphInput!) { upsertGraph(input: $g) { rows } }",
+            {"g": {"teams": rows}},
+            "input",
+        ),
     ]:
         context = Context.for_request(db.graph, limited)
         result = db.run(SCHEMA.execute(text, variable_values=variables, context_value=context))
@@ -126,7 +140,7 @@ def test_nan_and_infinity_are_refused_where_numbers_are_stored(db: SyncGraph) ->
     for bad in (math.nan, math.inf, -math.inf):
         result = execute(
             db,
-            "mutation($v: Float) { upsertKpi(input: {id: \"k\", name: \"K\", target: $v}) { id } }",
+            'mutation($v: Float) { upsertKpi(input: {id: "k", name: "K", target: $v}) { id } }',
             {"v": bad},
         )
         assert result.errors and (result.errors[0].extensions or {}).get("code") == "BAD_USER_INPUT"
@@ -136,7 +150,9 @@ def test_nan_and_infinity_are_refused_where_numbers_are_stored(db: SyncGraph) ->
 def test_an_unpaired_surrogate_is_bad_input_not_an_internal_error(db: SyncGraph) -> None:
     before = db.fingerprint()
     for row in ({"id": "\ud800", "name": "x"}, {"id": "ok", "name": "a\udfffb"}):
-        result = execute(db, "mutation($t: TeamInput!) { upsertTeam(input: $t) { id } }", {"t": row})
+        result = execute(
+            db, "mutation($t: TeamInput!) { upsertTeam(input: $t) { id } }", {"t": row}
+        )
         assert result.errors and (result.errors[0].extensions or {}).get("code") == "BAD_USER_INPUT"
         assert "unicode" in result.errors[0].message.lower()
     assert db.fingerprint() == before
