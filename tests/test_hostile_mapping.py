@@ -95,7 +95,8 @@ def db(test_settings: Settings) -> Iterator[SyncGraph]:
 
 
 def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    # surrogatepass: a lone surrogate becomes invalid UTF-8 bytes, as in a broken file.
+    with path.open("w", newline="", encoding="utf-8", errors="surrogatepass") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
@@ -203,4 +204,17 @@ def test_injection_in_mapping_names_is_refused_by_the_allow_lists(
         _, error = import_(db, Path(tmp), mapping)
     assert error is not None
     assert_clear(error)
+    assert db.fingerprint() == before
+
+
+def test_a_lone_surrogate_in_a_file_is_a_clear_error(db: SyncGraph) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        team = {"code": "a", "name": "x\ud800", "kind": "TEAM", "function": "SALES", "parent": ""}
+        write_csv(folder / "teams.csv", TEAM_COLUMNS, [team])
+        write_csv(folder / "touchpoints.csv", TOUCHPOINT_COLUMNS, [])
+        before = db.fingerprint()
+        _, error = import_(db, folder)
+    assert error is not None and error.code == "BAD_USER_INPUT"
+    assert "teams.csv" in error.message and "utf-8" in error.message
     assert db.fingerprint() == before
