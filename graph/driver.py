@@ -172,6 +172,11 @@ def _mapped_errors() -> Iterator[None]:
         raise ConflictError(
             "the write conflicts with a uniqueness constraint", neo4jCode=error.code
         ) from error
+    except UnicodeEncodeError as error:
+        # JSON may carry "\ud800": text Python holds but Bolt (UTF-8) cannot send.
+        raise BadInputError(
+            "a text value is not valid Unicode (it holds an unpaired surrogate)"
+        ) from error
     except (ServiceUnavailable, SessionExpired, OSError) as error:
         raise DatabaseUnavailableError("the graph database is unavailable") from error
     except TransientError as error:

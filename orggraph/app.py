@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,13 +19,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from orggraph.auth import LOCAL_ADMIN, Principal, require_cypher_access
 from orggraph.context import Context
-from orggraph.errors import OrgGraphError
+from orggraph.errors import BadInputError, OrgGraphError, PayloadTooLargeError
 from orggraph.events import make_broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
@@ -130,9 +133,119 @@ def create_app(
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route(
+            "/graphql", BodySizeLimit(graphql_app, settings.max_body_bytes), methods=["GET", "POST"]
+        ),
         WebSocketRoute("/graphql", graphql_app),
+        Route(
+            "/cypher",
+            BodySizeLimit(request_response(_cypher_endpoint(state)), settings.max_body_bytes),
+            methods=["POST"],
+        ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.orggraph = state
     return app
+
+
+# --- POST /cypher ---------------------------------------------------------------
+
+_STATUS_BY_CODE: dict[str, int] = {
+    "BAD_USER_INPUT": 400,
+    "CYPHER_SYNTAX_ERROR": 400,
+    "CYPHER_NOT_READ_ONLY": 400,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "PAYLOAD_TOO_LARGE": 413,
+    "QUERY_TOO_COMPLEX": 422,
+    "CYPHER_TIMEOUT": 422,
+    "DATABASE_UNAVAILABLE": 503,
+}
+
+
+def error_response(error: OrgGraphError) -> JSONResponse:
+    """The GraphQL error shape, so clients of /graphql and /cypher parse one format."""
+    body = {"errors": [{"message": error.message, "extensions": error.extensions()}]}
+    return JSONResponse(body, status_code=_STATUS_BY_CODE.get(error.code, 500))
+
+
+def request_principal(request: Request) -> Principal:
+    """The principal the auth layer put on the request; LOCAL_ADMIN without auth."""
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, Principal) else LOCAL_ADMIN
+
+
+async def _cypher_body(request: Request) -> tuple[Any, Any]:
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadInputError("the body must be a JSON object {query, parameters}") from error
+    if not isinstance(body, dict):
+        raise BadInputError("the body must be a JSON object {query, parameters}")
+    if "query" not in body:
+        raise BadInputError("'query' is missing", field="query")
+    return body["query"], body.get("parameters")
+
+
+def _cypher_endpoint(state: AppState) -> Callable[[Request], Awaitable[Response]]:
+    from orggraph.graph.cypher import run_read_only
+    from orggraph.resolvers.cypher import cypher_limits
+
+    async def cypher(request: Request) -> Response:
+        try:
+            principal = request_principal(request)
+            require_cypher_access(principal)
+            query, parameters = await _cypher_body(request)
+            result = await run_read_only(
+                state.require_graph(),
+                query,
+                parameters,
+                cypher_limits(state.settings),
+                can_read_pii=principal.can_read_pii,
+            )
+        except OrgGraphError as error:
+            return error_response(error)
+        return JSONResponse({"data": {**result.to_json(), "elapsedMs": result.elapsed_ms}})
+
+    return cypher
+
+
+class BodySizeLimit:
+    """Refuse (413 PAYLOAD_TOO_LARGE) HTTP request bodies above ``max_bytes``,
+    by Content-Length or, when chunked, by counting while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLargeError(
+            f"the request body is larger than {self.max_bytes} bytes", maxBytes=self.max_bytes
+        )
+        await error_response(error)(scope, receive, send)

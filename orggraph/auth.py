@@ -32,3 +32,14 @@ class Principal:
 
 
 LOCAL_ADMIN = Principal(subject="local", roles=frozenset({Role.ADMIN}), can_read_pii=True)
+
+
+def require_cypher_access(principal: Principal) -> None:
+    """Read-only Cypher (POST /cypher, the ``cypher`` field, ``orggraph cypher``) is for
+    analysts and admins only; everyone else gets FORBIDDEN."""
+    from orggraph.errors import ForbiddenError
+
+    if not principal.has(Role.ANALYST):
+        raise ForbiddenError(
+            "read-only Cypher needs the ANALYST role", field="cypher", subject=principal.subject
+        )

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orggraph.commands.schema",
     "orggraph.commands.imports",
     "orggraph.commands.kpi",
+    "orggraph.commands.cypher",
 )
 
 

@@ -63,6 +63,31 @@ class InternalError(OrgGraphError):
     code = "INTERNAL"
 
 
+class CypherSyntaxError(BadInputError):
+    """An analyst's Cypher query does not parse or plan (Neo4j's own message)."""
+
+    code = "CYPHER_SYNTAX_ERROR"
+
+
+class CypherNotReadOnlyError(BadInputError):
+    """An analyst's Cypher query would write, change the schema, administer the
+    database, read files or call a procedure outside the read-only allow-list."""
+
+    code = "CYPHER_NOT_READ_ONLY"
+
+
+class CypherTimeoutError(QueryTooComplexError):
+    """An analyst's Cypher query ran past the server-side timeout."""
+
+    code = "CYPHER_TIMEOUT"
+
+
+class PayloadTooLargeError(BadInputError):
+    """The request body is larger than the service accepts (HTTP 413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
 ALL_ERROR_CODES: tuple[str, ...] = (
     "BAD_USER_INPUT",
     "GRAPHQL_PARSE_FAILED",
@@ -74,4 +99,8 @@ ALL_ERROR_CODES: tuple[str, ...] = (
     "FORBIDDEN",
     "QUERY_TOO_COMPLEX",
     "INTERNAL",
+    "CYPHER_SYNTAX_ERROR",
+    "CYPHER_NOT_READ_ONLY",
+    "CYPHER_TIMEOUT",
+    "PAYLOAD_TOO_LARGE",
 )

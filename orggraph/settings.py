@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0
+    max_query_cost: int = 200_000  # estimated fields resolved (lists x first/last)
+    max_body_bytes: int = 5_000_000  # request body of /graphql and /cypher (HTTP 413)
+
+    # Read-only Cypher for analysts (POST /cypher, the `cypher` field, `orggraph cypher`).
+    cypher_timeout_s: float = Field(default=10.0, gt=0)  # server-side transaction timeout
+    cypher_max_rows: int = Field(default=10_000, ge=1)  # more rows: truncated
+    cypher_max_bytes: int = Field(default=10_000_000, ge=1)  # JSON size of the rows: truncated
 
     # Live subscriptions (see docs/kpis.md).
     events: Literal["memory", "redis"] = "memory"  # ORGGRAPH_EVENTS; redis: shared by replicas

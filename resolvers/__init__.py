@@ -9,6 +9,7 @@ from __future__ import annotations
 from orggraph.resolvers.attribution import AttributionQuery
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
+from orggraph.resolvers.cypher import CypherQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
@@ -37,6 +38,7 @@ QUERIES: tuple[type, ...] = (
     SlasQuery,
     AttributionQuery,
     ReorgQuery,
+    CypherQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,

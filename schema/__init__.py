@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 
 from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
 from orggraph.schema.caching import CachedParsing, cached_parser
+from orggraph.schema.cost import MaxCostLimiter
 from orggraph.schema.errors import ErrorCodes
 from orggraph.settings import Settings
 
@@ -38,6 +39,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         ErrorCodes,
     ]
     subscription: Any = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from orggraph.errors import OrgGraphError
@@ -30,19 +30,35 @@ def classify(error: GraphQLError) -> GraphQLError:
             return error
         return _with(error, error.message, {"code": _code_without_cause(error)})
     if isinstance(original, GraphQLError):
+        if _about_variable(error):  # "Variable '$t' has invalid value at .kind: ..."
+            return _with(error, error.message, {"code": "BAD_USER_INPUT"})
         return classify(original)
     log.error("unexpected error in %s", error.path, exc_info=original)
     return _with(error, "Internal server error", {"code": "INTERNAL"})
 
 
 # graphql-core's wording for values that do not fit their type (variables, coercion).
-_BAD_VALUE_PREFIXES = ("Variable ", "Expected value of type", "Invalid value", "Int cannot", "Float cannot")
+_BAD_VALUE_PREFIXES = (
+    "Variable ",
+    "Expected value of type",
+    "Invalid value",
+    "Int cannot",
+    "Float cannot",
+)
+
+
+def _about_variable(error: GraphQLError) -> bool:
+    """A variable's value that its type refuses (null for T!, an unknown enum value, a
+    malformed DateTime) is bad input; graphql-core points such errors at the variable."""
+    return any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ())
 
 
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith(_BAD_VALUE_PREFIXES) or error.path is not None:
+    if error.message.startswith(_BAD_VALUE_PREFIXES) or _about_variable(error):
+        return "BAD_USER_INPUT"
+    if error.path is not None:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

@@ -345,6 +345,20 @@ def read_source(
     path = (base / source.file).resolve()
     if not path.is_file():
         raise BadInputError(f"source file {source.file!r} not found (looked at {path})")
+    try:
+        yield from _read_file(source, path, ragged)
+    except UnicodeDecodeError as error:
+        raise BadInputError(
+            f"{source.file}: not valid {source.encoding} text at byte {error.start}",
+            field="encoding",
+        ) from None
+    except csv.Error as error:
+        raise BadInputError(f"{source.file}: unreadable CSV: {error}", field="file") from None
+
+
+def _read_file(
+    source: SourceSpec, path: Path, ragged: list[int] | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(newline="", encoding=source.encoding) as handle:
         if source.kind() == "jsonl":
             for number, text in enumerate(handle, start=1):
