@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default="neo4j",
         validation_alias=AliasChoices("NEO4J_DATABASE", "ORGGRAPH_NEO4J_DATABASE"),
     )
+    # Driver time bounds: with the database down a request fails with
+    # DATABASE_UNAVAILABLE after about connect + retry time instead of hanging.
+    neo4j_connection_timeout_s: float = Field(default=5.0, gt=0)  # ORGGRAPH_NEO4J_CONNECTION_TIMEOUT_S
+    neo4j_acquisition_timeout_s: float = Field(default=10.0, gt=0)  # pool wait, ..._ACQUISITION_TIMEOUT_S
+    neo4j_max_retry_time_s: float = Field(default=5.0, ge=0)  # transient-error retries, ..._MAX_RETRY_TIME_S
 
     # Embedded Neo4j runtime (used when NEO4J_URI is unset).
     home: Path = Field(default_factory=default_home)  # ORGGRAPH_HOME
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
-    query_timeout_s: float = 30.0
+    query_timeout_s: float = 30.0  # bound on one unit of database work, retries included
 
     @property
     def uses_embedded_database(self) -> bool:
