@@ -569,8 +569,8 @@ def report(
     lines += [
         "",
         (f"**Sustained: {fmt(best.reads.rps, 0)} reads/s at p95 {fmt(best.reads.p95)} ms "
-         f"({best.readers} readers)**" if best else "**No step kept p95 under 100 ms.**")
-        + f", with writes running; errors over the whole mixed load: **{errors}**. "
+         f"({best.readers} readers)**, with writes running" if best else "**No step kept p95 under 100 ms**")
+        + f". Errors over the whole mixed load (reads and writes): **{errors}**. "
         f"Touchpoints acknowledged by the writer: {len(writer.written):,}; found in the graph "
         f"afterwards: {written_found:,}.",
         "",
