@@ -8,6 +8,7 @@ whichever comes first. Only loopback URLs are accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -98,10 +99,8 @@ async def run_load(
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
         for _ in range(warmup):
             query, variables = make(rng)
-            try:
+            with contextlib.suppress(RuntimeError, httpx.HTTPError):
                 await post_graphql(client, url, query, variables)
-            except (RuntimeError, httpx.HTTPError):
-                pass
         sent = 0
         started = time.perf_counter()
         deadline = started + max_seconds

@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from orggraph.graph.driver import Graph  # noqa: E402
+
 from bench import traversals  # noqa: E402
 from bench.loadgen import LoadResult, percentile, post_graphql, run_load  # noqa: E402
-from orggraph.graph.driver import Graph  # noqa: E402
 
 PEER_DIR = ROOT / "bench" / "peers"
 TOUCHPOINTS_PER_CUSTOMER = 11.3  # what the generator yields on average (10.0 asked, plus the chain)
@@ -141,7 +142,9 @@ async def machine(graph: Graph) -> dict[str, str]:
 
     import neo4j
 
-    records = await graph.query("CALL dbms.components() YIELD name, versions, edition RETURN name, versions[0], edition")
+    records = await graph.query(
+        "CALL dbms.components() YIELD name, versions, edition RETURN name, versions[0], edition"
+    )
     neo4j_version = ", ".join(f"{r[0]} {r[1]} {r[2]}" for r in records)
     peer = json.loads((PEER_DIR / "package.json").read_text())["dependencies"]
     return {
@@ -160,7 +163,9 @@ async def machine(graph: Graph) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def child(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def child(
+    command: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process whose output goes to ``log``; terminated (then killed) on exit."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -175,7 +180,9 @@ def child(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iter
                 process.wait()
 
 
-async def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 120) -> None:
+async def wait_http(
+    url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 120
+) -> None:
     deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(timeout=5) as client:
         while time.monotonic() < deadline:
@@ -197,6 +204,7 @@ def neo4j_database(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, 
         yield external, None
         return
     from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
+
     from orggraph.settings import default_cache_dir
 
     config = RuntimeConfig(
@@ -251,11 +259,25 @@ async def wipe(graph: Graph) -> None:
 def seed(uri: str, customers: int, log: Path) -> SeedRun:
     """``orggraph seed`` as a child process, its lines echoed, its RSS sampled."""
     run = SeedRun(customers)
-    command = [sys.executable, "-m", "orggraph.cli", "seed", "--customers", str(customers), "--seed", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "orggraph.cli",
+        "seed",
+        "--customers",
+        str(customers),
+        "--seed",
+        "1",
+    ]
     started = time.perf_counter()
     with log.open("w") as out:
         process = subprocess.Popen(
-            command, env=child_env(uri), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            env=child_env(uri),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert process.stdout is not None
         with RssSampler(process.pid, interval=0.05) as sampler:
@@ -315,7 +337,9 @@ class Ids:
 
 
 async def sample_ids(graph: Graph) -> Ids:
-    customers = await graph.query("MATCH (c:Customer) WHERE (c)-[:HAD]->() RETURN c.id ORDER BY c.id")
+    customers = await graph.query(
+        "MATCH (c:Customer) WHERE (c)-[:HAD]->() RETURN c.id ORDER BY c.id"
+    )
     teams = await graph.query("MATCH (t:Team)-[:OWNS]->() RETURN DISTINCT t.id ORDER BY t.id")
     rng = random.Random(7)
     picked = [r[0] for r in customers]
@@ -355,7 +379,9 @@ async def check_answers(ours: str, peer: str, ids: Ids) -> list[str]:
             b = await post_graphql(client, peer, case.peer, variables)
             size_a, size_b = len(str(a)), len(str(b))
             tps_a, tps_b = _count_entities(a), _count_entities(b)
-            notes.append(f"{case.name}: {tps_a} vs {tps_b} entities, {size_a:,} vs {size_b:,} characters")
+            notes.append(
+                f"{case.name}: {tps_a} vs {tps_b} entities, {size_a:,} vs {size_b:,} characters"
+            )
             if tps_a != tps_b:
                 raise RuntimeError(f"the servers answer {case.name!r} differently: {notes[-1]}")
     return notes
@@ -410,7 +436,7 @@ class Writer:
     _counter: int = 0
 
     def inputs(self, rng: random.Random) -> list[dict[str, Any]]:
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         rows = []
         for _ in range(self.batch):
             self._counter += 1
@@ -453,11 +479,19 @@ class MixedStep:
     write_errors: int
 
 
-async def mixed_load(url: str, ids: Ids, args: argparse.Namespace) -> tuple[list[MixedStep], Writer]:
-    writer = Writer(url, ids, rate=args.write_rate, batch=args.write_batch, prefix=f"bench-{int(time.time())}")
+async def mixed_load(
+    url: str, ids: Ids, args: argparse.Namespace
+) -> tuple[list[MixedStep], Writer]:
+    writer = Writer(
+        url, ids, rate=args.write_rate, batch=args.write_batch, prefix=f"bench-{int(time.time())}"
+    )
     steps = []
     for readers in MIXED_STEPS:
-        before_writes, before_lat, before_errors = len(writer.written), len(writer.latencies_ms), writer.errors
+        before_writes, before_lat, before_errors = (
+            len(writer.written),
+            len(writer.latencies_ms),
+            writer.errors,
+        )
         stop = asyncio.Event()
         writing = asyncio.create_task(writer.run(stop, args.mixed_seconds + 30))
         reads = await run_load(
@@ -523,7 +557,10 @@ def report(
     ]
     lines += ["## a. Traversals: GraphQL over HTTP against the raw Cypher (the floor)", ""]
     lines += [f"{args.runs} sequential runs each after warm-up; ms.", ""]
-    lines += ["| traversal | HTTP p50 | HTTP p95 | driver p50 | driver p95 | p50 ratio |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| traversal | HTTP p50 | HTTP p95 | driver p50 | driver p95 | p50 ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, http, raw in trav:
         lines.append(
             f"| {name} | {fmt(statistics.median(http))} | {fmt(percentile(http, 0.95))} | "
@@ -612,7 +649,9 @@ def targets(
         f"- GraphQL over HTTP under 1.5x the raw driver (p50): met for {len(under)} of {len(ratios)} "
         "traversals (" + ", ".join(f"{n} {r:.2f}x" for n, r in ratios) + ")."
     )
-    out.append(f"- Zero errors under load: {'met' if errors == 0 else f'NOT met ({errors} errors)'}.")
+    out.append(
+        f"- Zero errors under load: {'met' if errors == 0 else f'NOT met ({errors} errors)'}."
+    )
     out.append(
         f"- Sustained mixed load at p95 < 100 ms: {fmt(best.reads.rps, 0)} reads/s with writes."
         if best
@@ -653,9 +692,15 @@ async def servers(uri: str, work: Path) -> AsyncIterator[tuple[str, int, str]]:
     ):
         await wait_http(f"http://127.0.0.1:{ours_port}/readyz", ours, work / "service.log")
         say(f"service ready on 127.0.0.1:{ours_port} (pid {ours.pid})")
-        await wait_http(f"http://127.0.0.1:{peer_port}/graphql?query=%7B__typename%7D", peer, work / "peer.log")
+        await wait_http(
+            f"http://127.0.0.1:{peer_port}/graphql?query=%7B__typename%7D", peer, work / "peer.log"
+        )
         say(f"@neo4j/graphql peer ready on 127.0.0.1:{peer_port} (pid {peer.pid})")
-        yield f"http://127.0.0.1:{ours_port}/graphql", ours.pid, f"http://127.0.0.1:{peer_port}/graphql"
+        yield (
+            f"http://127.0.0.1:{ours_port}/graphql",
+            ours.pid,
+            f"http://127.0.0.1:{peer_port}/graphql",
+        )
 
 
 async def shared_queries(
@@ -688,7 +733,9 @@ async def main(args: argparse.Namespace) -> None:
     say("npm ci in bench/peers")
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise SystemExit("node and npm are needed for the @neo4j/graphql peer (Node 20+)")
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEER_DIR, check=True)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEER_DIR, check=True
+    )
     work = Path(tempfile.mkdtemp(prefix="orggraph-bench-"))
     say(f"work dir {work} (logs)")
     with neo4j_database(args, work) as (uri, neo4j_pid):
@@ -698,7 +745,9 @@ async def main(args: argparse.Namespace) -> None:
             seeded = None
             if args.touchpoints:
                 customers = max(1, round(args.touchpoints / TOUCHPOINTS_PER_CUSTOMER))
-                say(f"wiping the database, then seeding {customers:,} customers (~{args.touchpoints:,} touchpoints)")
+                say(
+                    f"wiping the database, then seeding {customers:,} customers (~{args.touchpoints:,} touchpoints)"
+                )
                 await wipe(graph)
                 seeded = seed(uri, customers, work / "seed.log")
             size = await counts(graph)
@@ -712,7 +761,9 @@ async def main(args: argparse.Namespace) -> None:
                 say(f"a. traversals, {args.runs} runs each")
                 trav = await traversals.measure(graph, base, args.runs)
                 for name, http, raw in trav:
-                    say(f"  {name}: HTTP p50 {statistics.median(http):.1f} ms, driver p50 {statistics.median(raw):.1f} ms")
+                    say(
+                        f"  {name}: HTTP p50 {statistics.median(http):.1f} ms, driver p50 {statistics.median(raw):.1f} ms"
+                    )
                 answers = await check_answers(ours, peer, ids)
                 say("b. shared queries: " + "; ".join(answers))
                 with RssSampler(ours_pid) as during_shared:
@@ -726,9 +777,16 @@ async def main(args: argparse.Namespace) -> None:
                 rss["service (uvicorn) | shared-query load"] = during_shared.peak
                 rss["service (uvicorn) | mixed load with writes"] = samplers[0].peak
                 if neo4j_pid:
-                    rss[f"Neo4j (JVM, heap {args.heap}, page cache {args.pagecache}) | mixed load"] = samplers[1].peak
-            found = await graph.query("UNWIND $ids AS id MATCH (t:Touchpoint {id: id}) RETURN count(t)", ids=writer.written)
-            text = report(args, facts, seeded, size, trav, shared, answers, mixed, writer, found[0][0], rss)
+                    rss[
+                        f"Neo4j (JVM, heap {args.heap}, page cache {args.pagecache}) | mixed load"
+                    ] = samplers[1].peak
+            found = await graph.query(
+                "UNWIND $ids AS id MATCH (t:Touchpoint {id: id}) RETURN count(t)",
+                ids=writer.written,
+            )
+            text = report(
+                args, facts, seeded, size, trav, shared, answers, mixed, writer, found[0][0], rss
+            )
         finally:
             await graph.close()
     Path(args.out).write_text(text)
@@ -736,8 +794,15 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--touchpoints", type=int, default=100_000, help="seed about this many (0: use the data as is)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--touchpoints",
+        type=int,
+        default=100_000,
+        help="seed about this many (0: use the data as is)",
+    )
     parser.add_argument("--out", default="bench/results.md")
     parser.add_argument("--runs", type=int, default=30, help="runs per traversal (a)")
     parser.add_argument("--requests", type=int, default=2_000, help="max requests per cell (b)")

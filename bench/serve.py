@@ -1,6 +1,6 @@
 """The service as a uvicorn factory, configured from the environment (NEO4J_URI, ...).
 
-    uvicorn bench.serve:app --factory --host 127.0.0.1 --port 8000
+uvicorn bench.serve:app --factory --host 127.0.0.1 --port 8000
 """
 
 from __future__ import annotations

@@ -48,9 +48,11 @@ class Settings(BaseSettings):
     )
     # Driver time bounds: with the database down a request fails with
     # DATABASE_UNAVAILABLE after about connect + retry time instead of hanging.
-    neo4j_connection_timeout_s: float = Field(default=5.0, gt=0)  # ORGGRAPH_NEO4J_CONNECTION_TIMEOUT_S
-    neo4j_acquisition_timeout_s: float = Field(default=10.0, gt=0)  # pool wait, ..._ACQUISITION_TIMEOUT_S
-    neo4j_max_retry_time_s: float = Field(default=5.0, ge=0)  # transient-error retries, ..._MAX_RETRY_TIME_S
+    # ORGGRAPH_NEO4J_CONNECTION_TIMEOUT_S, ..._ACQUISITION_TIMEOUT_S (pool wait),
+    # ..._MAX_RETRY_TIME_S (transient-error retries).
+    neo4j_connection_timeout_s: float = Field(default=5.0, gt=0)
+    neo4j_acquisition_timeout_s: float = Field(default=10.0, gt=0)
+    neo4j_max_retry_time_s: float = Field(default=5.0, ge=0)
 
     # Embedded Neo4j runtime (used when NEO4J_URI is unset).
     home: Path = Field(default_factory=default_home)  # ORGGRAPH_HOME

@@ -14,20 +14,20 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-
-from orggraph.app import create_app
-from orggraph.errors import OrgGraphError
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig, free_port
 from orggraph.graph.seed import generate_customers, seed_organisation
+
+from orggraph.app import create_app
+from orggraph.errors import OrgGraphError
 from orggraph.settings import Settings, default_cache_dir
 
 FAIL_FAST_S = 5.0  # a request during the outage is answered within this
@@ -43,7 +43,11 @@ UPSERT = "mutation($inputs: [TouchpointInput!]!) { upsertTouchpoints(inputs: $in
 def database(tmp_path: Path) -> Iterator[EmbeddedNeo4j]:
     cache = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
     config = RuntimeConfig(
-        home=tmp_path / "neo4j", cache_dir=cache, bolt_port=free_port(), heap="512m", pagecache="128m"
+        home=tmp_path / "neo4j",
+        cache_dir=cache,
+        bolt_port=free_port(),
+        heap="512m",
+        pagecache="128m",
     )
     runtime = EmbeddedNeo4j(config)
     runtime.start()
@@ -121,7 +125,7 @@ async def read_loop(client: Client, stop: asyncio.Event) -> None:
 
 
 async def write_loop(client: Client, stop: asyncio.Event) -> None:
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     for n in range(5_000):
         if stop.is_set():
             return
@@ -212,7 +216,9 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
 ) -> None:
     uri = database.bolt_uri or ""
     settings = short_settings(uri, tmp_path / "home")
-    importer = Graph.connect(uri, None, None, "neo4j", connection_timeout=1.0, max_transaction_retry_time=1.0)
+    importer = Graph.connect(
+        uri, None, None, "neo4j", connection_timeout=1.0, max_transaction_retry_time=1.0
+    )
     expected = expected_import()
     try:
         # Migrations and the organisation first, without the service's short bounds.
@@ -220,18 +226,29 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
         await seed_organisation(importer, customers=0, seed=IMPORT_SEED)
         async with serving(settings) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
             reader, writer = Client(http), Client(http)
-            assert await writer.request(
-                "mutation { upsertCustomer(input: {id: \"fault-writer\", name: \"Writer\"}) { id } }", {}
-            ) is None
+            assert (
+                await writer.request(
+                    'mutation { upsertCustomer(input: {id: "fault-writer", name: "W"}) { id } }',
+                    {},
+                )
+                is None
+            )
             stop = asyncio.Event()
-            loops = [asyncio.create_task(read_loop(reader, stop)), asyncio.create_task(write_loop(writer, stop))]
+            loops = [
+                asyncio.create_task(read_loop(reader, stop)),
+                asyncio.create_task(write_loop(writer, stop)),
+            ]
             first_import = asyncio.create_task(
                 seed_organisation(importer, IMPORT_CUSTOMERS, IMPORT_SEED, batch_touchpoints=500)
             )
 
             async def import_under_way() -> bool:
-                assert not first_import.done(), "the import finished before the outage: make it bigger"
-                count = await scalar(importer, "MATCH (t:Touchpoint) WHERE t.id STARTS WITH 'tp-' RETURN count(t)")
+                assert not first_import.done(), (
+                    "the import finished before the outage: make it bigger"
+                )
+                count = await scalar(
+                    importer, "MATCH (t:Touchpoint) WHERE t.id STARTS WITH 'tp-' RETURN count(t)"
+                )
                 return bool(count > 0)
 
             await wait_until(import_under_way, 120, "the first import batch")
@@ -264,7 +281,9 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
 
             await wait_until(ready, 60, "/readyz 200 after the restart")
             await wait_until(
-                lambda: _both_succeed_after(reader, writer, back), 60, "reads and writes after the restart"
+                lambda: _both_succeed_after(reader, writer, back),
+                60,
+                "reads and writes after the restart",
             )
             stop.set()
             await asyncio.gather(*loops)
@@ -276,7 +295,8 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
                 for o in outcomes
                 if o.seconds >= FAIL_FAST_S + 3
             ]
-            assert not slow, f"(start after the stop, seconds, code), stopped in {stopped:.1f} s, back at {back - down:.1f}: {slow}"
+            when = f"stopped in {stopped:.1f} s, back at {back - down:.1f} s"
+            assert not slow, f"(start after the stop, seconds, code), {when}: {slow}"
             assert {o.code for o in outcomes} <= {None, "DATABASE_UNAVAILABLE"}
             assert any(o.code == "DATABASE_UNAVAILABLE" for o in reader.outcomes)
 
