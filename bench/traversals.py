@@ -154,6 +154,23 @@ async def cases(graph: Graph) -> list[Case]:
     ]
 
 
+async def measure(graph: Graph, base_url: str, runs: int) -> list[tuple[str, list[float], list[float]]]:
+    """Each case over HTTP against a running service at ``base_url``, then its raw Cypher:
+    (name, HTTP latencies ms, driver latencies ms). Used by bench/run.py."""
+    rows: list[tuple[str, list[float], list[float]]] = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        for case in await cases(graph):
+
+            async def over_http(case: Case = case) -> None:
+                response = await client.post("/graphql", json={"query": case.graphql, "variables": case.variables})
+                body = response.json()
+                if body.get("errors"):
+                    raise RuntimeError(f"{case.name}: {body['errors']}")
+
+            rows.append((case.name, await timed(runs, over_http), await timed(runs, case.raw)))
+    return rows
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,6 +8,7 @@ counts round trips, so tests can prove a GraphQL request is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -109,27 +110,38 @@ class Tx:
 class Graph:
     """Async access to one Neo4j database."""
 
-    def __init__(self, driver: AsyncDriver, database: str) -> None:
+    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float | None = None) -> None:
         self.driver = driver
         self.database = database
+        # Bound on one unit of work, retries included: a database that accepts
+        # connections but does not answer (starting, stopping) fails fast too.
+        self.timeout_s = timeout_s
 
     @classmethod
     def connect(
-        cls, uri: str, user: str | None, password: str | None, database: str, **config: Any
+        cls,
+        uri: str,
+        user: str | None,
+        password: str | None,
+        database: str,
+        *,
+        timeout_s: float | None = None,
+        **config: Any,
     ) -> Graph:
         auth = (user, password or "") if user else None
         # Server notifications (e.g. "relationship type does not exist yet" on an empty
         # graph) would be logged as warnings on every request: the queries are vetted.
         config.setdefault("notifications_min_severity", "OFF")
         driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
-        return cls(driver, database)
+        return cls(driver, database, timeout_s)
 
     async def close(self) -> None:
         await self.driver.close()
 
     async def ping(self) -> None:
-        with _mapped_errors():
-            await self.driver.verify_connectivity(database=self.database)
+        with _mapped_errors(), self._bounded():
+            async with asyncio.timeout(self.timeout_s):
+                await self.driver.verify_connectivity(database=self.database)
 
     async def read(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run ``work`` in a read transaction (retried on transient errors)."""
@@ -154,11 +166,21 @@ class Graph:
         async def unit(tx: AsyncManagedTransaction) -> T:
             return await work(Tx(tx))
 
-        with _mapped_errors():
-            async with self.driver.session(database=self.database) as session:
-                if write:
-                    return await session.execute_write(unit)
-                return await session.execute_read(unit)
+        with _mapped_errors(), self._bounded():
+            async with asyncio.timeout(self.timeout_s):
+                async with self.driver.session(database=self.database) as session:
+                    if write:
+                        return await session.execute_write(unit)
+                    return await session.execute_read(unit)
+
+    @contextlib.contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """Turn the ``timeout_s`` expiry into DATABASE_UNAVAILABLE (TimeoutError is an OSError)."""
+        try:
+            yield
+        except TimeoutError as error:
+            within = f" within {self.timeout_s:g} s" if self.timeout_s else ""
+            raise DatabaseUnavailableError(f"the graph database did not answer{within}") from error
 
 
 @contextlib.contextmanager

@@ -40,8 +40,10 @@ def connect(settings: Settings, uri: str) -> Graph:
         settings.neo4j_user if external and password else None,
         password.get_secret_value() if external and password else None,
         settings.neo4j_database,
-        connection_timeout=10.0,
-        max_transaction_retry_time=settings.query_timeout_s,
+        timeout_s=settings.query_timeout_s,
+        connection_timeout=settings.neo4j_connection_timeout_s,
+        connection_acquisition_timeout=settings.neo4j_acquisition_timeout_s,
+        max_transaction_retry_time=settings.neo4j_max_retry_time_s,
     )
 
 

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         default="neo4j",
         validation_alias=AliasChoices("NEO4J_DATABASE", "ORGGRAPH_NEO4J_DATABASE"),
     )
+    # Driver time bounds: with the database down a request fails with
+    # DATABASE_UNAVAILABLE after about connect + retry time instead of hanging.
+    # ORGGRAPH_NEO4J_CONNECTION_TIMEOUT_S, ..._ACQUISITION_TIMEOUT_S (pool wait),
+    # ..._MAX_RETRY_TIME_S (transient-error retries).
+    neo4j_connection_timeout_s: float = Field(default=5.0, gt=0)
+    neo4j_acquisition_timeout_s: float = Field(default=10.0, gt=0)
+    neo4j_max_retry_time_s: float = Field(default=5.0, ge=0)
 
     # Embedded Neo4j runtime (used when NEO4J_URI is unset).
     home: Path = Field(default_factory=default_home)  # ORGGRAPH_HOME
@@ -68,7 +75,7 @@ class Settings(BaseSettings):
     document_cache_size: int = Field(default=256, ge=1)  # parsed+validated documents kept
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
-    query_timeout_s: float = 30.0
+    query_timeout_s: float = 30.0  # bound on one unit of database work, retries included
     max_query_cost: int = 200_000  # estimated fields resolved (lists x first/last)
     max_body_bytes: int = 5_000_000  # request body of /graphql and /cypher (HTTP 413)
 
