@@ -177,3 +177,12 @@ async def test_kpi_engine_sla_compliance_agrees_with_sla_compliance(graph: Graph
         (pytest.approx(p["rate"]), p["met"] + p["breached"]) for p in trend]
     assert [(m["value"], m["sampleSize"]) for m in computed] == [
         (pytest.approx(1 / 3), 3), (0.5, 2), (0.0, 1)]
+
+
+async def test_breaches_of_the_synthetic_organisation_match_the_generator(graph: Graph) -> None:
+    from orggraph.graph.seed import seed_organisation
+
+    summary = await seed_organisation(graph, customers=300, seed=5)
+    window = {"slaId": "sla-mql-follow-up", "from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}
+    late = ok(await execute(graph, BREACHES, {**window, "now": False, "first": 0}))["slaBreaches"]
+    assert late["totalCount"] == summary.follow_up_breaches > 0
