@@ -61,13 +61,11 @@ CALL (kind, sources, consumer, limitSeconds, lo, hi) {
   MATCH (source)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
   WHERE t.at >= lo AND t.at < hi AND t.at <= $asOf
   WITH c, min(t.at) AS reachedAt, sources, consumer, limitSeconds
-  WHERE NOT EXISTS {
-    MATCH (c)-[:HAD]->(e:Touchpoint)-[:AT_STEP]->(s:Step)
-    WHERE e.at < reachedAt AND s IN sources
-  }
+  WHERE none(e IN COLLECT { MATCH (c)-[:HAD]->(e:Touchpoint) WHERE e.at < reachedAt RETURN e }
+             WHERE EXISTS { MATCH (e)-[:AT_STEP]->(s:Step) WHERE s IN sources })
   WITH c, reachedAt, limitSeconds, head(COLLECT {
-    MATCH (c)-[:HAD]->(u:Touchpoint)-[:HANDLED_BY]->(consumer)
-    WHERE u.at > reachedAt AND u.at <= $asOf
+    MATCH (c)-[:HAD]->(u:Touchpoint)
+    WHERE u.at > reachedAt AND u.at <= $asOf AND EXISTS { (u)-[:HANDLED_BY]->(consumer) }
     RETURN u.at AS at ORDER BY u.at LIMIT 1
   }) AS respondedAt
   WITH c, reachedAt, respondedAt, limitSeconds,
@@ -78,7 +76,11 @@ CALL (kind, sources, consumer, limitSeconds, lo, hi) {
               ELSE 'OPEN' END AS status
 }
 """
-"""Needs ``kind, sources, consumer, limitSeconds`` and the bounds ``lo, hi``; one row per case."""
+"""Needs ``kind, sources, consumer, limitSeconds`` and the bounds ``lo, hi``; one row per case.
+
+Every look-up after the source steps' AT_STEP expansion starts from the customer's
+own HAD touchpoints (a handful), never from the consumer team's HANDLED_BY
+relationships or a step's AT_STEP (both grow with the log)."""
 
 SLA_COMPLIANCE_PERIODS: LiteralString = (
     """
@@ -86,28 +88,32 @@ MATCH (sla:SLA {id: $slaId})
 """
     + _SLA_TERMS
     + """
-UNWIND $periods AS period
-CALL (sla, governed, consumer, limitSeconds, kind, sources, period) {
-  WITH sla, governed, consumer, limitSeconds, kind, sources, period[0] AS lo, period[1] AS hi
+WITH sla, governed, consumer, limitSeconds, kind, sources,
+     $periods[0][0] AS lo, $periods[-1][1] AS hi
+CALL (kind, sources, consumer, limitSeconds, lo, hi) {
 """
     + _RESPONSE_CASES
     + """
-  RETURN count(customer) AS cases,
-         count(CASE WHEN status = 'MET' THEN 1 END) AS rMet,
-         count(CASE WHEN status = 'BREACHED' THEN 1 END) AS rBreached,
-         count(CASE WHEN status = 'OPEN' THEN 1 END) AS rOpen,
-         count(CASE WHEN status = 'BREACHED' AND respondedAt IS NULL THEN 1 END) AS rNow
+  RETURN collect({at: reachedAt, status: status, answered: respondedAt IS NOT NULL}) AS rcases
 }
-CALL (governed, kind, period) {
-  WITH governed, kind, period WHERE kind = 'VOLUME'
+CALL (governed, kind, lo, hi) {
+  WITH governed, kind, lo, hi WHERE kind = 'VOLUME'
   MATCH (governed)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE t.at >= period[0] AND t.at < period[1] AND t.at <= $asOf
+  WHERE t.at >= lo AND t.at < hi AND t.at <= $asOf
   WITH c, min(t.at) AS reachedAt, governed
-  WHERE NOT EXISTS {
-    MATCH (c)-[:HAD]->(e:Touchpoint)-[:AT_STEP]->(governed) WHERE e.at < reachedAt
-  }
-  RETURN count(c) AS delivered
+  WHERE none(e IN COLLECT { MATCH (c)-[:HAD]->(e:Touchpoint) WHERE e.at < reachedAt RETURN e }
+             WHERE EXISTS { (e)-[:AT_STEP]->(governed) })
+  RETURN collect(reachedAt) AS deliveries
 }
+UNWIND $periods AS period
+WITH sla, kind, period,
+     [x IN rcases WHERE x.at >= period[0] AND x.at < period[1]] AS pc,
+     size([d IN deliveries WHERE d >= period[0] AND d < period[1]]) AS delivered
+WITH sla, kind, period, delivered, size(pc) AS cases,
+     size([x IN pc WHERE x.status = 'MET']) AS rMet,
+     size([x IN pc WHERE x.status = 'BREACHED']) AS rBreached,
+     size([x IN pc WHERE x.status = 'OPEN']) AS rOpen,
+     size([x IN pc WHERE x.status = 'BREACHED' AND NOT x.answered]) AS rNow
 WITH period, kind, cases, delivered,
      CASE WHEN kind = 'VOLUME' THEN
        CASE WHEN delivered >= sla.threshold THEN 1 ELSE 0 END ELSE rMet END AS met,
@@ -123,7 +129,10 @@ WITH period[0] AS periodStart, period[1] AS periodEnd, kind, cases, delivered,
      CASE WHEN met + breached > 0 THEN toFloat(met) / (met + breached) END AS rate
 """
 )
-"""The per-period body both SLA_COMPLIANCE and the KPI engine's measure end with a RETURN."""
+"""The per-period body both SLA_COMPLIANCE and the KPI engine's measure end with a RETURN.
+
+Cases are found once over the whole span of ``$periods`` (which must be sorted and
+contiguous), then counted per period in memory."""
 
 SLA_COMPLIANCE: LiteralString = (
     SLA_COMPLIANCE_PERIODS
@@ -138,7 +147,7 @@ judged at. Per period: RESPONSE_TIME cases (``cases``) split into ``met``,
 ``breached`` (of which ``inBreachNow`` unanswered) and ``open``; VOLUME customers
 ``delivered`` and the period itself graded (``met``/``breached``/``open`` are 0 or 1);
 ``rate`` = met / (met + breached). Response cases start from the AT_STEP
-relationships of the source steps (bounded by the period on ``t.at``), each
+relationships of the source steps (filtered on ``t.at`` to the periods' span), each
 customer's look-ups go through their own HAD touchpoints only. Rules: module doc.
 """
 
