@@ -25,7 +25,8 @@ CALL () {
   MATCH (t:Touchpoint)-[:VIA]->(ch:Channel)
   WHERE t.at >= $from AND t.at < $to
   WITH ch.id AS channelId, datetime.truncate($unit, t.at) AS periodStart, count(*) AS touchpoints
-  RETURN collect({channelId: channelId, periodStart: periodStart, touchpoints: touchpoints}) AS demand
+  RETURN collect({channelId: channelId, periodStart: periodStart, touchpoints: touchpoints})
+         AS demand
 }
 MATCH (ch:Channel)
 WITH ch, [d IN demand WHERE d.channelId = ch.id] AS trend
@@ -34,7 +35,8 @@ WITH ch, trend,
     MATCH (k:KPI)-[:MEASURES]->(ch)
     WHERE toLower(k.unit) IN $timeUnits
     RETURN {kpi: k {.*},
-            accountable: head(COLLECT { MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN x.id ORDER BY x.id }),
+            accountable: head(COLLECT { MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k)
+                                        RETURN x.id ORDER BY x.id }),
             sharedWith: COLLECT { MATCH (k)-[:SHARED_WITH]->(x:Team) RETURN x.id ORDER BY x.id },
             latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
                                    RETURN m {.*} ORDER BY m.periodStart DESC, m.id DESC LIMIT 1 })}

@@ -26,7 +26,8 @@ WITH k, COLLECT {
   MATCH (k)-[:MEASURES]->(:Process)-[:HAS_STEP]->(s:Step) RETURN s
 } AS steps
 WHERE size(steps) > 0
-WITH k, steps, head(COLLECT { MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN x ORDER BY x.id }) AS accountable
+WITH k, steps,
+     head(COLLECT { MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN x ORDER BY x.id }) AS accountable
 WITH k, steps, accountable, COLLECT {
   UNWIND steps AS s
   MATCH (x:Team)-[o:OWNS]->(s)
@@ -46,7 +47,8 @@ RETURN k {.*} AS kpi,
   COLLECT { UNWIND unseen AS o WITH o.team AS team, o.step AS step ORDER BY step.id
             WITH team, collect(step {.*}) AS teamSteps
             RETURN {team: team {.*}, steps: teamSteps} ORDER BY team.id } AS unseen,
-  COLLECT { UNWIND owned AS o WITH DISTINCT o.team AS team RETURN team {.*} ORDER BY team.id } AS owners
+  COLLECT { UNWIND owned AS o WITH DISTINCT o.team AS team
+            RETURN team {.*} ORDER BY team.id } AS owners
 ORDER BY kpi.id
 """
 """The KPIs with a gap, one round trip: anchored on the KPI label (a few hundred

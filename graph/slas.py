@@ -186,7 +186,8 @@ WITH rows,
           ELSE head([i IN range(0, size(rows) - 1)
                      WHERE rows[i].slaId = $afterSla AND rows[i].customerId = $afterCustomer]) + 1
      END AS start
-RETURN size(rows) AS totalCount, start, rows[coalesce(start, 0)..coalesce(start, 0) + $first + 1] AS page,
+RETURN size(rows) AS totalCount, start,
+       rows[coalesce(start, 0)..coalesce(start, 0) + $first + 1] AS page,
        ($slaId IS NULL OR EXISTS { MATCH (:SLA {id: $slaId}) }) AS slaExists,
        ($teamId IS NULL OR EXISTS { MATCH (:Team {id: $teamId}) }) AS teamExists
 """

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
-
-from orggraph.context import Info
 from orggraph.graph import information_gaps
 from orggraph.graph.model import as_utc
 from orggraph.schema.information_gaps import InformationGaps
 
+from orggraph.context import Info
+
 
 async def resolve_information_gaps(info: Info, at: datetime | None = None) -> InformationGaps:
-    when = as_utc(at) if at else datetime.now(timezone.utc)
+    when = as_utc(at) if at else datetime.now(UTC)
     rows = await information_gaps.information_gaps(info.context.graph, when)
     return InformationGaps.from_rows(rows)
 

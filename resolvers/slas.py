@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import slas
 from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window as ModelWindow
@@ -34,6 +31,9 @@ from orggraph.schema.slas import (
 )
 from orggraph.schema.types import Sla
 
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
+
 DEFAULT_BREACH_WINDOW = timedelta(days=90)
 
 
@@ -48,7 +48,7 @@ def window_periods(
 
 
 def _now(as_of: datetime | None) -> datetime:
-    return as_utc(as_of) if as_of else datetime.now(timezone.utc)
+    return as_utc(as_of) if as_of else datetime.now(UTC)
 
 
 async def resolve_sla_compliance(

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-
 from orggraph.schema.team_services import KpiStatus, kpi_status
 from orggraph.schema.types import Channel, Kpi, Measurement, Team, as_datetime
 
@@ -17,14 +16,18 @@ class ChannelDemand:
     touchpoints: int
 
 
-@strawberry.type(description="A response-time KPI of a channel with its latest value against target.")
+@strawberry.type(
+    description="A response-time KPI of a channel with its latest value against target."
+)
 class ChannelKpi:
     kpi: Kpi
     latest: Measurement | None
     status: KpiStatus
 
 
-@strawberry.type(description="A team serving a channel, with the channel's response-time KPIs it sees.")
+@strawberry.type(
+    description="A team serving a channel, with the channel's response-time KPIs it sees."
+)
 class ServingTeam:
     team: Team
     response_time_kpis: list[ChannelKpi] = strawberry.field(
@@ -55,7 +58,9 @@ class ChannelCoverage:
             ServingTeam(
                 team=Team.from_props(t),
                 response_time_kpis=[
-                    ck for k, ck in kpis if t["id"] == k["accountable"] or t["id"] in k["sharedWith"]
+                    ck
+                    for k, ck in kpis
+                    if t["id"] == k["accountable"] or t["id"] in k["sharedWith"]
                 ],
             )
             for t in row["servingTeams"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-
 from orggraph.schema.types import Kpi, Step, Team
 
 
-@strawberry.type(description="A team moving a KPI it cannot see: it owns feeding steps, not shared.")
+@strawberry.type(
+    description="A team moving a KPI it cannot see: it owns feeding steps, not shared."
+)
 class UnseenKpi:
     team: Team
     kpi: Kpi

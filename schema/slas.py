@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-
 from orggraph.schema.enums import Window
 from orggraph.schema.relay import PageInfo
 from orggraph.schema.types import Customer, Sla, Step, Team, as_datetime
 
 
-@strawberry.type(description="An SLA's cases (or, for a VOLUME SLA, the period itself) in one period.")
+@strawberry.type(
+    description="An SLA's cases (or, for a VOLUME SLA, the period itself) in one period."
+)
 class SlaPeriod:
     period_start: datetime
     period_end: datetime
@@ -25,9 +26,7 @@ class SlaPeriod:
     met: int
     breached: int
     open: int = strawberry.field(description="Not decided yet at `asOf`.")
-    in_breach_now: int = strawberry.field(
-        description="Breached cases still unanswered at `asOf`."
-    )
+    in_breach_now: int = strawberry.field(description="Breached cases still unanswered at `asOf`.")
     rate: float | None = strawberry.field(description="met / (met + breached); null if none.")
 
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
 from tests.helpers import execute, execute_counted, ok
 
 GAPS = """
@@ -30,31 +31,58 @@ query G($at: DateTime) {
 
 
 async def seed(graph: Graph) -> None:
-    await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("mkt", "sales", "ops", "exec")])
+    await upsert_nodes(
+        graph, "Team", [{"id": t, "name": t} for t in ("mkt", "sales", "ops", "exec")]
+    )
     await upsert_nodes(graph, "Process", [{"id": "p", "name": "p"}])
-    await upsert_nodes(graph, "Step", [
-        {"id": f"s{i}", "name": f"s{i}", "stage": "OTHER", "processId": "p", "order": i} for i in (1, 2, 3)])
-    await upsert_relationships(graph, K.TEAM_OWNS_STEP, [
-        {"from": "mkt", "to": "s1"}, {"from": "sales", "to": "s2"},
-        {"from": "ops", "to": "s3", "properties": {"to": "2024-01-01T00:00:00Z"}},
-        {"from": "sales", "to": "s3", "properties": {"from": "2024-01-01T00:00:00Z"}},
-    ])
-    await upsert_nodes(graph, "KPI", [
-        {"id": "k1", "name": "k1", "accountableTeamId": "mkt"},
-        {"id": "k2", "name": "k2", "accountableTeamId": "sales"},
-        {"id": "k3", "name": "k3", "accountableTeamId": "exec"},
-        {"id": "k4", "name": "k4", "accountableTeamId": "exec"},
-        {"id": "k5", "name": "k5"},
-    ])
+    await upsert_nodes(
+        graph,
+        "Step",
+        [
+            {"id": f"s{i}", "name": f"s{i}", "stage": "OTHER", "processId": "p", "order": i}
+            for i in (1, 2, 3)
+        ],
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_OWNS_STEP,
+        [
+            {"from": "mkt", "to": "s1"},
+            {"from": "sales", "to": "s2"},
+            {"from": "ops", "to": "s3", "properties": {"to": "2024-01-01T00:00:00Z"}},
+            {"from": "sales", "to": "s3", "properties": {"from": "2024-01-01T00:00:00Z"}},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [
+            {"id": "k1", "name": "k1", "accountableTeamId": "mkt"},
+            {"id": "k2", "name": "k2", "accountableTeamId": "sales"},
+            {"id": "k3", "name": "k3", "accountableTeamId": "exec"},
+            {"id": "k4", "name": "k4", "accountableTeamId": "exec"},
+            {"id": "k5", "name": "k5"},
+        ],
+    )
     await upsert_relationships(graph, K.KPI_SHARED_WITH_TEAM, [{"from": "k2", "to": "mkt"}])
-    await upsert_relationships(graph, K.KPI_MEASURES_STEP, [
-        {"from": "k1", "to": "s1"}, {"from": "k3", "to": "s2"}, {"from": "k5", "to": "s1"}, {"from": "k5", "to": "s2"}])
+    await upsert_relationships(
+        graph,
+        K.KPI_MEASURES_STEP,
+        [
+            {"from": "k1", "to": "s1"},
+            {"from": "k3", "to": "s2"},
+            {"from": "k5", "to": "s1"},
+            {"from": "k5", "to": "s2"},
+        ],
+    )
     await upsert_relationships(graph, K.KPI_MEASURES_PROCESS, [{"from": "k2", "to": "p"}])
 
 
 def unseen(data: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
-    return [(u["team"]["id"], u["kpi"]["id"], [s["id"] for s in u["steps"]])
-            for u in data["informationGaps"]["unseen"]]
+    return [
+        (u["team"]["id"], u["kpi"]["id"], [s["id"] for s in u["steps"]])
+        for u in data["informationGaps"]["unseen"]
+    ]
 
 
 async def test_unseen_and_detached_kpis_now_in_one_query(graph: Graph) -> None:
@@ -64,11 +92,21 @@ async def test_unseen_and_detached_kpis_now_in_one_query(graph: Graph) -> None:
     assert log.count == 1
     assert unseen(data) == [("mkt", "k5", ["s1"]), ("sales", "k3", ["s2"]), ("sales", "k5", ["s2"])]
     assert data["informationGaps"]["detached"] == [
-        {"kpi": {"id": "k3"}, "accountable": {"id": "exec"}, "steps": [{"id": "s2"}], "owners": [{"id": "sales"}]}]
+        {
+            "kpi": {"id": "k3"},
+            "accountable": {"id": "exec"},
+            "steps": [{"id": "s2"}],
+            "owners": [{"id": "sales"}],
+        }
+    ]
 
 
 async def test_ownership_is_taken_at_the_asked_time(graph: Graph) -> None:
     await seed(graph)
     data = ok(await execute(graph, GAPS, {"at": "2023-06-01T00:00:00Z"}))
     assert unseen(data) == [
-        ("mkt", "k5", ["s1"]), ("ops", "k2", ["s3"]), ("sales", "k3", ["s2"]), ("sales", "k5", ["s2"])]
+        ("mkt", "k5", ["s1"]),
+        ("ops", "k2", ["s3"]),
+        ("sales", "k3", ["s2"]),
+        ("sales", "k5", ["s2"]),
+    ]
