@@ -159,7 +159,8 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
         Case(
             "slaBreaches (all SLAs, a quarter, first 50)",
             "query($from: DateTime!, $to: DateTime!) { "
-            "slaBreaches(from: $from, to: $to, first: 50) { totalCount edges { cursor node { sla { id } customer { id } provider { id } "
+            "slaBreaches(from: $from, to: $to, first: 50) { totalCount edges { cursor node { "
+            "sla { id } customer { id } provider { id } "
             "consumer { id } step { id } reachedAt respondedAt lateSeconds inBreachNow } } } }",
             ANALYTICS_WINDOW,
             lambda: slas.sla_breaches(
@@ -170,7 +171,8 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
         Case(
             "channelCoverage (a quarter by week)",
             "query($from: DateTime!, $to: DateTime!) { "
-            "channelCoverage(from: $from, to: $to, period: WEEK) { channel { id } touchpoints unstaffed trend { periodStart touchpoints } "
+            "channelCoverage(from: $from, to: $to, period: WEEK) { channel { id } touchpoints "
+            "unstaffed trend { periodStart touchpoints } "
             "servingTeams { team { id } } responseTimeKpis { kpi { id } status } } }",
             ANALYTICS_WINDOW,
             lambda: channels.channel_coverage(graph, QUARTER[0], QUARTER[1], Window.WEEK),
