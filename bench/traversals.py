@@ -22,14 +22,27 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import uvicorn
 
 from orggraph.app import create_app
-from orggraph.graph import attribution, journey_maps, journeys, kpi_lineage, processes, reorg, team_services
+from orggraph.graph import (
+    attribution,
+    channels,
+    information_gaps,
+    journey_maps,
+    journeys,
+    kpi_lineage,
+    processes,
+    reorg,
+    slas,
+    team_services,
+)
+from orggraph.graph.kpis import periods
+from orggraph.graph.model import Window
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
@@ -150,6 +163,62 @@ async def cases(graph: Graph) -> list[Case]:
             "whatIf { handoffsRemoved { fromStep { id } } slaChanges { becomesInternal } } } }",
             {"id": team, "to": target},
             lambda: reorg.reorg_impact(graph, team, target, now, 20),
+        ),
+        *analytics_cases(graph, now),
+    ]
+
+
+# The synthetic organisation's SLAs and a quarter of its 700 days of journeys.
+QUARTER = (datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 4, 1, tzinfo=timezone.utc))
+ANALYTICS_WINDOW = {"from": QUARTER[0].isoformat(), "to": QUARTER[1].isoformat()}
+
+
+def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
+    weeks = periods(QUARTER[0], QUARTER[1] - timedelta(microseconds=1), Window.WEEK)
+    months = periods(QUARTER[0], QUARTER[1] - timedelta(microseconds=1), Window.MONTH)
+    return [
+        Case(
+            "slaCompliance (response time, a quarter by week)",
+            "query($from: DateTime!, $to: DateTime!) { slaCompliance(id: \"sla-mql-follow-up\", "
+            "from: $from, to: $to, period: WEEK) { met breached open inBreachNow rate "
+            "trend { periodStart met breached open rate } } }",
+            ANALYTICS_WINDOW,
+            lambda: slas.sla_compliance(graph, "sla-mql-follow-up", weeks, now),
+        ),
+        Case(
+            "slaCompliance (volume, a quarter by month)",
+            "query($from: DateTime!, $to: DateTime!) { slaCompliance(id: \"sla-mql-volume\", "
+            "from: $from, to: $to) { met breached rate trend { periodStart delivered met } } }",
+            ANALYTICS_WINDOW,
+            lambda: slas.sla_compliance(graph, "sla-mql-volume", months, now),
+        ),
+        Case(
+            "slaBreaches (all SLAs, a quarter, first 50)",
+            "query($from: DateTime!, $to: DateTime!) { "
+            "slaBreaches(from: $from, to: $to, first: 50) { totalCount edges { cursor node { "
+            "sla { id } customer { id } provider { id } "
+            "consumer { id } step { id } reachedAt respondedAt lateSeconds inBreachNow } } } }",
+            ANALYTICS_WINDOW,
+            lambda: slas.sla_breaches(
+                graph, sla_id=None, team_id=None, window_from=QUARTER[0], window_to=QUARTER[1],
+                in_breach_now=None, as_of=now, first=50, after=None,
+            ),
+        ),
+        Case(
+            "channelCoverage (a quarter by week)",
+            "query($from: DateTime!, $to: DateTime!) { "
+            "channelCoverage(from: $from, to: $to, period: WEEK) { channel { id } touchpoints "
+            "unstaffed trend { periodStart touchpoints } "
+            "servingTeams { team { id } } responseTimeKpis { kpi { id } status } } }",
+            ANALYTICS_WINDOW,
+            lambda: channels.channel_coverage(graph, QUARTER[0], QUARTER[1], Window.WEEK),
+        ),
+        Case(
+            "informationGaps",
+            "{ informationGaps { unseen { team { id } kpi { id } steps { id } } "
+            "detached { kpi { id } accountable { id } owners { id } } } }",
+            {},
+            lambda: information_gaps.information_gaps(graph, now),
         ),
     ]
 

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, LiteralString
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import Stage, TouchpointType, Window
+from orggraph.graph.slas import SLA_COMPLIANCE_PERIODS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -128,11 +129,10 @@ class DealWinRate(_Spec):
 
 
 class SlaCompliance(_Spec):
-    """Share of hand-offs meeting a RESPONSE_TIME SLA: customers who reached a step just
-    before the governed step (a Step NEXT to it, else the previous step in its process's
-    order) in the period, and reached the governed step within the
-    SLA threshold (unit: seconds, minutes, hours or days). Customers who have not reached
-    it yet count as compliant until the threshold has passed."""
+    """Share of an SLA's decided cases (or periods, for a VOLUME SLA) that met it, per
+    period: exactly the ``rate`` of the ``slaCompliance`` field, with the rules of
+    :mod:`orggraph.graph.slas` (cases judged at the time of computation; OPEN cases,
+    not decided yet, are not in the sample)."""
 
     measure: Literal["SLA_COMPLIANCE"]
     sla_id: str
@@ -328,38 +328,14 @@ CALL (period) {
 RETURN period[0] AS periodStart, value, sampleSize
 """
 
-SLA_COMPLIANCE: LiteralString = """
-MATCH (sla:SLA {id: $slaId})
-OPTIONAL MATCH (sla)-[:GOVERNS]->(governed:Step)
-WITH sla, governed,
-     CASE sla.unit
-       WHEN 'seconds' THEN 1.0 WHEN 'minutes' THEN 60.0 WHEN 'days' THEN 86400.0
-       ELSE 3600.0 END * sla.threshold AS limitSeconds,
-     COLLECT { MATCH (b:Step)-[:NEXT]->(governed) RETURN b } AS linked,
-     COLLECT { MATCH (p:Process)-[hg:HAS_STEP]->(governed), (p)-[hb:HAS_STEP]->(b:Step)
-               WHERE hb.order < hg.order RETURN b ORDER BY hb.order DESC LIMIT 1 } AS ordered
-WITH sla, governed, limitSeconds, CASE WHEN size(linked) > 0 THEN linked ELSE ordered END AS befores
-UNWIND $periods AS period
-CALL (sla, governed, limitSeconds, befores, period) {
-  UNWIND befores AS before
-  MATCH (before)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE coalesce(sla.kind, 'RESPONSE_TIME') = 'RESPONSE_TIME'
-    AND t.at >= period[0] AND t.at < period[1]
-  WITH c, min(t.at) AS handedAt
-  WITH c, handedAt, head(COLLECT {
-    MATCH (c)-[:HAD]->(u:Touchpoint)-[:AT_STEP]->(governed)
-    WHERE u.at >= handedAt RETURN u.at AS at ORDER BY u.at LIMIT 1
-  }) AS takenAt
-  WITH CASE
-    WHEN takenAt IS NOT NULL
-      THEN (takenAt.epochMillis - handedAt.epochMillis) / 1000.0 <= limitSeconds
-    ELSE (datetime($now).epochMillis - handedAt.epochMillis) / 1000.0 <= limitSeconds
-  END AS met
-  RETURN count(met) AS sampleSize, count(CASE WHEN met THEN 1 END) AS compliant
-}
-RETURN period[0] AS periodStart,
-       CASE WHEN sampleSize > 0 THEN toFloat(compliant) / sampleSize END AS value, sampleSize
+SLA_COMPLIANCE: LiteralString = (
+    SLA_COMPLIANCE_PERIODS
+    + """
+RETURN periodStart, rate AS value, met + breached AS sampleSize
 """
+)
+"""The same Cypher as the ``slaCompliance`` field (orggraph.graph.slas): value = its rate,
+sample = the decided cases (met + breached) of the period."""
 
 QUERIES: dict[type[_Spec], LiteralString] = {
     ConversionRate: CONVERSION_RATE,
@@ -546,7 +522,7 @@ async def compute_kpis(
         rows = await graph.query(
             QUERIES[type(definition)],
             periods=[[start, end] for start, end in spans],
-            now=now,
+            asOf=now,
             **definition.params(),
         )
         measurements = [

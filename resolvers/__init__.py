@@ -11,6 +11,7 @@ from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.cypher import CypherQuery
 from orggraph.resolvers.graph import GraphMutation, GraphQuery
+from orggraph.resolvers.information_gaps import InformationGapsQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
 from orggraph.resolvers.kpi_engine import KpiEngineMutation
@@ -39,6 +40,7 @@ QUERIES: tuple[type, ...] = (
     AttributionQuery,
     ReorgQuery,
     CypherQuery,
+    InformationGapsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,

@@ -1,0 +1,30 @@
+"""Information gaps: teams moving numbers they cannot see, KPIs detached from their steps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+from orggraph.graph import information_gaps
+from orggraph.graph.model import as_utc
+from orggraph.schema.information_gaps import InformationGaps
+
+from orggraph.context import Info
+
+
+async def resolve_information_gaps(info: Info, at: datetime | None = None) -> InformationGaps:
+    when = as_utc(at) if at else datetime.now(UTC)
+    rows = await information_gaps.information_gaps(info.context.graph, when)
+    return InformationGaps.from_rows(rows)
+
+
+@strawberry.type
+class InformationGapsQuery:
+    information_gaps: InformationGaps = strawberry.field(
+        resolver=resolve_information_gaps,
+        description=(
+            "With step ownership as at `at` (default now): teams owning steps that feed a KPI "
+            "neither accountable to nor shared with them (`unseen`), and KPIs whose accountable "
+            "team owns none of their feeding steps (`detached`)."
+        ),
+    )
