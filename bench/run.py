@@ -323,7 +323,7 @@ SHARED = [
     ),
     Shared(
         "100 customers + touchpoints",
-        "{ customers(first: 100) { edges { node { id name touchpoints(first: 1000) { id at type } } } } }",
+        "{ customers(first: 100) { edges { node { id name touchpoints(first: 200) { id at type } } } } }",
         "{ customers(limit: 100, sort: [{id: ASC}]) { id name touchpoints { id at type } } }",
         None,
     ),
