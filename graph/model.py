@@ -13,6 +13,7 @@ import builtins
 import enum
 import json
 import re
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, LiteralString
@@ -616,3 +617,28 @@ REFS: dict[str, dict[str, RefSpec]] = {
 REF_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
     ("Step", "process_id"): ("order", "order"),
 }
+
+
+# --- temporal properties ---------------------------------------------------------------
+
+
+def _is_datetime(annotation: Any) -> bool:
+    if annotation is datetime:
+        return True
+    return any(_is_datetime(argument) for argument in typing.get_args(annotation))
+
+
+def temporal_properties(model: builtins.type[BaseModel]) -> tuple[LiteralString, ...]:
+    """The Neo4j property names of a record's (or relationship's) datetime fields.
+
+    Generic reads send these as ISO strings: the driver's hydration of zoned
+    DateTime values costs tens of microseconds each, parsing the string back
+    with ``datetime.fromisoformat`` well under one.
+    """
+    names = [
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if _is_datetime(field.annotation)
+    ]
+    # Field names of our own model, never client input.
+    return tuple(typing.cast(LiteralString, name) for name in sorted(names))

@@ -11,14 +11,30 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.model import LABELS, RelationshipSpec
+from orggraph.graph.model import LABELS, RECORDS, RelationshipSpec, temporal_properties
+
+
+def _properties(variable: LiteralString, temporal: tuple[LiteralString, ...]) -> LiteralString:
+    """``properties(x)``, with datetime properties sent as ISO strings (see
+    ``temporal_properties``; ``schema.types.as_datetime`` reads both forms)."""
+    if not temporal:
+        return "properties(" + variable + ")"
+    overrides: LiteralString = ", ".join(
+        [name + ": toString(" + variable + "." + name + ")" for name in temporal]
+    )
+    return variable + " {.*, " + overrides + "}"
+
+
+def node_properties(label: LiteralString, variable: LiteralString = "n") -> LiteralString:
+    return _properties(variable, temporal_properties(RECORDS[label]))
 
 
 @functools.cache
 def nodes_by_id_query(label: LiteralString) -> LiteralString:
     """Entities of one label by id (anchored on the id uniqueness constraint)."""
     return (
-        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) RETURN n.id AS id, properties(n) AS props"
+        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) "
+        "RETURN n.id AS id, " + node_properties(label) + " AS props"
     )
 
 
@@ -35,7 +51,7 @@ def list_nodes_query(label: LiteralString) -> LiteralString:
         "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
         "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
         "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
-        "RETURN n.id AS id, properties(n) AS props ORDER BY n.id LIMIT $limit"
+        "RETURN n.id AS id, " + node_properties(label) + " AS props ORDER BY n.id LIMIT $limit"
     )
 
 
@@ -65,6 +81,7 @@ def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
 @functools.cache
 def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     """For each id, the related entities over one relationship kind, sorted, capped."""
+    other = spec.target if outgoing else spec.source
     if outgoing:
         pattern: LiteralString = (
             "(a:" + spec.source + " {id: id})-[r:" + spec.type + "]->(b:" + spec.target + ")"
@@ -74,7 +91,8 @@ def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     return (
         "UNWIND $ids AS id MATCH " + pattern + " "
         "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
-        "RETURN id, collect({props: properties(b), rel: properties(r)})[..$limit] AS items"
+        "RETURN id, collect({props: " + node_properties(other, "b") + ", rel: "
+        + _properties("r", temporal_properties(spec.properties)) + "})[..$limit] AS items"
     )
 
 

@@ -51,6 +51,8 @@ def as_enum(cls: type[E], value: Any) -> E | None:
 def as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
+    if isinstance(value, str):  # generic reads send ISO strings (graph.nodes)
+        return datetime.fromisoformat(value.split("[", 1)[0])
     to_native = getattr(value, "to_native", None)
     return to_native() if to_native else value  # type: ignore[no-any-return]
 
