@@ -640,5 +640,4 @@ def temporal_properties(model: builtins.type[BaseModel]) -> tuple[LiteralString,
         for name, field in model.model_fields.items()
         if _is_datetime(field.annotation)
     ]
-    # Field names of our own model, never client input.
-    return tuple(typing.cast(LiteralString, name) for name in sorted(names))
+    return tuple(sorted(names))  # field names of our own model, never client input
