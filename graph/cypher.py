@@ -31,7 +31,7 @@ import re
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, LiteralString, cast
+from typing import Any, Literal, LiteralString
 
 import neo4j
 import neo4j.graph
@@ -53,12 +53,8 @@ from orggraph.errors import (
 
 
 def personal_properties() -> Mapping[str, frozenset[str]]:
-    """Label (or relationship type) -> names of its personal properties.
-
-    The single switch to the model's own constant once it exists.
-    """
-    fallback: Mapping[str, frozenset[str]] = {"Customer": frozenset({"email"})}
-    return cast(Mapping[str, frozenset[str]], getattr(model, "PERSONAL_PROPERTIES", fallback))
+    """Label (or relationship type) -> names of its personal properties (the model's)."""
+    return model.PERSONAL_PROPERTIES
 
 
 MASKED: Any = None

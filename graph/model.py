@@ -619,6 +619,21 @@ REF_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+# --- personal data ---------------------------------------------------------------------
+
+# Properties that identify a person: masked (null) for callers without the PII
+# permission, in GraphQL (schema.authorization) and in analysts' Cypher (graph.cypher).
+PERSONAL_PROPERTIES: dict[str, frozenset[str]] = {
+    "Customer": frozenset({"email"}),
+}
+
+
+def mask_personal(label: str, props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with the label's personal properties set to None."""
+    personal = PERSONAL_PROPERTIES.get(label, frozenset())
+    return {key: (None if key in personal else value) for key, value in props.items()}
+
+
 # --- temporal properties ---------------------------------------------------------------
 
 

@@ -23,11 +23,18 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from orggraph.auth import LOCAL_ADMIN, Principal, require_cypher_access
+from orggraph.auth import ANONYMOUS, LOCAL_ADMIN, Authenticator, Principal, require_cypher_access
 from orggraph.context import Context
-from orggraph.errors import BadInputError, OrgGraphError, PayloadTooLargeError
+from orggraph.errors import (
+    BadInputError,
+    OrgGraphError,
+    PayloadTooLargeError,
+    UnauthenticatedError,
+)
 from orggraph.events import make_broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
@@ -54,12 +61,30 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
         http_response = response if isinstance(response, Response) else None
         context = Context.for_request(graph, self.app_state.settings, request, http_response)
         context.extras["broker"] = self.app_state.broker
+        context.principal = self.app_state.principal_of(request)
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """With auth on, a WebSocket client may send its credentials in connection_init
+        (``{"authorization": "Bearer ..."}``) instead of the upgrade request's headers."""
+        authenticator = self.app_state.authenticator
+        params = context.connection_params or {}
+        credentials = params.get("authorization") or params.get("Authorization")
+        api_key = params.get("apiKey") or params.get("x-api-key")
+        if authenticator is not None and (credentials or api_key):
+            try:
+                context.principal = authenticator.authenticate(
+                    str(credentials) if credentials else None, str(api_key) if api_key else None
+                )
+            except UnauthenticatedError as error:
+                raise ConnectionRejectionError({"message": error.message}) from error
+        return UNSET
 
 
 class AppState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.authenticator = Authenticator(settings) if settings.auth_configured else None
         self.graph: Graph | None = None
         self.broker = make_broker(settings)  # live subscriptions (orggraph.events)
         self.kpi_schedule: asyncio.Task[None] | None = None  # when ORGGRAPH_KPI_INTERVAL_S
@@ -70,6 +95,21 @@ class AppState:
 
             raise DatabaseUnavailableError("the service is starting; the database is not open yet")
         return self.graph
+
+    def principal_of(self, request: Request | WebSocket) -> Principal:
+        """Without auth: LOCAL_ADMIN. With auth: whom ``Authenticated`` (HTTP) or the
+        upgrade headers (WebSocket) named, else an anonymous principal with no role."""
+        if self.authenticator is None:
+            return LOCAL_ADMIN
+        found = request.scope.get("state", {}).get("principal")
+        if isinstance(found, Principal):
+            return found
+        try:
+            return self.authenticator.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-api-key")
+            )
+        except UnauthenticatedError:
+            return ANONYMOUS
 
 
 def _opener(open_graph: GraphOpener | None) -> GraphOpener:
@@ -134,12 +174,17 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(
-            "/graphql", BodySizeLimit(graphql_app, settings.max_body_bytes), methods=["GET", "POST"]
+            "/graphql",
+            Authenticated(BodySizeLimit(graphql_app, settings.max_body_bytes), state.authenticator),
+            methods=["GET", "POST"],
         ),
         WebSocketRoute("/graphql", graphql_app),
         Route(
             "/cypher",
-            BodySizeLimit(request_response(_cypher_endpoint(state)), settings.max_body_bytes),
+            Authenticated(
+                BodySizeLimit(request_response(_cypher_endpoint(state)), settings.max_body_bytes),
+                state.authenticator,
+            ),
             methods=["POST"],
         ),
     ]
@@ -249,3 +294,34 @@ class BodySizeLimit:
             f"the request body is larger than {self.max_bytes} bytes", maxBytes=self.max_bytes
         )
         await error_response(error)(scope, receive, send)
+
+
+class Authenticated:
+    """Puts the request's principal in ``scope["state"]``; 401 UNAUTHENTICATED when the
+    credentials are missing or bad. Without an authenticator (no auth configured) the
+    request passes untouched and carries LOCAL_ADMIN. The GraphiQL page itself (a GET
+    without a query) is served to anyone: its requests carry their own headers."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator | None) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.authenticator is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.method == "GET" and "query" not in request.query_params:
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = self.authenticator.authenticate(
+                request.headers.get("authorization"), request.headers.get("x-api-key")
+            )
+        except UnauthenticatedError as error:
+            response = error_response(error)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)

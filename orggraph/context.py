@@ -26,6 +26,8 @@ class Context:
     # Who is asking (set by the auth layer; LOCAL_ADMIN when auth is not configured).
     principal: Principal = LOCAL_ADMIN
     extras: dict[str, Any] = field(default_factory=dict)
+    # What a WebSocket client sent in connection_init (set by Strawberry).
+    connection_params: dict[str, Any] | None = None
 
     @classmethod
     def for_request(

@@ -63,6 +63,20 @@ class Settings(BaseSettings):
     neo4j_pagecache: str = "512m"  # ORGGRAPH_NEO4J_PAGECACHE
     neo4j_start_timeout_s: float = 180.0
 
+    # Authentication (docs/security.md). None set: no auth, loopback only, LOCAL_ADMIN.
+    jwt_secret: SecretStr | None = None  # ORGGRAPH_JWT_SECRET: HS256
+    jwt_public_key_file: Path | None = None  # ORGGRAPH_JWT_PUBLIC_KEY_FILE: PEM, RS256/ES256
+    jwks_file: Path | None = None  # ORGGRAPH_JWKS_FILE: keys chosen by the token's kid
+    jwt_issuer: str | None = None  # ORGGRAPH_JWT_ISSUER: required `iss` when set
+    jwt_audience: str | None = None  # ORGGRAPH_JWT_AUDIENCE: required `aud` when set
+    api_keys_file: Path | None = None  # ORGGRAPH_API_KEYS_FILE: JSON list, keys by sha256
+
+    @property
+    def auth_configured(self) -> bool:
+        return any(
+            (self.jwt_secret, self.jwt_public_key_file, self.jwks_file, self.api_keys_file)
+        )
+
     # HTTP service.
     host: str = "127.0.0.1"  # ORGGRAPH_HOST
     port: int = Field(default=8000, ge=0, le=65535)  # ORGGRAPH_PORT

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
+from orggraph.schema.authorization import Authorization, guard_subscriptions
 from orggraph.schema.caching import CachedParsing, cached_parser
 from orggraph.schema.cost import MaxCostLimiter
 from orggraph.schema.errors import ErrorCodes
@@ -40,6 +41,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         MaxTokensLimiter(max_token_count=settings.max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
+        Authorization,
         ErrorCodes,
     ]
     subscription: Any = None
@@ -47,9 +49,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         from strawberry.tools import merge_types
 
         subscription = merge_types("Subscription", SUBSCRIPTIONS)
-    return OrgGraphSchema(
+    schema = OrgGraphSchema(
         query=Query,
         mutation=Mutation if MUTATIONS else None,
         subscription=subscription,
         extensions=extensions,
     )
+    guard_subscriptions(schema._schema)
+    return schema

@@ -35,7 +35,28 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         updates["port"] = args.port
     settings = settings.model_copy(update=updates)
+    if not settings.auth_configured and not is_loopback(settings.host):
+        log.error(
+            "refusing to serve on %s without authentication: anyone who can reach it could "
+            "read and write everything. Bind to 127.0.0.1 (the default), or configure "
+            "ORGGRAPH_JWT_SECRET, ORGGRAPH_JWT_PUBLIC_KEY_FILE, ORGGRAPH_JWKS_FILE or "
+            "ORGGRAPH_API_KEYS_FILE (docs/security.md).",
+            settings.host,
+        )
+        return 2
     app = create_app(settings, on_startup=[load_demo] if args.demo else None)
     log.info("GraphQL (and GraphiQL) at http://%s:%d/graphql", settings.host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost; anything else (0.0.0.0 included) is exposed."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,41 @@
+"""What a team member (FUNCTION role) may see: its teams' KPIs and SLAs, in one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import LiteralString
+
+from orggraph.graph.driver import Graph
+
+VISIBLE_TO_TEAMS: LiteralString = """
+OPTIONAL MATCH (t:Team) WHERE t.id IN $teamIds
+WITH collect(t) AS teams
+RETURN
+  COLLECT {
+    UNWIND teams AS t MATCH (t)-[:ACCOUNTABLE_FOR]->(k:KPI) RETURN k.id AS id
+    UNION
+    UNWIND teams AS t MATCH (k:KPI)-[:SHARED_WITH]->(t) RETURN k.id AS id
+  } AS kpiIds,
+  COLLECT {
+    UNWIND teams AS t MATCH (s:SLA)-[:PROVIDER|CONSUMER]->(t) RETURN DISTINCT s.id AS id
+  } AS slaIds
+"""
+"""The KPIs the teams are accountable for or that are shared with them, and the SLAs
+where one of the teams is provider or consumer. Anchored on the Team id constraint."""
+
+
+@dataclass(frozen=True)
+class Visibility:
+    teams: frozenset[str]
+    kpis: frozenset[str]
+    slas: frozenset[str]
+
+    def sees_measurement(self, measurement_id: str) -> bool:
+        # Measurement ids are "<kpi id>:<period start>" (graph.kpis.measurement_id).
+        return any(measurement_id.startswith(kpi + ":") for kpi in self.kpis)
+
+
+async def visibility(graph: Graph, team_ids: frozenset[str]) -> Visibility:
+    records = await graph.query(VISIBLE_TO_TEAMS, teamIds=sorted(team_ids))
+    record = records[0]
+    return Visibility(team_ids, frozenset(record["kpiIds"]), frozenset(record["slaIds"]))

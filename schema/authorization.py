@@ -1,0 +1,249 @@
+"""Who may read and write what: enforced here, once, for every field of the schema.
+
+Roles (``orggraph.auth.Role``; a principal may hold several):
+
+* ADMIN: everything.
+* WRITER: every query but ``cypher``, every mutation, the subscriptions.
+* ANALYST: every query (all numbers, ``cypher``), the subscriptions; no mutation.
+* FUNCTION (a team member, ``Principal.teams``): the root fields of
+  ``FUNCTION_ROOT_FIELDS`` only, scoped by the argument named there; and, on every
+  field at any depth, KPIs, measurements and SLAs only of its teams (accountable
+  for / shared with a KPI, provider / consumer of an SLA). A single object out of
+  reach is FORBIDDEN, a list or connection simply leaves it out.
+
+A principal without any of these roles may do nothing. Personal fields
+(``graph.model.PERSONAL_PROPERTIES``) read as null without ``can_read_pii``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from graphql import GraphQLError, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema
+from strawberry.extensions import SchemaExtension
+from strawberry.utils.await_maybe import AwaitableOrValue, await_maybe
+
+from orggraph.auth import Principal, Role
+from orggraph.errors import ForbiddenError
+from orggraph.graph.model import PERSONAL_PROPERTIES
+from orggraph.graph.visibility import Visibility, visibility
+
+
+class Scope(enum.Enum):
+    ANY = "ANY"  # organisation structure and aggregates
+    OWN_TEAM = "OWN_TEAM"  # the argument must name one of the principal's teams
+    VISIBLE_KPI = "VISIBLE_KPI"  # the argument (when given) must name a KPI it sees
+    VISIBLE_SLA = "VISIBLE_SLA"
+    KPI_OR_OWN_TEAM = "KPI_OR_OWN_TEAM"  # subscriptions: a visible KPI or an own team
+    SLA_OR_OWN_TEAM = "SLA_OR_OWN_TEAM"
+    DENIED = "DENIED"
+
+
+FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
+    # organisation structure: readable by every team member
+    **{
+        name: (Scope.ANY, ())
+        for name in (
+            "process", "processes", "step", "steps", "channel", "channels", "campaign",
+            "campaigns", "service", "services", "system", "systems", "person", "people",
+            "teams",
+        )
+    },  # fmt: skip
+    # cross-silo aggregates and one customer's journey (personal fields masked)
+    **{
+        name: (Scope.ANY, ())
+        for name in ("valueStream", "journeyMap", "channelCoverage", "journey", "customer")
+    },
+    "team": (Scope.OWN_TEAM, ("id",)),
+    "teamService": (Scope.OWN_TEAM, ("teamId",)),
+    "kpi": (Scope.VISIBLE_KPI, ("id",)),
+    "kpiLineage": (Scope.VISIBLE_KPI, ("kpiId",)),
+    "kpis": (Scope.ANY, ()),
+    "measurement": (Scope.ANY, ()),
+    "sla": (Scope.VISIBLE_SLA, ("id",)),
+    "slaCompliance": (Scope.VISIBLE_SLA, ("id",)),
+    "slas": (Scope.ANY, ()),
+    "slaBreaches": (Scope.SLA_OR_OWN_TEAM, ("slaId", "teamId")),
+    "kpiUpdated": (Scope.KPI_OR_OWN_TEAM, ("kpiId", "teamId")),
+    "slaBreached": (Scope.SLA_OR_OWN_TEAM, ("slaId", "teamId")),
+    # organisation-wide analytics, raw access and bulk customer data
+    **{
+        name: (Scope.DENIED, ())
+        for name in (
+            "attribution", "reorgImpact", "informationGaps", "cypher", "node", "customers",
+            "touchpoint", "touchpoints", "deal", "deals", "businessObject", "businessObjects",
+            "touchpointAdded",
+        )
+    },  # fmt: skip
+}
+
+ROOT_TYPES = ("Query", "Mutation", "Subscription")
+_VISIBILITY_KEY = "visibility"
+
+
+def root_rule(principal: Principal, operation: str, field: str) -> Scope:
+    """The scope under which ``principal`` may call a root field (DENIED: not at all)."""
+    if principal.has(Role.ADMIN):
+        return Scope.ANY
+    if operation == "Mutation":
+        return Scope.ANY if Role.WRITER in principal.roles else Scope.DENIED
+    if field == "cypher":
+        return Scope.ANY if Role.ANALYST in principal.roles else Scope.DENIED
+    if Role.WRITER in principal.roles or Role.ANALYST in principal.roles:
+        return Scope.ANY
+    if Role.FUNCTION in principal.roles:
+        return FUNCTION_ROOT_FIELDS.get(field, (Scope.DENIED, ()))[0]
+    return Scope.DENIED
+
+
+def is_function_only(principal: Principal) -> bool:
+    return not (principal.roles & {Role.ADMIN, Role.WRITER, Role.ANALYST})
+
+
+class Authorization(SchemaExtension):
+    """Checks each root field against the principal's roles, filters what a team member
+    reaches at any depth, and masks personal fields."""
+
+    def resolve(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo,
+        *args: Any,
+        **kwargs: Any,
+    ) -> AwaitableOrValue[object]:
+        principal: Principal = info.context.principal
+        if principal.has(Role.ADMIN) and principal.can_read_pii:
+            return _next(root, info, *args, **kwargs)
+        parent = info.parent_type.name
+        if not principal.can_read_pii and info.field_name in _personal_fields(parent):
+            return None
+        if parent in ROOT_TYPES or is_function_only(principal):
+            return self._checked(_next, root, info, principal, *args, **kwargs)
+        return _next(root, info, *args, **kwargs)
+
+    async def _checked(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo,
+        principal: Principal,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        parent = info.parent_type.name
+        function_only = is_function_only(principal)
+        seen = await _visibility(info, principal) if function_only else None
+        if parent in ROOT_TYPES:
+            scope = root_rule(principal, parent, info.field_name)
+            _check_root(scope, principal, info.field_name, kwargs, seen)
+        result = await await_maybe(_next(root, info, *args, **kwargs))
+        if seen is None or isinstance(result, AsyncIterator):
+            return result
+        return _within(result, seen, info.field_name)
+
+
+def guard_subscriptions(schema: GraphQLSchema) -> None:
+    """Applies the root rule when a subscription starts.
+
+    graphql-core opens a subscription's event stream (the field's ``subscribe``) without
+    the middleware that carries ``Authorization.resolve``; that hook only sees each
+    event as it is resolved. Wrapping ``subscribe`` refuses a forbidden subscription at
+    once instead of leaving the client waiting for an event it will never get."""
+    if schema.subscription_type is None:
+        return
+    for field in schema.subscription_type.fields.values():
+        if field.subscribe is not None:
+            field.subscribe = _checked_subscribe(field.subscribe)
+
+
+def _checked_subscribe(subscribe: GraphQLFieldResolver) -> GraphQLFieldResolver:
+    async def checked(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        principal: Principal = info.context.principal
+        seen = await _visibility(info, principal) if is_function_only(principal) else None
+        scope = root_rule(principal, "Subscription", info.field_name)
+        try:
+            _check_root(scope, principal, info.field_name, kwargs, seen)
+        except ForbiddenError as error:
+            # Raised outside the operation whose errors ErrorCodes classifies: the code
+            # travels on the GraphQLError itself.
+            raise GraphQLError(error.message, extensions=error.extensions()) from error
+        return await await_maybe(subscribe(root, info, **kwargs))
+
+    return checked
+
+
+def _personal_fields(type_name: str) -> frozenset[str]:
+    # GraphQL type names are the labels, field names the (camelCase) property names.
+    return PERSONAL_PROPERTIES.get(type_name, frozenset())
+
+
+async def _visibility(info: GraphQLResolveInfo, principal: Principal) -> Visibility:
+    """Loaded once per request (one query), shared by every field."""
+    extras: dict[str, Any] = info.context.extras
+    pending = extras.get(_VISIBILITY_KEY)
+    if pending is None:
+        pending = asyncio.ensure_future(visibility(info.context.graph, principal.teams))
+        extras[_VISIBILITY_KEY] = pending
+    return await asyncio.shield(pending)  # type: ignore[no-any-return]
+
+
+def _check_root(
+    scope: Scope,
+    principal: Principal,
+    field: str,
+    arguments: dict[str, Any],
+    seen: Visibility | None,
+) -> None:
+    if scope is Scope.ANY:
+        return
+    if scope is Scope.DENIED or seen is None:
+        roles = ", ".join(sorted(role.value for role in principal.roles)) or "no role"
+        raise ForbiddenError(f"`{field}` is not allowed for {roles}", field=field)
+    names = FUNCTION_ROOT_FIELDS[field][1]
+    # Resolvers see Python argument names; a subscription's stream sees GraphQL ones.
+    values = [arguments.get(_snake(name), arguments.get(name)) for name in names]
+    allowed = {
+        Scope.OWN_TEAM: lambda: values[0] in seen.teams,
+        Scope.VISIBLE_KPI: lambda: values[0] in seen.kpis,
+        Scope.VISIBLE_SLA: lambda: values[0] in seen.slas,
+        Scope.KPI_OR_OWN_TEAM: lambda: values[0] in seen.kpis or values[1] in seen.teams,
+        Scope.SLA_OR_OWN_TEAM: lambda: values[0] in seen.slas or values[1] in seen.teams,
+    }[scope]()
+    if not allowed:
+        wanted = " or ".join(f"`{name}`" for name in names)
+        raise ForbiddenError(
+            f"`{field}`: {wanted} must name one of your teams' own (teams {sorted(seen.teams)})",
+            field=names[0],
+        )
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _within(value: Any, seen: Visibility, field: str) -> Any:
+    """``value`` with what the team may not see left out (lists) or refused (objects)."""
+    if isinstance(value, list):
+        return [item for item in value if _visible(item, seen)]
+    edges = getattr(value, "edges", None)
+    if isinstance(edges, list) and edges and hasattr(edges[0], "node"):
+        value.edges = [edge for edge in edges if _visible(edge.node, seen)]
+        return value
+    if value is not None and not _visible(value, seen):
+        raise ForbiddenError(f"`{field}` is outside your teams' KPIs and SLAs", field=field)
+    return value
+
+
+def _visible(item: Any, seen: Visibility) -> bool:
+    kind = type(item).__name__
+    if kind == "Kpi":
+        return str(item.id) in seen.kpis
+    if kind == "Measurement":
+        return seen.sees_measurement(str(item.id))
+    if kind == "Sla":
+        return str(item.id) in seen.slas
+    return True
