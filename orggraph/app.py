@@ -14,18 +14,20 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute, request_response
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute, request_response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET, UnsetType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from orggraph.auth import ANONYMOUS, LOCAL_ADMIN, Authenticator, Principal, require_cypher_access
 from orggraph.context import Context
@@ -43,6 +45,9 @@ from orggraph.schema import build_schema
 from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The explorer: a static page at `/` that only talks to /graphql (docs/explorer.md).
+EXPLORER_DIR = Path(__file__).parent / "explorer"
 
 # Something that opens the service's database for the app's lifetime.
 GraphOpener = Callable[[Settings], contextlib.AbstractAsyncContextManager[Graph]]
@@ -170,7 +175,12 @@ def create_app(
             return JSONResponse({"status": "migrations pending"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "reachable", "migrations": "applied"})
 
+    async def explorer(_: Request) -> Response:
+        return FileResponse(EXPLORER_DIR / "index.html")
+
     routes: list[Any] = [
+        Route("/", explorer, methods=["GET"]),
+        Mount("/explorer", StaticFiles(directory=EXPLORER_DIR), name="explorer"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(

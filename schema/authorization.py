@@ -23,13 +23,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema
+from orggraph.graph.model import PERSONAL_PROPERTIES
+from orggraph.graph.visibility import Visibility, visibility
 from strawberry.extensions import SchemaExtension
 from strawberry.utils.await_maybe import AwaitableOrValue, await_maybe
 
 from orggraph.auth import Principal, Role
 from orggraph.errors import ForbiddenError
-from orggraph.graph.model import PERSONAL_PROPERTIES
-from orggraph.graph.visibility import Visibility, visibility
 
 
 class Scope(enum.Enum):
@@ -47,8 +47,20 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
     **{
         name: (Scope.ANY, ())
         for name in (
-            "process", "processes", "step", "steps", "channel", "channels", "campaign",
-            "campaigns", "service", "services", "system", "systems", "person", "people",
+            "process",
+            "processes",
+            "step",
+            "steps",
+            "channel",
+            "channels",
+            "campaign",
+            "campaigns",
+            "service",
+            "services",
+            "system",
+            "systems",
+            "person",
+            "people",
             "teams",
         )
     },  # fmt: skip
@@ -73,8 +85,18 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
     **{
         name: (Scope.DENIED, ())
         for name in (
-            "attribution", "reorgImpact", "informationGaps", "cypher", "node", "customers",
-            "touchpoint", "touchpoints", "deal", "deals", "businessObject", "businessObjects",
+            "attribution",
+            "reorgImpact",
+            "informationGaps",
+            "cypher",
+            "node",
+            "customers",
+            "touchpoint",
+            "touchpoints",
+            "deal",
+            "deals",
+            "businessObject",
+            "businessObjects",
             "touchpointAdded",
         )
     },  # fmt: skip
