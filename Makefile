@@ -46,7 +46,7 @@ wheel-check: $(BIN)/python
 	$(PYTHON) -m venv /tmp/orggraph-wheel-venv
 	/tmp/orggraph-wheel-venv/bin/pip install --quiet dist/orggraph-*.whl
 	cd /tmp && /tmp/orggraph-wheel-venv/bin/orggraph --help >/dev/null
-	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r; assert r.POM.exists() and r.LAUNCHER.exists()"
+	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r, orggraph.app as a; assert r.POM.exists() and r.LAUNCHER.exists() and (a.EXPLORER_DIR / 'index.html').exists()"
 	@echo "wheel OK"
 
 clean:

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -83,7 +83,7 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
                 )
             except UnauthenticatedError as error:
                 raise ConnectionRejectionError({"message": error.message}) from error
-        return UNSET
+        return cast(UnsetType, UNSET)  # the default acknowledgement
 
 
 class AppState:

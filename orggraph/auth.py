@@ -148,7 +148,7 @@ class Authenticator:
 
         from orggraph.errors import UnauthenticatedError
 
-        options = {"require": ["sub", "exp"]}
+        options: jwt.types.Options = {"require": ["sub", "exp"]}
         try:
             header = jwt.get_unverified_header(token)
             key, algorithms = self._key_for(header)

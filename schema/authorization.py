@@ -133,25 +133,28 @@ class Authorization(SchemaExtension):
         self,
         _next: Callable[..., Any],
         root: Any,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         *args: Any,
         **kwargs: Any,
     ) -> AwaitableOrValue[object]:
         principal: Principal = info.context.principal
+        unchecked: AwaitableOrValue[object]
         if principal.has(Role.ADMIN) and principal.can_read_pii:
-            return _next(root, info, *args, **kwargs)
+            unchecked = _next(root, info, *args, **kwargs)
+            return unchecked
         parent = info.parent_type.name
         if not principal.can_read_pii and info.field_name in _personal_fields(parent):
             return None
         if parent in ROOT_TYPES or is_function_only(principal):
             return self._checked(_next, root, info, principal, *args, **kwargs)
-        return _next(root, info, *args, **kwargs)
+        unchecked = _next(root, info, *args, **kwargs)
+        return unchecked
 
     async def _checked(
         self,
         _next: Callable[..., Any],
         root: Any,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         principal: Principal,
         *args: Any,
         **kwargs: Any,
@@ -183,7 +186,7 @@ def guard_subscriptions(schema: GraphQLSchema) -> None:
 
 
 def _checked_subscribe(subscribe: GraphQLFieldResolver) -> GraphQLFieldResolver:
-    async def checked(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    async def checked(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         principal: Principal = info.context.principal
         seen = await _visibility(info, principal) if is_function_only(principal) else None
         scope = root_rule(principal, "Subscription", info.field_name)
@@ -203,14 +206,14 @@ def _personal_fields(type_name: str) -> frozenset[str]:
     return PERSONAL_PROPERTIES.get(type_name, frozenset())
 
 
-async def _visibility(info: GraphQLResolveInfo, principal: Principal) -> Visibility:
+async def _visibility(info: GraphQLResolveInfo[Any], principal: Principal) -> Visibility:
     """Loaded once per request (one query), shared by every field."""
     extras: dict[str, Any] = info.context.extras
     pending = extras.get(_VISIBILITY_KEY)
     if pending is None:
         pending = asyncio.ensure_future(visibility(info.context.graph, principal.teams))
         extras[_VISIBILITY_KEY] = pending
-    return await asyncio.shield(pending)  # type: ignore[no-any-return]
+    return await asyncio.shield(pending)
 
 
 def _check_root(
