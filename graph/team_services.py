@@ -51,6 +51,7 @@ RETURN team {.*} AS team,
             provider: head(COLLECT { MATCH (sla)-[:PROVIDER]->(x:Team) RETURN x {.*} }),
             consumer: head(COLLECT { MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} }),
             step: head(COLLECT { MATCH (sla)-[:GOVERNS]->(x:Step) RETURN x {.*} }),
+            kpi: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(k:KPI) RETURN k {.*} }),
             latest: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(:KPI)-[:HAS_MEASUREMENT]->(m:Measurement)
                                    RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
     ORDER BY type(r) DESC, sla.id

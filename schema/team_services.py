@@ -20,7 +20,10 @@ class KpiStatus(enum.Enum):
     NO_DATA = "NO_DATA"
 
 
-@strawberry.enum(description="An SLA's latest tracked value against its threshold.")
+@strawberry.enum(
+    description="The latest measurement of the KPI tracking an SLA: against the KPI's target "
+    "when it has one (a compliance share), else against the SLA's threshold."
+)
 class SlaCompliance(enum.Enum):
     COMPLIANT = "COMPLIANT"
     BREACHED = "BREACHED"
@@ -46,8 +49,22 @@ def kpi_status(kpi: dict[str, Any], latest: dict[str, Any] | None) -> KpiStatus:
     return KpiStatus.ON_TARGET if value >= target else KpiStatus.OFF_TARGET
 
 
-def sla_compliance(sla: dict[str, Any], latest: dict[str, Any] | None) -> SlaCompliance:
-    """RESPONSE_TIME: compliant when value <= threshold; VOLUME: when value >= threshold."""
+def sla_compliance(
+    sla: dict[str, Any], kpi: dict[str, Any] | None, latest: dict[str, Any] | None
+) -> SlaCompliance:
+    """The latest measurement of the KPI tracking the SLA, judged by what that KPI measures.
+
+    A KPI with a target (e.g. an SLA_COMPLIANCE share of customers handed over in time,
+    target 0.95) is judged against its target: on target is COMPLIANT. A KPI without a
+    target measures the SLA's own quantity (hours to follow up, leads delivered) and is
+    judged against the SLA's threshold: RESPONSE_TIME compliant when value <= threshold,
+    VOLUME when value >= threshold.
+    """
+    if kpi is not None and kpi.get("target") is not None:
+        return {
+            KpiStatus.ON_TARGET: SlaCompliance.COMPLIANT,
+            KpiStatus.OFF_TARGET: SlaCompliance.BREACHED,
+        }.get(kpi_status(kpi, latest), SlaCompliance.NO_DATA)
     value = latest.get("value") if latest else None
     threshold = sla.get("threshold")
     if value is None or threshold is None:
@@ -124,7 +141,10 @@ class TeamService:
     def from_raw(cls, raw: dict[str, Any], at: datetime) -> TeamService:
         def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
             return [
-                ServiceLink(service=Service.from_props(r["service"]), teams=[Team.from_props(t) for t in r["teams"]])
+                ServiceLink(
+                    service=Service.from_props(r["service"]),
+                    teams=[Team.from_props(t) for t in r["teams"]],
+                )
                 for r in rows
             ]
 
@@ -158,7 +178,7 @@ class TeamService:
                     consumer=_team(r.get("consumer")),
                     step=Step.from_props(r["step"]) if r.get("step") else None,
                     latest=Measurement.from_props(r["latest"]) if r.get("latest") else None,
-                    compliance=sla_compliance(r["sla"], r.get("latest")),
+                    compliance=sla_compliance(r["sla"], r.get("kpi"), r.get("latest")),
                 )
                 for r in raw["slas"]
             ],

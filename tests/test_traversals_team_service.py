@@ -57,6 +57,7 @@ async def seed(graph: Graph, extra_services: int = 0) -> None:
          "accountableTeamId": "mkt"},
         {"id": "k-resp", "name": "Hours to follow up", "accountableTeamId": "sales"},
         {"id": "k-vol", "name": "Leads delivered", "accountableTeamId": "mkt"},
+        {"id": "k-share", "name": "Share followed up in 4h", "target": 0.95, "accountableTeamId": "sales"},
     ])
     await upsert_relationships(graph, K.KPI_SHARED_WITH_TEAM, [{"from": "k-shared", "to": "sales"}])
     await upsert_nodes(graph, "Measurement", [
@@ -65,12 +66,16 @@ async def seed(graph: Graph, extra_services: int = 0) -> None:
         {"id": "m3", "kpiId": "k-shared", "at": "2024-03-01T00:00:00Z", "periodStart": "2024-02-01T00:00:00Z", "value": 7},
         {"id": "m4", "kpiId": "k-resp", "at": "2024-03-01T00:00:00Z", "periodStart": "2024-02-01T00:00:00Z", "value": 3},
         {"id": "m5", "kpiId": "k-vol", "at": "2024-03-01T00:00:00Z", "periodStart": "2024-02-01T00:00:00Z", "value": 80},
+        {"id": "m6", "kpiId": "k-share", "at": "2024-03-01T00:00:00Z", "periodStart": "2024-02-01T00:00:00Z", "value": 0.9},
     ])
     await upsert_nodes(graph, "SLA", [
         {"id": "sla-follow", "name": "Follow up in 4h", "threshold": 4, "providerTeamId": "sales",
          "consumerTeamId": "mkt", "stepId": "s1", "kpiId": "k-resp"},
         {"id": "sla-volume", "name": "100 leads a month", "kind": "VOLUME", "threshold": 100,
          "providerTeamId": "mkt", "consumerTeamId": "sales", "kpiId": "k-vol"},
+        # tracked by a share with a target: 0.9 < 0.95 is a breach (0.9 <= 4 h is not the test)
+        {"id": "sla-share", "name": "95% followed up in 4h", "threshold": 4, "providerTeamId": "sales",
+         "consumerTeamId": "mkt", "kpiId": "k-share"},
     ])
 
 
@@ -92,11 +97,14 @@ async def test_a_team_as_a_service_end_to_end(graph: Graph) -> None:
         {"kpi": {"id": "k-empty"}, "shared": False, "latest": None, "status": "NO_DATA"},
         {"kpi": {"id": "k-own"}, "shared": False, "latest": {"value": 12.0}, "status": "ON_TARGET"},
         {"kpi": {"id": "k-resp"}, "shared": False, "latest": {"value": 3.0}, "status": "NO_TARGET"},
+        {"kpi": {"id": "k-share"}, "shared": False, "latest": {"value": 0.9}, "status": "OFF_TARGET"},
         {"kpi": {"id": "k-shared"}, "shared": True, "latest": {"value": 7.0}, "status": "OFF_TARGET"},
     ]
     assert view["slas"] == [
         {"sla": {"id": "sla-follow"}, "role": "PROVIDER", "provider": {"id": "sales"}, "consumer": {"id": "mkt"},
          "step": {"id": "s1"}, "latest": {"value": 3.0}, "compliance": "COMPLIANT"},
+        {"sla": {"id": "sla-share"}, "role": "PROVIDER", "provider": {"id": "sales"}, "consumer": {"id": "mkt"},
+         "step": None, "latest": {"value": 0.9}, "compliance": "BREACHED"},
         {"sla": {"id": "sla-volume"}, "role": "CONSUMER", "provider": {"id": "mkt"}, "consumer": {"id": "sales"},
          "step": None, "latest": {"value": 80.0}, "compliance": "BREACHED"},
     ]
