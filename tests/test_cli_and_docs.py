@@ -37,3 +37,9 @@ def test_the_sdl_names_every_label() -> None:
     text = sdl()
     for type_name in ("type Team", "type Customer", "type Touchpoint", "type KPI", "type SLA"):
         assert type_name in text
+
+
+def test_the_checked_in_sdl_is_what_the_code_exports() -> None:
+    assert (DOCS / "schema.graphql").read_text() == sdl(), (
+        "docs/schema.graphql is stale: run `orggraph schema export -o docs/schema.graphql`"
+    )
