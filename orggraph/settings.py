@@ -1,4 +1,4 @@
-"""Settings, from environment variables or a ``.env`` file (see docs/settings.md)."""
+"""Settings, from environment variables or a ``.env`` file (see docs/operations.md)."""
 
 from __future__ import annotations
 

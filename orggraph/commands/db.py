@@ -1,9 +1,10 @@
-"""``orggraph db start|stop|status|migrate``: the embedded Neo4j on its own."""
+"""``orggraph db start|stop|status|migrate|backup|restore``: the embedded Neo4j on its own."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from orggraph.settings import Settings
@@ -24,6 +25,21 @@ def register(subparsers: Any) -> None:
     actions.add_parser(
         "migrate", help="apply pending schema migrations (constraints, indexes)"
     ).set_defaults(handler=migrate)
+    saving = actions.add_parser(
+        "backup", help="copy the stopped embedded database to a .tar.gz (offline backup)"
+    )
+    saving.add_argument("output", type=Path, help="the archive to write, e.g. orggraph.tar.gz")
+    saving.set_defaults(handler=backup)
+    loading = actions.add_parser(
+        "restore", help="put a backup in ORGGRAPH_HOME (the database must be stopped)"
+    )
+    loading.add_argument("archive", type=Path, help="an archive written by `orggraph db backup`")
+    loading.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an existing database (it is moved aside, not deleted)",
+    )
+    loading.set_defaults(handler=restore)
 
 
 def start(_: argparse.Namespace, settings: Settings) -> int:
@@ -62,7 +78,8 @@ def status(_: argparse.Namespace, settings: Settings) -> int:
 
 def migrate(_: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
-    from orggraph.graph.migrations import MIGRATIONS, migrate as apply
+    from orggraph.graph.migrations import MIGRATIONS
+    from orggraph.graph.migrations import migrate as apply
 
     async def run() -> list[int]:
         async with open_graph(settings, apply_migrations=False) as graph:
@@ -73,4 +90,34 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
         print("applied migrations: " + ", ".join(str(v) for v in applied))
     else:
         print(f"up to date (version {MIGRATIONS[-1].version})")
+    return 0
+
+
+def backup(args: argparse.Namespace, settings: Settings) -> int:
+    from orggraph.graph.backups import BackupError
+    from orggraph.graph.backups import backup as write_backup
+
+    try:
+        summary = write_backup(settings.home, args.output, progress=print)
+    except BackupError as error:
+        print(f"backup refused: {error}")
+        return 2
+    print(
+        f"backup written: {summary.archive} ({summary.files} files, {summary.bytes / 1e6:.1f} MB)"
+    )
+    return 0
+
+
+def restore(args: argparse.Namespace, settings: Settings) -> int:
+    from orggraph.graph.backups import BackupError
+    from orggraph.graph.backups import restore as read_backup
+
+    try:
+        kept = read_backup(settings.home, args.archive, replace=args.replace)
+    except BackupError as error:
+        print(f"restore refused: {error}")
+        return 2
+    if kept is not None:
+        print(f"the previous database was moved to {kept}")
+    print(f"restored {args.archive} into {settings.home}; start it with `orggraph db start`")
     return 0
