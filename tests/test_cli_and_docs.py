@@ -43,3 +43,25 @@ def test_the_checked_in_sdl_is_what_the_code_exports() -> None:
     assert (DOCS / "schema.graphql").read_text() == sdl(), (
         "docs/schema.graphql is stale: run `orggraph schema export -o docs/schema.graphql`"
     )
+
+
+def test_every_setting_is_documented_in_operations() -> None:
+    from pydantic import AliasChoices
+
+    from orggraph.settings import Settings
+
+    operations = (DOCS / "operations.md").read_text()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [f"ORGGRAPH_{name.upper()}"]
+        if not any(f"`{env}`" in operations for env in names):
+            missing.append(names[0])
+    assert missing == [], f"settings missing from docs/operations.md: {missing}"
+
+
+def test_the_docs_index_links_every_doc() -> None:
+    index = (DOCS / "README.md").read_text()
+    for doc in sorted(DOCS.glob("*.md")):
+        if doc.name != "README.md":
+            assert f"({doc.name})" in index, f"docs/README.md does not link {doc.name}"
