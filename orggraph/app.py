@@ -245,7 +245,6 @@ async def _cypher_body(request: Request) -> tuple[Any, Any]:
 
 def _cypher_endpoint(state: AppState) -> Callable[[Request], Awaitable[Response]]:
     from orggraph.graph.cypher import run_read_only
-    from orggraph.resolvers.cypher import cypher_limits
 
     async def cypher(request: Request) -> Response:
         try:
@@ -256,7 +255,7 @@ def _cypher_endpoint(state: AppState) -> Callable[[Request], Awaitable[Response]
                 state.require_graph(),
                 query,
                 parameters,
-                cypher_limits(state.settings),
+                state.settings.cypher_limits(),
                 can_read_pii=principal.can_read_pii,
             )
         except OrgGraphError as error:

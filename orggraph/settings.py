@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from orggraph.graph.cypher import CypherLimits
 
 
 def _user_dir(env: str, fallback: str) -> Path:
@@ -73,9 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def auth_configured(self) -> bool:
-        return any(
-            (self.jwt_secret, self.jwt_public_key_file, self.jwks_file, self.api_keys_file)
-        )
+        return any((self.jwt_secret, self.jwt_public_key_file, self.jwks_file, self.api_keys_file))
 
     # HTTP service.
     host: str = "127.0.0.1"  # ORGGRAPH_HOST
@@ -106,6 +107,16 @@ class Settings(BaseSettings):
 
     # KPI engine: recompute every KPI every N seconds inside `serve` (0 or unset: off).
     kpi_interval_s: float | None = Field(default=None, ge=0)  # ORGGRAPH_KPI_INTERVAL_S
+
+    def cypher_limits(self) -> CypherLimits:
+        """The bounds of analysts' read-only Cypher, shared by its three doors."""
+        from orggraph.graph.cypher import CypherLimits
+
+        return CypherLimits(
+            timeout_s=self.cypher_timeout_s,
+            max_rows=self.cypher_max_rows,
+            max_bytes=self.cypher_max_bytes,
+        )
 
     @property
     def uses_embedded_database(self) -> bool:

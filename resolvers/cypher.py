@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from orggraph.graph.cypher import CypherLimits, run_read_only
+from orggraph.graph.cypher import run_read_only
 from orggraph.schema.cypher import CypherResult
 from strawberry.scalars import JSON
 
 from orggraph.auth import require_cypher_access
 from orggraph.context import Info
-from orggraph.settings import Settings
-
-
-def cypher_limits(settings: Settings) -> CypherLimits:
-    return CypherLimits(
-        timeout_s=settings.cypher_timeout_s,
-        max_rows=settings.cypher_max_rows,
-        max_bytes=settings.cypher_max_bytes,
-    )
 
 
 @strawberry.type
@@ -36,7 +27,7 @@ class CypherQuery:
             info.context.graph,
             query,
             params,
-            cypher_limits(info.context.settings),
+            info.context.settings.cypher_limits(),
             can_read_pii=principal.can_read_pii,
         )
         return CypherResult.from_raw(raw)

@@ -8,6 +8,7 @@ import pytest
 
 from orggraph.cli import build_parser, main
 from orggraph.commands.schema import model_markdown, sdl
+from orggraph.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -65,3 +66,20 @@ def test_the_docs_index_links_every_doc() -> None:
     for doc in sorted(DOCS.glob("*.md")):
         if doc.name != "README.md":
             assert f"({doc.name})" in index, f"docs/README.md does not link {doc.name}"
+
+
+def test_orggraph_cypher_runs_from_a_fresh_shell(test_settings: Settings) -> None:
+    """The command imports nothing else first (as from a real shell)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NEO4J_URI": test_settings.neo4j_uri or ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "orggraph.cli", "cypher", "RETURN $n + 1 AS two",
+         "--param", "n=1", "--format", "json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == [[2]]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from graphql import parse, validate
-from orggraph.graph.cypher import CypherLimits, run_read_only
+from orggraph.graph.cypher import run_read_only
 from orggraph.graph.driver import Graph
 from orggraph.graph.seed import seed_organisation
 
@@ -82,11 +82,7 @@ async def test_every_cypher_example_runs_read_only(
             organisation,
             example.text,
             example.arguments,
-            CypherLimits(
-                timeout_s=test_settings.cypher_timeout_s,
-                max_rows=test_settings.cypher_max_rows,
-                max_bytes=test_settings.cypher_max_bytes,
-            ),
+            test_settings.cypher_limits(),
             can_read_pii=False,
         )
         assert result.columns, example.text

@@ -63,14 +63,13 @@ def _cell(value: Any) -> str:
 def cypher_command(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
     from orggraph.graph.cypher import run_read_only
-    from orggraph.resolvers.cypher import cypher_limits
 
     params = parse_params(args.param)
 
     async def run() -> int:
         async with open_graph(settings) as graph:
             result = await run_read_only(
-                graph, args.query, params, cypher_limits(settings), can_read_pii=not args.mask_pii
+                graph, args.query, params, settings.cypher_limits(), can_read_pii=not args.mask_pii
             )
         if args.format == "json":
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
