@@ -30,32 +30,35 @@ OPTIONAL CALL (p, stages) {
 """
 
 _FIRSTS_FROM_TOUCHPOINTS: LiteralString = """
-  MATCH (p)-[:HAS_STEP]->(s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
+  MATCH (p)-[:HAS_STEP]->(s:Step)
+  WITH s, head([k IN range(0, size(stages) - 1) WHERE stages[k] = s.stage]) AS i
+  MATCH (s)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
   WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
     AND ($segment IS NULL OR c.segment = $segment)
     AND ($channelId IS NULL OR EXISTS { (t)-[:VIA]->(:Channel {id: $channelId}) })
     AND ($campaignId IS NULL OR EXISTS { (t)-[:FROM]->(:Campaign {id: $campaignId}) })
-  WITH c, s.stage AS stage, min(t.at) AS firstAt
+  WITH c, i, min(t.at) AS firstAt
 """
 
 _FIRSTS_FROM_REACHED: LiteralString = """
-  MATCH (p)-[:HAS_STEP]->(s:Step)<-[r:REACHED]-(c:Customer)
+  MATCH (p)-[:HAS_STEP]->(s:Step)
+  WITH s, head([k IN range(0, size(stages) - 1) WHERE stages[k] = s.stage]) AS i
+  MATCH (s)<-[r:REACHED]-(c:Customer)
   WHERE $segment IS NULL OR c.segment = $segment
-  WITH c, s.stage AS stage, min(r.at) AS firstAt
+  WITH c, i, min(r.at) AS firstAt
 """
 
 _FUNNEL_FROM_FIRSTS: LiteralString = """
-  WITH c, collect([stage, firstAt]) AS firsts
-  UNWIND range(0, size(stages) - 1) AS i
-  WITH i,
-       head([x IN firsts WHERE x[0] = stages[i] | x[1]]) AS atHere,
-       CASE WHEN i + 1 < size(stages)
-            THEN head([x IN firsts WHERE x[0] = stages[i + 1] | x[1]]) END AS atNext
+  WITH c, collect([i, firstAt]) AS firsts
+  UNWIND firsts AS here
+  WITH here[0] AS i, here[1] AS atHere, head([x IN firsts WHERE x[0] = here[0] + 1 | x[1]]) AS atNext
+  WHERE i IS NOT NULL
   WITH i, atHere,
        CASE WHEN atHere IS NOT NULL AND atNext IS NOT NULL AND atNext >= atHere
             THEN (atNext.epochMillis - atHere.epochMillis) / 1000.0 END AS seconds
   WITH i, count(atHere) AS reached, count(seconds) AS timed,
        percentileCont(seconds, 0.5) AS median, percentileCont(seconds, 0.9) AS p90
+  ORDER BY i
   RETURN collect({i: i, reached: reached, timed: timed, median: median, p90: p90}) AS funnel
 }
 RETURN p {.*} AS process, steps, stages, coalesce(funnel, []) AS funnel
@@ -66,8 +69,9 @@ VALUE_STREAM: LiteralString = _STEPS_AND_STAGES + _FIRSTS_FROM_TOUCHPOINTS + _FU
 
 ``steps``: the process's steps in HAS_STEP order, each with the teams owning
 it at ``$at`` (OWNS valid then) and the SLAs governing it. ``stages``: the
-distinct stages of those steps, in step order. ``funnel``: per stage index,
-the customers that reached it (a touchpoint AT_STEP one of its steps, the
+distinct stages of those steps, in step order. ``funnel``: per stage index
+(ordered; a stage nobody reached has no entry), the customers that reached it
+(a touchpoint AT_STEP one of its steps, the
 touchpoint in the window and via the channel / from the campaign, the
 customer in the segment, when given) and, over customers that reached this
 stage and then the next one, the median and p90 seconds from their first
