@@ -43,7 +43,7 @@ _FIRSTS_FROM_TOUCHPOINTS: LiteralString = """
 _FIRSTS_FROM_REACHED: LiteralString = """
   MATCH (p)-[:HAS_STEP]->(s:Step)
   WITH s, head([k IN range(0, size(stages) - 1) WHERE stages[k] = s.stage]) AS i
-  MATCH (s)<-[r:REACHED]-(c:Customer)
+  MATCH (s)<-[r:REACHED]-(c)
   WHERE $segment IS NULL OR c.segment = $segment
   WITH c, i, min(r.at) AS firstAt
 """
