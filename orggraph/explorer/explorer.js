@@ -316,18 +316,19 @@ function drawJourneyMap(map, labels) {
   const columnGap = 110;
   const rowGap = 34;
   const margin = 20;
+  const marginX = 70; // room for back edges leaving the first column
   const position = new Map();
   columns.forEach((keys, column) => {
     (keys || []).sort((a, b) => counts.get(b) - counts.get(a));
     (keys || []).forEach((key, rowIndex) => {
       position.set(key, {
-        x: margin + column * (nodeWidth + columnGap),
+        x: marginX + column * (nodeWidth + columnGap),
         y: margin + rowIndex * (nodeHeight + rowGap),
       });
     });
   });
   const tallest = Math.max(1, ...columns.map((keys) => (keys || []).length));
-  const width = margin * 2 + columns.length * (nodeWidth + columnGap);
+  const width = marginX + margin + columns.length * (nodeWidth + columnGap);
   const height = margin * 2 + tallest * (nodeHeight + rowGap) + 80;
   const picture = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
   picture.appendChild(svg("title", {}, "Directly-follows graph of touchpoints"));
@@ -341,6 +342,8 @@ function drawJourneyMap(map, labels) {
   picture.appendChild(defs);
 
   const heaviest = Math.max(1, ...map.edges.counts);
+  const bottom = margin + tallest * (nodeHeight + rowGap) - rowGap;
+  let backEdges = 0;
   map.edges.sources.forEach((source, i) => {
     const target = map.edges.targets[i];
     const from = position.get(source);
@@ -361,15 +364,16 @@ function drawJourneyMap(map, labels) {
       labelX = (x1 + x2) / 2;
       labelY = (y1 + y2) / 2 - 4;
     } else {
-      // back edge or within a layer: an arc under the nodes
-      const x1 = from.x + nodeWidth / 2 + 8;
-      const y1 = from.y + nodeHeight;
-      const x2 = to.x + nodeWidth / 2 - 8;
+      // back edge or within a layer: leaves the node's left side, runs in the
+      // lane under every node, and enters the target from below
+      const x1 = from.x;
+      const y1 = from.y + nodeHeight / 2;
+      const x2 = to.x + nodeWidth / 2;
       const y2 = to.y + nodeHeight;
-      const drop = 30 + Math.abs(x1 - x2) / 6;
-      d = `M${x1},${y1} C${x1},${y1 + drop} ${x2},${y2 + drop} ${x2},${y2}`;
-      labelX = (x1 + x2) / 2;
-      labelY = Math.max(y1, y2) + drop * 0.75 + 4;
+      const lane = bottom + 14 + (backEdges++ % 4) * 12;
+      d = `M${x1},${y1} C${x1 - 30},${y1} ${x1 - 30},${lane} ${x1 - 60},${lane} L${x2 + 20},${lane} C${x2},${lane} ${x2},${lane} ${x2},${y2}`;
+      labelX = (x1 - 60 + x2 + 20) / 2;
+      labelY = lane - 3;
     }
     group.appendChild(svg("path", {
       d, "marker-end": "url(#arrow)", "stroke-width": 1 + (4 * map.edges.counts[i]) / heaviest,
