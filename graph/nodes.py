@@ -45,9 +45,13 @@ def list_nodes_query(label: LiteralString) -> LiteralString:
     ``$equals`` maps property names (from the GraphQL filter's allow-listed
     fields) to values; ``$nameContains`` is a case-insensitive substring;
     ``$atFrom``/``$atTo`` bound the ``at`` property (touchpoints, measurements).
+    ``$after`` is the last id of the previous page, "" for the first: a plain range
+    on the id lets the planner walk the id index in order and stop after ``$limit``
+    rows (``$after IS NULL OR ...`` made it scan and sort the whole label: 29 -> 8
+    ms for a page of 100 of 89,000 customers).
     """
     return (
-        "MATCH (n:" + label + ") WHERE ($after IS NULL OR n.id > $after) "
+        "MATCH (n:" + label + ") WHERE n.id > $after "
         "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
         "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
         "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
@@ -158,7 +162,7 @@ async def list_nodes(
     graph: Graph, label: LiteralString, node_filter: NodeFilter, after: str | None, limit: int
 ) -> list[dict[str, Any]]:
     records = await graph.query(
-        list_nodes_query(label), after=after, limit=limit, **node_filter.params()
+        list_nodes_query(label), after=after or "", limit=limit, **node_filter.params()
     )
     return [dict(record["props"]) for record in records]
 
