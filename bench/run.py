@@ -250,7 +250,8 @@ async def wipe(graph: Graph) -> None:
 
     async with graph.driver.session(database=graph.database) as session:
         result = await session.run(
-            "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF "
+            "10000 ROWS"
         )
         await result.consume()
     await migrate(graph)
@@ -316,14 +317,16 @@ SHARED = [
     ),
     Shared(
         "team + owned steps",
-        "query($id: ID!) { team(id: $id) { id name ownedSteps { validFrom validTo step { id name stage } } } }",
+        "query($id: ID!) { team(id: $id) { id name ownedSteps { validFrom validTo step { id name "
+        "stage } } } }",
         "query($id: ID!) { teams(where: {id: {eq: $id}}) { id name ownedStepsConnection "
         "{ edges { properties { from to } node { id name stage } } } } }",
         "team",
     ),
     Shared(
         "100 customers + touchpoints",
-        "{ customers(first: 100) { edges { node { id name touchpoints(first: 200) { id at type } } } } }",
+        "{ customers(first: 100) { edges { node { id name touchpoints(first: 200) { id at type } "
+        "} } } }",
         "{ customers(limit: 100, sort: [{id: ASC}]) { id name touchpoints { id at type } } }",
         None,
     ),
@@ -574,14 +577,17 @@ def report(
         "(the same random sequence for both servers). Answers were checked to hold the same "
         "entities: " + "; ".join(answers) + ".",
         "",
-        "| query | clients | orggraph req/s | p50 ms | p95 ms | errors | @neo4j/graphql req/s | p50 ms | p95 ms | errors | throughput ratio |",
+        "| query | clients | orggraph req/s | p50 ms | p95 ms | errors | @neo4j/graphql req/s | "
+        "p50 ms | p95 ms | errors | throughput ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, clients, ours, peer in shared:
         ratio = ours.rps / peer.rps if peer.rps else float("nan")
         lines.append(
-            f"| {name} | {clients} | {fmt(ours.rps, 0)} | {fmt(ours.p50)} | {fmt(ours.p95)} | {ours.errors} | "
-            f"{fmt(peer.rps, 0)} | {fmt(peer.p50)} | {fmt(peer.p95)} | {peer.errors} | **{ratio:.2f}** |"
+            f"| {name} | {clients} | {fmt(ours.rps, 0)} | {fmt(ours.p50)} | {fmt(ours.p95)} | "
+            f"{ours.errors} | "
+            f"{fmt(peer.rps, 0)} | {fmt(peer.p50)} | {fmt(peer.p95)} | {peer.errors} | "
+            f"**{ratio:.2f}** |"
         )
     lines += ["", "## c. Sustained mixed load with concurrent writes", ""]
     lines += [
@@ -591,13 +597,15 @@ def report(
         f"maintained) at up to {args.write_rate:g} requests/s. {args.mixed_seconds:.0f} s or "
         f"{args.mixed_requests:,} reads per step.",
         "",
-        "| readers | reads/s | p50 ms | p95 ms | read errors | upserts | upsert p95 ms | write errors |",
+        "| readers | reads/s | p50 ms | p95 ms | read errors "
+        "| upserts | upsert p95 ms | write errors |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for step in mixed:
         mark = "" if step.reads.p95 < P95_TARGET_MS else " (over 100 ms)"
         lines.append(
-            f"| {step.readers} | {fmt(step.reads.rps, 0)} | {fmt(step.reads.p50)} | {fmt(step.reads.p95)}{mark} | "
+            f"| {step.readers} | {fmt(step.reads.rps, 0)} | {fmt(step.reads.p50)} | "
+            f"{fmt(step.reads.p95)}{mark} | "
             f"{step.reads.errors} | {step.writes} | {fmt(step.write_p95)} | {step.write_errors} |"
         )
     within = [s for s in mixed if s.reads.p95 < P95_TARGET_MS]
@@ -605,8 +613,12 @@ def report(
     errors = sum(s.reads.errors + s.write_errors for s in mixed)
     lines += [
         "",
-        (f"**Sustained: {fmt(best.reads.rps, 0)} reads/s at p95 {fmt(best.reads.p95)} ms "
-         f"({best.readers} readers)**, with writes running" if best else "**No step kept p95 under 100 ms**")
+        (
+            f"**Sustained: {fmt(best.reads.rps, 0)} reads/s at p95 {fmt(best.reads.p95)} ms "
+            f"({best.readers} readers)**, with writes running"
+            if best
+            else "**No step kept p95 under 100 ms**"
+        )
         + f". Errors over the whole mixed load (reads and writes): **{errors}**. "
         f"Touchpoints acknowledged by the writer: {len(writer.written):,}; found in the graph "
         f"afterwards: {written_found:,}.",
@@ -615,8 +627,8 @@ def report(
     lines += ["## d. Memory (peak RSS)", "", "| process | phase | peak RSS MiB |", "|---|---|---:|"]
     if seeded is not None:
         lines.append(
-            f"| `orggraph seed` (import) | seeding {seeded.touchpoints:,} touchpoints in {seeded.seconds:.0f} s | "
-            f"{fmt(seeded.peak_rss_mb, 0)} |"
+            f"| `orggraph seed` (import) | seeding {seeded.touchpoints:,} touchpoints in "
+            f"{seeded.seconds:.0f} s | {fmt(seeded.peak_rss_mb, 0)} |"
         )
     for what, value in rss.items():
         lines.append(f"| {what} | {fmt(value, 0)} |")
@@ -639,14 +651,16 @@ def targets(
     met = [cell for cell in cells if cell[2] >= 1.0]
     out.append(
         f"- Throughput at least equal to @neo4j/graphql on each shared query: met in {len(met)} of "
-        f"{len(cells)} cells (ratios {min(c[2] for c in cells):.2f}–{max(c[2] for c in cells):.2f})."
+        f"{len(cells)} cells (ratios "
+        f"{min(c[2] for c in cells):.2f}–{max(c[2] for c in cells):.2f})."
         if cells
         else "- Throughput against @neo4j/graphql: not measured."
     )
     ratios = [(n, statistics.median(h) / statistics.median(r)) for n, h, r in trav]
     under = [r for r in ratios if r[1] < 1.5]
     out.append(
-        f"- GraphQL over HTTP under 1.5x the raw driver (p50): met for {len(under)} of {len(ratios)} "
+        f"- GraphQL over HTTP under 1.5x the raw driver (p50): met for {len(under)} of "
+        f"{len(ratios)} "
         "traversals (" + ", ".join(f"{n} {r:.2f}x" for n, r in ratios) + ")."
     )
     out.append(
@@ -713,14 +727,20 @@ async def shared_queries(
             for url, query in ((ours, case.ours), (peer, case.peer)):
                 results.append(
                     await run_load(
-                        url, maker(query, case.argument, ids), concurrency=clients,
-                        max_requests=args.requests, max_seconds=args.seconds, warmup=max(10, clients),
+                        url,
+                        maker(query, case.argument, ids),
+                        concurrency=clients,
+                        max_requests=args.requests,
+                        max_seconds=args.seconds,
+                        warmup=max(10, clients),
                     )
-                )  # fmt: skip
+                )
             a, b = results
             say(
-                f"  {case.name}, {clients:>2} clients: orggraph {a.rps:,.0f} req/s p95 {a.p95:.1f} ms "
-                f"({a.errors} errors) | @neo4j/graphql {b.rps:,.0f} req/s p95 {b.p95:.1f} ms ({b.errors} errors)"
+                f"  {case.name}, {clients:>2} clients: orggraph {a.rps:,.0f} req/s p95 "
+                f"{a.p95:.1f} ms "
+                f"({a.errors} errors) | @neo4j/graphql {b.rps:,.0f} req/s p95 {b.p95:.1f} ms "
+                f"({b.errors} errors)"
             )
             for r, who in ((a, "orggraph"), (b, "peer")):
                 if r.first_error:
@@ -746,7 +766,8 @@ async def main(args: argparse.Namespace) -> None:
             if args.touchpoints:
                 customers = max(1, round(args.touchpoints / TOUCHPOINTS_PER_CUSTOMER))
                 say(
-                    f"wiping the database, then seeding {customers:,} customers (~{args.touchpoints:,} touchpoints)"
+                    f"wiping the database, then seeding {customers:,} customers "
+                    f"(~{args.touchpoints:,} touchpoints)"
                 )
                 await wipe(graph)
                 seeded = seed(uri, customers, work / "seed.log")
@@ -762,7 +783,8 @@ async def main(args: argparse.Namespace) -> None:
                 trav = await traversals.measure(graph, base, args.runs)
                 for name, http, raw in trav:
                     say(
-                        f"  {name}: HTTP p50 {statistics.median(http):.1f} ms, driver p50 {statistics.median(raw):.1f} ms"
+                        f"  {name}: HTTP p50 {statistics.median(http):.1f} ms, driver p50 "
+                        f"{statistics.median(raw):.1f} ms"
                     )
                 answers = await check_answers(ours, peer, ids)
                 say("b. shared queries: " + "; ".join(answers))

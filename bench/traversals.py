@@ -25,13 +25,11 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import uvicorn
-
-from orggraph.app import create_app
 from orggraph.graph import (
     attribution,
     channels,
@@ -44,9 +42,11 @@ from orggraph.graph import (
     slas,
     team_services,
 )
+from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window
-from orggraph.graph.driver import Graph
+
+from orggraph.app import create_app
 from orggraph.settings import Settings
 
 
@@ -81,23 +81,32 @@ async def pick(graph: Graph, query: Any) -> Any:
 
 
 async def cases(graph: Graph) -> list[Case]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     customer = await pick(
-        graph, "MATCH (c:Customer)-[:HAD]->(t) WITH c, count(t) AS n ORDER BY n DESC, c.id LIMIT 1 RETURN c.id"
+        graph,
+        "MATCH (c:Customer)-[:HAD]->(t) WITH c, count(t) AS n ORDER BY n DESC, c.id LIMIT 1 "
+        "RETURN c.id",
     )
     process = await pick(
-        graph, "MATCH (p:Process)-[:HAS_STEP]->(s:Step) WITH p, count(s) AS n ORDER BY n DESC, p.id LIMIT 1 RETURN p.id"
+        graph,
+        "MATCH (p:Process)-[:HAS_STEP]->(s:Step) WITH p, count(s) AS n ORDER BY n DESC, p.id "
+        "LIMIT 1 RETURN p.id",
     )
     team = await pick(
-        graph, "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id LIMIT 1 RETURN t.id"
+        graph,
+        "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id LIMIT 1 RETURN "
+        "t.id",
     )
     kpi = await pick(
-        graph, "MATCH (k:KPI)-[:MEASURES]->() WITH k, count(*) AS n ORDER BY n DESC, k.id LIMIT 1 RETURN k.id"
+        graph,
+        "MATCH (k:KPI)-[:MEASURES]->() WITH k, count(*) AS n ORDER BY n DESC, k.id LIMIT 1 RETURN "
+        "k.id",
     )
     window = {"from": None, "to": None}
     target = await pick(
         graph,
-        "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id SKIP 1 LIMIT 1 RETURN t.id",
+        "MATCH (t:Team)-[:OWNS]->() WITH t, count(*) AS n ORDER BY n DESC, t.id SKIP 1 LIMIT 1 "
+        "RETURN t.id",
     )
     attribution_gql = (
         "query($model: AttributionModel!) { attribution(model: $model, by: CHANNEL) { dealCount "
@@ -106,14 +115,21 @@ async def cases(graph: Graph) -> list[Case]:
 
     def attribution_raw(markov: bool) -> Callable[[], Awaitable[Any]]:
         return lambda: attribution.attribution_data(
-            graph, attribution.Dimension.CHANNEL, window_from=None, window_to=None, currency=None, markov=markov
+            graph,
+            attribution.Dimension.CHANNEL,
+            window_from=None,
+            window_to=None,
+            currency=None,
+            markov=markov,
         )
 
     return [
         Case(
             "journey (longest customer, first 50)",
-            "query($id: ID!) { journey(customerId: $id, first: 50) { furthestStage steps { totalCount "
-            "edges { node { touchpoint { id at type } channel { id } step { id } sincePrevious } } } deals { id } } }",
+            "query($id: ID!) { journey(customerId: $id, first: 50) { furthestStage steps { "
+            "totalCount "
+            "edges { node { touchpoint { id at type } channel { id } step { id } sincePrevious } "
+            "} } deals { id } } }",
             {"id": customer},
             lambda: journeys.customer_journey(
                 graph, customer, after=None, first=50, window_from=None, window_to=None
@@ -121,7 +137,8 @@ async def cases(graph: Graph) -> list[Case]:
         ),
         Case(
             "valueStream + funnel",
-            "query($id: ID!) { valueStream(processId: $id) { steps { step { id } owners { team { id } } } "
+            "query($id: ID!) { valueStream(processId: $id) { steps { step { id } owners { team { "
+            "id } } } "
             "handoffs { toStep { id } slas { id } } funnel { stage reached conversionFromPrevious "
             "medianSecondsToNext p90SecondsToNext } } }",
             {"id": process},
@@ -129,14 +146,16 @@ async def cases(graph: Graph) -> list[Case]:
         ),
         Case(
             "journeyMap by TYPE (all customers)",
-            "{ journeyMap(by: TYPE) { caseCount nodes { keys counts } edges { sources targets counts medianSeconds } } }",
+            "{ journeyMap(by: TYPE) { caseCount nodes { keys counts } edges { sources targets "
+            "counts medianSeconds } } }",
             {},
             lambda: graph.query(journey_maps.DFG_BY_CUSTOMER, by="TYPE", minEdgeCount=1, **window),
         ),
         Case(
             "teamService",
             "query($id: ID!) { teamService(teamId: $id) { provides { service { id } teams { id } } "
-            "ownedSteps { step { id } current } kpis { kpi { id } status } slas { sla { id } compliance } } }",
+            "ownedSteps { step { id } current } kpis { kpi { id } status } slas { sla { id } "
+            "compliance } } }",
             {"id": team},
             lambda: team_services.team_service(graph, team, now),
         ),
@@ -161,8 +180,10 @@ async def cases(graph: Graph) -> list[Case]:
         ),
         Case(
             "reorgImpact + merge what-if",
-            "query($id: ID!, $to: ID) { reorgImpact(teamId: $id, moveTo: $to) { ownedSteps { step { id } } "
-            "fedKpis { kpi { id } } slas { sla { id } } customersInFlight inFlightByStep { customers } "
+            "query($id: ID!, $to: ID) { reorgImpact(teamId: $id, moveTo: $to) { ownedSteps { step "
+            "{ id } } "
+            "fedKpis { kpi { id } } slas { sla { id } } customersInFlight inFlightByStep { "
+            "customers } "
             "whatIf { handoffsRemoved { fromStep { id } } slaChanges { becomesInternal } } } }",
             {"id": team, "to": target},
             lambda: reorg.reorg_impact(graph, team, target, now, 20),
@@ -172,7 +193,7 @@ async def cases(graph: Graph) -> list[Case]:
 
 
 # The synthetic organisation's SLAs and a quarter of its 700 days of journeys.
-QUARTER = (datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 4, 1, tzinfo=timezone.utc))
+QUARTER = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
 ANALYTICS_WINDOW = {"from": QUARTER[0].isoformat(), "to": QUARTER[1].isoformat()}
 
 
@@ -182,7 +203,7 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
     return [
         Case(
             "slaCompliance (response time, a quarter by week)",
-            "query($from: DateTime!, $to: DateTime!) { slaCompliance(id: \"sla-mql-follow-up\", "
+            'query($from: DateTime!, $to: DateTime!) { slaCompliance(id: "sla-mql-follow-up", '
             "from: $from, to: $to, period: WEEK) { met breached open inBreachNow rate "
             "trend { periodStart met breached open rate } } }",
             ANALYTICS_WINDOW,
@@ -190,7 +211,7 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
         ),
         Case(
             "slaCompliance (volume, a quarter by month)",
-            "query($from: DateTime!, $to: DateTime!) { slaCompliance(id: \"sla-mql-volume\", "
+            'query($from: DateTime!, $to: DateTime!) { slaCompliance(id: "sla-mql-volume", '
             "from: $from, to: $to) { met breached rate trend { periodStart delivered met } } }",
             ANALYTICS_WINDOW,
             lambda: slas.sla_compliance(graph, "sla-mql-volume", months, now),
@@ -203,8 +224,15 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
             "consumer { id } step { id } reachedAt respondedAt lateSeconds inBreachNow } } } }",
             ANALYTICS_WINDOW,
             lambda: slas.sla_breaches(
-                graph, sla_id=None, team_id=None, window_from=QUARTER[0], window_to=QUARTER[1],
-                in_breach_now=None, as_of=now, first=50, after=None,
+                graph,
+                sla_id=None,
+                team_id=None,
+                window_from=QUARTER[0],
+                window_to=QUARTER[1],
+                in_breach_now=None,
+                as_of=now,
+                first=50,
+                after=None,
             ),
         ),
         Case(
@@ -226,7 +254,9 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
     ]
 
 
-async def measure(graph: Graph, base_url: str, runs: int) -> list[tuple[str, list[float], list[float]]]:
+async def measure(
+    graph: Graph, base_url: str, runs: int
+) -> list[tuple[str, list[float], list[float]]]:
     """Each case over HTTP against a running service at ``base_url``, then its raw Cypher:
     (name, HTTP latencies ms, driver latencies ms). Used by bench/run.py."""
     rows: list[tuple[str, list[float], list[float]]] = []
@@ -234,7 +264,9 @@ async def measure(graph: Graph, base_url: str, runs: int) -> list[tuple[str, lis
         for case in await cases(graph):
 
             async def over_http(case: Case = case) -> None:
-                response = await client.post("/graphql", json={"query": case.graphql, "variables": case.variables})
+                response = await client.post(
+                    "/graphql", json={"query": case.graphql, "variables": case.variables}
+                )
                 body = response.json()
                 if body.get("errors"):
                     raise RuntimeError(f"{case.name}: {body['errors']}")
@@ -245,7 +277,9 @@ async def measure(graph: Graph, base_url: str, runs: int) -> list[tuple[str, lis
 
 def _poster(client: httpx.AsyncClient, case: Case) -> Callable[[], Awaitable[None]]:
     async def post() -> None:
-        response = await client.post("/graphql", json={"query": case.graphql, "variables": case.variables})
+        response = await client.post(
+            "/graphql", json={"query": case.graphql, "variables": case.variables}
+        )
         body = response.json()
         if body.get("errors"):
             raise RuntimeError(f"{case.name}: {body['errors']}")
@@ -260,21 +294,28 @@ def free_port() -> int:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--uri", default=os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687"))
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--seed-customers", type=int, default=0, help="wipe, then seed this many customers")
+    parser.add_argument(
+        "--seed-customers", type=int, default=0, help="wipe, then seed this many customers"
+    )
     args = parser.parse_args()
 
     password = os.environ.get("NEO4J_PASSWORD")
-    graph = Graph.connect(args.uri, os.environ.get("NEO4J_USER", "neo4j") if password else None, password, "neo4j")
+    graph = Graph.connect(
+        args.uri, os.environ.get("NEO4J_USER", "neo4j") if password else None, password, "neo4j"
+    )
     if args.seed_customers:
         from orggraph.graph.migrations import migrate
         from orggraph.graph.seed import seed_organisation
 
         async with graph.driver.session(database=graph.database) as session:
             result = await session.run(
-                "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+                "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF "
+                "10000 ROWS"
             )
             await result.consume()
         await migrate(graph)
@@ -291,20 +332,30 @@ async def main() -> None:
     print(f"{touchpoints:,} touchpoints, {args.runs} runs each (ms)\n")
     print("GraphQL: over HTTP on loopback (client, TCP, uvicorn included); in-process: the same")
     print("request through the whole ASGI app without a socket (the service's own cost).\n")
-    print("| traversal | GraphQL p50 | GraphQL p95 | in-process p50 | raw p50 | raw p95 | p50 ratio | in-process ratio |")
+    print(
+        "| traversal | GraphQL p50 | GraphQL p95 | in-process p50 | raw p50 | raw p95 | p50 ratio "
+        "| in-process ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     try:
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://asgi", timeout=120) as local,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://asgi", timeout=120
+            ) as local,
         ):
             for case in await cases(graph):
                 http = await timed(args.runs, _poster(client, case))
                 asgi = await timed(args.runs, _poster(local, case))
                 raw = await timed(args.runs, case.raw)
-                p50, asgi50, raw50 = statistics.median(http), statistics.median(asgi), statistics.median(raw)
+                p50, asgi50, raw50 = (
+                    statistics.median(http),
+                    statistics.median(asgi),
+                    statistics.median(raw),
+                )
                 print(
-                    f"| {case.name} | {p50:.1f} | {percentile(http, 0.95):.1f} | {asgi50:.1f} | {raw50:.1f} | "
+                    f"| {case.name} | {p50:.1f} | {percentile(http, 0.95):.1f} | {asgi50:.1f} | "
+                    f"{raw50:.1f} | "
                     f"{percentile(raw, 0.95):.1f} | {p50 / raw50:.2f} | {asgi50 / raw50:.2f} |"
                 )
     finally:

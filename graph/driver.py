@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, LiteralString, TypeVar
 
 import neo4j
@@ -54,8 +55,8 @@ class QueryLog:
 _active_logs: contextvars.ContextVar[tuple[QueryLog, ...]] = contextvars.ContextVar(
     "orggraph_query_logs", default=()
 )
-_tx_metadata: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "orggraph_tx_metadata", default={}
+_tx_metadata: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "orggraph_tx_metadata", default=MappingProxyType({})
 )
 
 

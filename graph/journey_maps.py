@@ -10,14 +10,14 @@ The grouped rows are folded into nodes, edges, start and end activities here.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 
 # Open ends of a half-given window (so the range index can anchor the query).
-EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 # Activity keys, chosen by the $by parameter (never pasted into the query).
 BY_KEYS: tuple[str, ...] = ("ACTIVITY", "TYPE", "CHANNEL", "STEP")
@@ -27,8 +27,10 @@ _KEY: LiteralString = """
        CASE $by
          WHEN 'TYPE' THEN [t.type, t.type]
          WHEN 'ACTIVITY' THEN [coalesce(t.activity, t.type), coalesce(t.activity, t.type)]
-         WHEN 'CHANNEL' THEN head(COLLECT { MATCH (t)-[:VIA]->(x:Channel) RETURN [x.id, x.name] ORDER BY x.id })
-         WHEN 'STEP' THEN head(COLLECT { MATCH (t)-[:AT_STEP]->(x:Step) RETURN [x.id, x.name] ORDER BY x.id })
+         WHEN 'CHANNEL' THEN head(COLLECT {
+            MATCH (t)-[:VIA]->(x:Channel) RETURN [x.id, x.name] ORDER BY x.id })
+         WHEN 'STEP' THEN head(COLLECT {
+            MATCH (t)-[:AT_STEP]->(x:Step) RETURN [x.id, x.name] ORDER BY x.id })
        END AS keyed
   WITH t, keyed[0] AS key, keyed[1] AS label
   WHERE key IS NOT NULL
@@ -44,7 +46,8 @@ WITH trace[i] AS e, CASE WHEN i + 1 < size(trace) THEN trace[i + 1] END AS next,
      CASE WHEN i = 0 THEN 1 ELSE 0 END AS starts,
      CASE WHEN i = size(trace) - 1 THEN 1 ELSE 0 END AS ends
 WITH e.k AS key, e.label AS label, next.k AS nextKey, starts, ends,
-     CASE WHEN next IS NOT NULL THEN (next.at.epochMillis - e.at.epochMillis) / 1000.0 END AS seconds
+     CASE WHEN next IS NOT NULL
+        THEN (next.at.epochMillis - e.at.epochMillis) / 1000.0 END AS seconds
 RETURN key, label, nextKey, count(*) AS events, sum(starts) AS starts, sum(ends) AS ends,
        percentileCont(seconds, 0.5) AS median
 """
@@ -79,7 +82,10 @@ CALL (c) {
     + _KEY
     + _GROUPED
 )
-"""``DFG_BY_CUSTOMER`` for a time window: the customers found from the Touchpoint ``at`` range index."""
+"""``DFG_BY_CUSTOMER`` for a time window.
+
+The customers are found from the Touchpoint ``at`` range index.
+"""
 
 DFG_BY_OBJECT: LiteralString = (
     """

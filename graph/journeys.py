@@ -23,7 +23,8 @@ CALL (c) {
 }
 WITH c, cursor, rows,
      CASE WHEN cursor IS NULL THEN 0
-          ELSE size([r IN rows WHERE r.t.at < cursor.at OR (r.t.at = cursor.at AND r.t.id <= cursor.id)])
+          ELSE size([r IN rows
+                     WHERE r.t.at < cursor.at OR (r.t.at = cursor.at AND r.t.id <= cursor.id)])
      END AS start
 CALL (rows, start) {
   UNWIND rows[start..start + $first + 1] AS r
@@ -42,7 +43,9 @@ RETURN c {.*} AS customer,
        ($after IS NOT NULL AND cursor IS NULL) AS badCursor,
        size(rows) AS totalCount,
        start,
-       COLLECT { UNWIND rows AS r WITH r WHERE r.s IS NOT NULL RETURN DISTINCT r.s.stage } AS stages,
+       COLLECT {
+          UNWIND rows AS r WITH r WHERE r.s IS NOT NULL RETURN DISTINCT r.s.stage
+        } AS stages,
        CASE WHEN size(rows) > 0 THEN properties(rows[-1].s) END AS lastStep,
        page,
        COLLECT {

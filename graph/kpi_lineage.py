@@ -38,7 +38,9 @@ RETURN k {.*} AS kpi,
   [x IN steps | x {.*}] AS steps,
   properties(latest) AS latest,
   touchpoints,
-  head(COLLECT { MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN x {.*} ORDER BY x.id }) AS accountable,
+  head(COLLECT {
+     MATCH (x:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN x {.*} ORDER BY x.id
+   }) AS accountable,
   COLLECT { MATCH (k)-[:SHARED_WITH]->(x:Team) RETURN x {.*} ORDER BY x.id } AS sharedWith,
   COLLECT {
     UNWIND steps AS s

@@ -9,9 +9,9 @@ kept as ``(:Migration {version})`` nodes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import LiteralString
 
 from orggraph.graph.driver import Graph, Tx
@@ -148,7 +148,7 @@ def _recorder(migration: Migration) -> Callable[[Tx], Awaitable[None]]:
             "ON CREATE SET m.description = $description, m.appliedAt = $at",
             version=migration.version,
             description=migration.description,
-            at=datetime.now(timezone.utc),
+            at=datetime.now(UTC),
         )
 
     return work

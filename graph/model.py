@@ -15,7 +15,7 @@ import json
 import re
 import typing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, LiteralString
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -46,8 +46,8 @@ NodeId = Annotated[str, AfterValidator(validate_node_id)]
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC (the shared datasets carry no zone)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -225,7 +225,9 @@ class Record(BaseModel):
     def properties(self) -> dict[str, Any]:
         """Neo4j properties (camelCase) of the fields the caller set, refs excluded."""
         refs = set(REFS.get(self.label, {}))
-        ref_properties = {field for (label, _), (field, _) in REF_PROPERTIES.items() if label == self.label}
+        ref_properties = {
+            field for (label, _), (field, _) in REF_PROPERTIES.items() if label == self.label
+        }
         data = self.model_dump(
             by_alias=True, exclude_unset=True, exclude={"id", *refs, *ref_properties}
         )
@@ -469,9 +471,7 @@ class OwnsProperties(BaseModel):
     """Ownership with a validity period; ``from`` is part of the key."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-    valid_from: UtcDatetime = Field(
-        default=datetime(1970, 1, 1, tzinfo=timezone.utc), alias="from"
-    )
+    valid_from: UtcDatetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC), alias="from")
     valid_to: UtcDatetime | None = Field(default=None, alias="to")
 
 

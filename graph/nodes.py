@@ -95,8 +95,11 @@ def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     return (
         "UNWIND $ids AS id MATCH " + pattern + " "
         "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
-        "RETURN id, collect({props: " + node_properties(other, "b") + ", rel: "
-        + _properties("r", temporal_properties(spec.properties)) + "})[..$limit] AS items"
+        "RETURN id, collect({props: "
+        + node_properties(other, "b")
+        + ", rel: "
+        + _properties("r", temporal_properties(spec.properties))
+        + "})[..$limit] AS items"
     )
 
 
@@ -122,7 +125,9 @@ class Related:
     rel: dict[str, Any]
 
 
-async def nodes_by_id(graph: Graph, label: LiteralString, ids: list[str]) -> dict[str, dict[str, Any]]:
+async def nodes_by_id(
+    graph: Graph, label: LiteralString, ids: list[str]
+) -> dict[str, dict[str, Any]]:
     records = await graph.query(nodes_by_id_query(label), ids=ids)
     return {record["id"]: dict(record["props"]) for record in records}
 

@@ -25,7 +25,8 @@ CALL (p) {
   }) AS steps
 }
 WITH p, steps,
-     reduce(acc = [], s IN steps | CASE WHEN s.stage IN acc THEN acc ELSE acc + [s.stage] END) AS stages
+     reduce(acc = [], s IN steps |
+        CASE WHEN s.stage IN acc THEN acc ELSE acc + [s.stage] END) AS stages
 OPTIONAL CALL (p, stages) {
 """
 
@@ -51,7 +52,8 @@ _FIRSTS_FROM_REACHED: LiteralString = """
 _FUNNEL_FROM_FIRSTS: LiteralString = """
   WITH c, collect([i, firstAt]) AS firsts
   UNWIND firsts AS here
-  WITH here[0] AS i, here[1] AS atHere, head([x IN firsts WHERE x[0] = here[0] + 1 | x[1]]) AS atNext
+  WITH here[0] AS i, here[1] AS atHere,
+        head([x IN firsts WHERE x[0] = here[0] + 1 | x[1]]) AS atNext
   WHERE i IS NOT NULL
   WITH i, atHere,
        CASE WHEN atHere IS NOT NULL AND atNext IS NOT NULL AND atNext >= atHere

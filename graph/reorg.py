@@ -53,7 +53,9 @@ RETURN team {.*} AS team, target {.*} AS target, inFlightByStep, inFlightSamples
     }}
     ORDER BY p.id
   } AS processes,
-  COLLECT { MATCH (team)-[:ACCOUNTABLE_FOR]->(k:KPI) RETURN k {.*} ORDER BY k.id } AS accountableKpis,
+  COLLECT {
+     MATCH (team)-[:ACCOUNTABLE_FOR]->(k:KPI) RETURN k {.*} ORDER BY k.id
+   } AS accountableKpis,
   COLLECT { MATCH (k:KPI)-[:SHARED_WITH]->(team) RETURN k {.*} ORDER BY k.id } AS sharedKpis,
   COLLECT {
     MATCH (k:KPI)-[:MEASURES]->(x)
@@ -65,25 +67,31 @@ RETURN team {.*} AS team, target {.*} AS target, inFlightByStep, inFlightSamples
        OR (x:Channel AND EXISTS { (team)-[:SERVES]->(x) })
        OR (x:Campaign AND EXISTS { (x)-[:RUN_BY]->(team) })
     WITH k, x ORDER BY x.id
-    WITH k, collect(DISTINCT {kind: head([l IN labels(x) WHERE l IN ['Step', 'Process', 'Channel', 'Campaign']]),
-                              id: x.id, name: x.name}) AS through
+    WITH k, collect(DISTINCT {
+                  kind: head([l IN labels(x)
+                              WHERE l IN ['Step', 'Process', 'Channel', 'Campaign']]),
+                  id: x.id, name: x.name}) AS through
     RETURN {kpi: k {.*}, through: through,
-            accountable: head(COLLECT { MATCH (a:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN a {.*} ORDER BY a.id })}
+            accountable: head(COLLECT {
+              MATCH (a:Team)-[:ACCOUNTABLE_FOR]->(k) RETURN a {.*} ORDER BY a.id })}
     ORDER BY k.id
   } AS fedKpis,
   COLLECT {
     MATCH (sla:SLA)-[:PROVIDER|CONSUMER]->(team)
     WITH DISTINCT sla
     RETURN {sla: sla {.*},
-            provider: head(COLLECT { MATCH (sla)-[:PROVIDER]->(x:Team) RETURN x {.*} ORDER BY x.id }),
-            consumer: head(COLLECT { MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} ORDER BY x.id }),
+            provider: head(COLLECT {
+              MATCH (sla)-[:PROVIDER]->(x:Team) RETURN x {.*} ORDER BY x.id }),
+            consumer: head(COLLECT {
+              MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} ORDER BY x.id }),
             step: head(COLLECT { MATCH (sla)-[:GOVERNS]->(x:Step) RETURN x {.*} ORDER BY x.id })}
     ORDER BY sla.id
   } AS slas,
   COLLECT {
     MATCH (team)-[:SERVES]->(ch:Channel)
     RETURN {channel: ch {.*},
-            teams: COLLECT { MATCH (x:Team)-[:SERVES]->(ch) WHERE x <> team RETURN x {.*} ORDER BY x.id }}
+            teams: COLLECT {
+              MATCH (x:Team)-[:SERVES]->(ch) WHERE x <> team RETURN x {.*} ORDER BY x.id }}
     ORDER BY ch.id
   } AS channels,
   COLLECT { MATCH (cmp:Campaign)-[:RUN_BY]->(team) RETURN cmp {.*} ORDER BY cmp.id } AS campaigns,

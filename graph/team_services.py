@@ -52,8 +52,9 @@ RETURN team {.*} AS team,
             consumer: head(COLLECT { MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} }),
             step: head(COLLECT { MATCH (sla)-[:GOVERNS]->(x:Step) RETURN x {.*} }),
             kpi: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(k:KPI) RETURN k {.*} }),
-            latest: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(:KPI)-[:HAS_MEASUREMENT]->(m:Measurement)
-                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+            latest: head(COLLECT {
+              MATCH (sla)-[:TRACKED_BY]->(:KPI)-[:HAS_MEASUREMENT]->(m:Measurement)
+              RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
     ORDER BY type(r) DESC, sla.id
   } AS slas
 """

@@ -24,9 +24,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -40,6 +37,9 @@ from orggraph.graph.model import (
     RelationshipKind,
     RelationshipSpec,
 )
+from pydantic import BaseModel, ValidationError
+
+from orggraph.errors import BadInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
@@ -79,9 +79,7 @@ def _describe(error: ValidationError, row: int, row_id: Any, what: str) -> BadIn
     field = ".".join(str(part) for part in first["loc"]) or "(row)"
     reason = first["msg"]
     where = f"{what} row {row}" + (f" (id {row_id!r})" if isinstance(row_id, str) else "")
-    return BadInputError(
-        f"{where}: field '{field}': {reason}", row=row, field=field, reason=reason
-    )
+    return BadInputError(f"{where}: field '{field}': {reason}", row=row, field=field, reason=reason)
 
 
 def validate_rows(model: type[R], rows: Sequence[Mapping[str, Any]], what: str) -> list[R]:
@@ -293,7 +291,9 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
     if label == "Touchpoint":
         new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
         summary.merge(
-            await rebuild_chains(tx, set(previous_customers) | new_customers, [r.id for r in records])
+            await rebuild_chains(
+                tx, set(previous_customers) | new_customers, [r.id for r in records]
+            )
         )
     return summary
 
@@ -411,7 +411,11 @@ async def upsert_relationships(
 ) -> WriteSummary:
     prepared = validate_relationships(kind, rows)
     return await _in_batches(
-        graph, prepared, batch_size, lambda tx, batch: write_relationships(tx, kind, batch), progress
+        graph,
+        prepared,
+        batch_size,
+        lambda tx, batch: write_relationships(tx, kind, batch),
+        progress,
     )
 
 

@@ -12,14 +12,14 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orggraph.settings import Settings
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "ADMIN"  # everything
     WRITER = "WRITER"  # mutations and imports through the API
     ANALYST = "ANALYST"  # read-only Cypher, all numbers

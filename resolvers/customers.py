@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
 from orggraph.schema.inputs import (
     BusinessObjectFilter,

@@ -9,19 +9,26 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
+from orggraph.graph import nodes, writes
+from orggraph.graph.driver import Tx
+from orggraph.graph.model import validate_node_id
+from orggraph.schema.inputs import to_dict
+from orggraph.schema.relay import (
+    Connection,
+    Edge,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from pydantic.alias_generators import to_camel
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
 from orggraph.events import publish_upserted
-from orggraph.graph import nodes, writes
-from orggraph.graph.driver import Tx
-from orggraph.graph.model import validate_node_id
-from orggraph.schema.inputs import to_dict
-from orggraph.schema.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -86,7 +93,7 @@ def get_field(node_type: Any, description: str) -> Any:
         props = await info.context.loaders.node_by_id(label).load(checked_id(id))
         return node_type.from_props(props) if props else None
 
-    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": Optional[node_type]}
+    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node_type | None}
     return strawberry.field(resolver=resolve, description=description)
 
 
@@ -104,9 +111,9 @@ def list_field(node_type: Any, filter_type: Any, description: str) -> Any:
 
     resolve.__annotations__ = {
         "info": Info,
-        "first": Optional[int],
-        "after": Optional[str],
-        "filter": Optional[filter_type],
+        "first": int | None,
+        "after": str | None,
+        "filter": filter_type | None,
         "return": Connection[node_type],
     }
     return strawberry.field(resolver=resolve, description=description)

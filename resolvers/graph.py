@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import ConflictError
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import RECORDS, Record, RelationshipKind
@@ -20,6 +17,9 @@ from orggraph.schema.inputs import (
     to_dict,
 )
 from orggraph.schema.types import NODE_TYPES, Node
+
+from orggraph.context import Info
+from orggraph.errors import ConflictError
 
 
 def _relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
@@ -63,7 +63,9 @@ class GraphMutation:
     ) -> UpsertResult:
         return await _upsert_relationships(info, kind, [row])
 
-    @strawberry.mutation(description="Create or update relationships of one kind, in one transaction.")
+    @strawberry.mutation(
+        description="Create or update relationships of one kind, in one transaction."
+    )
     async def upsert_relationships(
         self, info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
     ) -> UpsertResult:
@@ -86,7 +88,10 @@ class GraphMutation:
             assert isinstance(batch, RelationshipBatchInput)
             total_rows += len(batch.rows)
             relationships.append(
-                (batch.kind, writes.validate_relationships(batch.kind, _relationship_rows(batch.rows)))
+                (
+                    batch.kind,
+                    writes.validate_relationships(batch.kind, _relationship_rows(batch.rows)),
+                )
             )
         check_batch_size(info, [None] * total_rows, "input")
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError
 from orggraph.graph import journey_maps
 from orggraph.resolvers.journeys import check_window
 from orggraph.schema.journey_maps import JourneyMap, JourneyMapKey
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError
 
 CUSTOMER_CASE = "customer"
 OBJECT_CASE = "object"
@@ -32,7 +32,9 @@ async def resolve_journey_map(
             f"'caseNotion' must be '{CUSTOMER_CASE}' or '{OBJECT_CASE}'", field="caseNotion"
         )
     if case_notion == OBJECT_CASE and not object_type:
-        raise BadInputError("'objectType' is required when caseNotion is 'object'", field="objectType")
+        raise BadInputError(
+            "'objectType' is required when caseNotion is 'object'", field="objectType"
+        )
     if case_notion == CUSTOMER_CASE and object_type is not None:
         raise BadInputError("'objectType' needs caseNotion 'object'", field="objectType")
     if object_type is not None and len(object_type) > MAX_OBJECT_TYPE_LENGTH:

@@ -6,9 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
 from orggraph.graph.model import as_utc
@@ -21,14 +18,25 @@ from orggraph.resolvers.entities import (
     upsert_one_field,
 )
 from orggraph.schema.inputs import TouchpointFilter, TouchpointInput
-from orggraph.schema.journeys import Journey, JourneyStep, JourneyStepConnection, JourneyStepEdge, stage_of
+from orggraph.schema.journeys import (
+    Journey,
+    JourneyStep,
+    JourneyStepConnection,
+    JourneyStepEdge,
+    stage_of,
+)
 from orggraph.schema.relay import PageInfo, decode_cursor, encode_cursor, page_size
 from orggraph.schema.types import Customer, Deal, Step, Touchpoint
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 
 _CUSTOMER_RANK = journeys.STAGE_ORDER.index(ModelStage.CUSTOMER.value)
 
 
-def check_window(window_from: datetime | None, window_to: datetime | None) -> tuple[datetime | None, datetime | None]:
+def check_window(
+    window_from: datetime | None, window_to: datetime | None
+) -> tuple[datetime | None, datetime | None]:
     """Naive datetimes are UTC; ``from`` must come before ``to``."""
     start = as_utc(window_from) if window_from else None
     end = as_utc(window_to) if window_to else None
@@ -58,7 +66,9 @@ async def resolve_journey(
         raise BadInputError("'after' is not a touchpoint of this customer", field="after")
     rows = raw["page"]
     edges = [
-        JourneyStepEdge(cursor=encode_cursor(row["touchpoint"]["id"]), node=JourneyStep.from_row(row))
+        JourneyStepEdge(
+            cursor=encode_cursor(row["touchpoint"]["id"]), node=JourneyStep.from_row(row)
+        )
         for row in rows[:size]
     ]
     furthest = journeys.furthest_stage(raw["stages"])

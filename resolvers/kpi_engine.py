@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from orggraph.graph.kpis import compute_kpis
+from orggraph.schema.types import Measurement
 
 from orggraph.context import Info
 from orggraph.events import broker_of
-from orggraph.graph.kpis import compute_kpis
 from orggraph.kpi_engine import publish_computation
-from orggraph.schema.types import Measurement
 
 
 @strawberry.type

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import kpi_lineage
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
 from orggraph.schema.kpi_lineage import KpiLineage
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 
 MAX_SERIES = 1000
 
@@ -22,7 +22,7 @@ async def resolve_kpi_lineage(
     kpi = checked_id(kpi_id, "kpiId")
     if last < 0 or last > MAX_SERIES:
         raise BadInputError(f"'last' must be between 0 and {MAX_SERIES}", field="last")
-    when = as_utc(at) if at else datetime.now(timezone.utc)
+    when = as_utc(at) if at else datetime.now(UTC)
     raw = await kpi_lineage.kpi_lineage(info.context.graph, kpi, when, last)
     if raw is None:
         raise NotFoundError(f"no KPI with id '{kpi}'", field="kpiId")

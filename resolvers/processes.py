@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import NotFoundError
 from orggraph.graph import processes
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
@@ -18,9 +15,12 @@ from orggraph.resolvers.entities import (
     upsert_one_field,
 )
 from orggraph.resolvers.journeys import check_window
-from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
+from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
 from orggraph.schema.types import Process, Step
+
+from orggraph.context import Info
+from orggraph.errors import NotFoundError
 
 
 async def resolve_value_stream(
@@ -30,15 +30,19 @@ async def resolve_value_stream(
     at: datetime | None = None,
 ) -> ValueStream:
     process = checked_id(process_id, "processId")
-    when = as_utc(at) if at else datetime.now(timezone.utc)
+    when = as_utc(at) if at else datetime.now(UTC)
     window_from, window_to = check_window(
         filter.window_from if filter else None, filter.window_to if filter else None
     )
     params = processes.FunnelParams(
         window_from=window_from,
         window_to=window_to,
-        channel_id=checked_id(filter.channel_id, "channelId") if filter and filter.channel_id else None,
-        campaign_id=checked_id(filter.campaign_id, "campaignId") if filter and filter.campaign_id else None,
+        channel_id=checked_id(filter.channel_id, "channelId")
+        if filter and filter.channel_id
+        else None,
+        campaign_id=checked_id(filter.campaign_id, "campaignId")
+        if filter and filter.campaign_id
+        else None,
         segment=filter.segment if filter else None,
     )
     raw = await processes.value_stream(info.context.graph, process, when, params)
@@ -67,5 +71,7 @@ class ProcessesQuery:
 class ProcessesMutation:
     upsert_process = upsert_one_field(Process, ProcessInput, "Create or update a process.")
     upsert_processes = upsert_many_field(Process, ProcessInput, "Create or update processes.")
-    upsert_step = upsert_one_field(Step, StepInput, "Create or update a step (and its place in a process).")
+    upsert_step = upsert_one_field(
+        Step, StepInput, "Create or update a step (and its place in a process)."
+    )
     upsert_steps = upsert_many_field(Step, StepInput, "Create or update steps.")

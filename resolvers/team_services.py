@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
-
-from orggraph.context import Info
-from orggraph.errors import NotFoundError
 from orggraph.graph import team_services
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
 from orggraph.schema.team_services import TeamService
 
+from orggraph.context import Info
+from orggraph.errors import NotFoundError
 
-async def resolve_team_service(info: Info, team_id: strawberry.ID, at: datetime | None = None) -> TeamService:
+
+async def resolve_team_service(
+    info: Info, team_id: strawberry.ID, at: datetime | None = None
+) -> TeamService:
     team = checked_id(team_id, "teamId")
-    when = as_utc(at) if at else datetime.now(timezone.utc)
+    when = as_utc(at) if at else datetime.now(UTC)
     raw = await team_services.team_service(info.context.graph, team, when)
     if raw is None:
         raise NotFoundError(f"no Team with id '{team}'", field="teamId")

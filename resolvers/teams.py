@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import strawberry
-
 from orggraph.resolvers.entities import (
     get_field,
     list_field,
     upsert_many_field,
     upsert_one_field,
 )
-from orggraph.schema.inputs import NameFilter, PersonInput, ServiceInput, SystemInput, TeamFilter, TeamInput
+from orggraph.schema.inputs import (
+    NameFilter,
+    PersonInput,
+    ServiceInput,
+    SystemInput,
+    TeamFilter,
+    TeamInput,
+)
 from orggraph.schema.types import Person, Service, System, Team
 
 

@@ -6,6 +6,11 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
+from orggraph.schema.authorization import Authorization, guard_subscriptions
+from orggraph.schema.caching import CachedParsing, cached_parser
+from orggraph.schema.cost import MaxCostLimiter
+from orggraph.schema.errors import ErrorCodes
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -14,11 +19,6 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
-from orggraph.schema.authorization import Authorization, guard_subscriptions
-from orggraph.schema.caching import CachedParsing, cached_parser
-from orggraph.schema.cost import MaxCostLimiter
-from orggraph.schema.errors import ErrorCodes
 from orggraph.settings import Settings
 
 

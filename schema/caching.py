@@ -7,6 +7,7 @@ Strawberry's normal parse, which reports it like any other error.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -28,8 +29,7 @@ class CachedParsing(SchemaExtension):
         context = self.execution_context
         if context.query and context.graphql_document is None:
             options: dict[str, Any] = dict(context.parse_options)
-            try:
+            # On a syntax error Strawberry parses again (uncached) and reports the error.
+            with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.parse_document(context.query, **options)
-            except GraphQLError:
-                pass  # parsed again (uncached) by Strawberry, which reports the error
         yield

@@ -7,22 +7,21 @@ the model's classes themselves (one definition, valid as types for mypy).
 from __future__ import annotations
 
 import strawberry
-
 from orggraph.graph.model import (
-    TeamKind,
-    Function,
-    ServiceAudience,
-    SystemKind,
-    Lifecycle,
-    Stage,
-    CustomerKind,
-    TouchpointType,
     ChannelKind,
-    SourceKind,
+    CustomerKind,
+    Function,
     KpiDirection,
-    Window,
-    SlaKind,
+    Lifecycle,
     RelationshipKind,
+    ServiceAudience,
+    SlaKind,
+    SourceKind,
+    Stage,
+    SystemKind,
+    TeamKind,
+    TouchpointType,
+    Window,
 )
 
 for _enum in (

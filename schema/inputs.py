@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
-
 from orggraph.schema.enums import (
     ChannelKind,
     CustomerKind,
@@ -30,6 +28,7 @@ from orggraph.schema.enums import (
     TouchpointType,
     Window,
 )
+from strawberry.scalars import JSON
 
 UNSET: Any = strawberry.UNSET
 

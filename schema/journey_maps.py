@@ -24,7 +24,9 @@ class JourneyMapKey(enum.Enum):
 @strawberry.type(description="Activities with their frequencies (parallel lists, in key order).")
 class JourneyMapNodes:
     keys: list[str]
-    labels: list[str | None] = strawberry.field(description="Names of channels / steps; the key otherwise.")
+    labels: list[str | None] = strawberry.field(
+        description="Names of channels / steps; the key otherwise."
+    )
     counts: list[int] = strawberry.field(description="Touchpoints with this key.")
 
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-
 from orggraph.schema.team_services import KpiStatus, kpi_status
 from orggraph.schema.types import Campaign, Channel, Kpi, Measurement, Process, Step, Team
 
@@ -38,7 +37,9 @@ class KpiLineage:
     def from_raw(cls, raw: dict[str, Any], at: datetime) -> KpiLineage:
         accountable = raw.get("accountable")
         feeding = [Team.from_props(t) for t in raw["feedingTeams"]]
-        aware = {t["id"] for t in raw["sharedWith"]} | ({accountable["id"]} if accountable else set())
+        aware = {t["id"] for t in raw["sharedWith"]} | (
+            {accountable["id"]} if accountable else set()
+        )
         latest = raw.get("latest")
         return cls(
             kpi=Kpi.from_props(raw["kpi"]),

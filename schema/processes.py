@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-
 from orggraph.schema.enums import Stage
 from orggraph.schema.types import Process, Sla, Step, Team, as_datetime, as_enum
 
@@ -100,7 +99,7 @@ def build_value_stream(raw: dict[str, Any], at: datetime) -> ValueStream:
     """Shape the one query's answer: hand-offs and conversions are derived here."""
     steps = [ValueStreamStep.from_row(row) for row in raw["steps"]]
     handoffs = []
-    for before, after in zip(steps, steps[1:]):
+    for before, after in zip(steps, steps[1:], strict=False):
         before_ids = {o.team.id for o in before.owners}
         after_ids = {o.team.id for o in after.owners}
         if before_ids != after_ids:
@@ -125,7 +124,11 @@ def build_value_stream(raw: dict[str, Any], at: datetime) -> ValueStream:
         funnel.append(
             FunnelStage(
                 stage=as_enum(Stage, stage),
-                steps=[s.step for s in steps if s.step.stage is not None and s.step.stage.value == stage],
+                steps=[
+                    s.step
+                    for s in steps
+                    if s.step.stage is not None and s.step.stage.value == stage
+                ],
                 reached=reached,
                 conversion_from_previous=None if previous is None else _ratio(reached, previous),
                 conversion_overall=_ratio(reached, first_reached),
@@ -136,5 +139,9 @@ def build_value_stream(raw: dict[str, Any], at: datetime) -> ValueStream:
         )
         previous = reached
     return ValueStream(
-        process=Process.from_props(raw["process"]), at=at, steps=steps, handoffs=handoffs, funnel=funnel
+        process=Process.from_props(raw["process"]),
+        at=at,
+        steps=steps,
+        handoffs=handoffs,
+        funnel=funnel,
     )

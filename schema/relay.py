@@ -34,9 +34,7 @@ def page_size(first: int | None, default: int, maximum: int) -> int:
     if first is None:
         return default
     if first < 0 or first > maximum:
-        raise BadInputError(
-            f"'first' must be between 0 and {maximum}, got {first}", field="first"
-        )
+        raise BadInputError(f"'first' must be between 0 and {maximum}, got {first}", field="first")
     return first
 
 

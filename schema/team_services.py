@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-
 from orggraph.graph import model
 from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime
 

@@ -13,9 +13,6 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
 
 import strawberry
-from strawberry.scalars import JSON
-
-from orggraph.context import Info
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.nodes import Related
 from orggraph.schema.enums import (
@@ -33,6 +30,9 @@ from orggraph.schema.enums import (
     TouchpointType,
     Window,
 )
+from strawberry.scalars import JSON
+
+from orggraph.context import Info
 
 DEFAULT_NESTED_LIMIT = 100
 E = TypeVar("E", bound=enum.Enum)
@@ -111,7 +111,10 @@ class Team:
 
     @strawberry.field(description="Parent units (several parents make a matrix).")
     async def parents(self, info: Info) -> list[Team]:
-        return [Team.from_props(r.props) for r in await _related(info, self.id, K.TEAM_PART_OF_TEAM, True)]
+        return [
+            Team.from_props(r.props)
+            for r in await _related(info, self.id, K.TEAM_PART_OF_TEAM, True)
+        ]
 
     @strawberry.field(description="Units directly under this one.")
     async def children(self, info: Info, first: int | None = None) -> list[Team]:
@@ -121,7 +124,9 @@ class Team:
     @strawberry.field
     async def members(self, info: Info, first: int | None = None) -> list[TeamMember]:
         items = await _related(info, self.id, K.PERSON_MEMBER_OF_TEAM, False, first)
-        return [TeamMember(person=Person.from_props(r.props), role=r.rel.get("role")) for r in items]
+        return [
+            TeamMember(person=Person.from_props(r.props), role=r.rel.get("role")) for r in items
+        ]
 
     @strawberry.field(description="Services this team provides.")
     async def provides(self, info: Info) -> list[Service]:
@@ -200,7 +205,9 @@ class Person:
     @strawberry.field
     async def teams(self, info: Info) -> list[TeamMembership]:
         items = await _related(info, self.id, K.PERSON_MEMBER_OF_TEAM, True)
-        return [TeamMembership(team=Team.from_props(r.props), role=r.rel.get("role")) for r in items]
+        return [
+            TeamMembership(team=Team.from_props(r.props), role=r.rel.get("role")) for r in items
+        ]
 
 
 @strawberry.type(description="What a team provides, to internal teams or external customers.")
@@ -239,7 +246,9 @@ class System:
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> System:
         return cls(
-            id=strawberry.ID(p["id"]), name=p.get("name", ""), kind=as_enum(SystemKind, p.get("kind"))
+            id=strawberry.ID(p["id"]),
+            name=p.get("name", ""),
+            kind=as_enum(SystemKind, p.get("kind")),
         )
 
     @strawberry.field
@@ -319,7 +328,9 @@ class Step:
 
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> Step:
-        return cls(id=strawberry.ID(p["id"]), name=p.get("name", ""), stage=as_enum(Stage, p.get("stage")))
+        return cls(
+            id=strawberry.ID(p["id"]), name=p.get("name", ""), stage=as_enum(Stage, p.get("stage"))
+        )
 
     @strawberry.field
     async def process(self, info: Info) -> Process | None:
@@ -462,7 +473,9 @@ class Touchpoint:
     async def concerns(self, info: Info) -> list[ConcernedObject]:
         items = await _related(info, self.id, K.TOUCHPOINT_CONCERNS_OBJECT, True)
         return [
-            ConcernedObject(object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier"))
+            ConcernedObject(
+                object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier")
+            )
             for r in items
         ]
 
@@ -499,7 +512,9 @@ class BusinessObject:
     async def related(self, info: Info, first: int | None = None) -> list[ConcernedObject]:
         items = await _related(info, self.id, K.OBJECT_RELATED_TO_OBJECT, True, first)
         return [
-            ConcernedObject(object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier"))
+            ConcernedObject(
+                object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier")
+            )
             for r in items
         ]
 
@@ -754,7 +769,20 @@ NODE_TYPES: dict[str, Any] = {
     )
 }
 Node = Annotated[
-    Team | Person | Service | System | Process | Step | Customer | Touchpoint | BusinessObject
-    | Channel | Campaign | Deal | Kpi | Measurement | Sla,
+    Team
+    | Person
+    | Service
+    | System
+    | Process
+    | Step
+    | Customer
+    | Touchpoint
+    | BusinessObject
+    | Channel
+    | Campaign
+    | Deal
+    | Kpi
+    | Measurement
+    | Sla,
     strawberry.union("Node"),
 ]

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
+
 from orggraph.settings import Settings, default_cache_dir
 
 
@@ -31,7 +31,9 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Smaller sizes let several test runs share one machine (ORGGRAPH_TEST_HEAP=768m).
     heap = os.environ.get("ORGGRAPH_TEST_HEAP", "2g")
     pagecache = os.environ.get("ORGGRAPH_TEST_PAGECACHE", "1g")
-    runtime = EmbeddedNeo4j(RuntimeConfig(home=home, cache_dir=cache, heap=heap, pagecache=pagecache))
+    runtime = EmbeddedNeo4j(
+        RuntimeConfig(home=home, cache_dir=cache, heap=heap, pagecache=pagecache)
+    )
     uri = runtime.start()
     try:
         yield uri

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from orggraph.graph.driver import Graph, QueryLog, recording
+from orggraph.schema import build_schema
 from strawberry.types import ExecutionResult
 
 from orggraph.context import Context
-from orggraph.graph.driver import Graph, QueryLog, recording
-from orggraph.schema import build_schema
 from orggraph.settings import Settings
 
 _SCHEMA = build_schema(Settings())

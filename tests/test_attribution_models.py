@@ -27,8 +27,14 @@ M = AttributionModel
 DAY = 86_400_000
 
 
-def journey(keys: list[str | None], amount: int = 100_000, *, stages: list[str | None] | None = None,
-            ages_days: list[float] | None = None, opened_index: int | None = None) -> DealJourney:
+def journey(
+    keys: list[str | None],
+    amount: int = 100_000,
+    *,
+    stages: list[str | None] | None = None,
+    ages_days: list[float] | None = None,
+    opened_index: int | None = None,
+) -> DealJourney:
     """A deal closing at day 100 with one touch per key (one day apart unless ages are given)."""
     closed = 100 * DAY
     ages = ages_days or [float(len(keys) - i) for i in range(len(keys))]
@@ -53,7 +59,12 @@ def test_position_models_on_three_touches_of_1000() -> None:
 
 
 def test_u_shaped_spreads_twenty_percent_over_the_middle_and_halves_two_touches() -> None:
-    assert credits(M.U_SHAPED, journey(["a", "b", "c", "d"])) == {"a": 40_000, "b": 10_000, "c": 10_000, "d": 40_000}
+    assert credits(M.U_SHAPED, journey(["a", "b", "c", "d"])) == {
+        "a": 40_000,
+        "b": 10_000,
+        "c": 10_000,
+        "d": 40_000,
+    }
     assert credits(M.U_SHAPED, journey(["a", "b"])) == {"a": 50_000, "b": 50_000}
 
 
@@ -63,13 +74,19 @@ def test_a_key_touched_twice_sums_its_touches() -> None:
 
 
 def test_w_shaped_with_four_touches_and_three_anchors() -> None:
-    # first touch a; lead creation b (first LEAD-stage touch); opportunity creation c (deal opened then)
-    j = journey(["a", "b", "c", "d"], stages=["SUBSCRIBER", "LEAD", "OPPORTUNITY", "CUSTOMER"], opened_index=2)
+    # first touch a; lead creation b (first LEAD-stage touch);
+    # opportunity creation c (deal opened then)
+    j = journey(
+        ["a", "b", "c", "d"],
+        stages=["SUBSCRIBER", "LEAD", "OPPORTUNITY", "CUSTOMER"],
+        opened_index=2,
+    )
     assert credits(M.W_SHAPED, j) == {"a": 30_000, "b": 30_000, "c": 30_000, "d": 10_000}
 
 
 def test_w_shaped_anchors_on_the_same_touch_add_up() -> None:
-    # the first touch also creates the lead: 60% there, 30% on opportunity creation, 10% over the other two
+    # the first touch also creates the lead: 60% there, 30% on opportunity creation,
+    # 10% over the other two
     j = journey(["a", "b", "c", "d"], stages=["LEAD", "MQL", "OPPORTUNITY", None], opened_index=2)
     assert credits(M.W_SHAPED, j) == {"a": 60_000, "b": 5_000, "c": 30_000, "d": 5_000}
 
@@ -97,7 +114,10 @@ def test_time_decay_with_known_ages() -> None:
 
 
 def test_time_decay_ties_get_equal_weight() -> None:
-    assert credits(M.TIME_DECAY, journey(["a", "b"], ages_days=[3, 3])) == {"a": 50_000, "b": 50_000}
+    assert credits(M.TIME_DECAY, journey(["a", "b"], ages_days=[3, 3])) == {
+        "a": 50_000,
+        "b": 50_000,
+    }
 
 
 def test_single_touch_gets_everything_under_every_model() -> None:
@@ -129,7 +149,9 @@ def test_markov_removal_effects_on_a_chain_solved_by_hand() -> None:
     # A B conv | A null | B conv | B null
     # x_B = 2/3, x_A = 1/2 * 2/3 = 1/3, P(conv) = 1/2 (1/3 + 2/3) = 1/2
     # without A: 1/2 * 2/3 = 1/3 -> RE(A) = 1/3; without B: 0 -> RE(B) = 1
-    transitions = path_transitions([(["A", "B"], True), (["A"], False), (["B"], True), (["B"], False)])
+    transitions = path_transitions(
+        [(["A", "B"], True), (["A"], False), (["B"], True), (["B"], False)]
+    )
     assert transitions[(START, ("key", "A"))] == 2
     assert transitions[(("key", "B"), CONVERSION)] == 2
     assert transitions[(("key", "A"), NULL)] == 1
@@ -137,7 +159,10 @@ def test_markov_removal_effects_on_a_chain_solved_by_hand() -> None:
     assert effects["A"] == pytest.approx(1 / 3)
     assert effects["B"] == pytest.approx(1.0)
     # a deal of 1000 through A then B: 1/3 : 1 -> 250 / 750
-    assert credits(M.MARKOV, journey(["A", "B"]), removal_effects=effects) == {"A": 25_000, "B": 75_000}  # type: ignore[arg-type]
+    assert credits(M.MARKOV, journey(["A", "B"]), removal_effects=effects) == {
+        "A": 25_000,
+        "B": 75_000,
+    }  # type: ignore[arg-type]
 
 
 def test_markov_self_loops_do_not_change_removal_effects() -> None:
@@ -159,9 +184,16 @@ def test_attribute_totals_unattributed_deals_and_sorts_rows() -> None:
     ]
     result = attribute(M.U_SHAPED, deals)
     assert [(r.key, r.cents, r.deals, r.journeys) for r in result.rows] == [
-        ("c", 110_000, 2, 2), ("a", 40_000, 1, 1), ("b", 20_000, 1, 1)]
-    assert (result.won_cents, result.unattributed_cents, result.deal_count, result.unattributed_deals) == (
-        175_000, 5_000, 3, 1)
+        ("c", 110_000, 2, 2),
+        ("a", 40_000, 1, 1),
+        ("b", 20_000, 1, 1),
+    ]
+    assert (
+        result.won_cents,
+        result.unattributed_cents,
+        result.deal_count,
+        result.unattributed_deals,
+    ) == (175_000, 5_000, 3, 1)
     assert sum(r.cents for r in result.rows) == result.attributed_cents
 
 

@@ -49,10 +49,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture
 def client(test_settings: Settings, graph: Graph, keys: dict[str, Any]) -> Iterator[TestClient]:
-    settings = test_settings.model_copy(update={
-        "jwt_secret": SecretStr(SECRET), "jwt_public_key_file": keys["rsa_pem"], "jwks_file": keys["jwks"],
-        "api_keys_file": keys["api_keys"],
-    })  # fmt: skip
+    settings = test_settings.model_copy(
+        update={
+            "jwt_secret": SecretStr(SECRET),
+            "jwt_public_key_file": keys["rsa_pem"],
+            "jwks_file": keys["jwks"],
+            "api_keys_file": keys["api_keys"],
+        }
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -73,7 +77,9 @@ def test_a_valid_token_of_each_kind_is_accepted(client: TestClient, keys: dict[s
         token(keys["rsa"], "RS256"),
         token(keys["ec"], "ES256"),
     ):
-        response = client.post("/graphql", json=TEAMS_QUERY, headers={"Authorization": f"Bearer {bearer}"})
+        response = client.post(
+            "/graphql", json=TEAMS_QUERY, headers={"Authorization": f"Bearer {bearer}"}
+        )
         assert response.status_code == 200, response.text
         assert "errors" not in response.json()
 
@@ -112,7 +118,9 @@ def test_expired_and_forged_tokens_say_why(client: TestClient, keys: dict[str, A
         (token(other_rsa, "RS256"), "signature"),
         (token(SECRET, "HS256", roles=["ROOT"]), "unknown role"),
     ):
-        response = client.post("/graphql", json=TEAMS_QUERY, headers={"Authorization": f"Bearer {bearer}"})
+        response = client.post(
+            "/graphql", json=TEAMS_QUERY, headers={"Authorization": f"Bearer {bearer}"}
+        )
         assert response.status_code == 401
         assert code(response) == "UNAUTHENTICATED"
         assert reason in response.json()["errors"][0]["message"]
@@ -121,8 +129,10 @@ def test_expired_and_forged_tokens_say_why(client: TestClient, keys: dict[str, A
 def test_the_token_carries_roles_and_teams(client: TestClient) -> None:
     member = token(SECRET, "HS256", roles=["FUNCTION"], teams=["t1"])
     headers = {"Authorization": f"Bearer {member}"}
-    created = client.post("/graphql", json={"query": 'mutation { upsertTeams(inputs: [{id: "t1", name: "1"}, {id: "t2", name: "2"}]) { rows } }'},
-                          headers={"X-API-Key": API_KEY})  # fmt: skip
+    two_teams = (
+        'mutation { upsertTeams(inputs: [{id: "t1", name: "1"}, {id: "t2", name: "2"}]) { rows } }'
+    )
+    created = client.post("/graphql", json={"query": two_teams}, headers={"X-API-Key": API_KEY})
     assert "errors" not in created.json(), created.text
     own = client.post("/graphql", json={"query": '{ team(id: "t1") { id } }'}, headers=headers)
     assert own.json() == {"data": {"team": {"id": "t1"}}}

@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from strawberry.types import ExecutionResult
-
-from orggraph.auth import LOCAL_ADMIN, Principal, Role
-from orggraph.context import Context
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.schema import build_schema
 from orggraph.schema.authorization import FUNCTION_ROOT_FIELDS, Scope, root_rule
+from strawberry.types import ExecutionResult
+
+from orggraph.auth import LOCAL_ADMIN, Principal, Role
+from orggraph.context import Context
 from orggraph.settings import Settings
 from tests.helpers import error_codes, ok
 
@@ -45,15 +45,23 @@ async def run(
 async def seed(graph: Graph) -> None:
     await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("t1", "t2")])
     await upsert_nodes(graph, "KPI", [{"id": k, "name": k} for k in ("k1", "k2", "k3")])
-    await upsert_relationships(graph, K.TEAM_ACCOUNTABLE_FOR_KPI, [
-        {"from": "t1", "to": "k1"}, {"from": "t2", "to": "k2"}, {"from": "t2", "to": "k3"}])
+    await upsert_relationships(
+        graph,
+        K.TEAM_ACCOUNTABLE_FOR_KPI,
+        [{"from": "t1", "to": "k1"}, {"from": "t2", "to": "k2"}, {"from": "t2", "to": "k3"}],
+    )
     await upsert_relationships(graph, K.KPI_SHARED_WITH_TEAM, [{"from": "k2", "to": "t1"}])
-    await upsert_nodes(graph, "SLA", [
-        {"id": "s1", "name": "s1", "threshold": 24}, {"id": "s2", "name": "s2", "threshold": 24}])
-    await upsert_relationships(graph, K.SLA_PROVIDER_TEAM, [
-        {"from": "s1", "to": "t1"}, {"from": "s2", "to": "t2"}])
-    await upsert_relationships(graph, K.SLA_CONSUMER_TEAM, [
-        {"from": "s1", "to": "t2"}, {"from": "s2", "to": "t2"}])
+    await upsert_nodes(
+        graph,
+        "SLA",
+        [{"id": "s1", "name": "s1", "threshold": 24}, {"id": "s2", "name": "s2", "threshold": 24}],
+    )
+    await upsert_relationships(
+        graph, K.SLA_PROVIDER_TEAM, [{"from": "s1", "to": "t1"}, {"from": "s2", "to": "t2"}]
+    )
+    await upsert_relationships(
+        graph, K.SLA_CONSUMER_TEAM, [{"from": "s1", "to": "t2"}, {"from": "s2", "to": "t2"}]
+    )
     await upsert_nodes(graph, "Customer", [
         {"id": "c1", "name": "Ada", "email": "ada@example.com"}])  # fmt: skip
 
@@ -96,8 +104,16 @@ async def test_a_mutation_by_an_analyst_is_forbidden_and_writes_nothing(graph: G
 
 async def test_a_team_member_reads_its_own_team_and_the_kpis_it_is_given(graph: Graph) -> None:
     await seed(graph)
-    own = ok(await run(graph, FUNCTION_T1, '{ team(id: "t1") { id accountableFor { id } sharedKpis { id } } }'))
-    assert own["team"] == {"id": "t1", "accountableFor": [{"id": "k1"}], "sharedKpis": [{"id": "k2"}]}
+    own = ok(
+        await run(
+            graph, FUNCTION_T1, '{ team(id: "t1") { id accountableFor { id } sharedKpis { id } } }'
+        )
+    )
+    assert own["team"] == {
+        "id": "t1",
+        "accountableFor": [{"id": "k1"}],
+        "sharedKpis": [{"id": "k2"}],
+    }
     assert error_codes(await run(graph, FUNCTION_T1, '{ team(id: "t2") { id } }')) == ["FORBIDDEN"]
     assert error_codes(await run(graph, FUNCTION_T1, '{ kpi(id: "k3") { id } }')) == ["FORBIDDEN"]
     assert ok(await run(graph, FUNCTION_T1, '{ kpi(id: "k2") { id } }'))["kpi"] == {"id": "k2"}
@@ -108,7 +124,9 @@ async def test_a_team_member_reads_its_own_team_and_the_kpis_it_is_given(graph: 
 async def test_no_kpi_leaks_through_a_nested_field_or_a_list(graph: Graph) -> None:
     await seed(graph)
     # t2 is accountable for k2 (shared with t1) and k3 (not): only k2 shows, at any depth.
-    teams = ok(await run(graph, FUNCTION_T1, "{ teams { edges { node { id accountableFor { id } } } } }"))
+    teams = ok(
+        await run(graph, FUNCTION_T1, "{ teams { edges { node { id accountableFor { id } } } } }")
+    )
     by_team = {e["node"]["id"]: e["node"]["accountableFor"] for e in teams["teams"]["edges"]}
     assert by_team == {"t1": [{"id": "k1"}], "t2": [{"id": "k2"}]}
     kpis = ok(await run(graph, FUNCTION_T1, "{ kpis { edges { node { id } } } }"))
@@ -129,9 +147,11 @@ async def test_organisation_wide_reads_are_refused_to_team_members(graph: Graph)
     ):
         assert error_codes(await run(graph, FUNCTION_T1, query)) == ["FORBIDDEN"], query
     assert error_codes(await run(graph, WRITER, '{ cypher(query: "RETURN 1") { columns } }')) == [
-        "FORBIDDEN"]
+        "FORBIDDEN"
+    ]
     assert error_codes(await run(graph, member(), "{ teams { edges { node { id } } } }")) == [
-        "FORBIDDEN"]
+        "FORBIDDEN"
+    ]
 
 
 async def test_visibility_costs_one_query_per_request(graph: Graph) -> None:

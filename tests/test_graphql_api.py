@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.graph.model import RelationshipKind
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 CUSTOMER_WITH_THREE_TOUCHPOINTS = """
@@ -29,8 +30,20 @@ def graph_input() -> dict[str, Any]:
         "customers": [{"id": "c1", "name": "ACME", "kind": "ACCOUNT", "email": "buyer@acme.test"}],
         "touchpoints": [
             {"id": "t3", "at": "2024-03-03T09:00:00Z", "type": "CALL", "customerId": "c1"},
-            {"id": "t1", "at": "2024-03-01T09:00:00Z", "type": "PAGE_VIEW", "customerId": "c1", "channelId": "web"},
-            {"id": "t2", "at": "2024-03-02T09:00:00Z", "type": "FORM_SUBMIT", "customerId": "c1", "channelId": "web"},
+            {
+                "id": "t1",
+                "at": "2024-03-01T09:00:00Z",
+                "type": "PAGE_VIEW",
+                "customerId": "c1",
+                "channelId": "web",
+            },
+            {
+                "id": "t2",
+                "at": "2024-03-02T09:00:00Z",
+                "type": "FORM_SUBMIT",
+                "customerId": "c1",
+                "channelId": "web",
+            },
         ],
     }
 
@@ -58,13 +71,21 @@ async def test_single_upsert_returns_the_entity(graph: Graph) -> None:
     data = ok(
         await execute(
             graph,
-            'mutation { upsertTeam(input: {id: "mkt", name: "Marketing", kind: FUNCTION, function: MARKETING}) { id name kind function } }',
+            'mutation { upsertTeam(input: {id: "mkt", name: "Marketing", kind: FUNCTION,'
+            " function: MARKETING}) { id name kind function } }",
         )
     )
-    assert data["upsertTeam"] == {"id": "mkt", "name": "Marketing", "kind": "FUNCTION", "function": "MARKETING"}
+    assert data["upsertTeam"] == {
+        "id": "mkt",
+        "name": "Marketing",
+        "kind": "FUNCTION",
+        "function": "MARKETING",
+    }
 
 
-async def test_a_bad_row_in_a_batch_mutation_names_row_and_field_and_writes_nothing(graph: Graph) -> None:
+async def test_a_bad_row_in_a_batch_mutation_names_row_and_field_and_writes_nothing(
+    graph: Graph,
+) -> None:
     result = await execute(
         graph,
         "mutation($rows: [CustomerInput!]!) { upsertCustomers(inputs: $rows) { rows } }",
@@ -79,7 +100,9 @@ async def test_a_bad_row_in_a_batch_mutation_names_row_and_field_and_writes_noth
 
 
 async def test_unknown_enum_and_missing_field_get_stable_codes(graph: Graph) -> None:
-    unknown = await execute(graph, 'mutation { upsertTeam(input: {id: "x", name: "X", kind: SQUAD}) { id } }')
+    unknown = await execute(
+        graph, 'mutation { upsertTeam(input: {id: "x", name: "X", kind: SQUAD}) { id } }'
+    )
     assert error_codes(unknown) == ["GRAPHQL_VALIDATION_FAILED"]
     missing = await execute(
         graph, "mutation($t: TeamInput!) { upsertTeam(input: $t) { id } }", {"t": {"id": "x"}}
@@ -88,7 +111,9 @@ async def test_unknown_enum_and_missing_field_get_stable_codes(graph: Graph) -> 
     assert "name" in (missing.errors or [])[0].message
 
 
-async def test_a_missing_reference_is_not_found_and_rolls_back_the_whole_graph_write(graph: Graph) -> None:
+async def test_a_missing_reference_is_not_found_and_rolls_back_the_whole_graph_write(
+    graph: Graph,
+) -> None:
     data = graph_input()
     data["touchpoints"][0]["campaignId"] = "no-such-campaign"
     result = await execute(graph, CUSTOMER_WITH_THREE_TOUCHPOINTS, {"input": data})
@@ -99,13 +124,13 @@ async def test_a_missing_reference_is_not_found_and_rolls_back_the_whole_graph_w
 
 async def test_a_malformed_id_or_cursor_is_bad_user_input(graph: Graph) -> None:
     assert error_codes(await execute(graph, '{ customer(id: "") { id } }')) == ["BAD_USER_INPUT"]
-    assert error_codes(await execute(graph, '{ customers(after: "%%%") { edges { cursor } } }')) == [
-        "BAD_USER_INPUT"
-    ]
+    assert error_codes(
+        await execute(graph, '{ customers(after: "%%%") { edges { cursor } } }')
+    ) == ["BAD_USER_INPUT"]
 
 
 async def test_errors_never_leak_python_or_cypher(graph: Graph) -> None:
-    result = await execute(graph, '{ customers(first: 100000) { edges { cursor } } }')
+    result = await execute(graph, "{ customers(first: 100000) { edges { cursor } } }")
     assert error_codes(result) == ["BAD_USER_INPUT"]
     text = str([e.formatted for e in result.errors or []])
     assert "Traceback" not in text and "MATCH" not in text
@@ -115,9 +140,13 @@ async def test_lists_paginate_with_cursors_and_filter(graph: Graph) -> None:
     await upsert_nodes(
         graph,
         "Customer",
-        [{"id": f"c{i:02d}", "name": f"Customer {i}", "segment": "SMB" if i % 2 else "ENT"} for i in range(10)],
+        [
+            {"id": f"c{i:02d}", "name": f"Customer {i}", "segment": "SMB" if i % 2 else "ENT"}
+            for i in range(10)
+        ],
     )
-    query = """query($after: String) { customers(first: 2, after: $after, filter: {segment: "SMB"}) {
+    query = """query($after: String) {
+      customers(first: 2, after: $after, filter: {segment: "SMB"}) {
         edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }"""
     seen: list[str] = []
     after = None
@@ -154,11 +183,20 @@ async def test_every_relationship_kind_can_be_upserted_through_graphql(graph: Gr
 
 
 async def _organisation(graph: Graph, customers: int) -> None:
-    await upsert_nodes(graph, "Team", [{"id": "care", "name": "Care"}, {"id": "sales", "name": "Sales"}])
     await upsert_nodes(
-        graph, "Channel", [{"id": "web", "name": "Web", "kind": "WEB"}, {"id": "chat", "name": "Chat", "kind": "CHAT"}]
+        graph, "Team", [{"id": "care", "name": "Care"}, {"id": "sales", "name": "Sales"}]
     )
-    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"C{i}"} for i in range(customers)])
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "web", "name": "Web", "kind": "WEB"},
+            {"id": "chat", "name": "Chat", "kind": "CHAT"},
+        ],
+    )
+    await upsert_nodes(
+        graph, "Customer", [{"id": f"c{i}", "name": f"C{i}"} for i in range(customers)]
+    )
     await upsert_nodes(
         graph,
         "Touchpoint",
@@ -182,7 +220,9 @@ NESTED = """query($n: Int!) { customers(first: $n) { edges { node {
     id touchpoints { id channel { name } team { name } } } } } }"""
 
 
-async def test_5_or_500_customers_with_nested_fields_cost_the_same_round_trips(graph: Graph) -> None:
+async def test_5_or_500_customers_with_nested_fields_cost_the_same_round_trips(
+    graph: Graph,
+) -> None:
     await _organisation(graph, 500)
     small, small_log = await execute_counted(graph, NESTED, {"n": 5})
     large, large_log = await execute_counted(graph, NESTED, {"n": 500})
@@ -198,15 +238,22 @@ async def test_team_relationships_resolve_through_loaders(graph: Graph) -> None:
     await upsert_nodes(
         graph,
         "Team",
-        [{"id": "grp", "name": "Group", "kind": "GROUP"}, {"id": "bu", "name": "BU", "kind": "BUSINESS_UNIT"},
-         {"id": "mkt", "name": "Marketing", "kind": "FUNCTION"}],
+        [
+            {"id": "grp", "name": "Group", "kind": "GROUP"},
+            {"id": "bu", "name": "BU", "kind": "BUSINESS_UNIT"},
+            {"id": "mkt", "name": "Marketing", "kind": "FUNCTION"},
+        ],
     )
     await upsert_relationships(
         graph,
         RelationshipKind.TEAM_PART_OF_TEAM,
         [{"from": "mkt", "to": "bu"}, {"from": "mkt", "to": "grp"}, {"from": "bu", "to": "grp"}],
     )
-    data = ok(await execute(graph, '{ team(id: "mkt") { parents { id } } grp: team(id: "grp") { children { id } } }'))
+    data = ok(
+        await execute(
+            graph, '{ team(id: "mkt") { parents { id } } grp: team(id: "grp") { children { id } } }'
+        )
+    )
     assert [t["id"] for t in data["team"]["parents"]] == ["bu", "grp"]
     assert [t["id"] for t in data["grp"]["children"]] == ["bu", "mkt"]
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.migrations import LATEST_VERSION, MIGRATIONS, applied_versions, is_up_to_date, migrate
+from orggraph.graph.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    applied_versions,
+    is_up_to_date,
+    migrate,
+)
 from orggraph.graph.model import LABELS
 
 
@@ -31,6 +37,7 @@ async def test_migrations_are_recorded_and_run_once(graph: Graph) -> None:
     assert await is_up_to_date(graph)
     assert await migrate(graph) == []
     records, _, _ = await graph.driver.execute_query(
-        "MATCH (m:Migration) RETURN count(m) AS n, max(m.version) AS latest", database_=graph.database
+        "MATCH (m:Migration) RETURN count(m) AS n, max(m.version) AS latest",
+        database_=graph.database,
     )
     assert (records[0]["n"], records[0]["latest"]) == (len(MIGRATIONS), LATEST_VERSION)

@@ -226,6 +226,7 @@ async def test_the_schedule_recomputes_and_publishes_until_stopped(graph: Graph)
     from datetime import UTC, datetime
 
     from orggraph.graph.writes import upsert_nodes
+
     from orggraph.kpi_engine import run_kpi_schedule
 
     now = datetime.now(UTC).isoformat()

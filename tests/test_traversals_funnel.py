@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 VALUE_STREAM = """
@@ -32,32 +34,67 @@ def at(seconds: int) -> str:
 
 async def seed(graph: Graph, extra_customers: int = 0) -> None:
     await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("mkt", "sales", "presales")])
-    await upsert_nodes(graph, "Process", [{"id": "p", "name": "Lead to deal"}, {"id": "other", "name": "Other"}])
-    await upsert_nodes(graph, "Step", [
-        {"id": "s1", "name": "Capture", "stage": "LEAD", "processId": "p", "order": 1},
-        {"id": "s2", "name": "Score", "stage": "MQL", "processId": "p", "order": 2},
-        {"id": "s3", "name": "Qualify", "stage": "SQL", "processId": "p", "order": 3},
-        {"id": "s4", "name": "Propose", "stage": "OPPORTUNITY", "processId": "p", "order": 4},
-        {"id": "o1", "name": "Elsewhere", "stage": "LEAD", "processId": "other", "order": 1},
-    ])
-    await upsert_relationships(graph, K.TEAM_OWNS_STEP, [
-        {"from": "mkt", "to": "s1"}, {"from": "mkt", "to": "s2"}, {"from": "sales", "to": "s3"},
-        {"from": "sales", "to": "s4", "properties": {"to": "2024-01-01T00:00:00Z"}},
-        {"from": "presales", "to": "s4", "properties": {"from": "2024-01-01T00:00:00Z"}},
-    ])
-    await upsert_nodes(graph, "SLA", [
-        {"id": "sla-followup", "name": "Follow up MQLs in 4h", "threshold": 4, "stepId": "s3"}])
-    await upsert_nodes(graph, "Channel", [
-        {"id": "web", "name": "Web", "kind": "WEB"}, {"id": "phone", "name": "Phone", "kind": "PHONE"}])
-    await upsert_nodes(graph, "Customer", [
-        {"id": "c1", "name": "c1", "segment": "SMB"}, {"id": "c2", "name": "c2", "segment": "SMB"},
-        {"id": "c3", "name": "c3", "segment": "ENT"}, {"id": "c4", "name": "c4", "segment": "ENT"},
-    ])
+    await upsert_nodes(
+        graph, "Process", [{"id": "p", "name": "Lead to deal"}, {"id": "other", "name": "Other"}]
+    )
+    await upsert_nodes(
+        graph,
+        "Step",
+        [
+            {"id": "s1", "name": "Capture", "stage": "LEAD", "processId": "p", "order": 1},
+            {"id": "s2", "name": "Score", "stage": "MQL", "processId": "p", "order": 2},
+            {"id": "s3", "name": "Qualify", "stage": "SQL", "processId": "p", "order": 3},
+            {"id": "s4", "name": "Propose", "stage": "OPPORTUNITY", "processId": "p", "order": 4},
+            {"id": "o1", "name": "Elsewhere", "stage": "LEAD", "processId": "other", "order": 1},
+        ],
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_OWNS_STEP,
+        [
+            {"from": "mkt", "to": "s1"},
+            {"from": "mkt", "to": "s2"},
+            {"from": "sales", "to": "s3"},
+            {"from": "sales", "to": "s4", "properties": {"to": "2024-01-01T00:00:00Z"}},
+            {"from": "presales", "to": "s4", "properties": {"from": "2024-01-01T00:00:00Z"}},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "SLA",
+        [{"id": "sla-followup", "name": "Follow up MQLs in 4h", "threshold": 4, "stepId": "s3"}],
+    )
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "web", "name": "Web", "kind": "WEB"},
+            {"id": "phone", "name": "Phone", "kind": "PHONE"},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Customer",
+        [
+            {"id": "c1", "name": "c1", "segment": "SMB"},
+            {"id": "c2", "name": "c2", "segment": "SMB"},
+            {"id": "c3", "name": "c3", "segment": "ENT"},
+            {"id": "c4", "name": "c4", "segment": "ENT"},
+        ],
+    )
     tps: list[dict[str, Any]] = []
 
     def tp(customer: str, step: str, seconds: int, channel: str = "web") -> None:
-        tps.append({"id": f"{customer}-{step}-{seconds}", "at": at(seconds), "type": "OTHER",
-                    "customerId": customer, "stepId": step, "channelId": channel})
+        tps.append(
+            {
+                "id": f"{customer}-{step}-{seconds}",
+                "at": at(seconds),
+                "type": "OTHER",
+                "customerId": customer,
+                "stepId": step,
+                "channelId": channel,
+            }
+        )
 
     tp("c1", "s1", 0), tp("c1", "s2", 1 * H), tp("c1", "s3", 3 * H), tp("c1", "s4", 27 * H)
     tp("c1", "s1", 20 * H)  # a later LEAD touchpoint: the first one counts
@@ -73,8 +110,15 @@ async def seed(graph: Graph, extra_customers: int = 0) -> None:
 
 def funnel(data: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [
-        (f["stage"], f["reached"], f["conversionFromPrevious"], f["conversionOverall"],
-         f["timedCustomers"], f["medianSecondsToNext"], f["p90SecondsToNext"])
+        (
+            f["stage"],
+            f["reached"],
+            f["conversionFromPrevious"],
+            f["conversionOverall"],
+            f["timedCustomers"],
+            f["medianSecondsToNext"],
+            f["p90SecondsToNext"],
+        )
         for f in data["valueStream"]["funnel"]
     ]
 
@@ -82,19 +126,40 @@ def funnel(data: dict[str, Any]) -> list[tuple[Any, ...]]:
 async def test_steps_owners_and_handoffs_with_their_sla(graph: Graph) -> None:
     await seed(graph)
     stream = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))["valueStream"]
-    assert [(s["step"]["id"], s["order"], [o["team"]["id"] for o in s["owners"]], [x["id"] for x in s["slas"]])
-            for s in stream["steps"]] == [
-        ("s1", 1, ["mkt"], []), ("s2", 2, ["mkt"], []), ("s3", 3, ["sales"], ["sla-followup"]),
+    assert [
+        (
+            s["step"]["id"],
+            s["order"],
+            [o["team"]["id"] for o in s["owners"]],
+            [x["id"] for x in s["slas"]],
+        )
+        for s in stream["steps"]
+    ] == [
+        ("s1", 1, ["mkt"], []),
+        ("s2", 2, ["mkt"], []),
+        ("s3", 3, ["sales"], ["sla-followup"]),
         ("s4", 4, ["presales"], []),
     ]
     assert stream["handoffs"] == [
-        {"fromStep": {"id": "s2"}, "toStep": {"id": "s3"}, "fromTeams": [{"id": "mkt"}],
-         "toTeams": [{"id": "sales"}], "slas": [{"id": "sla-followup"}]},
-        {"fromStep": {"id": "s3"}, "toStep": {"id": "s4"}, "fromTeams": [{"id": "sales"}],
-         "toTeams": [{"id": "presales"}], "slas": []},
+        {
+            "fromStep": {"id": "s2"},
+            "toStep": {"id": "s3"},
+            "fromTeams": [{"id": "mkt"}],
+            "toTeams": [{"id": "sales"}],
+            "slas": [{"id": "sla-followup"}],
+        },
+        {
+            "fromStep": {"id": "s3"},
+            "toStep": {"id": "s4"},
+            "fromTeams": [{"id": "sales"}],
+            "toTeams": [{"id": "presales"}],
+            "slas": [],
+        },
     ]
     # Owners on an earlier date: sales still owned s4, so one hand-off only.
-    past = ok(await execute(graph, VALUE_STREAM, {"id": "p", "at": "2023-06-01T00:00:00Z"}))["valueStream"]
+    past = ok(await execute(graph, VALUE_STREAM, {"id": "p", "at": "2023-06-01T00:00:00Z"}))[
+        "valueStream"
+    ]
     assert [h["toStep"]["id"] for h in past["handoffs"]] == ["s3"]
 
 
@@ -134,7 +199,8 @@ async def test_errors_and_bounded_round_trips(graph: Graph) -> None:
     assert error_codes(await execute(graph, VALUE_STREAM, {"id": "nope"})) == ["NOT_FOUND"]
     bad_window = {"from": at(H), "to": at(0)}
     assert error_codes(await execute(graph, VALUE_STREAM, {"id": "p", "filter": bad_window})) == [
-        "BAD_USER_INPUT"]
+        "BAD_USER_INPUT"
+    ]
     result, small = await execute_counted(graph, VALUE_STREAM, {"id": "p"})
     ok(result)
     await seed(graph, extra_customers=30)
@@ -145,7 +211,9 @@ async def test_errors_and_bounded_round_trips(graph: Graph) -> None:
 
 async def test_a_process_without_touchpoints_has_an_empty_funnel(graph: Graph) -> None:
     await upsert_nodes(graph, "Process", [{"id": "p", "name": "Empty"}])
-    await upsert_nodes(graph, "Step", [{"id": "s1", "name": "Only", "stage": "LEAD", "processId": "p", "order": 1}])
+    await upsert_nodes(
+        graph, "Step", [{"id": "s1", "name": "Only", "stage": "LEAD", "processId": "p", "order": 1}]
+    )
     stream = ok(await execute(graph, VALUE_STREAM, {"id": "p"}))["valueStream"]
     assert stream["handoffs"] == []
     assert funnel({"valueStream": stream}) == [("LEAD", 0, None, None, 0, None, None)]
@@ -161,14 +229,18 @@ async def reached(graph: Graph) -> set[tuple[str, str, str]]:
 async def test_the_all_time_funnel_read_from_reached_steps_equals_the_touchpoint_scan(
     graph: Graph,
 ) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from orggraph.graph.processes import VALUE_STREAM, VALUE_STREAM_FROM_REACHED
 
     await seed(graph, extra_customers=3)
     params: dict[str, Any] = {
-        "processId": "p", "at": datetime.now(timezone.utc), "channelId": None,
-        "campaignId": None, "from": None, "to": None,
+        "processId": "p",
+        "at": datetime.now(UTC),
+        "channelId": None,
+        "campaignId": None,
+        "from": None,
+        "to": None,
     }
     for segment in (None, "ENT"):
         scanned = await graph.query(VALUE_STREAM, segment=segment, **params)
@@ -185,15 +257,31 @@ async def test_reached_steps_follow_touchpoints_that_move_and_replays_change_not
     before = await reached(graph)
     assert ("c3", "s2", "c3-s2-14400") in before
     # c3's MQL touchpoint moves to SQL: c3 no longer reached s2 and now reached s3.
-    moved = {"id": "c3-s2-14400", "at": at(4 * H), "type": "OTHER", "customerId": "c3",
-             "stepId": "s3", "channelId": "web"}
+    moved = {
+        "id": "c3-s2-14400",
+        "at": at(4 * H),
+        "type": "OTHER",
+        "customerId": "c3",
+        "stepId": "s3",
+        "channelId": "web",
+    }
     await upsert_nodes(graph, "Touchpoint", [moved])
     after = await reached(graph)
     assert after == (before - {("c3", "s2", "c3-s2-14400")}) | {("c3", "s3", "c3-s2-14400")}
     # An earlier touchpoint at s1 for c2 becomes its first arrival there.
-    await upsert_nodes(graph, "Touchpoint", [
-        {"id": "c2-early", "at": "2024-02-28T00:00:00Z", "type": "OTHER", "customerId": "c2",
-         "stepId": "s1"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {
+                "id": "c2-early",
+                "at": "2024-02-28T00:00:00Z",
+                "type": "OTHER",
+                "customerId": "c2",
+                "stepId": "s1",
+            }
+        ],
+    )
     assert ("c2", "s1", "c2-early") in await reached(graph)
     replay = await upsert_nodes(graph, "Touchpoint", [moved])
     assert (replay.relationships_created, replay.relationships_deleted) == (0, 0)

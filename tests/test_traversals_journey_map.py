@@ -9,11 +9,14 @@ from typing import Any
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 MAP = """
-query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!, $from: DateTime, $to: DateTime) {
-  journeyMap(by: $by, caseNotion: $case, objectType: $type, minEdgeCount: $min, from: $from, to: $to) {
+query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!,
+        $from: DateTime, $to: DateTime) {
+  journeyMap(by: $by, caseNotion: $case, objectType: $type, minEdgeCount: $min,
+             from: $from, to: $to) {
     caseCount
     nodes { keys labels counts }
     edges { sources targets counts medianSeconds }
@@ -25,10 +28,15 @@ query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!, $from: D
 
 # (customer, seconds after 2024-03-01T00:00Z, type, channel)
 EVENTS: list[tuple[str, int, str, str | None]] = [
-    ("c1", 0, "PAGE_VIEW", "web"), ("c1", 60, "FORM_SUBMIT", "web"), ("c1", 180, "CALL", "phone"),
-    ("c2", 0, "PAGE_VIEW", "web"), ("c2", 30, "PAGE_VIEW", "web"), ("c2", 90, "CALL", "phone"),
+    ("c1", 0, "PAGE_VIEW", "web"),
+    ("c1", 60, "FORM_SUBMIT", "web"),
+    ("c1", 180, "CALL", "phone"),
+    ("c2", 0, "PAGE_VIEW", "web"),
+    ("c2", 30, "PAGE_VIEW", "web"),
+    ("c2", 90, "CALL", "phone"),
     ("c3", 0, "CHAT", None),
-    ("c4", 0, "PAGE_VIEW", "web"), ("c4", 100, "FORM_SUBMIT", "web"),
+    ("c4", 0, "PAGE_VIEW", "web"),
+    ("c4", 100, "FORM_SUBMIT", "web"),
 ]
 
 
@@ -37,16 +45,26 @@ def at(seconds: int) -> str:
 
 
 async def seed(graph: Graph, copies: int = 1) -> None:
-    await upsert_nodes(graph, "Channel", [
-        {"id": "web", "name": "Web", "kind": "WEB"}, {"id": "phone", "name": "Phone", "kind": "PHONE"}])
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "web", "name": "Web", "kind": "WEB"},
+            {"id": "phone", "name": "Phone", "kind": "PHONE"},
+        ],
+    )
     customers = sorted({e[0] for e in EVENTS})
     rows: list[dict[str, Any]] = []
     for copy in range(copies):
         suffix = "" if copy == 0 else f"-{copy}"
         await upsert_nodes(graph, "Customer", [{"id": c + suffix, "name": c} for c in customers])
         for i, (customer, seconds, type_, channel) in enumerate(EVENTS):
-            row: dict[str, Any] = {"id": f"e{i}{suffix}", "at": at(seconds), "type": type_,
-                                   "customerId": customer + suffix}
+            row: dict[str, Any] = {
+                "id": f"e{i}{suffix}",
+                "at": at(seconds),
+                "type": type_,
+                "customerId": customer + suffix,
+            }
             if channel:
                 row["channelId"] = channel
             rows.append(row)
@@ -69,9 +87,11 @@ def expected_dfg(key_of: dict[int, str | None], min_count: int = 1) -> dict[str,
         nodes.update(k for _, k in trace)
         starts[trace[0][1]] += 1
         ends[trace[-1][1]] += 1
-        for (t1, a), (t2, b) in zip(trace, trace[1:]):
+        for (t1, a), (t2, b) in zip(trace, trace[1:], strict=False):
             gaps[(a, b)].append(float(t2 - t1))
-    edges = sorted((a, b, len(g), statistics.median(g)) for (a, b), g in gaps.items() if len(g) >= min_count)
+    edges = sorted(
+        (a, b, len(g), statistics.median(g)) for (a, b), g in gaps.items() if len(g) >= min_count
+    )
     return {
         "caseCount": len(traces),
         "nodes": sorted(nodes.items()),
@@ -85,11 +105,20 @@ def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
     m = data["journeyMap"]
     return {
         "caseCount": m["caseCount"],
-        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"])),
-        "edges": list(zip(m["edges"]["sources"], m["edges"]["targets"], m["edges"]["counts"],
-                          m["edges"]["medianSeconds"])),
-        "starts": list(zip(m["startActivities"]["keys"], m["startActivities"]["counts"])),
-        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"])),
+        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"], strict=True)),
+        "edges": list(
+            zip(
+                m["edges"]["sources"],
+                m["edges"]["targets"],
+                m["edges"]["counts"],
+                m["edges"]["medianSeconds"],
+                strict=True,
+            )
+        ),
+        "starts": list(
+            zip(m["startActivities"]["keys"], m["startActivities"]["counts"], strict=True)
+        ),
+        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
 
 
@@ -103,8 +132,12 @@ async def test_dfg_by_type_per_customer_matches_the_hand_computed_graph(graph: G
     assert dfg == {
         "caseCount": 4,
         "nodes": [("CALL", 2), ("CHAT", 1), ("FORM_SUBMIT", 2), ("PAGE_VIEW", 4)],
-        "edges": [("FORM_SUBMIT", "CALL", 1, 120.0), ("PAGE_VIEW", "CALL", 1, 60.0),
-                  ("PAGE_VIEW", "FORM_SUBMIT", 2, 80.0), ("PAGE_VIEW", "PAGE_VIEW", 1, 30.0)],
+        "edges": [
+            ("FORM_SUBMIT", "CALL", 1, 120.0),
+            ("PAGE_VIEW", "CALL", 1, 60.0),
+            ("PAGE_VIEW", "FORM_SUBMIT", 2, 80.0),
+            ("PAGE_VIEW", "PAGE_VIEW", 1, 30.0),
+        ],
         "starts": [("CHAT", 1), ("PAGE_VIEW", 3)],
         "ends": [("CALL", 2), ("CHAT", 1), ("FORM_SUBMIT", 1)],
     }
@@ -141,37 +174,71 @@ async def test_dfg_in_a_time_window(graph: Graph) -> None:
 
 
 async def test_dfg_with_business_objects_as_cases(graph: Graph) -> None:
-    await upsert_nodes(graph, "BusinessObject", [
-        {"id": "o1", "type": "order"}, {"id": "o2", "type": "order"}, {"id": "i1", "type": "item"}])
-    await upsert_nodes(graph, "Touchpoint", [
-        {"id": "e1", "at": at(0), "type": "ORDER", "activity": "place order"},
-        {"id": "e2", "at": at(10), "type": "PAYMENT", "activity": "pay order"},
-        {"id": "e3", "at": at(30), "type": "SHIPMENT", "activity": "send package"},
-        {"id": "e4", "at": at(20), "type": "INTERNAL", "activity": "pick item"},
-    ])
-    await upsert_relationships(graph, K.TOUCHPOINT_CONCERNS_OBJECT, [
-        {"from": "e1", "to": "o1"}, {"from": "e1", "to": "o2"}, {"from": "e2", "to": "o1"},
-        {"from": "e3", "to": "o1"}, {"from": "e3", "to": "o2"}, {"from": "e3", "to": "i1"},
-        {"from": "e4", "to": "i1"},
-    ])
-    orders = as_dfg(ok(await execute(graph, MAP, {"by": "ACTIVITY", "case": "object", "type": "order", "min": 1})))
+    await upsert_nodes(
+        graph,
+        "BusinessObject",
+        [
+            {"id": "o1", "type": "order"},
+            {"id": "o2", "type": "order"},
+            {"id": "i1", "type": "item"},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": "e1", "at": at(0), "type": "ORDER", "activity": "place order"},
+            {"id": "e2", "at": at(10), "type": "PAYMENT", "activity": "pay order"},
+            {"id": "e3", "at": at(30), "type": "SHIPMENT", "activity": "send package"},
+            {"id": "e4", "at": at(20), "type": "INTERNAL", "activity": "pick item"},
+        ],
+    )
+    await upsert_relationships(
+        graph,
+        K.TOUCHPOINT_CONCERNS_OBJECT,
+        [
+            {"from": "e1", "to": "o1"},
+            {"from": "e1", "to": "o2"},
+            {"from": "e2", "to": "o1"},
+            {"from": "e3", "to": "o1"},
+            {"from": "e3", "to": "o2"},
+            {"from": "e3", "to": "i1"},
+            {"from": "e4", "to": "i1"},
+        ],
+    )
+    orders = as_dfg(
+        ok(
+            await execute(
+                graph, MAP, {"by": "ACTIVITY", "case": "object", "type": "order", "min": 1}
+            )
+        )
+    )
     assert orders == {
         "caseCount": 2,
         "nodes": [("pay order", 1), ("place order", 2), ("send package", 2)],
-        "edges": [("pay order", "send package", 1, 20.0), ("place order", "pay order", 1, 10.0),
-                  ("place order", "send package", 1, 30.0)],
+        "edges": [
+            ("pay order", "send package", 1, 20.0),
+            ("place order", "pay order", 1, 10.0),
+            ("place order", "send package", 1, 30.0),
+        ],
         "starts": [("place order", 2)],
         "ends": [("send package", 2)],
     }
-    items = as_dfg(ok(await execute(graph, MAP, {"by": "TYPE", "case": "object", "type": "item", "min": 1})))
+    items = as_dfg(
+        ok(await execute(graph, MAP, {"by": "TYPE", "case": "object", "type": "item", "min": 1}))
+    )
     assert items["edges"] == [("INTERNAL", "SHIPMENT", 1, 10.0)] and items["caseCount"] == 1
 
 
 async def test_empty_graph_bad_input_and_bounded_round_trips(graph: Graph) -> None:
     empty = as_dfg(ok(await execute(graph, MAP, variables("STEP"))))
     assert empty == {"caseCount": 0, "nodes": [], "edges": [], "starts": [], "ends": []}
-    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "object", "min": 1})) == ["BAD_USER_INPUT"]
-    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "order", "min": 1})) == ["BAD_USER_INPUT"]
+    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "object", "min": 1})) == [
+        "BAD_USER_INPUT"
+    ]
+    assert error_codes(await execute(graph, MAP, {"by": "TYPE", "case": "order", "min": 1})) == [
+        "BAD_USER_INPUT"
+    ]
     assert error_codes(await execute(graph, MAP, variables("TYPE", min=0))) == ["BAD_USER_INPUT"]
     await seed(graph)
     result, small = await execute_counted(graph, MAP, variables("CHANNEL"))

@@ -16,19 +16,22 @@ import os
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.ocel_order_management import import_order_management
+
 from orggraph.settings import Settings
 from tests.helpers import execute_counted, ok
 
-SHARED = Path(os.environ.get("ORGGRAPH_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+SHARED = Path(
+    os.environ.get("ORGGRAPH_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 DATA = SHARED / "ocel2-order-management"
 pytestmark = [
     pytest.mark.skipif(
@@ -55,7 +58,8 @@ query M($type: String!, $min: Int!) {
 async def wipe(db: Graph) -> None:
     async with db.driver.session(database=db.database) as session:
         result = await session.run(
-            "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH (n) WHERE NOT n:Migration"
+            " CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         )
         await result.consume()
 
@@ -86,7 +90,7 @@ def expected_dfg(object_type: str, min_count: int) -> dict[str, Any]:
         rows = list(csv.DictReader(handle))
     traces: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
     for row in rows:
-        at = datetime.fromisoformat(row["time"]).replace(tzinfo=timezone.utc)
+        at = datetime.fromisoformat(row["time"]).replace(tzinfo=UTC)
         for obj in filter(None, (x.strip() for x in row[COLUMNS[object_type]].split(","))):
             traces[obj].append((at, row["id"], row["type"]))
     nodes: Counter[str] = Counter()
@@ -98,13 +102,15 @@ def expected_dfg(object_type: str, min_count: int) -> dict[str, Any]:
         nodes.update(activity for _, _, activity in trace)
         starts[trace[0][2]] += 1
         ends[trace[-1][2]] += 1
-        for (t1, _, a), (t2, _, b) in zip(trace, trace[1:]):
+        for (t1, _, a), (t2, _, b) in zip(trace, trace[1:], strict=False):
             gaps[(a, b)].append((t2 - t1).total_seconds())
     return {
         "caseCount": len(traces),
         "nodes": sorted(nodes.items()),
         "edges": sorted(
-            (a, b, len(g), statistics.median(g)) for (a, b), g in gaps.items() if len(g) >= min_count
+            (a, b, len(g), statistics.median(g))
+            for (a, b), g in gaps.items()
+            if len(g) >= min_count
         ),
         "starts": sorted(starts.items()),
         "ends": sorted(ends.items()),
@@ -115,15 +121,26 @@ def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
     m = data["journeyMap"]
     return {
         "caseCount": m["caseCount"],
-        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"])),
-        "edges": list(zip(m["edges"]["sources"], m["edges"]["targets"], m["edges"]["counts"],
-                          m["edges"]["medianSeconds"])),
-        "starts": list(zip(m["startActivities"]["keys"], m["startActivities"]["counts"])),
-        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"])),
+        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"], strict=True)),
+        "edges": list(
+            zip(
+                m["edges"]["sources"],
+                m["edges"]["targets"],
+                m["edges"]["counts"],
+                m["edges"]["medianSeconds"],
+                strict=True,
+            )
+        ),
+        "starts": list(
+            zip(m["startActivities"]["keys"], m["startActivities"]["counts"], strict=True)
+        ),
+        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
 
 
-@pytest.mark.parametrize(("object_type", "min_count"), [("order", 1), ("item", 1), ("package", 1), ("order", 50)])
+@pytest.mark.parametrize(
+    ("object_type", "min_count"), [("order", 1), ("item", 1), ("package", 1), ("order", 50)]
+)
 async def test_the_dfg_per_object_type_matches_the_one_computed_from_the_csv(
     imported: Graph, object_type: str, min_count: int
 ) -> None:

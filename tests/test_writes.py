@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
+
+from orggraph.errors import BadInputError, NotFoundError
 
 
 async def count(graph: Graph, query: str, **params: Any) -> int:
@@ -53,7 +53,9 @@ async def test_an_upsert_updates_properties_in_place(graph: Graph) -> None:
     assert [(r["name"], r["segment"]) for r in records] == [("New", "SMB")]
 
 
-async def test_a_batch_with_one_bad_row_writes_nothing_and_names_row_and_field(graph: Graph) -> None:
+async def test_a_batch_with_one_bad_row_writes_nothing_and_names_row_and_field(
+    graph: Graph,
+) -> None:
     rows = [
         {"id": "c1", "name": "Ok"},
         {"id": "c2", "name": "Also ok"},
@@ -80,14 +82,19 @@ async def test_malformed_ids_are_rejected(graph: Graph, bad_id: str, reason: str
 
 async def test_a_reference_to_a_missing_entity_fails_the_whole_batch(graph: Graph) -> None:
     await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
-    rows = [touchpoint("tp1", "2024-01-01T10:00:00Z"), touchpoint("tp2", "2024-01-02T10:00:00Z", channelId="nope")]
+    rows = [
+        touchpoint("tp1", "2024-01-01T10:00:00Z"),
+        touchpoint("tp2", "2024-01-02T10:00:00Z", channelId="nope"),
+    ]
     with pytest.raises(NotFoundError) as caught:
         await upsert_nodes(graph, "Touchpoint", rows)
     assert "'nope'" in caught.value.message
     assert await count(graph, "MATCH (t:Touchpoint) RETURN count(t)") == 0
 
 
-async def test_the_journey_chain_follows_time_order_whatever_the_arrival_order(graph: Graph) -> None:
+async def test_the_journey_chain_follows_time_order_whatever_the_arrival_order(
+    graph: Graph,
+) -> None:
     await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
     await upsert_nodes(
         graph,
@@ -125,17 +132,29 @@ async def test_moving_a_touchpoint_in_time_or_to_another_customer_repairs_both_c
 async def test_replaying_touchpoints_changes_no_relationship(graph: Graph) -> None:
     await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
     await upsert_nodes(graph, "Channel", [{"id": "web", "name": "Web", "kind": "WEB"}])
-    rows = [touchpoint(f"t{i}", f"2024-02-{i + 1:02d}T00:00:00Z", channelId="web") for i in range(5)]
+    rows = [
+        touchpoint(f"t{i}", f"2024-02-{i + 1:02d}T00:00:00Z", channelId="web") for i in range(5)
+    ]
     await upsert_nodes(graph, "Touchpoint", rows)
     again = await upsert_nodes(graph, "Touchpoint", list(reversed(rows)))
-    assert (again.nodes_created, again.relationships_created, again.relationships_deleted) == (0, 0, 0)
+    assert (again.nodes_created, again.relationships_created, again.relationships_deleted) == (
+        0,
+        0,
+        0,
+    )
 
 
 async def test_relationship_upserts_are_idempotent_and_keep_ownership_periods(graph: Graph) -> None:
-    await upsert_nodes(graph, "Team", [{"id": "mkt", "name": "Marketing"}, {"id": "sales", "name": "Sales"}])
+    await upsert_nodes(
+        graph, "Team", [{"id": "mkt", "name": "Marketing"}, {"id": "sales", "name": "Sales"}]
+    )
     await upsert_nodes(graph, "Step", [{"id": "mql", "name": "MQL", "stage": "MQL"}])
     rows = [
-        {"from": "mkt", "to": "mql", "properties": {"from": "2023-01-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"}},
+        {
+            "from": "mkt",
+            "to": "mql",
+            "properties": {"from": "2023-01-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"},
+        },
         {"from": "sales", "to": "mql", "properties": {"from": "2024-01-01T00:00:00Z"}},
     ]
     first = await upsert_relationships(graph, RelationshipKind.TEAM_OWNS_STEP, rows)
@@ -153,7 +172,9 @@ async def test_relationship_upserts_are_idempotent_and_keep_ownership_periods(gr
 async def test_relationship_with_unknown_property_is_rejected(graph: Graph) -> None:
     with pytest.raises(BadInputError) as caught:
         await upsert_relationships(
-            graph, RelationshipKind.PERSON_MEMBER_OF_TEAM, [{"from": "p", "to": "t", "properties": {"rank": 1}}]
+            graph,
+            RelationshipKind.PERSON_MEMBER_OF_TEAM,
+            [{"from": "p", "to": "t", "properties": {"rank": 1}}],
         )
     assert "rank" in caught.value.message
 

@@ -72,9 +72,7 @@ def register(subparsers: Any) -> None:
     seed.set_defaults(handler=run_seed)
 
 
-def _run(
-    settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argparse.Namespace
-) -> T:
+def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argparse.Namespace) -> T:
     """Run a write job, then recompute every KPI unless ``--no-kpis`` (the job has
     committed: a KPI that cannot be computed is reported, the import stands)."""
     from orggraph.database import open_graph

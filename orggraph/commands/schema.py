@@ -1,4 +1,7 @@
-"""``orggraph schema export`` (GraphQL SDL) and ``orggraph schema model`` (the graph model as Mermaid)."""
+"""``orggraph schema export`` (GraphQL SDL) and ``orggraph schema model``.
+
+``schema model`` prints the graph model as Mermaid.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ def register(subparsers: Any) -> None:
     export = actions.add_parser("export", help="print (or write) the GraphQL schema SDL")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     export.set_defaults(handler=export_sdl)
-    model = actions.add_parser("model", help="print (or write) the graph model as Markdown + Mermaid")
+    model = actions.add_parser(
+        "model", help="print (or write) the graph model as Markdown + Mermaid"
+    )
     model.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     model.set_defaults(handler=export_model)
 
@@ -45,20 +50,23 @@ def model_markdown() -> str:
     ]
     for spec in RELATIONSHIPS.values():
         lines.append(f"  {spec.source} -- {spec.type} --> {spec.target}")
-    lines += ["```", "", "## Labels", "", "| label | properties (camelCase in Neo4j) | reference fields |", "|---|---|---|"]
+    lines += [
+        "```",
+        "",
+        "## Labels",
+        "",
+        "| label | properties (camelCase in Neo4j) | reference fields |",
+        "|---|---|---|",
+    ]
     for label, record in RECORDS.items():
         refs = set(REFS.get(label, {}))
         names = [
-            (field.alias or name)
-            for name, field in record.model_fields.items()
-            if name not in refs
+            (field.alias or name) for name, field in record.model_fields.items() if name not in refs
         ]
         lines.append(f"| `{label}` | {', '.join(names)} | {', '.join(sorted(refs)) or '-'} |")
     lines += ["", "## Relationship kinds", "", "| kind | pattern | properties |", "|---|---|---|"]
     for kind, spec in RELATIONSHIPS.items():
-        props = ", ".join(
-            (f.alias or n) for n, f in spec.properties.model_fields.items()
-        ) or "-"
+        props = ", ".join((f.alias or n) for n, f in spec.properties.model_fields.items()) or "-"
         lines.append(
             f"| `{kind.value}` | `(:{spec.source})-[:{spec.type}]->(:{spec.target})` | {props} |"
         )
