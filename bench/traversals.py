@@ -302,6 +302,9 @@ async def main() -> None:
     parser.add_argument(
         "--seed-customers", type=int, default=0, help="wipe, then seed this many customers"
     )
+    parser.add_argument(
+        "--only", default="", help="measure only the traversals whose name contains this text"
+    )
     args = parser.parse_args()
 
     password = os.environ.get("NEO4J_PASSWORD")
@@ -345,6 +348,8 @@ async def main() -> None:
             ) as local,
         ):
             for case in await cases(graph):
+                if args.only not in case.name:
+                    continue
                 http = await timed(args.runs, _poster(client, case))
                 asgi = await timed(args.runs, _poster(local, case))
                 raw = await timed(args.runs, case.raw)

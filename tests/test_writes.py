@@ -184,3 +184,89 @@ async def test_the_journey_chain_cannot_be_written_directly(graph: Graph) -> Non
         await upsert_relationships(
             graph, RelationshipKind.TOUCHPOINT_NEXT_TOUCHPOINT, [{"from": "a", "to": "b"}]
         )
+
+
+async def test_a_reference_written_as_a_relationship_replaces_the_previous_one(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "web", "name": "Web", "kind": "WEB"},
+            {"id": "chat", "name": "Chat", "kind": "CHAT"},
+        ],
+    )
+    await upsert_nodes(
+        graph, "Touchpoint", [touchpoint("t1", "2024-01-01T00:00:00Z", channelId="web")]
+    )
+
+    first = await upsert_relationships(
+        graph, RelationshipKind.TOUCHPOINT_VIA_CHANNEL, [{"from": "t1", "to": "chat"}]
+    )
+    again = await upsert_relationships(
+        graph, RelationshipKind.TOUCHPOINT_VIA_CHANNEL, [{"from": "t1", "to": "chat"}]
+    )
+
+    assert (first.relationships_created, first.relationships_deleted) == (1, 1)
+    assert (again.relationships_created, again.relationships_deleted) == (0, 0)
+    channels = await graph.driver.execute_query(
+        "MATCH (:Touchpoint {id: 't1'})-[:VIA]->(ch:Channel) RETURN ch.id AS id",
+        database_=graph.database,
+    )
+    assert [r["id"] for r in channels.records] == ["chat"]
+
+
+async def test_a_touchpoint_moved_by_a_had_relationship_leaves_both_chains_whole(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "A"}, {"id": "c2", "name": "B"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            touchpoint("a1", "2024-01-01T00:00:00Z"),
+            touchpoint("a2", "2024-01-02T00:00:00Z"),
+            touchpoint("a3", "2024-01-03T00:00:00Z"),
+            touchpoint("b1", "2024-01-01T12:00:00Z", customer="c2"),
+            touchpoint("b3", "2024-01-04T00:00:00Z", customer="c2"),
+        ],
+    )
+
+    await upsert_relationships(
+        graph, RelationshipKind.CUSTOMER_HAD_TOUCHPOINT, [{"from": "c2", "to": "a2"}]
+    )
+
+    assert await chain(graph, "c1") == ["a1", "a3"]
+    assert await chain(graph, "c2") == ["b1", "a2", "b3"]
+    assert (
+        await count(graph, "MATCH (:Customer)-[:HAD]->(:Touchpoint {id: 'a2'}) RETURN count(*)")
+        == 1
+    )
+
+
+async def test_a_batch_giving_a_touchpoint_two_channels_is_refused_and_writes_nothing(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "web", "name": "Web", "kind": "WEB"},
+            {"id": "chat", "name": "Chat", "kind": "CHAT"},
+        ],
+    )
+    await upsert_nodes(
+        graph, "Touchpoint", [{"id": "t1", "at": "2024-01-01T00:00:00Z", "type": "EMAIL"}]
+    )
+
+    with pytest.raises(BadInputError) as caught:
+        await upsert_relationships(
+            graph,
+            RelationshipKind.TOUCHPOINT_VIA_CHANNEL,
+            [{"from": "t1", "to": "web"}, {"from": "t1", "to": "chat"}],
+        )
+
+    assert "row 1" in caught.value.message and "single-valued" in caught.value.message
+    assert await count(graph, "MATCH (:Touchpoint)-[r:VIA]->() RETURN count(r)") == 0
