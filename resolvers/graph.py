@@ -57,14 +57,24 @@ class GraphQuery:
 
 @strawberry.type
 class GraphMutation:
-    @strawberry.mutation(description="Create or update one relationship.")
+    @strawberry.mutation(
+        description=(
+            "Create or update one relationship. Kinds that are a single-valued reference "
+            "(a touchpoint's customer, channel, campaign, team, person or step; a step's "
+            "process; a deal's customer and team; a KPI's accountable team; an SLA's "
+            "parties, step and KPI) replace the previous relationship of that record."
+        )
+    )
     async def upsert_relationship(
         self, info: Info, kind: RelationshipKind, row: RelationshipInput
     ) -> UpsertResult:
         return await _upsert_relationships(info, kind, [row])
 
     @strawberry.mutation(
-        description="Create or update relationships of one kind, in one transaction."
+        description=(
+            "Create or update relationships of one kind, in one transaction. Single-valued "
+            "kinds replace as in upsertRelationship; one record given two targets is refused."
+        )
     )
     async def upsert_relationships(
         self, info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
