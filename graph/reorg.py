@@ -20,12 +20,15 @@ CALL (team) {
   MATCH (team)-[o:OWNS]->(s:Step)
   WHERE o.from <= $at AND (o.to IS NULL OR o.to > $at)
   WITH DISTINCT s
-  MATCH (s)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE NOT EXISTS { (t)-[:NEXT]->(:Touchpoint) }
-    AND NOT EXISTS { MATCH (c)-[:OPENED]->(d:Deal) WHERE d.closedAt >= t.at }
-  WITH s, c, t ORDER BY t.at DESC, c.id
-  WITH s, count(c) AS n, collect({customer: c {.*}, at: t.at, stepId: s.id})[..$first] AS latest
-  RETURN collect({step: s {.*}, customers: n}) AS inFlightByStep, collect(latest) AS inFlightSamples
+  MATCH (s)<-[:AT_STEP]-(t:Touchpoint)
+  WHERE NOT EXISTS { (t)-[:NEXT]->() }
+  MATCH (t)<-[:HAD]-(c:Customer)
+  WHERE NOT EXISTS { MATCH (c)-[:OPENED]->(d:Deal) WHERE d.closedAt >= t.at }
+  WITH s, c, t.at AS at ORDER BY at DESC, c.id
+  WITH s, count(c) AS n, collect([c, at])[..$first] AS latest
+  RETURN collect({step: s {.*}, customers: n}) AS inFlightByStep,
+         collect([x IN latest | {customer: properties(x[0]), at: x[1], stepId: s.id}])
+           AS inFlightSamples
 }
 RETURN team {.*} AS team, target {.*} AS target, inFlightByStep, inFlightSamples,
   COLLECT {
