@@ -40,10 +40,8 @@ RETURN c.id AS id ORDER BY c.id LIMIT $size
 BACKFILL_PAGE_SIZE = 2_000
 
 
-async def backfill_reached_steps(graph: Graph) -> None:
-    """Build every customer's REACHED relationships, a page of customers per transaction."""
-    from orggraph.graph.writes import REBUILD_REACHED_STEPS
-
+async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
+    """Run ``query`` (taking ``$customerIds``) over every customer, a page per transaction."""
     after = ""
     done = 0
     while True:
@@ -53,12 +51,26 @@ async def backfill_reached_steps(graph: Graph) -> None:
             return
 
         async def page(tx: Tx, ids: list[str] = ids) -> None:
-            await tx.run(REBUILD_REACHED_STEPS, customerIds=ids)
+            await tx.run(query, customerIds=ids)
 
         await graph.write(page)
         done += len(ids)
         after = ids[-1]
-        log.info("REACHED backfill: %d customers done", done)
+        log.info("%s backfill: %d customers done", what, done)
+
+
+async def backfill_reached_steps(graph: Graph) -> None:
+    """Build every customer's REACHED relationships."""
+    from orggraph.graph.writes import REBUILD_REACHED_STEPS
+
+    await _per_customer_page(graph, REBUILD_REACHED_STEPS, "REACHED")
+
+
+async def backfill_latest_touchpoints(graph: Graph) -> None:
+    """Point every customer's LATEST relationship at the end of its chain."""
+    from orggraph.graph.writes import REBUILD_LATEST_TOUCHPOINTS
+
+    await _per_customer_page(graph, REBUILD_LATEST_TOUCHPOINTS, "LATEST")
 
 
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
@@ -103,6 +115,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "each customer's first arrival at each step (REACHED), read by funnels",
         (),
         backfill_reached_steps,
+    ),
+    Migration(
+        4,
+        "each customer's latest touchpoint (LATEST), read for customers in flight",
+        (),
+        backfill_latest_touchpoints,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -424,6 +424,7 @@ class RelationshipKind(enum.Enum):
     CUSTOMER_HAD_TOUCHPOINT = "CUSTOMER_HAD_TOUCHPOINT"
     TOUCHPOINT_NEXT_TOUCHPOINT = "TOUCHPOINT_NEXT_TOUCHPOINT"
     CUSTOMER_REACHED_STEP = "CUSTOMER_REACHED_STEP"
+    CUSTOMER_LATEST_TOUCHPOINT = "CUSTOMER_LATEST_TOUCHPOINT"
     TOUCHPOINT_VIA_CHANNEL = "TOUCHPOINT_VIA_CHANNEL"
     TOUCHPOINT_FROM_CAMPAIGN = "TOUCHPOINT_FROM_CAMPAIGN"
     TOUCHPOINT_HANDLED_BY_TEAM = "TOUCHPOINT_HANDLED_BY_TEAM"
@@ -522,6 +523,7 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
         _spec(K.CUSTOMER_HAD_TOUCHPOINT, "HAD", "Customer", "Touchpoint"),
         _spec(K.TOUCHPOINT_NEXT_TOUCHPOINT, "NEXT", "Touchpoint", "Touchpoint"),
         _spec(K.CUSTOMER_REACHED_STEP, "REACHED", "Customer", "Step", ReachedProperties),
+        _spec(K.CUSTOMER_LATEST_TOUCHPOINT, "LATEST", "Customer", "Touchpoint"),
         _spec(K.TOUCHPOINT_VIA_CHANNEL, "VIA", "Touchpoint", "Channel"),
         _spec(K.TOUCHPOINT_FROM_CAMPAIGN, "FROM", "Touchpoint", "Campaign"),
         _spec(K.TOUCHPOINT_HANDLED_BY_TEAM, "HANDLED_BY", "Touchpoint", "Team"),
@@ -562,9 +564,10 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
 
 
 # Maintained by the write layer itself, never written directly: the journey chain
-# (NEXT) and each customer's first arrival at each step (REACHED, for funnels).
+# (NEXT), each customer's first arrival at each step (REACHED, for funnels) and
+# its latest touchpoint (LATEST, for customers in flight).
 DERIVED_RELATIONSHIPS: frozenset[RelationshipKind] = frozenset(
-    {K.TOUCHPOINT_NEXT_TOUCHPOINT, K.CUSTOMER_REACHED_STEP}
+    {K.TOUCHPOINT_NEXT_TOUCHPOINT, K.CUSTOMER_REACHED_STEP, K.CUSTOMER_LATEST_TOUCHPOINT}
 )
 
 

@@ -20,9 +20,20 @@ CALL (team) {
   MATCH (team)-[o:OWNS]->(s:Step)
   WHERE o.from <= $at AND (o.to IS NULL OR o.to > $at)
   WITH DISTINCT s
-  MATCH (s)<-[:AT_STEP]-(t:Touchpoint)
-  WHERE NOT EXISTS { (t)-[:NEXT]->() }
-  MATCH (t)<-[:HAD]-(c:Customer)
+  WITH collect(s) AS owned, sum(COUNT { (s)<-[:AT_STEP]-() }) AS touchesAtOwned
+  CALL () { MATCH (x:Customer) RETURN count(x) AS customers }
+  CALL (owned, touchesAtOwned, customers) {
+    WITH owned, touchesAtOwned, customers WHERE touchesAtOwned <= customers
+    UNWIND owned AS s
+    MATCH (s)<-[:AT_STEP]-(t:Touchpoint)<-[:LATEST]-(c:Customer)
+    RETURN s, c, t
+    UNION
+    WITH owned, touchesAtOwned, customers WHERE touchesAtOwned > customers
+    MATCH (c:Customer)-[:LATEST]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
+    WHERE s IN owned
+    RETURN s, c, t
+  }
+  WITH s, c, t
   WHERE NOT EXISTS { MATCH (c)-[:OPENED]->(d:Deal) WHERE d.closedAt >= t.at }
   WITH s, c, t.at AS at ORDER BY at DESC, c.id
   WITH s, count(c) AS n, collect([c, at])[..$first] AS latest
@@ -123,9 +134,13 @@ which), with their accountable team. ``slas``: SLAs it is PROVIDER or
 CONSUMER of, with both parties and the step governed. ``channels`` it
 serves with the other teams serving each; ``campaigns`` it runs; services it
 ``provides`` (with consumers) and ``consumes`` (with providers).
-Customers in flight: customers whose latest touchpoint (no outgoing NEXT)
-is AT_STEP a step the team owns and who have no deal closed at or after
-that touchpoint: a count per step and, per step, the ``$first`` most recent.
+Customers in flight: customers whose LATEST touchpoint (the end of their
+chain, kept by the write layer) is AT_STEP a step the team owns and who have
+no deal closed at or after that touchpoint: a count per step and, per step,
+the ``$first`` most recent. They are found from the smaller side: the
+touchpoints at the owned steps when those are fewer than the customers (a
+degree count), else every customer's LATEST touchpoint (an early funnel step
+can hold most of the log).
 ``target``: the team ``$moveTo`` (null when absent or not found).
 """
 

@@ -240,6 +240,32 @@ reached lose their relationship; the others are set in place, so a replay
 creates and deletes nothing. Anchored on the Customer id constraint.
 """
 
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at DESC, t.id DESC LIMIT 1
+  RETURN t AS latest
+}
+CALL (c, latest) {
+  OPTIONAL MATCH (c)-[r:LATEST]->(other:Touchpoint)
+  WHERE latest IS NULL OR other <> latest
+  DELETE r
+}
+CALL (c, latest) {
+  WITH c, latest WHERE latest IS NOT NULL
+  MERGE (c)-[:LATEST]->(latest)
+}
+"""
+"""Point each customer's LATEST relationship at the end of its chain (the last
+touchpoint in (at, id) order), or remove it when it has none left.
+
+Traversals that ask "where is each customer now" (customers in flight) scan
+customers through it instead of every touchpoint at a step. Idempotent like
+the chain: a replay creates and deletes nothing.
+"""
+
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
@@ -319,6 +345,7 @@ async def rebuild_chains(
     if ids:
         summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
         summary.add(await tx.run(REBUILD_REACHED_STEPS, customerIds=ids))
+        summary.add(await tx.run(REBUILD_LATEST_TOUCHPOINTS, customerIds=ids))
     return summary
 
 

@@ -315,6 +315,32 @@ async def test_in_flight_sample_is_cut_but_the_count_is_not(graph: Graph) -> Non
     assert [c["customer"]["id"] for c in view["latestCustomersInFlight"]] == ["c4"]
 
 
+async def test_in_flight_is_the_same_when_the_owned_steps_outnumber_the_customers(
+    graph: Graph,
+) -> None:
+    """With more touchpoints at s3 than customers, the query scans customers instead."""
+    await seed(graph)
+    # c2 comes back to s3 three times on day 3, before moving on to s4 on day 4
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": f"extra{h}", "customerId": "c2", "stepId": "s3", "type": "CALL",
+             "at": f"2024-05-03T{h:02d}:00:00Z"}
+            for h in (6, 12, 18)
+        ],
+    )  # fmt: skip
+    touches_at_s3 = await graph.query("MATCH (:Step {id: 's3'})<-[:AT_STEP]-(t) RETURN count(t)")
+    customers = await graph.query("MATCH (c:Customer) RETURN count(c)")
+    assert touches_at_s3[0][0] > customers[0][0]
+
+    view = await impact(graph)
+
+    assert view["customersInFlight"] == 2
+    assert view["inFlightByStep"] == [{"step": {"id": "s3"}, "customers": 2}]
+    assert [c["customer"]["id"] for c in view["latestCustomersInFlight"]] == ["c4", "c1"]
+
+
 async def test_merging_into_another_team_what_if(graph: Graph) -> None:
     await seed(graph)
     what_if = (await impact(graph, moveTo="sales"))["whatIf"]

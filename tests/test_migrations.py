@@ -41,3 +41,38 @@ async def test_migrations_are_recorded_and_run_once(graph: Graph) -> None:
         database_=graph.database,
     )
     assert (records[0]["n"], records[0]["latest"]) == (len(MIGRATIONS), LATEST_VERSION)
+
+
+async def test_the_latest_touchpoint_backfill_rebuilds_what_is_missing_or_wrong(
+    graph: Graph,
+) -> None:
+    from orggraph.graph.migrations import backfill_latest_touchpoints
+    from orggraph.graph.writes import upsert_nodes
+
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "A"}, {"id": "c2", "name": "B"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": "t1", "at": "2024-01-01T00:00:00Z", "type": "EMAIL", "customerId": "c1"},
+            {"id": "t2", "at": "2024-01-02T00:00:00Z", "type": "EMAIL", "customerId": "c1"},
+            {"id": "t3", "at": "2024-01-01T00:00:00Z", "type": "EMAIL", "customerId": "c2"},
+        ],
+    )
+    # a graph written before LATEST existed, with one wrong relationship on top
+    await graph.driver.execute_query(
+        "MATCH (:Customer)-[r:LATEST]->() DELETE r", database_=graph.database
+    )
+    await graph.driver.execute_query(
+        "MATCH (c:Customer {id: 'c1'}), (t:Touchpoint {id: 't1'}) CREATE (c)-[:LATEST]->(t)",
+        database_=graph.database,
+    )
+
+    await backfill_latest_touchpoints(graph)
+    await backfill_latest_touchpoints(graph)
+
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (c:Customer)-[:LATEST]->(t) RETURN c.id AS c, t.id AS t ORDER BY c",
+        database_=graph.database,
+    )
+    assert [(r["c"], r["t"]) for r in records] == [("c1", "t2"), ("c2", "t3")]

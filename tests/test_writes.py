@@ -270,3 +270,57 @@ async def test_a_batch_giving_a_touchpoint_two_channels_is_refused_and_writes_no
 
     assert "row 1" in caught.value.message and "single-valued" in caught.value.message
     assert await count(graph, "MATCH (:Touchpoint)-[r:VIA]->() RETURN count(r)") == 0
+
+
+async def latest(graph: Graph, customer_id: str) -> list[str]:
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (:Customer {id: $id})-[:LATEST]->(t:Touchpoint) RETURN t.id AS id",
+        {"id": customer_id},
+        database_=graph.database,
+    )
+    return [r["id"] for r in records]
+
+
+async def test_each_customer_points_at_its_latest_touchpoint_whatever_the_writes(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "A"}, {"id": "c2", "name": "B"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint("a2", "2024-01-02T00:00:00Z"), touchpoint("a1", "2024-01-01T00:00:00Z")],
+    )
+    assert await latest(graph, "c1") == ["a2"]
+
+    # a later touchpoint arrives; then the latest one moves to another customer
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a3", "2024-01-03T00:00:00Z")])
+    assert await latest(graph, "c1") == ["a3"]
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a3", "2024-01-03T00:00:00Z", "c2")])
+    assert (await latest(graph, "c1"), await latest(graph, "c2")) == (["a2"], ["a3"])
+
+    # the same instant: the higher id ends the chain, as NEXT orders it
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a0", "2024-01-02T00:00:00Z")])
+    assert await chain(graph, "c1") == ["a1", "a0", "a2"]
+    assert await latest(graph, "c1") == ["a2"]
+
+    # moving every touchpoint away leaves no LATEST behind
+    await upsert_relationships(
+        graph, RelationshipKind.CUSTOMER_HAD_TOUCHPOINT, [{"from": "c2", "to": "a3"}]
+    )
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            touchpoint(t, at, "c2")
+            for t, at in (
+                ("a0", "2024-01-02T00:00:00Z"),
+                ("a1", "2024-01-01T00:00:00Z"),
+                ("a2", "2024-01-02T00:00:00Z"),
+            )
+        ],
+    )
+    assert (await latest(graph, "c1"), await latest(graph, "c2")) == ([], ["a3"])
+    replay = await upsert_nodes(
+        graph, "Touchpoint", [touchpoint("a3", "2024-01-03T00:00:00Z", "c2")]
+    )
+    assert (replay.relationships_created, replay.relationships_deleted) == (0, 0)
