@@ -28,6 +28,7 @@ from neo4j.exceptions import (
     SessionExpired,
     TransientError,
 )
+from orggraph.graph.personal import PersonalData
 
 from orggraph.errors import (
     BadInputError,
@@ -87,10 +88,13 @@ def _note_query(query: str) -> None:
 
 
 class Tx:
-    """A managed transaction that counts the queries it runs."""
+    """A managed transaction that counts the queries it runs.
 
-    def __init__(self, tx: AsyncManagedTransaction) -> None:
+    ``personal`` is its Graph's codec: write paths seal personal values with it."""
+
+    def __init__(self, tx: AsyncManagedTransaction, personal: PersonalData | None = None) -> None:
         self._tx = tx
+        self.personal = personal
 
     async def records(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
         _note_query(query)
@@ -117,9 +121,12 @@ class Graph:
         database: str,
         timeout_s: float | None = None,
         retry_time_s: float = 30.0,
+        personal: PersonalData | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
+        # Seals and opens personal properties (graph.personal); None: none may be written.
+        self.personal = personal
         # How long a read is retried on transient failures (the driver's
         # max_transaction_retry_time does the same for transaction functions).
         self.retry_time_s = retry_time_s
@@ -136,6 +143,7 @@ class Graph:
         database: str,
         *,
         timeout_s: float | None = None,
+        personal: PersonalData | None = None,
         **config: Any,
     ) -> Graph:
         auth = (user, password or "") if user else None
@@ -143,7 +151,8 @@ class Graph:
         # graph) would be logged as warnings on every request: the queries are vetted.
         config.setdefault("notifications_min_severity", "OFF")
         driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
-        return cls(driver, database, timeout_s, config.get("max_transaction_retry_time", 30.0))
+        retry_time_s = config.get("max_transaction_retry_time", 30.0)
+        return cls(driver, database, timeout_s, retry_time_s, personal)
 
     async def close(self) -> None:
         await self.driver.close()
@@ -200,7 +209,7 @@ class Graph:
 
         @neo4j.unit_of_work(metadata=metadata or None)
         async def unit(tx: AsyncManagedTransaction) -> T:
-            return await work(Tx(tx))
+            return await work(Tx(tx, self.personal))
 
         with _mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):

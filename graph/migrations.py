@@ -16,6 +16,7 @@ from typing import LiteralString
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import LABELS
+from orggraph.graph.personal import PersonalData, PersonalDataError, is_sealed
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,75 @@ async def backfill_latest_touchpoints(graph: Graph) -> None:
     await _per_customer_page(graph, REBUILD_LATEST_TOUCHPOINTS, "LATEST")
 
 
+CUSTOMER_EMAIL_PAGE: LiteralString = """
+MATCH (c:Customer) WHERE c.id > $after
+RETURN c.id AS id, c.email AS email ORDER BY c.id LIMIT $size
+"""
+"""One page of customers and their stored email, in id order (keyset on the id constraint)."""
+
+RESEAL_CUSTOMER_EMAILS: LiteralString = """
+UNWIND $rows AS row
+MATCH (c:Customer {id: row.id}) WHERE c.email = row.stored
+SET c.email = row.sealed, c.emailHash = row.hash
+"""
+"""Replace each stored email by its sealed form and look-up hash, unless it changed since
+it was read (the page is read in the same transaction; the guard costs nothing)."""
+
+
+async def seal_customer_emails(graph: Graph, *, rotate: bool = False) -> int:
+    """Encrypt every customer's plaintext email (written before encryption), a page per
+    transaction; with ``rotate``, also re-seal those sealed with an older key. Sealed
+    values are skipped, so it may be run again at any point. Returns how many changed."""
+    after = ""
+    seen = changed = 0
+    while True:
+
+        async def page(tx: Tx, after: str = after) -> tuple[list[str], int]:
+            records = await tx.records(CUSTOMER_EMAIL_PAGE, after=after, size=BACKFILL_PAGE_SIZE)
+            ids = [str(record["id"]) for record in records]
+            rows = [
+                _resealed(graph.personal, str(record["id"]), record["email"])
+                for record in records
+                if _needs_sealing(graph.personal, record["email"], rotate)
+            ]
+            if rows:
+                await tx.run(RESEAL_CUSTOMER_EMAILS, rows=rows)
+            return ids, len(rows)
+
+        ids, sealed = await graph.write(page)
+        if not ids:
+            return changed
+        seen += len(ids)
+        changed += sealed
+        after = ids[-1]
+        log.info("email encryption: %d customers read, %d emails sealed", seen, changed)
+
+
+def _needs_sealing(personal: PersonalData | None, stored: object, rotate: bool) -> bool:
+    if not isinstance(stored, str) or (personal is None and is_sealed(stored)):
+        return False
+    if personal is None:
+        raise PersonalDataError("plaintext emails to encrypt, but no personal-data key is set")
+    return personal.needs_sealing(stored, rotate=rotate)
+
+
+def _resealed(personal: PersonalData | None, customer_id: str, stored: str) -> dict[str, str]:
+    assert personal is not None  # _needs_sealing refused a missing key
+    sealed = is_sealed(stored)
+    plaintext = personal.open("Customer", customer_id, "email", stored) if sealed else stored
+    return {
+        "id": customer_id,
+        "stored": stored,
+        "sealed": personal.seal("Customer", customer_id, "email", plaintext),
+        "hash": personal.lookup_hash("Customer", "email", plaintext),
+    }
+
+
+async def backfill_sealed_emails(graph: Graph) -> None:
+    """Encrypt the plaintext emails an earlier version wrote."""
+    await seal_customer_emails(graph)
+
+
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
     name: LiteralString = "unique_" + label.lower() + "_id"
     return (
@@ -121,6 +191,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "each customer's latest touchpoint (LATEST), read for customers in flight",
         (),
         backfill_latest_touchpoints,
+    ),
+    Migration(
+        5,
+        "customers' emails encrypted at rest, with a keyed hash (emailHash) for look-ups",
+        (_range_index("Customer", "emailHash"),),
+        backfill_sealed_emails,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

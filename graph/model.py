@@ -291,6 +291,7 @@ class CustomerRecord(Record):
     name: ShortText
     kind: CustomerKind = CustomerKind.ACCOUNT
     segment: ShortText | None = None
+    # Personal: stored encrypted, with a keyed hash beside it (SEALED_PROPERTIES).
     email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
 
@@ -624,11 +625,39 @@ REF_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
 
 # --- personal data ---------------------------------------------------------------------
 
+
+def normalise_email(value: str) -> str:
+    """The form an email is compared in (look-ups are exact on this form)."""
+    return value.strip().lower()
+
+
+@dataclass(frozen=True)
+class SealedProperty:
+    """A personal property the database holds only encrypted (``graph.personal``).
+
+    Beside the ciphertext, ``hash_property`` holds a keyed hash of the value's
+    ``normalise``d form, so an exact look-up needs no plaintext in the graph.
+    """
+
+    hash_property: LiteralString
+    normalise: typing.Callable[[str], str]
+
+
+# Personal properties written only as ciphertext plus a look-up hash (docs/personal-data.md).
+SEALED_PROPERTIES: dict[str, dict[LiteralString, SealedProperty]] = {
+    "Customer": {"email": SealedProperty("emailHash", normalise_email)},
+}
+
 # Properties that identify a person: masked (null) for callers without the PII
 # permission, in GraphQL (schema.authorization) and in analysts' Cypher (graph.cypher).
+# The sealed ones and their hashes are listed too: a second wall behind the encryption.
 PERSONAL_PROPERTIES: dict[str, frozenset[str]] = {
-    "Customer": frozenset({"email"}),
+    "Customer": frozenset({"email", "emailHash"}),
 }
+assert all(
+    {*sealed, *(s.hash_property for s in sealed.values())} <= PERSONAL_PROPERTIES[label]
+    for label, sealed in SEALED_PROPERTIES.items()
+), "every sealed property and its hash must be personal"
 
 
 def mask_personal(label: str, props: dict[str, Any]) -> dict[str, Any]:

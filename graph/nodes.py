@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.model import LABELS, RECORDS, RelationshipSpec, temporal_properties
+from orggraph.graph.model import (
+    LABELS,
+    RECORDS,
+    SEALED_PROPERTIES,
+    RelationshipSpec,
+    temporal_properties,
+)
 
 
 def _properties(variable: LiteralString, temporal: tuple[LiteralString, ...]) -> LiteralString:
@@ -52,6 +58,28 @@ def list_nodes_query(label: LiteralString) -> LiteralString:
     """
     return (
         "MATCH (n:" + label + ") WHERE n.id > $after "
+        "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
+        "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
+        "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
+        "RETURN n.id AS id, " + node_properties(label) + " AS props ORDER BY n.id LIMIT $limit"
+    )
+
+
+def _hash_property(label: LiteralString, hash_property: LiteralString) -> LiteralString:
+    sealed = SEALED_PROPERTIES.get(label, {}).values()
+    if hash_property not in {spec.hash_property for spec in sealed}:
+        raise ValueError(f"{label}.{hash_property} is not a look-up hash of the model")
+    return hash_property
+
+
+@functools.cache
+def hashed_list_nodes_query(label: LiteralString, hash_property: LiteralString) -> LiteralString:
+    """``list_nodes_query`` for the nodes whose sealed value has one of ``$hashes`` as its
+    look-up hash (an equality filter on a personal property, see graph.personal): anchored
+    on that property's index, then the same filters, order and page."""
+    prop = _hash_property(label, hash_property)
+    return (
+        "MATCH (n:" + label + ") WHERE n." + prop + " IN $hashes AND n.id > $after "
         "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
         "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
         "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
@@ -153,25 +181,35 @@ class NodeFilter:
     name_contains: str | None = None
     at_from: Any = None
     at_to: Any = None
+    # A sealed property's equality filter: its hash property and the hashes that match.
+    hashed: tuple[LiteralString, list[str]] | None = None
 
     def params(self) -> dict[str, Any]:
-        return {
+        params: dict[str, Any] = {
             "equals": self.equals,
             "nameContains": self.name_contains,
             "atFrom": self.at_from,
             "atTo": self.at_to,
         }
+        if self.hashed is not None:
+            params["hashes"] = self.hashed[1]
+        return params
 
 
 async def list_nodes(
     graph: Graph, label: LiteralString, node_filter: NodeFilter, after: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    records = await graph.query(
-        list_nodes_query(label), after=after or "", limit=limit, **node_filter.params()
+    query = (
+        list_nodes_query(label)
+        if node_filter.hashed is None
+        else hashed_list_nodes_query(label, node_filter.hashed[0])
     )
+    records = await graph.query(query, after=after or "", limit=limit, **node_filter.params())
     return [dict(record["props"]) for record in records]
 
 
 async def count_nodes(graph: Graph, label: LiteralString, node_filter: NodeFilter) -> int:
+    if node_filter.hashed is not None:
+        raise ValueError("count_nodes does not take a look-up hash filter")
     records = await graph.query(count_nodes_query(label), **node_filter.params())
     return int(records[0]["total"]) if records else 0

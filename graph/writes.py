@@ -37,6 +37,7 @@ from orggraph.graph.model import (
     RelationshipKind,
     RelationshipSpec,
 )
+from orggraph.graph.personal import seal_properties
 from pydantic import BaseModel, ValidationError
 
 from orggraph.errors import BadInputError, NotFoundError
@@ -306,7 +307,11 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
         record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=[r.id for r in records])
         previous_customers = list(record["customerIds"]) if record else []
 
-    rows = [{"id": r.id, "props": r.properties()} for r in records]
+    # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
+    rows = [
+        {"id": r.id, "props": seal_properties(tx.personal, label, r.id, r.properties())}
+        for r in records
+    ]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
 
     for field, ref in refs.items():

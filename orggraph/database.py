@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
+from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def connect(settings: Settings, uri: str) -> Graph:
         password.get_secret_value() if external and password else None,
         settings.neo4j_database,
         timeout_s=settings.query_timeout_s,
+        personal=personal_data(settings),  # the key personal properties are sealed with
         connection_timeout=settings.neo4j_connection_timeout_s,
         connection_acquisition_timeout=settings.neo4j_acquisition_timeout_s,
         max_transaction_retry_time=settings.neo4j_max_retry_time_s,

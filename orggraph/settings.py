@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -31,8 +31,13 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting of the service. Environment names are given per field."""
 
+    # Settings carry secrets (passwords, the JWT secret, the PII key): errors never echo values.
     model_config = SettingsConfigDict(
-        env_prefix="ORGGRAPH_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="ORGGRAPH_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
     )
 
     # External Neo4j (server, cluster with neo4j:// routing, Aura). Unset: embedded.
@@ -73,6 +78,20 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None  # ORGGRAPH_JWT_ISSUER: required `iss` when set
     jwt_audience: str | None = None  # ORGGRAPH_JWT_AUDIENCE: required `aud` when set
     api_keys_file: Path | None = None  # ORGGRAPH_API_KEYS_FILE: JSON list, keys by sha256
+
+    # Personal data (docs/personal-data.md): the key customers' emails are encrypted with.
+    # ORGGRAPH_PII_KEY: base64 or hex of 32 bytes; several, comma-separated, to rotate (the
+    # first encrypts, all decrypt). Unset: a key generated once and kept in ORGGRAPH_HOME.
+    pii_key: SecretStr | None = None
+
+    @field_validator("pii_key")
+    @classmethod
+    def _pii_key_is_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from orggraph.graph.personal import parse_keys
+
+            parse_keys(value.get_secret_value())  # a clear error, never the key itself
+        return value
 
     @property
     def auth_configured(self) -> bool:

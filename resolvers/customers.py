@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
-from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
+from orggraph.graph import nodes
+from orggraph.graph.personal import PersonalDataError
+from orggraph.resolvers.entities import (
+    DEFAULT_PAGE_SIZE,
+    _connection,
+    get_field,
+    list_field,
+    node_filter,
+    upsert_many_field,
+    upsert_one_field,
+)
 from orggraph.schema.inputs import (
     BusinessObjectFilter,
     BusinessObjectInput,
@@ -12,13 +24,54 @@ from orggraph.schema.inputs import (
     DealFilter,
     DealInput,
 )
+from orggraph.schema.relay import Connection, decode_cursor, page_size
 from orggraph.schema.types import BusinessObject, Customer, Deal
+
+from orggraph.context import Info
+from orggraph.errors import ForbiddenError
+
+
+def customer_filter(info: Info, value: CustomerFilter | None) -> nodes.NodeFilter:
+    """The generic filter, with ``email`` matched on its look-up hash (``emailHash``):
+    the graph holds emails only encrypted. Only a principal that may read them may ask."""
+    if value is None or value.email is None:
+        return node_filter(value)
+    if not info.context.principal.can_read_pii:
+        raise ForbiddenError(
+            "filtering customers by email needs the `pii` claim", field="filter.email"
+        )
+    personal = info.context.graph.personal
+    if personal is None:
+        raise PersonalDataError("emails cannot be looked up: no personal-data key is set")
+    hashes = personal.lookup_hashes("Customer", "email", value.email)
+    generic = node_filter(dataclasses.replace(value, email=None))
+    return dataclasses.replace(generic, hashed=("emailHash", hashes))
+
+
+async def resolve_customers(
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    filter: CustomerFilter | None = None,
+) -> Connection[Customer]:
+    limit = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
+    rows = await nodes.list_nodes(
+        info.context.graph,
+        Customer.LABEL,
+        customer_filter(info, filter),
+        decode_cursor(after),
+        limit + 1,
+    )
+    connection: Connection[Customer] = _connection(Customer, rows, limit, after is not None)
+    return connection
 
 
 @strawberry.type
 class CustomersQuery:
     customer = get_field(Customer, "A customer by id.")
-    customers = list_field(Customer, CustomerFilter, "Customers, by id, filtered.")
+    customers = strawberry.field(
+        resolver=resolve_customers, description="Customers, by id, filtered."
+    )
     deal = get_field(Deal, "A deal by id.")
     deals = list_field(Deal, DealFilter, "Deals, by id, filtered.")
     business_object = get_field(BusinessObject, "A business object (order, item, ...) by id.")

@@ -258,6 +258,10 @@ class CustomerFilter:
     kind: CustomerKind | None = None
     segment: str | None = None
     name_contains: str | None = None
+    email: str | None = strawberry.field(
+        default=None,
+        description="Exactly this email (trimmed, case-insensitive); needs the `pii` claim.",
+    )
 
 
 @strawberry.input

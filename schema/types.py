@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
 import strawberry
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.nodes import Related
+from orggraph.graph.personal import open_value
 from orggraph.schema.enums import (
     ChannelKind,
     CustomerKind,
@@ -380,7 +381,8 @@ class Customer:
     name: str
     kind: CustomerKind | None
     segment: str | None
-    email: str | None
+    # As stored: ciphertext (graph.personal), opened by `email` for the PII permission only.
+    stored_email: strawberry.Private[str | None]
 
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> Customer:
@@ -389,7 +391,17 @@ class Customer:
             name=p.get("name", ""),
             kind=as_enum(CustomerKind, p.get("kind")),
             segment=p.get("segment"),
-            email=p.get("email"),
+            stored_email=p.get("email"),
+        )
+
+    @strawberry.field(description="Personal: null without the `pii` claim.")
+    def email(self, info: Info) -> str | None:
+        # The Authorization extension already answers null without the claim; decrypting
+        # is refused here too, so no other path to this resolver can open the value.
+        if not info.context.principal.can_read_pii:
+            return None
+        return open_value(
+            info.context.graph.personal, "Customer", self.id, "email", self.stored_email
         )
 
     @strawberry.field(description="Touchpoints in time order (the journey chain).")

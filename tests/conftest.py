@@ -14,8 +14,12 @@ from pathlib import Path
 import pytest
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
+from orggraph.graph.personal import personal_data
 
 from orggraph.settings import Settings, default_cache_dir
+
+# The personal-data key of every test database (fixed: the same value seals to the same bytes).
+TEST_PII_KEY = "s_ajJfCNksIjJocaWNFcMQuua3M9-YwAEuUB5-N4oOI"
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +54,7 @@ def test_settings(neo4j_uri: str, tmp_path_factory: pytest.TempPathFactory) -> S
         neo4j_password=os.environ.get("NEO4J_PASSWORD"),
         neo4j_database=os.environ.get("NEO4J_DATABASE", "neo4j"),
         home=tmp_path_factory.mktemp("orggraph-home"),
+        pii_key=TEST_PII_KEY,
     )
 
 
@@ -65,6 +70,7 @@ async def graph(test_settings: Settings) -> AsyncIterator[Graph]:
         test_settings.neo4j_user if password else None,
         password.get_secret_value() if password else None,
         test_settings.neo4j_database,
+        personal=personal_data(test_settings),
     )
     try:
         async with db.driver.session(database=db.database) as session:

@@ -44,6 +44,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
     TouchpointRecord,
 )
+from orggraph.graph.personal import PersonalData, seal_properties
 from orggraph.graph.writes import WriteSummary, rebuild_chains, validate_records
 
 T = TypeVar("T")
@@ -169,8 +170,10 @@ assert set(_TOUCHPOINT_REF_KEYS) == set(REFS["Touchpoint"])
 # --- row shaping ---------------------------------------------------------------------
 
 
-def node_row(record: Record) -> dict[str, Any]:
-    return {"id": record.id, "props": record.properties()}
+def node_row(record: Record, personal: PersonalData | None) -> dict[str, Any]:
+    """Personal properties sealed (ciphertext and look-up hash), as in ``writes``."""
+    props = seal_properties(personal, record.label, record.id, record.properties())
+    return {"id": record.id, "props": props}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -207,7 +210,8 @@ def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRe
 async def write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     """Upsert plain node properties (no references) of one label."""
     summary = WriteSummary(rows=len(records))
-    summary.add(await tx.run(merge_nodes_query(label), rows=[node_row(r) for r in records]))
+    rows = [node_row(r, tx.personal) for r in records]
+    summary.add(await tx.run(merge_nodes_query(label), rows=rows))
     return summary
 
 
