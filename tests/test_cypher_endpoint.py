@@ -62,6 +62,12 @@ WRITE_FORMS: list[str] = [
 ]
 
 
+def opened(graph: Graph, customer_id: str, stored: Any) -> str:
+    """A customer's email as Cypher returns it (sealed: graph.personal), opened."""
+    assert graph.personal is not None and str(stored).startswith("pii:v1:")
+    return graph.personal.open("Customer", customer_id, "email", str(stored))
+
+
 async def seed(graph: Graph) -> None:
     await upsert_nodes(graph, "Team", [{"id": "mkt", "name": "Marketing"}])
     await upsert_nodes(graph, "Channel", [{"id": "web", "name": "Web", "kind": "WEB"}])
@@ -212,7 +218,8 @@ async def test_nodes_relationships_paths_and_values_are_typed(graph: Graph) -> N
     )
     c, r, p, at, d, du, pt, lst, mp = result["rows"][0]
     assert c["type"] == "node" and c["labels"] == ["Customer"]
-    assert c["properties"]["id"] == "c1" and c["properties"]["email"] == "buyer@acme.example"
+    assert c["properties"]["id"] == "c1"
+    assert opened(graph, "c1", c["properties"]["email"]) == "buyer@acme.example"
     assert r["type"] == "relationship" and r["relType"] == "HAD"
     assert r["start"] == c["elementId"] and r["end"] == p["nodes"][1]["elementId"]
     assert p["type"] == "path" and [n["properties"]["id"] for n in p["nodes"]] == ["c1", "t1"]
@@ -235,7 +242,9 @@ async def test_personal_properties_are_masked_for_an_analyst_without_pii(graph: 
     assert path["rows"][0][0]["nodes"][0]["properties"]["email"] is None
     unmasked = await run(graph, "MATCH (c:Customer {id: 'c1'}) RETURN c", pii=True)
     assert unmasked["masked"] is False
-    assert unmasked["rows"][0][0]["properties"]["email"] == "buyer@acme.example"
+    assert opened(graph, "c1", unmasked["rows"][0][0]["properties"]["email"]) == (
+        "buyer@acme.example"
+    )
 
 
 async def test_naming_a_personal_property_is_forbidden_without_pii(graph: Graph) -> None:
@@ -250,8 +259,11 @@ async def test_naming_a_personal_property_is_forbidden_without_pii(graph: Graph)
     ]:
         with pytest.raises(ForbiddenError):
             await run(graph, query, params, pii=False)
-    allowed = await run(graph, "MATCH (c:Customer) RETURN c.email AS e ORDER BY e", pii=True)
-    assert allowed["rows"] == [["buyer@acme.example"], ["ops@beta.example"]]
+    allowed = await run(graph, "MATCH (c:Customer) RETURN c.id, c.email ORDER BY c.id", pii=True)
+    assert [opened(graph, i, e) for i, e in allowed["rows"]] == [
+        "buyer@acme.example",
+        "ops@beta.example",
+    ]
 
 
 # --- GraphQL field ------------------------------------------------------------------------
@@ -277,9 +289,14 @@ async def test_the_graphql_field_answers_an_analyst_and_masks(graph: Graph) -> N
     result = await graphql(graph, ANALYST, "MATCH (c:Customer {id: $id}) RETURN c", {"id": "c2"})
     data = ok(result)["cypher"]
     assert data["columns"] == ["c"] and data["rowCount"] == 1 and data["masked"] is True
-    assert data["rows"][0][0]["properties"] == {"email": None, "id": "c2", "name": "Beta"}
+    assert data["rows"][0][0]["properties"] == {
+        "email": None,
+        "emailHash": None,
+        "id": "c2",
+        "name": "Beta",
+    }
     pii = ok(await graphql(graph, ANALYST_PII, "MATCH (c:Customer {id: 'c2'}) RETURN c"))["cypher"]
-    assert pii["rows"][0][0]["properties"]["email"] == "ops@beta.example"
+    assert opened(graph, "c2", pii["rows"][0][0]["properties"]["email"]) == "ops@beta.example"
 
 
 async def test_the_graphql_field_is_forbidden_to_a_function_and_refuses_writes(
