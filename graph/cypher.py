@@ -1,30 +1,36 @@
 """Read-only Cypher for analysts: the one place where a client's text is a query.
 
 Everywhere else in the service Cypher is a literal constant and client values
-are parameters. Here the analyst writes the query, so the guarantee that it
-only reads is enforced before and while it runs, by the database itself:
+are parameters. Here the analyst writes the query. What it may do is enforced
+first by the database (docs/security.md): the embedded Neo4j cannot read files
+or reach the network, runs only allow-listed procedures and functions, kills a
+transaction that takes too much memory, and holds personal data only encrypted.
+This module is the second wall:
 
 1. ``EXPLAIN`` plans the query (nothing executes) in a READ session. It is
    refused unless Neo4j classifies it as read-only (``query_type == 'r'``),
-   it targets the service's database (no ``USE`` of another one), and no
-   operator of the plan writes, changes the schema, administers, reads files
-   (``LOAD CSV``), runs ``CALL { } IN TRANSACTIONS``, lists server state
-   (``SHOW ...``), or calls a procedure outside :data:`ALLOWED_PROCEDURES` (which
-   must also be declared READ by the database) or a function of
-   :data:`DENIED_FUNCTION_PREFIXES` (APOC functions that run Cypher or I/O).
+   it targets the service's database (no ``USE`` of another one), and every
+   operator of the plan is on an allow-list of read operators
+   (:data:`READ_OPERATORS`: no writes, schema or administration commands,
+   ``LOAD CSV``, ``CALL { } IN TRANSACTIONS``, ``SHOW ...``, nor an operator
+   this list does not know), every procedure is on :data:`ALLOWED_PROCEDURES`
+   (and declared READ by the database), every function is Cypher's own or on
+   :data:`ALLOWED_FUNCTIONS`, and no subquery hides inside an expression (a
+   nested plan the plan description does not show: refused, not guessed at).
 2. It then runs in an explicit READ access-mode transaction with a
    server-side timeout, which is always rolled back, never committed.
 3. At most ``max_rows`` rows and ``max_bytes`` bytes of JSON are read; the
    rest is dropped and the result says ``truncated``.
 
-Personal properties (:func:`personal_properties`) are masked to ``null`` for a
-principal without the PII permission, and a query naming one of them (in its
-text or its parameters) is refused, so they cannot be projected as scalars.
+Personal properties (:func:`personal_properties`) are stored encrypted
+(``graph.personal``), so no query shape can read them in clear; results still
+mask them to ``null`` for a principal without the PII permission.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -37,16 +43,17 @@ import neo4j
 import neo4j.graph
 import neo4j.spatial
 import neo4j.time
-from neo4j.exceptions import ClientError, Neo4jError
+from neo4j.exceptions import BrokenRecordError, ClientError, DriverError, Neo4jError
 from orggraph.graph import model
 from orggraph.graph.driver import Graph, _mapped_errors, _note_query, _tx_metadata
 
 from orggraph.errors import (
     BadInputError,
+    CypherMemoryLimitError,
     CypherNotReadOnlyError,
+    CypherQueryFailedError,
     CypherSyntaxError,
     CypherTimeoutError,
-    ForbiddenError,
 )
 
 # --- personal data -------------------------------------------------------------
@@ -61,10 +68,6 @@ MASKED: Any = None
 """What a masked personal value becomes in a result (JSON null)."""
 
 
-def _personal_names() -> frozenset[str]:
-    return frozenset().union(*personal_properties().values())
-
-
 # --- the read-only check -------------------------------------------------------
 
 MAX_QUERY_LENGTH = 100_000
@@ -74,6 +77,13 @@ SHOW PROCEDURES YIELD name, mode
 RETURN name, mode
 """
 """Every procedure the database knows and its declared mode (READ, WRITE, SCHEMA, DBMS)."""
+
+BUILT_IN_FUNCTIONS: LiteralString = """
+SHOW FUNCTIONS YIELD name, isBuiltIn
+WHERE isBuiltIn
+RETURN collect(toLower(name)) AS names
+"""
+"""The names of Cypher's own functions (``date.truncate``, ``point.distance``, ...)."""
 
 ALLOWED_PROCEDURES: tuple[str, ...] = (
     "db.labels",
@@ -94,47 +104,118 @@ ALLOWED_PROCEDURES: tuple[str, ...] = (
 )
 """Procedure names (exact, or prefixes ending in '.') an analyst may call."""
 
-DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
-    "apoc.cypher.",
-    "apoc.load.",
-    "apoc.import.",
-    "apoc.export.",
-    "apoc.trigger.",
-    "apoc.periodic.",
-    "apoc.util.sleep",
-    "apoc.static.",
-    "apoc.systemdb.",
+ALLOWED_FUNCTIONS: tuple[str, ...] = (
+    "apoc.agg.",
+    "apoc.any.",
+    "apoc.bitwise.",
+    "apoc.coll.",
+    "apoc.convert.",
+    "apoc.create.uuid",
+    "apoc.create.vNode",
+    "apoc.create.vRelationship",
+    "apoc.data.",
+    "apoc.date.",
+    "apoc.hashing.",
+    "apoc.label.",
+    "apoc.map.",
+    "apoc.math.",
+    "apoc.meta.",
+    "apoc.node.",
+    "apoc.nodes.",
+    "apoc.number.",
+    "apoc.path.",
+    "apoc.rel.",
+    "apoc.scoring.",
+    "apoc.temporal.",
+    "apoc.text.",
+    "apoc.util.md5",
+    "apoc.util.sha1",
+    "apoc.util.sha256",
+    "apoc.util.sha384",
+    "apoc.util.sha512",
+    "apoc.util.compress",
+    "apoc.util.decompress",
+    "apoc.util.validatePredicate",
+    "apoc.version",
 )
+"""User-defined function names (exact, or prefixes ending in '.') an analyst may call;
+Cypher's built-in functions are always allowed. Nothing here reads files, reaches the
+network, runs Cypher or sleeps."""
 
-# Plan operators (name before '@') that write, change schema, administer,
-# read files, commit in batches, or reveal other sessions' state.
-_DENIED_OPERATOR_PREFIXES: tuple[str, ...] = (
-    "Create",
-    "Merge",
-    "LockingMerge",
-    "Delete",
-    "DetachDelete",
-    "Set",
-    "Remove",
-    "Foreach",
-    "LoadCSV",
-    "Transaction",
-    "Drop",
-    "DoNothingIfExists",
-    "AdministrationCommand",
-    "Show",
-    "Terminate",
-    "Alter",
-    "Grant",
-    "Revoke",
-    "Deny",
-    "Rename",
-    "Start",
-    "Stop",
-    "Enable",
+READ_OPERATORS: frozenset[str] = frozenset(
+    {
+        # leaves: scans and seeks
+        "AllNodesScan", "NodeByLabelScan", "NodeByIdSeek", "NodeByElementIdSeek",
+        "NodeIndexSeek", "NodeUniqueIndexSeek", "NodeIndexSeekByRange",
+        "NodeUniqueIndexSeekByRange", "NodeIndexScan", "NodeIndexContainsScan",
+        "NodeIndexEndsWithScan", "MultiNodeIndexSeek", "IntersectionNodeByLabelsScan",
+        "UnionNodeByLabelsScan", "SubtractionNodeByLabelsScan",
+        "DirectedAllRelationshipsScan", "UndirectedAllRelationshipsScan",
+        "DirectedRelationshipTypeScan", "UndirectedRelationshipTypeScan",
+        "DirectedUnionRelationshipTypesScan", "UndirectedUnionRelationshipTypesScan",
+        "DirectedRelationshipByIdSeek", "UndirectedRelationshipByIdSeek",
+        "DirectedRelationshipByElementIdSeek", "UndirectedRelationshipByElementIdSeek",
+        "DirectedRelationshipIndexSeek", "UndirectedRelationshipIndexSeek",
+        "DirectedRelationshipIndexSeekByRange", "UndirectedRelationshipIndexSeekByRange",
+        "DirectedRelationshipIndexScan", "UndirectedRelationshipIndexScan",
+        "DirectedRelationshipIndexContainsScan", "UndirectedRelationshipIndexContainsScan",
+        "DirectedRelationshipIndexEndsWithScan", "UndirectedRelationshipIndexEndsWithScan",
+        "NodeCountFromCountStore", "RelationshipCountFromCountStore",
+        "Argument", "ArgumentTracker", "EmptyRow",
+        # traversal
+        "Expand", "OptionalExpand", "VarLengthExpand", "BFSPruningVarExpand",
+        "ShortestPath", "StatefulShortestPath", "Repeat", "NullifyMetadata", "Trail",
+        "ProjectEndpoints", "TriadicSelection", "TriadicBuild", "TriadicFilter",
+        # row operations
+        "Filter", "Projection", "ProduceResults", "Unwind", "PartitionedUnwind",
+        "Limit", "ExhaustiveLimit", "Skip", "Sort", "PartialSort", "Top", "PartialTop",
+        "Distinct", "OrderedDistinct", "EagerAggregation", "OrderedAggregation",
+        "Aggregation", "CacheProperties", "Eager", "EmptyResult", "Optional", "Anti",
+        "Union", "OrderedUnion", "CartesianProduct", "NodeHashJoin", "ValueHashJoin",
+        "NodeLeftOuterHashJoin", "NodeRightOuterHashJoin", "AssertSameNode",
+        "AssertSameRelationship",
+        # nested loops (their right-hand side is part of the plan tree, so it is checked)
+        "Apply", "SemiApply", "AntiSemiApply", "LetSemiApply", "LetAntiSemiApply",
+        "SelectOrSemiApply", "SelectOrAntiSemiApply", "LetSelectOrSemiApply",
+        "LetSelectOrAntiSemiApply", "ConditionalApply", "AntiConditionalApply",
+        "RollUpApply",
+        # checked further by name
+        "ProcedureCall",
+    }
+)  # fmt: skip
+"""Plan operators that only read (name before '(' and '@'). Anything else is refused:
+writes, schema and administration commands, LOAD CSV, CALL IN TRANSACTIONS, SHOW, and
+operators this list does not know yet (a new Neo4j version), until someone checks them."""
+
+# A subquery inside an expression (COLLECT, COUNT or EXISTS under CASE, in a list
+# comprehension, a function argument...) is planned as a nested plan that the plan
+# description shows only as text: the planner's canonical rendering of the subquery
+# (keywords upper case, strings and names quoted, procedure calls as ResolvedCall).
+# That text is checked word by word against the clauses of a read: anything else
+# (LOAD CSV, a procedure off the allow-list, a word this list does not know) is refused.
+_NESTED_SUBQUERY = re.compile(r"\b(COLLECT|COUNT|EXISTS)\s*\{")
+_NESTED_READ_WORDS: frozenset[str] = frozenset(
+    {
+        "MATCH", "OPTIONAL", "WHERE", "WITH", "RETURN", "UNWIND", "AS", "ORDER", "BY",
+        "ASC", "DESC", "ASCENDING", "DESCENDING", "SKIP", "OFFSET", "LIMIT", "UNION",
+        "ALL", "DISTINCT", "AND", "OR", "XOR", "NOT", "IN", "IS", "NULL", "TRUE", "FALSE",
+        "CASE", "WHEN", "THEN", "ELSE", "END", "STARTS", "ENDS", "CONTAINS", "EXISTS",
+        "COUNT", "COLLECT", "CALL", "SHORTEST", "ANY", "PATH", "PATHS", "GROUP", "GROUPS",
+        "NAN", "INF", "INFINITY", "TYPED", "NORMALIZED", "NFC", "NFD", "NFKC", "NFKD",
+        "BOOLEAN", "BOOL", "STRING", "VARCHAR", "INTEGER", "INT", "SIGNED", "FLOAT",
+        "DATE", "LOCAL", "ZONED", "TIME", "DATETIME", "TIMESTAMP", "WITHOUT", "TIMEZONE",
+        "DURATION", "POINT", "LIST", "ARRAY", "MAP", "NODE", "VERTEX", "RELATIONSHIP",
+        "EDGE", "NOTHING", "PROPERTY", "VALUE", "FINISH",
+    }
+)  # fmt: skip
+_LITERALS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|\$`?\w+`?")
+_BACKTICKED = re.compile(r"`(?:[^`]|``)*`")
+_UPPER_WORD = re.compile(r"(?<![:|&!%.\w])([A-Z][A-Z_]+)\b(?!\s*[(:])")
+_RESOLVED_CALL = re.compile(r"ResolvedCall\(\s*([\w.]+)\s*\(")
+_CALL_NOT_SUBQUERY = re.compile(r"\bCALL\s*(?![\s({])")
+_QUALIFIED_CALL = re.compile(
+    r"((?:`[^`]*`|[A-Za-z_]\w*)(?:\s*\.\s*(?:`[^`]*`|[A-Za-z_]\w*))+)\s*\("
 )
-
-_QUALIFIED_CALL = re.compile(r"([A-Za-z_][\w]*(?:\.[A-Za-z_`][\w`]*)+)\s*\(")
 
 # Neo4j codes meaning "the query itself is wrong" (shown to the analyst as is).
 _QUERY_ERROR_CODES: tuple[str, ...] = (
@@ -150,6 +231,9 @@ _QUERY_ERROR_CODES: tuple[str, ...] = (
     "Neo.ClientError.Procedure.ProcedureCallFailed",
     "Neo.ClientError.Statement.UnsupportedOperationError",
 )
+# Raised by the database for a query that planned but cannot run as written (a
+# shortestPath whose start is its end): the analyst's to fix, not an outage.
+_EXECUTION_ERROR_CODES: tuple[str, ...] = ("Neo.DatabaseError.Statement.ExecutionFailed",)
 _REFUSED_CODES: tuple[str, ...] = (
     "Neo.ClientError.Statement.AccessMode",
     "Neo.ClientError.Security.Forbidden",
@@ -158,7 +242,7 @@ _REFUSED_CODES: tuple[str, ...] = (
     "Neo.ClientError.Database.DatabaseNotFound",
 )
 
-_procedure_modes: weakref.WeakKeyDictionary[Graph, dict[str, str]] = weakref.WeakKeyDictionary()
+_catalogues: weakref.WeakKeyDictionary[Graph, Catalogue] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -193,8 +277,8 @@ class CypherResult:
         }
 
 
-def check_request(query: Any, parameters: Any, *, can_read_pii: bool) -> tuple[str, dict[str, Any]]:
-    """The shape of the request, and personal property names for non-PII principals."""
+def check_request(query: Any, parameters: Any) -> tuple[str, dict[str, Any]]:
+    """The shape of the request: a non-empty query of bounded size, an object of parameters."""
     if not isinstance(query, str) or not query.strip():
         raise BadInputError("'query' must be a non-empty string", field="query")
     if len(query) > MAX_QUERY_LENGTH:
@@ -205,47 +289,28 @@ def check_request(query: Any, parameters: Any, *, can_read_pii: bool) -> tuple[s
         parameters = {}
     if not isinstance(parameters, dict) or not all(isinstance(k, str) for k in parameters):
         raise BadInputError("'parameters' must be an object with string keys", field="parameters")
-    if not can_read_pii:
-        _refuse_personal_names(query, parameters)
     return query, parameters
 
 
-def _refuse_personal_names(query: str, parameters: dict[str, Any]) -> None:
-    for name in sorted(_personal_names()):
-        word = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])", re.IGNORECASE)
-        if word.search(query):
-            raise ForbiddenError(
-                f"the query names the personal property '{name}', "
-                "which this principal may not read",
-                field="query",
-            )
-        for key, value in _strings(parameters):
-            if word.search(value) or word.search(key):
-                raise ForbiddenError(
-                    f"the parameters name the personal property '{name}', "
-                    "which this principal may not read",
-                    field="parameters",
-                )
+@dataclass(frozen=True)
+class Catalogue:
+    """What the database declares: each procedure's mode, and its built-in functions."""
+
+    procedure_modes: Mapping[str, str]
+    built_in_functions: frozenset[str]
 
 
-def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield key, value
-    elif isinstance(value, dict):
-        for k, item in value.items():
-            yield from _strings(item, str(k))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item, key)
-
-
-async def _modes(graph: Graph, session: neo4j.AsyncSession) -> dict[str, str]:
-    cached = _procedure_modes.get(graph)
+async def _catalogue(graph: Graph, session: neo4j.AsyncSession) -> Catalogue:
+    cached = _catalogues.get(graph)
     if cached is None:
         _note_query(PROCEDURE_MODES)
         result = await session.run(PROCEDURE_MODES)
-        cached = {record["name"]: record["mode"] async for record in result}
-        _procedure_modes[graph] = cached
+        modes = {record["name"]: record["mode"] async for record in result}
+        _note_query(BUILT_IN_FUNCTIONS)
+        record = await (await session.run(BUILT_IN_FUNCTIONS)).single()
+        functions = frozenset(record["names"]) if record is not None else frozenset()
+        cached = Catalogue(modes, functions)
+        _catalogues[graph] = cached
     return cached
 
 
@@ -255,14 +320,22 @@ def _operators(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         yield from _operators(child)
 
 
+def _listed(name: str, allowed: tuple[str, ...]) -> bool:
+    lowered = name.lower()
+    return any(
+        lowered == p.lower() or (p.endswith(".") and lowered.startswith(p.lower())) for p in allowed
+    )
+
+
 def _procedure_allowed(name: str, modes: Mapping[str, str]) -> bool:
-    listed = any(name == p or (p.endswith(".") and name.startswith(p)) for p in ALLOWED_PROCEDURES)
     # APOC declares its read procedures with mode DEFAULT, which Neo4j runs as READ.
-    return listed and modes.get(name) in ("READ", "DEFAULT")
+    return _listed(name, ALLOWED_PROCEDURES) and modes.get(name) in ("READ", "DEFAULT")
 
 
-def check_plan(summary: neo4j.ResultSummary, database: str, modes: Mapping[str, str]) -> None:
-    """Refuse (CYPHER_NOT_READ_ONLY) anything but a plain read of ``database``."""
+def check_plan(summary: neo4j.ResultSummary, database: str, catalogue: Catalogue) -> None:
+    """Refuse (CYPHER_NOT_READ_ONLY) anything but a plain read of ``database``: every
+    operator of the plan must be a known read operator, every procedure and function
+    on the allow-list, and no part of the plan may be hidden in an expression."""
     if summary.query_type != "r":
         raise CypherNotReadOnlyError(
             f"the query is not read-only (Neo4j classifies it as '{summary.query_type}')",
@@ -276,27 +349,77 @@ def check_plan(summary: neo4j.ResultSummary, database: str, modes: Mapping[str, 
     if summary.plan is None:
         raise CypherNotReadOnlyError("the query has no execution plan", field="query")
     for operator in _operators(summary.plan):
-        _check_operator(operator, database, modes)
+        _check_operator(operator, database, catalogue)
 
 
-def _check_operator(operator: Mapping[str, Any], database: str, modes: Mapping[str, str]) -> None:
+def _check_operator(operator: Mapping[str, Any], database: str, catalogue: Catalogue) -> None:
     kind, _, where = str(operator.get("operatorType", "")).partition("@")
     if where and where != database:
         raise CypherNotReadOnlyError(f"the query uses the database '{where}'", field="query")
-    if kind.startswith(_DENIED_OPERATOR_PREFIXES):
-        raise CypherNotReadOnlyError(f"the query uses the operation '{kind}'", field="query")
+    if kind.split("(", 1)[0] not in READ_OPERATORS:
+        raise CypherNotReadOnlyError(
+            f"the query uses the operation '{kind}', which is not a known read operation",
+            field="query",
+        )
     details = str(operator.get("args", {}).get("Details", ""))
     if kind == "ProcedureCall":
         name = details.split("(", 1)[0].strip()
-        if not _procedure_allowed(name, modes):
+        if not _procedure_allowed(name, catalogue.procedure_modes):
             raise CypherNotReadOnlyError(
                 f"the procedure '{name}' is not allowed (only read procedures of the allow-list)",
                 field="query",
             )
-    for match in _QUALIFIED_CALL.finditer(details):
-        name = match.group(1).replace("`", "")
-        if name.lower().startswith(tuple(p.lower() for p in DENIED_FUNCTION_PREFIXES)):
-            raise CypherNotReadOnlyError(f"the function '{name}' is not allowed", field="query")
+        details = details.split("(", 1)[1] if "(" in details else ""
+    details = _LITERALS.sub(" ", details)
+    _check_nested_subqueries(details, catalogue)
+    for match in _QUALIFIED_CALL.finditer(_RESOLVED_CALL.sub("(", details)):
+        name = re.sub(r"[`\s]", "", match.group(1))
+        if name.lower() not in catalogue.built_in_functions and not _listed(
+            name, ALLOWED_FUNCTIONS
+        ):
+            raise CypherNotReadOnlyError(
+                f"the function '{name}' is not allowed (only Cypher's own functions and "
+                "those of the allow-list)",
+                field="query",
+            )
+
+
+def _check_nested_subqueries(details: str, catalogue: Catalogue) -> None:
+    """Refuse a nested subquery whose rendered text holds anything but a read."""
+    text = _BACKTICKED.sub(" ", details)
+    for match in _RESOLVED_CALL.finditer(text):
+        if not _procedure_allowed(match.group(1), catalogue.procedure_modes):
+            raise CypherNotReadOnlyError(
+                f"the procedure '{match.group(1)}' is not allowed (only read procedures of "
+                "the allow-list)",
+                field="query",
+            )
+    text = _RESOLVED_CALL.sub("(", text)
+    for start in _NESTED_SUBQUERY.finditer(text):
+        body = _braced(text, start.end() - 1)
+        kind = start.group(1)
+        words = {word.group(1) for word in _UPPER_WORD.finditer(body)} - _NESTED_READ_WORDS
+        if words or _CALL_NOT_SUBQUERY.search(body):
+            what = ", ".join(sorted(words)) or "CALL"
+            raise CypherNotReadOnlyError(
+                f"the {kind} {{ }} subquery inside an expression uses {what}, which is not "
+                "part of a read (a subquery nested in an expression may only MATCH, filter "
+                "and return)",
+                field="query",
+            )
+
+
+def _braced(text: str, opening: int) -> str:
+    """The text between the brace at ``opening`` and its match (or the end)."""
+    depth = 0
+    for index in range(opening, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[opening + 1 : index]
+    return text[opening + 1 :]
 
 
 # --- running ------------------------------------------------------------------
@@ -311,7 +434,7 @@ async def run_read_only(
     can_read_pii: bool,
 ) -> CypherResult:
     """Check ``query`` (see module doc), run it read-only, return capped JSON rows."""
-    query, parameters = check_request(query, parameters, can_read_pii=can_read_pii)
+    query, parameters = check_request(query, parameters)
     # The driver types queries as LiteralString to stop pasted values; this is
     # the one deliberate exception: the whole text is the analyst's.
     text: LiteralString = query
@@ -326,19 +449,28 @@ async def run_read_only(
             async with graph.driver.session(
                 database=graph.database, default_access_mode=neo4j.READ_ACCESS
             ) as session:
-                modes = await _modes(graph, session)
+                catalogue = await _catalogue(graph, session)
                 _note_query(explain)
                 planned = await session.run(explain, parameters)
-                check_plan(await planned.consume(), graph.database, modes)
+                check_plan(await planned.consume(), graph.database, catalogue)
                 tx = await session.begin_transaction(metadata=metadata, timeout=limits.timeout_s)
                 try:
                     _note_query(text)
                     result = await tx.run(text, parameters)
                     collected = await _collect(result, limits, can_read_pii)
                 finally:
-                    await tx.rollback()  # never commit: nothing an analyst runs persists
+                    await _roll_back(tx)
     collected.elapsed_ms = int((loop.time() - started) * 1000)
     return collected
+
+
+async def _roll_back(tx: neo4j.AsyncTransaction) -> None:
+    """Never commit: nothing an analyst runs persists. A transaction the database or the
+    timeout already ended has nothing to roll back, and its own error is the one to report."""
+    if tx.closed():
+        return
+    with contextlib.suppress(Neo4jError, DriverError):
+        await tx.rollback()
 
 
 async def _collect(
@@ -352,7 +484,7 @@ async def _collect(
         if len(out.rows) >= limits.max_rows:
             out.truncated_by = "ROWS"
             break
-        row = [masker.value(record[i]) for i in range(len(columns))]
+        row = [masker.value(_field(record, columns, i)) for i in range(len(columns))]
         row_bytes = len(json.dumps(row, ensure_ascii=False).encode()) + 1
         if size + row_bytes > limits.max_bytes:
             out.truncated_by = "BYTES"
@@ -361,6 +493,18 @@ async def _collect(
         out.rows.append(row)
     out.masked = masker.masked
     return out
+
+
+def _field(record: neo4j.Record, columns: list[str], index: int) -> Any:
+    try:
+        return record[index]
+    except BrokenRecordError as error:
+        raise CypherQueryFailedError(
+            f"a value in column '{columns[index]}' cannot be represented (for instance a "
+            "datetime outside year 1-9999 once converted to UTC); return it with toString()",
+            field="query",
+            column=columns[index],
+        ) from error
 
 
 @dataclass
@@ -482,8 +626,18 @@ class _query_errors:
             raise CypherNotReadOnlyError(
                 f"the database refused the query: {message}", field="query", neo4jCode=code
             ) from error
+        if "Memory" in code:
+            raise CypherMemoryLimitError(
+                "the query needed more memory than one analyst query may take and was "
+                "stopped (the database and other queries are unaffected): aggregate, "
+                "filter or LIMIT earlier",
+                field="query",
+                neo4jCode=code,
+            ) from error
         if isinstance(error, ClientError) and code in _QUERY_ERROR_CODES:
             raise CypherSyntaxError(message, field="query", neo4jCode=code) from error
+        if code in _EXECUTION_ERROR_CODES:
+            raise CypherQueryFailedError(message, field="query", neo4jCode=code) from error
         return False
 
     def _timeout(self) -> CypherTimeoutError:

@@ -82,6 +82,20 @@ class CypherTimeoutError(QueryTooComplexError):
     code = "CYPHER_TIMEOUT"
 
 
+class CypherQueryFailedError(BadInputError):
+    """An analyst's Cypher query planned but failed while running, for a reason of its
+    own (a shortest path whose start is its end, a value the driver cannot represent)."""
+
+    code = "CYPHER_QUERY_FAILED"
+
+
+class CypherMemoryLimitError(QueryTooComplexError):
+    """An analyst's Cypher query needed more memory than one transaction may take; the
+    database stopped it (and only it)."""
+
+    code = "CYPHER_MEMORY_LIMIT"
+
+
 class PayloadTooLargeError(BadInputError):
     """The request body is larger than the service accepts (HTTP 413)."""
 
@@ -102,5 +116,7 @@ ALL_ERROR_CODES: tuple[str, ...] = (
     "CYPHER_SYNTAX_ERROR",
     "CYPHER_NOT_READ_ONLY",
     "CYPHER_TIMEOUT",
+    "CYPHER_QUERY_FAILED",
+    "CYPHER_MEMORY_LIMIT",
     "PAYLOAD_TOO_LARGE",
 )
