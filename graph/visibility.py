@@ -30,10 +30,6 @@ class Visibility:
     kpis: frozenset[str]
     slas: frozenset[str]
 
-    def sees_measurement(self, measurement_id: str) -> bool:
-        # Measurement ids are "<kpi id>:<period start>" (graph.kpis.measurement_id).
-        return any(measurement_id.startswith(kpi + ":") for kpi in self.kpis)
-
 
 async def visibility(graph: Graph, team_ids: frozenset[str]) -> Visibility:
     records = await graph.query(VISIBLE_TO_TEAMS, teamIds=sorted(team_ids))

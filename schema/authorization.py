@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema
-from orggraph.graph.model import PERSONAL_PROPERTIES
+from orggraph.graph.model import PERSONAL_PROPERTIES, RelationshipKind
 from orggraph.graph.visibility import Visibility, visibility
 from strawberry.extensions import SchemaExtension
 from strawberry.utils.await_maybe import AwaitableOrValue, await_maybe
@@ -168,7 +168,7 @@ class Authorization(SchemaExtension):
         result = await await_maybe(_next(root, info, *args, **kwargs))
         if seen is None or isinstance(result, AsyncIterator):
             return result
-        return _within(result, seen, info.field_name)
+        return await _within(result, seen, info)
 
 
 def guard_subscriptions(schema: GraphQLSchema) -> None:
@@ -250,25 +250,36 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
-def _within(value: Any, seen: Visibility, field: str) -> Any:
+async def _within(value: Any, seen: Visibility, info: GraphQLResolveInfo[Any]) -> Any:
     """``value`` with what the team may not see left out (lists) or refused (objects)."""
+    field = info.field_name
     if isinstance(value, list):
-        return [item for item in value if _visible(item, seen)]
+        visible = await asyncio.gather(*(_visible(item, seen, info) for item in value))
+        return [item for item, shown in zip(value, visible, strict=True) if shown]
     edges = getattr(value, "edges", None)
     if isinstance(edges, list) and edges and hasattr(edges[0], "node"):
-        value.edges = [edge for edge in edges if _visible(edge.node, seen)]
+        visible = await asyncio.gather(*(_visible(edge.node, seen, info) for edge in edges))
+        value.edges = [edge for edge, shown in zip(edges, visible, strict=True) if shown]
         return value
-    if value is not None and not _visible(value, seen):
+    if value is not None and not await _visible(value, seen, info):
         raise ForbiddenError(f"`{field}` is outside your teams' KPIs and SLAs", field=field)
     return value
 
 
-def _visible(item: Any, seen: Visibility) -> bool:
+async def _visible(item: Any, seen: Visibility, info: GraphQLResolveInfo[Any]) -> bool:
     kind = type(item).__name__
     if kind == "Kpi":
         return str(item.id) in seen.kpis
     if kind == "Measurement":
-        return seen.sees_measurement(str(item.id))
+        return await _measured_kpi(item, info) in seen.kpis
     if kind == "Sla":
         return str(item.id) in seen.slas
     return True
+
+
+async def _measured_kpi(measurement: Any, info: GraphQLResolveInfo[Any]) -> str | None:
+    """The KPI a measurement belongs to, by its HAS_MEASUREMENT relationship (not by its
+    id, which a writer chooses): batched with every other look-up of the request."""
+    loader = info.context.loaders.related(RelationshipKind.KPI_HAS_MEASUREMENT, False)
+    found = await loader.load((str(measurement.id), 1))
+    return str(found[0].props["id"]) if found else None

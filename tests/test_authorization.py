@@ -182,3 +182,26 @@ async def test_personal_fields_are_masked_without_the_pii_permission(
     await seed(graph)
     data = ok(await run(graph, principal, '{ customer(id: "c1") { name email } }'))
     assert data["customer"] == {"name": "Ada", "email": email}
+
+
+async def test_a_measurement_is_seen_by_its_kpi_not_by_its_id(graph: Graph) -> None:
+    """An id is the writer's choice: "k1:..." on k3 stays hidden, "zzz" on k1 shows."""
+    await seed(graph)
+    await upsert_nodes(
+        graph,
+        "Measurement",
+        [
+            {"id": "k1:2024-01-01", "kpiId": "k3", "at": "2024-01-02T00:00:00Z",
+             "periodStart": "2024-01-01T00:00:00Z", "value": 1.0},
+            {"id": "zzz", "kpiId": "k1", "at": "2024-01-02T00:00:00Z",
+             "periodStart": "2024-01-01T00:00:00Z", "value": 2.0},
+        ],
+    )  # fmt: skip
+    hidden = await run(graph, FUNCTION_T1, '{ measurement(id: "k1:2024-01-01") { id } }')
+    assert error_codes(hidden) == ["FORBIDDEN"]
+    shown = ok(await run(graph, FUNCTION_T1, '{ measurement(id: "zzz") { id value } }'))
+    assert shown["measurement"] == {"id": "zzz", "value": 2.0}
+    listed = ok(await run(graph, FUNCTION_T1, '{ kpi(id: "k1") { measurements { id } } }'))
+    assert listed["kpi"]["measurements"] == [{"id": "zzz"}]
+    as_analyst = ok(await run(graph, ANALYST, '{ measurement(id: "k1:2024-01-01") { id } }'))
+    assert as_analyst["measurement"] == {"id": "k1:2024-01-01"}
