@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -211,12 +212,15 @@ class Graph:
         async def unit(tx: AsyncManagedTransaction) -> T:
             return await work(Tx(tx, self.personal))
 
+        async def once() -> T:
+            async with self.driver.session(database=self.database) as session:
+                if write:
+                    return await session.execute_write(unit)
+                return await session.execute_read(unit)
+
         with _mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
-                async with self.driver.session(database=self.database) as session:
-                    if write:
-                        return await session.execute_write(unit)
-                    return await session.execute_read(unit)
+                return await _outlasting_deadlocks(once)
 
     @contextlib.contextmanager
     def _bounded(self) -> Iterator[None]:
@@ -226,6 +230,31 @@ class Graph:
         except TimeoutError as error:
             within = f" within {self.timeout_s:g} s" if self.timeout_s else ""
             raise DatabaseUnavailableError(f"the graph database did not answer{within}") from error
+
+
+DEADLOCK_RETRY_S = 60.0
+"""How long a unit of work that keeps losing deadlocks is retried (within ``timeout_s``).
+
+The driver retries transient errors for ``max_transaction_retry_time`` only, kept short
+so that a database that is down fails fast. A deadlock is different: the database is
+up, another writer holds the locks, and the work succeeds once it goes through alone;
+with many concurrent writers of the same customers that takes longer than the driver's
+budget, so deadlocks get a budget of their own (with jitter, so the losers spread out)."""
+
+
+async def _outlasting_deadlocks(once: Callable[[], Awaitable[T]]) -> T:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLOCK_RETRY_S
+    delay = 0.1
+    while True:
+        try:
+            return await once()
+        except TransientError as error:
+            if "DeadlockDetected" not in (error.code or "") or loop.time() + delay > deadline:
+                raise
+            log.info("a write lost a deadlock again; retrying in %.1f s", delay)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 2.0)
 
 
 @contextlib.contextmanager

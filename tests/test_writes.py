@@ -324,3 +324,37 @@ async def test_each_customer_points_at_its_latest_touchpoint_whatever_the_writes
         graph, "Touchpoint", [touchpoint("a3", "2024-01-03T00:00:00Z", "c2")]
     )
     assert (replay.relationships_created, replay.relationships_deleted) == (0, 0)
+
+
+async def test_sixteen_concurrent_writers_of_the_same_customers_all_succeed(
+    graph: Graph,
+) -> None:
+    """Concurrent batches touching the same customers' chains deadlock in the database;
+    each loser is retried until it goes through, so no writer sees an error."""
+    import asyncio
+    import random
+
+    customers = [f"c{i}" for i in range(12)]
+    await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in customers])
+
+    async def writer(number: int) -> None:
+        pick = random.Random(number)
+        for batch in range(3):
+            rows = [
+                {"id": f"t{number}-{batch}-{i}", "customerId": pick.choice(customers),
+                 "type": "PAGE_VIEW", "at": f"2024-01-{pick.randrange(1, 28):02d}T10:00:00Z"}
+                for i in range(40)
+            ]  # fmt: skip
+            await upsert_nodes(graph, "Touchpoint", rows)
+
+    await asyncio.gather(*(writer(number) for number in range(16)))
+
+    counts = await graph.query(
+        "MATCH (c:Customer)-[:HAD]->(t:Touchpoint) WITH c, count(t) AS touches "
+        "RETURN sum(touches) AS touches, "
+        "sum(COUNT { (c)-[:HAD]->(:Touchpoint)-[:NEXT]->() }) AS links, count(c) AS customers"
+    )
+    touches, links, with_touches = counts[0]
+    assert touches == 16 * 3 * 40
+    # one chain per customer: a NEXT between every two consecutive touchpoints
+    assert links == touches - with_touches
