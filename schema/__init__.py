@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from orggraph.resolvers import MUTATIONS, SUBSCRIPTIONS, Mutation, Query
 from orggraph.schema.authorization import Authorization, guard_subscriptions
-from orggraph.schema.caching import CachedParsing, cached_parser
-from orggraph.schema.cost import MaxCostLimiter
-from orggraph.schema.errors import ErrorCodes
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    ValidationCache,
+from orggraph.schema.caching import (
+    CachedParsing,
+    CachedValidation,
+    cached_parser,
+    cached_validator,
 )
+from orggraph.schema.cost import MaxCostLimiter, enforce_list_bounds
+from orggraph.schema.errors import ErrorCodes
+from orggraph.schema.limits import DocumentLimits, Limits
+from orggraph.schema.scalars import DATETIME, DateTimeInRange
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.types import ExecutionContext
 
 from orggraph.settings import Settings
@@ -33,13 +36,20 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Frontends send the same few documents again and again: parsing and validating
     # them is most of the fixed cost of a request, so both are cached (bounded LRU,
-    # keyed by the query text and the validation rules, limits included).
+    # keyed by the query text, and by the document and the validation rules).
+    # DocumentLimits runs before validation, in one pass linear in the document
+    # (selections, depth, aliases): nothing that expands fragments runs before it.
+    limits = Limits(
+        max_selections=settings.max_selections,
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+    )
     extensions: list[Any] = [
         CachedParsing(cached_parser(settings.document_cache_size)),
-        ValidationCache(maxsize=settings.document_cache_size),
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        DocumentLimits(limits),
+        AddValidationRules([DateTimeInRange]),
+        CachedValidation(cached_validator(settings.document_cache_size)),
         MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         Authorization,
         ErrorCodes,
@@ -54,6 +64,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation if MUTATIONS else None,
         subscription=subscription,
         extensions=extensions,
+        scalar_overrides={datetime: DATETIME},
     )
     guard_subscriptions(schema._schema)
+    enforce_list_bounds(schema._schema)
     return schema

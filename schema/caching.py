@@ -1,8 +1,12 @@
-"""Parsed documents cached across requests (frontends send the same few queries).
+"""Parsed and validated documents cached across requests (frontends send the same few
+queries).
 
 Strawberry's own ``ParserCache`` raises a syntax error out of the extension hook,
 past the error mapping; this one leaves a document that does not parse to
-Strawberry's normal parse, which reports it like any other error.
+Strawberry's normal parse, which reports it like any other error. Strawberry's
+``ValidationCache`` validates even when an earlier hook already refused the
+document (``orggraph.schema.limits``); this one leaves such a document alone, so
+a refused document is never walked by graphql-core's rules.
 """
 
 from __future__ import annotations
@@ -14,10 +18,16 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 
 def cached_parser(maxsize: int) -> Callable[..., DocumentNode]:
     return lru_cache(maxsize=maxsize)(parse)
+
+
+def cached_validator(maxsize: int) -> Callable[..., list[GraphQLError]]:
+    """Keyed by schema, document and rules (the document by value: a re-parsed text hits)."""
+    return lru_cache(maxsize=maxsize)(validate_document)
 
 
 class CachedParsing(SchemaExtension):
@@ -32,4 +42,19 @@ class CachedParsing(SchemaExtension):
             # On a syntax error Strawberry parses again (uncached) and reports the error.
             with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.parse_document(context.query, **options)
+        yield
+
+
+class CachedValidation(SchemaExtension):
+    def __init__(self, validate: Callable[..., list[GraphQLError]]) -> None:
+        super().__init__()
+        self.validate = validate
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            context.pre_execution_errors = self.validate(
+                context.schema._schema, document, context.validation_rules
+            )
         yield

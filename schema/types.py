@@ -36,6 +36,7 @@ from strawberry.scalars import JSON
 from orggraph.context import Info
 
 DEFAULT_NESTED_LIMIT = 100
+PROCESS_STEPS_LIMIT = 1000  # a process's steps, in order (schema.cost bounds lists by these)
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -283,7 +284,7 @@ class Process:
 
     @strawberry.field(description="Steps in order.")
     async def steps(self, info: Info) -> list[ProcessStep]:
-        items = await _related(info, self.id, K.PROCESS_HAS_STEP, True, 1000)
+        items = await _related(info, self.id, K.PROCESS_HAS_STEP, True, PROCESS_STEPS_LIMIT)
         return [ProcessStep(step=Step.from_props(r.props), order=r.rel.get("order")) for r in items]
 
     @strawberry.field
