@@ -31,6 +31,7 @@ from graphql import (
 from hypothesis import strategies as st
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
+from orggraph.graph.personal import personal_data
 from orggraph.schema import build_schema
 
 from orggraph.settings import Settings
@@ -271,6 +272,7 @@ def open_sync_graph(settings: Settings) -> Iterator[SyncGraph]:
         settings.neo4j_user if password else None,
         password.get_secret_value() if password else None,
         settings.neo4j_database,
+        personal=personal_data(settings),
     )
     handle = SyncGraph(loop, graph)
 
