@@ -92,7 +92,7 @@ def plaintext_in(value: Any) -> list[str]:
 async def raw_rows(graph: Graph, query: str, params: dict[str, Any] | None = None) -> list[Any]:
     """The query's rows straight from the driver: what a Bolt client of the database sees."""
     async with graph.driver.session(database=graph.database) as session:
-        result = await session.run(query, params or {})  # type: ignore[arg-type]
+        result = await session.run(query, params or {})
         return [list(record.values()) async for record in result]
 
 
@@ -249,9 +249,9 @@ async def test_the_email_resolver_itself_refuses_to_decrypt_without_the_claim(
             self.context = context
 
     customer = Customer.from_props(props)
-    assert customer.email(FakeInfo(context)) is None  # type: ignore[arg-type]
+    assert customer.email(FakeInfo(context)) is None
     context.principal = ANALYST_PII
-    assert customer.email(FakeInfo(context)) == EMAILS["c1"]  # type: ignore[arg-type]
+    assert customer.email(FakeInfo(context)) == EMAILS["c1"]
 
 
 async def test_the_email_filter_finds_the_customer_for_the_pii_claim(graph: Graph) -> None:
