@@ -45,6 +45,7 @@ from orggraph.graph import (
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window
+from orggraph.graph.personal import personal_data
 
 from orggraph.app import create_app
 from orggraph.settings import Settings
@@ -309,7 +310,11 @@ async def main() -> None:
 
     password = os.environ.get("NEO4J_PASSWORD")
     graph = Graph.connect(
-        args.uri, os.environ.get("NEO4J_USER", "neo4j") if password else None, password, "neo4j"
+        args.uri,
+        os.environ.get("NEO4J_USER", "neo4j") if password else None,
+        password,
+        "neo4j",
+        personal=personal_data(Settings()),  # the seed writes (sealed) emails
     )
     if args.seed_customers:
         from orggraph.graph.migrations import migrate
