@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute, request_response
@@ -33,6 +35,7 @@ from orggraph.auth import ANONYMOUS, LOCAL_ADMIN, Authenticator, Principal, requ
 from orggraph.context import Context
 from orggraph.errors import (
     BadInputError,
+    NotFoundError,
     OrgGraphError,
     PayloadTooLargeError,
     UnauthenticatedError,
@@ -40,6 +43,14 @@ from orggraph.errors import (
 from orggraph.events import make_broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
+from orggraph.http_security import (
+    AllowedHosts,
+    CodedTransportWSHandler,
+    CodedWSHandler,
+    CsrfPrevention,
+    decode_json_object,
+    error_body,
+)
 from orggraph.kpi_engine import run_kpi_schedule
 from orggraph.schema import build_schema
 from orggraph.settings import Settings
@@ -55,9 +66,36 @@ StartupHook = Callable[[Graph, Settings], Awaitable[None]]
 
 
 class OrgGraphGraphQL(GraphQL[Context, None]):
+    # Every error frame carries an extensions.code (orggraph.http_security).
+    graphql_transport_ws_handler_class = CodedTransportWSHandler
+    graphql_ws_handler_class = CodedWSHandler
+
     def __init__(self, app_state: AppState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app_state = app_state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, but a request it refuses (bad JSON, a batch, an unknown content
+        type, ...) is answered in the GraphQL error shape with a code, not plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refused:
+            error = (NotFoundError if refused.status_code == 404 else BadInputError)(refused.reason)
+            response = JSONResponse(error_body(error), status_code=refused.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies, GET variables and WebSocket messages: one JSON object of bounded depth."""
+        return decode_json_object(data, "{query, variables, operationName}")
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as error:  # its own message, not Strawberry's generic one
+            raise HTTPException(400, error.msg) from error
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -70,20 +108,30 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """With auth on, a WebSocket client may send its credentials in connection_init
-        (``{"authorization": "Bearer ..."}``) instead of the upgrade request's headers."""
+        """With auth on, a WebSocket client sends its credentials in connection_init
+        (``{"authorization": "Bearer ..."}``) or in the upgrade request's headers. Without
+        valid ones the connection is closed here (4403; the legacy protocol sends
+        connection_error), before the client may send any document."""
         authenticator = self.app_state.authenticator
+        if authenticator is None:
+            return cast(UnsetType, UNSET)  # the default acknowledgement
         params = context.connection_params or {}
         credentials = params.get("authorization") or params.get("Authorization")
         api_key = params.get("apiKey") or params.get("x-api-key")
-        if authenticator is not None and (credentials or api_key):
-            try:
+        try:
+            if credentials or api_key:
                 context.principal = authenticator.authenticate(
                     str(credentials) if credentials else None, str(api_key) if api_key else None
                 )
-            except UnauthenticatedError as error:
-                raise ConnectionRejectionError({"message": error.message}) from error
-        return cast(UnsetType, UNSET)  # the default acknowledgement
+            elif context.principal is ANONYMOUS:  # nor valid ones in the upgrade request
+                authenticator.authenticate(None, None)  # raises: credentials required
+        except UnauthenticatedError as error:
+            payload: dict[str, object] = {
+                "message": error.message,
+                "extensions": error.extensions(),
+            }
+            raise ConnectionRejectionError(payload) from error
+        return cast(UnsetType, UNSET)
 
 
 class AppState:
@@ -160,12 +208,22 @@ def create_app(
             yield
             state.graph = None
 
+    def database_health() -> dict[str, str]:
+        """The supervisor's word on an embedded database ({} for others): restarting, why."""
+        from orggraph.database import supervisor_of
+
+        supervisor = supervisor_of(state.graph) if state.graph is not None else None
+        return supervisor.health() if supervisor is not None else {}
+
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **database_health()})
 
     async def readyz(_: Request) -> Response:
         if state.graph is None:
             return JSONResponse({"status": "starting"}, status_code=503)
+        health = database_health()
+        if health.get("database", "running") != "running":
+            return JSONResponse({"status": "unavailable", **health}, status_code=503)
         try:
             await state.graph.ping()
             migrated = await is_up_to_date(state.graph)
@@ -185,20 +243,30 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route(
             "/graphql",
-            Authenticated(BodySizeLimit(graphql_app, settings.max_body_bytes), state.authenticator),
+            CsrfPrevention(
+                Authenticated(
+                    BodySizeLimit(graphql_app, settings.max_body_bytes), state.authenticator
+                )
+            ),
             methods=["GET", "POST"],
         ),
         WebSocketRoute("/graphql", graphql_app),
         Route(
             "/cypher",
-            Authenticated(
-                BodySizeLimit(request_response(_cypher_endpoint(state)), settings.max_body_bytes),
-                state.authenticator,
+            CsrfPrevention(
+                Authenticated(
+                    BodySizeLimit(
+                        request_response(_cypher_endpoint(state)), settings.max_body_bytes
+                    ),
+                    state.authenticator,
+                )
             ),
             methods=["POST"],
         ),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # A Host the service does not answer is refused first (DNS rebinding), upgrades too.
+    hosts = Middleware(AllowedHosts, allowed_hosts=settings.trusted_hosts())
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[hosts])
     app.state.orggraph = state
     return app
 
@@ -215,6 +283,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "PAYLOAD_TOO_LARGE": 413,
+    "BAD_REQUEST": 400,
+    "CSRF_PREVENTED": 400,
     "QUERY_TOO_COMPLEX": 422,
     "CYPHER_TIMEOUT": 422,
     "DATABASE_UNAVAILABLE": 503,
@@ -223,8 +293,7 @@ _STATUS_BY_CODE: dict[str, int] = {
 
 def error_response(error: OrgGraphError) -> JSONResponse:
     """The GraphQL error shape, so clients of /graphql and /cypher parse one format."""
-    body = {"errors": [{"message": error.message, "extensions": error.extensions()}]}
-    return JSONResponse(body, status_code=_STATUS_BY_CODE.get(error.code, 500))
+    return JSONResponse(error_body(error), status_code=_STATUS_BY_CODE.get(error.code, 500))
 
 
 def request_principal(request: Request) -> Principal:
@@ -235,11 +304,9 @@ def request_principal(request: Request) -> Principal:
 
 async def _cypher_body(request: Request) -> tuple[Any, Any]:
     try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadInputError("the body must be a JSON object {query, parameters}") from error
-    if not isinstance(body, dict):
-        raise BadInputError("the body must be a JSON object {query, parameters}")
+        body = decode_json_object(await request.body(), "{query, parameters}")
+    except json.JSONDecodeError as error:
+        raise BadInputError(error.msg) from error
     if "query" not in body:
         raise BadInputError("'query' is missing", field="query")
     return body["query"], body.get("parameters")

@@ -102,6 +102,18 @@ class PayloadTooLargeError(BadInputError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class BadRequestError(BadInputError):
+    """The HTTP request itself is refused: a Host the service does not answer (HTTP 400)."""
+
+    code = "BAD_REQUEST"
+
+
+class CsrfPreventedError(BadInputError):
+    """A request a browser could send cross-site without a preflight (HTTP 400)."""
+
+    code = "CSRF_PREVENTED"
+
+
 ALL_ERROR_CODES: tuple[str, ...] = (
     "BAD_USER_INPUT",
     "GRAPHQL_PARSE_FAILED",
@@ -119,4 +131,6 @@ ALL_ERROR_CODES: tuple[str, ...] = (
     "CYPHER_QUERY_FAILED",
     "CYPHER_MEMORY_LIMIT",
     "PAYLOAD_TOO_LARGE",
+    "BAD_REQUEST",
+    "CSRF_PREVENTED",
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from orggraph.graph.cypher import CypherLimits
@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     neo4j_heap: str = "1g"  # ORGGRAPH_NEO4J_HEAP
     neo4j_pagecache: str = "512m"  # ORGGRAPH_NEO4J_PAGECACHE
     neo4j_start_timeout_s: float = 180.0
+    # Heap one transaction may use, and all together (e.g. "256m"); unset: 1/4 and 1/2 of the
+    # heap. ORGGRAPH_NEO4J_TRANSACTION_MEMORY, ORGGRAPH_NEO4J_TRANSACTION_MEMORY_TOTAL.
+    neo4j_transaction_memory: str | None = None
+    neo4j_transaction_memory_total: str | None = None
 
     # Authentication (docs/security.md). None set: no auth, loopback only, LOCAL_ADMIN.
     jwt_secret: SecretStr | None = None  # ORGGRAPH_JWT_SECRET: HS256
@@ -101,6 +105,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # ORGGRAPH_HOST
     port: int = Field(default=8000, ge=0, le=65535)  # ORGGRAPH_PORT
     log_level: str = "info"
+    # Host header values served (docs/http-security.md), comma-separated, `*.example.com`
+    # patterns, `*` for any. Unset: the loopback names and ORGGRAPH_HOST unless a wildcard.
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # ORGGRAPH_ALLOWED_HOSTS
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    def trusted_hosts(self) -> list[str]:
+        """The Host header values the service answers (lowercase, no port)."""
+        if self.allowed_hosts is not None:
+            return [host.lower() for host in self.allowed_hosts]
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+        bind = self.host.strip().lower()
+        if bind not in ("", "0.0.0.0", "::", "[::]", "*"):
+            hosts.append(f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind)
+        return list(dict.fromkeys(hosts))
 
     # GraphQL limits.
     max_query_depth: int = 12

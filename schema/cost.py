@@ -319,17 +319,22 @@ def enforce_list_bounds(schema: GraphQLSchema) -> None:
         if parent in UNCUT_ROOTS:
             continue
         resolve = definition.resolve or default_field_resolver
-        definition.resolve = _bounded(resolve, f"{parent}.{name}", list_bound(parent, name))
+        definition.resolve = _Bounded(resolve, f"{parent}.{name}", list_bound(parent, name))
 
 
-def _bounded(resolve: GraphQLFieldResolver, coordinate: str, bound: int) -> GraphQLFieldResolver:
-    def bounded(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
-        result = resolve(root, info, **kwargs)
+class _Bounded:
+    """A resolver whose list answer is cut at ``list_bound`` items."""
+
+    def __init__(self, resolve: GraphQLFieldResolver, coordinate: str, bound: int) -> None:
+        self.resolve = resolve
+        self.coordinate = coordinate
+        self.list_bound = bound
+
+    def __call__(self, root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        result = self.resolve(root, info, **kwargs)
         if inspect.isawaitable(result):
-            return _cut_later(result, coordinate, bound)
-        return _cut(result, coordinate, bound)
-
-    return bounded
+            return _cut_later(result, self.coordinate, self.list_bound)
+        return _cut(result, self.coordinate, self.list_bound)
 
 
 async def _cut_later(result: Awaitable[Any], coordinate: str, bound: int) -> Any:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError, VariableDefinitionNode
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import StreamExecutionResult
 
 from orggraph.errors import OrgGraphError
 
@@ -76,7 +78,8 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
 
 
 class ErrorCodes(SchemaExtension):
-    """Rewrites every error of a result once the operation is done."""
+    """Rewrites every error of a result once the operation is done, and of each
+    streamed result (WebSocket) as it leaves, before the operation is done."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -84,3 +87,24 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [classify(error) for error in errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_classify_streamed(error) for error in errors]  # type: ignore[union-attr]
+        yield
+
+
+def _classify_streamed(error: GraphQLError) -> GraphQLError:
+    """As ``classify``, but a document that does not parse or names no runnable operation
+    keeps its type: the WebSocket protocol closes the connection for those."""
+    if isinstance(error, GraphQLSyntaxError):
+        return error
+    if isinstance(error.original_error, (CannotGetOperationTypeError, InvalidOperationTypeError)):
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            original_error=error.original_error,
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+    return classify(error)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import dateutil.parser
+import dateutil.parser  # type: ignore[import-untyped]
 from graphql import (
     ArgumentNode,
     GraphQLError,
@@ -40,7 +40,7 @@ def parse_datetime(text: str) -> datetime:
     """An ISO 8601 date-time within the range; ValueError otherwise. Naive values are
     kept naive (the model reads them as UTC)."""
     try:
-        value = dateutil.parser.isoparse(text)
+        value: datetime = dateutil.parser.isoparse(text)  # what Strawberry's DateTime parses
     except (ValueError, OverflowError) as error:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time ({error})") from error
     try:

@@ -1,4 +1,5 @@
-"""The HTTP service: GraphQL over HTTP (POST and GET), GraphiQL, health and readiness."""
+"""The HTTP service: GraphQL over HTTP (POST and GET), GraphiQL, health and readiness, and
+the answers to bodies it cannot read (always JSON errors with a code)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def test_graphql_post_writes_and_get_reads(client: TestClient) -> None:
     posted = client.post("/graphql", json={"query": mutation})
     assert posted.status_code == 200
     assert posted.json() == {"data": {"upsertCustomer": {"id": "c1", "name": "ACME"}}}
-    got = client.get("/graphql", params={"query": '{ customer(id: "c1") { name } }'})
+    got = client.get(
+        "/graphql",
+        params={"query": '{ customer(id: "c1") { name } }'},
+        headers={"GraphQL-Preflight": "1"},  # a GET carries no JSON Content-Type
+    )
     assert got.json() == {"data": {"customer": {"name": "ACME"}}}
 
 
@@ -86,3 +91,60 @@ def test_open_graph_uses_an_external_uri_when_set(test_settings: Settings) -> No
             return str(records[0]["one"])
 
     assert asyncio.run(check()) == "1"
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_a_deeply_nested_json_body_is_bad_input_not_a_server_error(client: TestClient) -> None:
+    json_type = {"content-type": "application/json"}
+    too_deep = [
+        '{"query": "{ __typename }", "variables": {"v": ' + nested(1_000) + "}}",
+        nested(5_000),  # deeper than Python's recursion limit: json.loads itself gives up
+        '{"query": "{ __typename }", "variables": {"v": ' + nested(201) + "}}",
+    ]
+    for path in ("/graphql", "/cypher"):
+        for body in too_deep:
+            response = client.post(path, content=body, headers=json_type)
+            assert response.status_code == 400, (path, body[:60])
+            error = response.json()["errors"][0]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            assert "nested more than 200 levels" in error["message"]
+    fine = '{"query": "{ __typename }", "variables": {"v": ' + nested(150) + "}}"
+    assert client.post("/graphql", content=fine, headers=json_type).json() == {
+        "data": {"__typename": "Query"}
+    }
+
+
+def test_invalid_json_a_batch_and_a_scalar_body_get_json_errors_with_a_code(
+    client: TestClient,
+) -> None:
+    json_type = {"content-type": "application/json"}
+    cases = {
+        b"{not json": "not valid JSON",
+        b'[{"query": "{ __typename }"}]': "batches are not accepted",
+        b"5": "a JSON object",
+        b"\xff\xfe": "not valid JSON",
+    }
+    for body, said in cases.items():
+        response = client.post("/graphql", content=body, headers=json_type)
+        assert response.status_code == 400, body
+        assert response.headers["content-type"] == "application/json"
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert said in error["message"], (body, error["message"])
+    unsupported = client.post(
+        "/graphql",
+        content=b"{}",
+        headers={"content-type": "application/xml", "GraphQL-Preflight": "1"},
+    )
+    assert unsupported.status_code == 400
+    assert unsupported.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    bad_variables = client.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": nested(300)},
+        headers={"GraphQL-Preflight": "1"},
+    )
+    assert bad_variables.status_code == 400
+    assert bad_variables.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
