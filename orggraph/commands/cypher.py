@@ -1,7 +1,8 @@
 """``orggraph cypher "MATCH ..."``: the analysts' read-only Cypher from a shell.
 
 Same checks and limits as POST /cypher (docs/cypher.md); the shell user is the
-local administrator, so personal properties are shown unless ``--mask-pii``.
+local administrator, so personal properties come back as stored (sealed, see
+docs/personal-data.md) unless ``--mask-pii`` masks them to null.
 """
 
 from __future__ import annotations
