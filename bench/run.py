@@ -212,6 +212,8 @@ def neo4j_database(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, 
     )
     runtime = EmbeddedNeo4j(config, progress=say)
     uri = runtime.start()
+    # Its Bolt asks for a password: connect() and the service's processes read these.
+    os.environ["NEO4J_USER"], os.environ["NEO4J_PASSWORD"] = runtime.auth
     try:
         yield uri, runtime.pid
     finally:

@@ -4,7 +4,9 @@ Jars come from Maven Central through ``neo4j_runtime/pom.xml`` and are cached
 per user (outside the work tree) in a lib dir keyed by the pom's content, so
 only the first start needs the network. The JVM runs
 ``neo4j_runtime/Launcher.java`` in source-file mode (no build step) with Bolt
-on 127.0.0.1 and auth disabled.
+on 127.0.0.1, hardened (docs/database-hardening.md): user ``neo4j`` has the
+random password kept in ``<home>/bolt-password`` (0600), and the JVM gets a
+scrubbed environment, never the service's secrets.
 
 Two ways to run it:
 
@@ -25,6 +27,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -48,15 +51,23 @@ MIN_JAVA = 17
 
 READY_MARKER = "ORGGRAPH-NEO4J-READY"
 FAILED_MARKER = "ORGGRAPH-NEO4J-FAILED"
-EXIT_PORT_TAKEN = 3  # Launcher's exit codes: the Bolt port cannot be bound,
-EXIT_STORE_LOCKED = 5  # another process holds the store's lock
+EXIT_PORT_TAKEN = 21  # Launcher's exit codes: the Bolt port cannot be bound,
+EXIT_STORE_LOCKED = 23  # another process holds the store's lock
+EXIT_OUT_OF_MEMORY = 3  # the JVM's, with -XX:+ExitOnOutOfMemoryError
 STATE_FILE = "runtime.json"
 LOG_FILE = "runtime.log"
 LOG_TAIL_LINES = 40
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
 MANIFEST = ".complete"
 PLUGINS = "plugins"
+PASSWORD_FILE = "bolt-password"
+BOLT_USER = "neo4j"  # Community has no roles: this user is the database's administrator
+# What the JVM may inherit from this process's environment: nothing else (the
+# service's secrets, NEO4J_PASSWORD, ORGGRAPH_*) reaches /proc/<jvm>/environ.
+JVM_ENVIRONMENT = ("PATH", "JAVA_HOME", "HOME", "LANG", "TZ", "TMPDIR")
+JVM_ENVIRONMENT_PREFIXES = ("LC_",)
 _SIZE = re.compile(r"^\d+[kmgKMG]?$")
+_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 Progress = Callable[[str], None]
 
@@ -74,6 +85,19 @@ class RuntimeConfig:
     pagecache: str = "512m"
     start_timeout_s: float = 180.0
     transaction_timeout_s: float = 0.0  # 0 = no limit
+    # Heap one transaction may use (db.memory.transaction.max) and all of them together
+    # (dbms.memory.transaction.total.max); None: a quarter and a half of the heap.
+    transaction_memory: str | None = None
+    transaction_memory_total: str | None = None
+
+    def transaction_memory_bytes(self) -> tuple[int, int]:
+        """(per transaction, all transactions) in bytes."""
+        heap = size_bytes(self.heap)
+        one, total = self.transaction_memory, self.transaction_memory_total
+        return (
+            size_bytes(one) if one else heap // 4,
+            size_bytes(total) if total else heap // 2,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +105,14 @@ class DatabaseState:
     pid: int
     bolt_uri: str
     started_at: str
+
+
+def size_bytes(size: str) -> int:
+    """1048576 from '1m', 2147483648 from '2g', 512 from '512'."""
+    if not _SIZE.match(size):
+        raise EmbeddedNeo4jError(f"{size!r} is not a size like '512m' or '2g'")
+    unit = _UNITS.get(size[-1].lower(), 1)
+    return int(size.rstrip("kmgKMG")) * unit
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -295,6 +327,60 @@ def _port_of(bolt_uri: str) -> int:
     return int(bolt_uri.rsplit(":", 1)[1])
 
 
+# --- the Bolt password ------------------------------------------------------------------
+
+
+def ensure_home(home: Path) -> None:
+    """Create ``home`` private to this user (0700) if missing; an existing one is left alone."""
+    if not home.exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            home.mkdir(mode=0o700)
+
+
+def read_bolt_password(home: Path) -> str | None:
+    """The embedded database's password (user ``neo4j``), or None before its first start."""
+    try:
+        return (home / PASSWORD_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def bolt_password(home: Path) -> str:
+    """The password of ``home``'s database, generated (0600) on first use.
+
+    Only this user can read it; it is handed to the JVM as a file path (never in
+    argv, visible in ``ps``, nor in an environment).
+    """
+    ensure_home(home)
+    path = home / PASSWORD_FILE
+    existing = read_bolt_password(home)
+    if existing is not None:
+        if path.stat().st_mode & 0o077:
+            log.warning("%s was readable by others; making it private (0600)", path)
+            path.chmod(0o600)
+        return existing
+    staging = home / f".{PASSWORD_FILE}.{os.getpid()}"
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(staging, path)  # atomic, and never replaces a password another process wrote
+    except FileExistsError:
+        pass
+    finally:
+        staging.unlink(missing_ok=True)
+    password = read_bolt_password(home)
+    if password is None:
+        raise EmbeddedNeo4jError(f"{path} is empty: delete it to have a new password generated")
+    return password
+
+
+def bolt_auth(home: Path) -> tuple[str, str]:
+    """(user, password) for the embedded database of ``home``."""
+    return BOLT_USER, bolt_password(home)
+
+
 # --- processes --------------------------------------------------------------------------
 
 
@@ -336,15 +422,31 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def _validate(config: RuntimeConfig) -> None:
-    for name in ("heap", "pagecache"):
+    for name in ("heap", "pagecache", "transaction_memory", "transaction_memory_total"):
         value = getattr(config, name)
-        if not _SIZE.match(value):
+        if value is not None and not _SIZE.match(value):
             raise EmbeddedNeo4jError(f"{name} {value!r} is not a size like '512m' or '2g'")
     if not 0 <= config.bolt_port <= 65535:
         raise EmbeddedNeo4jError(f"bolt_port {config.bolt_port} is not a port number (0-65535)")
+    one, total = config.transaction_memory_bytes()
+    if not 0 < one <= total <= size_bytes(config.heap):
+        raise EmbeddedNeo4jError(
+            f"transaction memory: one transaction ({one} bytes) must be more than 0 and at most "
+            f"all transactions together ({total} bytes), which must fit in the heap "
+            f"({config.heap})"
+        )
+
+
+def _jvm_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in JVM_ENVIRONMENT or name.startswith(JVM_ENVIRONMENT_PREFIXES)
+    }
 
 
 def _command(java: str, lib: Path, config: RuntimeConfig, port: int, *, watch: bool) -> list[str]:
+    one, total = config.transaction_memory_bytes()
     command = [
         java,
         f"-Xmx{config.heap}",
@@ -358,6 +460,9 @@ def _command(java: str, lib: Path, config: RuntimeConfig, port: int, *, watch: b
         "--pagecache", config.pagecache,
         "--plugins", str(lib / PLUGINS),
         "--tx-timeout-s", str(config.transaction_timeout_s),
+        "--tx-memory-max", str(one),
+        "--tx-memory-total", str(total),
+        "--password-file", str((config.home / PASSWORD_FILE).resolve()),
     ]  # fmt: skip
     if watch:
         command.append("--exit-on-stdin-eof")
@@ -398,6 +503,7 @@ def _spawn(command: list[str], log_path: Path, *, background: bool) -> subproces
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=background,
+            env=_jvm_environment(),
         )
 
 
@@ -453,19 +559,40 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait()
 
 
+def _port_is_free(port: int) -> bool:
+    try:
+        _check_port_free(port)
+    except EmbeddedNeo4jError:
+        return False
+    return True
+
+
 def _start_child(
-    config: RuntimeConfig, *, background: bool, progress: Progress | None
+    config: RuntimeConfig,
+    *,
+    background: bool,
+    progress: Progress | None,
+    prefer_port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the JVM and wait until it serves Bolt; retry if a picked free port got taken."""
+    """Start the JVM and wait until it serves Bolt; retry if a picked free port got taken.
+
+    With ``bolt_port`` 0, ``prefer_port`` (a restart's previous port) is tried first
+    when free, so that clients keep their address."""
     _validate(config)
     _refuse_if_in_use(config.home)
     if config.bolt_port:
         _check_port_free(config.bolt_port)
+    bolt_password(config.home)
     java = check_java()
     lib = ensure_jars(config.cache_dir, progress)
     attempts = 1 if config.bolt_port else 3
     for attempt in range(1, attempts + 1):
-        port = config.bolt_port or free_port()
+        if config.bolt_port:
+            port = config.bolt_port
+        elif attempt == 1 and prefer_port and _port_is_free(prefer_port):
+            port = prefer_port
+        else:
+            port = free_port()
         log_path, offset = _open_log(config.home)
         command = _command(java, lib, config, port, watch=not background)
         _say(progress, f"starting the embedded Neo4j on 127.0.0.1:{port} (home {config.home})")
@@ -509,6 +636,7 @@ class EmbeddedNeo4j:
         self._progress = progress
         self._process: subprocess.Popen[bytes] | None = None
         self._uri: str | None = None
+        self._last_port: int | None = None
 
     @property
     def bolt_uri(self) -> str | None:
@@ -518,15 +646,28 @@ class EmbeddedNeo4j:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @property
+    def auth(self) -> tuple[str, str]:
+        """(user, password) of the database's Bolt (the password is made on first use)."""
+        return bolt_auth(self.config.home)
+
+    def exit_code(self) -> int | None:
+        """The JVM's exit code once it has exited by itself (None while it runs or if stopped)."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self) -> str:
-        """Start the database (if not running) and return its Bolt URI once it serves queries."""
+        """Start the database (if not running) and return its Bolt URI once it serves queries.
+
+        After the JVM died (see ``exit_code``), or was stopped, it is started again on
+        its previous port when that is free."""
         if self._process is not None and self._uri is not None and self._process.poll() is None:
             return self._uri
         self.stop()
         started = time.monotonic()
         self._process, self._uri = _start_child(
-            self.config, background=False, progress=self._progress
+            self.config, background=False, progress=self._progress, prefer_port=self._last_port
         )
+        self._last_port = _port_of(self._uri)
         atexit.register(self.stop)
         _say(
             self._progress,
@@ -596,9 +737,17 @@ def running_database(home: Path) -> DatabaseState | None:
     return state if port_accepts(_port_of(state.bolt_uri)) else None
 
 
+def background_crashed(home: Path) -> bool:
+    """True when ``<home>/runtime.json`` names a background database whose process is gone:
+    it died (killed, out of memory) rather than being stopped by ``stop_background``, which
+    removes the file. Call it before ``running_database``, which removes a stale file."""
+    state = _read_state(home / STATE_FILE)
+    return state is not None and not (_pid_alive(state.pid) and _is_launcher(state.pid))
+
+
 def start_background(config: RuntimeConfig, progress: Progress | None = None) -> DatabaseState:
     """Start a detached database that outlives this process; ``stop_background`` ends it."""
-    config.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(config.home)
     with _file_lock(config.home / ".runtime.lock"):
         process, uri = _start_child(config, background=True, progress=progress)
         state = DatabaseState(

@@ -21,7 +21,7 @@ def probes(home: Path) -> list[str]:
     runtime = EmbeddedNeo4j(config(home))
     uri = runtime.start()
     try:
-        with GraphDatabase.driver(uri) as driver:
+        with GraphDatabase.driver(uri, auth=runtime.auth) as driver:
             records, _, _ = driver.execute_query(
                 "MATCH (p:Probe) RETURN p.id AS id ORDER BY id", database_="neo4j"
             )
@@ -36,7 +36,7 @@ def test_a_backup_restores_the_same_graph_and_refuses_while_running(tmp_path: Pa
     runtime = EmbeddedNeo4j(config(home))
     uri = runtime.start()
     try:
-        with GraphDatabase.driver(uri) as driver:
+        with GraphDatabase.driver(uri, auth=runtime.auth) as driver:
             driver.execute_query(
                 "UNWIND ['a', 'b'] AS id CREATE (:Probe {id: id})", database_="neo4j"
             )

@@ -76,6 +76,8 @@ def test_orggraph_cypher_runs_from_a_fresh_shell(test_settings: Settings) -> Non
     import sys
 
     env = {**os.environ, "NEO4J_URI": test_settings.neo4j_uri or ""}
+    if test_settings.neo4j_password is not None:
+        env["NEO4J_PASSWORD"] = test_settings.neo4j_password.get_secret_value()
     result = subprocess.run(
         [sys.executable, "-m", "orggraph.cli", "cypher", "RETURN $n + 1 AS two",
          "--param", "n=1", "--format", "json"],

@@ -57,9 +57,12 @@ def database(tmp_path: Path) -> Iterator[EmbeddedNeo4j]:
         runtime.stop()
 
 
-def short_settings(uri: str, home: Path) -> Settings:
+def short_settings(database: EmbeddedNeo4j, home: Path) -> Settings:
+    user, password = database.auth
     return Settings(
-        neo4j_uri=uri,
+        neo4j_uri=database.bolt_uri,
+        neo4j_user=user,
+        neo4j_password=password,
         home=home,
         neo4j_connection_timeout_s=1.0,
         neo4j_acquisition_timeout_s=2.0,
@@ -215,9 +218,10 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
     database: EmbeddedNeo4j, tmp_path: Path
 ) -> None:
     uri = database.bolt_uri or ""
-    settings = short_settings(uri, tmp_path / "home")
+    settings = short_settings(database, tmp_path / "home")
+    user, password = database.auth
     importer = Graph.connect(
-        uri, None, None, "neo4j", connection_timeout=1.0, max_transaction_retry_time=1.0
+        uri, user, password, "neo4j", connection_timeout=1.0, max_transaction_retry_time=1.0
     )
     expected = expected_import()
     try:

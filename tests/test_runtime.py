@@ -22,6 +22,7 @@ from orggraph.graph.runtime import (
     EmbeddedNeo4j,
     EmbeddedNeo4jError,
     RuntimeConfig,
+    bolt_auth,
     check_java,
     ensure_jars,
     running_database,
@@ -81,7 +82,7 @@ def test_serves_bolt_and_apoc_then_stops_without_leaving_a_process(tmp_path: Pat
     try:
         assert uri.startswith("bolt://127.0.0.1:") and runtime.bolt_uri == uri
         assert runtime.start() == uri  # idempotent while running
-        with GraphDatabase.driver(uri) as driver:
+        with GraphDatabase.driver(uri, auth=runtime.auth) as driver:
             records, _, _ = driver.execute_query("RETURN 1 AS one", database_="neo4j")
             assert records[0]["one"] == 1
             driver.execute_query("CREATE (:Probe {id: $id})", id="p1", database_="neo4j")
@@ -136,7 +137,7 @@ def test_background_database_round_trip(tmp_path: Path) -> None:
     state = start_background(config)
     try:
         assert running_database(config.home) == state
-        with GraphDatabase.driver(state.bolt_uri) as driver:
+        with GraphDatabase.driver(state.bolt_uri, auth=bolt_auth(config.home)) as driver:
             driver.execute_query("RETURN 1", database_="neo4j")
         with pytest.raises(EmbeddedNeo4jError, match="already served by a background Neo4j"):
             start_background(config)

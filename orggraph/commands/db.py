@@ -1,9 +1,16 @@
-"""``orggraph db start|stop|status|migrate|backup|restore``: the embedded Neo4j on its own."""
+"""``orggraph db start|stop|status|password|migrate|backup|restore``: the embedded Neo4j.
+
+The embedded Bolt asks for user ``neo4j`` and the password kept in
+``ORGGRAPH_HOME/bolt-password``: ``status`` prints the address and the user,
+``password`` the password (to the home's owner only), for analysts' Cypher clients.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +26,12 @@ def register(subparsers: Any) -> None:
         handler=start
     )
     actions.add_parser("stop", help="stop the background Neo4j").set_defaults(handler=stop)
-    actions.add_parser("status", help="print the background Neo4j's Bolt URI").set_defaults(
-        handler=status
-    )
+    actions.add_parser(
+        "status", help="print the background Neo4j's Bolt URI and user"
+    ).set_defaults(handler=status)
+    actions.add_parser(
+        "password", help="print the embedded Neo4j's Bolt password (user neo4j)"
+    ).set_defaults(handler=password)
     actions.add_parser(
         "migrate", help="apply pending schema migrations (constraints, indexes)"
     ).set_defaults(handler=migrate)
@@ -52,6 +62,7 @@ def start(_: argparse.Namespace, settings: Settings) -> int:
         return 0
     state = start_background(runtime_config(settings))
     print(f"started: {state.bolt_uri} (pid {state.pid}, home {settings.home})")
+    print(_credentials_hint())
     return 0
 
 
@@ -73,6 +84,34 @@ def status(_: argparse.Namespace, settings: Settings) -> int:
         print(f"not running (home {settings.home})")
         return 3
     print(running.bolt_uri)
+    print(_credentials_hint())
+    return 0
+
+
+def _credentials_hint() -> str:
+    from orggraph.graph.runtime import BOLT_USER
+
+    return f"user: {BOLT_USER} (password: `orggraph db password`)"
+
+
+def password(_: argparse.Namespace, settings: Settings) -> int:
+    """The password is an admin credential (Neo4j Community has no roles): only the owner of
+    the home may read it, which the file's 0600 mode also says."""
+    from orggraph.graph.runtime import PASSWORD_FILE, bolt_password
+
+    path = settings.home / PASSWORD_FILE
+    try:
+        owner = path.stat().st_uid if path.exists() else settings.home.stat().st_uid
+    except FileNotFoundError:
+        owner = os.getuid()  # no home yet: it is created for this user
+    if owner != os.getuid():
+        print(f"refused: {path} belongs to another user", file=sys.stderr)
+        return 2
+    try:
+        print(bolt_password(settings.home))
+    except OSError as error:
+        print(f"cannot read the password: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
