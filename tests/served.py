@@ -3,6 +3,7 @@ tests that need real sockets (concurrent clients, a real WebSocket client)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -10,9 +11,11 @@ import time
 from typing import Any
 
 import uvicorn
+from orggraph.graph.driver import Graph
 from websockets.sync.client import ClientConnection, connect
 
 from orggraph.app import create_app
+from orggraph.events import Broker
 from orggraph.settings import Settings
 
 
@@ -25,9 +28,9 @@ def free_port() -> int:
 class Served:
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.app = create_app(settings, on_startup=[self._started])
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -42,6 +45,24 @@ class Served:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+    async def _started(self, _: Graph, __: Settings) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    @property
+    def broker(self) -> Broker:
+        return self.app.state.orggraph.broker  # type: ignore[no-any-return]
+
+    def publish_soon(self, topic: str, event: dict[str, Any]) -> None:
+        """Publish from the service's own loop, as a committed write would."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.broker.publish, topic, event)
+
+    def wait_for_subscribers(self, topic: str, count: int) -> None:
+        deadline = time.monotonic() + 10
+        while self.broker.subscriber_count(topic) != count:
+            assert time.monotonic() < deadline, "the subscription never started"
+            time.sleep(0.01)
 
     @property
     def url(self) -> str:

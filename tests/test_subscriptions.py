@@ -1,5 +1,6 @@
-"""Live subscriptions: the broker's delivery rules, and graphql-transport-ws on /graphql
-with a real WebSocket client against the app and a real Neo4j."""
+"""Live subscriptions: the broker's delivery rules, graphql-transport-ws on /graphql against
+the app and a real Neo4j, and with a real WebSocket client against the served app: no
+document before valid credentials when auth is on, a code on every error frame."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 from orggraph.graph.driver import Graph
 from starlette.testclient import TestClient, WebSocketTestSession
+from websockets.sync.client import ClientConnection
 
 from orggraph.app import create_app
 from orggraph.events import Broker, publish_after_commit
 from orggraph.settings import Settings
+from tests.served import Served, receive, send
 
 # --- the broker ---------------------------------------------------------------------------
 
@@ -252,3 +255,158 @@ async def test_the_schedule_recomputes_and_publishes_until_stopped(graph: Graph)
     assert first["kpiId"] == "calls"
     assert first["measurements"][-1]["value"] == 1.0
     assert len(first["measurements"]) == 36  # the last 35 days and today
+
+
+# --- a real WebSocket client against the served app: auth and error codes ---------------------
+
+SECRET = "a-test-secret-of-at-least-32-bytes!"
+LEGACY = "graphql-ws"
+
+
+def bearer(expires_in: int = 300) -> str:
+    import jwt
+
+    claims = {"sub": "ana", "roles": ["ANALYST"], "exp": int(time.time()) + expires_in}
+    return "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@pytest.fixture
+def served_with_auth(test_settings: Settings, graph: Graph) -> Iterator[Served]:
+    from pydantic import SecretStr
+
+    with Served(test_settings.model_copy(update={"jwt_secret": SecretStr(SECRET)})) as served:
+        yield served
+
+
+@pytest.fixture
+def served(test_settings: Settings, graph: Graph) -> Iterator[Served]:
+    with Served(test_settings) as served:
+        yield served
+
+
+def close_code(conn: ClientConnection) -> int | None:
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        while True:
+            conn.recv(10)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.mark.timeout(90)
+def test_connection_init_without_valid_credentials_is_closed_before_any_document(
+    served_with_auth: Served,
+) -> None:
+    inits: list[dict[str, Any]] = [
+        {"type": "connection_init"},
+        {"type": "connection_init", "payload": {}},
+        {"type": "connection_init", "payload": {"authorization": "Bearer not-a-token"}},
+        {"type": "connection_init", "payload": {"authorization": bearer(expires_in=-60)}},
+        {"type": "connection_init", "payload": {"apiKey": "unknown"}},
+    ]
+    for init in inits:
+        with served_with_auth.ws() as conn:  # the upgrade request carries no credentials
+            send(conn, init)
+            assert close_code(conn) == 4403, init
+    # Bad credentials in the upgrade request are no better than none.
+    with served_with_auth.ws(additional_headers={"Authorization": "Bearer nope"}) as conn:
+        send(conn, {"type": "connection_init"})
+        assert close_code(conn) == 4403
+    with served_with_auth.ws(LEGACY) as conn:
+        send(conn, {"type": "connection_init", "payload": {}})
+        refused = receive(conn)
+        assert refused["type"] == "connection_error"
+        assert refused["payload"]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert close_code(conn) is not None
+
+
+@pytest.mark.timeout(90)
+def test_credentials_in_connection_init_or_in_the_upgrade_request_are_accepted(
+    served_with_auth: Served,
+) -> None:
+    typename = {"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}}
+    with served_with_auth.ws() as conn:
+        send(conn, {"type": "connection_init", "payload": {"authorization": bearer()}})
+        assert receive(conn)["type"] == "connection_ack"
+        send(conn, typename)
+        assert receive(conn)["payload"] == {"data": {"__typename": "Query"}}
+    with served_with_auth.ws(additional_headers={"Authorization": bearer()}) as conn:
+        send(conn, {"type": "connection_init"})
+        assert receive(conn)["type"] == "connection_ack"
+        send(conn, typename)
+        assert receive(conn)["payload"] == {"data": {"__typename": "Query"}}
+
+
+def acked(served: Served, protocol: str = "graphql-transport-ws") -> ClientConnection:
+    conn = served.ws(protocol)
+    send(conn, {"type": "connection_init"})
+    assert receive(conn)["type"] == "connection_ack"
+    return conn
+
+
+def fragment_bomb(levels: int, root: str) -> str:
+    parts = [f"fragment F0 on {root} {{ __typename }}"]
+    parts += [
+        f"fragment F{i} on {root} {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)
+    ]
+    return " ".join(parts) + f" {root.lower()} {{ ...F{levels} }}"
+
+
+def codes(errors: list[dict[str, Any]]) -> list[str]:
+    return [error["extensions"]["code"] for error in errors]
+
+
+@pytest.mark.timeout(90)
+def test_every_graphql_transport_ws_error_carries_a_code(served: Served) -> None:
+    with acked(served) as conn:
+        refused = {
+            "invalid": ("subscription { nope }", "GRAPHQL_VALIDATION_FAILED"),
+            "bomb": (fragment_bomb(20, "Subscription"), "QUERY_TOO_COMPLEX"),
+            "date": (
+                '{ teamService(teamId: "t", at: "0001-01-01T00:00:00+01:00") { team { id } } }',
+                "BAD_USER_INPUT",
+            ),
+        }
+        for sub_id, (query, code) in refused.items():
+            send(conn, {"id": sub_id, "type": "subscribe", "payload": {"query": query}})
+            message = receive(conn)
+            assert (message["type"], message["id"]) == ("error", sub_id)
+            assert codes(message["payload"]) == [code], message
+        # An error while executing (a query over the socket): in the `next` frame.
+        missing = '{ teamService(teamId: "nobody") { team { id } } }'
+        send(conn, {"id": "missing", "type": "subscribe", "payload": {"query": missing}})
+        message = receive(conn)
+        assert message["type"] == "next" and codes(message["payload"]["errors"]) == ["NOT_FOUND"]
+        assert receive(conn)["type"] == "complete"
+        # An error raised inside a subscription's stream (an event it cannot resolve).
+        stream = "subscription { touchpointAdded { touchpoint { id } } }"
+        send(conn, {"id": "s", "type": "subscribe", "payload": {"query": stream}})
+        served.wait_for_subscribers("touchpointAdded", 1)
+        served.publish_soon("touchpointAdded", {"not": "a touchpoint"})
+        message = receive(conn)
+        assert message["type"] == "next" and codes(message["payload"]["errors"]) == ["INTERNAL"]
+
+
+@pytest.mark.timeout(90)
+def test_every_legacy_graphql_ws_error_carries_a_code(served: Served) -> None:
+    with acked(served, LEGACY) as conn:
+        send(conn, {"id": "v", "type": "start", "payload": {"query": "subscription { nope }"}})
+        message = receive(conn)
+        assert (message["type"], message["id"]) == ("error", "v")
+        assert message["payload"]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        bomb = fragment_bomb(30, "Subscription")
+        send(conn, {"id": "b", "type": "start", "payload": {"query": bomb}})
+        message = receive(conn)
+        assert message["payload"]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+def test_transport_errors_without_a_code_get_one() -> None:
+    from orggraph.http_security import with_error_codes
+
+    limit = {"id": "9", "type": "error", "payload": [{"message": "Subscription limit reached"}]}
+    assert codes(with_error_codes(limit)["payload"]) == ["BAD_USER_INPUT"]
+    legacy = {"id": "9", "type": "error", "payload": {"message": "Subscription limit reached"}}
+    assert with_error_codes(legacy)["payload"]["extensions"] == {"code": "BAD_USER_INPUT"}
+    coded = {"type": "next", "payload": {"data": None, "errors": [{"extensions": {"code": "X"}}]}}
+    assert with_error_codes(coded) == coded
