@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import stat
 import threading
 import urllib.request
@@ -26,7 +27,7 @@ from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, Neo4jError
 from orggraph.graph.cypher import ALLOWED_PROCEDURES
 from orggraph.graph.driver import Graph
-from orggraph.graph.runtime import PASSWORD_FILE, EmbeddedNeo4j, RuntimeConfig
+from orggraph.graph.runtime import LAUNCHER, PASSWORD_FILE, EmbeddedNeo4j, RuntimeConfig
 
 from orggraph.cli import main
 from orggraph.database import (
@@ -406,3 +407,22 @@ def test_a_hardened_configuration_gets_no_warning() -> None:
         "dbms.memory.transaction.total.max": "1.00GiB",
     }
     assert hardening_warnings(Hardening(settings=settings, loopback_url_blocked=True)) == []
+
+
+def _launcher_list(name: str) -> list[str]:
+    text = LAUNCHER.read_text()
+    found = re.search(rf"static final List<String> {name} = List\.of\((.*?)\);", text, re.S)
+    assert found is not None, name
+    return re.findall(r'"([^"]+)"', found.group(1))
+
+
+def test_the_documented_neo4j_conf_is_the_embedded_configuration() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "database-hardening.md").read_text()
+    conf = dict(
+        line.split("=", 1) for line in doc.splitlines() if re.match(r"(dbms|db|internal)\.", line)
+    )
+    assert conf["dbms.security.procedures.allowlist"].split(",") == _launcher_list("ALLOWED")
+    unrestricted = conf["dbms.security.procedures.unrestricted"].split(",")
+    assert unrestricted == _launcher_list("UNRESTRICTED")
+    assert conf["dbms.security.allow_csv_import_from_file_urls"] == "false"
+    assert conf["internal.dbms.cypher_ip_blocklist"] == "0.0.0.0/0,::/0"

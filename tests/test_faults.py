@@ -1,16 +1,23 @@
 """Faults: the database stops while the service serves and writes, then comes back.
 
-This test runs its own embedded Neo4j (not the session's: it stops it) on a
+The first test runs its own embedded Neo4j (not the session's: it stops it) on a
 fixed loopback port, serves the app with uvicorn in the test's event loop with
 short driver time bounds, and keeps a reader, a writer and a bulk import busy
 while the database goes away and returns on the same home and port.
+
+The others let the service own its embedded database (no NEO4J_URI) and kill
+it: SIGKILL, then the review's query that exhausts the heap, then a background
+database stopped, moved to another port and killed. Nobody restarts anything
+but the service's supervisor (orggraph.database.DatabaseSupervisor).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -21,14 +28,33 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from neo4j import GraphDatabase
+from neo4j.exceptions import DriverError, Neo4jError
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
-from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig, free_port
+from orggraph.graph.personal import personal_data
+from orggraph.graph.runtime import (
+    EmbeddedNeo4j,
+    RuntimeConfig,
+    bolt_auth,
+    free_port,
+    running_database,
+    start_background,
+    stop_background,
+)
 from orggraph.graph.seed import generate_customers, seed_organisation
+from starlette.applications import Starlette
 
 from orggraph.app import create_app
+from orggraph.database import DatabaseSupervisor, runtime_config, supervisor_of
 from orggraph.errors import OrgGraphError
 from orggraph.settings import Settings, default_cache_dir
+
+embedded_only = pytest.mark.skipif(
+    bool(os.environ.get("NEO4J_URI")), reason="the service supervises only embedded databases"
+)
+CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
+RECOVER_S = 240.0  # generous: a JVM start on a busy 2-core machine
 
 FAIL_FAST_S = 5.0  # a request during the outage is answered within this
 IMPORT_CUSTOMERS = 1_500
@@ -41,10 +67,9 @@ UPSERT = "mutation($inputs: [TouchpointInput!]!) { upsertTouchpoints(inputs: $in
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[EmbeddedNeo4j]:
-    cache = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
     config = RuntimeConfig(
         home=tmp_path / "neo4j",
-        cache_dir=cache,
+        cache_dir=CACHE,
         bolt_port=free_port(),
         heap="512m",
         pagecache="128m",
@@ -72,16 +97,14 @@ def short_settings(database: EmbeddedNeo4j, home: Path) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[str]:
+async def serving(app: Starlette, start_s: float = 60) -> AsyncIterator[str]:
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_s
     while not server.started:
         assert not task.done(), "the service did not start"
-        assert time.monotonic() < deadline, "the service did not start within 60 s"
+        assert time.monotonic() < deadline, f"the service did not start within {start_s:.0f} s"
         await asyncio.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -221,14 +244,21 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
     settings = short_settings(database, tmp_path / "home")
     user, password = database.auth
     importer = Graph.connect(
-        uri, user, password, "neo4j", connection_timeout=1.0, max_transaction_retry_time=1.0
+        uri,
+        user,
+        password,
+        "neo4j",
+        personal=personal_data(settings),  # the service's key: its reads open what this seals
+        connection_timeout=1.0,
+        max_transaction_retry_time=1.0,
     )
     expected = expected_import()
     try:
         # Migrations and the organisation first, without the service's short bounds.
         await migrate(importer)
         await seed_organisation(importer, customers=0, seed=IMPORT_SEED)
-        async with serving(settings) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        app = create_app(settings)
+        async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
             reader, writer = Client(http), Client(http)
             assert (
                 await writer.request(
@@ -271,8 +301,8 @@ async def test_a_database_outage_fails_fast_recovers_by_itself_and_the_import_re
                 assert code == "DATABASE_UNAVAILABLE"
                 assert time.monotonic() - began < FAIL_FAST_S
                 began = time.monotonic()
-                ready = await http.get("/readyz")
-                assert ready.status_code == 503
+                readiness = await http.get("/readyz")
+                assert readiness.status_code == 503
                 assert time.monotonic() - began < FAIL_FAST_S
             await wait_until(lambda: _has_failed_write(writer, down), 30, "a failed write")
 
@@ -333,3 +363,172 @@ async def _has_failed_write(writer: Client, since: float) -> bool:
 
 async def _both_succeed_after(reader: Client, writer: Client, since: float) -> bool:
     return reader.successes_after(since) >= 3 and writer.successes_after(since) >= 3
+
+
+# --- supervision: the service's own embedded database ------------------------------------
+
+REVIEW_HEAP_BOMB = "WITH [x IN range(1, 30000000) | toString(x)] AS l RETURN size(l)"
+
+
+def embedded_settings(home: Path) -> Settings:
+    """The service's own embedded database (no NEO4J_URI), small, with short driver bounds."""
+    return Settings(
+        neo4j_uri=None,
+        home=home,
+        cache_dir=CACHE,
+        neo4j_heap="512m",
+        neo4j_pagecache="64m",
+        neo4j_connection_timeout_s=1.0,
+        neo4j_acquisition_timeout_s=2.0,
+        neo4j_max_retry_time_s=1.0,
+        query_timeout_s=4.0,
+    )
+
+
+@dataclass
+class Seen:
+    """What the service answered while its database was away."""
+
+    ready: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    health: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    codes: list[str | None] = field(default_factory=list)
+
+    def reasons(self, database: str) -> list[str]:
+        return [str(b.get("reason")) for _, b in self.health if b.get("database") == database]
+
+
+async def read_code(http: httpx.AsyncClient) -> str | None:
+    body = (await http.post("/graphql", json={"query": READ, "variables": {"id": "x"}})).json()
+    errors = body.get("errors") or []
+    return str(errors[0].get("extensions", {}).get("code")) if errors else None
+
+
+async def through_an_outage(http: httpx.AsyncClient, supervisor: DatabaseSupervisor) -> Seen:
+    """Poll /readyz, /healthz and a GraphQL read until the database went away and is back."""
+    seen = Seen()
+
+    async def look() -> int:
+        ready = await http.get("/readyz")
+        health = await http.get("/healthz")
+        seen.ready.append((ready.status_code, ready.json()))
+        seen.health.append((health.status_code, health.json()))
+        seen.codes.append(await read_code(http))
+        return ready.status_code
+
+    restarts = supervisor.restarts
+
+    async def gone() -> bool:
+        return await look() != 200
+
+    async def back() -> bool:
+        return await look() == 200 and supervisor.restarts > restarts
+
+    await wait_until(gone, 60, "/readyz 503 after the database died")
+    await wait_until(back, RECOVER_S, "/readyz 200 after the restart")
+    return seen
+
+
+@embedded_only
+async def test_the_service_restarts_its_embedded_database_after_sigkill_and_a_heap_bomb(
+    tmp_path: Path,
+) -> None:
+    settings = embedded_settings(tmp_path / "home")
+    app = create_app(settings)
+    async with (
+        serving(app, start_s=RECOVER_S) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        assert (await http.get("/readyz")).status_code == 200
+        assert (await http.get("/healthz")).json() == {"status": "ok", "database": "running"}
+        supervisor = supervisor_of(app.state.orggraph.graph)
+        assert supervisor is not None and supervisor.runtime is not None
+        first = supervisor.database_pid
+        assert first is not None
+
+        os.kill(first, signal.SIGKILL)
+        seen = await through_an_outage(http, supervisor)
+        assert any("killed by signal 9" in r for r in seen.reasons("restarting")), seen.health
+        assert all(status == 200 for status, _ in seen.health)  # the process itself is fine
+        assert any(s == 503 and b.get("database") == "restarting" for s, b in seen.ready)
+        assert "DATABASE_UNAVAILABLE" in seen.codes
+        assert set(seen.codes) <= {None, "DATABASE_UNAVAILABLE"}
+        assert await read_code(http) is None
+        second = supervisor.database_pid
+        assert second not in (None, first) and supervisor.restarts == 1
+
+        # The review's query: an expression the memory tracker does not see fills the heap,
+        # the JVM exits (-XX:+ExitOnOutOfMemoryError) and the supervisor is the last wall.
+        def heap_bomb() -> str:
+            with (
+                GraphDatabase.driver(supervisor.uri, auth=bolt_auth(settings.home)) as driver,
+                driver.session(database="neo4j") as session,
+            ):
+                try:
+                    session.run(REVIEW_HEAP_BOMB).consume()
+                except (Neo4jError, DriverError) as error:
+                    return type(error).__name__
+            return "answered"
+
+        bomb = asyncio.create_task(asyncio.to_thread(heap_bomb))
+        seen = await through_an_outage(http, supervisor)
+        assert await bomb != "answered"
+        assert any("out of heap memory" in r for r in seen.reasons("restarting")), seen.health
+        assert await read_code(http) is None
+        assert supervisor.database_pid not in (None, first, second) and supervisor.restarts == 2
+        assert (await http.get("/healthz")).json() == {"status": "ok", "database": "running"}
+
+
+@embedded_only
+async def test_the_service_follows_its_background_database_and_restarts_it_when_it_dies(
+    tmp_path: Path,
+) -> None:
+    settings = embedded_settings(tmp_path / "home")
+    config = runtime_config(settings)
+    first = await asyncio.to_thread(
+        start_background, dataclasses.replace(config, bolt_port=free_port())
+    )
+    try:
+        app = create_app(settings)
+        async with (
+            serving(app, start_s=RECOVER_S) as base,
+            httpx.AsyncClient(base_url=base, timeout=30) as http,
+        ):
+            supervisor = supervisor_of(app.state.orggraph.graph)
+            assert supervisor is not None and supervisor.runtime is None
+            assert supervisor.uri == first.bolt_uri and await read_code(http) is None
+
+            # Stopped on purpose (`orggraph db stop`): the service waits, and says so.
+            await asyncio.to_thread(stop_background, settings.home)
+
+            async def waiting() -> bool:
+                ready = await http.get("/readyz")
+                body = ready.json()
+                return ready.status_code == 503 and body.get("database") == "unavailable"
+
+            await wait_until(waiting, 60, "/readyz 503 'unavailable' after `db stop`")
+            health = (await http.get("/healthz")).json()
+            assert health["database"] == "unavailable" and "orggraph db start" in health["reason"]
+            assert await read_code(http) == "DATABASE_UNAVAILABLE"
+
+            # Started again on another port: the service follows the state file there.
+            moved = await asyncio.to_thread(
+                start_background, dataclasses.replace(config, bolt_port=free_port())
+            )
+            assert moved.bolt_uri != first.bolt_uri
+
+            async def followed() -> bool:
+                return (await http.get("/readyz")).status_code == 200
+
+            await wait_until(followed, RECOVER_S, "/readyz 200 on the moved database")
+            assert supervisor.uri == moved.bolt_uri and await read_code(http) is None
+            assert supervisor.restarts == 0  # it followed; it started nothing
+
+            # Died (its state file left behind): the service starts it again, in the background.
+            os.kill(moved.pid, signal.SIGKILL)
+            seen = await through_an_outage(http, supervisor)
+            assert any("died" in r for r in seen.reasons("restarting")), seen.health
+            again = running_database(settings.home)
+            assert again is not None and again.pid != moved.pid
+            assert supervisor.uri == again.bolt_uri and await read_code(http) is None
+    finally:
+        await asyncio.to_thread(stop_background, settings.home)
