@@ -368,6 +368,10 @@ def bolt_password(home: Path) -> str:
         os.link(staging, path)  # atomic, and never replaces a password another process wrote
     except FileExistsError:
         pass
+    except OSError:  # a file system without hard links
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            staging.replace(path)
     finally:
         staging.unlink(missing_ok=True)
     password = read_bolt_password(home)

@@ -30,6 +30,7 @@ from orggraph.graph.runtime import (
     stop_background,
 )
 
+from orggraph.cli import main
 from orggraph.settings import default_cache_dir
 
 pytestmark = pytest.mark.skipif(
@@ -130,8 +131,11 @@ def test_cached_jars_need_no_maven_and_missing_maven_is_reported(
     assert not (tmp_path / "empty-cache").exists()
 
 
-def test_background_database_round_trip(tmp_path: Path) -> None:
+def test_background_database_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = make_config(tmp_path)
+    monkeypatch.setenv("ORGGRAPH_HOME", str(config.home))
     assert running_database(config.home) is None
     assert stop_background(config.home) is False
     state = start_background(config)
@@ -139,6 +143,12 @@ def test_background_database_round_trip(tmp_path: Path) -> None:
         assert running_database(config.home) == state
         with GraphDatabase.driver(state.bolt_uri, auth=bolt_auth(config.home)) as driver:
             driver.execute_query("RETURN 1", database_="neo4j")
+        capsys.readouterr()
+        assert main(["db", "status"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            state.bolt_uri,
+            "user: neo4j (password: `orggraph db password`)",
+        ]
         with pytest.raises(EmbeddedNeo4jError, match="already served by a background Neo4j"):
             start_background(config)
         with pytest.raises(EmbeddedNeo4jError, match=f"connect to that.*{state.bolt_uri}"):
