@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0  # bound on one unit of database work, retries included
-    max_query_cost: int = 500_000  # estimated fields resolved (lists x their bounds)
+    max_query_cost: int = 3_000_000  # estimated fields resolved, lists x their true bounds
     max_body_bytes: int = 5_000_000  # request body of /graphql and /cypher (HTTP 413)
     # Selections a document expands to, fragments spread in place (docs/http-security.md).
     max_selections: int = Field(default=10_000, ge=1)  # ORGGRAPH_MAX_SELECTIONS

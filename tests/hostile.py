@@ -60,6 +60,9 @@ MALFORMED_DATES: tuple[str, ...] = (
     "2024-02-30",
     "1e309",
     "2024-01-01T00:00:00+99:00",
+    "0001-01-01T00:00:00+01:00",  # parses, but is before year 1 in UTC
+    "9999-12-31T23:59:59-01:00",  # parses, but is after year 9999 in UTC
+    "0000-01-01T00:00:00Z",
 )
 
 huge_text = st.integers(min_value=1_000, max_value=100_000).map(lambda n: "y" * n)

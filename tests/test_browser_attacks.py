@@ -66,7 +66,9 @@ def test_the_default_hosts_are_loopback_and_a_named_bind_address(
 
 
 def test_host_patterns_match_names_not_suffixes() -> None:
-    hosts = AllowedHosts(lambda *_: None, allowed_hosts=["graph.example.com", "*.corp.example"])  # type: ignore[arg-type,return-value]
+    async def app(*_: object) -> None: ...
+
+    hosts = AllowedHosts(app, allowed_hosts=["graph.example.com", "*.corp.example"])
     assert hosts.allows(host_of("graph.example.com:443"))
     assert hosts.allows(host_of("api.corp.example"))
     assert not hosts.allows(host_of("corp.example.evil"))

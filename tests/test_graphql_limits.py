@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -26,6 +26,7 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.schema import build_schema
+from orggraph.schema.caching import CachedParsing
 from orggraph.schema.cost import (
     LIST_BOUNDS,
     UNCUT_ROOTS,
@@ -134,7 +135,8 @@ def test_depth_and_aliases_count_fragments_where_they_are_spread() -> None:
 
 def test_the_measure_reuses_the_cached_parse() -> None:
     schema = build_schema(Settings())
-    parsing = next(e for e in schema.extensions if type(e).__name__ == "CachedParsing")
+    found = next(e for e in schema.extensions if isinstance(e, CachedParsing))
+    parsing = cast(CachedParsing, found)  # the list is typed as extension classes or factories
     cache_info = parsing.parse_document.cache_info  # type: ignore[attr-defined]
     text = bomb(25)
     errors_of(text, schema)
@@ -200,8 +202,8 @@ def expanded(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefin
         total += 1
         if isinstance(node, FragmentSpreadNode):
             total += expanded(fragments[node.name.value].selection_set, fragments)
-        elif node.selection_set is not None:  # type: ignore[union-attr]
-            total += expanded(node.selection_set, fragments)  # type: ignore[union-attr]
+        elif isinstance(node, (FieldNode, InlineFragmentNode)) and node.selection_set:
+            total += expanded(node.selection_set, fragments)
     return total
 
 
