@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -105,6 +106,7 @@ class DatabaseState:
     pid: int
     bolt_uri: str
     started_at: str
+    stopping: bool = False  # set by stop_background before it signals the process
 
 
 def size_bytes(size: str) -> int:
@@ -710,7 +712,8 @@ def _read_state(path: Path) -> DatabaseState | None:
     try:
         data = json.loads(path.read_text())
         return DatabaseState(pid=int(data["pid"]), bolt_uri=str(data["bolt_uri"]),
-                             started_at=str(data["started_at"]))  # fmt: skip
+                             started_at=str(data["started_at"]),
+                             stopping=bool(data.get("stopping", False)))  # fmt: skip
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -728,11 +731,11 @@ def running_database(home: Path) -> DatabaseState | None:
     """The background database serving ``home`` if it is alive and accepts Bolt connections.
 
     A state file whose process is gone (or whose pid now belongs to something
-    else) is stale and removed.
+    else) is stale and removed. A database being stopped is not running.
     """
     path = home / STATE_FILE
     state = _read_state(path)
-    if state is None:
+    if state is None or state.stopping:
         return None
     if not (_pid_alive(state.pid) and _is_launcher(state.pid)):
         log.info("removing the stale %s (pid %s is gone)", path, state.pid)
@@ -744,9 +747,12 @@ def running_database(home: Path) -> DatabaseState | None:
 def background_crashed(home: Path) -> bool:
     """True when ``<home>/runtime.json`` names a background database whose process is gone:
     it died (killed, out of memory) rather than being stopped by ``stop_background``, which
-    removes the file. Call it before ``running_database``, which removes a stale file."""
+    removes the file (and marks it ``stopping`` first). Call it before ``running_database``,
+    which removes a stale file."""
     state = _read_state(home / STATE_FILE)
-    return state is not None and not (_pid_alive(state.pid) and _is_launcher(state.pid))
+    if state is None or state.stopping:
+        return False
+    return not (_pid_alive(state.pid) and _is_launcher(state.pid))
 
 
 def start_background(config: RuntimeConfig, progress: Progress | None = None) -> DatabaseState:
@@ -772,6 +778,9 @@ def stop_background(home: Path, timeout: float = 60) -> bool:
         return False
     running = _pid_alive(state.pid) and _is_launcher(state.pid)
     if running:
+        # Whoever watches the file (a service following it) must not take the process's
+        # exit for a crash and start it again.
+        _write_state(path, dataclasses.replace(state, stopping=True))
         with contextlib.suppress(ProcessLookupError):
             os.kill(state.pid, signal.SIGTERM)
         if not _wait_gone(state.pid, timeout):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, LiteralString
 
 import pytest
 from orggraph.graph.driver import Graph
@@ -100,11 +100,18 @@ async def graph(test_settings: Settings) -> AsyncIterator[Graph]:
     )
     try:
         async with db.driver.session(database=db.database) as session:
-            result = await session.run(
+            # Relationships first, then nodes, each in bounded batches: deleting a node deletes
+            # all its relationships in the same transaction, which for a dense node can exceed
+            # the database's per-transaction memory limit (docs/database-hardening.md).
+            wipes: tuple[LiteralString, ...] = (
+                "MATCH (a)-[r]->(b) WHERE NOT a:Migration AND NOT b:Migration "
+                "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
                 "MATCH (n) WHERE NOT n:Migration "
-                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
             )
-            await result.consume()
+            for query in wipes:
+                result = await session.run(query)
+                await result.consume()
         if db.database not in _migrated:
             await migrate(db)
             _migrated.add(db.database)

@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import pytest
 import pytest_asyncio
@@ -34,11 +34,18 @@ pytestmark = [
 
 async def wipe(db: Graph) -> None:
     async with db.driver.session(database=db.database) as session:
-        result = await session.run(
+        # Relationships first, then nodes, each in bounded batches: deleting a node deletes
+        # all its relationships in the same transaction, which for a dense node can exceed
+        # the database's per-transaction memory limit (docs/database-hardening.md).
+        wipes: tuple[LiteralString, ...] = (
+            "MATCH (a)-[r]->(b) WHERE NOT a:Migration AND NOT b:Migration "
+            "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
             "MATCH (n) WHERE NOT n:Migration "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
         )
-        await result.consume()
+        for query in wipes:
+            result = await session.run(query)
+            await result.consume()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
