@@ -183,7 +183,9 @@ class Graph:
         metadata = dict(_tx_metadata.get()) or None
         with _mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
-                return await self._auto_commit_read(neo4j.Query(query, metadata=metadata), params)
+                return await self._auto_commit_read(
+                    neo4j.Query(query, metadata=metadata, timeout=self._server_timeout()), params
+                )
 
     async def _auto_commit_read(
         self, query: neo4j.Query, params: dict[str, Any]
@@ -208,7 +210,7 @@ class Graph:
     async def _execute(self, work: Callable[[Tx], Awaitable[T]], *, write: bool) -> T:
         metadata = dict(_tx_metadata.get())
 
-        @neo4j.unit_of_work(metadata=metadata or None)
+        @neo4j.unit_of_work(metadata=metadata or None, timeout=self._server_timeout())
         async def unit(tx: AsyncManagedTransaction) -> T:
             return await work(Tx(tx, self.personal))
 
@@ -222,6 +224,12 @@ class Graph:
             async with asyncio.timeout(self.timeout_s):
                 return await _outlasting_deadlocks(once)
 
+    def _server_timeout(self) -> float | None:
+        """The database's own bound on a transaction: a little past the client's, so the
+        client reports the timeout, and a transaction it gave up on (cancelled, timed out,
+        its connection lost) does not run on, holding locks and transaction memory."""
+        return None if self.timeout_s is None else self.timeout_s + SERVER_TIMEOUT_MARGIN_S
+
     @contextlib.contextmanager
     def _bounded(self) -> Iterator[None]:
         """Turn the ``timeout_s`` expiry into DATABASE_UNAVAILABLE (TimeoutError is an OSError)."""
@@ -232,6 +240,7 @@ class Graph:
             raise DatabaseUnavailableError(f"the graph database did not answer{within}") from error
 
 
+SERVER_TIMEOUT_MARGIN_S = 5.0
 DEADLOCK_RETRY_S = 60.0
 """How long a unit of work that keeps losing deadlocks is retried (within ``timeout_s``).
 
