@@ -31,6 +31,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from orggraph.api import build_schema
 from orggraph.auth import ANONYMOUS, LOCAL_ADMIN, Authenticator, Principal, require_cypher_access
 from orggraph.context import Context
 from orggraph.errors import (
@@ -51,8 +52,7 @@ from orggraph.http_security import (
     decode_json_object,
     error_body,
 )
-from orggraph.kpi_engine import run_kpi_schedule
-from orggraph.schema import build_schema
+from orggraph.kpi_schedule import run_kpi_schedule
 from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)

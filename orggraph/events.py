@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, LiteralString
 from orggraph.graph.driver import Graph
 
 if TYPE_CHECKING:
+    from orggraph.graph.kpis import KpiComputation
     from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,12 @@ def publish_after_commit(broker: Broker | None, topic: str, events: Iterable[Eve
         return
     for event in events:
         broker.publish(topic, event)
+
+
+def publish_computation(broker: Broker | None, computation: KpiComputation) -> None:
+    """kpiUpdated, and slaBreached for off-target SLA compliance, after the commit."""
+    publish_after_commit(broker, "kpiUpdated", [computation.event()])
+    publish_after_commit(broker, "slaBreached", computation.breaches())
 
 
 def broker_of(info: Any) -> Broker | None:

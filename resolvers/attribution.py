@@ -7,16 +7,16 @@ from typing import Annotated
 
 import strawberry
 from orggraph.graph import attribution
-from orggraph.graph.attribution import Dimension
-from orggraph.resolvers.journeys import check_window
-from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
-
-from orggraph.attribution_models import (
+from orggraph.graph.attribution import (
     DEFAULT_HALF_LIFE_DAYS,
     AttributionModel,
+    Dimension,
     attribute,
     from_cents,
 )
+from orggraph.resolvers.journeys import check_window
+from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
+
 from orggraph.context import Info
 from orggraph.errors import BadInputError
 

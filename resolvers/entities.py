@@ -17,6 +17,7 @@ from orggraph.graph.driver import Tx
 from orggraph.graph.model import validate_node_id
 from orggraph.schema.inputs import to_dict
 from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
     Connection,
     Edge,
     PageInfo,
@@ -29,8 +30,6 @@ from pydantic.alias_generators import to_camel
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
 from orggraph.events import publish_upserted
-
-DEFAULT_PAGE_SIZE = 50
 
 # Checks a domain runs on its rows before an upsert writes anything: (info, [(argument
 # path, row)]), raising BadInputError naming the field (e.g. a KPI's definition).

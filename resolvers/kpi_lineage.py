@@ -8,12 +8,10 @@ import strawberry
 from orggraph.graph import kpi_lineage
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
-from orggraph.schema.kpi_lineage import KpiLineage
+from orggraph.schema.kpi_lineage import MAX_SERIES, KpiLineage
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
-
-MAX_SERIES = 1000
 
 
 async def resolve_kpi_lineage(

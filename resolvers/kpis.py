@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
-from orggraph.graph.kpis import check_definitions, parse_definition
+from orggraph.graph.kpis import check_definitions, compute_kpis, parse_definition
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
 from orggraph.schema.types import Kpi, Measurement
 
 from orggraph.context import Info
+from orggraph.events import broker_of, publish_computation
 
 
 async def check_kpi_definitions(info: Info, rows: list[tuple[str, dict[str, Any]]]) -> None:
@@ -48,3 +50,27 @@ class KpisMutation:
     )
     upsert_measurement = upsert_one_field(Measurement, MeasurementInput, "Record a measurement.")
     upsert_measurements = upsert_many_field(Measurement, MeasurementInput, "Record measurements.")
+
+
+@strawberry.type
+class KpiEngineMutation:
+    @strawberry.mutation(
+        description=(
+            "Compute one KPI (kpiId) or every KPI with a definition, per period of its window "
+            "from `since` (default: the earliest data) to now, writing one Measurement per "
+            'period (id "{kpiId}:{periodStart}"; recomputing replaces it). Returns the '
+            "measurements, oldest first per KPI; kpiUpdated (and slaBreached) subscribers are "
+            "notified as each KPI's write commits."
+        )
+    )
+    async def compute_kpis(
+        self, info: Info, kpi_id: strawberry.ID | None = None, since: datetime | None = None
+    ) -> list[Measurement]:
+        broker = broker_of(info)
+        computations = await compute_kpis(
+            info.context.graph,
+            kpi_id,
+            since,
+            on_commit=lambda computation: publish_computation(broker, computation),
+        )
+        return [Measurement.from_props(m) for c in computations for m in c.measurements]

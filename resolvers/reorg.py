@@ -9,13 +9,12 @@ import strawberry
 from orggraph.graph import reorg
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
-from orggraph.schema.reorg import ReorgImpact, build_reorg_impact
+from orggraph.schema.reorg import MAX_IN_FLIGHT_SAMPLE, ReorgImpact, build_reorg_impact
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
 
 DEFAULT_IN_FLIGHT_SAMPLE = 20
-MAX_IN_FLIGHT_SAMPLE = 1000
 
 
 async def resolve_reorg_impact(

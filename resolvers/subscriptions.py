@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
-from orggraph.schema.kpi_engine import KpiUpdate, SlaBreach, TouchpointAdded
+from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
 
 from orggraph.context import Info
 from orggraph.errors import InternalError

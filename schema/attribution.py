@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from orggraph.graph.attribution import Dimension
-
-from orggraph.attribution_models import AttributionModel
+from orggraph.graph.attribution import AttributionModel, Dimension
 
 strawberry.enum(
     AttributionModel,

@@ -55,9 +55,9 @@ from graphql import (
 from graphql.type.definition import GraphQLType
 from orggraph.graph.kpis import MAX_PERIODS
 from orggraph.graph.model import Stage
-from orggraph.resolvers.entities import DEFAULT_PAGE_SIZE
-from orggraph.resolvers.kpi_lineage import MAX_SERIES
-from orggraph.resolvers.reorg import MAX_IN_FLIGHT_SAMPLE
+from orggraph.schema.kpi_lineage import MAX_SERIES
+from orggraph.schema.relay import DEFAULT_PAGE_SIZE
+from orggraph.schema.reorg import MAX_IN_FLIGHT_SAMPLE
 from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
 from strawberry.extensions import SchemaExtension
 

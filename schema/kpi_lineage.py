@@ -9,6 +9,9 @@ import strawberry
 from orggraph.schema.team_services import KpiStatus, kpi_status
 from orggraph.schema.types import Campaign, Channel, Kpi, Measurement, Process, Step, Team
 
+# The most measurements `kpiLineage(last:)` returns.
+MAX_SERIES = 1000
+
 
 @strawberry.type(description="Where a KPI comes from, who owns and sees it, and how it stands.")
 class KpiLineage:

@@ -10,6 +10,9 @@ import strawberry
 
 from orggraph.errors import BadInputError
 
+# The page size of a connection when `first` is absent.
+DEFAULT_PAGE_SIZE = 50
+
 T = TypeVar("T")
 _PREFIX = "id:"
 

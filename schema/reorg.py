@@ -22,6 +22,9 @@ from orggraph.schema.types import (
     as_datetime,
 )
 
+# The most customers in flight `reorgImpact(first:)` lists.
+MAX_IN_FLIGHT_SAMPLE = 1000
+
 
 @strawberry.enum(description="What a KPI measures that the team contributes.")
 class FeedKind(enum.Enum):

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from orggraph.graph import model
+from orggraph.graph.kpis import status_of
 from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime
 
 
@@ -36,16 +37,9 @@ class SlaRole(enum.Enum):
 
 
 def kpi_status(kpi: dict[str, Any], latest: dict[str, Any] | None) -> KpiStatus:
-    """HIGHER_IS_BETTER: on target when value >= target; LOWER_IS_BETTER: value <= target."""
+    """The latest value against the KPI's target and direction (``graph.kpis.status_of``)."""
     value = latest.get("value") if latest else None
-    if value is None:
-        return KpiStatus.NO_DATA
-    target = kpi.get("target")
-    if target is None:
-        return KpiStatus.NO_TARGET
-    if kpi.get("direction") == model.KpiDirection.LOWER_IS_BETTER.value:
-        return KpiStatus.ON_TARGET if value <= target else KpiStatus.OFF_TARGET
-    return KpiStatus.ON_TARGET if value >= target else KpiStatus.OFF_TARGET
+    return KpiStatus(status_of(value, kpi.get("target"), kpi.get("direction")))
 
 
 def sla_compliance(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from orggraph.graph.driver import Graph, QueryLog, recording
-from orggraph.schema import build_schema
 from strawberry.types import ExecutionResult
 
+from orggraph.api import build_schema
 from orggraph.context import Context
 from orggraph.settings import Settings
 

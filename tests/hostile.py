@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.personal import personal_data
-from orggraph.schema import build_schema
 
+from orggraph.api import build_schema
 from orggraph.settings import Settings
 
 SCHEMA = build_schema(Settings())

@@ -13,10 +13,10 @@ import pytest
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-from orggraph.schema import build_schema
 from orggraph.schema.authorization import FUNCTION_ROOT_FIELDS, Scope, root_rule
 from strawberry.types import ExecutionResult
 
+from orggraph.api import build_schema
 from orggraph.auth import LOCAL_ADMIN, Principal, Role
 from orggraph.context import Context
 from orggraph.settings import Settings

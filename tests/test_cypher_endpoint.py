@@ -9,12 +9,12 @@ import pytest
 from orggraph.graph.cypher import CypherLimits, run_read_only
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
-from orggraph.schema import build_schema
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
+from orggraph.api import build_schema
 from orggraph.app import create_app
 from orggraph.auth import Principal, Role
 from orggraph.cli import main

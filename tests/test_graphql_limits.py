@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-from orggraph.schema import build_schema
 from orggraph.schema.caching import CachedParsing
 from orggraph.schema.cost import (
     LIST_BOUNDS,
@@ -39,6 +38,7 @@ from orggraph.schema.cost import (
 from orggraph.schema.limits import Limits, measure
 from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
 
+from orggraph.api import build_schema
 from orggraph.settings import Settings
 from tests.helpers import execute, ok
 

@@ -35,10 +35,10 @@ from orggraph.graph.personal import (
     personal_data,
 )
 from orggraph.graph.writes import upsert_nodes
-from orggraph.schema import build_schema
 from pydantic import ValidationError
 from strawberry.types import ExecutionResult
 
+from orggraph.api import build_schema
 from orggraph.auth import LOCAL_ADMIN, Principal, Role
 from orggraph.context import Context
 from orggraph.errors import ForbiddenError

@@ -230,7 +230,7 @@ async def test_the_schedule_recomputes_and_publishes_until_stopped(graph: Graph)
 
     from orggraph.graph.writes import upsert_nodes
 
-    from orggraph.kpi_engine import run_kpi_schedule
+    from orggraph.kpi_schedule import run_kpi_schedule
 
     now = datetime.now(UTC).isoformat()
     await upsert_nodes(

@@ -89,7 +89,7 @@ def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argpars
 
 async def _recompute_kpis(graph: Graph, settings: Settings) -> None:
     from orggraph.errors import OrgGraphError
-    from orggraph.kpi_engine import recompute_after_write
+    from orggraph.kpi_schedule import recompute_after_write
 
     try:
         computed = await recompute_after_write(graph, settings)

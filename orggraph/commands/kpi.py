@@ -43,7 +43,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 def compute_command(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
-    from orggraph.kpi_engine import recompute_after_write
+    from orggraph.kpi_schedule import recompute_after_write
 
     since = parse_since(args.since)
 

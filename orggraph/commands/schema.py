@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def sdl() -> str:
-    from orggraph.schema import build_schema
+    from orggraph.api import build_schema
 
     return build_schema(Settings()).as_str() + "\n"
 

@@ -42,7 +42,7 @@ async def _upsert_relationships(
 
 
 @strawberry.type
-class GraphQuery:
+class NodesQuery:
     @strawberry.field(description="Any entity by id (CONFLICT if two labels share the id).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         found = await nodes.find_by_id(info.context.graph, checked_id(id))
@@ -56,7 +56,7 @@ class GraphQuery:
 
 
 @strawberry.type
-class GraphMutation:
+class NodesMutation:
     @strawberry.mutation(
         description=(
             "Create or update one relationship. Kinds that are a single-valued reference "

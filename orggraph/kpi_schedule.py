@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from orggraph.errors import OrgGraphError
-from orggraph.events import Broker, make_broker, publish_after_commit
+from orggraph.events import Broker, make_broker, publish_computation
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import KpiComputation, compute_kpis
 
@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_LOOKBACK = timedelta(days=35)
-
-
-def publish_computation(broker: Broker | None, computation: KpiComputation) -> None:
-    """kpiUpdated, and slaBreached for off-target SLA compliance, after the commit."""
-    publish_after_commit(broker, "kpiUpdated", [computation.event()])
-    publish_after_commit(broker, "slaBreached", computation.breaches())
 
 
 async def recompute_recent(

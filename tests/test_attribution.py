@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from orggraph.attribution_models import (
+from orggraph.graph.attribution import (
     CONVERSION,
     NULL,
     START,
