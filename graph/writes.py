@@ -138,9 +138,21 @@ def missing_ids_query(label: LiteralString) -> LiteralString:
     )
 
 
-@functools.cache
-def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
-    """Replace the record's single relationship of this kind with one to ``row.ref``."""
+def replace_ref_clause(
+    ref: RefSpec,
+    value: LiteralString,
+    props: LiteralString | None = None,
+    given: LiteralString = "true",
+) -> LiteralString:
+    """The single-valued reference rule, shared by every write path (transactional and bulk).
+
+    Two unit subqueries on the record ``a`` of the current ``row``: when ``given``
+    holds, the record's relationships of this kind to any node but the one whose id
+    is ``value`` are deleted (all of them when ``value`` is null), then the one to
+    that node is merged (its properties set from ``props``). The record is left
+    with at most one target of the kind, the last written one; a replay deletes
+    and creates nothing. A target that does not exist is not invented.
+    """
     spec = ref.spec
     other = ref.other_label
     if ref.record_is_source:
@@ -149,12 +161,23 @@ def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
     else:
         old = "(a)<-[old:" + spec.type + "]-(other:" + other + ")"
         new = "MERGE (b)-[r:" + spec.type + "]->(a)"
+    set_props: LiteralString = " SET r += " + props if props is not None else ""
     return (
-        "UNWIND $rows AS row MATCH (a:" + record_label + " {id: row.id}) "
-        "CALL (a, row) { OPTIONAL MATCH " + old + " WHERE row.ref IS NULL OR other.id <> row.ref "
-        "DELETE old } "
-        "WITH a, row WHERE row.ref IS NOT NULL "
-        "MATCH (b:" + other + " {id: row.ref}) " + new + " SET r += row.props"
+        " CALL (a, row) { WITH a, row WHERE " + given + " OPTIONAL MATCH " + old + " "
+        "WHERE " + value + " IS NULL OR other.id <> " + value + " DELETE old }"
+        " CALL (a, row) { WITH a, row WHERE " + given + " AND " + value + " IS NOT NULL "
+        "MATCH (b:" + other + " {id: " + value + "}) " + new + set_props + " }"
+    )
+
+
+@functools.cache
+def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
+    """Replace the record's single relationship of this kind with one to ``row.ref``."""
+    return (
+        "UNWIND $rows AS row MATCH (a:"
+        + record_label
+        + " {id: row.id})"
+        + replace_ref_clause(ref, "row.ref", "row.props")
     )
 
 
@@ -297,15 +320,13 @@ async def _require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], wh
 async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     """Upsert one batch of validated records of one label inside ``tx``."""
     summary = WriteSummary(rows=len(records))
-    refs = REFS.get(label, {})
-    for field, ref in refs.items():
+    for field, ref in REFS.get(label, {}).items():
         ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
         await _require_existing(tx, ref.other_label, ids, f"{label}.{field}")
 
-    previous_customers: list[str] = []
+    previous_customers: set[str] = set()
     if label == "Touchpoint":
-        record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=[r.id for r in records])
-        previous_customers = list(record["customerIds"]) if record else []
+        previous_customers = await customers_of_touchpoints(tx, [r.id for r in records])
 
     # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
     rows = [
@@ -313,20 +334,35 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
         for r in records
     ]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
-
-    for field, ref in refs.items():
-        ref_rows = [_ref_row(label, field, r) for r in records if field in r.refs()]
-        if ref_rows:
-            summary.add(await tx.run(set_ref_query(label, ref), rows=ref_rows))
+    summary.merge(await write_refs(tx, label, records))
 
     if label == "Touchpoint":
         new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
         summary.merge(
-            await rebuild_chains(
-                tx, set(previous_customers) | new_customers, [r.id for r in records]
-            )
+            await rebuild_chains(tx, previous_customers | new_customers, [r.id for r in records])
         )
     return summary
+
+
+async def write_refs(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
+    """Apply the references each record sets, by the single-valued rule (``set_ref_query``).
+
+    A field the record leaves unset is left alone; one set to None removes the reference.
+    Chains are not rebuilt here (the caller knows whose).
+    """
+    summary = WriteSummary()
+    for field, ref in REFS.get(label, {}).items():
+        ref_rows = [_ref_row(label, field, r) for r in records if field in r.refs()]
+        if ref_rows:
+            summary.add(await tx.run(set_ref_query(label, ref), rows=ref_rows))
+    return summary
+
+
+async def customers_of_touchpoints(tx: Tx, touchpoint_ids: Sequence[str]) -> set[str]:
+    """The customers these touchpoints belong to now: read before a write that may move
+    them, so the journeys they leave are rebuilt too."""
+    record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=list(touchpoint_ids))
+    return set(record["customerIds"]) if record else set()
 
 
 def _ref_row(label: str, field: str, record: Record) -> dict[str, Any]:
@@ -436,9 +472,21 @@ async def write_relationships(
     spec = RELATIONSHIPS[kind]
     await _require_existing(tx, spec.source, [r["from"] for r in rows], kind.value)
     await _require_existing(tx, spec.target, [r["to"] for r in rows], kind.value)
+    return await merge_relationship_rows(tx, kind, rows)
+
+
+async def merge_relationship_rows(
+    tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
+) -> WriteSummary:
+    """Write validated rows of one kind (a row whose ends do not exist writes nothing).
+
+    A single-valued kind replaces each record's previous relationship of the kind;
+    the journeys the rows touch (moved touchpoints' old and new customers) are rebuilt.
+    """
+    spec = RELATIONSHIPS[kind]
     summary = WriteSummary(rows=len(rows))
     customers = (
-        [r["from"] for r in rows] if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT else []
+        {r["from"] for r in rows} if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT else set()
     )
     single = SINGLE_VALUED.get(kind)
     if single is None:
@@ -448,8 +496,7 @@ async def write_relationships(
         ref_rows = _as_ref_rows(kind, ref, rows)
         if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
             # A touchpoint moved to another customer leaves a gap in its former journey.
-            record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=[r["id"] for r in ref_rows])
-            customers += list(record["customerIds"]) if record else []
+            customers |= await customers_of_touchpoints(tx, [r["id"] for r in ref_rows])
         summary.add(await tx.run(set_ref_query(record_label, ref), rows=ref_rows))
     if kind is RelationshipKind.CUSTOMER_HAD_TOUCHPOINT:
         summary.merge(await rebuild_chains(tx, customers))

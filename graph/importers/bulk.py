@@ -1,28 +1,31 @@
 """The fast bulk write path shared by the importers and the generator.
 
-``orggraph.graph.writes`` is the general write layer: each call may replace a
-touchpoint's references, checks that every referenced node exists (one query
-per reference kind) and rebuilds chains touchpoint by touchpoint. A bulk load
-knows more: its rows are validated up front, the nodes they refer to were
+``orggraph.graph.writes`` is the general write layer: it checks that every
+referenced node exists (one query per reference kind) before writing. A bulk
+load knows more: its rows are validated up front, the nodes they refer to were
 written earlier in the same load, and a batch holds whole customers. So this
 module writes each batch with a handful of ``UNWIND`` statements instead:
 
-* nodes: ``MERGE (n:Label {id: row.id}) SET n += row.props``;
-* relationships: ``MATCH`` both ends by id, ``MERGE`` the relationship;
+* nodes: ``MERGE (n:Label {id: row.id}) SET n += row.props``, then the
+  references the records set, by the write layer's ``set_ref_query``;
+* relationships: the write layer's ``merge_relationship_rows`` (single-valued
+  kinds replace the record's previous one), after counting the rows missing an end;
 * touchpoints: one statement that merges the node and every single-valued
-  reference it carries (customer, channel, campaign, team, person, step);
+  reference it sets (customer, channel, campaign, team, person, step), each by
+  the write layer's ``replace_ref_clause``;
 * the journey chain: ``rebuild_chains`` of the write layer for the customers
-  the batch touches, in the same transaction (so a batch is never left with
-  a half-built chain).
+  the batch touches, before and after (a touchpoint may have moved), in the
+  same transaction (so a batch is never left with a half-built chain).
 
-Rules kept from the write layer: rows are validated by the model's pydantic
-records before anything is sent; every statement is a literal built from the
-model's allow-listed labels and types; every write is a ``MERGE`` by id, so a
-replayed batch changes nothing; one managed transaction per batch (all of it
-commits, or none). Unlike ``writes``, a reference set here is *added*, not
-replaced: bulk loads write whole, deterministic data sets, so a re-run sets
-the same references again. A reference to a node that does not exist is
-counted and reported (``missing_refs``), never invented.
+The write semantics are the write layer's: rows are validated by the model's
+pydantic records before anything is sent; every statement is a literal built
+from the model's allow-listed labels and types; every write is a ``MERGE`` by
+id, so a replayed batch changes nothing; a single-valued reference written
+again *replaces* the previous one (after any mix of imports and upserts a
+record has at most one target per kind, the last written); one managed
+transaction per batch (all of it commits, or none). A reference to a node that
+does not exist is never invented: relationship rows missing an end are counted
+and reported, a record's reference to a missing node is dropped.
 """
 
 from __future__ import annotations
@@ -45,7 +48,17 @@ from orggraph.graph.model import (
     TouchpointRecord,
 )
 from orggraph.graph.personal import PersonalData, seal_properties
-from orggraph.graph.writes import WriteSummary, rebuild_chains, validate_records
+from orggraph.graph.writes import (
+    WriteSummary,
+    customers_of_touchpoints,
+    merge_nodes_query,
+    merge_relationship_rows,
+    rebuild_chains,
+    replace_ref_clause,
+    validate_records,
+    validate_relationships,
+    write_refs,
+)
 
 T = TypeVar("T")
 DEFAULT_BULK_BATCH = 10_000
@@ -97,23 +110,6 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 @functools.cache
-def merge_nodes_query(label: LiteralString) -> LiteralString:
-    return "UNWIND $rows AS row MERGE (n:" + label + " {id: row.id}) SET n += row.props"
-
-
-@functools.cache
-def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
-    key: LiteralString = ""
-    if spec.key_property is not None:
-        key = " {" + spec.key_property + ": row.key}"
-    return (
-        "UNWIND $rows AS row MATCH (a:" + spec.source + " {id: row.from}) "
-        "MATCH (b:" + spec.target + " {id: row.to}) "
-        "MERGE (a)-[r:" + spec.type + key + "]->(b) SET r += row.props"
-    )
-
-
-@functools.cache
 def count_dangling_query(spec: RelationshipSpec) -> LiteralString:
     """How many rows name a source or target that does not exist."""
     return (
@@ -124,39 +120,8 @@ def count_dangling_query(spec: RelationshipSpec) -> LiteralString:
     )
 
 
-# One statement per batch: the touchpoint and each of its single-valued references.
-MERGE_TOUCHPOINTS: LiteralString = """
-UNWIND $rows AS row
-MERGE (t:Touchpoint {id: row.id})
-SET t += row.props, t.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs})
-WITH t, row
-CALL (t, row) {
-  WITH t, row WHERE row.customer IS NOT NULL
-  MATCH (c:Customer {id: row.customer}) MERGE (c)-[:HAD]->(t)
-}
-CALL (t, row) {
-  WITH t, row WHERE row.channel IS NOT NULL
-  MATCH (c:Channel {id: row.channel}) MERGE (t)-[:VIA]->(c)
-}
-CALL (t, row) {
-  WITH t, row WHERE row.campaign IS NOT NULL
-  MATCH (c:Campaign {id: row.campaign}) MERGE (t)-[:FROM]->(c)
-}
-CALL (t, row) {
-  WITH t, row WHERE row.team IS NOT NULL
-  MATCH (c:Team {id: row.team}) MERGE (t)-[:HANDLED_BY]->(c)
-}
-CALL (t, row) {
-  WITH t, row WHERE row.person IS NOT NULL
-  MATCH (c:Person {id: row.person}) MERGE (t)-[:HANDLED_BY]->(c)
-}
-CALL (t, row) {
-  WITH t, row WHERE row.step IS NOT NULL
-  MATCH (c:Step {id: row.step}) MERGE (t)-[:AT_STEP]->(c)
-}
-"""
-
-_TOUCHPOINT_REF_KEYS = {
+# The row key each touchpoint reference travels under.
+_TOUCHPOINT_REF_KEYS: dict[str, LiteralString] = {
     "customer_id": "customer",
     "channel_id": "channel",
     "campaign_id": "campaign",
@@ -165,6 +130,24 @@ _TOUCHPOINT_REF_KEYS = {
     "step_id": "step",
 }
 assert set(_TOUCHPOINT_REF_KEYS) == set(REFS["Touchpoint"])
+
+
+def _merge_touchpoints_query() -> LiteralString:
+    query: LiteralString = (
+        "UNWIND $rows AS row MERGE (a:Touchpoint {id: row.id}) "
+        "SET a += row.props, a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
+        "WITH a, row"
+    )
+    for field_name, ref in REFS["Touchpoint"].items():
+        key = _TOUCHPOINT_REF_KEYS[field_name]
+        query += replace_ref_clause(ref, "row." + key, given="'" + key + "' IN row.given")
+    return query
+
+
+MERGE_TOUCHPOINTS: LiteralString = _merge_touchpoints_query()
+"""One statement per batch: each touchpoint and every single-valued reference its
+row sets (``row.given``), by the write layer's rule (``replace_ref_clause``): a
+reference written again replaces the previous one, an unset one is left alone."""
 
 
 # --- row shaping ---------------------------------------------------------------------
@@ -194,9 +177,16 @@ def touchpoint_row(record: TouchpointRecord) -> dict[str, Any]:
     props = record.properties()
     props.pop("at", None)
     seconds, nanos = epoch(record.at)
-    row: dict[str, Any] = {"id": record.id, "props": props, "atS": seconds, "atNs": nanos}
+    refs = record.refs()
+    row: dict[str, Any] = {
+        "id": record.id,
+        "props": props,
+        "atS": seconds,
+        "atNs": nanos,
+        "given": [_TOUCHPOINT_REF_KEYS[name] for name in refs],
+    }
     for field_name, key in _TOUCHPOINT_REF_KEYS.items():
-        row[key] = getattr(record, field_name)
+        row[key] = refs.get(field_name)
     return row
 
 
@@ -208,34 +198,39 @@ def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRe
 
 
 async def write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
-    """Upsert plain node properties (no references) of one label."""
+    """Upsert records of one label with the references they set (touchpoints: with chains)."""
+    if label == "Touchpoint":
+        return await write_touchpoints(tx, [r for r in records if isinstance(r, TouchpointRecord)])
     summary = WriteSummary(rows=len(records))
     rows = [node_row(r, tx.personal) for r in records]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
+    summary.merge(await write_refs(tx, label, records))
     return summary
 
 
 async def write_relationship_rows(
-    tx: Tx, kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
+    tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
 ) -> tuple[WriteSummary, int]:
-    """Merge prepared rows (``from``, ``to``, ``props``, ``key``); count rows missing an end."""
+    """Write prepared rows (``from``, ``to``, ``props``, ``key``) as the write layer does,
+    without its existence checks; count the rows missing an end instead."""
     spec = RELATIONSHIPS[kind]
-    summary = WriteSummary(rows=len(rows))
     record = await tx.single(count_dangling_query(spec), rows=list(rows))
     dangling = int(record["dangling"]) if record else 0
-    summary.add(await tx.run(merge_relationships_query(spec), rows=list(rows)))
-    return summary, dangling
+    return await merge_relationship_rows(tx, kind, rows), dangling
 
 
 async def write_touchpoints(
     tx: Tx, records: Sequence[TouchpointRecord], *, chain: bool = True
 ) -> WriteSummary:
-    """Upsert touchpoints with their references, then rebuild their customers' chains."""
+    """Upsert touchpoints with their references, then rebuild the chains of their customers,
+    former ones included (a touchpoint may have moved)."""
     summary = WriteSummary(rows=len(records))
+    ids = [r.id for r in records]
+    previous = await customers_of_touchpoints(tx, ids) if chain else set()
     summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in records]))
     if chain:
-        customers = {r.customer_id for r in records if r.customer_id is not None}
-        summary.merge(await rebuild_chains(tx, customers))
+        customers = previous | {r.customer_id for r in records if r.customer_id is not None}
+        summary.merge(await rebuild_chains(tx, customers, ids))
     return summary
 
 
@@ -279,9 +274,7 @@ async def load_relationships(
     batch_size: int = DEFAULT_BULK_BATCH,
     progress: Progress | None = None,
 ) -> RelationshipLoad:
-    """Validate, then merge relationships; rows whose ends do not exist are counted."""
-    from orggraph.graph.writes import validate_relationships
-
+    """Validate, then write relationships; rows whose ends do not exist are counted."""
     prepared = validate_relationships(kind, rows)
     total = WriteSummary()
     missing = 0
