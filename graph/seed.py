@@ -37,12 +37,15 @@ one follow-up in seven comes later.
 from __future__ import annotations
 
 import asyncio
+import enum
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, LiteralString
 
+from orggraph.graph.demo_organisation import DemoOrganisation, load_demo_organisation
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import (
     DEFAULT_BULK_BATCH,
@@ -64,7 +67,6 @@ ProgressCallback = Callable[[str], None]
 
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 700
-FOLLOW_UP_SLA_HOURS = 24.0
 BREACH_RATE = 0.15
 
 
@@ -90,579 +92,178 @@ class SeedSummary:
 
 # --- the organisation (static, the same for every seed) -------------------------------
 
-GROUP = "grp"
-_TEAMS: list[dict[str, Any]] = [
-    {"id": GROUP, "name": "Orbis Group", "kind": "GROUP", "function": "MANAGEMENT"},
-    {"id": "bu-consumer", "name": "Consumer", "kind": "BUSINESS_UNIT", "parent": GROUP},
-    {"id": "bu-business", "name": "Business", "kind": "BUSINESS_UNIT", "parent": GROUP},
-    {"id": "fn-marketing", "name": "Marketing", "kind": "FUNCTION", "function": "MARKETING"},
-    {"id": "fn-sales", "name": "Sales", "kind": "FUNCTION", "function": "SALES"},
-    {"id": "fn-care", "name": "Customer Care", "kind": "FUNCTION", "function": "CUSTOMER_CARE"},
-    {"id": "fn-operations", "name": "Operations", "kind": "FUNCTION", "function": "OPERATIONS"},
-    {"id": "fn-logistics", "name": "Logistics", "kind": "FUNCTION", "function": "LOGISTICS"},
-    {"id": "fn-admin", "name": "Administration", "kind": "FUNCTION", "function": "ADMINISTRATION"},
-    {"id": "fn-it", "name": "IT", "kind": "FUNCTION", "function": "IT"},
-    {"id": "digital-office", "name": "Digital Office", "kind": "FUNCTION", "function": "DIGITAL"},
-    {
-        "id": "digital-hub",
-        "name": "Digital Hub",
-        "kind": "BUSINESS_UNIT",
-        "function": "DIGITAL",
-        "parent": GROUP,
-    },
-    {
-        "id": "t-demand-gen",
-        "name": "Demand Generation",
-        "parent": "fn-marketing",
-        "function": "MARKETING",
-    },
-    {
-        "id": "t-content",
-        "name": "Content & Social",
-        "parent": "fn-marketing",
-        "function": "MARKETING",
-    },
-    {"id": "t-inside-sales", "name": "Inside Sales", "parent": "fn-sales", "function": "SALES"},
-    {"id": "t-field-sales", "name": "Field Sales", "parent": "fn-sales", "function": "SALES"},
-    {
-        "id": "t-partner-sales",
-        "name": "Partner Sales",
-        "parent": "fn-sales",
-        "function": "PARTNER_NETWORK",
-    },
-    {
-        "id": "t-contact-center",
-        "name": "Contact Center",
-        "parent": "fn-care",
-        "function": "CUSTOMER_CARE",
-    },
-    {"id": "t-stores", "name": "Stores", "parent": "fn-operations", "function": "OPERATIONS"},
-    {
-        "id": "t-order-mgmt",
-        "name": "Order Management",
-        "parent": "fn-operations",
-        "function": "OPERATIONS",
-    },
-    {"id": "t-warehouse", "name": "Warehouse", "parent": "fn-logistics", "function": "LOGISTICS"},
-    {"id": "t-billing", "name": "Billing", "parent": "fn-admin", "function": "ADMINISTRATION"},
-    {"id": "t-platforms", "name": "Platforms", "parent": "fn-it", "function": "IT"},
-    {"id": "t-ecommerce", "name": "E-commerce", "parent": "digital-office", "function": "DIGITAL"},
-    {"id": "t-hub-lab", "name": "Hub Lab", "parent": "digital-hub", "function": "DIGITAL"},
-]
-# Functions sit under the group and, as a matrix, serve both business units.
-_FUNCTIONS = [t["id"] for t in _TEAMS if t.get("kind") == "FUNCTION"]
-_PART_OF: list[tuple[str, str]] = (
-    [(t["id"], t["parent"]) for t in _TEAMS if "parent" in t]
-    + [(f, GROUP) for f in _FUNCTIONS]
-    + [
-        ("t-field-sales", "bu-business"),
-        ("t-partner-sales", "bu-business"),
-        ("t-stores", "bu-consumer"),
-        ("t-ecommerce", "bu-consumer"),
-    ]
-)
+# Described in demo/organisation.yaml (validated on load); the journeys below use its ids.
+ORGANISATION: DemoOrganisation = load_demo_organisation()
+# The SLA the generated follow-ups keep or breach: its consumer team calls the MQL back.
+FOLLOW_UP_SLA = "sla-mql-follow-up"
+FOLLOW_UP_SLA_HOURS = ORGANISATION.sla(FOLLOW_UP_SLA).threshold
+_FOLLOW_UP_TEAM = ORGANISATION.sla(FOLLOW_UP_SLA).consumer
 
-_PEOPLE_PER_TEAM = 4
-_LEAF_TEAMS = [t["id"] for t in _TEAMS if t["id"].startswith("t-")]
-
-_SERVICES: list[tuple[str, str, str, str, list[str]]] = [
-    # id, name, audience, provider, consumers
-    (
-        "svc-lead-supply",
-        "Qualified lead supply",
-        "INTERNAL",
-        "t-demand-gen",
-        ["t-inside-sales", "t-partner-sales"],
-    ),
-    ("svc-content", "Content production", "INTERNAL", "t-content", ["t-demand-gen"]),
-    ("svc-lead-follow-up", "Lead follow-up", "INTERNAL", "t-inside-sales", ["t-demand-gen"]),
-    (
-        "svc-order-handling",
-        "Order handling",
-        "INTERNAL",
-        "t-order-mgmt",
-        ["t-field-sales", "t-ecommerce", "t-stores"],
-    ),
-    ("svc-shipping", "Shipping", "INTERNAL", "t-warehouse", ["t-order-mgmt"]),
-    ("svc-invoicing", "Invoicing", "INTERNAL", "t-billing", ["t-order-mgmt"]),
-    (
-        "svc-platforms",
-        "Platforms and integrations",
-        "INTERNAL",
-        "t-platforms",
-        ["t-ecommerce", "t-contact-center", "t-demand-gen", "t-hub-lab"],
-    ),
-    ("svc-support", "Customer support", "EXTERNAL", "t-contact-center", []),
-    ("svc-webshop", "Online shop", "EXTERNAL", "t-ecommerce", []),
-]
-
-_SYSTEMS: list[tuple[str, str, str, str]] = [
-    ("sys-crm", "CRM", "CRM", "t-platforms"),
-    ("sys-erp", "ERP", "ERP", "t-platforms"),
-    ("sys-shop", "Web shop", "ECOMMERCE", "t-ecommerce"),
-    ("sys-cms", "Web CMS", "CMS", "t-content"),
-    ("sys-chat", "Chat widget", "CHAT", "t-hub-lab"),
-    ("sys-app", "Mobile app", "APP", "t-hub-lab"),
-    ("sys-mka", "Marketing automation", "MARKETING_AUTOMATION", "t-demand-gen"),
-    ("sys-ticketing", "Ticketing", "TICKETING", "t-contact-center"),
-    ("sys-wms", "Warehouse management", "WMS", "t-warehouse"),
-    ("sys-bi", "BI", "BI", "t-platforms"),
-]
-
-# id, name, kind, online, serving teams
-_CHANNELS: list[tuple[str, str, str, bool, list[str]]] = [
-    ("ch-web", "Web site", "WEB", True, ["t-content"]),
-    ("ch-shop", "E-commerce", "ECOMMERCE", True, ["t-ecommerce"]),
-    ("ch-catalog", "Digital catalogue", "CATALOG", True, ["t-content"]),
-    ("ch-social", "Social", "SOCIAL", True, ["t-content"]),
-    ("ch-content", "Content (webinars, papers)", "CONTENT", True, ["t-content"]),
-    ("ch-email", "Email", "EMAIL", True, ["t-demand-gen"]),
-    ("ch-chat", "Real-time chat", "CHAT", True, []),
-    ("ch-app", "Mobile app", "APP", True, ["t-ecommerce"]),
-    ("ch-phone", "Phone", "PHONE", False, ["t-inside-sales", "t-contact-center"]),
-    ("ch-events", "Events and fairs", "EVENT", False, ["t-demand-gen", "t-field-sales"]),
-    ("ch-store", "Stores", "STORE", False, ["t-stores"]),
-    ("ch-partner", "Partners and dealers", "PARTNER", False, ["t-partner-sales"]),
-    ("ch-agent", "Agents", "AGENT", False, ["t-field-sales"]),
-    ("ch-care", "Customer care desk", "CUSTOMER_CARE", False, ["t-contact-center"]),
-]
-
-# id, name, source kind, team
-_CAMPAIGNS: list[tuple[str, str, str, str]] = [
-    ("cmp-search", "Paid search", "PAID", "t-demand-gen"),
-    ("cmp-seo", "Organic search", "ORGANIC", "t-content"),
-    ("cmp-social-ads", "Social ads", "SOCIAL", "t-content"),
-    ("cmp-newsletter", "Newsletter", "EMAIL", "t-demand-gen"),
-    ("cmp-fair", "Trade fair", "EVENT", "t-demand-gen"),
-    ("cmp-referral", "Customer referral", "REFERRAL", "t-demand-gen"),
-    ("cmp-partners", "Partner co-marketing", "PARTNER", "t-demand-gen"),
-    ("cmp-direct", "Direct", "DIRECT", "t-content"),
-]
-_CAMPAIGN_WEIGHTS = [25, 20, 15, 12, 6, 8, 6, 8]
-# Where a campaign's first touch happens.
-_CAMPAIGN_CHANNEL = {
-    "cmp-search": ("ch-web", "PAGE_VIEW"),
-    "cmp-seo": ("ch-web", "PAGE_VIEW"),
-    "cmp-social-ads": ("ch-social", "SOCIAL"),
-    "cmp-newsletter": ("ch-email", "EMAIL"),
-    "cmp-fair": ("ch-events", "EVENT_VISIT"),
-    "cmp-referral": ("ch-web", "PAGE_VIEW"),
-    "cmp-partners": ("ch-partner", "MEETING"),
-    "cmp-direct": ("ch-store", "EVENT_VISIT"),
+PEOPLE_OF_TEAM: dict[str, list[str]] = {}
+for _person in ORGANISATION.people():
+    PEOPLE_OF_TEAM.setdefault(_person.team, []).append(_person.id)
+_CAMPAIGN_IDS = [c.id for c in ORGANISATION.campaigns]
+_CAMPAIGN_WEIGHTS = [c.weight for c in ORGANISATION.campaigns]
+# Where a campaign's first touch happens: (channel, touchpoint type).
+_FIRST_TOUCH = {
+    c.id: (c.first_touch.channel, c.first_touch.type.value) for c in ORGANISATION.campaigns
 }
 
 FUNNEL = ("LEAD", "MQL", "SAL", "SQL", "OPPORTUNITY", "CUSTOMER")
 # Probability of reaching the next funnel stage from each stage.
 _CONVERSION = {"LEAD": 0.6, "MQL": 0.85, "SAL": 0.6, "SQL": 0.7, "OPPORTUNITY": 0.45}
 
-# process id, name, lifecycle, steps [(step id, name, stage)]
-_PROCESSES: list[tuple[str, str, str, list[tuple[str, str, str]]]] = [
-    (
-        "proc-l2c",
-        "Lead to customer",
-        "CONSOLIDATED",
-        [
-            ("step-lead", "Capture lead", "LEAD"),
-            ("step-mql", "Qualify by marketing (MQL)", "MQL"),
-            ("step-sal", "Accept by sales (SAL)", "SAL"),
-            ("step-sql", "Qualify by sales (SQL)", "SQL"),
-            ("step-opportunity", "Work the opportunity", "OPPORTUNITY"),
-            ("step-customer", "Win the customer", "CUSTOMER"),
-        ],
-    ),
-    (
-        "proc-o2d",
-        "Order to delivery",
-        "INTEGRATED",
-        [
-            ("step-fulfil", "Fulfil the order", "FULFILMENT"),
-            ("step-deliver", "Deliver", "DELIVERY"),
-            ("step-bill", "Invoice and collect", "BILLING"),
-        ],
-    ),
-    (
-        "proc-care",
-        "Customer care",
-        "CONSOLIDATED",
-        [
-            ("step-support", "Resolve a request", "SUPPORT"),
-            ("step-retain", "Retain", "RETENTION"),
-        ],
-    ),
-    (
-        "proc-chat-commerce",
-        "Conversational commerce (pilot)",
-        "EXPERIMENTAL",
-        [
-            ("step-chat-engage", "Engage in chat", "LEAD"),
-            ("step-chat-order", "Order in chat", "CUSTOMER"),
-        ],
-    ),
-    (
-        "proc-app-onboarding",
-        "App onboarding (pilot)",
-        "EXPERIMENTAL",
-        [
-            ("step-app-signup", "Sign up in the app", "SUBSCRIBER"),
-            ("step-app-first-order", "First order in the app", "CUSTOMER"),
-        ],
-    ),
-]
-STEP_OF_STAGE = {stage: step for step, _, stage in _PROCESSES[0][3]}
-
-_T0 = "2022-01-01T00:00:00Z"
-_HANDOVER = "2024-01-01T00:00:00Z"
-# team, step, from, to
-_OWNS: list[tuple[str, str, str, str | None]] = [
-    ("t-demand-gen", "step-lead", _T0, None),
-    ("t-demand-gen", "step-mql", _T0, _HANDOVER),
-    ("digital-office", "step-mql", _HANDOVER, None),  # MQL scoring moved to the digital office
-    ("t-inside-sales", "step-sal", _T0, None),
-    ("t-inside-sales", "step-sql", _T0, None),
-    ("t-field-sales", "step-opportunity", _T0, None),
-    ("t-field-sales", "step-customer", _T0, None),
-    ("t-order-mgmt", "step-fulfil", _T0, None),
-    ("t-warehouse", "step-deliver", _T0, None),
-    ("t-billing", "step-bill", _T0, None),
-    ("t-contact-center", "step-support", _T0, None),
-    ("t-contact-center", "step-retain", _T0, None),
-    ("t-hub-lab", "step-chat-engage", "2024-03-01T00:00:00Z", None),
-    ("t-hub-lab", "step-chat-order", "2024-03-01T00:00:00Z", None),
-    ("t-hub-lab", "step-app-signup", "2024-06-01T00:00:00Z", None),
-    ("t-hub-lab", "step-app-first-order", "2024-06-01T00:00:00Z", None),
-]
-_SUPPORTS = [
-    ("sys-mka", "step-lead"),
-    ("sys-mka", "step-mql"),
-    ("sys-crm", "step-sal"),
-    ("sys-crm", "step-sql"),
-    ("sys-crm", "step-opportunity"),
-    ("sys-erp", "step-customer"),
-    ("sys-erp", "step-fulfil"),
-    ("sys-wms", "step-deliver"),
-    ("sys-erp", "step-bill"),
-    ("sys-ticketing", "step-support"),
-    ("sys-chat", "step-chat-engage"),
-    ("sys-shop", "step-chat-order"),
-    ("sys-app", "step-app-signup"),
-    ("sys-app", "step-app-first-order"),
-]
-
-# id, name, unit, direction, target, window, accountable, shared with, measures [(kind, id)]
-_KPIS: list[tuple[str, str, str, str, float, str, str, list[str], list[tuple[str, str]]]] = [
-    (
-        "kpi-mql-volume",
-        "MQLs delivered",
-        "count",
-        "HIGHER_IS_BETTER",
-        400.0,
-        "MONTH",
-        "t-demand-gen",
-        ["t-inside-sales", "fn-sales"],
-        [("step", "step-mql")],
-    ),
-    (
-        "kpi-mql-follow-up",
-        "MQLs followed up within 24h",
-        "ratio",
-        "HIGHER_IS_BETTER",
-        0.9,
-        "WEEK",
-        "t-inside-sales",
-        ["t-demand-gen"],
-        [("step", "step-sal")],
-    ),
-    (
-        "kpi-lead-to-mql",
-        "Lead to MQL conversion",
-        "ratio",
-        "HIGHER_IS_BETTER",
-        0.55,
-        "MONTH",
-        "t-demand-gen",
-        ["fn-sales"],
-        [("step", "step-lead"), ("process", "proc-l2c")],
-    ),
-    (
-        "kpi-win-rate",
-        "Opportunity win rate",
-        "ratio",
-        "HIGHER_IS_BETTER",
-        0.45,
-        "QUARTER",
-        "t-field-sales",
-        ["t-demand-gen", "fn-marketing"],
-        [("step", "step-opportunity")],
-    ),
-    (
-        "kpi-revenue",
-        "Revenue won",
-        "EUR",
-        "HIGHER_IS_BETTER",
-        2_000_000.0,
-        "QUARTER",
-        "fn-sales",
-        ["fn-marketing", "t-order-mgmt"],
-        [("process", "proc-l2c"), ("campaign", "cmp-search"), ("campaign", "cmp-fair")],
-    ),
-    (
-        "kpi-cost-per-lead",
-        "Cost per lead",
-        "EUR",
-        "LOWER_IS_BETTER",
-        40.0,
-        "MONTH",
-        "fn-marketing",
-        [],
-        [("campaign", "cmp-search"), ("campaign", "cmp-social-ads")],
-    ),
-    (
-        "kpi-chat-response",
-        "Chat first response time",
-        "seconds",
-        "LOWER_IS_BETTER",
-        120.0,
-        "WEEK",
-        "digital-office",
-        [],
-        [("channel", "ch-chat")],
-    ),
-    (
-        "kpi-handover-time",
-        "Won deal to order hand-over",
-        "seconds",
-        "LOWER_IS_BETTER",
-        172_800.0,
-        "MONTH",
-        "t-order-mgmt",
-        ["t-field-sales"],
-        [("step", "step-fulfil")],
-    ),
-    (
-        "kpi-on-time-delivery",
-        "On-time delivery",
-        "%",
-        "HIGHER_IS_BETTER",
-        95.0,
-        "MONTH",
-        "t-warehouse",
-        ["t-contact-center"],
-        [("step", "step-deliver"), ("process", "proc-o2d")],
-    ),
-    (
-        "kpi-first-contact-resolution",
-        "First contact resolution",
-        "%",
-        "HIGHER_IS_BETTER",
-        75.0,
-        "MONTH",
-        "t-contact-center",
-        [],
-        [("step", "step-support"), ("channel", "ch-care")],
-    ),
-    (
-        "kpi-app-adoption",
-        "App sign-ups (pilot)",
-        "count",
-        "HIGHER_IS_BETTER",
-        500.0,
-        "MONTH",
-        "t-hub-lab",
-        ["digital-office"],
-        [("process", "proc-app-onboarding")],
-    ),
-]
-
-# The KPIs the engine computes (graph/kpis.py catalogue); the others have no definition
-# (no catalogue measure fits: costs, deliveries, resolutions live outside the graph).
-_DEFINITIONS: dict[str, dict[str, Any]] = {
-    "kpi-mql-follow-up": {"measure": "SLA_COMPLIANCE", "slaId": "sla-mql-follow-up"},
-    "kpi-lead-to-mql": {
-        "measure": "CONVERSION_RATE",
-        "fromStage": "LEAD",
-        "toStage": "MQL",
-        "processId": "proc-l2c",
-    },
-    "kpi-win-rate": {"measure": "DEAL_WIN_RATE"},
-    "kpi-revenue": {"measure": "WON_REVENUE"},
-    "kpi-chat-response": {"measure": "FIRST_RESPONSE_TIME", "channelId": "ch-chat"},
-    "kpi-handover-time": {
-        "measure": "STAGE_TIME",
-        "fromStage": "CUSTOMER",
-        "toStage": "FULFILMENT",
-    },
-}
-
-# id, name, kind, threshold, unit, window, provider, consumer, step, kpi
-_SLAS: list[tuple[str, str, str, float, str, str, str, str, str, str]] = [
-    (
-        "sla-mql-volume",
-        "Marketing delivers MQLs to sales",
-        "VOLUME",
-        400.0,
-        "MQLs",
-        "MONTH",
-        "t-demand-gen",
-        "t-inside-sales",
-        "step-mql",
-        "kpi-mql-volume",
-    ),
-    (
-        "sla-mql-follow-up",
-        "Sales follows up every MQL within 24 hours",
-        "RESPONSE_TIME",
-        FOLLOW_UP_SLA_HOURS,
-        "hours",
-        "WEEK",
-        "t-demand-gen",
-        "t-inside-sales",
-        "step-sal",
-        "kpi-mql-follow-up",
-    ),
-    (
-        "sla-order-handover",
-        "Sales hands won deals to order management within 48 hours",
-        "RESPONSE_TIME",
-        48.0,
-        "hours",
-        "MONTH",
-        "t-field-sales",
-        "t-order-mgmt",
-        "step-fulfil",
-        "kpi-handover-time",
-    ),
-]
+Row = dict[str, Any]
 
 
-def _people() -> list[dict[str, Any]]:
-    people = []
-    for team in _LEAF_TEAMS:
-        for k in range(_PEOPLE_PER_TEAM):
-            people.append(
+def _present(**values: Any) -> Row:
+    """The values that are set: an absent property stays absent on the node."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _value(member: enum.Enum | None) -> Any:
+    return None if member is None else member.value
+
+
+def _node_rows(org: DemoOrganisation) -> list[tuple[str, list[Row]]]:
+    """Per label, in an order where every node's references are written before it."""
+    steps = [(p, i + 1, s) for p in org.processes for i, s in enumerate(p.steps)]
+    return [
+        (
+            "Team",
+            [
+                _present(id=t.id, name=t.name, kind=_value(t.kind), function=_value(t.function))
+                for t in org.teams
+            ],
+        ),
+        ("Person", [{"id": p.id, "name": p.name, "role": p.role} for p in org.people()]),
+        (
+            "Service",
+            [{"id": s.id, "name": s.name, "audience": s.audience.value} for s in org.services],
+        ),
+        ("System", [{"id": s.id, "name": s.name, "kind": s.kind.value} for s in org.systems]),
+        (
+            "Channel",
+            [
+                {"id": c.id, "name": c.name, "kind": c.kind.value, "online": c.online}
+                for c in org.channels
+            ],
+        ),
+        (
+            "Campaign",
+            [
+                {"id": c.id, "name": c.name, "sourceKind": c.source_kind.value, "teamId": c.team}
+                for c in org.campaigns
+            ],
+        ),
+        (
+            "Process",
+            [{"id": p.id, "name": p.name, "lifecycle": p.lifecycle.value} for p in org.processes],
+        ),
+        (
+            "Step",
+            [
+                {"id": s.id, "name": s.name, "stage": s.stage.value, "processId": p.id, "order": n}
+                for p, n, s in steps
+            ],
+        ),
+        (
+            "KPI",
+            [
                 {
-                    "id": f"p-{team[2:]}-{k + 1}",
-                    "name": f"{team[2:].replace('-', ' ').title()} member {k + 1}",
-                    "role": "lead" if k == 0 else "member",
-                    "team": team,
+                    "id": k.id,
+                    "name": k.name,
+                    "unit": k.unit,
+                    "direction": k.direction.value,
+                    "target": k.target,
+                    "window": k.window.value,
+                    "accountableTeamId": k.accountable,
+                    "definition": k.definition,
                 }
-            )
-    return people
+                for k in org.kpis
+            ],
+        ),
+        (
+            "SLA",
+            [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "kind": s.kind.value,
+                    "threshold": s.threshold,
+                    "unit": s.unit,
+                    "window": s.window.value,
+                    "providerTeamId": s.provider,
+                    "consumerTeamId": s.consumer,
+                    "stepId": s.step,
+                    "kpiId": s.kpi,
+                }
+                for s in org.slas
+            ],
+        ),
+    ]
 
 
-PEOPLE = _people()
-PEOPLE_OF_TEAM: dict[str, list[str]] = {}
-for _p in PEOPLE:
-    PEOPLE_OF_TEAM.setdefault(_p["team"], []).append(_p["id"])
+def _links(pairs: Iterable[tuple[str, str]]) -> list[Row]:
+    return [{"from": a, "to": b} for a, b in pairs]
 
 
-async def write_organisation(graph: Graph) -> WriteSummary:
+def _relationship_rows(org: DemoOrganisation) -> list[tuple[RelationshipKind, list[Row]]]:
+    kpis = org.kpis
+    return [
+        (
+            K.TEAM_PART_OF_TEAM,
+            _links(
+                (t.id, parent)
+                for t in org.teams
+                for parent in ((t.parent,) if t.parent else ()) + t.also_part_of
+            ),
+        ),
+        (
+            K.PERSON_MEMBER_OF_TEAM,
+            [{"from": p.id, "to": p.team, "properties": {"role": p.role}} for p in org.people()],
+        ),
+        (K.TEAM_PROVIDES_SERVICE, _links((s.provider, s.id) for s in org.services)),
+        (
+            K.SERVICE_CONSUMED_BY_TEAM,
+            _links((s.id, team) for s in org.services for team in s.consumers),
+        ),
+        (K.TEAM_OPERATES_SYSTEM, _links((s.operator, s.id) for s in org.systems)),
+        (K.TEAM_SERVES_CHANNEL, _links((team, c.id) for c in org.channels for team in c.served_by)),
+        (
+            K.STEP_NEXT_STEP,
+            _links((a.id, b.id) for p in org.processes for a, b in pairwise(p.steps)),
+        ),
+        (
+            K.TEAM_OWNS_STEP,
+            [
+                {
+                    "from": o.team,
+                    "to": s.id,
+                    "properties": _present(**{"from": o.valid_from, "to": o.valid_to}),
+                }
+                for s in org.steps
+                for o in s.owners
+            ],
+        ),
+        (K.SYSTEM_SUPPORTS_STEP, _links((y, s.id) for s in org.steps for y in s.supported_by)),
+        (K.KPI_SHARED_WITH_TEAM, _links((k.id, t) for k in kpis for t in k.shared_with)),
+        (K.KPI_MEASURES_STEP, _links((k.id, r) for k in kpis for r in k.measures.steps)),
+        (K.KPI_MEASURES_PROCESS, _links((k.id, r) for k in kpis for r in k.measures.processes)),
+        (K.KPI_MEASURES_CHANNEL, _links((k.id, r) for k in kpis for r in k.measures.channels)),
+        (K.KPI_MEASURES_CAMPAIGN, _links((k.id, r) for k in kpis for r in k.measures.campaigns)),
+    ]
+
+
+async def write_organisation(
+    graph: Graph, organisation: DemoOrganisation = ORGANISATION
+) -> WriteSummary:
     """Upsert the static organisation through the general write layer (small)."""
     total = WriteSummary()
-
-    async def nodes(label: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    for label, rows in _node_rows(organisation):
         total.merge(await upsert_nodes(graph, label, rows))
-
-    async def rels(kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]) -> None:
+    for kind, rows in _relationship_rows(organisation):
         total.merge(await upsert_relationships(graph, kind, rows))
-
-    await nodes("Team", [{k: v for k, v in t.items() if k != "parent"} for t in _TEAMS])
-    await rels(K.TEAM_PART_OF_TEAM, [{"from": a, "to": b} for a, b in _PART_OF])
-    await nodes("Person", [{k: v for k, v in p.items() if k != "team"} for p in PEOPLE])
-    await rels(
-        K.PERSON_MEMBER_OF_TEAM,
-        [{"from": p["id"], "to": p["team"], "properties": {"role": p["role"]}} for p in PEOPLE],
-    )
-    await nodes("Service", [{"id": s[0], "name": s[1], "audience": s[2]} for s in _SERVICES])
-    await rels(K.TEAM_PROVIDES_SERVICE, [{"from": s[3], "to": s[0]} for s in _SERVICES])
-    await rels(
-        K.SERVICE_CONSUMED_BY_TEAM, [{"from": s[0], "to": team} for s in _SERVICES for team in s[4]]
-    )
-    await nodes("System", [{"id": s[0], "name": s[1], "kind": s[2]} for s in _SYSTEMS])
-    await rels(K.TEAM_OPERATES_SYSTEM, [{"from": s[3], "to": s[0]} for s in _SYSTEMS])
-    await nodes(
-        "Channel", [{"id": c[0], "name": c[1], "kind": c[2], "online": c[3]} for c in _CHANNELS]
-    )
-    await rels(
-        K.TEAM_SERVES_CHANNEL, [{"from": team, "to": c[0]} for c in _CHANNELS for team in c[4]]
-    )
-    await nodes(
-        "Campaign",
-        [{"id": c[0], "name": c[1], "sourceKind": c[2], "teamId": c[3]} for c in _CAMPAIGNS],
-    )
-    await nodes("Process", [{"id": p[0], "name": p[1], "lifecycle": p[2]} for p in _PROCESSES])
-    await nodes(
-        "Step",
-        [
-            {"id": s[0], "name": s[1], "stage": s[2], "processId": p[0], "order": i + 1}
-            for p in _PROCESSES
-            for i, s in enumerate(p[3])
-        ],
-    )
-    await rels(
-        K.STEP_NEXT_STEP,
-        [
-            {"from": a[0], "to": b[0]}
-            for p in _PROCESSES
-            for a, b in zip(p[3], p[3][1:], strict=False)
-        ],
-    )
-    await rels(
-        K.TEAM_OWNS_STEP,
-        [
-            {
-                "from": team,
-                "to": step,
-                "properties": {"from": start, **({"to": end} if end else {})},
-            }
-            for team, step, start, end in _OWNS
-        ],
-    )
-    await rels(K.SYSTEM_SUPPORTS_STEP, [{"from": a, "to": b} for a, b in _SUPPORTS])
-    await nodes(
-        "KPI",
-        [
-            {
-                "id": k[0],
-                "name": k[1],
-                "unit": k[2],
-                "direction": k[3],
-                "target": k[4],
-                "window": k[5],
-                "accountableTeamId": k[6],
-                "definition": _DEFINITIONS.get(k[0]),
-            }
-            for k in _KPIS
-        ],
-    )
-    await rels(K.KPI_SHARED_WITH_TEAM, [{"from": k[0], "to": t} for k in _KPIS for t in k[7]])
-    measures = {
-        "step": K.KPI_MEASURES_STEP,
-        "process": K.KPI_MEASURES_PROCESS,
-        "channel": K.KPI_MEASURES_CHANNEL,
-        "campaign": K.KPI_MEASURES_CAMPAIGN,
-    }
-    for name, kind in measures.items():
-        await rels(
-            kind, [{"from": k[0], "to": ref} for k in _KPIS for what, ref in k[8] if what == name]
-        )
-    await nodes(
-        "SLA",
-        [
-            {
-                "id": s[0],
-                "name": s[1],
-                "kind": s[2],
-                "threshold": s[3],
-                "unit": s[4],
-                "window": s[5],
-                "providerTeamId": s[6],
-                "consumerTeamId": s[7],
-                "stepId": s[8],
-                "kpiId": s[9],
-            }
-            for s in _SLAS
-        ],
-    )
     return total
 
 
@@ -712,7 +313,7 @@ def generate_customer(
         segment=segment,
         email=f"contact{index}@customer{seed}.example",
     )
-    campaign = rng.choices([c[0] for c in _CAMPAIGNS], _CAMPAIGN_WEIGHTS)[0]
+    campaign = rng.choices(_CAMPAIGN_IDS, _CAMPAIGN_WEIGHTS)[0]
     at = EPOCH + timedelta(seconds=rng.uniform(0, SPAN_DAYS * 86_400))
     events: list[dict[str, Any]] = []
 
@@ -749,7 +350,7 @@ def generate_customer(
 
     # Target length: varied, mean about touchpoints_per_customer.
     target = max(1, round(rng.gammavariate(2.0, touchpoints_per_customer / 2.0)))
-    first_channel, first_type = _CAMPAIGN_CHANNEL[campaign]
+    first_channel, first_type = _FIRST_TOUCH[campaign]
     touch(
         first_type,
         first_channel,
@@ -790,7 +391,7 @@ def generate_customer(
                 delay = rng.uniform(0.1, FOLLOW_UP_SLA_HOURS - 0.5)
             follow_up = delay
             at += timedelta(hours=delay)
-            touch("CALL", "ch-phone", "t-inside-sales", "step-sal", at, activity="follow_up_mql")
+            touch("CALL", "ch-phone", _FOLLOW_UP_TEAM, "step-sal", at, activity="follow_up_mql")
         elif nxt == "SQL":
             at += timedelta(hours=rng.expovariate(1 / 72))
             touch("MEETING", "ch-phone", "t-inside-sales", "step-sql", at, activity="qualify")
