@@ -45,7 +45,7 @@ import neo4j.spatial
 import neo4j.time
 from neo4j.exceptions import BrokenRecordError, ClientError, DriverError, Neo4jError
 from orggraph.graph import model
-from orggraph.graph.driver import Graph, _mapped_errors, _note_query, _tx_metadata
+from orggraph.graph.driver import Graph, current_metadata, mapped_errors, note_query
 
 from orggraph.errors import (
     BadInputError,
@@ -303,10 +303,10 @@ class Catalogue:
 async def _catalogue(graph: Graph, session: neo4j.AsyncSession) -> Catalogue:
     cached = _catalogues.get(graph)
     if cached is None:
-        _note_query(PROCEDURE_MODES)
+        note_query(PROCEDURE_MODES)
         result = await session.run(PROCEDURE_MODES)
         modes = {record["name"]: record["mode"] async for record in result}
-        _note_query(BUILT_IN_FUNCTIONS)
+        note_query(BUILT_IN_FUNCTIONS)
         record = await (await session.run(BUILT_IN_FUNCTIONS)).single()
         functions = frozenset(record["names"]) if record is not None else frozenset()
         cached = Catalogue(modes, functions)
@@ -441,21 +441,21 @@ async def run_read_only(
     explain: LiteralString = "EXPLAIN " + query
     loop = asyncio.get_running_loop()
     started = loop.time()
-    metadata = {"app": "orggraph", "kind": "analyst-cypher", **_tx_metadata.get()}
+    metadata = {"app": "orggraph", **current_metadata(), "kind": "analyst-cypher"}
     # Backstop on the client side if the server-side timeout is not honoured.
     backstop = limits.timeout_s + 5.0
-    with _mapped_errors(), _query_errors(limits):
+    with mapped_errors(), _query_errors(limits):
         async with asyncio.timeout(backstop):
             async with graph.driver.session(
                 database=graph.database, default_access_mode=neo4j.READ_ACCESS
             ) as session:
                 catalogue = await _catalogue(graph, session)
-                _note_query(explain)
+                note_query(explain)
                 planned = await session.run(explain, parameters)
                 check_plan(await planned.consume(), graph.database, catalogue)
                 tx = await session.begin_transaction(metadata=metadata, timeout=limits.timeout_s)
                 try:
-                    _note_query(text)
+                    note_query(text)
                     result = await tx.run(text, parameters)
                     collected = await _collect(result, limits, can_read_pii)
                 finally:

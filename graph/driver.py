@@ -73,6 +73,11 @@ def recording() -> Iterator[QueryLog]:
         _active_logs.reset(token)
 
 
+def current_metadata() -> dict[str, Any]:
+    """The transaction metadata of this context (see ``transaction_metadata``)."""
+    return dict(_tx_metadata.get())
+
+
 @contextlib.contextmanager
 def transaction_metadata(**metadata: Any) -> Iterator[None]:
     """Tag transactions started in this context (visible in SHOW TRANSACTIONS)."""
@@ -83,7 +88,7 @@ def transaction_metadata(**metadata: Any) -> Iterator[None]:
         _tx_metadata.reset(token)
 
 
-def _note_query(query: str) -> None:
+def note_query(query: str) -> None:
     for query_log in _active_logs.get():
         query_log.queries.append(query)
 
@@ -98,7 +103,7 @@ class Tx:
         self.personal = personal
 
     async def records(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
-        _note_query(query)
+        note_query(query)
         result = await self._tx.run(query, params)
         return [record async for record in result]
 
@@ -107,7 +112,7 @@ class Tx:
         return records[0] if records else None
 
     async def run(self, query: LiteralString, **params: Any) -> neo4j.SummaryCounters:
-        _note_query(query)
+        note_query(query)
         result = await self._tx.run(query, params)
         summary = await result.consume()
         return summary.counters
@@ -159,7 +164,7 @@ class Graph:
         await self.driver.close()
 
     async def ping(self) -> None:
-        with _mapped_errors(), self._bounded():
+        with mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 await self.driver.verify_connectivity(database=self.database)
 
@@ -179,9 +184,9 @@ class Graph:
         (1.1 -> 0.65 ms for a one-row lookup). A read is idempotent, so the transient
         failures a transaction function would retry (a leader switch, a lost
         connection) are retried here, with backoff, for ``retry_time_s``."""
-        _note_query(query)
+        note_query(query)
         metadata = dict(_tx_metadata.get()) or None
-        with _mapped_errors(), self._bounded():
+        with mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 return await self._auto_commit_read(
                     neo4j.Query(query, metadata=metadata, timeout=self._server_timeout()), params
@@ -220,7 +225,7 @@ class Graph:
                     return await session.execute_write(unit)
                 return await session.execute_read(unit)
 
-        with _mapped_errors(), self._bounded():
+        with mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 return await _outlasting_deadlocks(once)
 
@@ -267,7 +272,7 @@ async def _outlasting_deadlocks(once: Callable[[], Awaitable[T]]) -> T:
 
 
 @contextlib.contextmanager
-def _mapped_errors() -> Iterator[None]:
+def mapped_errors() -> Iterator[None]:
     """Translate driver errors, by their code, into orggraph errors."""
     try:
         yield

@@ -19,9 +19,6 @@ from orggraph.graph.driver import Graph
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
-# Activity keys, chosen by the $by parameter (never pasted into the query).
-BY_KEYS: tuple[str, ...] = ("ACTIVITY", "TYPE", "CHANNEL", "STEP")
-
 _KEY: LiteralString = """
   WITH t,
        CASE $by

@@ -240,11 +240,6 @@ async def check_definitions(graph: Graph, definitions: Sequence[tuple[str, Any]]
             raise BadInputError(f"{name}: no such node {row[key]!r}", field=name)
 
 
-async def check_definition(graph: Graph, definition: Any, what: str = "definition") -> None:
-    """:func:`check_definitions` for one definition."""
-    await check_definitions(graph, [(what, definition)])
-
-
 # --- the vetted queries: one per measure --------------------------------------------------
 
 CONVERSION_RATE: LiteralString = """

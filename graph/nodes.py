@@ -90,16 +90,6 @@ def hashed_list_nodes_query(label: LiteralString, hash_property: LiteralString) 
     )
 
 
-@functools.cache
-def count_nodes_query(label: LiteralString) -> LiteralString:
-    return (
-        "MATCH (n:" + label + ") WHERE all(key IN keys($equals) WHERE n[key] = $equals[key]) "
-        "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
-        "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
-        "RETURN count(n) AS total"
-    )
-
-
 def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     other = spec.target if outgoing else spec.source
     if spec.type == "HAS_STEP":
@@ -209,10 +199,3 @@ async def list_nodes(
     )
     records = await graph.query(query, after=after or "", limit=limit, **node_filter.params())
     return [dict(record["props"]) for record in records]
-
-
-async def count_nodes(graph: Graph, label: LiteralString, node_filter: NodeFilter) -> int:
-    if node_filter.hashed is not None:
-        raise ValueError("count_nodes does not take a look-up hash filter")
-    records = await graph.query(count_nodes_query(label), **node_filter.params())
-    return int(records[0]["total"]) if records else 0

@@ -41,9 +41,10 @@ from orggraph.schema.caching import (
     cached_validator,
 )
 from orggraph.schema.cost import MaxCostLimiter, enforce_list_bounds
-from orggraph.schema.errors import ErrorCodes
+from orggraph.schema.errors import ErrorCode, ErrorCodes
 from orggraph.schema.limits import DocumentLimits, Limits
 from orggraph.schema.scalars import DATETIME, DateTimeInRange
+from orggraph.schema.tracing import TransactionMetadata
 from orggraph.settings import Settings
 
 QUERIES: tuple[type, ...] = (
@@ -107,6 +108,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         CachedValidation(cached_validator(settings.document_cache_size)),
         MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         Authorization,
+        TransactionMetadata,
         ErrorCodes,
     ]
     subscription: Any = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
@@ -116,6 +118,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=subscription,
         extensions=extensions,
         scalar_overrides={datetime: DATETIME},
+        types=[ErrorCode],
     )
     guard_subscriptions(schema._schema)
     enforce_list_bounds(schema._schema)

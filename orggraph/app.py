@@ -273,27 +273,10 @@ def create_app(
 
 # --- POST /cypher ---------------------------------------------------------------
 
-_STATUS_BY_CODE: dict[str, int] = {
-    "BAD_USER_INPUT": 400,
-    "CYPHER_SYNTAX_ERROR": 400,
-    "CYPHER_NOT_READ_ONLY": 400,
-    "CYPHER_QUERY_FAILED": 400,
-    "CYPHER_MEMORY_LIMIT": 422,
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "PAYLOAD_TOO_LARGE": 413,
-    "BAD_REQUEST": 400,
-    "CSRF_PREVENTED": 400,
-    "QUERY_TOO_COMPLEX": 422,
-    "CYPHER_TIMEOUT": 422,
-    "DATABASE_UNAVAILABLE": 503,
-}
-
 
 def error_response(error: OrgGraphError) -> JSONResponse:
     """The GraphQL error shape, so clients of /graphql and /cypher parse one format."""
-    return JSONResponse(error_body(error), status_code=_STATUS_BY_CODE.get(error.code, 500))
+    return JSONResponse(error_body(error), status_code=error.http_status)
 
 
 def request_principal(request: Request) -> Principal:

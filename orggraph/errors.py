@@ -13,6 +13,9 @@ class OrgGraphError(Exception):
     """Base of all errors a client may see. ``message`` is safe to show."""
 
     code: ClassVar[str] = "INTERNAL"
+    # The HTTP status of a response that carries only this error (POST /cypher, refusals
+    # before GraphQL runs); a GraphQL response keeps the GraphQL-over-HTTP status rules.
+    http_status: ClassVar[int] = 500
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -27,36 +30,43 @@ class BadInputError(OrgGraphError):
     """The request is malformed: a bad id, a missing field, an unknown value."""
 
     code = "BAD_USER_INPUT"
+    http_status = 400
 
 
 class NotFoundError(OrgGraphError):
     """A referenced entity does not exist."""
 
     code = "NOT_FOUND"
+    http_status = 404
 
 
 class ConflictError(OrgGraphError):
     """The request contradicts what is stored (e.g. an ambiguous id)."""
 
     code = "CONFLICT"
+    http_status = 409
 
 
 class DatabaseUnavailableError(OrgGraphError):
     """Neo4j could not be reached; the request may be retried later."""
 
     code = "DATABASE_UNAVAILABLE"
+    http_status = 503
 
 
 class UnauthenticatedError(OrgGraphError):
     code = "UNAUTHENTICATED"
+    http_status = 401
 
 
 class ForbiddenError(OrgGraphError):
     code = "FORBIDDEN"
+    http_status = 403
 
 
 class QueryTooComplexError(OrgGraphError):
     code = "QUERY_TOO_COMPLEX"
+    http_status = 422
 
 
 class InternalError(OrgGraphError):
@@ -100,6 +110,7 @@ class PayloadTooLargeError(BadInputError):
     """The request body is larger than the service accepts (HTTP 413)."""
 
     code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
 
 
 class BadRequestError(BadInputError):
@@ -114,23 +125,17 @@ class CsrfPreventedError(BadInputError):
     code = "CSRF_PREVENTED"
 
 
-ALL_ERROR_CODES: tuple[str, ...] = (
-    "BAD_USER_INPUT",
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "NOT_FOUND",
-    "CONFLICT",
-    "DATABASE_UNAVAILABLE",
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "QUERY_TOO_COMPLEX",
-    "INTERNAL",
-    "CYPHER_SYNTAX_ERROR",
-    "CYPHER_NOT_READ_ONLY",
-    "CYPHER_TIMEOUT",
-    "CYPHER_QUERY_FAILED",
-    "CYPHER_MEMORY_LIMIT",
-    "PAYLOAD_TOO_LARGE",
-    "BAD_REQUEST",
-    "CSRF_PREVENTED",
-)
+# The codes of graphql-core's own errors (given in schema.errors): no class here raises them.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+def all_error_codes() -> tuple[str, ...]:
+    """Every ``extensions.code`` a client may see: one per error class, and graphql-core's."""
+    codes: list[str] = []
+    classes: list[type[OrgGraphError]] = [OrgGraphError]
+    while classes:
+        kind = classes.pop()
+        codes.append(kind.code)
+        classes.extend(kind.__subclasses__())
+    return tuple(sorted({*codes, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED}))

@@ -9,15 +9,22 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterator
 
+import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import StreamExecutionResult
 
-from orggraph.errors import OrgGraphError
+from orggraph.errors import (
+    GRAPHQL_PARSE_FAILED,
+    GRAPHQL_VALIDATION_FAILED,
+    OrgGraphError,
+    all_error_codes,
+)
 
 log = logging.getLogger("orggraph.graphql")
 
@@ -57,12 +64,12 @@ def _about_variable(error: GraphQLError) -> bool:
 
 def _code_without_cause(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
+        return GRAPHQL_PARSE_FAILED
     if error.message.startswith(_BAD_VALUE_PREFIXES) or _about_variable(error):
         return "BAD_USER_INPUT"
     if error.path is not None:
         return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
+    return GRAPHQL_VALIDATION_FAILED
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
@@ -108,3 +115,9 @@ def _classify_streamed(error: GraphQLError) -> GraphQLError:
             extensions={"code": "BAD_USER_INPUT"},
         )
     return classify(error)
+
+
+ErrorCode = strawberry.enum(
+    enum.Enum("ErrorCode", {code: code for code in all_error_codes()}),  # type: ignore[misc]
+    description="Every `extensions.code` an error of this API may carry.",
+)

@@ -41,9 +41,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from orggraph.errors import QueryTooComplexError
+from orggraph.errors import GRAPHQL_VALIDATION_FAILED, QueryTooComplexError
 
-VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+VALIDATION_FAILED = GRAPHQL_VALIDATION_FAILED
 
 
 @dataclass
