@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+import pytest
+from orggraph.graph.demo_organisation import (
+    DemoOrganisationError,
+    load_demo_organisation,
+    parse_demo_organisation,
+)
 from orggraph.graph.driver import Graph
 from orggraph.graph.seed import (
     FOLLOW_UP_SLA_HOURS,
@@ -187,3 +195,198 @@ async def test_seeding_again_with_the_same_seed_changes_nothing(graph: Graph) ->
     assert again.writes.nodes_created == 0
     assert again.writes.relationships_created == 0
     assert again.writes.relationships_deleted == 0
+
+
+# --- the organisation as described in graph/demo/organisation.yaml -----------------------
+
+
+async def test_the_seeded_organisation_has_the_counts_of_the_description(graph: Graph) -> None:
+    await seed_organisation(graph, customers=0, seed=1)
+    labels = await rows(
+        graph,
+        "MATCH (n) WHERE NOT n:Migration RETURN labels(n)[0] AS label, count(*) AS n",
+    )
+    # 13 teams with 4 members each; 6 + 3 + 2 + 2 + 2 steps in the five processes.
+    assert {r["label"]: r["n"] for r in labels} == {
+        "Campaign": 8,
+        "Channel": 14,
+        "KPI": 11,
+        "Person": 52,
+        "Process": 5,
+        "SLA": 3,
+        "Service": 9,
+        "Step": 15,
+        "System": 10,
+        "Team": 25,
+    }
+    types = await rows(graph, "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n")
+    assert {r["type"]: r["n"] for r in types} == {
+        "PART_OF": 24 + 4,  # every team but the group has a parent; four matrix links
+        "MEMBER_OF": 52,
+        "PROVIDES": 9,
+        "CONSUMED_BY": 13,
+        "OPERATES": 10,
+        "SERVES": 15,
+        "RUN_BY": 8,
+        "HAS_STEP": 15,
+        "NEXT": 5 + 2 + 1 + 1 + 1,
+        "OWNS": 16,  # one per step, plus the MQL step's second owner
+        "SUPPORTS": 14,  # every step but "Retain"
+        "ACCOUNTABLE_FOR": 11,
+        "SHARED_WITH": 11,
+        "MEASURES": 7 + 4 + 2 + 4,  # steps, processes, channels, campaigns
+        "PROVIDER": 3,
+        "CONSUMER": 3,
+        "GOVERNS": 3,
+        "TRACKED_BY": 3,
+    }
+
+
+async def test_the_seeded_steps_have_the_owners_of_the_description(graph: Graph) -> None:
+    await seed_organisation(graph, customers=0, seed=1)
+    owners = await rows(
+        graph,
+        "MATCH (p:Process)-[h:HAS_STEP]->(s:Step)<-[o:OWNS]-(t:Team) "
+        "WHERE p.id IN ['proc-l2c', 'proc-chat-commerce'] "
+        "RETURN s.id AS step, t.id AS team, toString(o.from) AS since, toString(o.to) AS until "
+        "ORDER BY p.id, h.order, o.from",
+    )
+    start = "2022-01-01T00:00:00Z"
+    assert [tuple(r.values()) for r in owners] == [
+        ("step-chat-engage", "t-hub-lab", "2024-03-01T00:00:00Z", None),
+        ("step-chat-order", "t-hub-lab", "2024-03-01T00:00:00Z", None),
+        ("step-lead", "t-demand-gen", start, None),
+        ("step-mql", "t-demand-gen", start, "2024-01-01T00:00:00Z"),
+        ("step-mql", "digital-office", "2024-01-01T00:00:00Z", None),
+        ("step-sal", "t-inside-sales", start, None),
+        ("step-sql", "t-inside-sales", start, None),
+        ("step-opportunity", "t-field-sales", start, None),
+        ("step-customer", "t-field-sales", start, None),
+    ]
+
+
+async def test_the_seeded_slas_have_the_thresholds_and_parties_of_the_description(
+    graph: Graph,
+) -> None:
+    await seed_organisation(graph, customers=0, seed=1)
+    slas = await rows(
+        graph,
+        "MATCH (p:Team)<-[:PROVIDER]-(s:SLA)-[:CONSUMER]->(c:Team), (s)-[:GOVERNS]->(st:Step) "
+        "RETURN s.id AS id, s.kind AS kind, s.threshold AS threshold, s.unit AS unit, "
+        "p.id AS provider, c.id AS consumer, st.id AS step ORDER BY id",
+    )
+    assert [tuple(r.values()) for r in slas] == [
+        (
+            "sla-mql-follow-up",
+            "RESPONSE_TIME",
+            24.0,
+            "hours",
+            "t-demand-gen",
+            "t-inside-sales",
+            "step-sal",
+        ),
+        ("sla-mql-volume", "VOLUME", 400.0, "MQLs", "t-demand-gen", "t-inside-sales", "step-mql"),
+        (
+            "sla-order-handover",
+            "RESPONSE_TIME",
+            48.0,
+            "hours",
+            "t-field-sales",
+            "t-order-mgmt",
+            "step-fulfil",
+        ),
+    ]
+    assert FOLLOW_UP_SLA_HOURS == 24.0
+
+
+def test_generated_customers_are_unchanged_for_a_seed() -> None:
+    # Pinned: campaign order and weights, people per team and the SLA threshold all feed
+    # the random streams, so reordering the description changes this hash.
+    data = [
+        [
+            d.customer.model_dump(mode="json"),
+            [x.model_dump(mode="json") for x in d.deals],
+            [t.model_dump(mode="json") for t in d.touchpoints],
+            d.follow_up_delay_h,
+        ]
+        for d in generate_customers(5, 40)
+    ]
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    assert digest == "f91387026b28fc59d4e9996f3eed9597a7ed0525c3b436d444e981045224db40"
+
+
+def test_generated_touchpoints_refer_only_to_entries_of_the_description() -> None:
+    org = load_demo_organisation()
+    teams = {t.id for t in org.teams}
+    channels = {c.id for c in org.channels}
+    steps = {s.id for s in org.steps}
+    campaigns = {c.id for c in org.campaigns}
+    people = {p.id for p in org.people()}
+    for d in generate_customers(2, 500):
+        for t in d.touchpoints:
+            assert t.team_id is None or t.team_id in teams
+            assert t.channel_id is None or t.channel_id in channels
+            assert t.step_id in steps
+            assert t.campaign_id is None or t.campaign_id in campaigns
+            assert t.person_id is None or t.person_id in people
+        assert all(deal.team_id in teams for deal in d.deals)
+
+
+_SMALL = """
+teams:
+  - {id: t-a, name: A, members: 2}
+  - {id: t-b, name: B, parent: t-a}
+channels:
+  - {id: ch-web, name: Web, kind: WEB, online: true, served_by: [t-a]}
+campaigns:
+  - {id: cmp-x, name: X, source_kind: PAID, team: t-a, weight: 1,
+     first_touch: {channel: ch-web, type: PAGE_VIEW}}
+"""
+
+
+def test_a_small_description_gives_its_people_from_the_team_id() -> None:
+    org = parse_demo_organisation(_SMALL, "small.yaml")
+    assert [(p.id, p.name, p.role, p.team) for p in org.people()] == [
+        ("p-a-1", "A member 1", "lead", "t-a"),
+        ("p-a-2", "A member 2", "member", "t-a"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("name: B, parent: t-a", "parent: t-a"), "small.yaml: teams[1].name: Field required"),
+        (("parent: t-a", "parent: t-z"), "small.yaml: teams[1].parent: no team has the id 't-z'"),
+        (("kind: WEB", "kind: WEBSITE"), "small.yaml: channels[0].kind: Input should be"),
+        (("members: 2", "members: 2, colour: red"), "small.yaml: teams[0].colour: Extra inputs"),
+        (
+            ("id: t-b", "id: t-a"),
+            "small.yaml: teams[1].id: team 't-a' is already defined at teams[0]",
+        ),
+        (
+            ("channel: ch-web", "channel: ch-chat"),
+            "small.yaml: campaigns[0].first_touch.channel: no channel has the id 'ch-chat'",
+        ),
+        (("teams:", "teams: ["), "small.yaml: not valid YAML"),
+    ],
+)
+def test_an_invalid_description_is_refused_naming_the_place_in_the_file(
+    change: tuple[str, str], message: str
+) -> None:
+    with pytest.raises(DemoOrganisationError) as refused:
+        parse_demo_organisation(_SMALL.replace(*change), "small.yaml")
+    assert message in str(refused.value)
+
+
+def test_an_ownership_ending_before_it_starts_is_refused() -> None:
+    text = _SMALL + (
+        "processes:\n"
+        "  - id: proc-p\n"
+        "    name: P\n"
+        "    lifecycle: EXPERIMENTAL\n"
+        "    steps:\n"
+        "      - {id: step-s, name: S, stage: LEAD, owners: [\n"
+        '          {team: t-a, from: "2024-01-01T00:00:00Z", to: "2023-01-01T00:00:00Z"}]}\n'
+    )
+    with pytest.raises(DemoOrganisationError, match=r"steps\[0\]\.owners\[0\]\.to: ownership"):
+        parse_demo_organisation(text, "small.yaml")
