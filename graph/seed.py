@@ -21,6 +21,10 @@
   stage, varied lengths and delays), deals (won or lost, with amounts) and
   follow-ups that sometimes breach the 24-hour SLA.
 
+The organisation is data: ``graph/demo/organisation.yaml``, loaded and checked
+by ``graph/demo_organisation.py``; this module turns it into rows and generates
+the customers, whose journeys use its ids (funnel steps, channels, teams).
+
 Every customer's journey comes from its own random stream
 (``Random(f"{seed}:{index}")``), so the data for a seed does not depend on the
 batch size, and a re-run writes exactly the same ids and values (a no-op).
