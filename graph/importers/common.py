@@ -1,13 +1,17 @@
-"""Helpers shared by the dataset importers: reading CSVs, summaries, progress."""
+"""Helpers shared by the dataset importers: reading CSVs, summaries, bulk loads with progress."""
 
 from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from orggraph.graph.driver import Graph
+from orggraph.graph.importers.bulk import Progress, load_nodes, load_relationships, load_touchpoints
+from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import WriteSummary
 
 from orggraph.errors import BadInputError
@@ -27,6 +31,14 @@ def read_csv(path: Path) -> Iterator[dict[str, str]]:
 def split_ids(value: str) -> list[str]:
     """A comma-separated id list (as in the OCEL flat export); blanks dropped."""
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def number_or_text(value: str) -> float | str:
+    """A CSV cell as a number when it reads as one (OCEL attribute values), else as text."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 @dataclass
@@ -55,3 +67,42 @@ class ImportSummary:
         )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+@dataclass
+class Loader:
+    """The bulk loads of one import, each metered and counted into its summary."""
+
+    graph: Graph
+    summary: ImportSummary
+    progress: Say | None
+    batch_size: int
+
+    async def nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        meter = Progress(label, len(rows), self.progress, every=self.batch_size)
+        written = await load_nodes(
+            self.graph, label, rows, batch_size=self.batch_size, progress=meter
+        )
+        self.summary.writes.merge(written)
+        self.summary.count(label, len(rows))
+
+    async def relationships(
+        self, kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Rows naming a node that does not exist are counted out and warned about."""
+        meter = Progress(kind.value, len(rows), self.progress, every=self.batch_size * 2)
+        loaded = await load_relationships(
+            self.graph, kind, rows, batch_size=self.batch_size, progress=meter
+        )
+        self.summary.writes.merge(loaded.summary)
+        self.summary.count(kind.value, len(rows) - loaded.missing)
+        if loaded.missing:
+            self.summary.warn(f"{loaded.missing} {kind.value} rows name a missing node")
+
+    async def touchpoints(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        meter = Progress("Touchpoint", len(rows), self.progress, every=self.batch_size)
+        written = await load_touchpoints(
+            self.graph, rows, batch_size=self.batch_size, progress=meter
+        )
+        self.summary.writes.merge(written)
+        self.summary.count("Touchpoint", len(rows))

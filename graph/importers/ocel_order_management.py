@@ -11,7 +11,9 @@ See ``docs/datasets.md`` for the mapping; in short:
 * each event (21,008) -> one ``Touchpoint`` (id ``om:`` + event id, ``activity``
   = the event type), internal ones included; CONCERNS every object it names
   (qualifier = the object type, since the export lost the E2O qualifiers);
-  HANDLED_BY each of its employees and their teams; AT_STEP the activity's step;
+  HANDLED_BY one of its employees and their team (a touchpoint has one handler:
+  of the two employees of a ``send_package``, the one of the step's owning
+  role, else the first listed); AT_STEP the activity's step;
 * one ``Process`` with one ``Step`` per activity, ordered along the life of an
   order; each step OWNED by the team whose employees perform it most;
 * O2O (lost in the export) is re-derived from the events, as event knowledge
@@ -35,8 +37,21 @@ from pathlib import Path
 from typing import Any
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.importers.bulk import Progress, load_nodes, load_relationships, load_touchpoints
-from orggraph.graph.importers.common import ImportSummary, read_csv, split_ids
+from orggraph.graph.importers.common import (
+    ImportSummary,
+    Loader,
+    number_or_text,
+    read_csv,
+    split_ids,
+)
+from orggraph.graph.importers.ocel import (
+    Activity,
+    company_teams,
+    load_process,
+    load_step_owners,
+    most_frequent,
+    touchpoint_types,
+)
 from orggraph.graph.model import RelationshipKind
 
 K = RelationshipKind
@@ -44,7 +59,7 @@ NS = "om:"
 GROUP_ID = NS + "group"
 
 # Activities in the order of an order's life, with their stage and touchpoint type.
-ACTIVITIES: tuple[tuple[str, str, str], ...] = (
+ACTIVITIES: tuple[Activity, ...] = (
     ("place_order", "CUSTOMER", "ORDER"),
     ("confirm_order", "FULFILMENT", "EMAIL"),
     ("item_out_of_stock", "FULFILMENT", "INTERNAL"),
@@ -89,13 +104,6 @@ def customer_id(raw: str) -> str:
 
 def nice(raw: str) -> str:
     return raw.replace("_", " ")
-
-
-def _number(value: str) -> float | str:
-    try:
-        return float(value)
-    except ValueError:
-        return value
 
 
 class OrderManagementLog:
@@ -147,7 +155,48 @@ class OrderManagementLog:
         for event in self.events:
             for employee in split_ids(event["employees"]):
                 by_activity[event["type"]][self.employees[employee]] += 1
-        return {a: roles.most_common(1)[0][0] for a, roles in by_activity.items()}
+        return most_frequent(by_activity)
+
+    def handler_of(self, employees: Sequence[str], owner_role: str | None) -> str | None:
+        """The one employee an event is HANDLED_BY (a touchpoint has one handler):
+        the first listed of the step's owning role, else the first listed."""
+        ranked = sorted(employees, key=lambda e: self.employees[e] != owner_role)
+        return ranked[0] if ranked else None
+
+    def object_rows(self) -> list[dict[str, Any]]:
+        """Orders, items, packages and products, with their entity file's columns."""
+        return [
+            {
+                "id": object_id(kind, entity["id"]),
+                "type": kind,
+                "name": nice(entity["id"]),
+                "attributes": {
+                    k: number_or_text(v) for k, v in entity.items() if k != "id" and v != ""
+                },
+            }
+            for kind, entity_rows in self.objects.items()
+            for entity in entity_rows
+        ]
+
+    def o2o_rows(self) -> list[dict[str, Any]]:
+        """The object graph re-derived from the events (see the module doc)."""
+        pairs = [
+            *((("order", o), ("item", i), "contains") for i, o in sorted(self.item_order.items())),
+            *(
+                (("package", p), ("item", i), "contains")
+                for p, items in sorted(self.package_items.items())
+                for i in sorted(items)
+            ),
+            *((("item", i), ("product", p), "is_a") for i, p in sorted(self.item_product.items())),
+        ]
+        return [
+            {
+                "from": object_id(*source),
+                "to": object_id(*target),
+                "properties": {"qualifier": qualifier},
+            }
+            for source, target, qualifier in pairs
+        ]
 
 
 async def import_order_management(
@@ -160,151 +209,69 @@ async def import_order_management(
     started = time.perf_counter()
     data = OrderManagementLog(directory)
     summary = ImportSummary("ocel2-order-management")
-
-    async def nodes(label: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress(label, len(rows), progress, every=batch_size)
-        summary.writes.merge(
-            await load_nodes(graph, label, rows, batch_size=batch_size, progress=meter)
-        )
-        summary.count(label, len(rows))
-
-    async def rels(kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress(kind.value, len(rows), progress, every=batch_size * 2)
-        loaded = await load_relationships(graph, kind, rows, batch_size=batch_size, progress=meter)
-        summary.writes.merge(loaded.summary)
-        summary.count(kind.value, len(rows) - loaded.missing)
-        if loaded.missing:
-            summary.warn(f"{loaded.missing} {kind.value} rows name a missing node")
+    load = Loader(graph, summary, progress, batch_size)
 
     # Organisation.
     roles = sorted(set(data.employees.values()))
-    await nodes(
+    await load.nodes(
         "Team",
-        [
-            {
-                "id": GROUP_ID,
-                "name": "Order management company (OCEL 2.0)",
-                "kind": "GROUP",
-                "function": "MANAGEMENT",
-            },
-            *(
-                {
-                    "id": team_id(r),
-                    "name": r,
-                    "kind": "TEAM",
-                    "function": ROLE_FUNCTION.get(r, "OTHER"),
-                }
-                for r in roles
-            ),
-        ],
+        company_teams(
+            GROUP_ID,
+            "Order management company (OCEL 2.0)",
+            ((team_id(r), r, ROLE_FUNCTION.get(r, "OTHER")) for r in roles),
+        ),
     )
-    await rels(K.TEAM_PART_OF_TEAM, [{"from": team_id(r), "to": GROUP_ID} for r in roles])
-    await nodes(
+    await load.relationships(
+        K.TEAM_PART_OF_TEAM, [{"from": team_id(r), "to": GROUP_ID} for r in roles]
+    )
+    await load.nodes(
         "Person",
         [{"id": person_id(p), "name": nice(p), "role": role} for p, role in data.employees.items()],
     )
-    await rels(
+    await load.relationships(
         K.PERSON_MEMBER_OF_TEAM,
         [
             {"from": person_id(p), "to": team_id(role), "properties": {"role": role}}
             for p, role in data.employees.items()
         ],
     )
-    await nodes(
+    await load.nodes(
         "Customer",
         [{"id": customer_id(c), "name": nice(c), "kind": "ACCOUNT"} for c in data.customers],
     )
 
     # Process and steps.
-    process = NS + "process:order-management"
-    await nodes(
-        "Process", [{"id": process, "name": "Order management", "lifecycle": "CONSOLIDATED"}]
+    owners = data.step_owners()
+    await load_process(
+        load, NS + "process:order-management", "Order management", ACTIVITIES, step_id, nice
     )
-    await nodes(
-        "Step",
-        [
-            {
-                "id": step_id(a),
-                "name": nice(a),
-                "stage": stage,
-                "processId": process,
-                "order": i + 1,
-            }
-            for i, (a, stage, _) in enumerate(ACTIVITIES)
-        ],
-    )
-    await rels(
-        K.STEP_NEXT_STEP,
-        [
-            {"from": step_id(a[0]), "to": step_id(b[0])}
-            for a, b in zip(ACTIVITIES, ACTIVITIES[1:], strict=False)
-        ],
-    )
-    await rels(
-        K.TEAM_OWNS_STEP,
-        [
-            {"from": team_id(role), "to": step_id(activity)}
-            for activity, role in sorted(data.step_owners().items())
-        ],
-    )
+    await load_step_owners(load, owners, team_id, step_id)
 
     # Objects and the object graph.
-    objects = []
-    for kind, entity_rows in data.objects.items():
-        for entity in entity_rows:
-            attributes = {k: _number(v) for k, v in entity.items() if k != "id" and v != ""}
-            objects.append(
-                {
-                    "id": object_id(kind, entity["id"]),
-                    "type": kind,
-                    "name": nice(entity["id"]),
-                    "attributes": attributes,
-                }
-            )
-    await nodes("BusinessObject", objects)
-    await rels(
+    await load.nodes("BusinessObject", data.object_rows())
+    await load.relationships(
         K.OBJECT_BELONGS_TO_CUSTOMER,
         [
             {"from": object_id("order", o), "to": customer_id(c)}
             for o, c in sorted(data.order_customer.items())
         ],
     )
-    o2o = [
-        *(
-            {
-                "from": object_id("order", o),
-                "to": object_id("item", i),
-                "properties": {"qualifier": "contains"},
-            }
-            for i, o in sorted(data.item_order.items())
-        ),
-        *(
-            {
-                "from": object_id("package", p),
-                "to": object_id("item", i),
-                "properties": {"qualifier": "contains"},
-            }
-            for p, items in sorted(data.package_items.items())
-            for i in sorted(items)
-        ),
-        *(
-            {
-                "from": object_id("item", i),
-                "to": object_id("product", p),
-                "properties": {"qualifier": "is_a"},
-            }
-            for i, p in sorted(data.item_product.items())
-        ),
-    ]
-    await rels(K.OBJECT_RELATED_TO_OBJECT, o2o)
+    await load.relationships(K.OBJECT_RELATED_TO_OBJECT, data.o2o_rows())
 
     # Events.
-    types = {a: t for a, _, t in ACTIVITIES}
+    await _load_events(load, data, owners)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+async def _load_events(load: Loader, data: OrderManagementLog, owners: Mapping[str, str]) -> None:
+    types = touchpoint_types(ACTIVITIES)
     touchpoints: list[dict[str, Any]] = []
     concerns: list[dict[str, Any]] = []
     handled_person: list[dict[str, Any]] = []
     handled_team: list[dict[str, Any]] = []
     unresolved: list[str] = []
+    shared = 0
     for event in data.events:
         tid = NS + event["id"]
         row: dict[str, Any] = {
@@ -314,34 +281,30 @@ async def import_order_management(
             "activity": event["type"],
             "stepId": step_id(event["type"]),
         }
-        owners = data.customers_of(event)
-        if len(owners) == 1:
-            row["customerId"] = customer_id(next(iter(owners)))
+        customers = data.customers_of(event)
+        if len(customers) == 1:
+            row["customerId"] = customer_id(next(iter(customers)))
         else:
-            unresolved.append(f"{event['id']} ({len(owners)} customers)")
+            unresolved.append(f"{event['id']} ({len(customers)} customers)")
         touchpoints.append(row)
         for column, kind in OBJECT_COLUMNS.items():
             for raw in split_ids(event[column]):
                 concerns.append(
                     {"from": tid, "to": object_id(kind, raw), "properties": {"qualifier": kind}}
                 )
-        teams = set()
-        for employee in split_ids(event["employees"]):
-            handled_person.append({"from": tid, "to": person_id(employee)})
-            teams.add(data.employees[employee])
-        handled_team += [{"from": tid, "to": team_id(t)} for t in sorted(teams)]
+        employees = split_ids(event["employees"])
+        handler = data.handler_of(employees, owners.get(event["type"]))
+        if handler is not None:
+            shared += len(employees) > 1
+            handled_person.append({"from": tid, "to": person_id(handler)})
+            handled_team.append({"from": tid, "to": team_id(data.employees[handler])})
     if unresolved:
-        summary.warn(
+        load.summary.warn(
             f"{len(unresolved)} events resolve to no single customer (kept without one), "
             f"e.g. {', '.join(unresolved[:5])}"
         )
-    meter = Progress("Touchpoint", len(touchpoints), progress, every=batch_size)
-    summary.writes.merge(
-        await load_touchpoints(graph, touchpoints, batch_size=batch_size, progress=meter)
-    )
-    summary.count("Touchpoint", len(touchpoints))
-    await rels(K.TOUCHPOINT_CONCERNS_OBJECT, concerns)
-    await rels(K.TOUCHPOINT_HANDLED_BY_PERSON, handled_person)
-    await rels(K.TOUCHPOINT_HANDLED_BY_TEAM, handled_team)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    load.summary.count("events with several employees (one handler kept)", shared)
+    await load.touchpoints(touchpoints)
+    await load.relationships(K.TOUCHPOINT_CONCERNS_OBJECT, concerns)
+    await load.relationships(K.TOUCHPOINT_HANDLED_BY_PERSON, handled_person)
+    await load.relationships(K.TOUCHPOINT_HANDLED_BY_TEAM, handled_team)

@@ -31,14 +31,21 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.importers.bulk import Progress, load_nodes, load_relationships, load_touchpoints
-from orggraph.graph.importers.common import ImportSummary, read_csv
+from orggraph.graph.importers.common import ImportSummary, Loader, number_or_text, read_csv
+from orggraph.graph.importers.ocel import (
+    Activity,
+    company_teams,
+    load_process,
+    load_step_owners,
+    most_frequent,
+    touchpoint_types,
+)
 from orggraph.graph.model import RelationshipKind
 
 K = RelationshipKind
@@ -47,7 +54,7 @@ GROUP_ID = NS + "group"
 INITIAL = "1970-01-01"
 MAX_HOPS = 4
 
-ACTIVITIES: tuple[tuple[str, str, str], ...] = (
+ACTIVITIES: tuple[Activity, ...] = (
     ("Create Purchase Requisition", "PROCUREMENT", "INTERNAL"),
     ("Delegate Purchase Requisition Approval", "PROCUREMENT", "INTERNAL"),
     ("Approve Purchase Requisition", "PROCUREMENT", "INTERNAL"),
@@ -96,13 +103,6 @@ def function_of(resource: str) -> str:
     return "OTHER"
 
 
-def _value(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 class P2PLog:
     """The tables read into memory (8 MB) and correlated; nothing written yet."""
 
@@ -122,7 +122,7 @@ class P2PLog:
             for record in read_csv(directory / f"object_{row['ocel_type_map']}.csv"):
                 if record["ocel_time"].startswith(INITIAL):
                     self.attributes[record["ocel_id"]] = {
-                        k: _value(v)
+                        k: number_or_text(v)
                         for k, v in record.items()
                         if v != "" and k not in ("ocel_id", "ocel_time", "ocel_changed_field")
                     }
@@ -176,6 +176,15 @@ class P2PLog:
             frontier = following
         return set()
 
+    def step_owners(self) -> dict[str, str]:
+        """Each activity's owning team: the resource doing most of its events."""
+        by_activity: dict[str, Counter[str]] = defaultdict(Counter)
+        for event, activity in self.events.items():
+            resource = self.event_details.get(event, {}).get("resource")
+            if resource:
+                by_activity[activity][resource] += 1
+        return most_frequent(by_activity)
+
     def resources(self) -> list[str]:
         return sorted({d["resource"] for d in self.event_details.values() if d["resource"]})
 
@@ -190,41 +199,20 @@ async def import_p2p(
     started = time.perf_counter()
     data = P2PLog(directory)
     summary = ImportSummary("ocel2-p2p")
-
-    async def nodes(label: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress(label, len(rows), progress, every=batch_size)
-        summary.writes.merge(
-            await load_nodes(graph, label, rows, batch_size=batch_size, progress=meter)
-        )
-        summary.count(label, len(rows))
-
-    async def rels(kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress(kind.value, len(rows), progress, every=batch_size * 2)
-        loaded = await load_relationships(graph, kind, rows, batch_size=batch_size, progress=meter)
-        summary.writes.merge(loaded.summary)
-        summary.count(kind.value, len(rows) - loaded.missing)
-        if loaded.missing:
-            summary.warn(f"{loaded.missing} {kind.value} rows name a missing node")
+    load = Loader(graph, summary, progress, batch_size)
 
     # Organisation.
     resources = data.resources()
-    await nodes(
+    await load.nodes(
         "Team",
-        [
-            {
-                "id": GROUP_ID,
-                "name": "Procure-to-pay company (OCEL 2.0)",
-                "kind": "GROUP",
-                "function": "MANAGEMENT",
-            },
-            *(
-                {"id": team_id(r), "name": r, "kind": "TEAM", "function": function_of(r)}
-                for r in resources
-            ),
-        ],
+        company_teams(
+            GROUP_ID,
+            "Procure-to-pay company (OCEL 2.0)",
+            ((team_id(r), r, function_of(r)) for r in resources),
+        ),
     )
     procurement = next((r for r in resources if r.lower() == "procurement department"), None)
-    await rels(
+    await load.relationships(
         K.TEAM_PART_OF_TEAM,
         [
             {
@@ -239,7 +227,7 @@ async def import_p2p(
 
     # Vendors as customers.
     vendors = sorted(set(data.vendor_of.values()))
-    await nodes(
+    await load.nodes(
         "Customer",
         [
             {"id": customer_id(v), "name": v, "kind": "ACCOUNT", "segment": "VENDOR"}
@@ -248,37 +236,13 @@ async def import_p2p(
     )
 
     # Process and steps.
-    process = NS + "process:procure-to-pay"
-    await nodes("Process", [{"id": process, "name": "Procure to pay", "lifecycle": "CONSOLIDATED"}])
-    await nodes(
-        "Step",
-        [
-            {"id": step_id(a), "name": a, "stage": stage, "processId": process, "order": i + 1}
-            for i, (a, stage, _) in enumerate(ACTIVITIES)
-        ],
+    await load_process(
+        load, NS + "process:procure-to-pay", "Procure to pay", ACTIVITIES, step_id, str
     )
-    await rels(
-        K.STEP_NEXT_STEP,
-        [
-            {"from": step_id(a[0]), "to": step_id(b[0])}
-            for a, b in zip(ACTIVITIES, ACTIVITIES[1:], strict=False)
-        ],
-    )
-    by_activity: dict[str, Counter[str]] = defaultdict(Counter)
-    for event, activity in data.events.items():
-        resource = data.event_details.get(event, {}).get("resource")
-        if resource:
-            by_activity[activity][resource] += 1
-    await rels(
-        K.TEAM_OWNS_STEP,
-        [
-            {"from": team_id(counts.most_common(1)[0][0]), "to": step_id(activity)}
-            for activity, counts in sorted(by_activity.items())
-        ],
-    )
+    await load_step_owners(load, data.step_owners(), team_id, step_id)
 
     # Objects, their vendors, the object graph.
-    await nodes(
+    await load.nodes(
         "BusinessObject",
         [
             {
@@ -290,10 +254,30 @@ async def import_p2p(
             for o, t in data.objects.items()
         ],
     )
-    await rels(
+    await load.relationships(
         K.OBJECT_BELONGS_TO_CUSTOMER,
         [{"from": object_id(o), "to": customer_id(v)} for o, v in sorted(data.vendor_of.items())],
     )
+    _report_dangling_o2o(data, summary)
+    await load.relationships(
+        K.OBJECT_RELATED_TO_OBJECT,
+        [
+            {
+                "from": object_id(r["ocel_source_id"]),
+                "to": object_id(r["ocel_target_id"]),
+                "properties": {"qualifier": r["ocel_qualifier"]},
+            }
+            for r in data.o2o
+        ],
+    )
+
+    # Events.
+    await _load_events(load, data)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _report_dangling_o2o(data: P2PLog, summary: ImportSummary) -> None:
     if data.dangling:
         examples = ", ".join(
             f"{r['ocel_source_id']} -> {r['ocel_target_id']}" for r in data.dangling[:3]
@@ -309,20 +293,11 @@ async def import_p2p(
             f"objects missing from object.csv; skipped (no node invented), e.g. {examples}"
         )
     summary.count("O2O rows skipped (missing object)", len(data.dangling))
-    await rels(
-        K.OBJECT_RELATED_TO_OBJECT,
-        [
-            {
-                "from": object_id(r["ocel_source_id"]),
-                "to": object_id(r["ocel_target_id"]),
-                "properties": {"qualifier": r["ocel_qualifier"]},
-            }
-            for r in data.o2o
-        ],
-    )
 
-    # Events.
-    types = {a: t for a, _, t in ACTIVITIES}
+
+async def _load_events(load: Loader, data: P2PLog) -> None:
+    summary = load.summary
+    types = touchpoint_types(ACTIVITIES)
     touchpoints: list[dict[str, Any]] = []
     handled: list[dict[str, Any]] = []
     no_vendor: list[str] = []
@@ -363,13 +338,9 @@ async def import_p2p(
             f"(kept without a customer), e.g. {', '.join(several[:3])}"
         )
     summary.count("events without a vendor", len(no_vendor) + len(several))
-    meter = Progress("Touchpoint", len(touchpoints), progress, every=batch_size)
-    summary.writes.merge(
-        await load_touchpoints(graph, touchpoints, batch_size=batch_size, progress=meter)
-    )
-    summary.count("Touchpoint", len(touchpoints))
-    await rels(K.TOUCHPOINT_HANDLED_BY_TEAM, handled)
-    await rels(
+    await load.touchpoints(touchpoints)
+    await load.relationships(K.TOUCHPOINT_HANDLED_BY_TEAM, handled)
+    await load.relationships(
         K.TOUCHPOINT_CONCERNS_OBJECT,
         [
             {
@@ -380,5 +351,3 @@ async def import_p2p(
             for r in data.e2o
         ],
     )
-    summary.seconds = time.perf_counter() - started
-    return summary
