@@ -34,11 +34,14 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## mypy strict over the installed package layout, then over tests/ and bench/ against it.
 typecheck: install-test
 	rm -rf build/typecheck
 	$(BIN)/pip install --quiet --no-deps --target build/typecheck .
 	cp pyproject.toml build/typecheck/
 	cd build/typecheck && ../../$(BIN)/mypy -p orggraph
+	mkdir -p build/typecheck/src && cp -r tests bench build/typecheck/src/
+	cd build/typecheck/src && MYPYPATH=.. ../../../$(BIN)/mypy --config-file ../pyproject.toml --explicit-package-bases tests bench
 
 ## Build the wheel and check it installs and runs in a fresh virtual environment.
 wheel-check: $(BIN)/python

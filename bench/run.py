@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -407,7 +407,7 @@ TYPES = ("PAGE_VIEW", "EMAIL", "CALL", "CHAT", "DOWNLOAD")
 
 def mixed_maker(ids: Ids):  # type: ignore[no-untyped-def]
     """Reads: 45% customer + touchpoints, 30% team, 20% journey, 5% page of 100 customers."""
-    cases = [
+    cases: list[tuple[float, Callable[[random.Random], tuple[str, dict[str, Any]]]]] = [
         (0.45, maker(SHARED[0].ours, "customer", ids)),
         (0.30, maker(SHARED[1].ours, "team", ids)),
         (0.20, maker(JOURNEY, "customer", ids)),

@@ -8,7 +8,6 @@ import strawberry
 from orggraph.graph import nodes
 from orggraph.graph.personal import PersonalDataError
 from orggraph.resolvers.entities import (
-    DEFAULT_PAGE_SIZE,
     _connection,
     get_field,
     list_field,
@@ -24,7 +23,7 @@ from orggraph.schema.inputs import (
     DealFilter,
     DealInput,
 )
-from orggraph.schema.relay import Connection, decode_cursor, page_size
+from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
 from orggraph.schema.types import BusinessObject, Customer, Deal
 
 from orggraph.context import Info

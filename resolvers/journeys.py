@@ -10,7 +10,6 @@ from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
-    DEFAULT_PAGE_SIZE,
     checked_id,
     get_field,
     list_field,
@@ -25,7 +24,13 @@ from orggraph.schema.journeys import (
     JourneyStepEdge,
     stage_of,
 )
-from orggraph.schema.relay import PageInfo, decode_cursor, encode_cursor, page_size
+from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from orggraph.schema.types import Customer, Deal, Step, Touchpoint
 
 from orggraph.context import Info

@@ -12,7 +12,6 @@ from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window as ModelWindow
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
-    DEFAULT_PAGE_SIZE,
     checked_id,
     get_field,
     list_field,
@@ -21,7 +20,13 @@ from orggraph.resolvers.entities import (
 )
 from orggraph.schema.enums import Window
 from orggraph.schema.inputs import NameFilter, SlaInput
-from orggraph.schema.relay import PageInfo, decode_cursor, encode_cursor, page_size
+from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from orggraph.schema.slas import (
     SlaBreachCase,
     SlaBreachConnection,

@@ -117,7 +117,7 @@ def _classify_streamed(error: GraphQLError) -> GraphQLError:
     return classify(error)
 
 
+_CODES = enum.Enum("ErrorCode", {code: code for code in all_error_codes()})  # type: ignore[misc]
 ErrorCode = strawberry.enum(
-    enum.Enum("ErrorCode", {code: code for code in all_error_codes()}),  # type: ignore[misc]
-    description="Every `extensions.code` an error of this API may carry.",
+    _CODES, description="Every `extensions.code` an error of this API may carry."
 )

@@ -99,17 +99,19 @@ async def seed(graph: Graph) -> None:
     await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in "abcdefg"])
     tps: list[dict[str, Any]] = []
 
-    def tp(customer: str, at: str, step: str | None = None, team: str | None = None) -> None:
-        tps.append(
-            {
-                "id": f"{customer}-{at}",
-                "at": at,
-                "type": "OTHER",
-                "customerId": customer,
-                **({"stepId": step} if step else {}),
-                **({"teamId": team} if team else {}),
-            }
-        )
+    def tp(
+        customer: str, at: str, step: str | None = None, team: str | None = None
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": f"{customer}-{at}",
+            "at": at,
+            "type": "OTHER",
+            "customerId": customer,
+            **({"stepId": step} if step else {}),
+            **({"teamId": team} if team else {}),
+        }
+        tps.append(row)
+        return row
 
     (
         tp("a", "2024-03-04T10:00:00Z", "s-mql", "mkt"),

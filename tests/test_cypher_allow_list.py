@@ -147,7 +147,7 @@ async def test_the_services_own_read_queries_pass_the_check(graph: Graph) -> Non
         catalogue = await _catalogue(graph, session)
         for name, query in constants:
             try:
-                summary = await (await session.run("EXPLAIN " + query)).consume()  # type: ignore[arg-type]
+                summary = await (await session.run("EXPLAIN " + query)).consume()
             except neo4j.exceptions.CypherSyntaxError:
                 continue  # a fragment, composed into whole queries elsewhere
             planned += 1
@@ -205,7 +205,7 @@ _FORBIDDEN_WORDS = ("LOAD CSV", "LoadCSV", "apoc.", "dbms.", "db.", "Create", "M
 
 async def _plan_mentions(graph: Graph, query: str, words: tuple[str, ...]) -> bool:
     async with graph.driver.session(database=graph.database) as session:
-        summary = await (await session.run("EXPLAIN " + query)).consume()  # type: ignore[arg-type]
+        summary = await (await session.run("EXPLAIN " + query)).consume()
     stack = [summary.plan]
     while stack:
         plan = stack.pop()

@@ -67,7 +67,7 @@ async def test_a_transaction_names_its_graphql_operation_and_request(graph: Grap
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 8.0
         while not seen and loop.time() < deadline:
-            seen = [dict(r["metaData"]) for r in await graph.query(RUNNING_METADATA)]  # type: ignore[arg-type]
+            seen = [dict(r["metaData"]) for r in await graph.query(RUNNING_METADATA)]
             await asyncio.sleep(0.1)
         assert seen and seen[0]["requestId"] == "req-42" and seen[0]["app"] == "orggraph"
         assert seen[0]["kind"] == "analyst-cypher"

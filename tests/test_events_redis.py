@@ -234,7 +234,12 @@ class Replica:
     def publish_soon(self, topic: str, events: list[dict[str, Any]]) -> None:
         """Publish from the replica's own loop, as a committed write would."""
         assert self.loop is not None
-        self.loop.call_soon_threadsafe(lambda: [self.broker.publish(topic, e) for e in events])
+
+        def publish_all() -> None:
+            for event in events:
+                self.broker.publish(topic, event)
+
+        self.loop.call_soon_threadsafe(publish_all)
 
 
 def next_data(conn: ClientConnection, sub_id: str, timeout: float = 10) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -126,7 +126,11 @@ def test_batches_over_the_limit_name_the_argument_and_the_limit(db: SyncGraph, s
         ),
     ]:
         context = Context.for_request(db.graph, limited)
-        result = db.run(SCHEMA.execute(text, variable_values=variables, context_value=context))
+        result = db.run(
+            SCHEMA.execute(
+                text, variable_values=cast(dict[str, Any], variables), context_value=context
+            )
+        )
         if size > 5:
             assert result.errors is not None
             error = result.errors[0]

@@ -30,7 +30,7 @@ async def kpi(graph: Graph, kpi_id: str, definition: dict[str, Any], **extra: An
 
 
 async def count(graph: Graph, query: str) -> int:
-    return int((await graph.query(query))[0][0])  # type: ignore[arg-type]
+    return int((await graph.query(query))[0][0])
 
 
 async def test_conversion_rate_equals_the_funnel_conversion_for_the_same_stages_and_window(

@@ -84,17 +84,17 @@ async def seed(graph: Graph, extra_customers: int = 0) -> None:
     )
     tps: list[dict[str, Any]] = []
 
-    def tp(customer: str, step: str, seconds: int, channel: str = "web") -> None:
-        tps.append(
-            {
-                "id": f"{customer}-{step}-{seconds}",
-                "at": at(seconds),
-                "type": "OTHER",
-                "customerId": customer,
-                "stepId": step,
-                "channelId": channel,
-            }
-        )
+    def tp(customer: str, step: str, seconds: int, channel: str = "web") -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": f"{customer}-{step}-{seconds}",
+            "at": at(seconds),
+            "type": "OTHER",
+            "customerId": customer,
+            "stepId": step,
+            "channelId": channel,
+        }
+        tps.append(row)
+        return row
 
     tp("c1", "s1", 0), tp("c1", "s2", 1 * H), tp("c1", "s3", 3 * H), tp("c1", "s4", 27 * H)
     tp("c1", "s1", 20 * H)  # a later LEAD touchpoint: the first one counts
