@@ -14,11 +14,13 @@ b1 -> a2 -> b3 (latest b3, s1 reached first by a2 on Jan 2).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import load_nodes, load_relationships, load_touchpoints
+from orggraph.graph.importers.ocel_order_management import import_order_management
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import WriteSummary, upsert_nodes
 
@@ -249,3 +251,81 @@ async def test_reimporting_an_unchanged_load_changes_nothing(graph: Graph) -> No
         0,
     )
     assert {c: await journey_facts(graph, c) for c in ("c1", "c2")} == BEFORE_MOVE
+
+
+OM_EVENTS_HEADER = "id,type,time,products,items,orders,employees,packages,customers"
+
+
+def write_order_management_log(directory: Path, first_customer: str) -> None:
+    """A five-event order-management log: order o1 of ``first_customer``, packed twice
+    (p1, p2), both packages sent; send_p1 names a warehouse and a shipment employee,
+    send_p2 a shipment one, so Shipment owns send_package (2 events to 1)."""
+    entities = directory / "entities"
+    entities.mkdir(parents=True, exist_ok=True)
+    files = {
+        "customers.csv": "id\nc1\nc2\n",
+        "employees.csv": "id,role\nw1,Warehousing\ns1,Shipment\ns2,Shipment\n",
+        "orders.csv": "id\no1\n",
+        "items.csv": "id\ni1\n",
+        "packages.csv": "id\np1\np2\n",
+        "products.csv": "id\nx\n",
+    }
+    for name, text in files.items():
+        (entities / name).write_text(text)
+    events = [
+        f"place_o1,place_order,2023-01-01T00:00:00,x,i1,o1,,,{first_customer}",
+        "pack_p1,create_package,2023-01-02T00:00:00,,i1,,,p1,",
+        'send_p1,send_package,2023-01-03T00:00:00,,,,"w1,s1",p1,',
+        "pack_p2,create_package,2023-01-04T00:00:00,,i1,,,p2,",
+        "send_p2,send_package,2023-01-05T00:00:00,,,,s2,p2,",
+    ]
+    (directory / "order-management.csv").write_text("\n".join([OM_EVENTS_HEADER, *events]) + "\n")
+
+
+async def test_an_order_management_reimport_moving_an_order_moves_its_events_whole(
+    graph: Graph, tmp_path: Path
+) -> None:
+    write_order_management_log(tmp_path, "c1")
+    first = await import_order_management(graph, tmp_path)
+    assert await chain(graph, "om:customer:c1") == [
+        "om:place_o1",
+        "om:pack_p1",
+        "om:send_p1",
+        "om:pack_p2",
+        "om:send_p2",
+    ]
+    assert first.warnings == []
+
+    write_order_management_log(tmp_path, "c2")
+    await import_order_management(graph, tmp_path)
+
+    assert (
+        await rows_of(
+            graph,
+            "MATCH (t:Touchpoint) WHERE COUNT { (t)<-[:HAD]-(:Customer) } <> 1 RETURN t.id",
+        )
+        == []
+    )
+    assert await chain(graph, "om:customer:c2") == [
+        "om:place_o1",
+        "om:pack_p1",
+        "om:send_p1",
+        "om:pack_p2",
+        "om:send_p2",
+    ]
+    assert await rows_of(graph, "MATCH (:Customer {id: 'om:customer:c1'})-[r]->() RETURN r") == []
+
+
+async def test_an_event_naming_two_employees_is_handled_by_the_one_of_the_owning_role(
+    graph: Graph, tmp_path: Path
+) -> None:
+    write_order_management_log(tmp_path, "c1")
+
+    summary = await import_order_management(graph, tmp_path)
+
+    handlers = await rows_of(
+        graph,
+        "MATCH (:Touchpoint {id: 'om:send_p1'})-[:HANDLED_BY]->(h) RETURN h.id AS id ORDER BY id",
+    )
+    assert [r["id"] for r in handlers] == ["om:person:s1", "om:team:shipment"]
+    assert summary.counts["events with several employees (one handler kept)"] == 1
