@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from orggraph.graph.driver import Graph, QueryLog, recording
@@ -9,9 +11,12 @@ from strawberry.types import ExecutionResult
 
 from orggraph.api import build_schema
 from orggraph.context import Context
-from orggraph.settings import Settings
+from orggraph.settings import Settings, default_cache_dir
 
 _SCHEMA = build_schema(Settings())
+
+# Where the Neo4j jars are cached, for tests that start a runtime of their own.
+CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
 
 
 async def execute(

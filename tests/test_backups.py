@@ -10,7 +10,7 @@ from neo4j import GraphDatabase
 from orggraph.graph.backups import BackupError, backup, restore
 from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
 
-from tests.test_runtime import CACHE
+from tests.helpers import CACHE
 
 
 def config(home: Path) -> RuntimeConfig:

@@ -37,12 +37,12 @@ from orggraph.database import (
     open_graph,
     read_hardening,
 )
-from orggraph.settings import Settings, default_cache_dir
+from orggraph.settings import Settings
+from tests.helpers import CACHE
 
 embedded_only = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="checks the embedded database's configuration"
 )
-CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
 FAKE_SECRETS = {
     "ORGGRAPH_JWT_SECRET": "fake-jwt-secret-3f9a1c",
     "NEO4J_PASSWORD": "fake-neo4j-password-77e2",

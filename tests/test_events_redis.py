@@ -25,8 +25,8 @@ from orggraph.app import create_app
 from orggraph.events import Broker, Subscriber
 from orggraph.events_redis import RedisBroker, decode, encode
 from orggraph.settings import Settings
+from tests.graphs.funnel import seed as seed_funnel
 from tests.helpers import require_program
-from tests.test_traversals_funnel import seed as seed_funnel
 
 
 @pytest.fixture(autouse=True)
@@ -503,6 +503,6 @@ async def test_kpi_updates_and_sla_breaches_computed_on_one_replica_reach_the_ot
     assert update["kpiId"] == "sla"
     assert breach["slaId"] == "sla-followup" and breach["kpiId"] == "sla"
     assert breach["periodStart"].startswith("2024-03-01T00:00:00")
-    # As in test_kpi_engine: the SLA names no consumer team, so all 3 hand-offs are breached.
+    # As in test_kpis: the SLA names no consumer team, so all 3 hand-offs are breached.
     assert breach["compliance"] == 0.0
     assert breach["sampleSize"] == 3

@@ -21,8 +21,8 @@ from orggraph.graph.writes import upsert_nodes
 
 from orggraph.app import create_app
 from orggraph.settings import Settings
+from tests.graphs.funnel import H, at, seed
 from tests.helpers import require_program
-from tests.test_traversals_funnel import H, at, seed
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

@@ -48,12 +48,12 @@ from starlette.applications import Starlette
 from orggraph.app import create_app
 from orggraph.database import DatabaseSupervisor, runtime_config, supervisor_of
 from orggraph.errors import OrgGraphError
-from orggraph.settings import Settings, default_cache_dir
+from orggraph.settings import Settings
+from tests.helpers import CACHE
 
 embedded_only = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="the service supervises only embedded databases"
 )
-CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
 RECOVER_S = 240.0  # generous: a JVM start on a busy 2-core machine
 
 FAIL_FAST_S = 5.0  # a request during the outage is answered within this

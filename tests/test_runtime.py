@@ -31,13 +31,12 @@ from orggraph.graph.runtime import (
 )
 
 from orggraph.cli import main
-from orggraph.settings import default_cache_dir
+from tests.helpers import CACHE
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="runtime tests need the embedded database"
 )
 
-CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
 
 
 def make_config(tmp_path: Path, bolt_port: int = 0) -> RuntimeConfig:

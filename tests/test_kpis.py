@@ -14,8 +14,8 @@ from orggraph.graph.processes import FunnelParams, value_stream
 from orggraph.graph.writes import upsert_nodes
 
 from orggraph.errors import BadInputError
+from tests.graphs.funnel import seed
 from tests.helpers import error_codes, execute, ok
-from tests.test_traversals_funnel import seed
 
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)
 APRIL = datetime(2024, 4, 1, tzinfo=UTC)
@@ -151,7 +151,7 @@ async def test_every_measure_computes(graph: Graph) -> None:
     assert got["frt"]["status"] == "NO_DATA"  # nobody handled anything in the seed
     # MQL -> SQL within 4h: c1, c2 and c3 handed off; the SLA names no consumer team, so
     # nobody answers and all three are breached (rules: orggraph.graph.slas; the answered
-    # cases are in tests/test_analytics_slas.py).
+    # cases are in tests/test_slas.py).
     assert got["sla"]["value"] == 0.0
     assert got["sla"]["sampleSize"] == 3
     # below its 0.9 target: an slaBreached event for the SLA (none for the other KPIs)
