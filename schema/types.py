@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
 
 import strawberry
+from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.nodes import Related
 from orggraph.graph.personal import open_value
@@ -32,6 +34,7 @@ from orggraph.schema.enums import (
     Window,
 )
 from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
 
 from orggraph.context import Info
 
@@ -91,6 +94,118 @@ async def _one(info: Info, node_id: str, kind: K, outgoing: bool) -> dict[str, A
     return items[0].props if items else None
 
 
+# --- relationship fields, declared -----------------------------------------------------
+
+# Builds one item of a relationship field from the related node and its relationship.
+EdgeOf = Callable[[Related], object]
+# (field, label of its node type) for every node-valued relationship field, checked on import.
+_NODE_FIELDS: list[tuple[StrawberryField, str]] = []
+
+
+def _far_label(kind: K, outgoing: bool) -> str:
+    spec = RELATIONSHIPS[kind]
+    return spec.target if outgoing else spec.source
+
+
+def _node(label: str, props: dict[str, Any]) -> object:
+    return NODE_TYPES[label].from_props(props)
+
+
+def related(
+    kind: K,
+    *,
+    outgoing: bool,
+    description: str | None = None,
+    paged: bool = False,
+    limit: int | None = None,
+    edge: EdgeOf | None = None,
+) -> Any:
+    """A list field of what ``kind`` relates the entity to (``outgoing``: the entity is
+    its source): the nodes at the other end, or ``edge`` of each relationship.
+
+    ``paged`` gives it the ``first`` argument; otherwise it reads ``limit`` items
+    (``DEFAULT_NESTED_LIMIT`` when None). Typed Any like ``strawberry.field``: the
+    class annotation is the field's GraphQL type."""
+    label = _far_label(kind, outgoing)
+
+    def build(items: list[Related]) -> list[object]:
+        return [edge(r) if edge else _node(label, r.props) for r in items]
+
+    async def first_items(root: Any, info: Info, first: int | None = None) -> list[object]:
+        return build(await _related(info, root.id, kind, outgoing, first))
+
+    async def all_items(root: Any, info: Info) -> list[object]:
+        return build(await _related(info, root.id, kind, outgoing, limit))
+
+    resolver: Callable[..., Awaitable[list[object]]] = first_items if paged else all_items
+    return _declared(strawberry.field(resolver=resolver, description=description), edge, label)
+
+
+def related_one(kind: K, *, outgoing: bool, description: str | None = None) -> Any:
+    """A single-object field: the first node ``kind`` relates the entity to, or null."""
+    label = _far_label(kind, outgoing)
+
+    async def one(root: Any, info: Info) -> object | None:
+        props = await _one(info, root.id, kind, outgoing)
+        return _node(label, props) if props else None
+
+    return _declared(strawberry.field(resolver=one, description=description), None, label)
+
+
+def _declared(field: StrawberryField, edge: EdgeOf | None, label: str) -> StrawberryField:
+    if edge is None:
+        _NODE_FIELDS.append((field, label))
+    return field
+
+
+def _check_node_fields() -> None:
+    """Each node-valued relationship field's GraphQL type is the type of the label at the
+    relationship's other end (the resolver builds that type)."""
+    for field, label in _NODE_FIELDS:
+        declared: Any = field.type
+        while hasattr(declared, "of_type"):  # StrawberryList, StrawberryOptional
+            declared = declared.of_type
+        if getattr(declared, "LABEL", None) != label:
+            raise TypeError(f"{field.origin}.{field.python_name} must be typed as {label}")
+
+
+# --- edges built from a relationship's properties ---------------------------------------
+
+
+def _team_member(r: Related) -> TeamMember:
+    return TeamMember(person=Person.from_props(r.props), role=r.rel.get("role"))
+
+
+def _team_membership(r: Related) -> TeamMembership:
+    return TeamMembership(team=Team.from_props(r.props), role=r.rel.get("role"))
+
+
+def _step_ownership(r: Related) -> StepOwnership:
+    return StepOwnership(
+        step=Step.from_props(r.props),
+        valid_from=as_datetime(r.rel.get("from")),
+        valid_to=as_datetime(r.rel.get("to")),
+    )
+
+
+def _step_owner(r: Related) -> StepOwner:
+    return StepOwner(
+        team=Team.from_props(r.props),
+        valid_from=as_datetime(r.rel.get("from")),
+        valid_to=as_datetime(r.rel.get("to")),
+    )
+
+
+def _process_step(r: Related) -> ProcessStep:
+    return ProcessStep(step=Step.from_props(r.props), order=r.rel.get("order"))
+
+
+def _concerned_object(r: Related) -> ConcernedObject:
+    return ConcernedObject(
+        object=BusinessObject.from_props(r.props), qualifier=r.rel.get("qualifier")
+    )
+
+
 # --- the organisation ----------------------------------------------------------------
 
 
@@ -111,74 +226,45 @@ class Team:
             function=as_enum(Function, p.get("function")),
         )
 
-    @strawberry.field(description="Parent units (several parents make a matrix).")
-    async def parents(self, info: Info) -> list[Team]:
-        return [
-            Team.from_props(r.props)
-            for r in await _related(info, self.id, K.TEAM_PART_OF_TEAM, True)
-        ]
-
-    @strawberry.field(description="Units directly under this one.")
-    async def children(self, info: Info, first: int | None = None) -> list[Team]:
-        items = await _related(info, self.id, K.TEAM_PART_OF_TEAM, False, first)
-        return [Team.from_props(r.props) for r in items]
-
-    @strawberry.field
-    async def members(self, info: Info, first: int | None = None) -> list[TeamMember]:
-        items = await _related(info, self.id, K.PERSON_MEMBER_OF_TEAM, False, first)
-        return [
-            TeamMember(person=Person.from_props(r.props), role=r.rel.get("role")) for r in items
-        ]
-
-    @strawberry.field(description="Services this team provides.")
-    async def provides(self, info: Info) -> list[Service]:
-        items = await _related(info, self.id, K.TEAM_PROVIDES_SERVICE, True)
-        return [Service.from_props(r.props) for r in items]
-
-    @strawberry.field(description="Services this team consumes.")
-    async def consumes(self, info: Info) -> list[Service]:
-        items = await _related(info, self.id, K.SERVICE_CONSUMED_BY_TEAM, False)
-        return [Service.from_props(r.props) for r in items]
-
-    @strawberry.field(description="Steps this team owns or owned, with validity periods.")
-    async def owned_steps(self, info: Info) -> list[StepOwnership]:
-        items = await _related(info, self.id, K.TEAM_OWNS_STEP, True)
-        return [StepOwnership.from_related(r) for r in items]
-
-    @strawberry.field
-    async def operates(self, info: Info) -> list[System]:
-        items = await _related(info, self.id, K.TEAM_OPERATES_SYSTEM, True)
-        return [System.from_props(r.props) for r in items]
-
-    @strawberry.field(description="Channels this team staffs.")
-    async def serves(self, info: Info) -> list[Channel]:
-        items = await _related(info, self.id, K.TEAM_SERVES_CHANNEL, True)
-        return [Channel.from_props(r.props) for r in items]
-
-    @strawberry.field(description="KPIs this team is accountable for.")
-    async def accountable_for(self, info: Info) -> list[Kpi]:
-        items = await _related(info, self.id, K.TEAM_ACCOUNTABLE_FOR_KPI, True)
-        return [Kpi.from_props(r.props) for r in items]
-
-    @strawberry.field(description="KPIs shared with this team.")
-    async def shared_kpis(self, info: Info) -> list[Kpi]:
-        items = await _related(info, self.id, K.KPI_SHARED_WITH_TEAM, False)
-        return [Kpi.from_props(r.props) for r in items]
-
-    @strawberry.field
-    async def slas_as_provider(self, info: Info) -> list[Sla]:
-        items = await _related(info, self.id, K.SLA_PROVIDER_TEAM, False)
-        return [Sla.from_props(r.props) for r in items]
-
-    @strawberry.field
-    async def slas_as_consumer(self, info: Info) -> list[Sla]:
-        items = await _related(info, self.id, K.SLA_CONSUMER_TEAM, False)
-        return [Sla.from_props(r.props) for r in items]
-
-    @strawberry.field
-    async def campaigns(self, info: Info, first: int | None = None) -> list[Campaign]:
-        items = await _related(info, self.id, K.CAMPAIGN_RUN_BY_TEAM, False, first)
-        return [Campaign.from_props(r.props) for r in items]
+    parents: list[Team] = related(
+        K.TEAM_PART_OF_TEAM,
+        outgoing=True,
+        description="Parent units (several parents make a matrix).",
+    )
+    children: list[Team] = related(
+        K.TEAM_PART_OF_TEAM,
+        outgoing=False,
+        paged=True,
+        description="Units directly under this one.",
+    )
+    members: list[TeamMember] = related(
+        K.PERSON_MEMBER_OF_TEAM, outgoing=False, paged=True, edge=_team_member
+    )
+    provides: list[Service] = related(
+        K.TEAM_PROVIDES_SERVICE, outgoing=True, description="Services this team provides."
+    )
+    consumes: list[Service] = related(
+        K.SERVICE_CONSUMED_BY_TEAM, outgoing=False, description="Services this team consumes."
+    )
+    owned_steps: list[StepOwnership] = related(
+        K.TEAM_OWNS_STEP,
+        outgoing=True,
+        edge=_step_ownership,
+        description="Steps this team owns or owned, with validity periods.",
+    )
+    operates: list[System] = related(K.TEAM_OPERATES_SYSTEM, outgoing=True)
+    serves: list[Channel] = related(
+        K.TEAM_SERVES_CHANNEL, outgoing=True, description="Channels this team staffs."
+    )
+    accountable_for: list[Kpi] = related(
+        K.TEAM_ACCOUNTABLE_FOR_KPI, outgoing=True, description="KPIs this team is accountable for."
+    )
+    shared_kpis: list[Kpi] = related(
+        K.KPI_SHARED_WITH_TEAM, outgoing=False, description="KPIs shared with this team."
+    )
+    slas_as_provider: list[Sla] = related(K.SLA_PROVIDER_TEAM, outgoing=False)
+    slas_as_consumer: list[Sla] = related(K.SLA_CONSUMER_TEAM, outgoing=False)
+    campaigns: list[Campaign] = related(K.CAMPAIGN_RUN_BY_TEAM, outgoing=False, paged=True)
 
 
 @strawberry.type
@@ -304,14 +390,6 @@ class StepOwnership:
     step: Step
     valid_from: datetime | None
     valid_to: datetime | None
-
-    @classmethod
-    def from_related(cls, r: Related) -> StepOwnership:
-        return cls(
-            step=Step.from_props(r.props),
-            valid_from=as_datetime(r.rel.get("from")),
-            valid_to=as_datetime(r.rel.get("to")),
-        )
 
 
 @strawberry.type
@@ -799,3 +877,4 @@ Node = Annotated[
     | Sla,
     strawberry.union("Node"),
 ]
+_check_node_fields()
