@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.team_services import SERVICES_OF_TEAM
 
-REORG_IMPACT: LiteralString = """
+REORG_IMPACT: LiteralString = (
+    """
 MATCH (team:Team {id: $teamId})
 OPTIONAL MATCH (target:Team {id: $moveTo})
 CALL (team) {
@@ -109,19 +111,11 @@ RETURN team {.*} AS team, target {.*} AS target, inFlightByStep, inFlightSamples
     ORDER BY ch.id
   } AS channels,
   COLLECT { MATCH (cmp:Campaign)-[:RUN_BY]->(team) RETURN cmp {.*} ORDER BY cmp.id } AS campaigns,
-  COLLECT {
-    MATCH (team)-[:PROVIDES]->(s:Service)
-    RETURN {service: s {.*},
-            teams: COLLECT { MATCH (s)-[:CONSUMED_BY]->(x:Team) RETURN x {.*} ORDER BY x.id }}
-    ORDER BY s.id
-  } AS provides,
-  COLLECT {
-    MATCH (s:Service)-[:CONSUMED_BY]->(team)
-    RETURN {service: s {.*},
-            teams: COLLECT { MATCH (x:Team)-[:PROVIDES]->(s) RETURN x {.*} ORDER BY x.id }}
-    ORDER BY s.id
-  } AS consumes
 """
+    + SERVICES_OF_TEAM
+    + """
+"""
+)
 """What depends on a team, in one round trip (Team id constraint anchor).
 
 Ownership is the ``OWNS`` relationships valid at ``$at``. ``ownedSteps``:

@@ -7,11 +7,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 
-TEAM_SERVICE: LiteralString = """
-MATCH (team:Team {id: $teamId})
-RETURN team {.*} AS team,
-  COLLECT { MATCH (team)-[:PART_OF]->(x:Team) RETURN x {.*} ORDER BY x.id } AS parents,
-  COLLECT { MATCH (x:Team)-[:PART_OF]->(team) RETURN x {.*} ORDER BY x.id } AS children,
+SERVICES_OF_TEAM: LiteralString = """
   COLLECT {
     MATCH (team)-[:PROVIDES]->(s:Service)
     RETURN {service: s {.*},
@@ -23,7 +19,19 @@ RETURN team {.*} AS team,
     RETURN {service: s {.*},
             teams: COLLECT { MATCH (x:Team)-[:PROVIDES]->(s) RETURN x {.*} ORDER BY x.id }}
     ORDER BY s.id
-  } AS consumes,
+  } AS consumes"""
+"""Projection items ``provides`` and ``consumes`` of the bound ``team``: each service
+with the teams on its other side. Shared by teamService and reorgImpact."""
+
+TEAM_SERVICE: LiteralString = (
+    """
+MATCH (team:Team {id: $teamId})
+RETURN team {.*} AS team,
+  COLLECT { MATCH (team)-[:PART_OF]->(x:Team) RETURN x {.*} ORDER BY x.id } AS parents,
+  COLLECT { MATCH (x:Team)-[:PART_OF]->(team) RETURN x {.*} ORDER BY x.id } AS children,
+"""
+    + SERVICES_OF_TEAM
+    + """,
   COLLECT {
     MATCH (team)-[o:OWNS]->(s:Step)
     OPTIONAL MATCH (p:Process)-[h:HAS_STEP]->(s)
@@ -58,6 +66,7 @@ RETURN team {.*} AS team,
     ORDER BY type(r) DESC, sla.id
   } AS slas
 """
+)
 """Everything a team is as a service, in one round trip (Team id constraint anchor).
 
 Hierarchy (several parents make a matrix), services provided (with the teams
