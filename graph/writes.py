@@ -319,15 +319,28 @@ async def _require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], wh
 
 async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     """Upsert one batch of validated records of one label inside ``tx``."""
+    if label == "Touchpoint":
+        return await write_touchpoints(tx, records)
+    return await _write_nodes(tx, label, records)
+
+
+async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
+    """Touchpoints are nodes and the journeys they sit in: the customers a batch takes
+    touchpoints from and gives them to get their chain (NEXT), first arrivals (REACHED)
+    and latest touchpoint (LATEST) rebuilt in the same transaction."""
+    ids = [r.id for r in records]
+    previous_customers = await customers_of_touchpoints(tx, ids)
+    summary = await _write_nodes(tx, "Touchpoint", records)
+    new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
+    summary.merge(await rebuild_chains(tx, previous_customers | new_customers, ids))
+    return summary
+
+
+async def _write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     summary = WriteSummary(rows=len(records))
     for field, ref in REFS.get(label, {}).items():
         ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
         await _require_existing(tx, ref.other_label, ids, f"{label}.{field}")
-
-    previous_customers: set[str] = set()
-    if label == "Touchpoint":
-        previous_customers = await customers_of_touchpoints(tx, [r.id for r in records])
-
     # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
     rows = [
         {"id": r.id, "props": seal_properties(tx.personal, label, r.id, r.properties())}
@@ -335,12 +348,6 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
     ]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
     summary.merge(await write_refs(tx, label, records))
-
-    if label == "Touchpoint":
-        new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
-        summary.merge(
-            await rebuild_chains(tx, previous_customers | new_customers, [r.id for r in records])
-        )
     return summary
 
 
