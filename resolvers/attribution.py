@@ -14,7 +14,7 @@ from orggraph.graph.attribution import (
     attribute,
     from_cents,
 )
-from orggraph.resolvers.journeys import check_window
+from orggraph.resolvers.entities import check_window
 from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
 
 from orggraph.context import Info

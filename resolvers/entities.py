@@ -9,12 +9,13 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
-from orggraph.graph.model import validate_node_id
+from orggraph.graph.model import as_utc, validate_node_id
 from orggraph.schema.inputs import to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
@@ -173,3 +174,14 @@ def upsert_many_field(
     return strawberry.field(
         resolver=resolve, description=description + " All rows in one transaction."
     )
+
+
+def check_window(
+    window_from: datetime | None, window_to: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """Naive datetimes are UTC; ``from`` must come before ``to``."""
+    start = as_utc(window_from) if window_from else None
+    end = as_utc(window_to) if window_to else None
+    if start and end and start >= end:
+        raise BadInputError("'from' must be before 'to'", field="from")
+    return start, end

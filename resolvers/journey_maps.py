@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 from orggraph.graph import journey_maps
-from orggraph.resolvers.journeys import check_window
+from orggraph.resolvers.entities import check_window
 from orggraph.schema.journey_maps import JourneyMap, JourneyMapKey
 
 from orggraph.context import Info

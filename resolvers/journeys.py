@@ -8,8 +8,8 @@ from typing import Annotated
 import strawberry
 from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
-from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
+    check_window,
     checked_id,
     get_field,
     list_field,
@@ -37,17 +37,6 @@ from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
 
 _CUSTOMER_RANK = journeys.STAGE_ORDER.index(ModelStage.CUSTOMER.value)
-
-
-def check_window(
-    window_from: datetime | None, window_to: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """Naive datetimes are UTC; ``from`` must come before ``to``."""
-    start = as_utc(window_from) if window_from else None
-    end = as_utc(window_to) if window_to else None
-    if start and end and start >= end:
-        raise BadInputError("'from' must be before 'to'", field="from")
-    return start, end
 
 
 async def resolve_journey(

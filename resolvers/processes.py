@@ -8,13 +8,13 @@ import strawberry
 from orggraph.graph import processes
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
+    check_window,
     checked_id,
     get_field,
     list_field,
     upsert_many_field,
     upsert_one_field,
 )
-from orggraph.resolvers.journeys import check_window
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
 from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
 from orggraph.schema.types import Process, Step
