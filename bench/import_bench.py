@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, LiteralString
 
+from orggraph.database import open_graph
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import chunked, epoch, touchpoint_row
 from orggraph.graph.importers.ocel_order_management import (
@@ -34,8 +35,6 @@ from orggraph.graph.importers.ocel_order_management import (
 )
 from orggraph.graph.model import TouchpointRecord
 from orggraph.graph.seed import generate_customers, seed_organisation
-
-from orggraph.database import open_graph
 from orggraph.settings import Settings
 
 FLOOR = "UNWIND $rows AS row CREATE (t:Touchpoint) SET t = row"

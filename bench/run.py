@@ -44,10 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from orggraph.graph.driver import Graph  # noqa: E402
-
 from bench import traversals  # noqa: E402
 from bench.loadgen import LoadResult, percentile, post_graphql, run_load  # noqa: E402
+from orggraph.graph.driver import Graph  # noqa: E402
 
 PEER_DIR = ROOT / "bench" / "peers"
 TOUCHPOINTS_PER_CUSTOMER = 11.3  # what the generator yields on average (10.0 asked, plus the chain)
@@ -204,7 +203,6 @@ def neo4j_database(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, 
         yield external, None
         return
     from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
-
     from orggraph.settings import default_cache_dir
 
     config = RuntimeConfig(

@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 import uvicorn
+
+from orggraph.app import create_app
 from orggraph.graph import (
     attribution,
     channels,
@@ -46,8 +48,6 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window
 from orggraph.graph.personal import personal_data
-
-from orggraph.app import create_app
 from orggraph.settings import Settings
 
 

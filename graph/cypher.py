@@ -44,8 +44,6 @@ import neo4j.graph
 import neo4j.spatial
 import neo4j.time
 from neo4j.exceptions import BrokenRecordError, ClientError, DriverError, Neo4jError
-from orggraph.graph import model
-from orggraph.graph.driver import Graph, current_metadata, mapped_errors, note_query
 
 from orggraph.errors import (
     BadInputError,
@@ -55,6 +53,8 @@ from orggraph.errors import (
     CypherSyntaxError,
     CypherTimeoutError,
 )
+from orggraph.graph import model
+from orggraph.graph.driver import Graph, current_metadata, mapped_errors, note_query
 
 # --- personal data -------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 import yaml
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
 from orggraph.graph.model import (
     ChannelKind,
     Function,
@@ -31,7 +33,6 @@ from orggraph.graph.model import (
     TouchpointType,
     Window,
 )
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 DEMO_ORGANISATION_FILE = "demo/organisation.yaml"
 

@@ -29,7 +29,6 @@ from neo4j.exceptions import (
     SessionExpired,
     TransientError,
 )
-from orggraph.graph.personal import PersonalData
 
 from orggraph.errors import (
     BadInputError,
@@ -38,6 +37,7 @@ from orggraph.errors import (
     InternalError,
     OrgGraphError,
 )
+from orggraph.graph.personal import PersonalData
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, LiteralString
 
-from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.model import Stage, TouchpointType, Window
-from orggraph.graph.slas import SLA_COMPLIANCE_PERIODS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import Stage, TouchpointType, Window
+from orggraph.graph.slas import SLA_COMPLIANCE_PERIODS
 
 MAX_PERIODS = 1_000
 """A computation covers at most this many periods per KPI (guards a DAY window over years)."""

@@ -47,9 +47,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from orggraph.graph.model import SEALED_PROPERTIES
 
 from orggraph.errors import InternalError
+from orggraph.graph.model import SEALED_PROPERTIES
 
 if TYPE_CHECKING:
     from orggraph.settings import Settings

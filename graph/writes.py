@@ -24,6 +24,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -38,9 +41,6 @@ from orggraph.graph.model import (
     RelationshipSpec,
 )
 from orggraph.graph.personal import seal_properties
-from pydantic import BaseModel, ValidationError
-
-from orggraph.errors import BadInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, LiteralString
 
+from strawberry.dataloader import DataLoader
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.nodes import nodes_by_id
-from strawberry.dataloader import DataLoader
 
 NodeProps = dict[str, Any]
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from strawberry.dataloader import DataLoader
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 from orggraph.graph.nodes import Related, related
-from strawberry.dataloader import DataLoader
 
 RelatedKey = tuple[str, int]
 

@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError
 from orggraph.graph import attribution
 from orggraph.graph.attribution import (
     DEFAULT_HALF_LIFE_DAYS,
@@ -16,9 +19,6 @@ from orggraph.graph.attribution import (
 )
 from orggraph.resolvers.entities import check_window
 from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError
 
 MAX_HALF_LIFE_DAYS = 36_500.0
 

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
+from orggraph.context import Info
 from orggraph.graph import channels
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
@@ -14,8 +16,6 @@ from orggraph.schema.channels import ChannelCoverage
 from orggraph.schema.enums import Window
 from orggraph.schema.inputs import CampaignInput, ChannelFilter, ChannelInput, NameFilter
 from orggraph.schema.types import Campaign, Channel
-
-from orggraph.context import Info
 
 
 async def resolve_channel_coverage(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import ForbiddenError
 from orggraph.graph import nodes
 from orggraph.graph.personal import PersonalDataError
 from orggraph.resolvers.entities import (
@@ -25,9 +28,6 @@ from orggraph.schema.inputs import (
 )
 from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
 from orggraph.schema.types import BusinessObject, Customer, Deal
-
-from orggraph.context import Info
-from orggraph.errors import ForbiddenError
 
 
 def customer_filter(info: Info, value: CustomerFilter | None) -> nodes.NodeFilter:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from orggraph.graph.cypher import run_read_only
-from orggraph.schema.cypher import CypherResult
 from strawberry.scalars import JSON
 
 from orggraph.auth import require_cypher_access
 from orggraph.context import Info
+from orggraph.graph.cypher import run_read_only
+from orggraph.schema.cypher import CypherResult
 
 
 @strawberry.type

@@ -13,6 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from pydantic.alias_generators import to_camel
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
+from orggraph.events import publish_upserted
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import as_utc, validate_node_id
@@ -26,11 +31,6 @@ from orggraph.schema.relay import (
     encode_cursor,
     page_size,
 )
-from pydantic.alias_generators import to_camel
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
-from orggraph.events import publish_upserted
 
 # Checks a domain runs on its rows before an upsert writes anything: (info, [(argument
 # path, row)]), raising BadInputError naming the field (e.g. a KPI's definition).

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+
+from orggraph.context import Info
 from orggraph.graph import information_gaps
 from orggraph.graph.model import as_utc
 from orggraph.schema.information_gaps import InformationGaps
-
-from orggraph.context import Info
 
 
 async def resolve_information_gaps(info: Info, at: datetime | None = None) -> InformationGaps:

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from orggraph.graph import journey_maps
-from orggraph.resolvers.entities import check_window
-from orggraph.schema.journey_maps import JourneyMap, JourneyMapKey
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError
+from orggraph.graph import journey_maps
+from orggraph.resolvers.entities import check_window
+from orggraph.schema.journey_maps import JourneyMap, JourneyMapKey
 
 CUSTOMER_CASE = "customer"
 OBJECT_CASE = "object"

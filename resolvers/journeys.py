@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
 from orggraph.resolvers.entities import (
@@ -32,9 +35,6 @@ from orggraph.schema.relay import (
     page_size,
 )
 from orggraph.schema.types import Customer, Deal, Step, Touchpoint
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 
 _CUSTOMER_RANK = journeys.STAGE_ORDER.index(ModelStage.CUSTOMER.value)
 

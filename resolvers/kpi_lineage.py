@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import kpi_lineage
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
 from orggraph.schema.kpi_lineage import MAX_SERIES, KpiLineage
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 
 
 async def resolve_kpi_lineage(

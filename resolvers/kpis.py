@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.events import broker_of, publish_computation
 from orggraph.graph.kpis import check_definitions, compute_kpis, parse_definition
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
 from orggraph.schema.types import Kpi, Measurement
-
-from orggraph.context import Info
-from orggraph.events import broker_of, publish_computation
 
 
 async def check_kpi_definitions(info: Info, rows: list[tuple[str, dict[str, Any]]]) -> None:

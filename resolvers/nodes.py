@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import ConflictError
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import RECORDS, Record, RelationshipKind
@@ -17,9 +20,6 @@ from orggraph.schema.inputs import (
     to_dict,
 )
 from orggraph.schema.types import NODE_TYPES, Node
-
-from orggraph.context import Info
-from orggraph.errors import ConflictError
 
 
 def _relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:

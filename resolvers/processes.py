@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import NotFoundError
 from orggraph.graph import processes
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
@@ -18,9 +21,6 @@ from orggraph.resolvers.entities import (
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
 from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
 from orggraph.schema.types import Process, Step
-
-from orggraph.context import Info
-from orggraph.errors import NotFoundError
 
 
 async def resolve_value_stream(

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import reorg
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
 from orggraph.schema.reorg import MAX_IN_FLIGHT_SAMPLE, ReorgImpact, build_reorg_impact
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 
 DEFAULT_IN_FLIGHT_SAMPLE = 20
 

@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import slas
 from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window as ModelWindow
@@ -35,9 +38,6 @@ from orggraph.schema.slas import (
     SlaPeriod,
 )
 from orggraph.schema.types import Sla
-
-from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
 
 DEFAULT_BREACH_WINDOW = timedelta(days=90)
 

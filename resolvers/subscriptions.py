@@ -12,11 +12,11 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
-from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
 
 from orggraph.context import Info
 from orggraph.errors import InternalError
 from orggraph.events import Broker, Event, broker_of
+from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
 
 
 def _broker(info: Info) -> Broker:

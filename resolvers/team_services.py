@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+
+from orggraph.context import Info
+from orggraph.errors import NotFoundError
 from orggraph.graph import team_services
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import checked_id
 from orggraph.schema.team_services import TeamService
-
-from orggraph.context import Info
-from orggraph.errors import NotFoundError
 
 
 async def resolve_team_service(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from orggraph.resolvers.entities import (
     get_field,
     list_field,

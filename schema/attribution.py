@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
+
 from orggraph.graph.attribution import AttributionModel, Dimension
 
 strawberry.enum(

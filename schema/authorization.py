@@ -23,13 +23,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema
-from orggraph.graph.model import PERSONAL_PROPERTIES, RelationshipKind
-from orggraph.graph.visibility import Visibility, visibility
 from strawberry.extensions import SchemaExtension
 from strawberry.utils.await_maybe import AwaitableOrValue, await_maybe
 
 from orggraph.auth import Principal, Role
 from orggraph.errors import ForbiddenError
+from orggraph.graph.model import PERSONAL_PROPERTIES, RelationshipKind
+from orggraph.graph.visibility import Visibility, visibility
 
 
 class Scope(enum.Enum):

@@ -53,15 +53,15 @@ from graphql import (
     default_field_resolver,
 )
 from graphql.type.definition import GraphQLType
+from strawberry.extensions import SchemaExtension
+
+from orggraph.errors import QueryTooComplexError
 from orggraph.graph.kpis import MAX_PERIODS
 from orggraph.graph.model import Stage
 from orggraph.schema.kpi_lineage import MAX_SERIES
 from orggraph.schema.relay import DEFAULT_PAGE_SIZE
 from orggraph.schema.reorg import MAX_IN_FLIGHT_SAMPLE
 from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
-from strawberry.extensions import SchemaExtension
-
-from orggraph.errors import QueryTooComplexError
 
 log = logging.getLogger("orggraph.graphql")
 

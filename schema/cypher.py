@@ -6,8 +6,9 @@ import enum
 from typing import cast
 
 import strawberry
-from orggraph.graph.cypher import CypherResult as RawCypherResult
 from strawberry.scalars import JSON
+
+from orggraph.graph.cypher import CypherResult as RawCypherResult
 
 
 @strawberry.enum(description="Why a Cypher result holds fewer rows than the query produced.")

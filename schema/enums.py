@@ -7,6 +7,7 @@ the model's classes themselves (one definition, valid as types for mypy).
 from __future__ import annotations
 
 import strawberry
+
 from orggraph.graph.model import (
     ChannelKind,
     CustomerKind,

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
+
 from orggraph.schema.enums import (
     ChannelKind,
     CustomerKind,
@@ -28,7 +30,6 @@ from orggraph.schema.enums import (
     TouchpointType,
     Window,
 )
-from strawberry.scalars import JSON
 
 UNSET: Any = strawberry.UNSET
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+
 from orggraph.schema.enums import Stage
 from orggraph.schema.relay import PageInfo
 from orggraph.schema.types import (

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.schema.team_services import KpiStatus, kpi_status
 from orggraph.schema.types import Campaign, Channel, Kpi, Measurement, Process, Step, Team
 

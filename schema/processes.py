@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.schema.enums import Stage
 from orggraph.schema.types import Process, Sla, Step, Team, as_datetime, as_enum
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.graph.reorg import HandoffChange, merge_handoffs
 from orggraph.schema.team_services import ServiceLink, SlaRole
 from orggraph.schema.types import (

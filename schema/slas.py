@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.schema.enums import Window
 from orggraph.schema.relay import PageInfo
 from orggraph.schema.types import Customer, Sla, Step, Team, as_datetime

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.graph.kpis import MEASURES
 from orggraph.schema.team_services import KpiStatus
 from orggraph.schema.types import Measurement, Touchpoint, as_datetime, as_float

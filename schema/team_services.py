@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+
 from orggraph.graph import model
 from orggraph.graph.kpis import status_of
 from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime

@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from orggraph.graph.driver import transaction_metadata
 from strawberry.extensions import SchemaExtension
+
+from orggraph.graph.driver import transaction_metadata
 
 REQUEST_ID_HEADER = "x-request-id"
 MAX_REQUEST_ID_LENGTH = 128

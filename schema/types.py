@@ -14,6 +14,10 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
 
 import strawberry
+from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
+
+from orggraph.context import Info
 from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.nodes import Related
@@ -33,10 +37,6 @@ from orggraph.schema.enums import (
     TouchpointType,
     Window,
 )
-from strawberry.scalars import JSON
-from strawberry.types.field import StrawberryField
-
-from orggraph.context import Info
 
 DEFAULT_NESTED_LIMIT = 100
 PROCESS_STEPS_LIMIT = 1000  # a process's steps, in order (schema.cost bounds lists by these)

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, LiteralString
 
 import pytest
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.personal import personal_data
-
 from orggraph.settings import Settings, default_cache_dir
 
 # The personal-data key of every test database (fixed: the same value seals to the same bytes).

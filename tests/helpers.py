@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from orggraph.graph.driver import Graph, QueryLog, recording
 from strawberry.types import ExecutionResult
 
 from orggraph.api import build_schema
 from orggraph.context import Context
+from orggraph.graph.driver import Graph, QueryLog, recording
 from orggraph.settings import Settings, default_cache_dir
 
 _SCHEMA = build_schema(Settings())

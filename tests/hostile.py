@@ -29,11 +29,11 @@ from graphql import (
     GraphQLUnionType,
 )
 from hypothesis import strategies as st
+
+from orggraph.api import build_schema
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.personal import personal_data
-
-from orggraph.api import build_schema
 from orggraph.settings import Settings
 
 SCHEMA = build_schema(Settings())

@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import uvicorn
-from orggraph.graph.driver import Graph
 from websockets.sync.client import ClientConnection, connect
 
 from orggraph.app import create_app
 from orggraph.events import Broker
+from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
 

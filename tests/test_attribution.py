@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from orggraph.graph.attribution import (
     CONVERSION,
     NULL,
@@ -26,7 +27,6 @@ from orggraph.graph.attribution import (
 )
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
-
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 M = AttributionModel

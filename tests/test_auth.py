@@ -13,11 +13,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from orggraph.graph.driver import Graph
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from orggraph.app import create_app
+from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"

@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from orggraph.graph.driver import Graph
-from orggraph.graph.model import RelationshipKind as K
-from orggraph.graph.writes import upsert_nodes, upsert_relationships
-from orggraph.schema.authorization import FUNCTION_ROOT_FIELDS, Scope, root_rule
 from strawberry.types import ExecutionResult
 
 from orggraph.api import build_schema
 from orggraph.auth import LOCAL_ADMIN, Principal, Role
 from orggraph.context import Context
+from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from orggraph.schema.authorization import FUNCTION_ROOT_FIELDS, Scope, root_rule
 from orggraph.settings import Settings
 from tests.helpers import error_codes, ok
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
+
 from orggraph.graph.backups import BackupError, backup, restore
 from orggraph.graph.runtime import EmbeddedNeo4j, RuntimeConfig
-
 from tests.helpers import CACHE
 
 

@@ -12,10 +12,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from orggraph.graph.driver import Graph
 from starlette.testclient import TestClient
 
 from orggraph.app import EXPLORER_DIR, create_app
+from orggraph.graph.driver import Graph
 from orggraph.http_security import AllowedHosts, host_of
 from orggraph.settings import Settings
 from tests.served import Served

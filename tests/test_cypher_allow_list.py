@@ -13,20 +13,20 @@ import re
 from typing import Any
 
 import neo4j
-import orggraph.graph
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orggraph.graph.cypher import READ_OPERATORS, CypherLimits, run_read_only
-from orggraph.graph.driver import Graph
-from orggraph.graph.writes import upsert_nodes
 
+import orggraph.graph
 from orggraph.errors import (
     CypherNotReadOnlyError,
     CypherQueryFailedError,
     CypherSyntaxError,
     OrgGraphError,
 )
+from orggraph.graph.cypher import READ_OPERATORS, CypherLimits, run_read_only
+from orggraph.graph.driver import Graph
+from orggraph.graph.writes import upsert_nodes
 
 LIMITS = CypherLimits(timeout_s=10.0, max_rows=1_000, max_bytes=1_000_000)
 

@@ -6,9 +6,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from orggraph.graph.cypher import CypherLimits, run_read_only
-from orggraph.graph.driver import Graph
-from orggraph.graph.writes import upsert_nodes
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +16,9 @@ from orggraph.app import create_app
 from orggraph.auth import Principal, Role
 from orggraph.cli import main
 from orggraph.context import Context
+from orggraph.graph.cypher import CypherLimits, run_read_only
+from orggraph.graph.driver import Graph
+from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
 from tests.helpers import error_codes, ok
 

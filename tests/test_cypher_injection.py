@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orggraph.graph.driver import recording
 
 from orggraph.context import Context
+from orggraph.graph.driver import recording
 from orggraph.settings import Settings
 from tests.hostile import (
     SCHEMA,

@@ -25,9 +25,6 @@ from typing import Any
 import pytest
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, Neo4jError
-from orggraph.graph.cypher import ALLOWED_PROCEDURES
-from orggraph.graph.driver import Graph
-from orggraph.graph.runtime import LAUNCHER, PASSWORD_FILE, EmbeddedNeo4j, RuntimeConfig
 
 from orggraph.cli import main
 from orggraph.database import (
@@ -37,6 +34,9 @@ from orggraph.database import (
     open_graph,
     read_hardening,
 )
+from orggraph.graph.cypher import ALLOWED_PROCEDURES
+from orggraph.graph.driver import Graph
+from orggraph.graph.runtime import LAUNCHER, PASSWORD_FILE, EmbeddedNeo4j, RuntimeConfig
 from orggraph.settings import Settings
 from tests.helpers import CACHE
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from orggraph.graph.driver import Graph
 from orggraph.schema.scalars import MAX_DATETIME, MIN_DATETIME, parse_datetime
-
 from tests.helpers import error_codes, execute, ok
 
 OUT_OF_RANGE = (

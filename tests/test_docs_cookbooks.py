@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from graphql import parse, validate
+
 from orggraph.graph.cypher import run_read_only
 from orggraph.graph.driver import Graph
 from orggraph.graph.seed import seed_organisation
-
 from orggraph.settings import Settings
 from tests.helpers import _SCHEMA, execute
 

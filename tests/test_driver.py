@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
+from orggraph.errors import BadInputError
 from orggraph.graph import driver
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
-
-from orggraph.errors import BadInputError
 
 SLOW = (
     "MATCH (a:Team), (b:Team), (c:Team), (d:Team) "

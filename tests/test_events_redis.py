@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from orggraph.graph.driver import Graph
-from orggraph.graph.writes import upsert_nodes
 from websockets.sync.client import ClientConnection, connect
 
 from orggraph.app import create_app
 from orggraph.events import Broker, Subscriber
 from orggraph.events_redis import RedisBroker, decode, encode
+from orggraph.graph.driver import Graph
+from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
 from tests.graphs.funnel import seed as seed_funnel
 from tests.helpers import require_program

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import uvicorn
-from orggraph.graph.driver import Graph
-from orggraph.graph.writes import upsert_nodes
 
 from orggraph.app import create_app
+from orggraph.graph.driver import Graph
+from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
 from tests.graphs.funnel import H, at, seed
 from tests.helpers import require_program

@@ -30,6 +30,11 @@ import pytest
 import uvicorn
 from neo4j import GraphDatabase
 from neo4j.exceptions import DriverError, Neo4jError
+from starlette.applications import Starlette
+
+from orggraph.app import create_app
+from orggraph.database import DatabaseSupervisor, runtime_config, supervisor_of
+from orggraph.errors import OrgGraphError
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.personal import personal_data
@@ -43,11 +48,6 @@ from orggraph.graph.runtime import (
     stop_background,
 )
 from orggraph.graph.seed import generate_customers, seed_organisation
-from starlette.applications import Starlette
-
-from orggraph.app import create_app
-from orggraph.database import DatabaseSupervisor, runtime_config, supervisor_of
-from orggraph.errors import OrgGraphError
 from orggraph.settings import Settings
 from tests.helpers import CACHE
 

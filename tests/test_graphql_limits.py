@@ -22,6 +22,8 @@ from graphql import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from orggraph.api import build_schema
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
@@ -37,8 +39,6 @@ from orggraph.schema.cost import (
 )
 from orggraph.schema.limits import Limits, measure
 from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
-
-from orggraph.api import build_schema
 from orggraph.settings import Settings
 from tests.helpers import execute, ok
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from orggraph.graph.driver import Graph
 
+from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 from tests.served import Served, receive, send
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orggraph.graph.importers.mapping import parse_mapping, run_mapping
 
 from orggraph.errors import OrgGraphError
+from orggraph.graph.importers.mapping import parse_mapping, run_mapping
 from orggraph.settings import Settings
 from tests.hostile import (
     INJECTIONS,

@@ -7,11 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from orggraph.graph.driver import Graph
 from starlette.testclient import TestClient
 
 from orggraph.app import create_app
 from orggraph.database import open_graph
+from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.northwind import import_northwind
 

@@ -11,10 +11,10 @@ from typing import Any, LiteralString
 
 import pytest
 import pytest_asyncio
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.common import ImportSummary
 from orggraph.graph.importers.ocel_order_management import import_order_management
-
 from orggraph.settings import Settings
 
 SHARED = Path(

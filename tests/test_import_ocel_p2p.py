@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.ocel_p2p import import_p2p
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import load_nodes, load_relationships, load_touchpoints
 from orggraph.graph.importers.ocel_order_management import import_order_management
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import WriteSummary, upsert_nodes
-
-from orggraph.errors import BadInputError
 
 K = RelationshipKind
 

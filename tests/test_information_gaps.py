@@ -17,7 +17,6 @@ from typing import Any
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-
 from tests.helpers import execute, execute_counted, ok
 
 GAPS = """

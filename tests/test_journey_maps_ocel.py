@@ -22,9 +22,9 @@ from typing import Any, LiteralString
 
 import pytest
 import pytest_asyncio
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.ocel_order_management import import_order_management
-
 from orggraph.settings import Settings
 from tests.helpers import execute_counted, ok
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
-
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 JOURNEY = """

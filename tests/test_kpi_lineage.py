@@ -5,7 +5,6 @@ from __future__ import annotations
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 LINEAGE = """

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import compute_kpis, parse_definition, period_start, periods
 from orggraph.graph.model import Window
 from orggraph.graph.processes import FunnelParams, value_stream
 from orggraph.graph.writes import upsert_nodes
-
-from orggraph.errors import BadInputError
 from tests.graphs.funnel import seed
 from tests.helpers import error_codes, execute, ok
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orggraph.graph.driver import Graph
-from orggraph.graph.importers.mapping import load_mapping, parse_mapping, run_mapping
 
 from orggraph.errors import BadInputError, NotFoundError
+from orggraph.graph.driver import Graph
+from orggraph.graph.importers.mapping import load_mapping, parse_mapping, run_mapping
 
 MAPPING = """
 version: 1

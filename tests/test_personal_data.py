@@ -19,6 +19,13 @@ from typing import Any
 import neo4j
 import neo4j.graph
 import pytest
+from pydantic import ValidationError
+from strawberry.types import ExecutionResult
+
+from orggraph.api import build_schema
+from orggraph.auth import LOCAL_ADMIN, Principal, Role
+from orggraph.context import Context
+from orggraph.errors import ForbiddenError
 from orggraph.graph.cypher import CypherLimits, run_read_only
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import load_nodes
@@ -35,13 +42,6 @@ from orggraph.graph.personal import (
     personal_data,
 )
 from orggraph.graph.writes import upsert_nodes
-from pydantic import ValidationError
-from strawberry.types import ExecutionResult
-
-from orggraph.api import build_schema
-from orggraph.auth import LOCAL_ADMIN, Principal, Role
-from orggraph.context import Context
-from orggraph.errors import ForbiddenError
 from orggraph.settings import Settings
 from tests.helpers import error_codes, ok
 

@@ -8,7 +8,6 @@ from typing import Any
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-
 from tests.graphs.funnel import H, at, seed
 from tests.helpers import error_codes, execute, execute_counted, ok
 
@@ -25,6 +24,8 @@ query V($id: ID!, $filter: FunnelFilter, $at: DateTime) {
   }
 }
 """
+
+
 def funnel(data: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [
         (

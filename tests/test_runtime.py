@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
+
+from orggraph.cli import main
 from orggraph.graph.runtime import (
     EmbeddedNeo4j,
     EmbeddedNeo4jError,
@@ -29,14 +31,11 @@ from orggraph.graph.runtime import (
     start_background,
     stop_background,
 )
-
-from orggraph.cli import main
 from tests.helpers import CACHE
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="runtime tests need the embedded database"
 )
-
 
 
 def make_config(tmp_path: Path, bolt_port: int = 0) -> RuntimeConfig:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from orggraph.graph.demo_organisation import (
     DemoOrganisationError,
     load_demo_organisation,

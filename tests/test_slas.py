@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import compute_kpis
 from orggraph.graph.writes import upsert_nodes
-
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 H = 3600.0

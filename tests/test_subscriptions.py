@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orggraph.graph.driver import Graph
 from starlette.testclient import TestClient, WebSocketTestSession
 from websockets.sync.client import ClientConnection
 
 from orggraph.app import create_app
 from orggraph.events import Broker, publish_after_commit
+from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 from tests.served import Served, receive, send
 
@@ -229,7 +229,6 @@ async def test_the_schedule_recomputes_and_publishes_until_stopped(graph: Graph)
     from datetime import UTC, datetime
 
     from orggraph.graph.writes import upsert_nodes
-
     from orggraph.kpi_schedule import run_kpi_schedule
 
     now = datetime.now(UTC).isoformat()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-
-from orggraph.errors import BadInputError, NotFoundError
 
 
 async def count(graph: Graph, query: str, **params: Any) -> int:

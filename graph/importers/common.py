@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import Progress, load_nodes, load_relationships, load_touchpoints
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import WriteSummary
-
-from orggraph.errors import BadInputError
 
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]

@@ -35,6 +35,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -49,17 +60,6 @@ from orggraph.graph.writes import (
     write_records,
     write_relationships,
 )
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
-from orggraph.errors import BadInputError
 
 Say = Callable[[str], None]
 ValueType = Literal["string", "int", "float", "bool", "datetime", "date", "json"]

@@ -17,12 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.common import ImportSummary, read_csv
 from orggraph.graph.importers.mapping import load_mapping, run_mapping
 from orggraph.graph.writes import upsert_nodes
-
-from orggraph.errors import BadInputError
 
 MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "northwind.yaml"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
