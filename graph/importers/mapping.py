@@ -132,16 +132,12 @@ class Filter(Strict):
     empty: bool = False
 
 
-class NodeSpec(Strict):
-    label: str
-    id: ValueSpec
+class _Mapped(Strict):
+    """What node and relationship specs share: mapped properties (a constant or a
+    column each, shorthand allowed) and a filter on the rows."""
+
     properties: dict[str, ValueSpec] = {}
     where: Filter | None = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_shorthand(cls, raw: Any) -> Any:
-        return _value_spec(raw)
 
     @field_validator("properties", mode="before")
     @classmethod
@@ -149,6 +145,16 @@ class NodeSpec(Strict):
         if isinstance(raw, Mapping):
             return {k: _value_spec(v) for k, v in raw.items()}
         return raw
+
+
+class NodeSpec(_Mapped):
+    label: str
+    id: ValueSpec
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_shorthand(cls, raw: Any) -> Any:
+        return _value_spec(raw)
 
     @field_validator("label")
     @classmethod
@@ -177,24 +183,15 @@ class NodeSpec(Strict):
         return self
 
 
-class RelationshipSpecIn(Strict):
+class RelationshipSpecIn(_Mapped):
     kind: RelationshipKind
     from_: ValueSpec = Field(alias="from")
     to: ValueSpec
-    properties: dict[str, ValueSpec] = {}
-    where: Filter | None = None
 
     @field_validator("from_", "to", mode="before")
     @classmethod
     def _end_shorthand(cls, raw: Any) -> Any:
         return _value_spec(raw)
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _props_shorthand(cls, raw: Any) -> Any:
-        if isinstance(raw, Mapping):
-            return {k: _value_spec(v) for k, v in raw.items()}
-        return raw
 
     @field_validator("kind")
     @classmethod
