@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, LiteralString
+from typing import TYPE_CHECKING
 
 import pytest
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
-from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings, default_cache_dir
+from tests.helpers import connect, wipe
 
 # The personal-data key of every test database (fixed: the same value seals to the same bytes).
 TEST_PII_KEY = "s_ajJfCNksIjJocaWNFcMQuua3M9-YwAEuUB5-N4oOI"
@@ -90,28 +90,9 @@ _migrated: set[str] = set()
 @pytest.fixture
 async def graph(test_settings: Settings) -> AsyncIterator[Graph]:
     """A connected Graph on an empty (but migrated) database."""
-    password = test_settings.neo4j_password
-    db = Graph.connect(
-        test_settings.neo4j_uri or "",
-        test_settings.neo4j_user if password else None,
-        password.get_secret_value() if password else None,
-        test_settings.neo4j_database,
-        personal=personal_data(test_settings),
-    )
+    db = connect(test_settings)
     try:
-        async with db.driver.session(database=db.database) as session:
-            # Relationships first, then nodes, each in bounded batches: deleting a node deletes
-            # all its relationships in the same transaction, which for a dense node can exceed
-            # the database's per-transaction memory limit (docs/database-hardening.md).
-            wipes: tuple[LiteralString, ...] = (
-                "MATCH (a)-[r]->(b) WHERE NOT a:Migration AND NOT b:Migration "
-                "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-                "MATCH (n) WHERE NOT n:Migration "
-                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
-            )
-            for query in wipes:
-                result = await session.run(query)
-                await result.consume()
+        await wipe(db)
         if db.database not in _migrated:
             await migrate(db)
             _migrated.add(db.database)

@@ -4,19 +4,50 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 from strawberry.types import ExecutionResult
 
 from orggraph.api import build_schema
 from orggraph.context import Context
 from orggraph.graph.driver import Graph, QueryLog, recording
+from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings, default_cache_dir
 
 _SCHEMA = build_schema(Settings())
 
 # Where the Neo4j jars are cached, for tests that start a runtime of their own.
 CACHE = Path(os.environ.get("ORGGRAPH_CACHE_DIR") or default_cache_dir())
+
+
+# Relationships first, then nodes, each in bounded batches: deleting a node deletes all
+# its relationships in the same transaction, which for a dense node can exceed the
+# database's per-transaction memory limit (docs/database-hardening.md).
+WIPES: tuple[LiteralString, ...] = (
+    "MATCH (a)-[r]->(b) WHERE NOT a:Migration AND NOT b:Migration "
+    "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+)
+
+
+def connect(settings: Settings) -> Graph:
+    """A Graph on the test database of ``settings`` (with its personal-data key), no time
+    bound: imports of the shared datasets may take long on a loaded machine."""
+    password = settings.neo4j_password
+    return Graph.connect(
+        settings.neo4j_uri or "",
+        settings.neo4j_user if password else None,
+        password.get_secret_value() if password else None,
+        settings.neo4j_database,
+        personal=personal_data(settings),
+    )
+
+
+async def wipe(graph: Graph) -> None:
+    """Delete everything but the migration records."""
+    async with graph.driver.session(database=graph.database) as session:
+        for query in WIPES:
+            await (await session.run(query)).consume()
 
 
 async def execute(

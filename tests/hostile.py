@@ -33,8 +33,8 @@ from hypothesis import strategies as st
 from orggraph.api import build_schema
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
-from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings
+from tests.helpers import connect, wipe
 
 SCHEMA = build_schema(Settings())
 GRAPHQL: GraphQLSchema = SCHEMA._schema
@@ -269,19 +269,11 @@ class SyncGraph:
 
 def open_sync_graph(settings: Settings) -> Iterator[SyncGraph]:
     loop = asyncio.new_event_loop()
-    password = settings.neo4j_password
-    graph = Graph.connect(
-        settings.neo4j_uri or "",
-        settings.neo4j_user if password else None,
-        password.get_secret_value() if password else None,
-        settings.neo4j_database,
-        personal=personal_data(settings),
-    )
+    graph = connect(settings)
     handle = SyncGraph(loop, graph)
 
     async def empty() -> None:
-        async with graph.driver.session(database=graph.database) as session:
-            await (await session.run("MATCH (n) WHERE NOT n:Migration DETACH DELETE n")).consume()
+        await wipe(graph)
         await migrate(graph)
 
     try:

@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -16,6 +16,7 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.importers.common import ImportSummary
 from orggraph.graph.importers.ocel_order_management import import_order_management
 from orggraph.settings import Settings
+from tests.helpers import connect, wipe
 
 SHARED = Path(
     os.environ.get("ORGGRAPH_SHARED_DATA")
@@ -32,34 +33,12 @@ pytestmark = [
 ]
 
 
-async def wipe(db: Graph) -> None:
-    async with db.driver.session(database=db.database) as session:
-        # Relationships first, then nodes, each in bounded batches: deleting a node deletes
-        # all its relationships in the same transaction, which for a dense node can exceed
-        # the database's per-transaction memory limit (docs/database-hardening.md).
-        wipes: tuple[LiteralString, ...] = (
-            "MATCH (a)-[r]->(b) WHERE NOT a:Migration AND NOT b:Migration "
-            "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-            "MATCH (n) WHERE NOT n:Migration "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
-        )
-        for query in wipes:
-            result = await session.run(query)
-            await result.consume()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def imported(test_settings: Settings) -> AsyncIterator[tuple[Graph, ImportSummary]]:
     """One import for the whole module (it takes ~15 s), on an emptied, migrated database."""
     from orggraph.graph.migrations import migrate
 
-    password = test_settings.neo4j_password
-    db = Graph.connect(
-        test_settings.neo4j_uri or "",
-        test_settings.neo4j_user if password else None,
-        password.get_secret_value() if password else None,
-        test_settings.neo4j_database,
-    )
+    db = connect(test_settings)
     try:
         await wipe(db)
         await migrate(db)
