@@ -95,3 +95,26 @@ def require_program(name: str, why: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
+    """A `journeyMap` answer as the same shape the tests compute by hand: (key, count)
+    pairs, (source, target, count, median) edges, start and end activities."""
+    m = data["journeyMap"]
+    return {
+        "caseCount": m["caseCount"],
+        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"], strict=True)),
+        "edges": list(
+            zip(
+                m["edges"]["sources"],
+                m["edges"]["targets"],
+                m["edges"]["counts"],
+                m["edges"]["medianSeconds"],
+                strict=True,
+            )
+        ),
+        "starts": list(
+            zip(m["startActivities"]["keys"], m["startActivities"]["counts"], strict=True)
+        ),
+        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
+    }

@@ -9,7 +9,7 @@ from typing import Any
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-from tests.helpers import error_codes, execute, execute_counted, ok
+from tests.helpers import as_dfg, error_codes, execute, execute_counted, ok
 
 MAP = """
 query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!,
@@ -97,27 +97,6 @@ def expected_dfg(key_of: dict[int, str | None], min_count: int = 1) -> dict[str,
         "edges": edges,
         "starts": sorted(starts.items()),
         "ends": sorted(ends.items()),
-    }
-
-
-def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
-    m = data["journeyMap"]
-    return {
-        "caseCount": m["caseCount"],
-        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"], strict=True)),
-        "edges": list(
-            zip(
-                m["edges"]["sources"],
-                m["edges"]["targets"],
-                m["edges"]["counts"],
-                m["edges"]["medianSeconds"],
-                strict=True,
-            )
-        ),
-        "starts": list(
-            zip(m["startActivities"]["keys"], m["startActivities"]["counts"], strict=True)
-        ),
-        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
 
 

@@ -26,7 +26,7 @@ import pytest_asyncio
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.ocel_order_management import import_order_management
 from orggraph.settings import Settings
-from tests.helpers import connect, execute_counted, ok, wipe
+from tests.helpers import as_dfg, connect, execute_counted, ok, wipe
 
 SHARED = Path(
     os.environ.get("ORGGRAPH_SHARED_DATA")
@@ -99,27 +99,6 @@ def expected_dfg(object_type: str, min_count: int) -> dict[str, Any]:
         ),
         "starts": sorted(starts.items()),
         "ends": sorted(ends.items()),
-    }
-
-
-def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
-    m = data["journeyMap"]
-    return {
-        "caseCount": m["caseCount"],
-        "nodes": list(zip(m["nodes"]["keys"], m["nodes"]["counts"], strict=True)),
-        "edges": list(
-            zip(
-                m["edges"]["sources"],
-                m["edges"]["targets"],
-                m["edges"]["counts"],
-                m["edges"]["medianSeconds"],
-                strict=True,
-            )
-        ),
-        "starts": list(
-            zip(m["startActivities"]["keys"], m["startActivities"]["counts"], strict=True)
-        ),
-        "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
 
 
