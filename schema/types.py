@@ -7,13 +7,16 @@ nested relationships costs one query per relationship field, not per entity.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
+import typing
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
+from typing import Annotated, Any, ClassVar, LiteralString, Self, TypeVar
 
 import strawberry
+from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 from strawberry.types.field import StrawberryField
 
@@ -75,6 +78,58 @@ def as_json(value: Any) -> JSON | None:
 
 def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+class NodeType:
+    """A GraphQL type of one label, built from its node's properties: each constructor
+    field reads the property of the same name in camelCase (the records' aliases),
+    converted by the field's type (``_reader``); a missing non-null string reads "".
+    """
+
+    LABEL: ClassVar[LiteralString]
+    # Constructor fields read from a property of another name.
+    PROPERTY_OF: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Self:
+        readers = _READERS.get(cls) or _READERS.setdefault(cls, _readers_of(cls))
+        build: Callable[..., Self] = cls
+        return build(**{name: read(p, key) for name, key, read in readers})
+
+
+Reader = Callable[[dict[str, Any], str], Any]
+# Per type, (constructor field, property, reader): built on first use, once every type exists.
+_READERS: dict[type[NodeType], tuple[tuple[str, str, Reader], ...]] = {}
+
+
+def _readers_of(cls: type[NodeType]) -> tuple[tuple[str, str, Reader], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, cls.PROPERTY_OF.get(f.name, to_camel(f.name)), _reader(hints[f.name]))
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init
+    )
+
+
+def _reader(hint: Any) -> Reader:
+    if hint is strawberry.ID:
+        return lambda p, key: strawberry.ID(p[key])
+    if hint is str:
+        return lambda p, key: p.get(key, "")
+    (kind,) = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return lambda p, key: as_enum(kind, p.get(key))
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        return lambda p, key: p.get(key)
+    return lambda p, key: convert(p.get(key))
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    datetime: as_datetime,
+    float: as_float,
+    JSON: as_json,
+}
 
 
 def _limit(info: Info, first: int | None) -> int:
@@ -211,21 +266,12 @@ def _concerned_object(r: Related) -> ConcernedObject:
 
 
 @strawberry.type(description="An organisational unit: group, business unit, function or team.")
-class Team:
+class Team(NodeType):
     LABEL: ClassVar[LiteralString] = "Team"
     id: strawberry.ID
     name: str
     kind: TeamKind | None
     function: Function | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Team:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            kind=as_enum(TeamKind, p.get("kind")),
-            function=as_enum(Function, p.get("function")),
-        )
 
     parents: list[Team] = related(
         K.TEAM_PART_OF_TEAM,
@@ -281,15 +327,11 @@ class TeamMembership:
 
 
 @strawberry.type(description="A person of the organisation.")
-class Person:
+class Person(NodeType):
     LABEL: ClassVar[LiteralString] = "Person"
     id: strawberry.ID
     name: str
     role: str | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Person:
-        return cls(id=strawberry.ID(p["id"]), name=p.get("name", ""), role=p.get("role"))
 
     teams: list[TeamMembership] = related(
         K.PERSON_MEMBER_OF_TEAM, outgoing=True, edge=_team_membership
@@ -297,38 +339,22 @@ class Person:
 
 
 @strawberry.type(description="What a team provides, to internal teams or external customers.")
-class Service:
+class Service(NodeType):
     LABEL: ClassVar[LiteralString] = "Service"
     id: strawberry.ID
     name: str
     audience: ServiceAudience | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Service:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            audience=as_enum(ServiceAudience, p.get("audience")),
-        )
 
     providers: list[Team] = related(K.TEAM_PROVIDES_SERVICE, outgoing=False)
     consumers: list[Team] = related(K.SERVICE_CONSUMED_BY_TEAM, outgoing=True)
 
 
 @strawberry.type(description="An information system (CRM, ERP, chat, ...).")
-class System:
+class System(NodeType):
     LABEL: ClassVar[LiteralString] = "System"
     id: strawberry.ID
     name: str
     kind: SystemKind | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> System:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            kind=as_enum(SystemKind, p.get("kind")),
-        )
 
     operators: list[Team] = related(K.TEAM_OPERATES_SYSTEM, outgoing=False)
     supports: list[Step] = related(K.SYSTEM_SUPPORTS_STEP, outgoing=True)
@@ -338,19 +364,11 @@ class System:
 
 
 @strawberry.type(description="A process (value stream) made of ordered steps.")
-class Process:
+class Process(NodeType):
     LABEL: ClassVar[LiteralString] = "Process"
     id: strawberry.ID
     name: str
     lifecycle: Lifecycle | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Process:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            lifecycle=as_enum(Lifecycle, p.get("lifecycle")),
-        )
 
     steps: list[ProcessStep] = related(
         K.PROCESS_HAS_STEP,
@@ -383,17 +401,11 @@ class StepOwner:
 
 
 @strawberry.type(description="A step of a process, at a customer lifecycle or operational stage.")
-class Step:
+class Step(NodeType):
     LABEL: ClassVar[LiteralString] = "Step"
     id: strawberry.ID
     name: str
     stage: Stage | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Step:
-        return cls(
-            id=strawberry.ID(p["id"]), name=p.get("name", ""), stage=as_enum(Stage, p.get("stage"))
-        )
 
     process: Process | None = related_one(K.PROCESS_HAS_STEP, outgoing=False)
     next: list[Step] = related(
@@ -415,8 +427,17 @@ class Step:
 # --- customers and their journeys ---------------------------------------------------------
 
 
+def open_email(root: Customer, info: Info) -> str | None:
+    """``Customer.email``: the stored ciphertext opened, for the PII permission only."""
+    # The Authorization extension already answers null without the claim; decrypting
+    # is refused here too, so no other path to this resolver can open the value.
+    if not info.context.principal.can_read_pii:
+        return None
+    return open_value(info.context.graph.personal, "Customer", root.id, "email", root.stored_email)
+
+
 @strawberry.type(description="A customer: a person or an account.")
-class Customer:
+class Customer(NodeType):
     LABEL: ClassVar[LiteralString] = "Customer"
     id: strawberry.ID
     name: str
@@ -424,47 +445,28 @@ class Customer:
     segment: str | None
     # As stored: ciphertext (graph.personal), opened by `email` for the PII permission only.
     stored_email: strawberry.Private[str | None]
+    PROPERTY_OF: ClassVar[dict[str, str]] = {"stored_email": "email"}
 
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Customer:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            kind=as_enum(CustomerKind, p.get("kind")),
-            segment=p.get("segment"),
-            stored_email=p.get("email"),
-        )
-
-    @strawberry.field(description="Personal: null without the `pii` claim.")
-    def email(self, info: Info) -> str | None:
-        # The Authorization extension already answers null without the claim; decrypting
-        # is refused here too, so no other path to this resolver can open the value.
-        if not info.context.principal.can_read_pii:
-            return None
-        return open_value(
-            info.context.graph.personal, "Customer", self.id, "email", self.stored_email
-        )
-
-    # Hand-written: declared (annotated) fields would move before `email` in the SDL, and
-    # `email` stays a method, called directly by the personal-data tests.
-    @strawberry.field(description="Touchpoints in time order (the journey chain).")
-    async def touchpoints(self, info: Info, first: int | None = None) -> list[Touchpoint]:
-        items = await _related(info, self.id, K.CUSTOMER_HAD_TOUCHPOINT, True, first)
-        return [Touchpoint.from_props(r.props) for r in items]
-
-    @strawberry.field
-    async def deals(self, info: Info, first: int | None = None) -> list[Deal]:
-        items = await _related(info, self.id, K.CUSTOMER_OPENED_DEAL, True, first)
-        return [Deal.from_props(r.props) for r in items]
-
-    @strawberry.field(description="Business objects (orders, ...) belonging to this customer.")
-    async def objects(self, info: Info, first: int | None = None) -> list[BusinessObject]:
-        items = await _related(info, self.id, K.OBJECT_BELONGS_TO_CUSTOMER, False, first)
-        return [BusinessObject.from_props(r.props) for r in items]
+    email: str | None = strawberry.field(
+        resolver=open_email, description="Personal: null without the `pii` claim."
+    )
+    touchpoints: list[Touchpoint] = related(
+        K.CUSTOMER_HAD_TOUCHPOINT,
+        outgoing=True,
+        paged=True,
+        description="Touchpoints in time order (the journey chain).",
+    )
+    deals: list[Deal] = related(K.CUSTOMER_OPENED_DEAL, outgoing=True, paged=True)
+    objects: list[BusinessObject] = related(
+        K.OBJECT_BELONGS_TO_CUSTOMER,
+        outgoing=False,
+        paged=True,
+        description="Business objects (orders, ...) belonging to this customer.",
+    )
 
 
 @strawberry.type(description="An event of a customer's journey, or an internal event of a process.")
-class Touchpoint:
+class Touchpoint(NodeType):
     LABEL: ClassVar[LiteralString] = "Touchpoint"
     id: strawberry.ID
     at: datetime | None
@@ -472,17 +474,6 @@ class Touchpoint:
     activity: str | None
     value: float | None
     attributes: JSON | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Touchpoint:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            at=as_datetime(p.get("at")),
-            type=as_enum(TouchpointType, p.get("type")),
-            activity=p.get("activity"),
-            value=as_float(p.get("value")),
-            attributes=as_json(p.get("attributes")),
-        )
 
     customer: Customer | None = related_one(K.CUSTOMER_HAD_TOUCHPOINT, outgoing=False)
     channel: Channel | None = related_one(K.TOUCHPOINT_VIA_CHANNEL, outgoing=True)
@@ -521,21 +512,12 @@ class ConcernedObject:
 
 
 @strawberry.type(description="An object events concern: an order, an item, a package, ...")
-class BusinessObject:
+class BusinessObject(NodeType):
     LABEL: ClassVar[LiteralString] = "BusinessObject"
     id: strawberry.ID
     type: str
     name: str | None
     attributes: JSON | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> BusinessObject:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            type=p.get("type", ""),
-            name=p.get("name"),
-            attributes=as_json(p.get("attributes")),
-        )
 
     touchpoints: list[Touchpoint] = related(
         K.TOUCHPOINT_CONCERNS_OBJECT, outgoing=False, paged=True
@@ -547,21 +529,12 @@ class BusinessObject:
 
 
 @strawberry.type(description="A channel of touchpoints, online or offline.")
-class Channel:
+class Channel(NodeType):
     LABEL: ClassVar[LiteralString] = "Channel"
     id: strawberry.ID
     name: str
     kind: ChannelKind | None
     online: bool | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Channel:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            kind=as_enum(ChannelKind, p.get("kind")),
-            online=p.get("online"),
-        )
 
     served_by: list[Team] = related(
         K.TEAM_SERVES_CHANNEL, outgoing=False, description="Teams that staff this channel."
@@ -570,26 +543,18 @@ class Channel:
 
 
 @strawberry.type(description="A campaign that sources touchpoints.")
-class Campaign:
+class Campaign(NodeType):
     LABEL: ClassVar[LiteralString] = "Campaign"
     id: strawberry.ID
     name: str
     source_kind: SourceKind | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Campaign:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            source_kind=as_enum(SourceKind, p.get("sourceKind")),
-        )
 
     run_by: Team | None = related_one(K.CAMPAIGN_RUN_BY_TEAM, outgoing=True)
     kpis: list[Kpi] = related(K.KPI_MEASURES_CAMPAIGN, outgoing=False)
 
 
 @strawberry.type(description="A sales deal (opportunity), won or lost once closed.")
-class Deal:
+class Deal(NodeType):
     LABEL: ClassVar[LiteralString] = "Deal"
     id: strawberry.ID
     amount: float | None
@@ -597,17 +562,6 @@ class Deal:
     opened_at: datetime | None
     closed_at: datetime | None
     won: bool | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Deal:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            amount=as_float(p.get("amount")),
-            currency=p.get("currency"),
-            opened_at=as_datetime(p.get("openedAt")),
-            closed_at=as_datetime(p.get("closedAt")),
-            won=p.get("won"),
-        )
 
     customer: Customer | None = related_one(K.CUSTOMER_OPENED_DEAL, outgoing=False)
     owner: Team | None = related_one(K.DEAL_OWNED_BY_TEAM, outgoing=True)
@@ -617,7 +571,7 @@ class Deal:
 
 
 @strawberry.type(name="KPI", description="A key performance indicator with a target.")
-class Kpi:
+class Kpi(NodeType):
     LABEL: ClassVar[LiteralString] = "KPI"
     id: strawberry.ID
     name: str
@@ -626,18 +580,6 @@ class Kpi:
     target: float | None
     definition: JSON | None
     window: Window | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Kpi:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            unit=p.get("unit"),
-            direction=as_enum(KpiDirection, p.get("direction")),
-            target=as_float(p.get("target")),
-            definition=as_json(p.get("definition")),
-            window=as_enum(Window, p.get("window")),
-        )
 
     accountable_team: Team | None = related_one(K.TEAM_ACCOUNTABLE_FOR_KPI, outgoing=False)
     shared_with: list[Team] = related(K.KPI_SHARED_WITH_TEAM, outgoing=True)
@@ -657,7 +599,7 @@ class Kpi:
 
 
 @strawberry.type(description="A KPI's value for one period.")
-class Measurement:
+class Measurement(NodeType):
     LABEL: ClassVar[LiteralString] = "Measurement"
     id: strawberry.ID
     at: datetime | None
@@ -668,22 +610,11 @@ class Measurement:
         description="ON_TARGET, OFF_TARGET, NO_DATA or NO_TARGET when computed by the KPI engine."
     )
 
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Measurement:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            at=as_datetime(p.get("at")),
-            period_start=as_datetime(p.get("periodStart")),
-            value=as_float(p.get("value")),
-            sample_size=p.get("sampleSize"),
-            status=p.get("status"),
-        )
-
     kpi: Kpi | None = related_one(K.KPI_HAS_MEASUREMENT, outgoing=False)
 
 
 @strawberry.type(name="SLA", description="A service level agreement between two teams.")
-class Sla:
+class Sla(NodeType):
     LABEL: ClassVar[LiteralString] = "SLA"
     id: strawberry.ID
     name: str
@@ -691,17 +622,6 @@ class Sla:
     threshold: float | None
     unit: str | None
     window: Window | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Sla:
-        return cls(
-            id=strawberry.ID(p["id"]),
-            name=p.get("name", ""),
-            kind=as_enum(SlaKind, p.get("kind")),
-            threshold=as_float(p.get("threshold")),
-            unit=p.get("unit"),
-            window=as_enum(Window, p.get("window")),
-        )
 
     provider: Team | None = related_one(K.SLA_PROVIDER_TEAM, outgoing=True)
     consumer: Team | None = related_one(K.SLA_CONSUMER_TEAM, outgoing=True)
