@@ -18,21 +18,8 @@ from importlib.resources import files
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from orggraph.graph.model import (
-    ChannelKind,
-    Function,
-    KpiDirection,
-    Lifecycle,
-    NodeId,
-    ServiceAudience,
-    SlaKind,
-    SourceKind,
-    Stage,
-    SystemKind,
-    TeamKind,
-    TouchpointType,
-    Window,
-)
+from orggraph.graph import model
+from orggraph.graph.model import NodeId
 
 DEMO_ORGANISATION_FILE = "demo/organisation.yaml"
 
@@ -48,8 +35,8 @@ class _Entry(BaseModel):
 class DemoTeam(_Entry):
     id: NodeId
     name: str
-    kind: TeamKind | None = None
-    function: Function | None = None
+    kind: model.TeamKind | None = None
+    function: model.Function | None = None
     parent: NodeId | None = None
     also_part_of: tuple[NodeId, ...] = ()
     members: int = Field(default=0, ge=0, le=1000)
@@ -58,7 +45,7 @@ class DemoTeam(_Entry):
 class DemoService(_Entry):
     id: NodeId
     name: str
-    audience: ServiceAudience
+    audience: model.ServiceAudience
     provider: NodeId
     consumers: tuple[NodeId, ...] = ()
 
@@ -66,27 +53,27 @@ class DemoService(_Entry):
 class DemoSystem(_Entry):
     id: NodeId
     name: str
-    kind: SystemKind
+    kind: model.SystemKind
     operator: NodeId
 
 
 class DemoChannel(_Entry):
     id: NodeId
     name: str
-    kind: ChannelKind
+    kind: model.ChannelKind
     online: bool
     served_by: tuple[NodeId, ...] = ()
 
 
 class FirstTouch(_Entry):
     channel: NodeId
-    type: TouchpointType
+    type: model.TouchpointType
 
 
 class DemoCampaign(_Entry):
     id: NodeId
     name: str
-    source_kind: SourceKind
+    source_kind: model.SourceKind
     team: NodeId
     weight: int = Field(gt=0)
     first_touch: FirstTouch
@@ -101,7 +88,7 @@ class DemoOwner(_Entry):
 class DemoStep(_Entry):
     id: NodeId
     name: str
-    stage: Stage
+    stage: model.Stage
     owners: tuple[DemoOwner, ...] = ()
     supported_by: tuple[NodeId, ...] = ()
 
@@ -109,7 +96,7 @@ class DemoStep(_Entry):
 class DemoProcess(_Entry):
     id: NodeId
     name: str
-    lifecycle: Lifecycle
+    lifecycle: model.Lifecycle
     steps: tuple[DemoStep, ...] = Field(min_length=1)
 
 
@@ -124,9 +111,9 @@ class DemoKpi(_Entry):
     id: NodeId
     name: str
     unit: str
-    direction: KpiDirection
+    direction: model.KpiDirection
     target: float = Field(allow_inf_nan=False)
-    window: Window
+    window: model.Window
     accountable: NodeId
     shared_with: tuple[NodeId, ...] = ()
     measures: DemoMeasures = DemoMeasures()
@@ -136,10 +123,10 @@ class DemoKpi(_Entry):
 class DemoSla(_Entry):
     id: NodeId
     name: str
-    kind: SlaKind
+    kind: model.SlaKind
     threshold: float = Field(allow_inf_nan=False)
     unit: str
-    window: Window
+    window: model.Window
     provider: NodeId
     consumer: NodeId
     step: NodeId

@@ -14,22 +14,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from orggraph.schema.enums import (
-    ChannelKind,
-    CustomerKind,
-    Function,
-    KpiDirection,
-    Lifecycle,
-    RelationshipKind,
-    ServiceAudience,
-    SlaKind,
-    SourceKind,
-    Stage,
-    SystemKind,
-    TeamKind,
-    TouchpointType,
-    Window,
-)
+from orggraph.schema import enums
 
 UNSET: Any = strawberry.UNSET
 
@@ -53,8 +38,8 @@ def to_dict(value: Any) -> Any:
 class TeamInput:
     id: strawberry.ID
     name: str
-    kind: TeamKind | None = UNSET
-    function: Function | None = UNSET
+    kind: enums.TeamKind | None = UNSET
+    function: enums.Function | None = UNSET
 
 
 @strawberry.input
@@ -68,28 +53,28 @@ class PersonInput:
 class ServiceInput:
     id: strawberry.ID
     name: str
-    audience: ServiceAudience | None = UNSET
+    audience: enums.ServiceAudience | None = UNSET
 
 
 @strawberry.input
 class SystemInput:
     id: strawberry.ID
     name: str
-    kind: SystemKind | None = UNSET
+    kind: enums.SystemKind | None = UNSET
 
 
 @strawberry.input
 class ProcessInput:
     id: strawberry.ID
     name: str
-    lifecycle: Lifecycle | None = UNSET
+    lifecycle: enums.Lifecycle | None = UNSET
 
 
 @strawberry.input
 class StepInput:
     id: strawberry.ID
     name: str
-    stage: Stage | None = UNSET
+    stage: enums.Stage | None = UNSET
     process_id: strawberry.ID | None = UNSET
     order: int | None = UNSET
 
@@ -98,7 +83,7 @@ class StepInput:
 class CustomerInput:
     id: strawberry.ID
     name: str
-    kind: CustomerKind | None = UNSET
+    kind: enums.CustomerKind | None = UNSET
     segment: str | None = UNSET
     email: str | None = UNSET
 
@@ -107,7 +92,7 @@ class CustomerInput:
 class TouchpointInput:
     id: strawberry.ID
     at: datetime
-    type: TouchpointType
+    type: enums.TouchpointType
     activity: str | None = UNSET
     value: float | None = UNSET
     attributes: JSON | None = UNSET
@@ -123,7 +108,7 @@ class TouchpointInput:
 class ChannelInput:
     id: strawberry.ID
     name: str
-    kind: ChannelKind
+    kind: enums.ChannelKind
     online: bool | None = UNSET
 
 
@@ -131,7 +116,7 @@ class ChannelInput:
 class CampaignInput:
     id: strawberry.ID
     name: str
-    source_kind: SourceKind | None = UNSET
+    source_kind: enums.SourceKind | None = UNSET
     team_id: strawberry.ID | None = UNSET
 
 
@@ -152,10 +137,10 @@ class KpiInput:
     id: strawberry.ID
     name: str
     unit: str | None = UNSET
-    direction: KpiDirection | None = UNSET
+    direction: enums.KpiDirection | None = UNSET
     target: float | None = UNSET
     definition: JSON | None = UNSET
-    window: Window | None = UNSET
+    window: enums.Window | None = UNSET
     accountable_team_id: strawberry.ID | None = UNSET
 
 
@@ -174,9 +159,9 @@ class SlaInput:
     id: strawberry.ID
     name: str
     threshold: float
-    kind: SlaKind | None = UNSET
+    kind: enums.SlaKind | None = UNSET
     unit: str | None = UNSET
-    window: Window | None = UNSET
+    window: enums.Window | None = UNSET
     provider_team_id: strawberry.ID | None = UNSET
     consumer_team_id: strawberry.ID | None = UNSET
     step_id: strawberry.ID | None = UNSET
@@ -200,7 +185,7 @@ class RelationshipInput:
 
 @strawberry.input
 class RelationshipBatchInput:
-    kind: RelationshipKind
+    kind: enums.RelationshipKind
     rows: list[RelationshipInput]
 
 
@@ -249,14 +234,14 @@ GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
 
 @strawberry.input
 class TeamFilter:
-    kind: TeamKind | None = None
-    function: Function | None = None
+    kind: enums.TeamKind | None = None
+    function: enums.Function | None = None
     name_contains: str | None = None
 
 
 @strawberry.input
 class CustomerFilter:
-    kind: CustomerKind | None = None
+    kind: enums.CustomerKind | None = None
     segment: str | None = None
     name_contains: str | None = None
     email: str | None = strawberry.field(
@@ -267,7 +252,7 @@ class CustomerFilter:
 
 @strawberry.input
 class TouchpointFilter:
-    type: TouchpointType | None = None
+    type: enums.TouchpointType | None = None
     activity: str | None = None
     at_from: datetime | None = None
     at_to: datetime | None = None
@@ -275,19 +260,19 @@ class TouchpointFilter:
 
 @strawberry.input
 class StepFilter:
-    stage: Stage | None = None
+    stage: enums.Stage | None = None
     name_contains: str | None = None
 
 
 @strawberry.input
 class ProcessFilter:
-    lifecycle: Lifecycle | None = None
+    lifecycle: enums.Lifecycle | None = None
     name_contains: str | None = None
 
 
 @strawberry.input
 class ChannelFilter:
-    kind: ChannelKind | None = None
+    kind: enums.ChannelKind | None = None
     online: bool | None = None
     name_contains: str | None = None
 

@@ -25,21 +25,7 @@ from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.nodes import Related
 from orggraph.graph.personal import open_value
-from orggraph.schema.enums import (
-    ChannelKind,
-    CustomerKind,
-    Function,
-    KpiDirection,
-    Lifecycle,
-    ServiceAudience,
-    SlaKind,
-    SourceKind,
-    Stage,
-    SystemKind,
-    TeamKind,
-    TouchpointType,
-    Window,
-)
+from orggraph.schema import enums
 
 DEFAULT_NESTED_LIMIT = 100
 PROCESS_STEPS_LIMIT = 1000  # a process's steps, in order (schema.cost bounds lists by these)
@@ -270,8 +256,8 @@ class Team(NodeType):
     LABEL: ClassVar[LiteralString] = "Team"
     id: strawberry.ID
     name: str
-    kind: TeamKind | None
-    function: Function | None
+    kind: enums.TeamKind | None
+    function: enums.Function | None
 
     parents: list[Team] = related(
         K.TEAM_PART_OF_TEAM,
@@ -343,7 +329,7 @@ class Service(NodeType):
     LABEL: ClassVar[LiteralString] = "Service"
     id: strawberry.ID
     name: str
-    audience: ServiceAudience | None
+    audience: enums.ServiceAudience | None
 
     providers: list[Team] = related(K.TEAM_PROVIDES_SERVICE, outgoing=False)
     consumers: list[Team] = related(K.SERVICE_CONSUMED_BY_TEAM, outgoing=True)
@@ -354,7 +340,7 @@ class System(NodeType):
     LABEL: ClassVar[LiteralString] = "System"
     id: strawberry.ID
     name: str
-    kind: SystemKind | None
+    kind: enums.SystemKind | None
 
     operators: list[Team] = related(K.TEAM_OPERATES_SYSTEM, outgoing=False)
     supports: list[Step] = related(K.SYSTEM_SUPPORTS_STEP, outgoing=True)
@@ -368,7 +354,7 @@ class Process(NodeType):
     LABEL: ClassVar[LiteralString] = "Process"
     id: strawberry.ID
     name: str
-    lifecycle: Lifecycle | None
+    lifecycle: enums.Lifecycle | None
 
     steps: list[ProcessStep] = related(
         K.PROCESS_HAS_STEP,
@@ -405,7 +391,7 @@ class Step(NodeType):
     LABEL: ClassVar[LiteralString] = "Step"
     id: strawberry.ID
     name: str
-    stage: Stage | None
+    stage: enums.Stage | None
 
     process: Process | None = related_one(K.PROCESS_HAS_STEP, outgoing=False)
     next: list[Step] = related(
@@ -441,7 +427,7 @@ class Customer(NodeType):
     LABEL: ClassVar[LiteralString] = "Customer"
     id: strawberry.ID
     name: str
-    kind: CustomerKind | None
+    kind: enums.CustomerKind | None
     segment: str | None
     # As stored: ciphertext (graph.personal), opened by `email` for the PII permission only.
     stored_email: strawberry.Private[str | None]
@@ -470,7 +456,7 @@ class Touchpoint(NodeType):
     LABEL: ClassVar[LiteralString] = "Touchpoint"
     id: strawberry.ID
     at: datetime | None
-    type: TouchpointType | None
+    type: enums.TouchpointType | None
     activity: str | None
     value: float | None
     attributes: JSON | None
@@ -533,7 +519,7 @@ class Channel(NodeType):
     LABEL: ClassVar[LiteralString] = "Channel"
     id: strawberry.ID
     name: str
-    kind: ChannelKind | None
+    kind: enums.ChannelKind | None
     online: bool | None
 
     served_by: list[Team] = related(
@@ -547,7 +533,7 @@ class Campaign(NodeType):
     LABEL: ClassVar[LiteralString] = "Campaign"
     id: strawberry.ID
     name: str
-    source_kind: SourceKind | None
+    source_kind: enums.SourceKind | None
 
     run_by: Team | None = related_one(K.CAMPAIGN_RUN_BY_TEAM, outgoing=True)
     kpis: list[Kpi] = related(K.KPI_MEASURES_CAMPAIGN, outgoing=False)
@@ -576,10 +562,10 @@ class Kpi(NodeType):
     id: strawberry.ID
     name: str
     unit: str | None
-    direction: KpiDirection | None
+    direction: enums.KpiDirection | None
     target: float | None
     definition: JSON | None
-    window: Window | None
+    window: enums.Window | None
 
     accountable_team: Team | None = related_one(K.TEAM_ACCOUNTABLE_FOR_KPI, outgoing=False)
     shared_with: list[Team] = related(K.KPI_SHARED_WITH_TEAM, outgoing=True)
@@ -618,10 +604,10 @@ class Sla(NodeType):
     LABEL: ClassVar[LiteralString] = "SLA"
     id: strawberry.ID
     name: str
-    kind: SlaKind | None
+    kind: enums.SlaKind | None
     threshold: float | None
     unit: str | None
-    window: Window | None
+    window: enums.Window | None
 
     provider: Team | None = related_one(K.SLA_PROVIDER_TEAM, outgoing=True)
     consumer: Team | None = related_one(K.SLA_CONSUMER_TEAM, outgoing=True)
