@@ -245,18 +245,6 @@ class SeedRun:
     summary: str = ""
 
 
-async def wipe(graph: Graph) -> None:
-    from orggraph.graph.migrations import migrate
-
-    async with graph.driver.session(database=graph.database) as session:
-        result = await session.run(
-            "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF "
-            "10000 ROWS"
-        )
-        await result.consume()
-    await migrate(graph)
-
-
 def seed(uri: str, customers: int, log: Path) -> SeedRun:
     """``orggraph seed`` as a child process, its lines echoed, its RSS sampled."""
     run = SeedRun(customers)
@@ -769,7 +757,7 @@ async def main(args: argparse.Namespace) -> None:
                     f"wiping the database, then seeding {customers:,} customers "
                     f"(~{args.touchpoints:,} touchpoints)"
                 )
-                await wipe(graph)
+                await traversals.wipe(graph)
                 seeded = seed(uri, customers, work / "seed.log")
             size = await counts(graph)
             if seeded is not None:

@@ -294,6 +294,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def wipe(graph: Graph) -> None:
+    """Delete everything but the migration records, then migrate (the benches' fresh graph)."""
+    from orggraph.graph.migrations import migrate
+
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run(
+            "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF "
+            "10000 ROWS"
+        )
+        await result.consume()
+    await migrate(graph)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -317,16 +330,9 @@ async def main() -> None:
         personal=personal_data(Settings()),  # the seed writes (sealed) emails
     )
     if args.seed_customers:
-        from orggraph.graph.migrations import migrate
         from orggraph.graph.seed import seed_organisation
 
-        async with graph.driver.session(database=graph.database) as session:
-            result = await session.run(
-                "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF "
-                "10000 ROWS"
-            )
-            await result.consume()
-        await migrate(graph)
+        await wipe(graph)
         await seed_organisation(graph, args.seed_customers, 1)
     touchpoints = await pick(graph, "MATCH (t:Touchpoint) RETURN count(t)")
 
