@@ -17,6 +17,14 @@ class OrgGraphError(Exception):
     # before GraphQL runs); a GraphQL response keeps the GraphQL-over-HTTP status rules.
     http_status: ClassVar[int] = 500
 
+    def __init_subclass__(cls, *, code: str | None = None, http_status: int | None = None) -> None:
+        """An error class names its code and HTTP status where they are not its base's."""
+        super().__init_subclass__()
+        if code is not None:
+            cls.code = code
+        if http_status is not None:
+            cls.http_status = http_status
+
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -26,103 +34,71 @@ class OrgGraphError(Exception):
         return {"code": self.code, **self.details}
 
 
-class BadInputError(OrgGraphError):
+class BadInputError(OrgGraphError, code="BAD_USER_INPUT", http_status=400):
     """The request is malformed: a bad id, a missing field, an unknown value."""
 
-    code = "BAD_USER_INPUT"
-    http_status = 400
 
-
-class NotFoundError(OrgGraphError):
+class NotFoundError(OrgGraphError, code="NOT_FOUND", http_status=404):
     """A referenced entity does not exist."""
 
-    code = "NOT_FOUND"
-    http_status = 404
 
-
-class ConflictError(OrgGraphError):
+class ConflictError(OrgGraphError, code="CONFLICT", http_status=409):
     """The request contradicts what is stored (e.g. an ambiguous id)."""
 
-    code = "CONFLICT"
-    http_status = 409
 
-
-class DatabaseUnavailableError(OrgGraphError):
+class DatabaseUnavailableError(OrgGraphError, code="DATABASE_UNAVAILABLE", http_status=503):
     """Neo4j could not be reached; the request may be retried later."""
 
-    code = "DATABASE_UNAVAILABLE"
-    http_status = 503
+
+class UnauthenticatedError(OrgGraphError, code="UNAUTHENTICATED", http_status=401):
+    """No valid credentials: a missing, expired or malformed token."""
 
 
-class UnauthenticatedError(OrgGraphError):
-    code = "UNAUTHENTICATED"
-    http_status = 401
+class ForbiddenError(OrgGraphError, code="FORBIDDEN", http_status=403):
+    """The caller is known, but its roles or teams do not allow the request."""
 
 
-class ForbiddenError(OrgGraphError):
-    code = "FORBIDDEN"
-    http_status = 403
+class QueryTooComplexError(OrgGraphError, code="QUERY_TOO_COMPLEX", http_status=422):
+    """The request asks for more than the service computes at once (depth, cost)."""
 
 
-class QueryTooComplexError(OrgGraphError):
-    code = "QUERY_TOO_COMPLEX"
-    http_status = 422
+class InternalError(OrgGraphError, code="INTERNAL"):
+    """A failure on the service's side; the message says nothing more."""
 
 
-class InternalError(OrgGraphError):
-    code = "INTERNAL"
-
-
-class CypherSyntaxError(BadInputError):
+class CypherSyntaxError(BadInputError, code="CYPHER_SYNTAX_ERROR"):
     """An analyst's Cypher query does not parse or plan (Neo4j's own message)."""
 
-    code = "CYPHER_SYNTAX_ERROR"
 
-
-class CypherNotReadOnlyError(BadInputError):
+class CypherNotReadOnlyError(BadInputError, code="CYPHER_NOT_READ_ONLY"):
     """An analyst's Cypher query would write, change the schema, administer the
     database, read files or call a procedure outside the read-only allow-list."""
 
-    code = "CYPHER_NOT_READ_ONLY"
 
-
-class CypherTimeoutError(QueryTooComplexError):
+class CypherTimeoutError(QueryTooComplexError, code="CYPHER_TIMEOUT"):
     """An analyst's Cypher query ran past the server-side timeout."""
 
-    code = "CYPHER_TIMEOUT"
 
-
-class CypherQueryFailedError(BadInputError):
+class CypherQueryFailedError(BadInputError, code="CYPHER_QUERY_FAILED"):
     """An analyst's Cypher query planned but failed while running, for a reason of its
     own (a shortest path whose start is its end, a value the driver cannot represent)."""
 
-    code = "CYPHER_QUERY_FAILED"
 
-
-class CypherMemoryLimitError(QueryTooComplexError):
+class CypherMemoryLimitError(QueryTooComplexError, code="CYPHER_MEMORY_LIMIT"):
     """An analyst's Cypher query needed more memory than one transaction may take; the
     database stopped it (and only it)."""
 
-    code = "CYPHER_MEMORY_LIMIT"
 
-
-class PayloadTooLargeError(BadInputError):
+class PayloadTooLargeError(BadInputError, code="PAYLOAD_TOO_LARGE", http_status=413):
     """The request body is larger than the service accepts (HTTP 413)."""
 
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
 
-
-class BadRequestError(BadInputError):
+class BadRequestError(BadInputError, code="BAD_REQUEST"):
     """The HTTP request itself is refused: a Host the service does not answer (HTTP 400)."""
 
-    code = "BAD_REQUEST"
 
-
-class CsrfPreventedError(BadInputError):
+class CsrfPreventedError(BadInputError, code="CSRF_PREVENTED"):
     """A request a browser could send cross-site without a preflight (HTTP 400)."""
-
-    code = "CSRF_PREVENTED"
 
 
 # The codes of graphql-core's own errors (given in schema.errors): no class here raises them.
