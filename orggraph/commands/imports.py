@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
+if TYPE_CHECKING:
+    from orggraph.graph.importers.common import ImportSummary
+
 T = TypeVar("T")
+
+# The shared datasets, each read from its directory: (source, help, importer module, function).
+DATASETS: tuple[tuple[str, str, str, str], ...] = (
+    ("northwind", "the Northwind Traders CSV set", "northwind", "import_northwind"),
+    (
+        "ocel2-order-management",
+        "the OCEL 2.0 order-management log (flat CSV export)",
+        "ocel_order_management",
+        "import_order_management",
+    ),
+    (
+        "ocel2-p2p",
+        "the OCEL 2.0 procure-to-pay log (table CSVs)",
+        "ocel_p2p",
+        "import_p2p",
+    ),
+)
 
 
 def _say(line: str) -> None:
@@ -25,22 +46,11 @@ def register(subparsers: Any) -> None:
     )
     sources = parser.add_subparsers(dest="import_command", metavar="SOURCE", required=True)
 
-    northwind = sources.add_parser("northwind", help="the Northwind Traders CSV set")
-    northwind.add_argument("directory", type=Path)
-    _no_kpis_option(northwind)
-    northwind.set_defaults(handler=import_northwind)
-
-    om = sources.add_parser(
-        "ocel2-order-management", help="the OCEL 2.0 order-management log (flat CSV export)"
-    )
-    om.add_argument("directory", type=Path)
-    _no_kpis_option(om)
-    om.set_defaults(handler=import_order_management)
-
-    p2p = sources.add_parser("ocel2-p2p", help="the OCEL 2.0 procure-to-pay log (table CSVs)")
-    p2p.add_argument("directory", type=Path)
-    _no_kpis_option(p2p)
-    p2p.set_defaults(handler=import_p2p)
+    for source, help_text, module, function in DATASETS:
+        dataset = sources.add_parser(source, help=help_text)
+        dataset.add_argument("directory", type=Path)
+        _no_kpis_option(dataset)
+        dataset.set_defaults(handler=_dataset_import(module, function))
 
     csv = sources.add_parser(
         "csv", help="CSV or JSON-lines files described by a declarative mapping (YAML/JSON)"
@@ -108,28 +118,18 @@ def _no_kpis_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def import_northwind(args: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.graph.importers.northwind import import_northwind as run
+def _dataset_import(module: str, function: str) -> Callable[[argparse.Namespace, Settings], int]:
+    """The handler of one shared dataset: ``function`` of ``graph/importers/<module>.py``
+    (imported when the command runs) on the directory, then the summary."""
 
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
-    print(summary.describe())
-    return 0
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        importer = importlib.import_module(f"orggraph.graph.importers.{module}")
+        run: Callable[..., Awaitable[ImportSummary]] = getattr(importer, function)
+        summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
+        print(summary.describe())
+        return 0
 
-
-def import_order_management(args: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.graph.importers.ocel_order_management import import_order_management as run
-
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
-    print(summary.describe())
-    return 0
-
-
-def import_p2p(args: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.graph.importers.ocel_p2p import import_p2p as run
-
-    summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
-    print(summary.describe())
-    return 0
+    return handler
 
 
 def import_csv(args: argparse.Namespace, settings: Settings) -> int:
