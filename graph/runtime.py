@@ -390,7 +390,7 @@ def bolt_auth(home: Path) -> tuple[str, str]:
 # --- processes --------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie counts as gone (and is reaped if it is our child)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -420,7 +420,7 @@ def _is_launcher(pid: int) -> bool:
 
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
+    while pid_alive(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
@@ -737,7 +737,7 @@ def running_database(home: Path) -> DatabaseState | None:
     state = _read_state(path)
     if state is None or state.stopping:
         return None
-    if not (_pid_alive(state.pid) and _is_launcher(state.pid)):
+    if not (pid_alive(state.pid) and _is_launcher(state.pid)):
         log.info("removing the stale %s (pid %s is gone)", path, state.pid)
         path.unlink(missing_ok=True)
         return None
@@ -752,7 +752,7 @@ def background_crashed(home: Path) -> bool:
     state = _read_state(home / STATE_FILE)
     if state is None or state.stopping:
         return False
-    return not (_pid_alive(state.pid) and _is_launcher(state.pid))
+    return not (pid_alive(state.pid) and _is_launcher(state.pid))
 
 
 def start_background(config: RuntimeConfig, progress: Progress | None = None) -> DatabaseState:
@@ -776,7 +776,7 @@ def stop_background(home: Path, timeout: float = 60) -> bool:
     state = _read_state(path)
     if state is None:
         return False
-    running = _pid_alive(state.pid) and _is_launcher(state.pid)
+    running = pid_alive(state.pid) and _is_launcher(state.pid)
     if running:
         # Whoever watches the file (a service following it) must not take the process's
         # exit for a crash and start it again.

@@ -27,6 +27,7 @@ from orggraph.graph.runtime import (
     bolt_auth,
     check_java,
     ensure_jars,
+    pid_alive,
     running_database,
     start_background,
     stop_background,
@@ -42,19 +43,6 @@ def make_config(tmp_path: Path, bolt_port: int = 0) -> RuntimeConfig:
     return RuntimeConfig(
         home=tmp_path / "home", cache_dir=CACHE, bolt_port=bolt_port, heap="512m", pagecache="64m"
     )
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process runs; a zombie counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def wait_gone(pid: int, timeout: float) -> bool:
