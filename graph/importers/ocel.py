@@ -19,6 +19,16 @@ Activity = tuple[str, str, str]
 """(OCEL activity, stage of its step, touchpoint type of its events)."""
 
 
+def id_maker(namespace: str, kind: str, key: Callable[[str], str] = str) -> Callable[[str], str]:
+    """The ids one import gives one kind of entity: ``om:step:pay_order`` from the
+    import's namespace, the kind and the source's ``key`` of a raw value."""
+
+    def make(raw: str) -> str:
+        return f"{namespace}{kind}:{key(raw)}"
+
+    return make
+
+
 def touchpoint_types(activities: Sequence[Activity]) -> dict[str, str]:
     return {activity: kind for activity, _, kind in activities}
 

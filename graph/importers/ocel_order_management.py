@@ -47,6 +47,7 @@ from orggraph.graph.importers.common import (
 from orggraph.graph.importers.ocel import (
     Activity,
     company_teams,
+    id_maker,
     load_process,
     load_step_owners,
     most_frequent,
@@ -86,20 +87,10 @@ def object_id(kind: str, raw: str) -> str:
     return f"{NS}{kind}:{raw}"
 
 
-def step_id(activity: str) -> str:
-    return f"{NS}step:{activity}"
-
-
-def team_id(role: str) -> str:
-    return f"{NS}team:{role.lower()}"
-
-
-def person_id(raw: str) -> str:
-    return f"{NS}person:{raw}"
-
-
-def customer_id(raw: str) -> str:
-    return f"{NS}customer:{raw}"
+step_id = id_maker(NS, "step")
+team_id = id_maker(NS, "team", str.lower)  # a role
+person_id = id_maker(NS, "person")
+customer_id = id_maker(NS, "customer")
 
 
 def nice(raw: str) -> str:

@@ -41,6 +41,7 @@ from orggraph.graph.importers.common import ImportSummary, Loader, number_or_tex
 from orggraph.graph.importers.ocel import (
     Activity,
     company_teams,
+    id_maker,
     load_process,
     load_step_owners,
     most_frequent,
@@ -74,16 +75,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def team_id(resource: str) -> str:
-    return f"{NS}team:{slug(resource)}"
-
-
-def step_id(activity: str) -> str:
-    return f"{NS}step:{slug(activity)}"
-
-
-def customer_id(vendor: str) -> str:
-    return f"{NS}vendor:{slug(vendor)}"
+team_id = id_maker(NS, "team", slug)  # a resource
+step_id = id_maker(NS, "step", slug)  # an activity
+customer_id = id_maker(NS, "vendor", slug)
 
 
 def object_id(raw: str) -> str:
