@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import strawberry
-
 from orggraph.context import Info
 from orggraph.errors import ForbiddenError
 from orggraph.graph import nodes
 from orggraph.graph.personal import PersonalDataError
-from orggraph.resolvers.entities import (
-    _connection,
-    get_field,
-    list_field,
-    node_filter,
-    upsert_many_field,
-    upsert_one_field,
-)
+from orggraph.resolvers.entities import Entity, entity_mutation, entity_query, node_filter
 from orggraph.schema.inputs import (
     BusinessObjectFilter,
     BusinessObjectInput,
@@ -26,7 +17,6 @@ from orggraph.schema.inputs import (
     DealFilter,
     DealInput,
 )
-from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
 from orggraph.schema.types import BusinessObject, Customer, Deal
 
 
@@ -47,45 +37,22 @@ def customer_filter(info: Info, value: CustomerFilter | None) -> nodes.NodeFilte
     return dataclasses.replace(generic, hashed=("emailHash", hashes))
 
 
-async def resolve_customers(
-    info: Info,
-    first: int | None = None,
-    after: str | None = None,
-    filter: CustomerFilter | None = None,
-) -> Connection[Customer]:
-    limit = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
-    rows = await nodes.list_nodes(
-        info.context.graph,
-        Customer.LABEL,
-        customer_filter(info, filter),
-        decode_cursor(after),
-        limit + 1,
-    )
-    connection: Connection[Customer] = _connection(Customer, rows, limit, after is not None)
-    return connection
-
-
-@strawberry.type
-class CustomersQuery:
-    customer = get_field(Customer, "A customer by id.")
-    customers = strawberry.field(
-        resolver=resolve_customers, description="Customers, by id, filtered."
-    )
-    deal = get_field(Deal, "A deal by id.")
-    deals = list_field(Deal, DealFilter, "Deals, by id, filtered.")
-    business_object = get_field(BusinessObject, "A business object (order, item, ...) by id.")
-    business_objects = list_field(BusinessObject, BusinessObjectFilter, "Business objects, by id.")
-
-
-@strawberry.type
-class CustomersMutation:
-    upsert_customer = upsert_one_field(Customer, CustomerInput, "Create or update a customer.")
-    upsert_customers = upsert_many_field(Customer, CustomerInput, "Create or update customers.")
-    upsert_deal = upsert_one_field(Deal, DealInput, "Create or update a deal.")
-    upsert_deals = upsert_many_field(Deal, DealInput, "Create or update deals.")
-    upsert_business_object = upsert_one_field(
-        BusinessObject, BusinessObjectInput, "Create or update a business object."
-    )
-    upsert_business_objects = upsert_many_field(
-        BusinessObject, BusinessObjectInput, "Create or update business objects."
-    )
+ENTITIES = (
+    Entity(
+        Customer, CustomerInput, "customer", "customers", CustomerFilter, filter_of=customer_filter
+    ),
+    Entity(Deal, DealInput, "deal", "deals", DealFilter),
+    Entity(
+        BusinessObject,
+        BusinessObjectInput,
+        "business object",
+        "business objects",
+        BusinessObjectFilter,
+        describe={
+            "get": "A business object (order, item, ...) by id.",
+            "list": "Business objects, by id.",
+        },
+    ),
+)
+CustomersQuery = entity_query("CustomersQuery", *ENTITIES)
+CustomersMutation = entity_mutation("CustomersMutation", *ENTITIES)

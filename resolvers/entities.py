@@ -8,7 +8,9 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,7 @@ from orggraph.events import publish_upserted
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import as_utc, validate_node_id
-from orggraph.schema.inputs import to_dict
+from orggraph.schema.inputs import NameFilter, to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
     Connection,
@@ -35,6 +37,8 @@ from orggraph.schema.relay import (
 # Checks a domain runs on its rows before an upsert writes anything: (info, [(argument
 # path, row)]), raising BadInputError naming the field (e.g. a KPI's definition).
 UpsertCheck = Callable[[Info, list[tuple[str, dict[str, Any]]]], Awaitable[None]]
+# A list field's filter input as the query's filter, for the request (see list_field).
+FilterOf = Callable[[Info, Any], nodes.NodeFilter]
 
 
 @strawberry.type
@@ -49,13 +53,9 @@ class UpsertResult:
 
     @classmethod
     def from_summary(cls, summary: writes.WriteSummary) -> UpsertResult:
-        return cls(
-            rows=summary.rows,
-            nodes_created=summary.nodes_created,
-            relationships_created=summary.relationships_created,
-            relationships_deleted=summary.relationships_deleted,
-            properties_set=summary.properties_set,
-        )
+        """The summary's counts of the same names."""
+        fields = dataclasses.fields(cls)
+        return cls(**{f.name: getattr(summary, f.name) for f in fields})
 
 
 def checked_id(value: str, argument: str = "id") -> str:
@@ -97,15 +97,20 @@ def get_field(node_type: Any, description: str) -> Any:
     return strawberry.field(resolver=resolve, description=description)
 
 
-def list_field(node_type: Any, filter_type: Any, description: str) -> Any:
+def list_field(
+    node_type: Any, filter_type: Any, description: str, filter_of: FilterOf | None = None
+) -> Any:
+    """A Relay page of ``node_type`` by id; ``filter_of`` turns the filter input into the
+    query's filter where the generic ``node_filter`` does not do (a personal property)."""
     label = node_type.LABEL
 
     async def resolve(
         info: Info, first: int | None = None, after: str | None = None, filter: Any = None
     ) -> Any:
         limit = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
+        found = filter_of(info, filter) if filter_of else node_filter(filter)
         rows = await nodes.list_nodes(
-            info.context.graph, label, node_filter(filter), decode_cursor(after), limit + 1
+            info.context.graph, label, found, decode_cursor(after), limit + 1
         )
         return _connection(node_type, rows, limit, after is not None)
 
@@ -122,12 +127,7 @@ def list_field(node_type: Any, filter_type: Any, description: str) -> Any:
 def _connection(node_type: Any, rows: list[dict[str, Any]], limit: int, paged: bool) -> Any:
     page = rows[:limit]
     edges = [Edge(cursor=encode_cursor(row["id"]), node=node_type.from_props(row)) for row in page]
-    info = PageInfo(
-        has_next_page=len(rows) > limit,
-        has_previous_page=paged,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
+    info = PageInfo.of([e.cursor for e in edges], has_next=len(rows) > limit, has_previous=paged)
     return Connection(edges=edges, page_info=info)
 
 
@@ -174,6 +174,80 @@ def upsert_many_field(
     return strawberry.field(
         resolver=resolve, description=description + " All rows in one transaction."
     )
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One label's four root fields, named and described from its noun: ``team(id)`` and
+    ``teams(...)`` in a Query, ``upsertTeam`` and ``upsertTeams`` in a Mutation.
+
+    ``describe`` replaces the usual description of a field ("get", "list", "upsert",
+    "upserts"); without a ``filter_type`` the label has no list field.
+    """
+
+    node_type: Any
+    input_type: Any
+    noun: str  # "business object": the field `businessObject`
+    nouns: str  # "business objects": the field `businessObjects`
+    filter_type: Any = None
+    article: str = "a"
+    describe: Mapping[str, str] = field(default_factory=dict)
+    filter_of: FilterOf | None = None
+    check: UpsertCheck | None = None
+
+    @property
+    def one(self) -> str:
+        return self.noun.replace(" ", "_").lower()
+
+    @property
+    def many(self) -> str:
+        return self.nouns.replace(" ", "_").lower()
+
+    def query_fields(self) -> dict[str, Any]:
+        fields = {self.one: get_field(self.node_type, self._described("get"))}
+        if self.filter_type is not None:
+            described = self._described("list")
+            fields[self.many] = list_field(
+                self.node_type, self.filter_type, described, self.filter_of
+            )
+        return fields
+
+    def mutation_fields(self) -> dict[str, Any]:
+        node, given = self.node_type, self.input_type
+        one, many = self._described("upsert"), self._described("upserts")
+        return {
+            f"upsert_{self.one}": upsert_one_field(node, given, one, self.check),
+            f"upsert_{self.many}": upsert_many_field(node, given, many, self.check),
+        }
+
+    def _described(self, what: str) -> str:
+        if what in self.describe:
+            return self.describe[what]
+        filtered = "" if self.filter_type is NameFilter else ", filtered"
+        usual = {
+            "get": f"{self.article.capitalize()} {self.noun} by id.",
+            "list": f"{self.nouns[0].upper()}{self.nouns[1:]}, by id{filtered}.",
+            "upsert": f"Create or update {self.article} {self.noun}.",
+            "upserts": f"Create or update {self.nouns}.",
+        }
+        return usual[what]
+
+
+def entity_query(name: str, *entities: Entity, **fields: Any) -> type:
+    """A domain's Query type: its own ``fields``, then each entity's get and list fields."""
+    return _root_type(name, [e.query_fields() for e in entities], fields)
+
+
+def entity_mutation(name: str, *entities: Entity, **fields: Any) -> type:
+    """A domain's Mutation type: its own ``fields``, then each entity's two upserts."""
+    return _root_type(name, [e.mutation_fields() for e in entities], fields)
+
+
+def _root_type(name: str, declared: list[dict[str, Any]], fields: dict[str, Any]) -> type:
+    namespace = dict(fields)
+    for each in declared:
+        namespace.update(each)
+    return strawberry.type(type(name, (), namespace))
 
 
 def check_window(

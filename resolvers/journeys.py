@@ -12,12 +12,11 @@ from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
 from orggraph.resolvers.entities import (
+    Entity,
     check_window,
     checked_id,
-    get_field,
-    list_field,
-    upsert_many_field,
-    upsert_one_field,
+    entity_mutation,
+    entity_query,
 )
 from orggraph.schema.inputs import TouchpointFilter, TouchpointInput
 from orggraph.schema.journeys import (
@@ -72,11 +71,8 @@ async def resolve_journey(
         customer=Customer.from_props(raw["customer"]),
         steps=JourneyStepConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                has_previous_page=raw["start"] > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [e.cursor for e in edges], has_next=len(rows) > size, has_previous=raw["start"] > 0
             ),
             total_count=raw["totalCount"],
         ),
@@ -86,25 +82,29 @@ async def resolve_journey(
     )
 
 
-@strawberry.type
-class JourneysQuery:
-    touchpoint = get_field(Touchpoint, "A touchpoint by id.")
-    touchpoints = list_field(Touchpoint, TouchpointFilter, "Touchpoints, by id, filtered.")
-    journey: Journey = strawberry.field(
+ENTITIES = (
+    Entity(
+        Touchpoint,
+        TouchpointInput,
+        "touchpoint",
+        "touchpoints",
+        TouchpointFilter,
+        describe={
+            "upsert": "Create or update a touchpoint; the journey chain follows.",
+            "upserts": "Create or update touchpoints; the journey chain follows.",
+        },
+    ),
+)
+JourneysQuery = entity_query(
+    "JourneysQuery",
+    *ENTITIES,
+    journey=strawberry.field(
         resolver=resolve_journey,
         description=(
             "A customer's journey in one traversal: ordered touchpoints (Relay pages) with "
             "channel, campaign, handling team and person, step reached and time since the "
             "previous one; the deals it led to; the furthest stage and where it stalled."
         ),
-    )
-
-
-@strawberry.type
-class JourneysMutation:
-    upsert_touchpoint = upsert_one_field(
-        Touchpoint, TouchpointInput, "Create or update a touchpoint; the journey chain follows."
-    )
-    upsert_touchpoints = upsert_many_field(
-        Touchpoint, TouchpointInput, "Create or update touchpoints; the journey chain follows."
-    )
+    ),
+)
+JourneysMutation = entity_mutation("JourneysMutation", *ENTITIES)

@@ -10,7 +10,7 @@ import strawberry
 from orggraph.context import Info
 from orggraph.events import broker_of, publish_computation
 from orggraph.graph.kpis import check_definitions, compute_kpis, parse_definition
-from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
+from orggraph.resolvers.entities import Entity, entity_mutation, entity_query
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
 from orggraph.schema.types import Kpi, Measurement
 
@@ -26,30 +26,30 @@ async def check_kpi_definitions(info: Info, rows: list[tuple[str, dict[str, Any]
     await check_definitions(info.context.graph, parsed)
 
 
-@strawberry.type
-class KpisQuery:
-    kpi = get_field(Kpi, "A KPI by id.")
-    kpis = list_field(Kpi, NameFilter, "KPIs, by id.")
-    measurement = get_field(Measurement, "A measurement by id.")
-
-
-@strawberry.type
-class KpisMutation:
-    upsert_kpi = upsert_one_field(
+ENTITIES = (
+    Entity(
         Kpi,
         KpiInput,
-        "Create or update a KPI. Its `definition` is a catalogue measure (docs/kpis.md), "
-        "validated and checked against the graph before anything is written.",
-        check_kpi_definitions,
-    )
-    upsert_kpis = upsert_many_field(
-        Kpi,
-        KpiInput,
-        "Create or update KPIs (definitions checked as for upsertKpi).",
-        check_kpi_definitions,
-    )
-    upsert_measurement = upsert_one_field(Measurement, MeasurementInput, "Record a measurement.")
-    upsert_measurements = upsert_many_field(Measurement, MeasurementInput, "Record measurements.")
+        "KPI",
+        "KPIs",
+        NameFilter,
+        check=check_kpi_definitions,
+        describe={
+            "upsert": "Create or update a KPI. Its `definition` is a catalogue measure "
+            "(docs/kpis.md), validated and checked against the graph before anything is written.",
+            "upserts": "Create or update KPIs (definitions checked as for upsertKpi).",
+        },
+    ),
+    Entity(
+        Measurement,
+        MeasurementInput,
+        "measurement",
+        "measurements",
+        describe={"upsert": "Record a measurement.", "upserts": "Record measurements."},
+    ),
+)
+KpisQuery = entity_query("KpisQuery", *ENTITIES)
+KpisMutation = entity_mutation("KpisMutation", *ENTITIES)
 
 
 @strawberry.type

@@ -11,12 +11,11 @@ from orggraph.errors import NotFoundError
 from orggraph.graph import processes
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
+    Entity,
     check_window,
     checked_id,
-    get_field,
-    list_field,
-    upsert_many_field,
-    upsert_one_field,
+    entity_mutation,
+    entity_query,
 )
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
 from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
@@ -51,27 +50,30 @@ async def resolve_value_stream(
     return build_value_stream(raw, when)
 
 
-@strawberry.type
-class ProcessesQuery:
-    process = get_field(Process, "A process by id.")
-    processes = list_field(Process, ProcessFilter, "Processes, by id, filtered.")
-    step = get_field(Step, "A process step by id.")
-    steps = list_field(Step, StepFilter, "Steps, by id, filtered.")
-    value_stream: ValueStream = strawberry.field(
+ENTITIES = (
+    Entity(Process, ProcessInput, "process", "processes", ProcessFilter),
+    Entity(
+        Step,
+        StepInput,
+        "step",
+        "steps",
+        StepFilter,
+        describe={
+            "get": "A process step by id.",
+            "upsert": "Create or update a step (and its place in a process).",
+        },
+    ),
+)
+ProcessesQuery = entity_query(
+    "ProcessesQuery",
+    *ENTITIES,
+    value_stream=strawberry.field(
         resolver=resolve_value_stream,
         description=(
             "A process as a value stream in one traversal: ordered steps with the teams owning "
             "them at `at` (default now), hand-offs between teams with the SLA governing each, "
             "and the funnel per stage (reached, conversion, median and p90 time to the next)."
         ),
-    )
-
-
-@strawberry.type
-class ProcessesMutation:
-    upsert_process = upsert_one_field(Process, ProcessInput, "Create or update a process.")
-    upsert_processes = upsert_many_field(Process, ProcessInput, "Create or update processes.")
-    upsert_step = upsert_one_field(
-        Step, StepInput, "Create or update a step (and its place in a process)."
-    )
-    upsert_steps = upsert_many_field(Step, StepInput, "Create or update steps.")
+    ),
+)
+ProcessesMutation = entity_mutation("ProcessesMutation", *ENTITIES)

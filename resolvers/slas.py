@@ -15,11 +15,10 @@ from orggraph.graph.kpis import periods
 from orggraph.graph.model import Window as ModelWindow
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
+    Entity,
     checked_id,
-    get_field,
-    list_field,
-    upsert_many_field,
-    upsert_one_field,
+    entity_mutation,
+    entity_query,
 )
 from orggraph.schema.enums import Window
 from orggraph.schema.inputs import NameFilter, SlaInput
@@ -147,29 +146,26 @@ async def resolve_sla_breaches(
     ]
     return SlaBreachConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size,
-            has_previous_page=raw["start"] > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=PageInfo.of(
+            [e.cursor for e in edges], has_next=len(rows) > size, has_previous=raw["start"] > 0
         ),
         total_count=raw["totalCount"],
     )
 
 
-@strawberry.type
-class SlasQuery:
-    sla = get_field(Sla, "An SLA by id.")
-    slas = list_field(Sla, NameFilter, "SLAs, by id.")
-    sla_compliance: SlaComplianceReport = strawberry.field(
+ENTITIES = (Entity(Sla, SlaInput, "SLA", "SLAs", NameFilter, article="an"),)
+SlasQuery = entity_query(
+    "SlasQuery",
+    *ENTITIES,
+    sla_compliance=strawberry.field(
         resolver=resolve_sla_compliance,
         description=(
             "An SLA's compliance over [from, to) in whole periods (default: the SLA's window): "
             "met, breached, open and in-breach-now counts, rate and trend, judged at `asOf` "
             "(default now). A VOLUME SLA is graded per its own window."
         ),
-    )
-    sla_breaches: SlaBreachConnection = strawberry.field(
+    ),
+    sla_breaches=strawberry.field(
         resolver=resolve_sla_breaches,
         description=(
             "Breached hand-offs of RESPONSE_TIME SLAs (one SLA, the SLAs a team provides or "
@@ -177,10 +173,6 @@ class SlasQuery:
             "default `asOf`, default now): customer, teams, step, how late; `inBreachNow` "
             "keeps the still unanswered (true) or the answered late (false)."
         ),
-    )
-
-
-@strawberry.type
-class SlasMutation:
-    upsert_sla = upsert_one_field(Sla, SlaInput, "Create or update an SLA.")
-    upsert_slas = upsert_many_field(Sla, SlaInput, "Create or update SLAs.")
+    ),
+)
+SlasMutation = entity_mutation("SlasMutation", *ENTITIES)
