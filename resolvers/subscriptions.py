@@ -9,7 +9,7 @@ for what is dropped when a consumer is slow).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -17,6 +17,8 @@ from orggraph.context import Info
 from orggraph.errors import InternalError
 from orggraph.events import Broker, Event, broker_of
 from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
+
+T = TypeVar("T")
 
 
 def _broker(info: Info) -> Broker:
@@ -43,46 +45,49 @@ def _matches(**wanted: Any) -> Callable[[Event], bool]:
     return accept
 
 
+async def _live(
+    info: Info, topic: str, payload: Callable[[Event], T], **wanted: Any
+) -> AsyncGenerator[T, None]:
+    """The topic's events that match every given filter, each as its payload type."""
+    async with _broker(info).subscribe(topic, _matches(**wanted)) as events:
+        async for event in events:
+            yield payload(event)
+
+
 @strawberry.type
 class LiveSubscription:
     @strawberry.subscription(
         description="KPI measurements committed by a computation; filter by KPI or by a team "
         "accountable for it or sharing it."
     )
-    async def kpi_updated(
+    def kpi_updated(
         self, info: Info, kpi_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
     ) -> AsyncGenerator[KpiUpdate, None]:
-        async with _broker(info).subscribe(
-            "kpiUpdated", _matches(kpiId=kpi_id, teamIds=team_id)
-        ) as events:
-            async for event in events:
-                yield KpiUpdate.from_event(event)
+        return _live(info, "kpiUpdated", KpiUpdate.from_event, kpiId=kpi_id, teamIds=team_id)
 
     @strawberry.subscription(
         description="Touchpoints committed by a write (created or updated); filter by customer "
         "or channel id."
     )
-    async def touchpoint_added(
+    def touchpoint_added(
         self,
         info: Info,
         customer_id: strawberry.ID | None = None,
         channel: strawberry.ID | None = None,
     ) -> AsyncGenerator[TouchpointAdded, None]:
-        async with _broker(info).subscribe(
-            "touchpointAdded", _matches(customerId=customer_id, channelId=channel)
-        ) as events:
-            async for event in events:
-                yield TouchpointAdded.from_event(event)
+        return _live(
+            info,
+            "touchpointAdded",
+            TouchpointAdded.from_event,
+            customerId=customer_id,
+            channelId=channel,
+        )
 
     @strawberry.subscription(
         description="Periods where an SLA_COMPLIANCE KPI is off target, when computed; filter "
         "by SLA or by its provider or consumer team."
     )
-    async def sla_breached(
+    def sla_breached(
         self, info: Info, sla_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
     ) -> AsyncGenerator[SlaBreach, None]:
-        async with _broker(info).subscribe(
-            "slaBreached", _matches(slaId=sla_id, teamIds=team_id)
-        ) as events:
-            async for event in events:
-                yield SlaBreach.from_event(event)
+        return _live(info, "slaBreached", SlaBreach.from_event, slaId=sla_id, teamIds=team_id)
