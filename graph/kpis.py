@@ -45,6 +45,11 @@ class _Spec(BaseModel):
         return {}
 
 
+def _stage_pair(from_stage: Stage, to_stage: Stage, process_id: str | None) -> dict[str, Any]:
+    """The parameters of a measure between two stages (of one process, when given)."""
+    return {"fromStage": from_stage.value, "toStage": to_stage.value, "processId": process_id}
+
+
 class ConversionRate(_Spec):
     """Customers reaching ``toStage`` / customers reaching ``fromStage``, in the period.
 
@@ -58,11 +63,7 @@ class ConversionRate(_Spec):
     process_id: str | None = None
 
     def params(self) -> dict[str, Any]:
-        return {
-            "fromStage": self.from_stage.value,
-            "toStage": self.to_stage.value,
-            "processId": self.process_id,
-        }
+        return _stage_pair(self.from_stage, self.to_stage, self.process_id)
 
 
 class Statistic(enum.Enum):
@@ -81,11 +82,10 @@ class StageTime(_Spec):
     process_id: str | None = None
 
     def params(self) -> dict[str, Any]:
+        percentile = 0.5 if self.statistic is Statistic.MEDIAN else 0.9
         return {
-            "fromStage": self.from_stage.value,
-            "toStage": self.to_stage.value,
-            "processId": self.process_id,
-            "percentile": 0.5 if self.statistic is Statistic.MEDIAN else 0.9,
+            **_stage_pair(self.from_stage, self.to_stage, self.process_id),
+            "percentile": percentile,
         }
 
 
@@ -242,28 +242,30 @@ async def check_definitions(graph: Graph, definitions: Sequence[tuple[str, Any]]
 
 # --- the vetted queries: one per measure --------------------------------------------------
 
-CONVERSION_RATE: LiteralString = """
+# Per period, the customers' touchpoints at steps of either stage (of the process, when
+# given): the start both stage measures count from, as the funnel does.
+_AT_EITHER_STAGE: LiteralString = """
 UNWIND $periods AS period
 CALL (period) {
   OPTIONAL MATCH (s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
   WHERE s.stage IN [$fromStage, $toStage]
     AND ($processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) })
     AND t.at >= period[0] AND t.at < period[1]
-  WITH count(DISTINCT CASE WHEN s.stage = $fromStage THEN c END) AS base,
+"""
+
+CONVERSION_RATE: LiteralString = (
+    _AT_EITHER_STAGE
+    + """  WITH count(DISTINCT CASE WHEN s.stage = $fromStage THEN c END) AS base,
        count(DISTINCT CASE WHEN s.stage = $toStage THEN c END) AS reached
   RETURN base AS sampleSize, CASE WHEN base > 0 THEN toFloat(reached) / base END AS value
 }
 RETURN period[0] AS periodStart, value, sampleSize
 """
+)
 
-STAGE_TIME: LiteralString = """
-UNWIND $periods AS period
-CALL (period) {
-  OPTIONAL MATCH (s:Step)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE s.stage IN [$fromStage, $toStage]
-    AND ($processId IS NULL OR EXISTS { (:Process {id: $processId})-[:HAS_STEP]->(s) })
-    AND t.at >= period[0] AND t.at < period[1]
-  WITH c, min(CASE WHEN s.stage = $fromStage THEN t.at END) AS atFrom,
+STAGE_TIME: LiteralString = (
+    _AT_EITHER_STAGE
+    + """  WITH c, min(CASE WHEN s.stage = $fromStage THEN t.at END) AS atFrom,
           min(CASE WHEN s.stage = $toStage THEN t.at END) AS atTo
   WITH CASE WHEN atFrom IS NOT NULL AND atTo IS NOT NULL AND atTo >= atFrom
             THEN (atTo.epochMillis - atFrom.epochMillis) / 1000.0 END AS seconds
@@ -271,6 +273,7 @@ CALL (period) {
 }
 RETURN period[0] AS periodStart, CASE WHEN sampleSize > 0 THEN value END AS value, sampleSize
 """
+)
 
 TOUCHPOINT_COUNT: LiteralString = """
 UNWIND $periods AS period
