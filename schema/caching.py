@@ -20,6 +20,8 @@ from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from orggraph.schema.limits import DocumentCheck
+
 
 def cached_parser(maxsize: int) -> Callable[..., DocumentNode]:
     return lru_cache(maxsize=maxsize)(parse)
@@ -45,16 +47,13 @@ class CachedParsing(SchemaExtension):
         yield
 
 
-class CachedValidation(SchemaExtension):
+class CachedValidation(DocumentCheck):
+    replaces_validation = True
+
     def __init__(self, validate: Callable[..., list[GraphQLError]]) -> None:
         super().__init__()
         self.validate = validate
 
-    def on_validate(self) -> Iterator[None]:
+    def check(self, document: DocumentNode) -> list[GraphQLError]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            context.pre_execution_errors = self.validate(
-                context.schema._schema, document, context.validation_rules
-            )
-        yield
+        return self.validate(context.schema._schema, document, context.validation_rules)

@@ -26,7 +26,7 @@ The pass refuses, in this order:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -222,7 +222,27 @@ class Limits:
         return errors
 
 
-class DocumentLimits(SchemaExtension):
+class DocumentCheck(SchemaExtension):
+    """A validation step on a parsed document that no earlier step refused: the errors
+    ``check`` finds become the request's errors. A check that ``replaces_validation``
+    sets them even when there are none, so Strawberry does not validate again."""
+
+    replaces_validation = False
+
+    def check(self, document: DocumentNode) -> list[GraphQLError]:
+        raise NotImplementedError
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            errors = self.check(document)
+            if errors or self.replaces_validation:
+                context.pre_execution_errors = errors
+        yield
+
+
+class DocumentLimits(DocumentCheck):
     """Runs ``Limits.check`` first in the validation step (before the cached validation
     and the cost estimate), for every transport: HTTP GET and POST, WebSocket."""
 
@@ -230,12 +250,6 @@ class DocumentLimits(SchemaExtension):
         super().__init__()
         self.limits = limits
 
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            errors: Sequence[GraphQLError] = self.limits.check(document)
-            if errors:
-                # Set before validation: Strawberry and CachedValidation then skip it.
-                context.pre_execution_errors = list(errors)
-        yield
+    def check(self, document: DocumentNode) -> list[GraphQLError]:
+        # Set before validation: Strawberry and CachedValidation then skip it.
+        return self.limits.check(document)
