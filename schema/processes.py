@@ -24,6 +24,16 @@ class FunnelFilter:
     segment: str | None = strawberry.field(default=None, description="Customer segment.")
 
 
+@strawberry.type
+class StepInProcess:
+    """The fields a step row of an answer starts with (reorgImpact, teamService): the step,
+    its process and its place there. Not in the schema itself: only its subtypes are."""
+
+    step: Step
+    process: Process | None
+    order: int | None
+
+
 @strawberry.type(description="A team owning a step at the asked time, with its validity period.")
 class CurrentOwner:
     team: Team

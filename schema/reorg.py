@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from orggraph.graph.reorg import HandoffChange, merge_handoffs
+from orggraph.schema.processes import StepInProcess
 from orggraph.schema.team_services import ServiceLink, SlaRole
 from orggraph.schema.types import (
     Campaign,
@@ -36,10 +37,8 @@ class FeedKind(enum.Enum):
 
 
 @strawberry.type(description="A step the team owns now, in its process.")
-class ReorgStep:
-    step: Step
-    process: Process | None
-    order: int | None
+class ReorgStep(StepInProcess):
+    """Each step the team owns now."""
 
 
 @strawberry.type(description="Something a KPI measures that the team owns, serves or runs.")

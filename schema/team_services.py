@@ -10,6 +10,7 @@ import strawberry
 
 from orggraph.graph import model
 from orggraph.graph.kpis import status_of
+from orggraph.schema.processes import StepInProcess
 from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime
 
 
@@ -81,10 +82,7 @@ class ServiceLink:
 
 
 @strawberry.type(description="A step the team owns or owned, in its process.")
-class OwnedStep:
-    step: Step
-    process: Process | None
-    order: int | None
+class OwnedStep(StepInProcess):
     valid_from: datetime | None
     valid_to: datetime | None
     current: bool = strawberry.field(description="Whether the ownership holds at the asked time.")
