@@ -8,15 +8,47 @@ doing most of its events. The company is one GROUP team above the log's teams.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
-from orggraph.graph.importers.common import Loader
+from orggraph.graph.driver import Graph
+from orggraph.graph.importers.common import ImportSummary, Loader
 from orggraph.graph.model import RelationshipKind
 
 Activity = tuple[str, str, str]
 """(OCEL activity, stage of its step, touchpoint type of its events)."""
+
+
+Log = TypeVar("Log")
+
+
+@dataclass(frozen=True)
+class OcelImport(Generic[Log]):
+    """An OCEL log's import: ``read`` the directory into memory (correlated, nothing
+    written), then ``load`` it in bulk; the summary names the ``dataset`` and the time."""
+
+    dataset: str
+    read: Callable[[Path], Log]
+    load: Callable[[Loader, Log], Awaitable[None]]
+
+    async def __call__(
+        self,
+        graph: Graph,
+        directory: Path,
+        *,
+        progress: Callable[[str], None] | None = None,
+        batch_size: int = 10_000,
+    ) -> ImportSummary:
+        started = time.perf_counter()
+        data = self.read(directory)
+        summary = ImportSummary(self.dataset)
+        await self.load(Loader(graph, summary, progress, batch_size), data)
+        summary.seconds = time.perf_counter() - started
+        return summary
 
 
 def id_maker(namespace: str, kind: str, key: Callable[[str], str] = str) -> Callable[[str], str]:

@@ -29,29 +29,18 @@ See ``docs/datasets.md`` for the mapping; in short:
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orggraph.graph.driver import Graph
+from orggraph.graph.importers import ocel
 from orggraph.graph.importers.common import (
-    ImportSummary,
     Loader,
     number_or_text,
     read_csv,
     split_ids,
-)
-from orggraph.graph.importers.ocel import (
-    Activity,
-    company_teams,
-    id_maker,
-    load_process,
-    load_step_owners,
-    most_frequent,
-    touchpoint_types,
 )
 from orggraph.graph.model import RelationshipKind
 
@@ -60,7 +49,7 @@ NS = "om:"
 GROUP_ID = NS + "group"
 
 # Activities in the order of an order's life, with their stage and touchpoint type.
-ACTIVITIES: tuple[Activity, ...] = (
+ACTIVITIES: tuple[ocel.Activity, ...] = (
     ("place_order", "CUSTOMER", "ORDER"),
     ("confirm_order", "FULFILMENT", "EMAIL"),
     ("item_out_of_stock", "FULFILMENT", "INTERNAL"),
@@ -87,10 +76,10 @@ def object_id(kind: str, raw: str) -> str:
     return f"{NS}{kind}:{raw}"
 
 
-step_id = id_maker(NS, "step")
-team_id = id_maker(NS, "team", str.lower)  # a role
-person_id = id_maker(NS, "person")
-customer_id = id_maker(NS, "customer")
+step_id = ocel.id_maker(NS, "step")
+team_id = ocel.id_maker(NS, "team", str.lower)  # a role
+person_id = ocel.id_maker(NS, "person")
+customer_id = ocel.id_maker(NS, "customer")
 
 
 def nice(raw: str) -> str:
@@ -146,7 +135,7 @@ class OrderManagementLog:
         for event in self.events:
             for employee in split_ids(event["employees"]):
                 by_activity[event["type"]][self.employees[employee]] += 1
-        return most_frequent(by_activity)
+        return ocel.most_frequent(by_activity)
 
     def handler_of(self, employees: Sequence[str], owner_role: str | None) -> str | None:
         """The one employee an event is HANDLED_BY (a touchpoint has one handler):
@@ -190,23 +179,13 @@ class OrderManagementLog:
         ]
 
 
-async def import_order_management(
-    graph: Graph,
-    directory: Path,
-    *,
-    progress: Callable[[str], None] | None = None,
-    batch_size: int = 10_000,
-) -> ImportSummary:
-    started = time.perf_counter()
-    data = OrderManagementLog(directory)
-    summary = ImportSummary("ocel2-order-management")
-    load = Loader(graph, summary, progress, batch_size)
+async def _load(load: Loader, data: OrderManagementLog) -> None:
 
     # Organisation.
     roles = sorted(set(data.employees.values()))
     await load.nodes(
         "Team",
-        company_teams(
+        ocel.company_teams(
             GROUP_ID,
             "Order management company (OCEL 2.0)",
             ((team_id(r), r, ROLE_FUNCTION.get(r, "OTHER")) for r in roles),
@@ -233,10 +212,10 @@ async def import_order_management(
 
     # Process and steps.
     owners = data.step_owners()
-    await load_process(
+    await ocel.load_process(
         load, NS + "process:order-management", "Order management", ACTIVITIES, step_id, nice
     )
-    await load_step_owners(load, owners, team_id, step_id)
+    await ocel.load_step_owners(load, owners, team_id, step_id)
 
     # Objects and the object graph.
     await load.nodes("BusinessObject", data.object_rows())
@@ -251,12 +230,13 @@ async def import_order_management(
 
     # Events.
     await _load_events(load, data, owners)
-    summary.seconds = time.perf_counter() - started
-    return summary
+
+
+import_order_management = ocel.OcelImport("ocel2-order-management", OrderManagementLog, _load)
 
 
 async def _load_events(load: Loader, data: OrderManagementLog, owners: Mapping[str, str]) -> None:
-    types = touchpoint_types(ACTIVITIES)
+    types = ocel.touchpoint_types(ACTIVITIES)
     touchpoints: list[dict[str, Any]] = []
     concerns: list[dict[str, Any]] = []
     handled_person: list[dict[str, Any]] = []

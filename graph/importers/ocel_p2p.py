@@ -29,24 +29,14 @@ Mapping (see ``docs/datasets.md``):
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orggraph.graph.driver import Graph
+from orggraph.graph.importers import ocel
 from orggraph.graph.importers.common import ImportSummary, Loader, number_or_text, read_csv
-from orggraph.graph.importers.ocel import (
-    Activity,
-    company_teams,
-    id_maker,
-    load_process,
-    load_step_owners,
-    most_frequent,
-    touchpoint_types,
-)
 from orggraph.graph.model import RelationshipKind
 
 K = RelationshipKind
@@ -55,7 +45,7 @@ GROUP_ID = NS + "group"
 INITIAL = "1970-01-01"
 MAX_HOPS = 4
 
-ACTIVITIES: tuple[Activity, ...] = (
+ACTIVITIES: tuple[ocel.Activity, ...] = (
     ("Create Purchase Requisition", "PROCUREMENT", "INTERNAL"),
     ("Delegate Purchase Requisition Approval", "PROCUREMENT", "INTERNAL"),
     ("Approve Purchase Requisition", "PROCUREMENT", "INTERNAL"),
@@ -75,9 +65,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-team_id = id_maker(NS, "team", slug)  # a resource
-step_id = id_maker(NS, "step", slug)  # an activity
-customer_id = id_maker(NS, "vendor", slug)
+team_id = ocel.id_maker(NS, "team", slug)  # a resource
+step_id = ocel.id_maker(NS, "step", slug)  # an activity
+customer_id = ocel.id_maker(NS, "vendor", slug)
 
 
 def object_id(raw: str) -> str:
@@ -177,29 +167,19 @@ class P2PLog:
             resource = self.event_details.get(event, {}).get("resource")
             if resource:
                 by_activity[activity][resource] += 1
-        return most_frequent(by_activity)
+        return ocel.most_frequent(by_activity)
 
     def resources(self) -> list[str]:
         return sorted({d["resource"] for d in self.event_details.values() if d["resource"]})
 
 
-async def import_p2p(
-    graph: Graph,
-    directory: Path,
-    *,
-    progress: Callable[[str], None] | None = None,
-    batch_size: int = 10_000,
-) -> ImportSummary:
-    started = time.perf_counter()
-    data = P2PLog(directory)
-    summary = ImportSummary("ocel2-p2p")
-    load = Loader(graph, summary, progress, batch_size)
+async def _load(load: Loader, data: P2PLog) -> None:
 
     # Organisation.
     resources = data.resources()
     await load.nodes(
         "Team",
-        company_teams(
+        ocel.company_teams(
             GROUP_ID,
             "Procure-to-pay company (OCEL 2.0)",
             ((team_id(r), r, function_of(r)) for r in resources),
@@ -230,10 +210,10 @@ async def import_p2p(
     )
 
     # Process and steps.
-    await load_process(
+    await ocel.load_process(
         load, NS + "process:procure-to-pay", "Procure to pay", ACTIVITIES, step_id, str
     )
-    await load_step_owners(load, data.step_owners(), team_id, step_id)
+    await ocel.load_step_owners(load, data.step_owners(), team_id, step_id)
 
     # Objects, their vendors, the object graph.
     await load.nodes(
@@ -252,7 +232,7 @@ async def import_p2p(
         K.OBJECT_BELONGS_TO_CUSTOMER,
         [{"from": object_id(o), "to": customer_id(v)} for o, v in sorted(data.vendor_of.items())],
     )
-    _report_dangling_o2o(data, summary)
+    _report_dangling_o2o(data, load.summary)
     await load.relationships(
         K.OBJECT_RELATED_TO_OBJECT,
         [
@@ -267,8 +247,9 @@ async def import_p2p(
 
     # Events.
     await _load_events(load, data)
-    summary.seconds = time.perf_counter() - started
-    return summary
+
+
+import_p2p = ocel.OcelImport("ocel2-p2p", P2PLog, _load)
 
 
 def _report_dangling_o2o(data: P2PLog, summary: ImportSummary) -> None:
@@ -291,7 +272,7 @@ def _report_dangling_o2o(data: P2PLog, summary: ImportSummary) -> None:
 
 async def _load_events(load: Loader, data: P2PLog) -> None:
     summary = load.summary
-    types = touchpoint_types(ACTIVITIES)
+    types = ocel.touchpoint_types(ACTIVITIES)
     touchpoints: list[dict[str, Any]] = []
     handled: list[dict[str, Any]] = []
     no_vendor: list[str] = []
