@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import strawberry
 
@@ -32,6 +32,14 @@ class StepInProcess:
     step: Step
     process: Process | None
     order: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], **more: Any) -> Self:
+        """From a row's ``step``, ``process`` (or null) and ``order``, and ``more`` fields."""
+        process = Process.from_props(row["process"]) if row.get("process") else None
+        return cls(
+            step=Step.from_props(row["step"]), process=process, order=row.get("order"), **more
+        )
 
 
 @strawberry.type(description="A team owning a step at the asked time, with its validity period.")

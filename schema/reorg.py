@@ -224,15 +224,6 @@ def build_what_if(raw: dict[str, Any]) -> ReorgWhatIf:
 def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgImpact:
     team_id = raw["team"]["id"]
 
-    def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
-        return [
-            ServiceLink(
-                service=Service.from_props(r["service"]),
-                teams=[Team.from_props(t) for t in r["teams"]],
-            )
-            for r in rows
-        ]
-
     samples = sorted(
         (s for per_step in raw["inFlightSamples"] for s in per_step),
         key=lambda s: (-s["at"].to_native().timestamp(), s["customer"]["id"]),
@@ -241,14 +232,7 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
     return ReorgImpact(
         team=Team.from_props(raw["team"]),
         at=at,
-        owned_steps=[
-            ReorgStep(
-                step=Step.from_props(r["step"]),
-                process=Process.from_props(r["process"]) if r.get("process") else None,
-                order=r.get("order"),
-            )
-            for r in raw["ownedSteps"]
-        ],
+        owned_steps=[ReorgStep.from_row(r) for r in raw["ownedSteps"]],
         processes=[Process.from_props(p["process"]) for p in raw["processes"]],
         accountable_kpis=[Kpi.from_props(k) for k in raw["accountableKpis"]],
         shared_kpis=[Kpi.from_props(k) for k in raw["sharedKpis"]],
@@ -293,8 +277,8 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
             for r in raw["channels"]
         ],
         campaigns=[Campaign.from_props(c) for c in raw["campaigns"]],
-        provides=links(raw["provides"]),
-        consumes=links(raw["consumes"]),
+        provides=ServiceLink.from_rows(raw["provides"]),
+        consumes=ServiceLink.from_rows(raw["consumes"]),
         customers_in_flight=sum(r["customers"] for r in by_step),
         in_flight_by_step=[
             StepInFlight(step=Step.from_props(r["step"]), customers=r["customers"]) for r in by_step

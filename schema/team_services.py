@@ -11,7 +11,7 @@ import strawberry
 from orggraph.graph import model
 from orggraph.graph.kpis import status_of
 from orggraph.schema.processes import StepInProcess
-from orggraph.schema.types import Kpi, Measurement, Process, Service, Sla, Step, Team, as_datetime
+from orggraph.schema.types import Kpi, Measurement, Service, Sla, Step, Team, as_datetime
 
 
 @strawberry.enum(description="A KPI's latest value against its target.")
@@ -80,6 +80,17 @@ class ServiceLink:
         description="Consumers of a provided service; providers of a consumed one."
     )
 
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> list[ServiceLink]:
+        """One link per row of ``service`` and its ``teams`` (SERVICES_OF_TEAM)."""
+        return [
+            cls(
+                service=Service.from_props(r["service"]),
+                teams=[Team.from_props(t) for t in r["teams"]],
+            )
+            for r in rows
+        ]
+
 
 @strawberry.type(description="A step the team owns or owned, in its process.")
 class OwnedStep(StepInProcess):
@@ -131,27 +142,16 @@ class TeamService:
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any], at: datetime) -> TeamService:
-        def links(rows: list[dict[str, Any]]) -> list[ServiceLink]:
-            return [
-                ServiceLink(
-                    service=Service.from_props(r["service"]),
-                    teams=[Team.from_props(t) for t in r["teams"]],
-                )
-                for r in rows
-            ]
-
         return cls(
             team=Team.from_props(raw["team"]),
             at=at,
             parents=[Team.from_props(t) for t in raw["parents"]],
             children=[Team.from_props(t) for t in raw["children"]],
-            provides=links(raw["provides"]),
-            consumes=links(raw["consumes"]),
+            provides=ServiceLink.from_rows(raw["provides"]),
+            consumes=ServiceLink.from_rows(raw["consumes"]),
             owned_steps=[
-                OwnedStep(
-                    step=Step.from_props(r["step"]),
-                    process=Process.from_props(r["process"]) if r.get("process") else None,
-                    order=r.get("order"),
+                OwnedStep.from_row(
+                    r,
                     valid_from=as_datetime(r.get("validFrom")),
                     valid_to=as_datetime(r.get("validTo")),
                     current=bool(r.get("current")),
