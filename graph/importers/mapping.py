@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -120,7 +121,8 @@ def _value_spec(raw: Any) -> Any:
     return raw
 
 
-Value = Annotated[ValueSpec, Field()]
+# A value spec as written: the shorthand (``_value_spec``) allowed wherever one is read.
+Value = Annotated[ValueSpec, BeforeValidator(_value_spec)]
 
 
 class Filter(Strict):
@@ -136,25 +138,13 @@ class _Mapped(Strict):
     """What node and relationship specs share: mapped properties (a constant or a
     column each, shorthand allowed) and a filter on the rows."""
 
-    properties: dict[str, ValueSpec] = {}
+    properties: dict[str, Value] = {}
     where: Filter | None = None
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _props_shorthand(cls, raw: Any) -> Any:
-        if isinstance(raw, Mapping):
-            return {k: _value_spec(v) for k, v in raw.items()}
-        return raw
 
 
 class NodeSpec(_Mapped):
     label: str
-    id: ValueSpec
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_shorthand(cls, raw: Any) -> Any:
-        return _value_spec(raw)
+    id: Value
 
     @field_validator("label")
     @classmethod
@@ -185,13 +175,8 @@ class NodeSpec(_Mapped):
 
 class RelationshipSpecIn(_Mapped):
     kind: RelationshipKind
-    from_: ValueSpec = Field(alias="from")
-    to: ValueSpec
-
-    @field_validator("from_", "to", mode="before")
-    @classmethod
-    def _end_shorthand(cls, raw: Any) -> Any:
-        return _value_spec(raw)
+    from_: Value = Field(alias="from")
+    to: Value
 
     @field_validator("kind")
     @classmethod
