@@ -21,6 +21,7 @@ from orggraph.resolvers.attribution import AttributionQuery
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.cypher import CypherQuery
+from orggraph.resolvers.deletes import NodeDeletesMutation, RelationshipDeletesMutation
 from orggraph.resolvers.information_gaps import InformationGapsQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
@@ -74,6 +75,8 @@ MUTATIONS: tuple[type, ...] = (
     KpisMutation,
     SlasMutation,
     KpiEngineMutation,
+    NodeDeletesMutation,
+    RelationshipDeletesMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
