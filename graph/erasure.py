@@ -29,6 +29,7 @@ from typing import Any, Literal, LiteralString
 from orggraph.graph.deletes import delete_nodes_query
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import validate_node_id
+from orggraph.graph.writes import rebuild_chains
 
 TouchpointErasure = Literal["anonymise", "delete"]
 ERASED_NAME = "(erased)"
@@ -86,8 +87,9 @@ async def erase_customer_in(
         return Erasure(customer_id, found=False)
     touchpoint_ids: list[str] = list(record["touchpointIds"])
     if mode == "delete":
-        # The customer's whole journey goes: its NEXT, REACHED and LATEST with it.
+        # The customer's whole journey goes, and with it its REACHED and LATEST.
         await tx.run(delete_nodes_query("Touchpoint"), ids=touchpoint_ids)
+        await rebuild_chains(tx, [customer_id])
     else:
         await tx.run(ANONYMISE_TOUCHPOINTS, ids=touchpoint_ids)
     await tx.run(SCRUB_BELONGING_OBJECTS, id=customer_id)

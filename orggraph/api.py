@@ -22,6 +22,7 @@ from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.cypher import CypherQuery
 from orggraph.resolvers.deletes import NodeDeletesMutation, RelationshipDeletesMutation
+from orggraph.resolvers.erasure import ErasureMutation
 from orggraph.resolvers.information_gaps import InformationGapsQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
@@ -77,6 +78,7 @@ MUTATIONS: tuple[type, ...] = (
     KpiEngineMutation,
     NodeDeletesMutation,
     RelationshipDeletesMutation,
+    ErasureMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 
