@@ -17,10 +17,13 @@ import re
 import typing
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, LiteralString
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from orggraph.graph.money import ExactAmount, to_e4
 
 # --- identifiers -------------------------------------------------------------
 
@@ -376,13 +379,21 @@ class CampaignRecord(Record):
 
 class DealRecord(Record):
     label: ClassVar[LiteralString] = "Deal"
-    amount: float = Field(ge=0, allow_inf_nan=False)
+    amount: ExactAmount  # exact (graph.money): stored as amountE4, and as a float
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     opened_at: UtcDatetime
     closed_at: UtcDatetime | None = None
     won: bool | None = None
     customer_id: NodeId | None = None
     team_id: NodeId | None = None
+
+    def properties(self) -> dict[str, Any]:
+        """The exact amount as ``amountE4`` (an integer), with ``amount`` as a float beside it."""
+        props = super().properties()
+        if isinstance(props.get("amount"), Decimal):
+            props["amountE4"] = to_e4(props["amount"])
+            props["amount"] = float(props["amount"])
+        return props
 
 
 class KpiRecord(Record):

@@ -11,6 +11,7 @@ import enum
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, LiteralString, TypeVar
 
 import strawberry
@@ -20,6 +21,7 @@ from strawberry.types.field import StrawberryField
 from orggraph.context import Info
 from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import Related
 from orggraph.graph.personal import open_value
 from orggraph.schema.enums import (
@@ -592,7 +594,12 @@ class Campaign:
 class Deal:
     LABEL: ClassVar[LiteralString] = "Deal"
     id: strawberry.ID
-    amount: float | None
+    amount: float | None = strawberry.field(
+        description="The amount as a float (may be inexact): read amountExact for sums."
+    )
+    amount_exact: Decimal | None = strawberry.field(
+        description="The amount, exact (up to 4 decimal places), as a decimal string."
+    )
     currency: str | None
     opened_at: datetime | None
     closed_at: datetime | None
@@ -603,6 +610,7 @@ class Deal:
         return cls(
             id=strawberry.ID(p["id"]),
             amount=as_float(p.get("amount")),
+            amount_exact=stored_amount(p),
             currency=p.get("currency"),
             opened_at=as_datetime(p.get("openedAt")),
             closed_at=as_datetime(p.get("closedAt")),
