@@ -269,8 +269,8 @@ async def delete_relationships_in(
         customers = {row["from"] for row in rows}
         await rebuild_chains(tx, customers, [row["to"] for row in rows])
     elif summary.relationships_deleted and kind is K.TOUCHPOINT_AT_STEP:
-        record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
-        await rebuild_chains(tx, record["customerIds"] if record else [])
+        owners = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
+        await rebuild_chains(tx, owners["customerIds"] if owners else [])
     return summary
 
 

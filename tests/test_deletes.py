@@ -256,6 +256,7 @@ async def test_the_cli_deletes_ids_from_a_file(
     monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
     if test_settings.neo4j_password is not None:
         monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("ORGGRAPH_MAX_BATCH_SIZE", "1")  # a transaction per id
     ids = tmp_path / "ids.txt"
     ids.write_text("web\nghost\n\n")
     # The command runs its own event loop, as from a shell.

@@ -1,8 +1,8 @@
 """``orggraph delete LABEL ids... | --ids FILE [--cascade]``: the API's deletes from a shell.
 
-Same rules as ``delete<Entities>`` (docs/model.md): one transaction, all or nothing; an
-id that does not exist is reported, not an error; a node owning dependents is refused
-unless ``--cascade``.
+Same rules as ``delete<Entities>`` (docs/model.md), one transaction per batch of
+``ORGGRAPH_MAX_BATCH_SIZE`` ids (all or nothing per batch); an id that does not exist is
+reported, not an error; a node owning dependents is refused unless ``--cascade``.
 """
 
 from __future__ import annotations
@@ -52,16 +52,27 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
 
     ids = read_ids(args)
 
+    size = settings.max_batch_size
+
     async def run() -> int:
+        deleted = missing = nodes = relationships = 0
         async with open_graph(settings) as graph:
-            summary = await delete_nodes(graph, args.label, ids, cascade=args.cascade)
+            # A transaction per batch keeps a long list within the database's memory; a run
+            # stopped half way is simply run again (deletes are idempotent).
+            for start in range(0, len(ids), size):
+                summary = await delete_nodes(
+                    graph, args.label, ids[start : start + size], cascade=args.cascade
+                )
+                deleted += len(summary.deleted_ids)
+                missing += len(summary.missing_ids)
+                nodes += summary.nodes_deleted
+                relationships += summary.relationships_deleted
+                for item in summary.missing_ids:
+                    print(f"missing: {item}")
         print(
-            f"{summary.label}: {len(summary.deleted_ids)} deleted, "
-            f"{len(summary.missing_ids)} missing; {summary.nodes_deleted} nodes and "
-            f"{summary.relationships_deleted} relationships deleted in all"
+            f"{args.label}: {deleted} deleted, {missing} missing; {nodes} nodes and "
+            f"{relationships} relationships deleted in all"
         )
-        for missing in summary.missing_ids:
-            print(f"missing: {missing}")
         return 0
 
     return asyncio.run(run())
