@@ -11,7 +11,7 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.settings import Settings
-from tests.helpers import _SCHEMA, execute, ok
+from tests.helpers import _SCHEMA, execute, execute_counted, ok
 
 ERASE = """mutation($id: ID!) { eraseCustomer(id: $id) {
   customerId found erasedBy touchpoints touchpointsErased alreadyErased erasedAt } }"""
@@ -199,3 +199,19 @@ async def test_erasing_a_missing_customer_reports_it_and_records_nothing(graph: 
     answer = ok(await execute(graph, ERASE, {"id": "ghost"}))["eraseCustomer"]
     assert answer["found"] is False and answer["erasedAt"] is None
     assert await query(graph, "MATCH (e:Erasure) RETURN e") == []
+
+
+async def test_an_erasure_costs_a_bounded_number_of_round_trips(graph: Graph) -> None:
+    await customer_with_a_journey(graph)
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": f"more{i}", "at": f"2024-02-{i:02}T00:00:00Z", "type": "EMAIL"}
+            | {"customerId": "c1"}
+            for i in range(1, 29)
+        ],
+    )
+    result, queries = await execute_counted(graph, ERASE, {"id": "c1"})
+    assert ok(result)["eraseCustomer"]["touchpointsErased"] == 30
+    assert queries.count <= 5

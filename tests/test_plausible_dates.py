@@ -108,3 +108,18 @@ async def test_the_range_is_configurable(graph: Graph, bounds_from_env: pytest.M
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     with pytest.raises(BadInputError):
         await upsert_nodes(graph, "Touchpoint", [{"id": "new", "at": tomorrow, "type": "CALL"}])
+
+
+async def test_a_relationship_date_is_bounded_too(graph: Graph) -> None:
+    from orggraph.graph.model import RelationshipKind
+    from orggraph.graph.writes import upsert_relationships
+
+    await upsert_nodes(graph, "Team", [{"id": "t", "name": "T"}])
+    await upsert_nodes(graph, "Step", [{"id": "s", "name": "S"}])
+    with pytest.raises(BadInputError) as caught:
+        await upsert_relationships(
+            graph,
+            RelationshipKind.TEAM_OWNS_STEP,
+            [{"from": "t", "to": "s", "properties": {"from": "1900-01-01T00:00:00Z"}}],
+        )
+    assert caught.value.details["field"] == "from"
