@@ -49,6 +49,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import DealRecord
+from orggraph.graph.money import stored_amount
 
 # --- the models ------------------------------------------------------------------------
 
@@ -434,7 +435,8 @@ CALL () {
            collect(t.at.epochMillis) AS ats,
            collect(coalesce(s.stage, '')) AS stages
   }
-  RETURN collect({id: d.id, amount: d.amount, currency: coalesce(d.currency, $defaultCurrency),
+  RETURN collect({id: d.id, amount: d.amount, amountE4: d.amountE4,
+                  currency: coalesce(d.currency, $defaultCurrency),
                   closed: d.closedAt.epochMillis, opened: d.openedAt.epochMillis,
                   keys: keys, ats: ats, stages: stages}) AS deals
 }
@@ -557,7 +559,7 @@ async def attribution_data(
         journeys.append(
             DealJourney(
                 deal_id=deal["id"],
-                amount_cents=to_cents(deal.get("amount") or 0),
+                amount_cents=to_cents(stored_amount(deal) or 0),  # exact, then cents
                 closed_ms=deal["closed"],
                 opened_ms=deal.get("opened"),
                 touches=touches,

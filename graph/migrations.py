@@ -143,6 +143,33 @@ async def backfill_sealed_emails(graph: Graph) -> None:
     await seal_customer_emails(graph)
 
 
+DEALS_WITHOUT_EXACT_AMOUNT: LiteralString = """
+MATCH (d:Deal) WHERE d.amountE4 IS NULL AND d.amount IS NOT NULL
+WITH d LIMIT $size
+SET d.amountE4 = toInteger(round(d.amount * 10000))
+RETURN count(d) AS done
+"""
+"""One batch of deals written before exact amounts: their float amount, to 4 places, as the
+integer ``amountE4`` (graph.money). The float's nearest 4-place value is what was meant:
+amounts came from 2-decimal inputs or were rounded to cents."""
+
+
+async def backfill_exact_amounts(graph: Graph) -> None:
+    """Give every deal its exact amount (``amountE4``), a batch per transaction."""
+    total = 0
+    while True:
+
+        async def batch(tx: Tx) -> int:
+            record = await tx.single(DEALS_WITHOUT_EXACT_AMOUNT, size=BACKFILL_PAGE_SIZE)
+            return int(record["done"]) if record else 0
+
+        done = await graph.write(batch)
+        if not done:
+            return
+        total += done
+        log.info("exact amounts backfill: %d deals done", total)
+
+
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
     name: LiteralString = "unique_" + label.lower() + "_id"
     return (
@@ -197,6 +224,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "customers' emails encrypted at rest, with a keyed hash (emailHash) for look-ups",
         (_range_index("Customer", "emailHash"),),
         backfill_sealed_emails,
+    ),
+    Migration(
+        6,
+        "deals' amounts exact: amountE4, the amount times 10^4 as an integer, beside the float",
+        (),
+        backfill_exact_amounts,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

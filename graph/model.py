@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import builtins
 import enum
+import functools
 import json
 import re
 import typing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, LiteralString
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from orggraph.graph.money import ExactAmount, to_e4
 
 # --- identifiers -------------------------------------------------------------
 
@@ -50,7 +54,49 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+@dataclass(frozen=True)
+class DateBounds:
+    """The plausible range of a stored date-time: from ``earliest`` to ``ahead`` past now.
+
+    A date outside it is a typo or a fuzzer's (year 0023, 2062 for 2026), and a single
+    one would stretch every span computed from the data (KPI periods, funnels' windows).
+    """
+
+    earliest: datetime
+    ahead: timedelta
+
+    def check(self, value: datetime) -> datetime:
+        if value < self.earliest:
+            raise ValueError(
+                f"{value.isoformat()} is before {self.earliest.date().isoformat()}, the "
+                "earliest plausible date (setting ORGGRAPH_MIN_DATE)"
+            )
+        latest = datetime.now(UTC) + self.ahead
+        if value > latest:
+            raise ValueError(
+                f"{value.isoformat()} is more than {self.ahead.days} days ahead of now "
+                "(setting ORGGRAPH_MAX_DATE_AHEAD_DAYS)"
+            )
+        return value
+
+
+@functools.cache
+def date_bounds() -> DateBounds:
+    """The configured bounds, read once from the settings (``date_bounds.cache_clear()``
+    after changing them)."""
+    from orggraph.settings import Settings
+
+    settings = Settings()
+    earliest = datetime.combine(settings.min_date, time(), tzinfo=UTC)
+    return DateBounds(earliest, timedelta(days=settings.max_date_ahead_days))
+
+
+def in_plausible_range(value: datetime) -> datetime:
+    return date_bounds().check(value)
+
+
+# Every stored date-time: UTC, within the plausible range (docs/model.md, "Dates").
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc), AfterValidator(in_plausible_range)]
 ShortText = Annotated[str, Field(max_length=1000)]
 
 
@@ -333,13 +379,21 @@ class CampaignRecord(Record):
 
 class DealRecord(Record):
     label: ClassVar[LiteralString] = "Deal"
-    amount: float = Field(ge=0, allow_inf_nan=False)
+    amount: ExactAmount  # exact (graph.money): stored as amountE4, and as a float
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     opened_at: UtcDatetime
     closed_at: UtcDatetime | None = None
     won: bool | None = None
     customer_id: NodeId | None = None
     team_id: NodeId | None = None
+
+    def properties(self) -> dict[str, Any]:
+        """The exact amount as ``amountE4`` (an integer), with ``amount`` as a float beside it."""
+        props = super().properties()
+        if isinstance(props.get("amount"), Decimal):
+            props["amountE4"] = to_e4(props["amount"])
+            props["amount"] = float(props["amount"])
+        return props
 
 
 class KpiRecord(Record):

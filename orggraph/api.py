@@ -21,6 +21,8 @@ from orggraph.resolvers.attribution import AttributionQuery
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.cypher import CypherQuery
+from orggraph.resolvers.deletes import NodeDeletesMutation, RelationshipDeletesMutation
+from orggraph.resolvers.erasure import ErasureMutation
 from orggraph.resolvers.information_gaps import InformationGapsQuery
 from orggraph.resolvers.journey_maps import JourneyMapsQuery
 from orggraph.resolvers.journeys import JourneysMutation, JourneysQuery
@@ -74,6 +76,9 @@ MUTATIONS: tuple[type, ...] = (
     KpisMutation,
     SlasMutation,
     KpiEngineMutation,
+    NodeDeletesMutation,
+    RelationshipDeletesMutation,
+    ErasureMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orggraph.commands.imports",
     "orggraph.commands.kpi",
     "orggraph.commands.cypher",
+    "orggraph.commands.delete",
 )
 
 

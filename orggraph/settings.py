@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -149,6 +150,15 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"  # ORGGRAPH_REDIS_URL
     redis_channel: str = "orggraph:events"  # ORGGRAPH_REDIS_CHANNEL, one per deployment
     events_queue_size: int = Field(default=100, ge=1)  # per subscriber; oldest dropped
+
+    # Plausible range of every stored date-time (docs/model.md, "Dates"): not before
+    # ORGGRAPH_MIN_DATE, not more than ORGGRAPH_MAX_DATE_AHEAD_DAYS after now.
+    min_date: date = date(1970, 1, 1)
+    max_date_ahead_days: int = Field(default=366, ge=0, le=36_500)
+
+    # Erasure of a customer (docs/personal-data.md): its touchpoints are anonymised (kept
+    # for aggregates, free-form attributes removed) or deleted. ORGGRAPH_ERASURE_TOUCHPOINTS.
+    erasure_touchpoints: Literal["anonymise", "delete"] = "anonymise"
 
     # KPI engine: recompute every KPI every N seconds inside `serve` (0 or unset: off).
     kpi_interval_s: float | None = Field(default=None, ge=0)  # ORGGRAPH_KPI_INTERVAL_S

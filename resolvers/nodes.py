@@ -22,7 +22,7 @@ from orggraph.schema.inputs import (
 from orggraph.schema.types import NODE_TYPES, Node
 
 
-def _relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
+def relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
     return [
         {"from": row.from_, "to": row.to, "properties": to_dict(row.properties) or {}}
         for row in rows
@@ -33,7 +33,7 @@ async def _upsert_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> UpsertResult:
     check_batch_size(info, rows, "rows")
-    prepared = writes.validate_relationships(kind, _relationship_rows(rows))
+    prepared = writes.validate_relationships(kind, relationship_rows(rows))
 
     async def work(tx: Tx) -> writes.WriteSummary:
         return await writes.write_relationships(tx, kind, prepared)
@@ -100,7 +100,7 @@ class NodesMutation:
             relationships.append(
                 (
                     batch.kind,
-                    writes.validate_relationships(batch.kind, _relationship_rows(batch.rows)),
+                    writes.validate_relationships(batch.kind, relationship_rows(batch.rows)),
                 )
             )
         check_batch_size(info, [None] * total_rows, "input")

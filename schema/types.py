@@ -13,6 +13,7 @@ import json
 import typing
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, LiteralString, Self, TypeVar
 
 import strawberry
@@ -23,6 +24,7 @@ from strawberry.types.field import StrawberryField
 from orggraph.context import Info
 from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import Related
 from orggraph.graph.personal import open_value
 from orggraph.schema import enums
@@ -543,11 +545,21 @@ class Campaign(NodeType):
 class Deal(NodeType):
     LABEL: ClassVar[LiteralString] = "Deal"
     id: strawberry.ID
-    amount: float | None
+    amount: float | None = strawberry.field(
+        description="The amount as a float (may be inexact): read amountExact for sums."
+    )
+    amount_exact: Decimal | None = strawberry.field(
+        description="The amount, exact (up to 4 decimal places), as a decimal string."
+    )
     currency: str | None
     opened_at: datetime | None
     closed_at: datetime | None
     won: bool | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Self:
+        # The exact amount is stored as an integer of another name (graph.money).
+        return dataclasses.replace(super().from_props(p), amount_exact=stored_amount(p))
 
     customer: Customer | None = related_one(K.CUSTOMER_OPENED_DEAL, outgoing=False)
     owner: Team | None = related_one(K.DEAL_OWNED_BY_TEAM, outgoing=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +94,24 @@ async def test_northwind_import_counts_hierarchy_journeys_and_revenue(graph: Gra
     assert len(expected) == 12
     assert chain == expected
 
-    # Revenue per employee's reporting line, independently from the order lines.
-    totals: dict[str, float] = defaultdict(float)
+    # Revenue per employee's reporting line, independently from the order lines, exact:
+    # orders on fractions of a cent are not rounded, so the total is the CSV's exact sum.
+    totals: dict[str, Decimal] = defaultdict(Decimal)
     lines = leading("order-details.csv", 5)
-    amount: dict[str, float] = defaultdict(float)
+    amount: dict[str, Decimal] = defaultdict(Decimal)
     for order, _, price, quantity, discount in lines:
-        amount[order] += float(price) * int(quantity) * (1 - float(discount))
+        amount[order] += Decimal(price) * int(quantity) * (1 - Decimal(discount))
+    half_cents = [a for a in amount.values() if (a * 100) % 1 == Decimal("0.5")]
+    assert len(half_cents) == 39
     for order, _, employee, *_ in leading("orders.csv", 3):
-        totals[f"nw:line:{employee}"] += round(amount[order], 2)
+        totals[f"nw:line:{employee}"] += amount[order]
     records, _, _ = await graph.driver.execute_query(
-        "MATCH (d:Deal)-[:OWNED_BY]->(t:Team) RETURN t.id AS team, sum(d.amount) AS total",
+        "MATCH (d:Deal)-[:OWNED_BY]->(t:Team) RETURN t.id AS team, sum(d.amountE4) AS total",
         database_=graph.database,
     )
-    assert {r["team"]: round(r["total"], 2) for r in records} == {
-        team: round(total, 2) for team, total in totals.items()
-    }
+    assert {r["team"]: Decimal(r["total"]).scaleb(-4) for r in records} == totals
+    grand = await scalar(graph, "MATCH (d:Deal) RETURN sum(d.amountE4)")
+    assert Decimal(grand).scaleb(-4) == sum(amount.values()) == Decimal("1265793.0395")
 
     again = await import_northwind(graph, DATA)
     assert (again.writes.nodes_created, again.writes.relationships_created) == (0, 0)

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,15 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 ORDER_COLUMNS = ("orderID", "customerID", "employeeID", "orderDate")
 
 
-def order_amounts(directory: Path) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
+def order_amounts(directory: Path) -> dict[str, Decimal]:
+    """Each order's exact amount: decimal arithmetic, never rounded (a 15% discount on
+    a price in cents gives fractions of a cent; graph.money keeps 4 places)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
     for line in read_csv(directory / "order-details.csv"):
         totals[line["orderID"]] += (
-            float(line["unitPrice"]) * int(line["quantity"]) * (1 - float(line["discount"]))
+            Decimal(line["unitPrice"]) * int(line["quantity"]) * (1 - Decimal(line["discount"]))
         )
-    return {order: round(total, 2) for order, total in totals.items()}
+    return dict(totals)
 
 
 def deal_rows(directory: Path) -> list[dict[str, Any]]:
@@ -45,7 +48,7 @@ def deal_rows(directory: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": f"nw:deal:{order['orderID']}",
-                "amount": amounts.get(order["orderID"], 0.0),
+                "amount": amounts.get(order["orderID"], Decimal(0)),
                 "currency": "USD",
                 "openedAt": opened,
                 "closedAt": opened,

@@ -74,7 +74,94 @@ def model_markdown() -> str:
     for migration in MIGRATIONS:
         lines.append(f"{migration.version}. {migration.description}:")
         lines += [f"   - `{statement}`" for statement in migration.statements]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _data_rules()) + "\n"
+
+
+def _data_rules() -> list[str]:
+    """Deletes, erasure, dates and money: the rules, with the code's own lists and defaults."""
+    from orggraph.graph.deletes import DEPENDENTS
+    from orggraph.graph.erasure import ERASED_NAME, KEPT_CUSTOMER_PROPERTIES
+    from orggraph.graph.erasure import KEPT_TOUCHPOINT_PROPERTIES as KEPT_TOUCHPOINT
+    from orggraph.graph.model import RELATIONSHIPS
+    from orggraph.graph.money import MAX_DIGITS, PLACES
+
+    fields = Settings.model_fields
+    owners = [
+        f"| `{owner}` | "
+        + ", ".join(
+            f"`{RELATIONSHIPS[k].target}` (`{RELATIONSHIPS[k].type}`)" for k in DEPENDENTS[owner]
+        )
+        + " |"
+        for owner in DEPENDENTS
+    ]
+    return [
+        "",
+        "## Deletes",
+        "",
+        "Every label has `delete<Entity>(id, cascade)` and `delete<Entities>(ids, cascade)`",
+        "(`deleteTeam`, `deletePeople`, `deleteKpis`, ...), generated from the model, and",
+        "every writable relationship kind `deleteRelationship(kind, row)` /",
+        "`deleteRelationships(kind, rows)`; `orggraph delete LABEL ids... [--ids FILE]",
+        "[--cascade]` does the same from a shell (a transaction per",
+        "`ORGGRAPH_MAX_BATCH_SIZE` ids). The rules:",
+        "",
+        "- One call is one transaction of a bounded number of statements: all or nothing.",
+        "- Idempotent: an id (or a relationship row) that does not exist is listed in",
+        "  `missingIds` (`missingRows`), not an error; a replay deletes nothing more.",
+        "- A node's other relationships go with it. A node that *owns* dependents is refused",
+        "  with `CONFLICT`, naming them and their counts, unless `cascade: true`, which",
+        "  deletes them in the same transaction (one level: dependents own nothing):",
+        "",
+        "| owner | dependents |",
+        "|---|---|",
+        *owners,
+        "",
+        "- Journeys stay true: deleting touchpoints links each remaining neighbour to the",
+        "  next (`NEXT`) and recomputes the customer's `REACHED` (first arrival per step)",
+        "  and `LATEST`; so does deleting a `CUSTOMER_HAD_TOUCHPOINT` or",
+        "  `TOUCHPOINT_AT_STEP` relationship. The derived kinds themselves (`NEXT`,",
+        "  `REACHED`, `LATEST`) cannot be deleted (`BAD_USER_INPUT`).",
+        "- A kind keyed by a property (`TEAM_OWNS_STEP` by `from`) deletes the",
+        "  relationship with the key given in `properties`, or every one between the two",
+        "  ends when no key is given.",
+        "",
+        "## Erasure",
+        "",
+        '`eraseCustomer(id)` (docs/personal-data.md, "Erasure"), one transaction:',
+        "",
+        f"- the customer keeps only {', '.join(f'`{p}`' for p in KEPT_CUSTOMER_PROPERTIES)};",
+        f"  its `name` becomes `{ERASED_NAME}`, `erasedAt` is set, every other property",
+        "  (the sealed `email`, `emailHash`, ...) is removed;",
+        "- its touchpoints, as `ORGGRAPH_ERASURE_TOUCHPOINTS` says: `anonymise` (default)",
+        f"  keeps {', '.join(f'`{p}`' for p in KEPT_TOUCHPOINT)} and every relationship,",
+        "  so funnels, journeys and attribution count them as before; `delete` deletes",
+        "  them (the journey is gone from every aggregate);",
+        "- business objects that `BELONGS_TO` it lose `name` and `attributes`; deals stay;",
+        "- an `(:Erasure {customerId, erasedAt, erasedBy, touchpoints})` record is kept.",
+        "",
+        "## Dates",
+        "",
+        "Every stored date-time (a touchpoint's `at`, a deal's `openedAt`/`closedAt`, an",
+        "ownership's `from`/`to`, ...) is UTC and must lie between `ORGGRAPH_MIN_DATE`",
+        f"(default {fields['min_date'].default}) and `ORGGRAPH_MAX_DATE_AHEAD_DAYS`",
+        f"(default {fields['max_date_ahead_days'].default}) days after now; otherwise the",
+        "write is refused with `BAD_USER_INPUT` naming the row and field (GraphQL, the",
+        "write layer, `orggraph import`: file, line and column), and nothing is written.",
+        "Query arguments (windows such as `from`/`to`, `at`) are only held to what can be",
+        "computed with (years 2 to 9998): a window reaching past the data is harmless.",
+        "",
+        "## Money",
+        "",
+        f"A deal's `amount` is an exact decimal: at most {PLACES} decimal places and",
+        f"{MAX_DIGITS} digits, not negative (else `BAD_USER_INPUT`); GraphQL takes it as a",
+        "number or, exactly, as the `Decimal` string of `Deal.amountExact`. Neo4j has no",
+        "decimal type, so it is stored twice: `amountE4`, the amount times 10^4 as an",
+        "integer (exact, and exactly summed by Cypher's `sum`), and `amount`, a float for",
+        "readers that want a number. Sums of money read `amountE4`; attribution splits the",
+        "exact amount into cents (half-even, largest remainder). Migration 6 gave deals",
+        "written before their `amountE4`. `graph/money.py` knows each ISO 4217 currency's",
+        "minor unit, for rounding to what can be paid.",
+    ]
 
 
 def _emit(text: str, output: Path | None) -> int:

@@ -1,0 +1,123 @@
+"""Erasure of a customer (the right to be forgotten), keeping aggregates true.
+
+``erase_customer`` runs in one transaction:
+
+* the customer node keeps only what is not personal and what aggregates need: its
+  ``id`` (a surrogate key; ids must not be personal data, docs/personal-data.md), its
+  ``kind`` and ``segment``; every other property (``name``, the sealed ``email`` and
+  its look-up hash, anything an import added) is removed, ``name`` becomes
+  ``ERASED_NAME`` (it is required by the model) and ``erasedAt`` is set;
+* its touchpoints are anonymised or deleted, as ``ORGGRAPH_ERASURE_TOUCHPOINTS``
+  says. Anonymised, a touchpoint keeps its time, type, activity, value and its
+  relationships (channel, campaign, step, team, the journey chain), so funnels,
+  journeys and attribution count it as before; it loses its free-form
+  ``attributes``. Deleted, the customer's journey is gone from every aggregate;
+* the free-form ``attributes`` and ``name`` of the business objects that belong to it
+  (an order's address...) are removed; its deals stay (amounts are not personal);
+* an ``(:Erasure)`` record says which customer id was erased, when, by whom and how,
+  and holds nothing else: nothing personal of the customer.
+
+Erasing again changes nothing and answers the first record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, LiteralString
+
+from orggraph.graph.deletes import delete_nodes_query
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import validate_node_id
+from orggraph.graph.writes import rebuild_chains
+
+TouchpointErasure = Literal["anonymise", "delete"]
+ERASED_NAME = "(erased)"
+# Customer properties an erasure keeps: not personal, and what aggregates group by.
+KEPT_CUSTOMER_PROPERTIES: tuple[LiteralString, ...] = ("id", "kind", "segment")
+# Touchpoint properties an erasure keeps (the free-form ``attributes`` go).
+KEPT_TOUCHPOINT_PROPERTIES: tuple[LiteralString, ...] = ("id", "at", "type", "activity", "value")
+
+SCRUB_CUSTOMER: LiteralString = """
+MATCH (c:Customer {id: $id})
+OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
+WITH c, collect(t.id) AS touchpointIds
+SET c = {id: c.id, kind: c.kind, segment: c.segment, name: $name,
+         erasedAt: coalesce(c.erasedAt, $at)}
+RETURN touchpointIds
+"""
+"""Replace every property of the customer by the kept ones; its touchpoints' ids."""
+
+ANONYMISE_TOUCHPOINTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id})
+SET t = {id: t.id, at: t.at, type: t.type, activity: t.activity, value: t.value}
+"""
+
+SCRUB_BELONGING_OBJECTS: LiteralString = """
+MATCH (:Customer {id: $id})<-[:BELONGS_TO]-(o:BusinessObject)
+REMOVE o.attributes, o.name
+"""
+
+RECORD_ERASURE: LiteralString = """
+MERGE (e:Erasure {customerId: $id})
+ON CREATE SET e.erasedAt = $at, e.erasedBy = $by, e.touchpoints = $mode
+RETURN e.erasedAt AS erasedAt, e.erasedBy AS erasedBy, e.touchpoints AS touchpoints,
+       e.erasedAt = $at AS now
+"""
+"""One record per erased customer id: who, when, how; never anything personal."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    customer_id: str
+    found: bool
+    erased_at: datetime | None = None
+    erased_by: str | None = None
+    touchpoints: TouchpointErasure | None = None
+    touchpoints_erased: int = 0
+    already_erased: bool = False
+
+
+async def erase_customer_in(
+    tx: Tx, customer_id: str, mode: TouchpointErasure, by: str, at: datetime
+) -> Erasure:
+    record = await tx.single(SCRUB_CUSTOMER, id=customer_id, name=ERASED_NAME, at=at)
+    if record is None:
+        return Erasure(customer_id, found=False)
+    touchpoint_ids: list[str] = list(record["touchpointIds"])
+    if mode == "delete":
+        # The customer's whole journey goes, and with it its REACHED and LATEST.
+        await tx.run(delete_nodes_query("Touchpoint"), ids=touchpoint_ids)
+        await rebuild_chains(tx, [customer_id])
+    else:
+        await tx.run(ANONYMISE_TOUCHPOINTS, ids=touchpoint_ids)
+    await tx.run(SCRUB_BELONGING_OBJECTS, id=customer_id)
+    stored = await tx.single(RECORD_ERASURE, id=customer_id, at=at, by=by, mode=mode)
+    assert stored is not None  # MERGE always returns its node
+    return Erasure(
+        customer_id,
+        found=True,
+        erased_at=_as_datetime(stored["erasedAt"]),
+        erased_by=stored["erasedBy"],
+        touchpoints=stored["touchpoints"],
+        touchpoints_erased=len(touchpoint_ids),
+        already_erased=not stored["now"],
+    )
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value.to_native() if hasattr(value, "to_native") else value  # type: ignore[no-any-return]
+
+
+async def erase_customer(
+    graph: Graph, customer_id: str, *, mode: TouchpointErasure, by: str
+) -> Erasure:
+    """Erase one customer in one transaction (see the module's rules)."""
+    validate_node_id(customer_id)
+    at = datetime.now(UTC)
+
+    async def work(tx: Tx) -> Erasure:
+        return await erase_customer_in(tx, customer_id, mode, by, at)
+
+    return await graph.write(work)
