@@ -49,8 +49,8 @@ BATCH_MAX_BYTES = 500 * 1024
 MESSAGE_ID_MAX_LENGTH = 200
 ATTRIBUTE_PROPERTIES_MAX_CHARS = 4_000
 
-EventKind = Literal["track", "page", "screen", "identify", "alias"]
-EVENT_KINDS: tuple[EventKind, ...] = ("track", "page", "screen", "identify", "alias")
+EventKind = Literal["track", "page", "screen", "identify", "alias", "group"]
+EVENT_KINDS: tuple[EventKind, ...] = ("track", "page", "screen", "identify", "alias", "group")
 
 # Segment's semantic event names (e-commerce, B2B SaaS, email, live chat specs).
 DEFAULT_EVENT_TYPES: dict[str, TouchpointType] = {
@@ -252,6 +252,8 @@ def _map_event(
     if shared_context and isinstance(raw.get("context"), dict | None):
         raw = {**raw, "context": {**shared_context, **(raw.get("context") or {})}}
     event = _parse(raw)
+    if event.type == "group":
+        return  # accounts are not mapped: accepted so that clients do not retry it
     if event.type == "alias":
         _link(batch, event.previous_id, mapping.user_customer(_required(event.user_id, "userId")))
         return

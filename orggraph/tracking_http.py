@@ -82,10 +82,12 @@ class TrackingApi:
         """None when no write key is configured: tracking is off."""
         if not self.write_keys:
             return []
-        paths = ["batch", *EVENT_KINDS]
+        # analytics.js posts to the one-letter paths (/v1/t, /v1/p, ..., /v1/b).
+        kinds = ["batch", *EVENT_KINDS]
+        paths = {**{kind: kind for kind in kinds}, **{kind[0]: kind for kind in kinds}}
         return [
-            Route(f"/v1/{path}", self._endpoint(path), methods=["POST", "OPTIONS"])
-            for path in paths
+            Route(f"/v1/{path}", self._endpoint(kind), methods=["POST", "OPTIONS"])
+            for path, kind in paths.items()
         ]
 
     def _endpoint(self, path: str) -> Callable[[Request], Awaitable[Response]]:

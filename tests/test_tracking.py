@@ -84,9 +84,9 @@ def test_a_request_needs_a_known_write_key(client: TestClient) -> None:
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert missing.json()["code"] == wrong.json()["code"] == "UNAUTHENTICATED"
     assert wrong.headers["WWW-Authenticate"].startswith("Basic")
-    # analytics.js: the key in the body, a text/plain body (no CORS preflight).
+    # analytics.js: the key in the body, a text/plain body (no CORS preflight), /v1/t.
     in_body = client.post(
-        "/v1/track",
+        "/v1/t",
         content=json.dumps({**event, "writeKey": WRITE_KEY}),
         headers={"Content-Type": "text/plain"},
     )
