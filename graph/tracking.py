@@ -204,6 +204,21 @@ class TrackedBatch:
     links: dict[str, str] = field(default_factory=dict)
     accepted: int = 0
 
+    def absorb(self, later: TrackedBatch) -> None:
+        """Add a later request's rows (so several requests share one transaction); where
+        both set the same thing, the later one wins, as if written after."""
+        self.touches.update(later.touches)
+        self.channels.update({k: v for k, v in later.channels.items() if k not in self.channels})
+        self.campaigns.update({k: v for k, v in later.campaigns.items() if k not in self.campaigns})
+        for target, extra in (
+            (self.traits, later.traits),
+            (self.visitor_traits, later.visitor_traits),
+        ):
+            for key, props in extra.items():
+                target.setdefault(key, {}).update(props)
+        self.links.update(later.links)
+        self.accepted += later.accepted
+
 
 def map_batch(
     events: Sequence[Any],
