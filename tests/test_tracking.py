@@ -3,10 +3,11 @@ real Segment Python library sending to the served app, seen by a live subscriber
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -359,3 +360,70 @@ async def test_the_library_run_left_a_merged_journey(
     assert graph.personal is not None
     stored = await graph.query("MATCH (c:Customer {id: 'u9'}) RETURN c.emailHash AS h")
     assert stored[0]["h"] == graph.personal.lookup_hash("Customer", "email", "zoe@example.com")
+
+
+# --- group commit -----------------------------------------------------------------------------
+
+
+async def test_requests_arriving_during_a_write_share_the_next_transaction() -> None:
+    from orggraph.graph.tracking import TrackedBatch
+    from orggraph.tracking_http import GroupWriter
+
+    groups: list[list[str]] = []
+    started: dict[str, asyncio.Event] = {"a": asyncio.Event(), "x": asyncio.Event()}
+    release: dict[str, asyncio.Event] = {"a": asyncio.Event(), "x": asyncio.Event()}
+
+    async def write(batches: Sequence[TrackedBatch]) -> None:
+        groups.append([b.source for b in batches])
+        first = batches[0].source
+        if first in started:  # held in flight until the test releases it
+            started[first].set()
+            await release[first].wait()
+        if any(b.source == "bad" for b in batches):
+            raise RuntimeError("the transaction failed")
+
+    writer = GroupWriter(write)
+
+    async def while_in_flight(held: str, sources: Sequence[str]) -> list[Any]:
+        first = asyncio.create_task(writer.submit(TrackedBatch(source=held)))
+        await started[held].wait()
+        later = [asyncio.create_task(writer.submit(TrackedBatch(source=s))) for s in sources]
+        while len(writer.pending) < len(sources):  # all queued behind the write in flight
+            await asyncio.sleep(0)
+        release[held].set()
+        await first
+        return await asyncio.gather(*later, return_exceptions=True)
+
+    assert await while_in_flight("a", "bcd") == [None, None, None]
+    assert groups == [["a"], ["b", "c", "d"]]
+    # A failed transaction fails every request whose rows it held, and only those.
+    results = await while_in_flight("x", ["e", "bad"])
+    assert [type(r).__name__ for r in results] == ["RuntimeError", "RuntimeError"]
+    await writer.submit(TrackedBatch(source="f"))
+    assert groups[2:] == [["x"], ["e", "bad"], ["f"]]
+
+
+async def test_concurrent_requests_all_land_with_their_chains(
+    tracking_settings: Settings, graph: Graph
+) -> None:
+    import httpx
+
+    with Served(tracking_settings) as served:
+
+        def batch(n: int) -> list[dict[str, Any]]:
+            # Customer u<n % 3>: the requests of a customer interleave in time.
+            return [
+                track(f"c{n}-{i}", f"2024-03-05T10:{n:02d}:{i:02d}Z", userId=f"u{n % 3}")
+                for i in range(5)
+            ]
+
+        async with httpx.AsyncClient(
+            base_url=served.url, headers=basic(WRITE_KEY), timeout=120
+        ) as http:
+            answers = await asyncio.gather(
+                *(http.post("/v1/batch", json={"batch": batch(n)}) for n in range(9))
+            )
+    assert [a.json()["accepted"] for a in answers] == [5] * 9
+    for customer in range(3):
+        expected = [f"website:c{n}-{i}" for n in range(customer, 9, 3) for i in range(5)]
+        assert await chain(graph, f"u{customer}") == expected
