@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orggraph.errors import BadInputError, PayloadTooLargeError
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import (
     CustomerRecord,
@@ -169,7 +170,9 @@ class EventError:
 
 
 class EventRefused(Exception):
-    def __init__(self, field: str, message: str, code: str = "BAD_USER_INPUT") -> None:
+    """One event is refused (the others of its request are not)."""
+
+    def __init__(self, field: str, message: str, code: str = BadInputError.code) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
@@ -262,7 +265,7 @@ def _map_event(
         raise EventRefused(
             "(event)",
             f"the event is {size} bytes, more than {EVENT_MAX_BYTES}",
-            "PAYLOAD_TOO_LARGE",
+            PayloadTooLargeError.code,
         )
     if shared_context and isinstance(raw.get("context"), dict | None):
         raw = {**raw, "context": {**shared_context, **(raw.get("context") or {})}}
