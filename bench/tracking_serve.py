@@ -34,7 +34,7 @@ class Watcher:
         async with broker.subscribe("touchpointAdded") as events:
             self.subscriber = events
             async for event in events:
-                at = event.get("at")
+                at: Any = event.get("at")
                 sent = at.to_native() if hasattr(at, "to_native") else at
                 if isinstance(sent, datetime):
                     delay = datetime.now(UTC) - sent

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from segment.analytics.client import Client  # type: ignore[import-untyped]
 from starlette.testclient import TestClient
 
 from orggraph.app import create_app
@@ -38,11 +39,13 @@ def client(tracking_settings: Settings, graph: Graph) -> Iterator[TestClient]:
         yield test_client
 
 
-def post_batch(client: TestClient, events: list[dict[str, Any]], key: str = WRITE_KEY) -> Any:
+def post_batch(client: TestClient, events: Sequence[Any], key: str = WRITE_KEY) -> Any:
     return client.post("/v1/batch", json={"batch": events}, headers=basic(key))
 
 
-def track(message_id: str, at: str, event: str = "Demo Requested", **fields: Any) -> dict[str, Any]:
+def track(
+    message_id: str, at: str, event: str | None = "Demo Requested", **fields: Any
+) -> dict[str, Any]:
     return {"type": "track", "messageId": message_id, "timestamp": at, "event": event, **fields}
 
 
@@ -109,7 +112,7 @@ def test_a_batch_above_500_kb_is_refused_whole(client: TestClient, graph: Graph)
 async def test_bad_events_are_reported_by_index_and_field_and_the_good_ones_written(
     client: TestClient, graph: Graph
 ) -> None:
-    events = [
+    events: list[Any] = [
         track("good-1", "2024-03-01T10:00:00Z", userId="u1"),
         {"type": "track", "timestamp": "2024-03-01T10:01:00Z", "userId": "u1", "event": "X"},
         track("no-name", "2024-03-01T10:02:00Z", event=None, userId="u1"),
@@ -300,7 +303,6 @@ def test_a_configured_event_name_maps_to_its_touchpoint_type(
 def test_the_segment_python_library_feeds_the_graph_and_a_live_subscriber(
     tracking_settings: Settings, graph: Graph
 ) -> None:
-    from segment.analytics.client import Client
 
     with Served(tracking_settings) as served:
         conn = served.ws()
@@ -349,7 +351,6 @@ async def test_the_library_run_left_a_merged_journey(
     tracking_settings: Settings, graph: Graph
 ) -> None:
     """The same calls as above, checked in the graph (its own test: a clean database)."""
-    from segment.analytics.client import Client
 
     with Served(tracking_settings) as served:
         segment = Client(write_key=WRITE_KEY, host=served.url, sync_mode=True)
