@@ -331,7 +331,7 @@ def test_the_segment_python_library_feeds_the_graph_and_a_live_subscriber(
         )
         segment.flush()
         assert errors == []
-        message = receive(conn)
+        message = receive(conn, 60)
         conn.close()
     assert message["type"] == "next", message
     added = message["payload"]["data"]["touchpointAdded"]
