@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from orggraph.errors import (
     BadInputError,
+    DatabaseUnavailableError,
     OrgGraphError,
     PayloadTooLargeError,
     UnauthenticatedError,
@@ -210,6 +211,14 @@ class GroupWriter:
             for _, future in group:
                 future.set_exception(error)
             return
+        except BaseException:  # the writing request was cancelled: the others must not wait
+            interrupted = DatabaseUnavailableError(
+                "the transaction holding these events was interrupted; send them again"
+            )
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(interrupted)
+            raise
         for _, future in group:
             future.set_result(None)
 

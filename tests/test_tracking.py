@@ -402,6 +402,22 @@ async def test_requests_arriving_during_a_write_share_the_next_transaction() -> 
     assert [type(r).__name__ for r in results] == ["RuntimeError", "RuntimeError"]
     await writer.submit(TrackedBatch(source="f"))
     assert groups[2:] == [["x"], ["e", "bad"], ["f"]]
+    # The request writing a group is cancelled (its client went away): the others of its
+    # group are answered DATABASE_UNAVAILABLE (their clients retry), none waits forever.
+    for name in ("p", "q"):
+        started[name], release[name] = asyncio.Event(), asyncio.Event()
+    p = asyncio.create_task(writer.submit(TrackedBatch(source="p")))
+    await started["p"].wait()
+    q, r = (asyncio.create_task(writer.submit(TrackedBatch(source=s))) for s in "qr")
+    while len(writer.pending) < 2:
+        await asyncio.sleep(0)
+    release["p"].set()
+    await p
+    await started["q"].wait()  # q writes the group [q, r]
+    q.cancel()
+    answers = await asyncio.gather(q, r, return_exceptions=True)
+    assert groups[-1] == ["q", "r"]
+    assert [type(a).__name__ for a in answers] == ["CancelledError", "DatabaseUnavailableError"]
 
 
 async def test_concurrent_requests_all_land_with_their_chains(
