@@ -214,7 +214,7 @@ async def main(args: argparse.Namespace) -> None:
             env["ORGGRAPH_HOME"] = str(work / "home")
             # The first transactions compile every query: slow on a loaded machine.
             env["ORGGRAPH_QUERY_TIMEOUT_S"] = "300"
-            # A group commit publishes up to 2,000 events at once: the watcher keeps them all.
+            # A group commit publishes up to 500 events at once: the watcher keeps them all.
             env["ORGGRAPH_EVENTS_QUEUE_SIZE"] = "100000"
             command = [sys.executable, "-m", "uvicorn", "bench.tracking_serve:app", "--factory"]
             command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]

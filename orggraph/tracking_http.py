@@ -49,7 +49,7 @@ from orggraph.http_security import decode_json_object
 from orggraph.settings import Settings
 
 # The most events one group-commit transaction takes (several requests' worth).
-GROUP_MAX_EVENTS = 2_000
+GROUP_MAX_EVENTS = 500
 
 # A browser's analytics.js posts from the company's own pages, on any origin.
 CORS_HEADERS = {
