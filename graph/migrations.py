@@ -231,6 +231,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         backfill_exact_amounts,
     ),
+    Migration(
+        8,
+        "live tracking: anonymous ids linked to known customers (TrackingAlias), by id",
+        (
+            "CREATE CONSTRAINT unique_tracking_alias_id IF NOT EXISTS "
+            "FOR (a:TrackingAlias) REQUIRE a.id IS UNIQUE",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -54,6 +54,7 @@ from orggraph.http_security import (
 )
 from orggraph.kpi_schedule import run_kpi_schedule
 from orggraph.settings import Settings
+from orggraph.tracking_http import TrackingApi
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,8 @@ def create_app(
             methods=["POST"],
         ),
     ]
+    # Live tracking (docs/tracking.md): the Segment HTTP API at /v1/*, when write keys are set.
+    routes += TrackingApi(settings, state.require_graph, lambda: state.broker).routes()
     # A Host the service does not answer is refused first (DNS rebinding), upgrades too.
     hosts = Middleware(AllowedHosts, allowed_hosts=settings.trusted_hosts())
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[hosts])

@@ -177,9 +177,14 @@ RETURN t {.*,
 async def publish_upserted(info: Any, label: str, ids: Iterable[str]) -> None:
     """Hook for the generic upsert mutations, called after their write committed:
     publishes ``touchpointAdded`` for upserted touchpoints (created or updated)."""
-    broker = broker_of(info)
-    if broker is None or label != "Touchpoint" or not broker.wants("touchpointAdded"):
+    if label == "Touchpoint":
+        await publish_touchpoints(info.context.graph, broker_of(info), ids)
+
+
+async def publish_touchpoints(graph: Graph, broker: Broker | None, ids: Iterable[str]) -> None:
+    """``touchpointAdded`` for these committed touchpoints (call after the write returned);
+    nothing is read when nobody listens."""
+    if broker is None or not broker.wants("touchpointAdded"):
         return
-    graph: Graph = info.context.graph
     records = await graph.query(TOUCHPOINT_EVENTS, ids=list(ids))
     publish_after_commit(broker, "touchpointAdded", (dict(r["touchpoint"]) for r in records))

@@ -160,6 +160,25 @@ class Settings(BaseSettings):
     # for aggregates, free-form attributes removed) or deleted. ORGGRAPH_ERASURE_TOUCHPOINTS.
     erasure_touchpoints: Literal["anonymise", "delete"] = "anonymise"
 
+    # Live tracking (docs/tracking.md): the Segment HTTP API at /v1/*. A JSON object of
+    # write key -> source name; unset or empty: the endpoints are off.
+    tracking_write_keys: dict[str, str] = Field(default_factory=dict)  # ..._WRITE_KEYS
+    # Customer id of a userId (prefix + userId), of an anonymous visitor (prefix + anonymousId).
+    tracking_user_prefix: str = ""  # ORGGRAPH_TRACKING_USER_PREFIX
+    tracking_anonymous_prefix: str = "anonymous:"  # ORGGRAPH_TRACKING_ANONYMOUS_PREFIX
+    # A JSON object of track event name -> touchpoint type, added to the built-in ones.
+    tracking_event_types: dict[str, str] = Field(default_factory=dict)  # ..._EVENT_TYPES
+
+    @field_validator("tracking_event_types")
+    @classmethod
+    def _known_touchpoint_types(cls, value: dict[str, str]) -> dict[str, str]:
+        from orggraph.graph.model import TouchpointType
+
+        for event, kind in value.items():
+            if kind not in TouchpointType.__members__:
+                raise ValueError(f"event {event!r}: {kind!r} is not a touchpoint type")
+        return value
+
     # KPI engine: recompute every KPI every N seconds inside `serve` (0 or unset: off).
     kpi_interval_s: float | None = Field(default=None, ge=0)  # ORGGRAPH_KPI_INTERVAL_S
 
