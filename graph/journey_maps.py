@@ -103,6 +103,35 @@ touchpoint concerning several objects belongs to each of their cases
 """
 
 
+CASES_BEHIND: LiteralString = (
+    """
+MATCH (c:Customer)
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
+"""
+    + _KEY
+    + """
+WITH c, [i IN range(0, size(trace) - 1)
+         WHERE toString(trace[i].k) = $source
+           AND ($target IS NULL
+                OR (i + 1 < size(trace) AND toString(trace[i + 1].k) = $target))] AS hits
+WITH c, size(hits) AS times WHERE times > 0
+WITH c, times ORDER BY times DESC, c.id
+WITH collect({customer: properties(c), times: times}) AS cases
+RETURN size(cases) AS total, cases[0..$first] AS cases
+"""
+)
+"""The customers (cases) behind a node or an edge of the customer journey map.
+
+The same keyed traces as ``DFG_BY_CUSTOMER``: with ``$target`` null, the
+customers with a touchpoint keyed ``$source``; otherwise those whose trace has
+``$source`` directly followed by ``$target``. ``times`` counts the occurrences
+per customer; the first ``$first`` customers, most occurrences first (then by
+id), and the total. One row.
+"""
+
+
 def fold(rows: list[Any], min_edge_count: int) -> dict[str, Any]:
     """Nodes, edges, start and end activities (each in key order) from the grouped rows."""
     events: dict[str, int] = defaultdict(int)
@@ -157,3 +186,26 @@ async def directly_follows_graph(
     else:
         records = await graph.query(DFG_BY_OBJECT, objectType=object_type, **params)
     return fold(records, min_edge_count)
+
+
+async def cases_behind(
+    graph: Graph,
+    *,
+    by: str,
+    source: str,
+    target: str | None,
+    first: int,
+    window_from: datetime | None,
+    window_to: datetime | None,
+) -> dict[str, Any]:
+    """``{"total": n, "cases": [{"customer": props, "times": k}, ...]}`` (``CASES_BEHIND``)."""
+    records = await graph.query(
+        CASES_BEHIND,
+        by=by,
+        source=source,
+        target=target,
+        first=first,
+        **{"from": window_from, "to": window_to},
+    )
+    row = records[0]
+    return {"total": row["total"], "cases": list(row["cases"])}
