@@ -1,0 +1,186 @@
+// Team view: a team as a service, each KPI's trend and each SLA's compliance over time.
+import { dateWindow, graphql, latest } from "./api.js";
+import { badge, dataTable, day, el, names, number, percent, runView, sparkline } from "./ui.js";
+
+const MEASUREMENTS = 60; // newest periods fetched per KPI; the window picks among them
+
+const QUERY = `query ExplorerTeam($teamId: ID!) {
+  teamService(teamId: $teamId) {
+    team { id name }
+    parents { name } children { name }
+    provides { service { name } teams { name } }
+    consumes { service { name } teams { name } }
+    ownedSteps { step { name } process { name } order current }
+    kpis {
+      kpi { id name unit target measurements(first: ${MEASUREMENTS}) { periodStart value } }
+      shared status latest { value periodStart }
+    }
+    slas {
+      sla { id name kind threshold unit window } role compliance
+      provider { name } consumer { name } latest { value }
+    }
+  }
+}`;
+
+// One request for every SLA's compliance trend (aliases s0, s1, ...).
+function trendQuery(count) {
+  const variables = Array.from({ length: count }, (_, i) => `$id${i}: ID!`).join(", ");
+  const fields = Array.from({ length: count }, (_, i) =>
+    `s${i}: slaCompliance(id: $id${i}, from: $from, to: $to) {
+      period rate met breached open trend { periodStart rate met breached }
+    }`).join("\n");
+  return `query ExplorerSlaTrends($from: DateTime!, $to: DateTime!, ${variables}) {\n${fields}\n}`;
+}
+
+// The trend window: the form's dates, else the twelve months up to today.
+function trendWindow() {
+  const from = document.getElementById("team-from").value;
+  const to = document.getElementById("team-to").value;
+  const window = dateWindow(from, to);
+  const end = window.to ? new Date(window.to) : new Date();
+  if (!window.to) window.to = end.toISOString();
+  if (!window.from) {
+    const start = new Date(end);
+    start.setUTCFullYear(start.getUTCFullYear() - 1);
+    window.from = start.toISOString();
+  }
+  return window;
+}
+
+export function showTeam() {
+  const section = document.getElementById("view-team");
+  return runView(section, async () => {
+    const teamId = document.getElementById("team-select").value;
+    if (!teamId) return false;
+    const data = await latest("team", QUERY, { teamId });
+    if (!data) return null;
+    const service = data.teamService;
+    const window = trendWindow();
+    let trends = {};
+    if (service.slas.length) {
+      const variables = { from: window.from, to: window.to };
+      service.slas.forEach((item, i) => { variables[`id${i}`] = item.sla.id; });
+      trends = await graphql(trendQuery(service.slas.length), variables);
+    }
+    document.getElementById("team-title").textContent = service.team.name;
+    document.getElementById("team-window").textContent =
+      `Trends from ${day(window.from)} to ${day(new Date(new Date(window.to) - 1).toISOString())}`;
+    const empty = !service.kpis.length && !service.slas.length && !service.ownedSteps.length &&
+      !service.provides.length && !service.consumes.length;
+    document.getElementById("team-body").replaceChildren(
+      panel("KPIs", kpiTable(service.kpis, window), "team-kpis", "wide"),
+      panel("SLAs", slaTable(service.slas, trends), "team-slas", "wide"),
+      panel("Hierarchy", list([
+        `Part of: ${names(service.parents)}`,
+        `Teams within: ${names(service.children)}`,
+      ])),
+      panel("Services provided", list(service.provides.map(
+        (link) => `${link.service.name} → ${names(link.teams)}`))),
+      panel("Services consumed", list(service.consumes.map(
+        (link) => `${link.service.name} ← ${names(link.teams)}`))),
+      panel("Steps owned", service.ownedSteps.length
+        ? dataTable(
+            ["Process", "Step", "Order", "Now"],
+            service.ownedSteps.map((owned) => [
+              owned.process ? owned.process.name : "–", owned.step.name,
+              owned.order === null ? "–" : String(owned.order), owned.current ? "yes" : "no",
+            ]),
+            { filename: `${service.team.id}-steps.csv`, numericFrom: 2 },
+          )
+        : el("p", { class: "muted" }, "none"), "team-steps"),
+    );
+    return !empty;
+  });
+}
+
+function panel(title, content, id, size) {
+  const section = el("section", { ...(id ? { id } : {}), ...(size ? { class: size } : {}) });
+  section.append(el("h3", {}, title), content);
+  return section;
+}
+
+function list(items) {
+  if (!items.length) return el("p", { class: "muted" }, "none");
+  const ul = el("ul");
+  ul.append(...items.map((item) => el("li", {}, item)));
+  return ul;
+}
+
+function noTrend() {
+  return el("span", { class: "muted" }, "no data for this window");
+}
+
+function kpiTable(kpis, window) {
+  if (!kpis.length) return el("p", { class: "muted" }, "No KPIs.");
+  return dataTable(
+    ["KPI", "Latest", "Period", "Target", "Trend", "Status"],
+    kpis.map((item) => {
+      const points = item.kpi.measurements
+        .filter((m) => m.periodStart && m.periodStart >= window.from.slice(0, 19) &&
+          m.periodStart < window.to.slice(0, 19))
+        .reverse();
+      const values = points.map((m) => m.value);
+      const trend = values.some((v) => v !== null)
+        ? sparkline(values, {
+            reference: item.kpi.target,
+            labels: points.map((m) => day(m.periodStart)),
+            format: (v) => number(v, item.kpi.unit),
+          })
+        : noTrend();
+      const trendCell = el("span");
+      trendCell.append(trend);
+      trendCell.dataset.csv = values.map((v) => (v === null ? "" : String(v))).join(" ");
+      const value = item.latest ? item.latest.value : null;
+      return {
+        attributes: { "data-kpi": item.kpi.name, "data-status": item.status },
+        cells: [
+          item.kpi.name + (item.shared ? " (shared)" : ""),
+          number(value, item.kpi.unit),
+          item.latest ? day(item.latest.periodStart) : "–",
+          number(item.kpi.target, item.kpi.unit),
+          trendCell,
+          badge(item.status),
+        ],
+      };
+    }),
+    { filename: "kpis.csv", numericFrom: 1 },
+  );
+}
+
+function slaTable(slas, trends) {
+  if (!slas.length) return el("p", { class: "muted" }, "No SLAs.");
+  return dataTable(
+    ["SLA", "Role", "Counterpart", "Threshold", "Met in window", "Compliance over time", "Now"],
+    slas.map((item, i) => {
+      const report = trends[`s${i}`];
+      const counterpart = item.role === "PROVIDER" ? item.consumer : item.provider;
+      const rates = report ? report.trend.map((p) => p.rate) : [];
+      const trend = rates.some((r) => r !== null)
+        ? sparkline(rates, {
+            reference: 1,
+            labels: report.trend.map((p) => `${day(p.periodStart)} (${p.met} met, ${p.breached} breached)`),
+            format: percent,
+          })
+        : noTrend();
+      const trendCell = el("span");
+      trendCell.append(trend);
+      trendCell.dataset.csv = rates.map((r) => (r === null ? "" : r.toFixed(4))).join(" ");
+      const met = report && report.met + report.breached
+        ? `${percent(report.rate)} (${report.met} of ${report.met + report.breached})`
+        : "–";
+      return {
+        attributes: { "data-sla": item.sla.name, "data-compliance": item.compliance },
+        cells: [
+          item.sla.name,
+          item.role.toLowerCase(),
+          counterpart ? counterpart.name : "customers",
+          number(item.sla.threshold, item.sla.unit),
+          met,
+          trendCell,
+          badge(item.compliance),
+        ],
+      };
+    }),
+    { filename: "slas.csv", numericFrom: 3 },
+  );
+}
