@@ -92,8 +92,13 @@ export function dataTable(headings, rows, { filename, numericFrom = Infinity, id
     const tr = cells.attributes ? el("tr", cells.attributes) : el("tr");
     (cells.cells || cells).forEach((cell, index) => {
       const td = el("td", index >= numericFrom ? { class: "num" } : {});
-      if (cell instanceof Node) td.appendChild(cell);
-      else td.textContent = cell;
+      if (cell instanceof Node) {
+        td.appendChild(cell);
+        // A picture (a sparkline) exports the numbers it draws.
+        if (cell.dataset && cell.dataset.csv !== undefined) td.dataset.csv = cell.dataset.csv;
+      } else {
+        td.textContent = cell;
+      }
       tr.appendChild(td);
     });
     body.appendChild(tr);
