@@ -258,7 +258,8 @@ async def test_the_customers_behind_a_node_and_an_edge_of_the_map(graph: Graph) 
     assert await behind(source="PAGE_VIEW", first=1) == (3, [("c2", 2)])
     # In [1 s, 120 s): c1 FS; c2 PV CALL; c4 FS.
     assert await behind(source="PAGE_VIEW", **{"from": at(1), "to": at(120)}) == (1, [("c2", 1)])
-    by_channel = ok(await execute(graph, CASES, {"by": "CHANNEL", "source": "web", "target": "web"}))
+    web_to_web = {"by": "CHANNEL", "source": "web", "target": "web"}
+    by_channel = ok(await execute(graph, CASES, web_to_web))
     assert cases_of(by_channel) == (3, [("c1", 1), ("c2", 1), ("c4", 1)])
 
 

@@ -24,7 +24,9 @@ const CASES_QUERY = `query ExplorerMapCases($by: JourneyMapKey!, $source: String
   }
 }`;
 
-const FONT = "13px system-ui, -apple-system, 'Segoe UI', sans-serif";
+const FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const NAME_FONT = `600 13px ${FAMILY}`; // as .node text.name in explorer.css
+const NOTE_FONT = `12px ${FAMILY}`; // node notes and edge labels
 const NODE_TEXT_WIDTH = 220; // longer names wrap onto more lines, never cut
 const LINE_HEIGHT = 16;
 const NODE_PAD = 12;
@@ -92,8 +94,8 @@ function edgeTable() {
 
 const measure = document.createElement("canvas").getContext("2d");
 
-function textWidth(text) {
-  measure.font = FONT;
+function textWidth(text, font = NOTE_FONT) {
+  measure.font = font;
   return measure.measureText(text).width;
 }
 
@@ -102,7 +104,7 @@ function wrap(text) {
   let line = "";
   for (const word of String(text).split(/\s+/)) {
     const candidate = line ? `${line} ${word}` : word;
-    if (line && textWidth(candidate) > NODE_TEXT_WIDTH) {
+    if (line && textWidth(candidate, NAME_FONT) > NODE_TEXT_WIDTH) {
       lines.push(line);
       line = word;
     } else {
@@ -171,7 +173,8 @@ async function layout() {
   const children = order.map((key) => {
     const lines = wrap(labels.get(key));
     const note = nodeNote(key, counts, repeats);
-    const width = Math.max(90, ...lines.map(textWidth), textWidth(note)) + 2 * NODE_PAD;
+    const width = Math.max(90, ...lines.map((line) => textWidth(line, NAME_FONT)), textWidth(note)) +
+      2 * NODE_PAD;
     return { id: nodeId(key), key, lines, note, width, height: (lines.length + 1) * LINE_HEIGHT + 14 };
   });
   const edges = [];

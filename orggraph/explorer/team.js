@@ -1,6 +1,6 @@
 // Team view: a team as a service, each KPI's trend and each SLA's compliance over time.
 import { dateWindow, graphql, latest } from "./api.js";
-import { badge, dataTable, day, el, names, number, percent, runView, sparkline } from "./ui.js";
+import { badge, dataTable, day, el, names, number, percent, runView, trendCell } from "./ui.js";
 
 const MEASUREMENTS = 60; // newest periods fetched per KPI; the window picks among them
 
@@ -106,10 +106,6 @@ function list(items) {
   return ul;
 }
 
-function noTrend() {
-  return el("span", { class: "muted" }, "no data for this window");
-}
-
 function kpiTable(kpis, window) {
   if (!kpis.length) return el("p", { class: "muted" }, "No KPIs.");
   return dataTable(
@@ -119,17 +115,11 @@ function kpiTable(kpis, window) {
         .filter((m) => m.periodStart && m.periodStart >= window.from.slice(0, 19) &&
           m.periodStart < window.to.slice(0, 19))
         .reverse();
-      const values = points.map((m) => m.value);
-      const trend = values.some((v) => v !== null)
-        ? sparkline(values, {
-            reference: item.kpi.target,
-            labels: points.map((m) => day(m.periodStart)),
-            format: (v) => number(v, item.kpi.unit),
-          })
-        : noTrend();
-      const trendCell = el("span");
-      trendCell.append(trend);
-      trendCell.dataset.csv = values.map((v) => (v === null ? "" : String(v))).join(" ");
+      const trend = trendCell(
+        points.map((m) => m.value),
+        { reference: item.kpi.target, labels: points.map((m) => day(m.periodStart)) },
+        (v) => number(v, item.kpi.unit),
+      );
       const value = item.latest ? item.latest.value : null;
       return {
         attributes: { "data-kpi": item.kpi.name, "data-status": item.status },
@@ -138,7 +128,7 @@ function kpiTable(kpis, window) {
           number(value, item.kpi.unit),
           item.latest ? day(item.latest.periodStart) : "–",
           number(item.kpi.target, item.kpi.unit),
-          trendCell,
+          trend,
           badge(item.status),
         ],
       };
@@ -154,17 +144,15 @@ function slaTable(slas, trends) {
     slas.map((item, i) => {
       const report = trends[`s${i}`];
       const counterpart = item.role === "PROVIDER" ? item.consumer : item.provider;
-      const rates = report ? report.trend.map((p) => p.rate) : [];
-      const trend = rates.some((r) => r !== null)
-        ? sparkline(rates, {
-            reference: 1,
-            labels: report.trend.map((p) => `${day(p.periodStart)} (${p.met} met, ${p.breached} breached)`),
-            format: percent,
-          })
-        : noTrend();
-      const trendCell = el("span");
-      trendCell.append(trend);
-      trendCell.dataset.csv = rates.map((r) => (r === null ? "" : r.toFixed(4))).join(" ");
+      const periods = report ? report.trend : [];
+      const trend = trendCell(
+        periods.map((p) => p.rate),
+        {
+          reference: 1,
+          labels: periods.map((p) => `${day(p.periodStart)} (${p.met} met, ${p.breached} breached)`),
+        },
+        percent,
+      );
       const met = report && report.met + report.breached
         ? `${percent(report.rate)} (${report.met} of ${report.met + report.breached})`
         : "–";
@@ -176,7 +164,7 @@ function slaTable(slas, trends) {
           counterpart ? counterpart.name : "customers",
           number(item.sla.threshold, item.sla.unit),
           met,
-          trendCell,
+          trend,
           badge(item.compliance),
         ],
       };

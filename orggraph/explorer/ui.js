@@ -195,3 +195,24 @@ export function sparkline(values, { reference = null, labels = [], format = Stri
   }
   return picture;
 }
+
+// The numbers beside a sparkline: every one for a few periods, else first and last.
+export function trendCaption(values, format) {
+  const shown = (value) => (value === null || value === undefined ? "–" : format(value));
+  if (values.length <= 6) return values.map(shown).join(" · ");
+  const known = values.filter((value) => value !== null && value !== undefined);
+  return `${shown(known[0])} → ${shown(known[known.length - 1])} over ${values.length} periods`;
+}
+
+// A table cell with a sparkline and its caption; the CSV export gets the raw values.
+export function trendCell(values, options, format) {
+  const cell = el("span", { class: "trend" });
+  if (!values.some((value) => value !== null && value !== undefined)) {
+    cell.append(el("span", { class: "muted" }, "no data for this window"));
+    cell.dataset.csv = "";
+    return cell;
+  }
+  cell.append(sparkline(values, { ...options, format }), el("span", { class: "caption" }, trendCaption(values, format)));
+  cell.dataset.csv = values.map((value) => (value === null ? "" : String(value))).join(" ");
+  return cell;
+}
