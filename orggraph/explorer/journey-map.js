@@ -130,7 +130,7 @@ function nodeNote(key, counts, repeats) {
 }
 
 // Nodes in breadth-first order from the most frequent start activities: ELK keeps
-// this model order, so the usual path reads left to right and loops go back.
+// this model order within a layer where it can, so reruns look alike.
 function modelOrder(map) {
   const outgoing = new Map(map.nodes.keys.map((key) => [key, []]));
   map.edges.sources.forEach((source, i) => {
@@ -184,6 +184,9 @@ async function layout() {
     const text = edgeLabel(i);
     edges.push({
       id: `e${i}`, index: i, sources: [nodeId(source)], targets: [nodeId(target)],
+      // The cycle breaker reverses the lightest edges of a loop: the usual way
+      // forward, the rare way back.
+      layoutOptions: { "elk.layered.priority.direction": String(map.edges.counts[i]) },
       labels: [{ id: `l${i}`, text, width: textWidth(text) + 8, height: LINE_HEIGHT }],
     });
   });
@@ -195,7 +198,7 @@ async function layout() {
       "elk.direction": "RIGHT",
       "elk.edgeRouting": "ORTHOGONAL",
       "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
-      "elk.layered.cycleBreaking.strategy": "MODEL_ORDER",
+      "elk.layered.cycleBreaking.strategy": "GREEDY",
       "elk.layered.spacing.nodeNodeBetweenLayers": "70",
       "elk.layered.spacing.edgeNodeBetweenLayers": "18",
       "elk.layered.spacing.edgeEdgeBetweenLayers": "12",
@@ -368,12 +371,14 @@ const zoom = {
     const box = this.picture.getBoundingClientRect();
     this.zoomAt(factor, box.width / 2, box.height / 2);
   },
-  // Fits the whole map into the box (never enlarging it); the box grows with the map.
+  // Fits the whole map into the box (never enlarging it); the box grows with the map
+  // up to three quarters of the window's height.
   fit() {
     if (!this.picture) return;
     const available = this.picture.parentElement.clientWidth || 1000;
-    const k = Math.min(1, available / this.width);
-    const height = Math.min(Math.max(this.height * k, 200), 700);
+    const tallest = Math.max(300, Math.round(window.innerHeight * 0.75));
+    const k = Math.min(1, available / this.width, tallest / this.height);
+    const height = Math.max(this.height * k, 200);
     this.picture.setAttribute("width", "100%");
     this.picture.setAttribute("height", String(Math.ceil(height)));
     this.set(k, (available - this.width * k) / 2, (height - this.height * k) / 2);

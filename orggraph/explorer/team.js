@@ -2,7 +2,7 @@
 import { dateWindow, graphql, latest } from "./api.js";
 import { badge, dataTable, day, el, names, number, percent, runView, trendCell } from "./ui.js";
 
-const MEASUREMENTS = 60; // newest periods fetched per KPI; the window picks among them
+const MEASUREMENTS = 260; // newest periods fetched per KPI (five years of weeks)
 
 const QUERY = `query ExplorerTeam($teamId: ID!) {
   teamService(teamId: $teamId) {
@@ -32,11 +32,14 @@ function trendQuery(count) {
   return `query ExplorerSlaTrends($from: DateTime!, $to: DateTime!, ${variables}) {\n${fields}\n}`;
 }
 
-// The trend window: the form's dates, else the twelve months up to today.
+const LAST_PERIODS = 12; // KPI periods shown when the form gives no window
+
+// The trend window: the form's dates, else the twelve months up to today (`chosen`
+// false: KPIs then show their last periods with a value, wherever their data ends).
 function trendWindow() {
   const from = document.getElementById("team-from").value;
   const to = document.getElementById("team-to").value;
-  const window = dateWindow(from, to);
+  const window = { ...dateWindow(from, to), chosen: Boolean(from || to) };
   const end = window.to ? new Date(window.to) : new Date();
   if (!window.to) window.to = end.toISOString();
   if (!window.from) {
@@ -45,6 +48,25 @@ function trendWindow() {
     window.from = start.toISOString();
   }
   return window;
+}
+
+function describeWindow(window) {
+  const span = `${day(window.from)} to ${day(new Date(new Date(window.to) - 1).toISOString())}`;
+  return window.chosen
+    ? `Trends from ${span}`
+    : `KPI trends: the last ${LAST_PERIODS} periods with a value · SLA compliance from ${span}`;
+}
+
+// The measurements to draw, oldest first.
+function measuredPoints(measurements, window) {
+  if (!window.chosen) {
+    return measurements.filter((m) => m.value !== null).slice(0, LAST_PERIODS).reverse();
+  }
+  const from = window.from.slice(0, 19);
+  const to = window.to.slice(0, 19);
+  return measurements
+    .filter((m) => m.periodStart && m.periodStart.slice(0, 19) >= from && m.periodStart.slice(0, 19) < to)
+    .reverse();
 }
 
 export function showTeam() {
@@ -63,8 +85,7 @@ export function showTeam() {
       trends = await graphql(trendQuery(service.slas.length), variables);
     }
     document.getElementById("team-title").textContent = service.team.name;
-    document.getElementById("team-window").textContent =
-      `Trends from ${day(window.from)} to ${day(new Date(new Date(window.to) - 1).toISOString())}`;
+    document.getElementById("team-window").textContent = describeWindow(window);
     const empty = !service.kpis.length && !service.slas.length && !service.ownedSteps.length &&
       !service.provides.length && !service.consumes.length;
     document.getElementById("team-body").replaceChildren(
@@ -111,10 +132,7 @@ function kpiTable(kpis, window) {
   return dataTable(
     ["KPI", "Latest", "Period", "Target", "Trend", "Status"],
     kpis.map((item) => {
-      const points = item.kpi.measurements
-        .filter((m) => m.periodStart && m.periodStart >= window.from.slice(0, 19) &&
-          m.periodStart < window.to.slice(0, 19))
-        .reverse();
+      const points = measuredPoints(item.kpi.measurements, window);
       const trend = trendCell(
         points.map((m) => m.value),
         { reference: item.kpi.target, labels: points.map((m) => day(m.periodStart)) },
