@@ -49,7 +49,7 @@ RETURN key, label, nextKey, count(*) AS events, sum(starts) AS starts, sum(ends)
        percentileCont(seconds, 0.5) AS median
 """
 
-DFG_BY_CUSTOMER: LiteralString = (
+_CUSTOMER_TRACES: LiteralString = (
     """
 MATCH (c:Customer)
 CALL (c) {
@@ -57,8 +57,9 @@ CALL (c) {
   WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
 """
     + _KEY
-    + _GROUPED
 )
+
+DFG_BY_CUSTOMER: LiteralString = _CUSTOMER_TRACES + _GROUPED
 """The DFG with the customer as case: each customer's touchpoints in (at, id) order.
 
 Touchpoints in the window ``[from, to)`` whose key (type, activity, channel
@@ -104,13 +105,7 @@ touchpoint concerning several objects belongs to each of their cases
 
 
 CASES_BEHIND: LiteralString = (
-    """
-MATCH (c:Customer)
-CALL (c) {
-  MATCH (c)-[:HAD]->(t:Touchpoint)
-  WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
-"""
-    + _KEY
+    _CUSTOMER_TRACES
     + """
 WITH c, [i IN range(0, size(trace) - 1)
          WHERE toString(trace[i].k) = $source
@@ -199,13 +194,7 @@ async def cases_behind(
     window_to: datetime | None,
 ) -> dict[str, Any]:
     """``{"total": n, "cases": [{"customer": props, "times": k}, ...]}`` (``CASES_BEHIND``)."""
-    records = await graph.query(
-        CASES_BEHIND,
-        by=by,
-        source=source,
-        target=target,
-        first=first,
-        **{"from": window_from, "to": window_to},
-    )
-    row = records[0]
+    window = {"from": window_from, "to": window_to}
+    params: dict[str, Any] = {"by": by, "source": source, "target": target, "first": first}
+    row = (await graph.query(CASES_BEHIND, **params, **window))[0]
     return {"total": row["total"], "cases": list(row["cases"])}

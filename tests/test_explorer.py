@@ -108,6 +108,11 @@ def settled(browser: Any, view: str) -> str:
     )
 
 
+def open_view(browser: Any, service: str, view: str) -> None:
+    browser.get(f"{service}#{view}")
+    settled(browser, view)
+
+
 def submit(browser: Any, form: str, values: dict[str, str]) -> None:
     """Set the form's fields and submit it (the view goes to 'loading' at once)."""
     assignments = "".join(
@@ -226,8 +231,7 @@ async def test_the_journey_map_toggles_zooms_and_drills_down_to_a_customer_journ
     service: str, browser: Any, graph: Graph
 ) -> None:
     await seed_explorer_graph(graph)
-    browser.get(service + "#journey-map")
-    settled(browser, "journey-map")
+    open_view(browser, service, "journey-map")
     submit(browser, "map-form", {"map-by": "STEP", "map-min": "1"})
     assert settled(browser, "journey-map") == "ready"
     summary = script(browser, "return document.getElementById('map-summary').textContent")
@@ -363,8 +367,7 @@ async def test_the_team_view_draws_kpi_trends_and_sla_compliance_over_time(
     service: str, browser: Any, graph: Graph
 ) -> None:
     await seed_team_graph(graph)
-    browser.get(service + "#team")
-    settled(browser, "team")
+    open_view(browser, service, "team")
     # The weeks of 4, 11 and 18 March 2024.
     submit(
         browser,
