@@ -2,7 +2,7 @@
 // orthogonal edges, labels placed by the layout), zoomable, with a drill-down to
 // the customers behind a node or an edge.
 import { dateWindow, latest } from "./api.js";
-import { dataTable, duration, el, runView, svg } from "./ui.js";
+import { dataTable, duration, el, onActivate, runView, svg } from "./ui.js";
 
 const MAP_QUERY = `query ExplorerJourneyMap($by: JourneyMapKey!, $minEdgeCount: Int!,
     $from: DateTime, $to: DateTime) {
@@ -267,7 +267,7 @@ async function drawJourneyMap() {
       "data-target": map.edges.targets[i],
       "data-count": map.edges.counts[i],
       "data-median": map.edges.medianSeconds[i] ?? "",
-      tabindex: 0,
+      tabindex: 0, role: "button",
     });
     const d = (edge.sections || []).map(pathOf).join(" ");
     const colour = back ? "#c2571a" : performance ? slowness(map.edges.medianSeconds[i], slowest) : "#66788a";
@@ -289,7 +289,7 @@ async function drawJourneyMap() {
     group.appendChild(svg("title", {}, `${labels.get(map.edges.sources[i])} → ${labels.get(map.edges.targets[i])}: ` +
       `${map.edges.counts[i]} times, median ${duration(map.edges.medianSeconds[i])}` +
       `${back ? " (goes back)" : ""}. Click for the customers.`));
-    group.addEventListener("click", () => clicked(() => showCases(map.edges.sources[i], map.edges.targets[i])));
+    onActivate(group, () => clicked(() => showCases(map.edges.sources[i], map.edges.targets[i])));
     edgeLayer.appendChild(group);
   }
   const nodeLayer = svg("g", { class: "nodes" });
@@ -301,7 +301,7 @@ async function drawJourneyMap() {
     if (endKeys.has(node.key)) classes.push("end");
     const group = svg("g", {
       class: classes.join(" "), "data-key": node.key,
-      "data-count": map.nodes.counts[map.nodes.keys.indexOf(node.key)], tabindex: 0,
+      "data-count": map.nodes.counts[map.nodes.keys.indexOf(node.key)], tabindex: 0, role: "button",
     });
     group.appendChild(svg("rect", { x: node.x, y: node.y, width: node.width, height: node.height, rx: 5 }));
     const name = svg("text", { class: "name", x: node.x + node.width / 2, "text-anchor": "middle" });
@@ -314,7 +314,7 @@ async function drawJourneyMap() {
       "text-anchor": "middle",
     }, node.note));
     group.appendChild(svg("title", {}, `${labels.get(node.key)}: ${node.note} touchpoints. Click for the customers.`));
-    group.addEventListener("click", () => clicked(() => showCases(node.key, null)));
+    onActivate(group, () => clicked(() => showCases(node.key, null)));
     nodeLayer.appendChild(group);
   }
   viewport.append(edgeLayer, nodeLayer);

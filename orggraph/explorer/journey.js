@@ -23,7 +23,9 @@ export function showJourney() {
   const section = document.getElementById("view-journey");
   return runView(section, async () => {
     const customerId = document.getElementById("journey-customer").value.trim();
-    if (!customerId) return false;
+    if (!customerId) {
+      return "Choose a customer: click a box or an arrow of the journey map, or type a customer id.";
+    }
     const data = await latest("journey", QUERY, { customerId });
     if (!data) return null;
     const journey = data.journey;
@@ -40,18 +42,19 @@ export function showJourney() {
     const name = (item) => (item ? item.name : "–");
     document.getElementById("journey-table").replaceChildren(
       dataTable(
-        ["When", "Type", "Activity", "Channel", "Campaign", "Step", "Team", "Since previous"],
+        ["When", "Type", "Activity", "Channel", "Campaign", "Step", "Stage", "Team", "Since previous"],
         steps.nodes.map((step) => [
           step.touchpoint.at ? step.touchpoint.at.replace("T", " ").slice(0, 16) : "–",
           step.touchpoint.type || "–",
           step.touchpoint.activity || "–",
           name(step.channel),
           name(step.campaign),
-          step.step ? `${step.step.name}${step.step.stage ? ` (${step.step.stage})` : ""}` : "–",
+          step.step ? step.step.name : "–",
+          step.step && step.step.stage ? step.step.stage : "–",
           name(step.team),
           duration(step.sincePrevious),
         ]),
-        { filename: `journey-${customer.id}.csv`, numericFrom: 7, id: "journey-steps" },
+        { filename: `journey-${customer.id}.csv`, numericFrom: 8, id: "journey-steps" },
       ),
     );
     return true;

@@ -49,7 +49,8 @@ export function badge(text) {
 // --- view states: loading, empty, error, ready ------------------------------------------
 
 // `work` draws the view and returns true (something shown), false (nothing in this
-// window) or null (a newer request superseded it: leave the state to that one).
+// window), a string (nothing to show, and why) or null (a newer request superseded
+// it: leave the state to that one).
 export async function runView(section, work) {
   const state = section.querySelector(".state");
   const result = section.querySelector(".result");
@@ -59,11 +60,12 @@ export async function runView(section, work) {
   state.hidden = false;
   result.classList.add("stale");
   try {
-    const shown = await work();
-    if (shown === null) return;
+    const answer = await work();
+    if (answer === null) return;
+    const shown = answer === true;
     result.classList.remove("stale");
     section.dataset.state = shown ? "ready" : "empty";
-    state.textContent = shown ? "" : "No data for this window.";
+    state.textContent = shown ? "" : typeof answer === "string" ? answer : "No data for this window.";
     state.className = shown ? "state" : "state empty";
     state.hidden = shown;
     result.hidden = !shown;
@@ -215,4 +217,15 @@ export function trendCell(values, options, format) {
   cell.append(sparkline(values, { ...options, format }), el("span", { class: "caption" }, trendCaption(values, format)));
   cell.dataset.csv = values.map((value) => (value === null ? "" : String(value))).join(" ");
   return cell;
+}
+
+// Boxes and arrows of a picture act on Enter and Space like on a click.
+export function onActivate(node, action) {
+  node.addEventListener("click", action);
+  node.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      action();
+    }
+  });
 }
