@@ -300,6 +300,27 @@ async def test_the_journey_map_toggles_zooms_and_drills_down_to_a_customer_journ
     assert round(int(before[:-1]) * 1.25) == int(after[:-1])
     script(browser, "document.getElementById('map-zoom-fit').click()")
 
+    # Dragging the background pans the map by as much, and opens no drill-down.
+    def offset() -> list[float]:
+        transform = script(
+            browser, "return document.querySelector('svg.map g.viewport').getAttribute('transform')"
+        )
+        x, y = transform.split("translate(")[1].split(")")[0].split(",")
+        return [float(x), float(y)]
+
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    picture = browser.find_element("css selector", "svg.map")
+    start = offset()
+    corner = (-picture.size["width"] // 2 + 6, -picture.size["height"] // 2 + 6)
+    ActionChains(browser).move_to_element_with_offset(
+        picture, *corner
+    ).click_and_hold().move_by_offset(60, 30).release().perform()
+    assert [round(b - a) for a, b in zip(start, offset(), strict=True)] == [60, 30]
+    assert script(browser, "return document.getElementById('map-cases').children.length") == 0
+    script(browser, "document.getElementById('map-zoom-fit').click()")
+    assert offset() == start
+
     # The customers behind the node s1 (c1 passes it twice), then behind the edge s1 -> s2.
     def cases() -> list[list[str]]:
         return rows(browser, "#map-cases")

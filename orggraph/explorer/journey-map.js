@@ -289,7 +289,7 @@ async function drawJourneyMap() {
     group.appendChild(svg("title", {}, `${labels.get(map.edges.sources[i])} → ${labels.get(map.edges.targets[i])}: ` +
       `${map.edges.counts[i]} times, median ${duration(map.edges.medianSeconds[i])}` +
       `${back ? " (goes back)" : ""}. Click for the customers.`));
-    onActivate(group, () => clicked(() => showCases(map.edges.sources[i], map.edges.targets[i])));
+    onActivate(group, () => showCases(map.edges.sources[i], map.edges.targets[i]));
     edgeLayer.appendChild(group);
   }
   const nodeLayer = svg("g", { class: "nodes" });
@@ -314,7 +314,7 @@ async function drawJourneyMap() {
       "text-anchor": "middle",
     }, node.note));
     group.appendChild(svg("title", {}, `${labels.get(node.key)}: ${node.note} touchpoints. Click for the customers.`));
-    onActivate(group, () => clicked(() => showCases(node.key, null)));
+    onActivate(group, () => showCases(node.key, null));
     nodeLayer.appendChild(group);
   }
   viewport.append(edgeLayer, nodeLayer);
@@ -355,6 +355,13 @@ const zoom = {
       start = null;
       picture.classList.remove("panning");
     };
+    // The click ending a drag is swallowed before it reaches a box or an arrow.
+    picture.addEventListener("click", (event) => {
+      if (this.dragged) {
+        event.stopPropagation();
+        this.dragged = false;
+      }
+    }, true);
     picture.addEventListener("pointerup", end);
     picture.addEventListener("pointerleave", end);
   },
@@ -384,10 +391,6 @@ const zoom = {
     this.set(k, (available - this.width * k) / 2, (height - this.height * k) / 2);
   },
 };
-
-function clicked(action) {
-  if (!zoom.dragged) action();
-}
 
 export function bindZoomButtons() {
   document.getElementById("map-zoom-in").addEventListener("click", () => zoom.centre(1.25));
