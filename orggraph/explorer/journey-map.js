@@ -56,9 +56,13 @@ export function showJourneyMap() {
     if (!data) return null;
     const map = data.journeyMap;
     document.getElementById("map-cases").replaceChildren();
+    const between = map.edges.sources.filter((source, i) => source !== map.edges.targets[i]).length;
+    const cut = between > MAX_DRAWN_EDGES
+      ? ` (the ${MAX_DRAWN_EDGES} most frequent drawn: raise the threshold to see the rest)`
+      : "";
     document.getElementById("map-summary").textContent =
       `${map.caseCount} customers · ${map.nodes.keys.length} activities · ` +
-      `${map.edges.sources.length} transitions shown`;
+      `${map.edges.sources.length} transitions shown${cut}`;
     if (!map.nodes.keys.length) return false;
     current = { map, request, labels: new Map(map.nodes.keys.map((key, i) => [key, map.nodes.labels[i] || key])) };
     await drawJourneyMap();
@@ -160,6 +164,19 @@ function modelOrder(map) {
   return order;
 }
 
+// The arrows to draw: every transition between two activities (repeats are shown
+// on the box), at most MAX_DRAWN_EDGES of the most frequent, so a dense map stays
+// legible and the layout quick; the table lists them all.
+const MAX_DRAWN_EDGES = 150;
+
+function drawnEdges(map) {
+  return map.edges.counts
+    .map((_, i) => i)
+    .filter((i) => map.edges.sources[i] !== map.edges.targets[i])
+    .sort((a, b) => map.edges.counts[b] - map.edges.counts[a] || a - b)
+    .slice(0, MAX_DRAWN_EDGES);
+}
+
 async function layout() {
   const { map, labels } = current;
   const counts = new Map(map.nodes.keys.map((key, i) => [key, map.nodes.counts[i]]));
@@ -178,9 +195,9 @@ async function layout() {
     return { id: nodeId(key), key, lines, note, width, height: (lines.length + 1) * LINE_HEIGHT + 14 };
   });
   const edges = [];
-  map.edges.sources.forEach((source, i) => {
+  drawnEdges(map).forEach((i) => {
+    const source = map.edges.sources[i];
     const target = map.edges.targets[i];
-    if (source === target) return; // repeats are shown on the node
     const text = edgeLabel(i);
     edges.push({
       id: `e${i}`, index: i, sources: [nodeId(source)], targets: [nodeId(target)],
