@@ -193,7 +193,18 @@ async def test_the_funnel_is_drawn_filtered_exported_and_says_when_a_window_is_e
     screenshot(browser, "funnel")
 
     # Segment SMB: c1 (to OPPORTUNITY) and c2 (to SQL).
-    submit(browser, "funnel-form", {"funnel-segment": "SMB"})
+    # Submitting says "Loading…" at once (read in the same task as the click, before
+    # any answer can be drawn) and dims the previous picture.
+    loading = script(
+        browser,
+        """document.getElementById('funnel-segment').value = 'SMB';
+        document.querySelector('#funnel-form button[type=submit]').click();
+        const section = document.getElementById('view-funnel');
+        const state = section.querySelector('.state');
+        return [section.dataset.state, state.textContent, state.hidden,
+                section.querySelector('.result').classList.contains('stale')];""",
+    )
+    assert loading == ["loading", "Loading…", False, True]
     assert settled(browser, "funnel") == "ready"
     assert [r[2] for r in rows(browser, "#funnel-table")] == ["2", "2", "2", "1"]
     # Channel phone: only c4's LEAD touchpoint is on the phone.
