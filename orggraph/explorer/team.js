@@ -22,14 +22,29 @@ const QUERY = `query ExplorerTeam($teamId: ID!) {
   }
 }`;
 
-// One request for every SLA's compliance trend (aliases s0, s1, ...).
-function trendQuery(count) {
-  const variables = Array.from({ length: count }, (_, i) => `$id${i}: ID!`).join(", ");
-  const fields = Array.from({ length: count }, (_, i) =>
+// Every SLA's compliance trend, SLAS_PER_REQUEST at a time (aliases s0, s1, ...; the
+// API refuses a document with too many aliases), as one object keyed s<index>.
+const SLAS_PER_REQUEST = 20;
+
+function trendQuery(first, count) {
+  const indices = Array.from({ length: count }, (_, i) => first + i);
+  const variables = indices.map((i) => `$id${i}: ID!`).join(", ");
+  const fields = indices.map((i) =>
     `s${i}: slaCompliance(id: $id${i}, from: $from, to: $to) {
       period rate met breached open trend { periodStart rate met breached }
     }`).join("\n");
   return `query ExplorerSlaTrends($from: DateTime!, $to: DateTime!, ${variables}) {\n${fields}\n}`;
+}
+
+async function slaTrends(slas, window) {
+  const requests = [];
+  for (let first = 0; first < slas.length; first += SLAS_PER_REQUEST) {
+    const count = Math.min(SLAS_PER_REQUEST, slas.length - first);
+    const variables = { from: window.from, to: window.to };
+    for (let i = first; i < first + count; i++) variables[`id${i}`] = slas[i].sla.id;
+    requests.push(graphql(trendQuery(first, count), variables));
+  }
+  return Object.assign({}, ...(await Promise.all(requests)));
 }
 
 const LAST_PERIODS = 12; // KPI periods shown when the form gives no window
@@ -78,12 +93,7 @@ export function showTeam() {
     if (!data) return null;
     const service = data.teamService;
     const window = trendWindow();
-    let trends = {};
-    if (service.slas.length) {
-      const variables = { from: window.from, to: window.to };
-      service.slas.forEach((item, i) => { variables[`id${i}`] = item.sla.id; });
-      trends = await graphql(trendQuery(service.slas.length), variables);
-    }
+    const trends = await slaTrends(service.slas, window);
     document.getElementById("team-title").textContent = service.team.name;
     document.getElementById("team-window").textContent = describeWindow(window);
     const empty = !service.kpis.length && !service.slas.length && !service.ownedSteps.length &&
