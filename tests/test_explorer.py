@@ -446,6 +446,7 @@ def test_the_explorer_page_and_its_assets_are_served(service: str) -> None:
     page = httpx.get(service)
     assert page.status_code == 200 and "orggraph explorer" in page.text
     for asset in ("explorer.js", "api.js", "ui.js", "funnel.js", "journey-map.js", "team.js",
-                  "journey.js", "explorer.css", "vendor/elk.bundled.js"):  # fmt: skip
+                  "journey.js", "explorer.css", "vendor/elk-api.js",
+                  "vendor/elk-worker.min.js"):  # fmt: skip
         response = httpx.get(f"{service}explorer/{asset}")
         assert response.status_code == 200 and len(response.content) > 1000, asset

@@ -1,5 +1,6 @@
 // orggraph explorer: four views over the GraphQL API, plain ES modules, no framework.
-// The journey map is laid out by elkjs (vendor/elk.bundled.js, loaded before this).
+// The journey map is laid out by elkjs (vendor/elk-api.js, loaded before this, runs
+// vendor/elk-worker.min.js as a Web Worker).
 import { graphql, saveCredentials, savedCredentials } from "./api.js";
 import { showFunnel } from "./funnel.js";
 import { openJourney, showJourney } from "./journey.js";

@@ -121,6 +121,15 @@ function wrap(text) {
 
 // --- layout ------------------------------------------------------------------------------
 
+// ELK runs in a Web Worker (vendor/elk-worker.min.js), so the page stays responsive
+// while a dense map is laid out; one worker serves every layout.
+let engine = null;
+
+function layoutEngine() {
+  if (!engine) engine = new window.ELK({ workerUrl: "/explorer/vendor/elk-worker.min.js" });
+  return engine;
+}
+
 function edgeLabel(i) {
   const { map } = current;
   return mode() === "performance"
@@ -207,8 +216,7 @@ async function layout() {
       labels: [{ id: `l${i}`, text, width: textWidth(text) + 8, height: LINE_HEIGHT }],
     });
   });
-  const elk = new window.ELK();
-  return elk.layout({
+  return layoutEngine().layout({
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",
@@ -259,9 +267,13 @@ function slowness(seconds, slowest) {
   return `hsl(${hue.toFixed(0)}, 60%, ${(48 - 8 * share).toFixed(0)}%)`;
 }
 
+let drawing = 0;
+
 async function drawJourneyMap() {
   const { map, labels } = current;
+  const ticket = ++drawing;
   const laidOut = await layout();
+  if (ticket !== drawing) return; // a newer map or mode is being drawn
   const diagram = document.getElementById("map-diagram");
   const picture = svg("svg", { role: "img", class: "map", "data-mode": mode() });
   picture.appendChild(svg("title", {}, "Journey map: the directly-follows graph of touchpoints"));
