@@ -284,6 +284,7 @@ async function drawJourneyMap() {
   const heaviest = Math.max(1, ...map.edges.counts);
   const slowest = Math.max(0, ...map.edges.medianSeconds.filter((s) => s !== null));
   const performance = mode() === "performance";
+  document.getElementById("view-journey-map").classList.toggle("performance", performance);
   const edgeLayer = svg("g", { class: "edges" });
   for (const edge of laidOut.edges) {
     const i = edge.index;
