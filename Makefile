@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test check-tools lint typecheck wheel-check clean
+.PHONY: demo test install install-test check-tools lint typecheck wheel-check explorer-vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,18 @@ wheel-check: $(BIN)/python
 	$(PYTHON) -m venv /tmp/orggraph-wheel-venv
 	/tmp/orggraph-wheel-venv/bin/pip install --quiet dist/orggraph-*.whl
 	cd /tmp && /tmp/orggraph-wheel-venv/bin/orggraph --help >/dev/null
-	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r, orggraph.app as a; assert r.POM.exists() and r.LAUNCHER.exists() and (a.EXPLORER_DIR / 'index.html').exists()"
+	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r, orggraph.app as a; assert r.POM.exists() and r.LAUNCHER.exists() and (a.EXPLORER_DIR / 'index.html').exists() and (a.EXPLORER_DIR / 'vendor' / 'elk-worker.min.js').exists()"
 	@echo "wheel OK"
+
+## Refresh the explorer's layout library (committed, so a clean clone needs no npm):
+## elkjs's API and Web Worker builds and licence from the npm registry, at the pinned version.
+ELKJS_VERSION := 0.12.1
+explorer-vendor:
+	rm -rf build/elkjs && mkdir -p build/elkjs
+	cd build/elkjs && npm pack --silent elkjs@$(ELKJS_VERSION) >/dev/null && tar xzf elkjs-$(ELKJS_VERSION).tgz
+	cp build/elkjs/package/lib/elk-api.js build/elkjs/package/lib/elk-worker.min.js orggraph/explorer/vendor/
+	cp build/elkjs/package/LICENSE.md orggraph/explorer/vendor/elkjs-LICENSE.md
+	cd orggraph/explorer/vendor && sha256sum elk-api.js elk-worker.min.js
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info

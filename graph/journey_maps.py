@@ -49,7 +49,7 @@ RETURN key, label, nextKey, count(*) AS events, sum(starts) AS starts, sum(ends)
        percentileCont(seconds, 0.5) AS median
 """
 
-DFG_BY_CUSTOMER: LiteralString = (
+_CUSTOMER_TRACES: LiteralString = (
     """
 MATCH (c:Customer)
 CALL (c) {
@@ -57,8 +57,9 @@ CALL (c) {
   WHERE ($from IS NULL OR t.at >= $from) AND ($to IS NULL OR t.at < $to)
 """
     + _KEY
-    + _GROUPED
 )
+
+DFG_BY_CUSTOMER: LiteralString = _CUSTOMER_TRACES + _GROUPED
 """The DFG with the customer as case: each customer's touchpoints in (at, id) order.
 
 Touchpoints in the window ``[from, to)`` whose key (type, activity, channel
@@ -100,6 +101,29 @@ Anchored on the BusinessObject type index: each object of ``$objectType``
 is a case, its events the touchpoints that CONCERN it, in (at, id) order; a
 touchpoint concerning several objects belongs to each of their cases
 (the object-centric "flattening" pm4py does per object type).
+"""
+
+
+CASES_BEHIND: LiteralString = (
+    _CUSTOMER_TRACES
+    + """
+WITH c, [i IN range(0, size(trace) - 1)
+         WHERE toString(trace[i].k) = $source
+           AND ($target IS NULL
+                OR (i + 1 < size(trace) AND toString(trace[i + 1].k) = $target))] AS hits
+WITH c, size(hits) AS times WHERE times > 0
+WITH c, times ORDER BY times DESC, c.id
+WITH collect({customer: properties(c), times: times}) AS cases
+RETURN size(cases) AS total, cases[0..$first] AS cases
+"""
+)
+"""The customers (cases) behind a node or an edge of the customer journey map.
+
+The same keyed traces as ``DFG_BY_CUSTOMER``: with ``$target`` null, the
+customers with a touchpoint keyed ``$source``; otherwise those whose trace has
+``$source`` directly followed by ``$target``. ``times`` counts the occurrences
+per customer; the first ``$first`` customers, most occurrences first (then by
+id), and the total. One row.
 """
 
 
@@ -157,3 +181,20 @@ async def directly_follows_graph(
     else:
         records = await graph.query(DFG_BY_OBJECT, objectType=object_type, **params)
     return fold(records, min_edge_count)
+
+
+async def cases_behind(
+    graph: Graph,
+    *,
+    by: str,
+    source: str,
+    target: str | None,
+    first: int,
+    window_from: datetime | None,
+    window_to: datetime | None,
+) -> dict[str, Any]:
+    """``{"total": n, "cases": [{"customer": props, "times": k}, ...]}`` (``CASES_BEHIND``)."""
+    window = {"from": window_from, "to": window_to}
+    params: dict[str, Any] = {"by": by, "source": source, "target": target, "first": first}
+    row = (await graph.query(CASES_BEHIND, **params, **window))[0]
+    return {"total": row["total"], "cases": list(row["cases"])}

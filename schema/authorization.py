@@ -67,7 +67,14 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
     # cross-silo aggregates and one customer's journey (personal fields masked)
     **{
         name: (Scope.ANY, ())
-        for name in ("valueStream", "journeyMap", "channelCoverage", "journey", "customer")
+        for name in (
+            "valueStream",
+            "journeyMap",
+            "journeyMapCases",
+            "channelCoverage",
+            "journey",
+            "customer",
+        )
     },
     "team": (Scope.OWN_TEAM, ("id",)),
     "teamService": (Scope.OWN_TEAM, ("teamId",)),

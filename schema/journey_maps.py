@@ -12,6 +12,8 @@ from typing import Any
 
 import strawberry
 
+from orggraph.schema.types import Customer
+
 
 @strawberry.enum(description="What a node of the journey map is.")
 class JourneyMapKey(enum.Enum):
@@ -81,4 +83,30 @@ class JourneyMap:
             end_activities=JourneyMapEndpoints(
                 keys=[str(k) for k in raw["endKeys"]], counts=raw["endCounts"]
             ),
+        )
+
+
+@strawberry.type(description="A customer behind a node or an edge of the journey map.")
+class JourneyMapCase:
+    customer: Customer
+    times: int = strawberry.field(
+        description="How often its journey passes the node (or takes the edge)."
+    )
+
+
+@strawberry.type(description="The customers (cases) behind a node or an edge of the journey map.")
+class JourneyMapCases:
+    total_count: int = strawberry.field(description="Every customer behind it.")
+    cases: list[JourneyMapCase] = strawberry.field(
+        description="The first ones, most occurrences first, then by customer id."
+    )
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> JourneyMapCases:
+        return cls(
+            total_count=raw["total"],
+            cases=[
+                JourneyMapCase(customer=Customer.from_props(row["customer"]), times=row["times"])
+                for row in raw["cases"]
+            ],
         )

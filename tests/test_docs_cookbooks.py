@@ -50,8 +50,9 @@ CYPHER = examples("cypher-cookbook.md", "cypher", "parameters")
 
 def test_the_cookbooks_have_an_example_per_question() -> None:
     operations = {parse(e.text).definitions[0].name.value for e in GRAPHQL}  # type: ignore[attr-defined]
-    for name in ("CustomerJourney", "ValueStream", "JourneyMap", "TeamService", "KpiLineage",
-                 "SlaCompliance", "SlaBreaches", "Attribution", "ReorgImpact", "ChannelCoverage",
+    for name in ("CustomerJourney", "ValueStream", "JourneyMap", "JourneyMapCases", "TeamService",
+                 "KpiLineage", "SlaCompliance", "SlaBreaches", "Attribution", "ReorgImpact",
+                 "ChannelCoverage",
                  "InformationGaps", "Cypher", "Record", "KpiUpdates"):  # fmt: skip
         assert name in operations
     assert len(CYPHER) >= 8

@@ -225,3 +225,55 @@ async def test_empty_graph_bad_input_and_bounded_round_trips(graph: Graph) -> No
     result, large = await execute_counted(graph, MAP, variables("CHANNEL"))
     assert as_dfg(ok(result))["caseCount"] == 60
     assert small.count == large.count == 1
+
+
+CASES = """
+query C($by: JourneyMapKey!, $source: String!, $target: String, $first: Int,
+        $from: DateTime, $to: DateTime) {
+  journeyMapCases(by: $by, source: $source, target: $target, first: $first,
+                  from: $from, to: $to) {
+    totalCount
+    cases { times customer { id name } }
+  }
+}
+"""
+
+
+def cases_of(data: dict[str, Any]) -> tuple[int, list[tuple[str, int]]]:
+    answer = data["journeyMapCases"]
+    return answer["totalCount"], [(c["customer"]["id"], c["times"]) for c in answer["cases"]]
+
+
+async def test_the_customers_behind_a_node_and_an_edge_of_the_map(graph: Graph) -> None:
+    await seed(graph)
+
+    async def behind(**arguments: Any) -> tuple[int, list[tuple[str, int]]]:
+        return cases_of(ok(await execute(graph, CASES, {"by": "TYPE", **arguments})))
+
+    # Traces by type: c1 PV FS CALL, c2 PV PV CALL, c3 CHAT, c4 PV FS.
+    assert await behind(source="PAGE_VIEW") == (3, [("c2", 2), ("c1", 1), ("c4", 1)])
+    assert await behind(source="PAGE_VIEW", target="FORM_SUBMIT") == (2, [("c1", 1), ("c4", 1)])
+    assert await behind(source="PAGE_VIEW", target="CALL") == (1, [("c2", 1)])
+    assert await behind(source="CALL", target="PAGE_VIEW") == (0, [])
+    assert await behind(source="PAGE_VIEW", first=1) == (3, [("c2", 2)])
+    # In [1 s, 120 s): c1 FS; c2 PV CALL; c4 FS.
+    assert await behind(source="PAGE_VIEW", **{"from": at(1), "to": at(120)}) == (1, [("c2", 1)])
+    web_to_web = {"by": "CHANNEL", "source": "web", "target": "web"}
+    by_channel = ok(await execute(graph, CASES, web_to_web))
+    assert cases_of(by_channel) == (3, [("c1", 1), ("c2", 1), ("c4", 1)])
+
+
+async def test_cases_behind_reject_bad_input_and_cost_one_round_trip(graph: Graph) -> None:
+    assert error_codes(await execute(graph, CASES, {"by": "TYPE", "source": ""})) == [
+        "BAD_USER_INPUT"
+    ]
+    assert error_codes(
+        await execute(graph, CASES, {"by": "TYPE", "source": "CALL", "first": 100000})
+    ) == ["BAD_USER_INPUT"]
+    await seed(graph)
+    result, small = await execute_counted(graph, CASES, {"by": "TYPE", "source": "CALL"})
+    assert cases_of(ok(result))[0] == 2
+    await seed(graph, copies=20)
+    result, large = await execute_counted(graph, CASES, {"by": "TYPE", "source": "CALL"})
+    assert cases_of(ok(result))[0] == 40
+    assert small.count == large.count == 1
