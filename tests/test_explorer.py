@@ -381,7 +381,7 @@ async def test_the_journey_map_toggles_zooms_and_drills_down_to_a_customer_journ
 
 
 async def seed_team_graph(graph: Graph) -> None:
-    from tests.test_slas import seed as seed_slas
+    from tests.graphs.slas import seed as seed_slas
 
     await seed_slas(graph)
     await upsert_nodes(graph, "KPI", [{

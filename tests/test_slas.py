@@ -25,6 +25,7 @@ import pytest
 from orggraph.graph.driver import Graph
 from orggraph.graph.kpis import compute_kpis
 from orggraph.graph.writes import upsert_nodes
+from tests.graphs.slas import seed
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 H = 3600.0
@@ -55,78 +56,6 @@ WINDOW = {
     "to": "2024-03-25T00:00:00Z",
     "asOf": "2024-03-20T00:00:00Z",
 }
-
-
-async def seed(graph: Graph) -> None:
-    await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("mkt", "sales", "ops")])
-    await upsert_nodes(graph, "Process", [{"id": "p", "name": "Lead to deal"}])
-    await upsert_nodes(
-        graph,
-        "Step",
-        [
-            {"id": "s-mql", "name": "Score", "stage": "MQL", "processId": "p", "order": 1},
-            {"id": "s-sal", "name": "Accept", "stage": "SAL", "processId": "p", "order": 2},
-        ],
-    )
-    await upsert_nodes(
-        graph,
-        "SLA",
-        [
-            {
-                "id": "rt",
-                "name": "Answer MQLs in 24h",
-                "kind": "RESPONSE_TIME",
-                "threshold": 24,
-                "unit": "hours",
-                "window": "WEEK",
-                "providerTeamId": "mkt",
-                "consumerTeamId": "sales",
-                "stepId": "s-sal",
-            },
-            {
-                "id": "vol",
-                "name": "3 MQLs a week",
-                "kind": "VOLUME",
-                "threshold": 3,
-                "unit": "MQLs",
-                "window": "WEEK",
-                "providerTeamId": "mkt",
-                "consumerTeamId": "sales",
-                "stepId": "s-mql",
-            },
-        ],
-    )
-    await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in "abcdefg"])
-    tps: list[dict[str, Any]] = []
-
-    def tp(
-        customer: str, at: str, step: str | None = None, team: str | None = None
-    ) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "id": f"{customer}-{at}",
-            "at": at,
-            "type": "OTHER",
-            "customerId": customer,
-            **({"stepId": step} if step else {}),
-            **({"teamId": team} if team else {}),
-        }
-        tps.append(row)
-        return row
-
-    (
-        tp("a", "2024-03-04T10:00:00Z", "s-mql", "mkt"),
-        tp("a", "2024-03-05T08:00:00Z", "s-sal", "sales"),
-    )
-    tp("b", "2024-03-05T00:00:00Z", "s-mql", "mkt"), tp("b", "2024-03-05T02:00:00Z", None, "ops")
-    tp("b", "2024-03-06T06:00:00Z", "s-sal", "sales")
-    tp("c", "2024-03-06T00:00:00Z", "s-mql", "mkt")
-    tp("d", "2024-03-12T00:00:00Z", "s-mql"), tp("d", "2024-03-12T05:00:00Z", None, "sales")
-    tp("d", "2024-03-13T00:00:00Z", "s-mql")
-    tp("g", "2024-03-14T00:00:00Z", "s-mql"), tp("g", "2024-03-21T00:00:00Z", "s-sal", "sales")
-    tp("e", "2024-03-19T12:00:00Z", "s-mql")
-    tp("f", "2024-02-26T00:00:00Z", "s-mql"), tp("f", "2024-02-26T01:00:00Z", None, "sales")
-    tp("f", "2024-03-05T00:00:00Z", "s-mql")
-    await upsert_nodes(graph, "Touchpoint", tps)
 
 
 def counts(p: dict[str, Any]) -> tuple[Any, ...]:
