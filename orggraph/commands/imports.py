@@ -78,7 +78,9 @@ def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argpars
     from orggraph.database import open_graph
 
     async def main() -> T:
-        async with open_graph(settings) as graph:
+        async with open_graph(settings) as opened:
+            # Bulk work runs under the write budget, never the interactive read bound.
+            graph = opened.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
             result = await job(graph)
             if not getattr(args, "no_kpis", False):
                 await _recompute_kpis(graph, settings)
