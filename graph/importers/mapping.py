@@ -312,20 +312,20 @@ class LookupSpec(_Tabular):
 
 
 class JoinSpec(Strict):
-    """Take columns of a ``lookups`` table into each row, by key: ``on`` names this
-    source's column (or a template) holding the key; ``columns`` maps the table's
+    """Take columns of a ``lookups`` table into each row, by key: ``by`` names this
+    source's column (or a template) holding the key (not ``on``: YAML reads that as true); ``columns`` maps the table's
     columns to the names they get in the row (a list keeps the names)."""
 
     lookup: str
-    on: ValueSpec
+    by: ValueSpec
     columns: dict[str, str]
     required: bool = Field(
         default=False, description="no match is a bad row (default: the columns are empty)"
     )
 
-    @field_validator("on", mode="before")
+    @field_validator("by", mode="before")
     @classmethod
-    def _on_shorthand(cls, raw: Any) -> Any:
+    def _by_shorthand(cls, raw: Any) -> Any:
         return _value_spec(raw)
 
     @field_validator("columns", mode="before")
@@ -354,7 +354,7 @@ class SourceSpec(_Tabular):
         for join in self.join:
             used -= set(join.columns.values())
         for join in self.join:
-            used.update(join.on.columns())
+            used.update(join.by.columns())
         return used
 
     def value_specs(self) -> Iterator[tuple[str, str, ValueSpec]]:
@@ -684,10 +684,10 @@ def _joined(source: SourceSpec, row: Mapping[str, Any], tables: Tables) -> Mappi
         return row
     out = dict(row)
     for join in source.join:
-        key = convert(join.on, row)
+        key = convert(join.by, row)
         found = tables[join.lookup].rows.get(str(key).strip()) if key is not None else None
         if found is None and join.required:
-            column = ", ".join(join.on.columns()) or "on"
+            column = ", ".join(join.by.columns()) or "by"
             raise BadRow(
                 column, f"no row of {tables[join.lookup].file} has the key {key!r} (join required)"
             )
