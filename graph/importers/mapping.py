@@ -50,9 +50,14 @@ from pydantic import (
     model_validator,
 )
 
-from orggraph.errors import BadInputError, DatabaseUnavailableError, OrgGraphError
+from orggraph.errors import (
+    BadInputError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    OrgGraphError,
+)
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.importers.bulk import Progress
+from orggraph.graph.importers.bulk import Progress, write_nodes
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
@@ -66,7 +71,7 @@ from orggraph.graph.personal import seal_properties
 from orggraph.graph.writes import (
     RelationshipRow,
     WriteSummary,
-    write_records,
+    missing_ids_query,
     write_relationships,
 )
 
@@ -313,8 +318,9 @@ class LookupSpec(_Tabular):
 
 class JoinSpec(Strict):
     """Take columns of a ``lookups`` table into each row, by key: ``by`` names this
-    source's column (or a template) holding the key (not ``on``: YAML reads that as true); ``columns`` maps the table's
-    columns to the names they get in the row (a list keeps the names)."""
+    source's column (or a template) holding the key (not ``on``: YAML reads that as
+    true); ``columns`` maps the table's columns to the names they get in the row (a list
+    keeps the names)."""
 
     lookup: str
     by: ValueSpec
@@ -852,6 +858,7 @@ class MappingResult:
     sources: list[SourceResult] = field(default_factory=list)
     lookups: dict[str, LookupTable] = field(default_factory=dict)
     retried: int = 0
+    known: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     @property
     def labels(self) -> dict[str, NodeCounts]:
@@ -1036,6 +1043,7 @@ async def run_mapping(
     sizer = BatchSizer(batch_size)
     for index, source in enumerate(loaded.spec.sources):
         counts = SourceResult(source.name)
+        order = list(dict.fromkeys(n.label for n in source.nodes))
         result.sources.append(counts)
         meter = Progress(source.name, None, progress, every=max(batch_size, 10_000))
         started = time.perf_counter()
@@ -1045,11 +1053,11 @@ async def run_mapping(
                 continue
             batch.append((line, row_writes(source, row, tables)))
             if len(batch) >= sizer.size:
-                await _write_retrying(graph, batch, sizer, result, counts, progress)
+                await _write_retrying(graph, batch, sizer, result, counts, progress, order)
                 meter.advance(len(batch))
                 batch = []
         if batch:
-            await _write_retrying(graph, batch, sizer, result, counts, progress)
+            await _write_retrying(graph, batch, sizer, result, counts, progress, order)
             meter.advance(len(batch))
         counts.seconds = time.perf_counter() - started
         counts.rows = meter.done
@@ -1065,6 +1073,7 @@ async def _write_retrying(
     result: MappingResult,
     counts: SourceResult,
     say: Say | None,
+    order: list[str],
 ) -> None:
     """Write ``batch``; a part whose outcome is unknown is written again in two halves."""
     pending = [batch]
@@ -1076,7 +1085,7 @@ async def _write_retrying(
         try:
             if previous is None:  # once: a retry compares with the state before attempt 1
                 previous = await graph.read(partial(_states_of, _ids(w for _, w in batch)))
-            await _write_batch(graph, [w for _, w in part], previous, result, counts)
+            await _write_batch(graph, [w for _, w in part], previous, result, counts, order)
         except OrgGraphError as error:
             why = _outcome_unknown(error)
             if why is None:
@@ -1104,6 +1113,30 @@ async def _write_retrying(
             continue
         sizer.took(len(part), time.perf_counter() - started)
         result.rows_imported += len(part)
+
+
+async def _require_existing(
+    tx: Tx, label: str, records: list[Record], known: Mapping[str, set[str]]
+) -> None:
+    """The references ``records`` set must name nodes that exist: those this import wrote
+    or found are known to; the others are looked up (NOT_FOUND naming them)."""
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        for name, target in record.refs().items():
+            other = REFS[label][name].other_label
+            if target is not None and target not in known.get(other, ()):
+                wanted.setdefault(other, set()).add(target)
+    for other, targets in wanted.items():
+        found = await tx.single(missing_ids_query(RECORDS[other].label), ids=sorted(targets))
+        missing = list(found["missing"]) if found else []
+        if missing:
+            shown = ", ".join(repr(item) for item in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise NotFoundError(
+                f"{label} rows refer to {other} {shown}{more}, which does not exist",
+                label=other,
+                ids=missing[:20],
+            )
 
 
 @functools.cache
@@ -1151,6 +1184,7 @@ async def _write_batch(
     previous: States,
     result: MappingResult,
     counts: SourceResult,
+    order: list[str],
 ) -> None:
     """One transaction: the batch's nodes (label by label, in mapping order), partial
     updates, then its relationships; duplicates within the batch are merged (the last row
@@ -1160,7 +1194,7 @@ async def _write_batch(
     batch's nodes are read before (in a read of their own, so a retry compares with the
     state before the first attempt, not with what a lost attempt committed) and, for those
     that existed, again at the end of the write transaction."""
-    nodes: dict[str, dict[str, Record]] = {}
+    nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
     updates: dict[str, dict[str, dict[str, Any]]] = {}
     rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
     for writes in batch:
@@ -1171,11 +1205,21 @@ async def _write_batch(
         for kind, rel in writes.relationships:
             rels.setdefault(kind, {})[(rel["from"], rel["to"], rel["key"])] = rel
     ids = _ids(batch)
+    known = result.known
 
     async def work(tx: Tx) -> tuple[WriteSummary, dict[str, dict[str, Any]]]:
         summary = WriteSummary()
+        written = {label: known.setdefault(label, set()) for label in RECORDS}
         for label, records in nodes.items():
-            summary.merge(await write_records(tx, RECORDS[label].label, list(records.values())))
+            if records:
+                batch_records = list(records.values())
+                await _require_existing(tx, label, batch_records, written)
+                summary.merge(
+                    await write_nodes(
+                        tx, RECORDS[label].label, batch_records, previous.get(label, {})
+                    )
+                )
+                written[label] = written[label] | set(records)
         for label, changes in updates.items():
             rows = [
                 {"id": i, "props": seal_properties(tx.personal, label, i, p)}
@@ -1191,6 +1235,8 @@ async def _write_batch(
 
     summary, after = await graph.write(work)
     result.writes.merge(summary)
+    for label in ids:  # nodes that exist now: references to them need no look-up
+        known.setdefault(label, set()).update(nodes.get(label, {}), previous.get(label, {}))
     for label, label_ids in ids.items():
         tally = counts.nodes.setdefault(label, NodeCounts())
         for node_id in label_ids:
