@@ -248,7 +248,10 @@ async def bench_mapping(graph: Graph, rows: int, seed: int, batch: int) -> dict[
 
 async def main(args: argparse.Namespace) -> None:
     results = []
-    async with open_graph(Settings()) as graph:
+    settings = Settings()
+    async with open_graph(settings) as opened:
+        # As the commands do: bulk work under the write budget, not the interactive one.
+        graph = opened.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
         for rows in args.mapping_rows:
             results.append(await bench_mapping(graph, rows, args.seed, args.batch))
             say(str(results[-1]))
