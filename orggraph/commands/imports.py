@@ -51,7 +51,12 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="skip bad rows into this CSV (file, line, column, reason) instead of stopping",
     )
-    csv.add_argument("--batch-size", type=int, default=5_000)
+    csv.add_argument(
+        "--batch-size",
+        type=int,
+        default=5_000,
+        help="rows of the first batch; later batches adapt to the time one takes",
+    )
     csv.add_argument(
         "--check", action="store_true", help="validate the mapping and every row; write nothing"
     )
