@@ -649,3 +649,26 @@ async def test_a_write_that_does_not_answer_in_time_names_the_setting_to_raise(
         await writer.write(stuck)
     assert "within 0.2 s (raise ORGGRAPH_WRITE_TIMEOUT_S" in caught.value.message
     assert caught.value.details["setting"] == "ORGGRAPH_WRITE_TIMEOUT_S"
+
+
+async def test_demo_seeding_runs_under_the_write_budget_not_the_interactive_one(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orggraph import demo
+    from orggraph.graph import kpis, seed
+    from orggraph.settings import Settings
+
+    bounds: list[tuple[float | None, str]] = []
+
+    async def seeding(db: Graph, **_: Any) -> None:
+        bounds.append((db.timeout_s, db.timeout_setting))
+
+    async def computing(db: Graph) -> list[Any]:
+        bounds.append((db.timeout_s, db.timeout_setting))
+        return []
+
+    monkeypatch.setattr(seed, "seed_organisation", seeding)
+    monkeypatch.setattr(kpis, "compute_kpis", computing)
+    interactive = graph.bounded_by(30.0, "ORGGRAPH_QUERY_TIMEOUT_S")
+    await demo.load_demo(interactive, Settings(query_timeout_s=30.0, write_timeout_s=900.0))
+    assert bounds == [(900.0, "ORGGRAPH_WRITE_TIMEOUT_S")] * 2

@@ -56,6 +56,7 @@ from orggraph.graph.importers.bulk import Progress, write_nodes
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
+    REF_PROPERTIES,
     REFS,
     RELATIONSHIPS,
     Record,
@@ -218,7 +219,7 @@ class NodeSpec(_Mapped):
             if field_name is None or field_name == "id":
                 known = ", ".join(sorted(a for a in by_alias if a != "id"))
                 raise ValueError(f"{self.label} has no property {name!r}; known: {known}")
-            if self.partial and field_name in REFS.get(self.label, {}):
+            if self.partial and field_name in _reference_fields(self.label):
                 raise ValueError(
                     f"properties.{name}: a partial update sets properties, not references "
                     "(map the reference with a full node or a relationship)"
@@ -232,6 +233,12 @@ class NodeSpec(_Mapped):
                         f"properties.{name}: constant {spec.value!r}: {error.errors()[0]['msg']}"
                     ) from error
         return self
+
+
+def _reference_fields(label: str) -> set[str]:
+    """Fields of ``label`` written as relationships (references and their properties)."""
+    on_refs = {f for (owner, _), (f, _) in REF_PROPERTIES.items() if owner == label}
+    return {*REFS.get(label, {}), *on_refs}
 
 
 class RelationshipSpecIn(_Mapped):
