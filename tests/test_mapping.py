@@ -462,6 +462,7 @@ async def test_check_finds_a_value_no_value_map_has_and_writes_nothing(
     with rejects.open(newline="") as handle:
         reasons = [r["reason"] for r in csv.DictReader(handle)]
     assert reasons[0].startswith("'tv' is not in value map 'origin_source' (it has ")
+    assert "in the graph" not in result.describe()
     assert await totals(graph) == (0, 0)
 
 

@@ -913,6 +913,8 @@ class MappingResult:
                 f"    {kind}: {n:,} relationship rows"
                 for kind, n in sorted(source.relationships.items())
             ]
+        if not self.sources:  # --check: nothing written
+            return "\n".join(lines)
         lines.append("  in the graph now, per label:")
         lines += [f"    {c.line(label)}" for label, c in sorted(self.labels.items())]
         at_least = "at least " if self.retried else ""
