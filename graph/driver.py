@@ -128,6 +128,7 @@ class Graph:
         timeout_s: float | None = None,
         retry_time_s: float = 30.0,
         personal: PersonalData | None = None,
+        timeout_setting: str = "ORGGRAPH_QUERY_TIMEOUT_S",
     ) -> None:
         self.driver = driver
         self.database = database
@@ -139,6 +140,8 @@ class Graph:
         # Bound on one unit of work, retries included: a database that accepts
         # connections but does not answer (starting, stopping) fails fast too.
         self.timeout_s = timeout_s
+        # The setting that gives ``timeout_s``: every timeout message names it.
+        self.timeout_setting = timeout_setting
 
     @classmethod
     def connect(
@@ -159,6 +162,13 @@ class Graph:
         driver = AsyncGraphDatabase.driver(uri, auth=auth, **config)
         retry_time_s = config.get("max_transaction_retry_time", 30.0)
         return cls(driver, database, timeout_s, retry_time_s, personal)
+
+    def bounded_by(self, timeout_s: float | None, setting: str) -> Graph:
+        """This database (same driver) with another bound on one unit of work, e.g. the
+        write budget of imports; closing the original closes both."""
+        return Graph(
+            self.driver, self.database, timeout_s, self.retry_time_s, self.personal, setting
+        )
 
     async def close(self) -> None:
         await self.driver.close()
@@ -186,7 +196,7 @@ class Graph:
         connection) are retried here, with backoff, for ``retry_time_s``."""
         note_query(query)
         metadata = dict(_tx_metadata.get()) or None
-        with mapped_errors(), self._bounded():
+        with mapped_errors(self.timeout_setting), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 return await self._auto_commit_read(
                     neo4j.Query(query, metadata=metadata, timeout=self._server_timeout()), params
@@ -225,7 +235,7 @@ class Graph:
                     return await session.execute_write(unit)
                 return await session.execute_read(unit)
 
-        with mapped_errors(), self._bounded():
+        with mapped_errors(self.timeout_setting), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 return await _outlasting_deadlocks(once)
 
@@ -242,7 +252,11 @@ class Graph:
             yield
         except TimeoutError as error:
             within = f" within {self.timeout_s:g} s" if self.timeout_s else ""
-            raise DatabaseUnavailableError(f"the graph database did not answer{within}") from error
+            raise DatabaseUnavailableError(
+                f"the graph database did not answer{within} (raise {self.timeout_setting} "
+                "to allow more)",
+                setting=self.timeout_setting,
+            ) from error
 
 
 SERVER_TIMEOUT_MARGIN_S = 5.0
@@ -272,8 +286,9 @@ async def _outlasting_deadlocks(once: Callable[[], Awaitable[T]]) -> T:
 
 
 @contextlib.contextmanager
-def mapped_errors() -> Iterator[None]:
-    """Translate driver errors, by their code, into orggraph errors."""
+def mapped_errors(timeout_setting: str = "ORGGRAPH_QUERY_TIMEOUT_S") -> Iterator[None]:
+    """Translate driver errors, by their code, into orggraph errors (a transaction timeout
+    names ``timeout_setting``, the setting that bounds it)."""
     try:
         yield
     except OrgGraphError:
@@ -296,7 +311,11 @@ def mapped_errors() -> Iterator[None]:
     except ClientError as error:
         code = error.code or ""
         if code.startswith("Neo.ClientError.Transaction.TransactionTimedOut") or "Timeout" in code:
-            raise BadInputError("the query took too long", neo4jCode=code) from error
+            raise BadInputError(
+                f"the query took too long (raise {timeout_setting} to allow more)",
+                neo4jCode=code,
+                setting=timeout_setting,
+            ) from error
         log.exception("database rejected a query")
         raise InternalError("the database rejected a query", neo4jCode=code) from error
     except (Neo4jError, DriverError) as error:

@@ -301,7 +301,7 @@ RETURN collect(DISTINCT c.id) AS customerIds
 # --- transaction bodies ------------------------------------------------------------
 
 
-async def _require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], what: str) -> None:
+async def require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], what: str) -> None:
     unique = sorted(set(ids))
     if not unique:
         return
@@ -340,7 +340,7 @@ async def _write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) 
     summary = WriteSummary(rows=len(records))
     for field, ref in REFS.get(label, {}).items():
         ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
-        await _require_existing(tx, ref.other_label, ids, f"{label}.{field}")
+        await require_existing(tx, ref.other_label, ids, f"{label}.{field}")
     # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
     rows = [
         {"id": r.id, "props": seal_properties(tx.personal, label, r.id, r.properties())}
@@ -477,8 +477,8 @@ async def write_relationships(
     tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
 ) -> WriteSummary:
     spec = RELATIONSHIPS[kind]
-    await _require_existing(tx, spec.source, [r["from"] for r in rows], kind.value)
-    await _require_existing(tx, spec.target, [r["to"] for r in rows], kind.value)
+    await require_existing(tx, spec.source, [r["from"] for r in rows], kind.value)
+    await require_existing(tx, spec.target, [r["to"] for r in rows], kind.value)
     return await merge_relationship_rows(tx, kind, rows)
 
 

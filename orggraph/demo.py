@@ -22,8 +22,10 @@ async def load_demo(graph: Graph, settings: Settings) -> None:
     from orggraph.graph.seed import seed_organisation
 
     log.info("loading the demo organisation (%d customers, seed %d)", DEMO_CUSTOMERS, DEMO_SEED)
-    await seed_organisation(graph, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+    # Seeding is bulk work: it runs under the write budget, not the interactive one.
+    writer = graph.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
+    await seed_organisation(writer, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     from orggraph.graph.kpis import compute_kpis
 
-    computed = await compute_kpis(graph)
+    computed = await compute_kpis(writer)
     log.info("demo organisation loaded; %d KPI(s) computed", len(computed))

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0  # bound on one unit of database work, retries included
+    # Bound on one write batch of an import, `orggraph seed` or `serve --demo` seeding
+    # (ORGGRAPH_WRITE_TIMEOUT_S): bulk work never runs under the interactive bound above.
+    write_timeout_s: float = Field(default=600.0, gt=0)
     max_query_cost: int = 3_000_000  # estimated fields resolved, lists x their true bounds
     max_body_bytes: int = 5_000_000  # request body of /graphql and /cypher (HTTP 413)
     # Selections a document expands to, fragments spread in place (docs/http-security.md).

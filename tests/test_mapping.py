@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import random
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString, TypeVar
 
 import pytest
+import yaml
 
-from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph.driver import Graph
-from orggraph.graph.importers.mapping import load_mapping, parse_mapping, run_mapping
+from orggraph.errors import BadInputError, DatabaseUnavailableError, NotFoundError
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.importers.mapping import (
+    BatchSizer,
+    check_mapping,
+    load_mapping,
+    parse_mapping,
+    run_mapping,
+)
+
+T = TypeVar("T")
 
 MAPPING = """
 version: 1
@@ -298,3 +312,364 @@ async def test_a_batch_with_a_dangling_reference_is_rolled_back_whole(
         database_=graph.database,
     )
     assert {r["label"]: r["n"] for r in records} == {"Team": 3, "Customer": 2}
+
+
+# --- a two-file funnel export: joins, value maps, partial updates, optional references ----
+
+FUNNEL = Path(__file__).resolve().parent.parent / "mappings" / "funnel.yaml"
+ORIGINS = ["organic_search", "paid_search", "social", "email", "referral", "direct_traffic"]
+CHANNEL_NAMES = {
+    "organic_search": "Organic search",
+    "paid_search": "Paid search",
+    "social": "Social",
+    "email": "Email",
+    "referral": "Referral",
+    "direct_traffic": "Direct",
+}
+
+
+@dataclass
+class Funnel:
+    """What the generated files hold, computed from the generator's own truth."""
+
+    good_leads: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> page, origin
+    good_deals: dict[str, str] = field(default_factory=dict)  # lead id -> segment
+    rejected: list[tuple[str, int, str]] = field(default_factory=list)  # file, line, column
+
+
+def write_funnel(folder: Path, leads: int = 300, seed: int = 19) -> Funnel:
+    """``leads`` clean leads (1 in 3 won), then dirty rows: an origin no value map has, an
+    impossible date, an empty origin and page, a duplicated lead; deals for a lead nobody
+    has, without a won date, with a revenue that is not a number."""
+    rng = random.Random(seed)
+    truth = Funnel()
+    pages = {f"p{n}": ORIGINS[n % len(ORIGINS)] for n in range(40)}
+    lead_rows = [["lead_id", "first_contact", "landing_page", "origin"]]
+    deal_rows = [["lead_id", "won_date", "segment", "monthly_revenue"]]
+    for n in range(leads):
+        lead = f"L{n:04d}"
+        page = rng.choice(sorted(pages))
+        lead_rows.append([lead, f"2024-0{1 + n % 6}-{1 + n % 27:02d}", page, pages[page]])
+        truth.good_leads[lead] = (page, pages[page])
+        if n % 3 == 0:
+            segment = rng.choice(["retail", "services", "industry"])
+            deal_rows.append([lead, f"2024-0{7 + n % 3}-15T10:00:00", segment, f"{100 + n}.50"])
+            truth.good_deals[lead] = segment
+    line = len(lead_rows)  # the header is line 1
+    lead_rows.append(["L9001", "2024-03-01", "p1", "tv"])  # no value map entry
+    truth.rejected.append(("leads.csv", line + 1, "origin"))
+    lead_rows.append(["L9002", "2024-02-30", "p1", pages["p1"]])  # no such day
+    truth.rejected.append(("leads.csv", line + 2, "first_contact"))
+    lead_rows.append(["L9003", "2024-03-02", "", ""])  # no page, no origin: both left out
+    truth.good_leads["L9003"] = ("", "")
+    lead_rows.append(lead_rows[1])  # the first lead again, identical
+    line = len(deal_rows)
+    deal_rows.append(["L7777", "2024-08-01T09:00:00", "retail", "10"])  # no such lead
+    truth.rejected.append(("deals.csv", line + 1, "lead_id"))
+    deal_rows.append(["L0001", "", "retail", "10"])  # not won: no date
+    truth.rejected.append(("deals.csv", line + 2, "won_date"))
+    deal_rows.append(["L0002", "2024-08-01T09:00:00", "retail", "n/a"])
+    truth.rejected.append(("deals.csv", line + 3, "monthly_revenue"))
+    for name, rows in (("leads.csv", lead_rows), ("deals.csv", deal_rows)):
+        with (folder / name).open("w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+    shutil.copy(FUNNEL, folder / "funnel.yaml")
+    return truth
+
+
+async def rows_of(graph: Graph, query: LiteralString) -> list[tuple[Any, ...]]:
+    records, _, _ = await graph.driver.execute_query(query, database_=graph.database)
+    return [tuple(r.values()) for r in records]
+
+
+async def test_a_two_file_funnel_export_is_joined_by_key_and_counted_as_it_is_in_the_graph(
+    graph: Graph, tmp_path: Path
+) -> None:
+    truth = write_funnel(tmp_path)
+    said: list[str] = []
+    rejects = tmp_path / "rejects.csv"
+    result = await run_mapping(
+        graph, load_mapping(tmp_path / "funnel.yaml"), rejects=rejects, progress=said.append
+    )
+    with rejects.open(newline="") as handle:
+        bad = [(r["file"], int(r["line"]), r["column"]) for r in csv.DictReader(handle)]
+    assert bad == truth.rejected
+    assert result.lookups["leads"].duplicates == 1
+    pages = {page for page, _ in truth.good_leads.values() if page}
+    leads, deals = len(truth.good_leads), len(truth.good_deals)
+    # Distinct nodes, not rows: 301 lead rows name 301 customers, 40 pages 40 campaigns.
+    assert result.nodes == {
+        "Channel": 7,
+        "Customer": leads,
+        "Campaign": len(pages),
+        "Touchpoint": leads + deals,
+        "Deal": deals,
+    }
+    labels = result.labels
+    assert len(labels["Campaign"].created) == len(pages)
+    # The deals file only updates customers the leads file created.
+    deals_source = result.sources[2].nodes["Customer"]
+    assert (len(deals_source.created), len(deals_source.updated)) == (0, deals)
+    assert any("rows/s" in line for line in said)
+    assert "rows/s" in result.describe()
+
+    # The won touchpoint carries the lead's channel, taken from the other file.
+    won = await rows_of(
+        graph,
+        "MATCH (t:Touchpoint {type: 'PURCHASE'})-[:VIA]->(c:Channel) "
+        "RETURN c.name AS channel, count(*) AS n ORDER BY channel",
+    )
+    expected: dict[str, int] = {}
+    for lead in truth.good_deals:
+        name = CHANNEL_NAMES[truth.good_leads[lead][1]]
+        expected[name] = expected.get(name, 0) + 1
+    assert won == sorted(expected.items())
+    segments = await rows_of(
+        graph,
+        "MATCH (c:Customer) WHERE c.segment IS NOT NULL "
+        "RETURN c.segment AS s, count(*) AS n ORDER BY s",
+    )
+    by_segment: dict[str, int] = {}
+    for segment in truth.good_deals.values():
+        by_segment[segment] = by_segment.get(segment, 0) + 1
+    assert segments == sorted(by_segment.items())
+    # The lead without page or origin: a touchpoint with neither campaign nor channel.
+    assert await rows_of(
+        graph,
+        "MATCH (t:Touchpoint {id: 'funnel:lead:L9003:contact'}) "
+        "RETURN EXISTS { (t)-[:FROM]->() } AS campaign, EXISTS { (t)-[:VIA]->() } AS channel",
+    ) == [(False, False)]
+    # A deal opens at its lead's first contact (joined) and closes when won.
+    assert await rows_of(
+        graph,
+        "MATCH (:Customer {id: 'funnel:lead:L0003'})-[:OPENED]->(d:Deal) "
+        "RETURN toString(d.openedAt) AS opened, toString(d.closedAt) AS closed, d.amount AS a",
+    ) == [("2024-04-04T00:00:00Z", "2024-07-15T10:00:00Z", 103.5)]
+
+    again = await run_mapping(graph, load_mapping(tmp_path / "funnel.yaml"), rejects=rejects)
+    for label, counts in again.labels.items():
+        assert (len(counts.created), len(counts.updated)) == (0, 0), label
+        assert counts.unchanged == result.nodes[label]
+
+
+async def test_check_finds_a_value_no_value_map_has_and_writes_nothing(
+    graph: Graph, tmp_path: Path
+) -> None:
+    write_funnel(tmp_path, leads=30)
+    rejects = tmp_path / "rejects.csv"
+    result = check_mapping(load_mapping(tmp_path / "funnel.yaml"), rejects=rejects)
+    assert result.rejected == 5
+    with rejects.open(newline="") as handle:
+        reasons = [r["reason"] for r in csv.DictReader(handle)]
+    assert reasons[0].startswith("'tv' is not in value map 'origin_source' (it has ")
+    assert "in the graph" not in result.describe()
+    assert await totals(graph) == (0, 0)
+
+
+def _bad_enum(data: dict[str, Any]) -> None:
+    data["value_maps"]["origin_source"]["social"] = "SOCIALISH"
+
+
+def _no_lookups(data: dict[str, Any]) -> None:
+    del data["lookups"]
+
+
+def _no_channel_map(data: dict[str, Any]) -> None:
+    del data["value_maps"]["origin_channel"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            _bad_enum,
+            "sources.1.nodes.1.properties.sourceKind: value map entry 'social' -> 'SOCIALISH'",
+        ),
+        (_no_lookups, "sources.2.join.0: unknown lookup 'leads'"),
+        (_no_channel_map, "sources.1.nodes.2.properties.channelId: unknown value map"),
+    ],
+)
+def test_a_value_map_or_join_that_cannot_work_is_refused_naming_the_key(
+    change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    data = yaml.safe_load(FUNNEL.read_text())
+    change(data)
+    with pytest.raises(BadInputError) as caught:
+        parse_mapping(data, FUNNEL.parent)
+    assert reason in caught.value.message
+
+
+PARTIAL = """
+version: 1
+sources:
+  - rows:
+      - {num: "1", segment: MID}
+      - {num: "404", segment: ENTERPRISE}
+    nodes:
+      - label: Customer
+        id: "c:{num}"
+        partial: true
+        properties: {segment: segment}
+"""
+
+
+async def test_a_partial_update_sets_properties_without_the_required_ones(
+    graph: Graph, tmp_path: Path
+) -> None:
+    await run_mapping(graph, load_mapping(write_files(tmp_path)))
+    (tmp_path / "partial.yaml").write_text(PARTIAL)
+    result = await run_mapping(graph, load_mapping(tmp_path / "partial.yaml"))
+    counts = result.labels["Customer"]
+    assert (len(counts.seen), len(counts.updated), len(counts.missing)) == (1, 1, 1)
+    assert "1 not found (partial update skipped)" in result.describe()
+    assert await rows_of(
+        graph, "MATCH (c:Customer) RETURN c.id AS id, c.name AS name, c.segment AS s ORDER BY id"
+    ) == [("c:1", "Acme", "MID"), ("c:2", "Globex", "ENTERPRISE")]
+
+
+def test_a_partial_update_cannot_set_a_reference() -> None:
+    mapping = {
+        "sources": [
+            {
+                "rows": [{}],
+                "nodes": [
+                    {
+                        "label": "Touchpoint",
+                        "id": "x",
+                        "partial": True,
+                        "properties": {"teamId": "t"},
+                    }
+                ],
+            }
+        ]
+    }
+    with pytest.raises(BadInputError, match="a partial update sets properties, not references"):
+        parse_mapping(mapping, Path("."))
+
+
+async def test_an_empty_reference_cell_leaves_the_relationship_out(
+    graph: Graph, tmp_path: Path
+) -> None:
+    # t4 has no team: imported, with its customer, without HANDLED_BY.
+    result = await run_mapping(graph, load_mapping(write_files(tmp_path)))
+    assert result.rejected == 0
+    assert await rows_of(
+        graph,
+        "MATCH (c:Customer)-[:HAD]->(t:Touchpoint {id: 't4'}) "
+        "RETURN c.id AS c, EXISTS { (t)-[:HANDLED_BY]->() } AS team",
+    ) == [("c:2", False)]
+
+
+# --- batches: sized by the time they take, retried when their outcome is unknown -----------
+
+
+def test_the_batch_size_halves_on_slow_batches_and_grows_on_fast_ones_within_bounds() -> None:
+    sizer = BatchSizer(1_000, low=100, high=4_000, target_s=2.0)
+    sizer.took(1_000, 0.5)
+    assert sizer.size == 2_000
+    sizer.took(2_000, 3.0)  # within the band: kept
+    assert sizer.size == 2_000
+    sizer.took(2_000, 0.1)
+    sizer.took(4_000, 0.1)
+    assert sizer.size == 4_000  # the upper bound
+    sizer.took(4_000, 4.5)
+    assert sizer.size == 2_000
+    for _ in range(10):
+        sizer.failed()
+    assert sizer.size == 100  # the lower bound
+    sizer.took(30, 0.1)  # a short last batch says nothing about speed
+    assert sizer.size == 100
+
+
+class AnswerLost(Graph):
+    """The real database, but the answer of the ``lose``-th write is lost after it
+    committed, as when the connection drops between COMMIT and its reply."""
+
+    def __init__(self, graph: Graph, lose: set[int]) -> None:
+        super().__init__(graph.driver, graph.database, graph.timeout_s, personal=graph.personal)
+        self.lose = lose
+        self.writes = 0
+
+    async def write(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        self.writes += 1
+        answer = await super().write(work)
+        if self.writes in self.lose:
+            raise DatabaseUnavailableError("the graph database is unavailable")
+        return answer
+
+
+async def test_a_committed_batch_whose_answer_was_lost_is_retried_and_counted_once(
+    graph: Graph, tmp_path: Path
+) -> None:
+    truth = write_funnel(tmp_path, leads=60)
+    said: list[str] = []
+    losing = AnswerLost(graph, lose={2, 3})
+    result = await run_mapping(
+        losing,
+        load_mapping(tmp_path / "funnel.yaml"),
+        rejects=tmp_path / "rejects.csv",
+        batch_size=1_000,
+        progress=said.append,
+    )
+    assert result.retried == 2
+    assert sum("outcome unknown" in line and "writing it again" in line for line in said) == 2
+    customers = result.labels["Customer"]
+    # The lost attempt created the leads: the retry finds them, and still counts them created.
+    assert len(customers.created) == len(truth.good_leads)
+    assert len(customers.updated - customers.created) == 0
+    assert result.nodes["Touchpoint"] == len(truth.good_leads) + len(truth.good_deals)
+    assert "relationships created: at least" in result.describe()
+    assert await rows_of(graph, "MATCH (t:Touchpoint) RETURN count(t) AS n") == [
+        (len(truth.good_leads) + len(truth.good_deals),)
+    ]
+
+
+async def test_a_batch_that_keeps_failing_is_given_up_saying_what_is_in(
+    graph: Graph, tmp_path: Path
+) -> None:
+    write_funnel(tmp_path, leads=10)
+    losing = AnswerLost(graph, lose=set(range(2, 100)))
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await run_mapping(
+            losing, load_mapping(tmp_path / "funnel.yaml"), rejects=tmp_path / "rejects.csv"
+        )
+    assert "leads.csv: a batch of" in caught.value.message
+    assert "running the import again finishes it" in caught.value.message
+
+
+async def test_a_write_that_does_not_answer_in_time_names_the_setting_to_raise(
+    graph: Graph,
+) -> None:
+    never = asyncio.Event()
+
+    async def stuck(tx: Tx) -> None:
+        await never.wait()
+
+    writer = graph.bounded_by(0.2, "ORGGRAPH_WRITE_TIMEOUT_S")
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await writer.write(stuck)
+    assert "within 0.2 s (raise ORGGRAPH_WRITE_TIMEOUT_S" in caught.value.message
+    assert caught.value.details["setting"] == "ORGGRAPH_WRITE_TIMEOUT_S"
+
+
+async def test_demo_seeding_runs_under_the_write_budget_not_the_interactive_one(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orggraph import demo
+    from orggraph.graph import kpis, seed
+    from orggraph.settings import Settings
+
+    bounds: list[tuple[float | None, str]] = []
+
+    async def seeding(db: Graph, **_: Any) -> None:
+        bounds.append((db.timeout_s, db.timeout_setting))
+
+    async def computing(db: Graph) -> list[Any]:
+        bounds.append((db.timeout_s, db.timeout_setting))
+        return []
+
+    monkeypatch.setattr(seed, "seed_organisation", seeding)
+    monkeypatch.setattr(kpis, "compute_kpis", computing)
+    interactive = graph.bounded_by(30.0, "ORGGRAPH_QUERY_TIMEOUT_S")
+    await demo.load_demo(interactive, Settings(query_timeout_s=30.0, write_timeout_s=900.0))
+    assert bounds == [(900.0, "ORGGRAPH_WRITE_TIMEOUT_S")] * 2

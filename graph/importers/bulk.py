@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
@@ -197,10 +197,15 @@ def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRe
 # --- transaction bodies -----------------------------------------------------------------
 
 
-async def write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
-    """Upsert records of one label with the references they set (touchpoints: with chains)."""
+async def write_nodes(
+    tx: Tx, label: LiteralString, records: Sequence[Record], existing: Collection[str] | None = None
+) -> WriteSummary:
+    """Upsert records of one label with the references they set (touchpoints: with chains).
+
+    ``existing``: the ids among ``records`` that may exist already (None: any may)."""
     if label == "Touchpoint":
-        return await write_touchpoints(tx, [r for r in records if isinstance(r, TouchpointRecord)])
+        touchpoints = [r for r in records if isinstance(r, TouchpointRecord)]
+        return await write_touchpoints(tx, touchpoints, existing=existing)
     summary = WriteSummary(rows=len(records))
     rows = [node_row(r, tx.personal) for r in records]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
@@ -220,13 +225,19 @@ async def write_relationship_rows(
 
 
 async def write_touchpoints(
-    tx: Tx, records: Sequence[TouchpointRecord], *, chain: bool = True
+    tx: Tx,
+    records: Sequence[TouchpointRecord],
+    *,
+    chain: bool = True,
+    existing: Collection[str] | None = None,
 ) -> WriteSummary:
     """Upsert touchpoints with their references, then rebuild the chains of their customers,
-    former ones included (a touchpoint may have moved)."""
+    former ones included (a touchpoint may have moved). Only the ``existing`` ids (None:
+    all) are looked up for a former customer: a new touchpoint has none."""
     summary = WriteSummary(rows=len(records))
     ids = [r.id for r in records]
-    previous = await customers_of_touchpoints(tx, ids) if chain else set()
+    moved = ids if existing is None else [i for i in ids if i in existing]
+    previous = await customers_of_touchpoints(tx, moved) if chain and moved else set()
     summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in records]))
     if chain:
         customers = previous | {r.customer_id for r in records if r.customer_id is not None}

@@ -25,14 +25,18 @@ Policy for bad rows (documented in ``docs/import.md``):
 from __future__ import annotations
 
 import csv
+import enum
+import functools
 import json
 import re
 import string
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, LiteralString
 
 import yaml
 from pydantic import (
@@ -40,25 +44,31 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from orggraph.errors import BadInputError
+from orggraph.errors import BadInputError, DatabaseUnavailableError, OrgGraphError
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.importers.bulk import Progress, write_nodes
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
+    REF_PROPERTIES,
+    REFS,
     RELATIONSHIPS,
     Record,
     RelationshipKind,
+    validate_node_id,
 )
+from orggraph.graph.personal import seal_properties
 from orggraph.graph.writes import (
     RelationshipRow,
     WriteSummary,
-    write_records,
+    require_existing,
     write_relationships,
 )
 
@@ -86,6 +96,12 @@ class ValueSpec(Strict):
     format: str | None = Field(default=None, description="strptime format (datetime, date)")
     required: bool = False
     default: Any = None
+    map: str | dict[str, Any] | None = Field(
+        default=None,
+        description="a value map: the name of one under `value_maps`, or inline pairs; the "
+        "cell's text is replaced by its entry ('*': any other text) before conversion",
+    )
+    _table: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSpec:
@@ -94,7 +110,30 @@ class ValueSpec(Strict):
             raise ValueError("give exactly one of 'column', 'value' or 'template'")
         if self.template is not None:
             _template_columns(self.template)
+        if isinstance(self.map, dict):
+            self._table = {str(k): v for k, v in self.map.items()}
         return self
+
+    def use_map(self, maps: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """Resolve a named value map (raises ValueError for an unknown name)."""
+        if isinstance(self.map, str):
+            if self.map not in maps:
+                known = ", ".join(sorted(maps)) or "(none declared)"
+                raise ValueError(f"unknown value map {self.map!r}; known: {known}")
+            self._table = {str(k): v for k, v in maps[self.map].items()}
+        return self._table
+
+    def translate(self, text: str, column: str) -> Any:
+        """``text`` through the value map (no map: unchanged); raises BadRow if unmapped."""
+        if self._table is None:
+            return text
+        if text in self._table:
+            return self._table[text]
+        if "*" in self._table:
+            return self._table["*"]
+        name = f"value map {self.map!r}" if isinstance(self.map, str) else "the value map"
+        shown = ", ".join(repr(k) for k in list(self._table)[:8])
+        raise BadRow(column, f"{text!r} is not in {name} (it has {shown})")
 
     def columns(self) -> list[str]:
         if self.column is not None:
@@ -145,6 +184,14 @@ class _Mapped(Strict):
 class NodeSpec(_Mapped):
     label: str
     id: Value
+    optional: bool = Field(
+        default=False, description="a row whose id is empty makes no node (not a bad row)"
+    )
+    partial: bool = Field(
+        default=False,
+        description="only set the mapped properties of an existing node: its required "
+        "properties need not be mapped; a row naming a node that does not exist is skipped",
+    )
 
     @field_validator("label")
     @classmethod
@@ -162,6 +209,11 @@ class NodeSpec(_Mapped):
             if field_name is None or field_name == "id":
                 known = ", ".join(sorted(a for a in by_alias if a != "id"))
                 raise ValueError(f"{self.label} has no property {name!r}; known: {known}")
+            if self.partial and field_name in _reference_fields(self.label):
+                raise ValueError(
+                    f"properties.{name}: a partial update sets properties, not references "
+                    "(map the reference with a full node or a relationship)"
+                )
             if spec.value is not None:
                 annotation: Any = model.model_fields[field_name].annotation
                 try:
@@ -171,6 +223,12 @@ class NodeSpec(_Mapped):
                         f"properties.{name}: constant {spec.value!r}: {error.errors()[0]['msg']}"
                     ) from error
         return self
+
+
+def _reference_fields(label: str) -> set[str]:
+    """Fields of ``label`` written as relationships (references and their properties)."""
+    on_refs = {f for (owner, _), (f, _) in REF_PROPERTIES.items() if owner == label}
+    return {*REFS.get(label, {}), *on_refs}
 
 
 class RelationshipSpecIn(_Mapped):
@@ -198,7 +256,7 @@ class RelationshipSpecIn(_Mapped):
         return self
 
 
-class SourceSpec(Strict):
+class _Tabular(Strict):
     """One file (CSV with a header, or JSON lines), or inline ``rows``."""
 
     file: str | None = None
@@ -212,15 +270,11 @@ class SourceSpec(Strict):
         description="rows with more cells than the header: a bad row, or keep the leading "
         "cells (only safe when every mapped column precedes the first free-text column)",
     )
-    nodes: list[NodeSpec] = []
-    relationships: list[RelationshipSpecIn] = []
 
     @model_validator(mode="after")
-    def _file_or_rows(self) -> SourceSpec:
+    def _file_or_rows(self) -> _Tabular:
         if (self.file is None) == (self.rows is None):
             raise ValueError("give exactly one of 'file' or 'rows'")
-        if not self.nodes and not self.relationships:
-            raise ValueError("a source must make at least one node or relationship")
         return self
 
     @property
@@ -228,7 +282,82 @@ class SourceSpec(Strict):
         return self.file or "(inline rows)"
 
     def columns(self) -> set[str]:
-        """Every column the source's nodes and relationships read."""
+        return set()
+
+    def kind(self) -> str:
+        if self.format:
+            return self.format
+        if self.file and self.file.endswith((".jsonl", ".ndjson")):
+            return "jsonl"
+        return "csv"
+
+
+class LookupSpec(_Tabular):
+    """A table other sources take columns from by key (``join``); it makes nothing itself."""
+
+    key: str = Field(description="the column whose value other sources join on")
+    # The columns the joins take (set when the mapping is validated): the header must have them.
+    _needed: set[str] = PrivateAttr(default_factory=set)
+
+    def columns(self) -> set[str]:
+        return {self.key, *self._needed}
+
+
+class JoinSpec(Strict):
+    """Take columns of a ``lookups`` table into each row, by key: ``by`` names this
+    source's column (or a template) holding the key (not ``on``: YAML reads that as
+    true); ``columns`` maps the table's columns to the names they get in the row (a list
+    keeps the names)."""
+
+    lookup: str
+    by: Value
+    columns: dict[str, str]
+    required: bool = Field(
+        default=False, description="no match is a bad row (default: the columns are empty)"
+    )
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_list(cls, raw: Any) -> Any:
+        return {name: name for name in raw} if isinstance(raw, list) else raw
+
+
+class SourceSpec(_Tabular):
+    """A file or inline rows, the columns it joins from look-up tables, and what each
+    row makes."""
+
+    join: list[JoinSpec] = []
+    nodes: list[NodeSpec] = []
+    relationships: list[RelationshipSpecIn] = []
+
+    @model_validator(mode="after")
+    def _makes_something(self) -> SourceSpec:
+        if not self.nodes and not self.relationships:
+            raise ValueError("a source must make at least one node or relationship")
+        return self
+
+    def columns(self) -> set[str]:
+        """Every column of the file the source's joins, nodes and relationships read."""
+        used = self._mapped_columns()
+        for join in self.join:
+            used -= set(join.columns.values())
+        for join in self.join:
+            used.update(join.by.columns())
+        return used
+
+    def value_specs(self) -> Iterator[tuple[str, str, ValueSpec]]:
+        """(place in the mapping, property name or role, spec) of every value spec."""
+        for n, node in enumerate(self.nodes):
+            yield f"nodes.{n}", "id", node.id
+            for name, spec in node.properties.items():
+                yield f"nodes.{n}.properties.{name}", name, spec
+        for r, rel in enumerate(self.relationships):
+            yield f"relationships.{r}.from", "from", rel.from_
+            yield f"relationships.{r}.to", "to", rel.to
+            for name, spec in rel.properties.items():
+                yield f"relationships.{r}.properties.{name}", name, spec
+
+    def _mapped_columns(self) -> set[str]:
         used: set[str] = set()
         for node in self.nodes:
             used.update(node.id.columns())
@@ -244,18 +373,53 @@ class SourceSpec(Strict):
                 used.add(rel.where.column)
         return used
 
-    def kind(self) -> str:
-        if self.format:
-            return self.format
-        if self.file and self.file.endswith((".jsonl", ".ndjson")):
-            return "jsonl"
-        return "csv"
-
 
 class Mapping_(Strict):
     version: Literal[1] = 1
     description: str | None = None
+    lookups: dict[str, LookupSpec] = {}
+    value_maps: dict[str, dict[str, Any]] = {}
     sources: list[SourceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Mapping_:
+        """Joins name declared look-ups; value maps exist and their values fit the
+        properties they feed (an enum value, an id), so ``--check`` finds them first."""
+        for s, source in enumerate(self.sources):
+            for j, join in enumerate(source.join):
+                table = self.lookups.get(join.lookup)
+                if table is None:
+                    known = ", ".join(sorted(self.lookups)) or "(none declared)"
+                    raise ValueError(
+                        f"sources.{s}.join.{j}: unknown lookup {join.lookup!r}; known: {known}"
+                    )
+                table._needed.update(join.columns)
+            for place, name, spec in source.value_specs():
+                try:
+                    table_ = spec.use_map(self.value_maps)
+                    if table_ is not None:
+                        _check_map_values(source, place, name, table_)
+                except ValueError as error:
+                    raise ValueError(f"sources.{s}.{place}: {error}") from error
+        return self
+
+
+def _check_map_values(source: SourceSpec, place: str, name: str, table: Mapping[str, Any]) -> None:
+    """A value map feeding a node property: every value must be valid for it."""
+    if not place.startswith("nodes.") or ".properties." not in place:
+        return
+    node = source.nodes[int(place.split(".")[1])]
+    model = RECORDS[node.label]
+    by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
+    annotation: Any = model.model_fields[by_alias.get(name, name)].annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    for key, value in table.items():
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            raise ValueError(
+                f"value map entry {key!r} -> {value!r}: {error.errors()[0]['msg']}"
+            ) from error
 
 
 @dataclass
@@ -314,7 +478,7 @@ class BadRow(Exception):
 
 
 def read_source(
-    source: SourceSpec, base: Path, ragged: list[int] | None = None
+    source: _Tabular, base: Path, ragged: list[int] | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs; the line is the file's (1 = the CSV header).
 
@@ -339,7 +503,7 @@ def read_source(
 
 
 def _read_file(
-    source: SourceSpec, path: Path, ragged: list[int] | None
+    source: _Tabular, path: Path, ragged: list[int] | None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(newline="", encoding=source.encoding) as handle:
         if source.kind() == "jsonl":
@@ -393,11 +557,13 @@ def convert(spec: ValueSpec, row: Mapping[str, Any]) -> Any:
             if _empty(row.get(name)):
                 return _missing(spec, name)
             values[name] = str(row[name]).strip()
-        return spec.template.format_map(values)
+        return spec.translate(spec.template.format_map(values), spec.columns()[0])
     assert spec.column is not None
     raw = row.get(spec.column)
     if _empty(raw):
         return _missing(spec, spec.column)
+    if spec.map is not None:
+        raw = spec.translate(str(raw).strip(), spec.column)
     try:
         return _typed(spec, raw)
     except (ValueError, TypeError) as error:
@@ -453,22 +619,90 @@ def _keep(where: Filter | None, row: Mapping[str, Any]) -> bool:
 
 
 @dataclass
+class Update:
+    """A partial update: properties (Neo4j values) to set on an existing node."""
+
+    label: str
+    id: str
+    props: dict[str, Any]
+
+
+@dataclass
 class RowWrites:
     nodes: list[tuple[str, Record]] = field(default_factory=list)
     relationships: list[tuple[RelationshipKind, dict[str, Any]]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
 
 
-def row_writes(source: SourceSpec, row: Mapping[str, Any]) -> RowWrites:
+Tables = Mapping[str, "LookupTable"]
+
+
+@dataclass
+class LookupTable:
+    """A ``lookups`` table in memory: key -> the row (first one of a key wins)."""
+
+    name: str
+    file: str
+    rows: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    duplicates: int = 0
+
+
+def load_lookups(loaded: LoadedMapping) -> dict[str, LookupTable]:
+    """Read every look-up table once (only the columns joins take)."""
+    tables: dict[str, LookupTable] = {}
+    for name, spec in loaded.spec.lookups.items():
+        table = LookupTable(name, spec.name)
+        keep = spec.columns()
+        for _, row in read_source(spec, loaded.base):
+            key = row.get(spec.key)
+            if "__error__" in row or _empty(key):
+                continue
+            text = str(key).strip()
+            if text in table.rows:
+                table.duplicates += 1
+                continue
+            table.rows[text] = {k: v for k, v in row.items() if k in keep}
+        tables[name] = table
+    return tables
+
+
+def _joined(source: SourceSpec, row: Mapping[str, Any], tables: Tables) -> Mapping[str, Any]:
+    """The row with the columns its joins take from the look-up tables; raises BadRow."""
+    if not source.join or "__error__" in row:
+        return row
+    out = dict(row)
+    for join in source.join:
+        key = convert(join.by, row)
+        found = tables[join.lookup].rows.get(str(key).strip()) if key is not None else None
+        if found is None and join.required:
+            column = ", ".join(join.by.columns()) or "by"
+            raise BadRow(
+                column, f"no row of {tables[join.lookup].file} has the key {key!r} (join required)"
+            )
+        for taken, name in join.columns.items():
+            out[name] = found.get(taken) if found is not None else None
+    return out
+
+
+def row_writes(
+    source: SourceSpec, row: Mapping[str, Any], tables: Tables | None = None
+) -> RowWrites:
     """Validated records and relationship rows one source row makes; raises BadRow."""
     if "__error__" in row:
         raise BadRow("(row)", str(row["__error__"]))
+    row = _joined(source, row, tables or {})
     out = RowWrites()
     for spec in source.nodes:
         if not _keep(spec.where, row):
             continue
         node_id = convert(spec.id, row)
         if node_id is None:
+            if spec.optional:
+                continue
             raise BadRow(spec.id.columns()[0] if spec.id.columns() else "id", "no id")
+        if spec.partial:
+            out.updates.append(_partial(spec, str(node_id), row))
+            continue
         data: dict[str, Any] = {"id": str(node_id)}
         columns = {"id": spec.id.columns()}
         for name, value_spec in spec.properties.items():
@@ -516,7 +750,83 @@ def row_writes(source: SourceSpec, row: Mapping[str, Any]) -> RowWrites:
     return out
 
 
+def _partial(spec: NodeSpec, node_id: str, row: Mapping[str, Any]) -> Update:
+    """Each mapped property validated alone (the node's required ones need not be given)."""
+    try:
+        validate_node_id(node_id)
+    except ValueError as error:
+        raise BadRow(", ".join(spec.id.columns()) or "id", f"{spec.label}.id: {error}") from error
+    props: dict[str, Any] = {}
+    for name, value_spec in spec.properties.items():
+        value = convert(value_spec, row)
+        if value is None:
+            continue
+        try:
+            checked = _field_adapter(spec.label, name).validate_python(value)
+        except ValidationError as error:
+            column = ", ".join(value_spec.columns()) or name
+            raise BadRow(column, f"{spec.label}.{name}: {error.errors()[0]['msg']}") from error
+        props[name] = checked.value if isinstance(checked, enum.Enum) else checked
+    return Update(spec.label, node_id, props)
+
+
+@functools.cache
+def _field_adapter(label: str, name: str) -> TypeAdapter[Any]:
+    model = RECORDS[label]
+    by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
+    info = model.model_fields[by_alias.get(name, name)]
+    annotation: Any = (
+        Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    )
+    return TypeAdapter(annotation)
+
+
 # --- running a mapping ------------------------------------------------------------------
+
+
+@dataclass
+class NodeCounts:
+    """Distinct nodes of one label a source wrote, by what the write did to them."""
+
+    created: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)  # partial updates of absent nodes
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.seen - self.created - self.updated)
+
+    def add(self, other: NodeCounts) -> None:
+        self.created |= other.created
+        self.updated |= other.updated - self.created
+        self.seen |= other.seen
+        self.missing |= other.missing
+
+    def line(self, label: str) -> str:
+        text = (
+            f"{label}: {len(self.seen):,} distinct ({len(self.created):,} created, "
+            f"{len(self.updated - self.created):,} updated, {self.unchanged:,} unchanged)"
+        )
+        if self.missing:
+            text += f", {len(self.missing):,} not found (partial update skipped)"
+        return text
+
+
+@dataclass
+class SourceResult:
+    """What one source did: rows, seconds of pass 2, nodes by label, relationship rows."""
+
+    name: str
+    rows: int = 0
+    seconds: float = 0.0
+    nodes: dict[str, NodeCounts] = field(default_factory=dict)
+    relationships: dict[str, int] = field(default_factory=dict)
+    retried: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -524,11 +834,37 @@ class MappingResult:
     rows_read: int = 0
     rows_imported: int = 0
     rejected: int = 0
-    nodes: dict[str, int] = field(default_factory=dict)
-    relationships: dict[str, int] = field(default_factory=dict)
     writes: WriteSummary = field(default_factory=WriteSummary)
     rejects_file: Path | None = None
     ragged: dict[str, int] = field(default_factory=dict)
+    sources: list[SourceResult] = field(default_factory=list)
+    lookups: dict[str, LookupTable] = field(default_factory=dict)
+    retried: int = 0
+    known: dict[str, set[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def labels(self) -> dict[str, NodeCounts]:
+        """Per label over every source: a node one source created and another updated
+        counts once, as created."""
+        total: dict[str, NodeCounts] = {}
+        for source in self.sources:
+            for label, counts in source.nodes.items():
+                total.setdefault(label, NodeCounts()).add(counts)
+        return total
+
+    @property
+    def nodes(self) -> dict[str, int]:
+        """Distinct nodes written (or updated) per label."""
+        return {label: len(c.seen) for label, c in self.labels.items()}
+
+    @property
+    def relationships(self) -> dict[str, int]:
+        """Distinct relationship rows written per kind (a batch merges its duplicates)."""
+        total: dict[str, int] = {}
+        for source in self.sources:
+            for kind, n in source.relationships.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
 
     def describe(self) -> str:
         lines = [
@@ -540,17 +876,37 @@ class MappingResult:
             f"  {name}: {n:,} rows had more cells than the header (extra cells ignored)"
             for name, n in self.ragged.items()
         ]
-        lines += [f"  {label}: {n:,}" for label, n in sorted(self.nodes.items())]
-        lines += [f"  {kind}: {n:,}" for kind, n in sorted(self.relationships.items())]
+        lines += [
+            f"  lookup {t.name} ({t.file}): {len(t.rows):,} keys, {t.duplicates:,} duplicate "
+            "keys ignored (the first row of a key wins)"
+            for t in self.lookups.values()
+            if t.duplicates
+        ]
+        for source in self.sources:
+            lines.append(
+                f"  {source.name}: {source.rows:,} rows in {source.seconds:.1f} s "
+                f"({source.rate:,.0f} rows/s)"
+                + (f", {source.retried} batch(es) retried" if source.retried else "")
+            )
+            lines += [f"    {c.line(label)}" for label, c in sorted(source.nodes.items())]
+            lines += [
+                f"    {kind}: {n:,} relationship rows"
+                for kind, n in sorted(source.relationships.items())
+            ]
+        if not self.sources:  # --check: nothing written
+            return "\n".join(lines)
+        lines.append("  in the graph now, per label:")
+        lines += [f"    {c.line(label)}" for label, c in sorted(self.labels.items())]
+        at_least = "at least " if self.retried else ""
         lines.append(
-            f"  created {self.writes.nodes_created:,} nodes, "
-            f"{self.writes.relationships_created:,} relationships"
+            f"  relationships created: {at_least}{self.writes.relationships_created:,}"
+            + (" (a retried batch's first attempt may have created some)" if self.retried else "")
         )
         return "\n".join(lines)
 
 
 def _validate_all(
-    loaded: LoadedMapping, rejects: Path | None
+    loaded: LoadedMapping, rejects: Path | None, tables: Tables
 ) -> tuple[MappingResult, set[tuple[int, int]]]:
     """Pass 1: every row of every source, no writes. Returns the rejected (source, line)s."""
     result = MappingResult(rejects_file=rejects)
@@ -563,7 +919,7 @@ def _validate_all(
             for line, row in read_source(source, loaded.base, ragged):
                 result.rows_read += 1
                 try:
-                    row_writes(source, row)
+                    row_writes(source, row, tables)
                 except BadRow as problem:
                     error = RowError(source.name, line, problem.column, problem.reason, row)
                     if rejects is None:
@@ -598,9 +954,58 @@ def _validate_all(
 
 
 def check_mapping(loaded: LoadedMapping, rejects: Path | None = None) -> MappingResult:
-    """Validate the mapping's every row without writing (``--check``)."""
-    result, _ = _validate_all(loaded, rejects)
+    """Validate the mapping's every row without writing (``--check``): conversions, enum
+    values, value maps, joins."""
+    tables = load_lookups(loaded)
+    result, _ = _validate_all(loaded, rejects, tables)
+    result.lookups = tables
     return result
+
+
+# --- pass 2: batches sized to the time they take, retried when their outcome is unknown --
+
+MIN_BATCH = 50
+MAX_BATCH = 50_000
+TARGET_BATCH_S = 5.0
+"""A batch should take about this long: one taking over twice as long is halved, one
+under half as long doubled (within MIN_BATCH..MAX_BATCH). Short batches keep every
+transaction far from the write budget (ORGGRAPH_WRITE_TIMEOUT_S) on a loaded machine;
+long enough ones keep the per-transaction cost small."""
+MAX_RETRIES = 5
+"""Batches retried in a row for a lost or timed-out write before the import gives up."""
+
+
+@dataclass
+class BatchSizer:
+    """The next batch's size, from the time the last one took (see TARGET_BATCH_S)."""
+
+    size: int
+    low: int = MIN_BATCH
+    high: int = MAX_BATCH
+    target_s: float = TARGET_BATCH_S
+
+    def __post_init__(self) -> None:
+        self.size = max(1, min(self.size, self.high))
+        self.low = min(self.low, self.size)
+
+    def took(self, rows: int, seconds: float) -> None:
+        if seconds > 2 * self.target_s:
+            self.size = max(self.low, self.size // 2)
+        elif seconds < self.target_s / 2 and rows >= self.size:
+            self.size = min(self.high, self.size * 2)
+
+    def failed(self) -> None:
+        self.size = max(self.low, self.size // 2)
+
+
+def _outcome_unknown(error: OrgGraphError) -> str | None:
+    """Why a batch may be retried: its commit outcome is unknown (no answer in time, the
+    connection lost after sending), or the database timed it out (rolled back)."""
+    if isinstance(error, DatabaseUnavailableError):
+        return f"outcome unknown ({error.message})"
+    if isinstance(error, BadInputError) and "Timeout" in str(error.details.get("neo4jCode", "")):
+        return f"not committed ({error.message})"
+    return None
 
 
 async def run_mapping(
@@ -611,51 +1016,215 @@ async def run_mapping(
     batch_size: int = 5_000,
     progress: Say | None = None,
 ) -> MappingResult:
-    """Validate every row (pass 1), then write the good ones batch by batch (pass 2)."""
-    result, bad = _validate_all(loaded, rejects)
+    """Validate every row (pass 1), then write the good ones batch by batch (pass 2).
+
+    ``batch_size`` is the first batch's size (in source rows); later ones adapt to the
+    time a batch takes (BatchSizer). A batch whose outcome is unknown is said so and
+    written again in halves (writes are idempotent), up to MAX_RETRIES times in a row."""
+    tables = load_lookups(loaded)
+    result, bad = _validate_all(loaded, rejects, tables)
+    result.lookups = tables
+    sizer = BatchSizer(batch_size)
     for index, source in enumerate(loaded.spec.sources):
-        batch: list[RowWrites] = []
-        done = 0
+        counts = SourceResult(source.name)
+        order = list(dict.fromkeys(n.label for n in source.nodes))
+        result.sources.append(counts)
+        meter = Progress(source.name, None, progress, every=max(batch_size, 10_000))
+        started = time.perf_counter()
+        batch: list[tuple[int, RowWrites]] = []
         for line, row in read_source(source, loaded.base):
             if (index, line) in bad:
                 continue
-            batch.append(row_writes(source, row))
-            if len(batch) >= batch_size:
-                await _write_batch(graph, batch, result)
-                done += len(batch)
+            batch.append((line, row_writes(source, row, tables)))
+            if len(batch) >= sizer.size:
+                await _write_retrying(graph, batch, sizer, result, counts, progress, order)
+                meter.advance(len(batch))
                 batch = []
-                if progress:
-                    progress(f"{source.name}: {done:,} rows")
         if batch:
-            await _write_batch(graph, batch, result)
-            done += len(batch)
+            await _write_retrying(graph, batch, sizer, result, counts, progress, order)
+            meter.advance(len(batch))
+        counts.seconds = time.perf_counter() - started
+        counts.rows = meter.done
         if progress:
-            progress(f"{source.name}: {done:,} rows imported")
+            progress(f"{meter.line()} (imported)")
     return result
 
 
-async def _write_batch(graph: Graph, batch: list[RowWrites], result: MappingResult) -> None:
-    """One transaction: the batch's nodes (label by label, in mapping order), then its
-    relationships; duplicates within the batch are merged (the last row wins)."""
-    nodes: dict[str, dict[str, Record]] = {}
+async def _write_retrying(
+    graph: Graph,
+    batch: list[tuple[int, RowWrites]],
+    sizer: BatchSizer,
+    result: MappingResult,
+    counts: SourceResult,
+    say: Say | None,
+    order: list[str],
+) -> None:
+    """Write ``batch``; a part whose outcome is unknown is written again in two halves."""
+    pending = [batch]
+    failures = 0
+    previous: States | None = None
+    while pending:
+        part = pending.pop(0)
+        started = time.perf_counter()
+        try:
+            if previous is None:  # once: a retry compares with the state before attempt 1
+                previous = await graph.read(partial(_states_of, _ids(w for _, w in batch)))
+            await _write_batch(graph, [w for _, w in part], previous, result, counts, order)
+        except OrgGraphError as error:
+            why = _outcome_unknown(error)
+            if why is None:
+                raise
+            failures += 1
+            lines = f"lines {part[0][0]}-{part[-1][0]}"
+            if failures > MAX_RETRIES:
+                raise DatabaseUnavailableError(
+                    f"{counts.name}: a batch of {len(part):,} rows ({lines}): {why}; gave up "
+                    f"after {MAX_RETRIES} retries. Earlier batches are in; every write is "
+                    "idempotent, so running the import again finishes it",
+                    file=counts.name,
+                    line=part[0][0],
+                ) from error
+            sizer.failed()
+            half = max(1, len(part) // 2)
+            pending[:0] = [part[:half], part[half:]] if len(part) > 1 else [part]
+            counts.retried += 1
+            result.retried += 1
+            if say:
+                say(
+                    f"{counts.name}: a batch of {len(part):,} rows ({lines}): {why}; writes "
+                    f"are idempotent: writing it again in batches of {half:,}"
+                )
+            continue
+        sizer.took(len(part), time.perf_counter() - started)
+        result.rows_imported += len(part)
+
+
+async def _require_known(
+    tx: Tx, label: str, records: list[Record], known: tuple[Mapping[str, set[str]], ...]
+) -> None:
+    """The references ``records`` set must name nodes that exist: those this import wrote
+    or found are known to; the others are looked up by the write layer's check
+    (NOT_FOUND naming them)."""
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        for name, target in record.refs().items():
+            other = REFS[label][name].other_label
+            if target is not None and not any(target in ids.get(other, ()) for ids in known):
+                wanted.setdefault(name, set()).add(target)
+    for name, targets in wanted.items():
+        await require_existing(tx, REFS[label][name].other_label, targets, f"{label}.{name}")
+
+
+@functools.cache
+def node_states_query(label: LiteralString) -> LiteralString:
+    """The stored properties of the nodes of ``label`` among ``$ids`` that exist."""
+    return (
+        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) RETURN n.id AS id, properties(n) AS p"
+    )
+
+
+@functools.cache
+def update_nodes_query(label: LiteralString) -> LiteralString:
+    """A partial update: set properties on nodes that exist (absent ones are left out)."""
+    return "UNWIND $rows AS row MATCH (n:" + label + " {id: row.id}) SET n += row.props"
+
+
+States = dict[str, dict[str, Any]]
+"""label -> id -> stored properties, of the nodes that exist."""
+
+
+async def _states(tx: Tx, label: LiteralString, ids: list[str]) -> dict[str, Any]:
+    if not ids:
+        return {}
+    return {r["id"]: r["p"] for r in await tx.records(node_states_query(label), ids=ids)}
+
+
+async def _states_of(ids: dict[str, list[str]], tx: Tx) -> States:
+    return {label: await _states(tx, RECORDS[label].label, i) for label, i in ids.items()}
+
+
+def _ids(batch: Iterable[RowWrites]) -> dict[str, list[str]]:
+    """The ids each label's nodes (full or partial) have in ``batch``."""
+    ids: dict[str, set[str]] = {}
+    for writes in batch:
+        for label, record in writes.nodes:
+            ids.setdefault(label, set()).add(record.id)
+        for update in writes.updates:
+            ids.setdefault(update.label, set()).add(update.id)
+    return {label: sorted(i) for label, i in ids.items()}
+
+
+async def _write_batch(
+    graph: Graph,
+    batch: list[RowWrites],
+    previous: States,
+    result: MappingResult,
+    counts: SourceResult,
+    order: list[str],
+) -> None:
+    """One transaction: the batch's nodes (label by label, in mapping order), partial
+    updates, then its relationships; duplicates within the batch are merged (the last row
+    wins).
+
+    What the batch did to each node is measured, not assumed: the stored properties of the
+    batch's nodes are read before (in a read of their own, so a retry compares with the
+    state before the first attempt, not with what a lost attempt committed) and, for those
+    that existed, again at the end of the write transaction."""
+    nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
+    updates: dict[str, dict[str, dict[str, Any]]] = {}
     rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
     for writes in batch:
         for label, record in writes.nodes:
             nodes.setdefault(label, {})[record.id] = record
+        for update in writes.updates:
+            updates.setdefault(update.label, {}).setdefault(update.id, {}).update(update.props)
         for kind, rel in writes.relationships:
             rels.setdefault(kind, {})[(rel["from"], rel["to"], rel["key"])] = rel
+    ids = _ids(batch)
+    known = result.known
 
-    async def work(tx: Tx) -> WriteSummary:
+    async def work(tx: Tx) -> tuple[WriteSummary, dict[str, dict[str, Any]]]:
         summary = WriteSummary()
+        written: dict[str, set[str]] = {}  # by this transaction, so far
         for label, records in nodes.items():
-            summary.merge(await write_records(tx, RECORDS[label].label, list(records.values())))
-        for kind, rows in rels.items():
-            summary.merge(await write_relationships(tx, kind, list(rows.values())))
-        return summary
+            if records:
+                batch_records = list(records.values())
+                await _require_known(tx, label, batch_records, (known, written))
+                summary.merge(
+                    await write_nodes(
+                        tx, RECORDS[label].label, batch_records, previous.get(label, {})
+                    )
+                )
+                written[label] = set(records)
+        for label, changes in updates.items():
+            rows = [
+                {"id": i, "props": seal_properties(tx.personal, label, i, p)}
+                for i, p in changes.items()
+                if i in previous.get(label, {})
+            ]
+            if rows:
+                summary.add(await tx.run(update_nodes_query(RECORDS[label].label), rows=rows))
+        for kind, rows_ in rels.items():
+            summary.merge(await write_relationships(tx, kind, list(rows_.values())))
+        existed = {label: sorted(set(i) & set(previous[label])) for label, i in ids.items()}
+        return summary, await _states_of(existed, tx)
 
-    result.writes.merge(await graph.write(work))
-    result.rows_imported += len(batch)
-    for label, records in nodes.items():
-        result.nodes[label] = result.nodes.get(label, 0) + len(records)
-    for kind, rows in rels.items():
-        result.relationships[kind.value] = result.relationships.get(kind.value, 0) + len(rows)
+    summary, after = await graph.write(work)
+    result.writes.merge(summary)
+    for label in ids:  # nodes that exist now: references to them need no look-up
+        known.setdefault(label, set()).update(nodes.get(label, {}), previous.get(label, {}))
+    for label, label_ids in ids.items():
+        tally = counts.nodes.setdefault(label, NodeCounts())
+        for node_id in label_ids:
+            if node_id not in previous[label]:
+                if node_id in nodes.get(label, {}):
+                    tally.created.add(node_id)
+                    tally.seen.add(node_id)
+                else:
+                    tally.missing.add(node_id)
+                continue
+            tally.seen.add(node_id)
+            if after[label].get(node_id) != previous[label][node_id]:
+                tally.updated.add(node_id)
+    for kind, rows_ in rels.items():
+        counts.relationships[kind.value] = counts.relationships.get(kind.value, 0) + len(rows_)

@@ -61,7 +61,12 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="skip bad rows into this CSV (file, line, column, reason) instead of stopping",
     )
-    csv.add_argument("--batch-size", type=int, default=5_000)
+    csv.add_argument(
+        "--batch-size",
+        type=int,
+        default=5_000,
+        help="rows of the first batch; later batches adapt to the time one takes",
+    )
     csv.add_argument(
         "--check", action="store_true", help="validate the mapping and every row; write nothing"
     )
@@ -88,7 +93,9 @@ def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argpars
     from orggraph.database import open_graph
 
     async def main() -> T:
-        async with open_graph(settings) as graph:
+        async with open_graph(settings) as opened:
+            # Bulk work runs under the write budget, never the interactive read bound.
+            graph = opened.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
             result = await job(graph)
             if not getattr(args, "no_kpis", False):
                 await _recompute_kpis(graph, settings)
