@@ -472,7 +472,13 @@ class Touchpoint:
     at: datetime | None
     type: TouchpointType | None
     activity: str | None
-    value: float | None
+    value: float | None = strawberry.field(
+        description="The value (money, e.g. a purchase's revenue) as a float (may be inexact).",
+        deprecation_reason="Inexact: read valueExact. Removed in the next release.",
+    )
+    value_exact: Decimal | None = strawberry.field(
+        description="The value (money), exact (up to 4 decimal places), as a decimal string."
+    )
     attributes: JSON | None
 
     @classmethod
@@ -483,6 +489,7 @@ class Touchpoint:
             type=as_enum(TouchpointType, p.get("type")),
             activity=p.get("activity"),
             value=as_float(p.get("value")),
+            value_exact=stored_amount(p, "value"),
             attributes=as_json(p.get("attributes")),
         )
 
@@ -595,7 +602,8 @@ class Deal:
     LABEL: ClassVar[LiteralString] = "Deal"
     id: strawberry.ID
     amount: float | None = strawberry.field(
-        description="The amount as a float (may be inexact): read amountExact for sums."
+        description="The amount as a float (may be inexact).",
+        deprecation_reason="Inexact: read amountExact. Removed in the next release.",
     )
     amount_exact: Decimal | None = strawberry.field(
         description="The amount, exact (up to 4 decimal places), as a decimal string."
