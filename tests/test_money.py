@@ -274,3 +274,36 @@ async def test_migration_6_gives_older_touchpoints_their_exact_value(graph: Grap
     assert data["touchpoint"] == {"valueExact": "19.99"}
     assert await scalar(graph, "MATCH (t:Touchpoint {id: 'old'}) RETURN t.valueE4") == 199_900
     assert await scalar(graph, "MATCH (t:Touchpoint {id: 'none'}) RETURN t.valueE4") is None
+
+
+async def test_graphql_takes_money_exactly_as_a_decimal_string(graph: Graph) -> None:
+    big = "12345678901234.5678"  # 18 digits: a float keeps 17 at most
+    assert str(float(big)) != big
+    mutation = (
+        "mutation($d: DealInput!, $t: TouchpointInput!) { upsertDeal(input: $d) { amountExact }"
+        " upsertTouchpoint(input: $t) { valueExact } }"
+    )
+    at = "2024-01-01T00:00:00Z"
+    deal = {"id": "d", "amountExact": big, "openedAt": at}
+    touch = {"id": "t", "at": at, "type": "PURCHASE", "valueExact": "0.0005"}
+    data = ok(await execute(graph, mutation, {"d": deal, "t": touch}))
+    assert data == {
+        "upsertDeal": {"amountExact": big},
+        "upsertTouchpoint": {"valueExact": "0.0005"},
+    }
+    assert await scalar(graph, "MATCH (d:Deal) RETURN d.amountE4") == 123456789012345678
+    # the deprecated float, when given too, must say the same amount
+    same = ok(
+        await execute(
+            graph, mutation, {"d": deal | {"amount": 1.5, "amountExact": "1.50"}, "t": touch}
+        )
+    )
+    assert same["upsertDeal"] == {"amountExact": "1.50"}
+    result = await execute(graph, mutation, {"d": deal | {"amount": 1.5}, "t": touch})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert result.errors is not None
+    assert (result.errors[0].extensions or {})["field"] == "amountExact"
+    assert await scalar(graph, "MATCH (d:Deal) RETURN d.amountE4") == 15000
+    missing = await execute(graph, mutation, {"d": {"id": "e", "openedAt": at}, "t": touch})
+    assert error_codes(missing) == ["BAD_USER_INPUT"]
+    assert missing.errors is not None and "amount" in missing.errors[0].message
