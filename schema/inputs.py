@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
 from orggraph.errors import BadInputError
+from orggraph.graph.money import PLACES
 from orggraph.schema.enums import (
     ChannelKind,
     CustomerKind,
@@ -72,6 +73,22 @@ def exact_money(row: dict[str, Any]) -> dict[str, Any]:
         if exact is not None or field not in row:
             row[field] = exact
     return row
+
+
+def float_money(exact: str) -> Any:
+    """The deprecated float twin of a money input (kept for one release)."""
+    return strawberry.field(
+        default=UNSET,
+        description=f"As a float (its decimal text is what counts): prefer {exact}.",
+        deprecation_reason=f"A float cannot carry every amount exactly: give {exact}.",
+    )
+
+
+def exact_money_field(what: str) -> Any:
+    return strawberry.field(
+        default=UNSET,
+        description=f"{what}, exact: a decimal string of at most {PLACES} decimal places.",
+    )
 
 
 @strawberry.input
@@ -134,15 +151,8 @@ class TouchpointInput:
     at: datetime
     type: TouchpointType
     activity: str | None = UNSET
-    value: float | None = strawberry.field(
-        default=UNSET,
-        description="Money, as a float (its decimal text is what counts).",
-        deprecation_reason="A float cannot carry every amount exactly: give valueExact.",
-    )
-    value_exact: Decimal | None = strawberry.field(
-        default=UNSET,
-        description="Money (e.g. a purchase's revenue), exact: a decimal string, <= 4 places.",
-    )
+    value: float | None = float_money("valueExact")
+    value_exact: Decimal | None = exact_money_field("Money (e.g. a purchase's revenue)")
     attributes: JSON | None = UNSET
     customer_id: strawberry.ID | None = UNSET
     channel_id: strawberry.ID | None = UNSET
@@ -172,15 +182,8 @@ class CampaignInput:
 class DealInput:
     id: strawberry.ID
     opened_at: datetime
-    amount: float | None = strawberry.field(
-        default=UNSET,
-        description="The amount as a float (its decimal text is what counts).",
-        deprecation_reason="A float cannot carry every amount exactly: give amountExact.",
-    )
-    amount_exact: Decimal | None = strawberry.field(
-        default=UNSET,
-        description="The amount, exact: a decimal string of at most 4 decimal places.",
-    )
+    amount: float | None = float_money("amountExact")
+    amount_exact: Decimal | None = exact_money_field("The amount")
     currency: str | None = UNSET
     closed_at: datetime | None = UNSET
     won: bool | None = UNSET
