@@ -172,6 +172,8 @@ def _money_rules() -> list[str]:
         f"Money fields are {' and '.join(fields)}. Each is an exact decimal:",
         f"at most {PLACES} decimal places and {MAX_DIGITS} digits, not negative (else",
         "`BAD_USER_INPUT` naming the field; a row of an import names file, line and column).",
+        "An import passes a cell's text to it exactly: leave the column's `type` out",
+        "(`float` would round amounts of more than 15 digits).",
         "GraphQL takes it exactly as a `Decimal` string (`DealInput.amountExact`,",
         "`TouchpointInput.valueExact`) and gives it back the same way (`Deal.amountExact`,",
         "`Touchpoint.valueExact`). The `Float` fields (`amount`, `value`, in and out) are",
