@@ -24,7 +24,8 @@ from pydantic import Field
 
 PLACES = 4
 SCALE = 10**PLACES
-# 14 integer digits: amountE4 stays within Neo4j's 64-bit integers, sums of 900 such too.
+# 14 integer digits: amountE4 stays within Neo4j's 64-bit integers; so does a sum (WON_REVENUE,
+# 10^4 times the total) while the total stays below 9.2 x 10^14: nine of the largest amounts.
 MAX_DIGITS = 14 + PLACES
 
 ExactAmount = Annotated[
