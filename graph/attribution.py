@@ -10,10 +10,12 @@ Rules (also in docs/traversals.md):
   smaller id first. Each touch carries the key of the asked dimension
   (``None`` is the explicit "(none)" bucket), its time and its step's stage.
 * Every model gives each touch a non-negative *integer* weight; weights are
-  summed per key and the deal's amount, in integer cents, is split over the
-  keys by the largest-remainder rule (floors first, then one cent each to
-  the largest remainders; equal remainders go to the key that appears first
-  in the journey). So the credits of a deal add up to its amount exactly.
+  summed per key and the deal's amount, in whole minor units of its currency
+  ("cents" below: cents of EUR, yen of JPY, thousandths of KWD; the exact
+  amount rounded half-even to them, graph.money), is split over the keys by the
+  largest-remainder rule (floors first, then one unit each to the largest
+  remainders; equal remainders go to the key that appears first in the
+  journey). So the credits of a deal add up to its amount exactly.
 * A single-touch journey gives 100% to its touch under every model. A deal
   without touchpoints is unattributed (counted in the totals only).
 * FIRST_TOUCH / LAST_TOUCH: 100% to the first / last touch.
@@ -49,7 +51,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import DealRecord
-from orggraph.graph.money import stored_amount
+from orggraph.graph.money import stored_amount, to_minor_units
 
 # --- the models ------------------------------------------------------------------------
 
@@ -116,10 +118,6 @@ def to_cents(amount: float | int | Decimal) -> int:
     """An amount in integer cents (half-even at the third decimal)."""
     value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def from_cents(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
 
 
 # --- apportioning ---------------------------------------------------------------------
@@ -559,7 +557,9 @@ async def attribution_data(
         journeys.append(
             DealJourney(
                 deal_id=deal["id"],
-                amount_cents=to_cents(stored_amount(deal) or 0),  # exact, then cents
+                amount_cents=to_minor_units(
+                    stored_amount(deal) or Decimal(0), deal.get("currency")
+                ),
                 closed_ms=deal["closed"],
                 opened_ms=deal.get("opened"),
                 touches=touches,

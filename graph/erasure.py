@@ -36,7 +36,14 @@ ERASED_NAME = "(erased)"
 # Customer properties an erasure keeps: not personal, and what aggregates group by.
 KEPT_CUSTOMER_PROPERTIES: tuple[LiteralString, ...] = ("id", "kind", "segment")
 # Touchpoint properties an erasure keeps (the free-form ``attributes`` go).
-KEPT_TOUCHPOINT_PROPERTIES: tuple[LiteralString, ...] = ("id", "at", "type", "activity", "value")
+KEPT_TOUCHPOINT_PROPERTIES: tuple[LiteralString, ...] = (
+    "id",
+    "at",
+    "type",
+    "activity",
+    "value",
+    "valueE4",
+)
 
 SCRUB_CUSTOMER: LiteralString = """
 MATCH (c:Customer {id: $id})
@@ -51,7 +58,8 @@ RETURN touchpointIds
 ANONYMISE_TOUCHPOINTS: LiteralString = """
 UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id})
-SET t = {id: t.id, at: t.at, type: t.type, activity: t.activity, value: t.value}
+SET t = {id: t.id, at: t.at, type: t.type, activity: t.activity, value: t.value,
+         valueE4: t.valueE4}
 """
 
 SCRUB_BELONGING_OBJECTS: LiteralString = """

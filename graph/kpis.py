@@ -310,9 +310,9 @@ UNWIND $periods AS period
 CALL (period) {
   OPTIONAL MATCH (d:Deal)
   WHERE d.won = true AND d.closedAt >= period[0] AND d.closedAt < period[1]
-  RETURN count(d) AS sampleSize, sum(d.amount) AS value
+  RETURN count(d) AS sampleSize, sum(d.amountE4) AS e4
 }
-RETURN period[0] AS periodStart, toFloat(value) AS value, sampleSize
+RETURN period[0] AS periodStart, toFloat(e4) / 10000 AS value, sampleSize
 """
 
 DEAL_WIN_RATE: LiteralString = """

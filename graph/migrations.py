@@ -154,20 +154,35 @@ integer ``amountE4`` (graph.money). The float's nearest 4-place value is what wa
 amounts came from 2-decimal inputs or were rounded to cents."""
 
 
+TOUCHPOINTS_WITHOUT_EXACT_VALUE: LiteralString = """
+MATCH (t:Touchpoint) WHERE t.valueE4 IS NULL AND t.value IS NOT NULL
+WITH t LIMIT $size
+SET t.valueE4 = toInteger(round(t.value * 10000))
+RETURN count(t) AS done
+"""
+"""One batch of touchpoints written before exact values: the same rule as deals' amounts
+(a value below 0, allowed then, keeps its sign)."""
+
+
 async def backfill_exact_amounts(graph: Graph) -> None:
-    """Give every deal its exact amount (``amountE4``), a batch per transaction."""
-    total = 0
-    while True:
+    """Give every deal its exact amount (``amountE4``), then every touchpoint its exact
+    value (``valueE4``), a batch per transaction."""
+    for what, query in (
+        ("deals", DEALS_WITHOUT_EXACT_AMOUNT),
+        ("touchpoints", TOUCHPOINTS_WITHOUT_EXACT_VALUE),
+    ):
+        total = 0
+        while True:
 
-        async def batch(tx: Tx) -> int:
-            record = await tx.single(DEALS_WITHOUT_EXACT_AMOUNT, size=BACKFILL_PAGE_SIZE)
-            return int(record["done"]) if record else 0
+            async def batch(tx: Tx, query: LiteralString = query) -> int:
+                record = await tx.single(query, size=BACKFILL_PAGE_SIZE)
+                return int(record["done"]) if record else 0
 
-        done = await graph.write(batch)
-        if not done:
-            return
-        total += done
-        log.info("exact amounts backfill: %d deals done", total)
+            done = await graph.write(batch)
+            if not done:
+                break
+            total += done
+            log.info("exact money backfill: %d %s done", total, what)
 
 
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
@@ -227,7 +242,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6,
-        "deals' amounts exact: amountE4, the amount times 10^4 as an integer, beside the float",
+        "money exact: deals' amountE4 and touchpoints' valueE4, the amount times 10^4 as an "
+        "integer, beside the float",
         (),
         backfill_exact_amounts,
     ),

@@ -23,7 +23,7 @@ from typing import Annotated, Any, ClassVar, LiteralString
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from orggraph.graph.money import ExactAmount, to_e4
+from orggraph.graph.money import ExactAmount, exact_property, to_e4
 
 # --- identifiers -------------------------------------------------------------
 
@@ -266,6 +266,8 @@ class Record(BaseModel):
         use_enum_values=True,
     )
     label: ClassVar[LiteralString]
+    # Exact money fields (camelCase = snake_case names here), stored twice (graph.money).
+    money_fields: ClassVar[tuple[str, ...]] = ()
     id: NodeId
 
     def properties(self) -> dict[str, Any]:
@@ -277,7 +279,13 @@ class Record(BaseModel):
         data = self.model_dump(
             by_alias=True, exclude_unset=True, exclude={"id", *refs, *ref_properties}
         )
-        return {key: _to_neo4j(value) for key, value in data.items()}
+        props = {key: _to_neo4j(value) for key, value in data.items()}
+        for key in self.money_fields:  # the exact integer, the float beside it (graph.money)
+            if key in props:
+                money: Decimal | None = props[key]
+                props[exact_property(key)] = None if money is None else to_e4(money)
+                props[key] = None if money is None else float(money)
+        return props
 
     def refs(self) -> dict[str, Any]:
         """The reference fields (e.g. ``customer_id``) the caller set."""
@@ -343,10 +351,11 @@ class CustomerRecord(Record):
 
 class TouchpointRecord(Record):
     label: ClassVar[LiteralString] = "Touchpoint"
+    money_fields: ClassVar[tuple[str, ...]] = ("value",)
     at: UtcDatetime
     type: TouchpointType
     activity: ShortText | None = None
-    value: float | None = Field(default=None, allow_inf_nan=False)
+    value: ExactAmount | None = None  # money, exact (graph.money): also stored as valueE4
     attributes: dict[str, Any] | None = None
     customer_id: NodeId | None = None
     channel_id: NodeId | None = None
@@ -379,6 +388,7 @@ class CampaignRecord(Record):
 
 class DealRecord(Record):
     label: ClassVar[LiteralString] = "Deal"
+    money_fields: ClassVar[tuple[str, ...]] = ("amount",)
     amount: ExactAmount  # exact (graph.money): stored as amountE4, and as a float
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     opened_at: UtcDatetime
@@ -386,14 +396,6 @@ class DealRecord(Record):
     won: bool | None = None
     customer_id: NodeId | None = None
     team_id: NodeId | None = None
-
-    def properties(self) -> dict[str, Any]:
-        """The exact amount as ``amountE4`` (an integer), with ``amount`` as a float beside it."""
-        props = super().properties()
-        if isinstance(props.get("amount"), Decimal):
-            props["amountE4"] = to_e4(props["amount"])
-            props["amount"] = float(props["amount"])
-        return props
 
 
 class KpiRecord(Record):

@@ -4,10 +4,12 @@
   ``MAX_DIGITS`` digits (pydantic refuses anything else: no float rounding ever
   decides a value). Four places hold every ISO 4217 currency's minor unit (at most
   3) and the fractions of a cent that discounts make (an order line at 15% off).
-* Neo4j has no decimal type, so a deal stores its amount twice: ``amountE4``, the
-  amount times 10^4 as an integer (the exact value, summed exactly by Cypher's
-  ``sum``), and ``amount``, the same as a float for readers that want a number
-  (older queries, charts; never summed by orggraph where exactness matters).
+* Money fields are a deal's ``amount`` and a touchpoint's ``value`` (e.g. a
+  purchase's revenue). Neo4j has no decimal type, so each is stored twice:
+  ``amountE4`` / ``valueE4``, the amount times 10^4 as an integer (the exact value,
+  summed exactly by Cypher's ``sum``), and ``amount`` / ``value``, the same as a
+  float for readers that want a number (older queries, charts; never summed by
+  orggraph where exactness matters).
 * Money leaves as the GraphQL ``Decimal`` scalar (a string), rounded only where a
   payment needs whole minor units (``to_minor_units``: half-even, at the
   currency's own minor unit).
@@ -22,7 +24,8 @@ from pydantic import Field
 
 PLACES = 4
 SCALE = 10**PLACES
-# 14 integer digits: amountE4 stays within Neo4j's 64-bit integers, sums of 900 such too.
+# 14 integer digits: amountE4 stays within Neo4j's 64-bit integers; so does a sum (WON_REVENUE,
+# 10^4 times the total) while the total stays below 9.2 x 10^14: nine of the largest amounts.
 MAX_DIGITS = 14 + PLACES
 
 ExactAmount = Annotated[
@@ -47,6 +50,11 @@ def minor_unit(currency: str | None) -> int:
     return MINOR_UNIT_EXCEPTIONS.get((currency or "").upper(), 2)
 
 
+def exact_property(name: str) -> str:
+    """The property holding a money field's exact integer form (``amount`` -> ``amountE4``)."""
+    return name + "E4"
+
+
 def to_e4(amount: Decimal) -> int:
     """The stored integer form (exact: the amount has at most 4 places)."""
     return int(amount.scaleb(PLACES))
@@ -59,12 +67,13 @@ def from_e4(stored: int) -> Decimal:
     return two if two == exact else exact.normalize()
 
 
-def stored_amount(props: dict[str, object]) -> Decimal | None:
-    """A stored deal's exact amount: ``amountE4``, else (written before migration 6) its float."""
-    e4 = props.get("amountE4")
+def stored_amount(props: dict[str, object], name: str = "amount") -> Decimal | None:
+    """A stored money field's exact value (a deal's ``amount``, a touchpoint's ``value``):
+    its ``...E4`` integer, else (written before migration 6) its float."""
+    e4 = props.get(exact_property(name))
     if isinstance(e4, int):
         return from_e4(e4)
-    amount = props.get("amount")
+    amount = props.get(name)
     if isinstance(amount, int | float):
         return Decimal(str(amount))
     return None
@@ -74,3 +83,9 @@ def to_minor_units(amount: Decimal, currency: str | None) -> int:
     """Whole minor units of the currency (cents for EUR, yen for JPY), half-even."""
     places = minor_unit(currency)
     return int(amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN).scaleb(places))
+
+
+def from_minor_units(units: int, currency: str | None) -> Decimal:
+    """The amount of whole minor units, with the currency's places (``100.02``, ``1234``,
+    ``1.234`` for EUR, JPY, KWD)."""
+    return Decimal(units).scaleb(-minor_unit(currency))

@@ -46,6 +46,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any, LiteralString
 
@@ -329,7 +330,7 @@ def generate_customer(
         when: datetime,
         *,
         campaign_id: str | None = None,
-        value: float | None = None,
+        value: float | Decimal | None = None,
         activity: str | None = None,
     ) -> None:
         person = rng.choice(PEOPLE_OF_TEAM[team]) if team in PEOPLE_OF_TEAM else None

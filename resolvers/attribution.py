@@ -15,8 +15,8 @@ from orggraph.graph.attribution import (
     AttributionModel,
     Dimension,
     attribute,
-    from_cents,
 )
+from orggraph.graph.money import from_minor_units
 from orggraph.resolvers.entities import check_window
 from orggraph.schema.attribution import NONE_BUCKET, Attribution, AttributionRow
 
@@ -75,11 +75,12 @@ async def resolve_attribution(
         model, data.journeys, half_life_days=half_life, non_converting=data.non_converting
     )
     attributed = result.attributed_cents
+    currency = data.currencies[0] if data.currencies else currency
     rows = [
         AttributionRow(
             key=strawberry.ID(row.key) if row.key is not None else None,
             name=NONE_BUCKET if row.key is None else data.names.get(row.key, row.key),
-            credit=from_cents(row.cents),
+            credit=from_minor_units(row.cents, currency),
             share=row.cents / attributed if attributed else 0.0,
             deals=row.deals,
             journeys=row.journeys,
@@ -90,12 +91,12 @@ async def resolve_attribution(
     return Attribution(
         model=model,
         by=by,
-        currency=data.currencies[0] if data.currencies else currency,
+        currency=currency,
         half_life_days=half_life if model is AttributionModel.TIME_DECAY else None,
         rows=rows,
-        won_revenue=from_cents(result.won_cents),
-        attributed_revenue=from_cents(attributed),
-        unattributed_revenue=from_cents(result.unattributed_cents),
+        won_revenue=from_minor_units(result.won_cents, currency),
+        attributed_revenue=from_minor_units(attributed, currency),
+        unattributed_revenue=from_minor_units(result.unattributed_cents, currency),
         deal_count=result.deal_count,
         unattributed_deals=result.unattributed_deals,
         non_converting_journeys=data.non_converting_journeys,
@@ -109,6 +110,7 @@ class AttributionQuery:
         description=(
             "Won revenue (deals closed in [from, to)) credited to channels, campaigns or teams "
             "over the touchpoints before each deal, by a multi-touch model, in one traversal. "
-            "Each deal's credits add up to its amount exactly (cents, largest remainder)."
+            "Each deal's credits add up to its amount exactly, in whole minor units of its "
+            "currency (cents, yen, thousandths of a dinar; largest remainder)."
         ),
     )

@@ -27,7 +27,9 @@ class AttributionRow:
         description="The channel, campaign or team id; null for touchpoints without one."
     )
     name: str = strawberry.field(description="Its name; '(none)' for the null key.")
-    credit: Decimal = strawberry.field(description="Credited revenue, to the cent.")
+    credit: Decimal = strawberry.field(
+        description="Credited revenue, to the currency's minor unit (the cent, yen, ...)."
+    )
     share: float = strawberry.field(description="Credit over the attributed revenue (0..1).")
     deals: int = strawberry.field(description="Won deals giving it a credit above zero.")
     journeys: int = strawberry.field(description="Won deals whose journey touched it.")

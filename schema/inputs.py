@@ -9,11 +9,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import strawberry
+from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
+from orggraph.errors import BadInputError
+from orggraph.graph.money import PLACES
 from orggraph.schema import enums
 
 UNSET: Any = strawberry.UNSET
@@ -22,16 +26,54 @@ UNSET: Any = strawberry.UNSET
 def to_dict(value: Any) -> Any:
     """A strawberry input as a plain dict, leaving out fields the client omitted."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_dict(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not strawberry.UNSET
-        }
+        return exact_money(
+            {
+                f.name: to_dict(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if getattr(value, f.name) is not strawberry.UNSET
+            }
+        )
     if isinstance(value, list):
         return [to_dict(item) for item in value]
     if isinstance(value, enum.Enum):
         return value.value
     return value
+
+
+EXACT = "_exact"
+
+
+def exact_money(row: dict[str, Any]) -> dict[str, Any]:
+    """A money field given exactly (``amountExact``, a Decimal string) becomes the field
+    itself (``amount``) for the model; given both ways, they must agree."""
+    for name in [key for key in row if key.endswith(EXACT)]:
+        field, exact = name.removesuffix(EXACT), row.pop(name)
+        number = row.get(field)
+        if number is not None and exact is not None and Decimal(str(number)) != exact:
+            raise BadInputError(
+                f"'{to_camel(field)}' ({number}) and '{to_camel(name)}' ({exact}) differ: "
+                f"give '{to_camel(name)}' alone",
+                field=to_camel(name),
+            )
+        if exact is not None or field not in row:
+            row[field] = exact
+    return row
+
+
+def float_money(exact: str) -> Any:
+    """The deprecated float twin of a money input (kept for one release)."""
+    return strawberry.field(
+        default=UNSET,
+        description=f"As a float (its decimal text is what counts): prefer {exact}.",
+        deprecation_reason=f"A float cannot carry every amount exactly: give {exact}.",
+    )
+
+
+def exact_money_field(what: str) -> Any:
+    return strawberry.field(
+        default=UNSET,
+        description=f"{what}, exact: a decimal string of at most {PLACES} decimal places.",
+    )
 
 
 @strawberry.input
@@ -94,7 +136,8 @@ class TouchpointInput:
     at: datetime
     type: enums.TouchpointType
     activity: str | None = UNSET
-    value: float | None = UNSET
+    value: float | None = float_money("valueExact")
+    value_exact: Decimal | None = exact_money_field("Money (e.g. a purchase's revenue)")
     attributes: JSON | None = UNSET
     customer_id: strawberry.ID | None = UNSET
     channel_id: strawberry.ID | None = UNSET
@@ -123,8 +166,9 @@ class CampaignInput:
 @strawberry.input
 class DealInput:
     id: strawberry.ID
-    amount: float
     opened_at: datetime
+    amount: float | None = float_money("amountExact")
+    amount_exact: Decimal | None = exact_money_field("The amount")
     currency: str | None = UNSET
     closed_at: datetime | None = UNSET
     won: bool | None = UNSET

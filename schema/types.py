@@ -460,8 +460,19 @@ class Touchpoint(NodeType):
     at: datetime | None
     type: enums.TouchpointType | None
     activity: str | None
-    value: float | None
+    value: float | None = strawberry.field(
+        description="The value (money, e.g. a purchase's revenue) as a float (may be inexact).",
+        deprecation_reason="Inexact: read valueExact. Removed in the next release.",
+    )
+    value_exact: Decimal | None = strawberry.field(
+        description="The value (money), exact (up to 4 decimal places), as a decimal string."
+    )
     attributes: JSON | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Self:
+        # The exact value is stored as an integer of another name (graph.money).
+        return dataclasses.replace(super().from_props(p), value_exact=stored_amount(p, "value"))
 
     customer: Customer | None = related_one(K.CUSTOMER_HAD_TOUCHPOINT, outgoing=False)
     channel: Channel | None = related_one(K.TOUCHPOINT_VIA_CHANNEL, outgoing=True)
@@ -546,7 +557,8 @@ class Deal(NodeType):
     LABEL: ClassVar[LiteralString] = "Deal"
     id: strawberry.ID
     amount: float | None = strawberry.field(
-        description="The amount as a float (may be inexact): read amountExact for sums."
+        description="The amount as a float (may be inexact).",
+        deprecation_reason="Inexact: read amountExact. Removed in the next release.",
     )
     amount_exact: Decimal | None = strawberry.field(
         description="The amount, exact (up to 4 decimal places), as a decimal string."

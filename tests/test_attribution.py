@@ -660,4 +660,5 @@ async def test_mixed_currencies_need_a_currency(graph: Graph) -> None:
     assert view_credits(usd) == {"web": "25.00", "email": "25.00"}
     assert usd["currency"] == "USD"
     empty = await run(graph, model="LINEAR", by="CHANNEL", currency="JPY")
-    assert (empty["rows"], empty["wonRevenue"], empty["dealCount"]) == ([], "0.00", 0)
+    # nothing won in yen: zero whole yen (JPY has no minor unit)
+    assert (empty["rows"], empty["wonRevenue"], empty["dealCount"]) == ([], "0", 0)

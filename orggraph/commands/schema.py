@@ -74,16 +74,15 @@ def model_markdown() -> str:
     for migration in MIGRATIONS:
         lines.append(f"{migration.version}. {migration.description}:")
         lines += [f"   - `{statement}`" for statement in migration.statements]
-    return "\n".join(lines + _data_rules()) + "\n"
+    return "\n".join(lines + _data_rules() + _money_rules()) + "\n"
 
 
 def _data_rules() -> list[str]:
-    """Deletes, erasure, dates and money: the rules, with the code's own lists and defaults."""
+    """Deletes, erasure and dates: the rules, with the code's own lists and defaults."""
     from orggraph.graph.deletes import DEPENDENTS
     from orggraph.graph.erasure import ERASED_NAME, KEPT_CUSTOMER_PROPERTIES
     from orggraph.graph.erasure import KEPT_TOUCHPOINT_PROPERTIES as KEPT_TOUCHPOINT
     from orggraph.graph.model import RELATIONSHIPS
-    from orggraph.graph.money import MAX_DIGITS, PLACES
 
     fields = Settings.model_fields
     owners = [
@@ -149,18 +148,53 @@ def _data_rules() -> list[str]:
         "write layer, `orggraph import`: file, line and column), and nothing is written.",
         "Query arguments (windows such as `from`/`to`, `at`) are only held to what can be",
         "computed with (years 2 to 9998): a window reaching past the data is harmless.",
+    ]
+
+
+def _money_rules() -> list[str]:
+    """Money: its fields, places, storage and minor units, from graph.money and the model."""
+    from orggraph.graph.model import RECORDS, DealRecord
+    from orggraph.graph.money import MAX_DIGITS, MINOR_UNIT_EXCEPTIONS, PLACES, exact_property
+
+    fields = [
+        f"`{label}.{name}` (stored exactly as `{exact_property(name)}`)"
+        for label, record in RECORDS.items()
+        for name in record.money_fields
+    ]
+    by_places: dict[int, list[str]] = {}
+    for code, places in sorted(MINOR_UNIT_EXCEPTIONS.items()):
+        by_places.setdefault(places, []).append(code)
+    units = [f"- {places}: {', '.join(codes)}" for places, codes in sorted(by_places.items())]
+    return [
         "",
         "## Money",
         "",
-        f"A deal's `amount` is an exact decimal: at most {PLACES} decimal places and",
-        f"{MAX_DIGITS} digits, not negative (else `BAD_USER_INPUT`); GraphQL takes it as a",
-        "number or, exactly, as the `Decimal` string of `Deal.amountExact`. Neo4j has no",
-        "decimal type, so it is stored twice: `amountE4`, the amount times 10^4 as an",
-        "integer (exact, and exactly summed by Cypher's `sum`), and `amount`, a float for",
-        "readers that want a number. Sums of money read `amountE4`; attribution splits the",
-        "exact amount into cents (half-even, largest remainder). Migration 6 gave deals",
-        "written before their `amountE4`. `graph/money.py` knows each ISO 4217 currency's",
-        "minor unit, for rounding to what can be paid.",
+        f"Money fields are {' and '.join(fields)}. Each is an exact decimal:",
+        f"at most {PLACES} decimal places and {MAX_DIGITS} digits, not negative (else",
+        "`BAD_USER_INPUT` naming the field; a row of an import names file, line and column).",
+        "An import passes a cell's text to it exactly: leave the column's `type` out",
+        "(`float` would round amounts of more than 15 digits).",
+        "GraphQL takes it exactly as a `Decimal` string (`DealInput.amountExact`,",
+        "`TouchpointInput.valueExact`) and gives it back the same way (`Deal.amountExact`,",
+        "`Touchpoint.valueExact`). The `Float` fields (`amount`, `value`, in and out) are",
+        "deprecated for one release: an input float counts by its decimal text, and must",
+        "agree with the exact field when both are given. Neo4j has no decimal type, so",
+        "each is stored twice: the `...E4` integer, the amount times 10^4 (exact, and",
+        "exactly summed by Cypher's `sum`), and the float of the same name for readers",
+        "that want a number.",
+        "Sums of money read the integers: the `WON_REVENUE` KPI sums `amountE4` and",
+        "converts the exact total once to the measurement's float.",
+        "",
+        "A deal's `currency` (three capital letters, default"
+        f" {DealRecord.model_fields['currency'].default}) decides its minor unit",
+        "(ISO 4217). Attribution rounds each deal's exact amount half-even to whole minor",
+        "units and splits them by the largest remainder, so a deal's credits add up to it",
+        "exactly: whole yen for JPY, thousandths for KWD. Minor units other than 2 places:",
+        "",
+        *units,
+        "",
+        "Migration 6 gave deals and touchpoints written before their integers, from the",
+        "float rounded to 4 places.",
     ]
 
 
