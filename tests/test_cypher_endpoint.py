@@ -415,3 +415,19 @@ def test_the_cli_runs_a_read_and_refuses_a_write(
     assert '"rows": [\n    [\n      "ACME"' in capsys.readouterr().out
     assert main(["cypher", "CREATE (n:Team {id: 'cli'})"]) == 1
     assert "not read-only" in capsys.readouterr().err
+
+
+def test_the_cli_writes_csv_with_quoting_and_empty_nulls(
+    test_settings: Settings,
+    graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
+    if test_settings.neo4j_password is not None:
+        monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+    query = "UNWIND [[1, 'a,b'], [2, null]] AS r RETURN r[0] AS n, r[1] AS s, [r[0]] AS l"
+    assert main(["cypher", query, "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["n,s,l", '1,"a,b",[1]', "2,,[2]"]
+    assert captured.err.strip() == "2 row(s)"
