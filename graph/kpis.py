@@ -417,6 +417,25 @@ def measurement_id(kpi_id: str, start: datetime) -> str:
     return f"{kpi_id}:{start.isoformat()}"
 
 
+TREND_PERIODS = 12
+"""How many complete periods a KPI's trend shows (newest last)."""
+
+MEASUREMENTS_OF_K: LiteralString = """latest: head(COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+              WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC, m.at DESC LIMIT 1 }),
+            current: head(COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement) WHERE m.at < m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC LIMIT 1 }),
+            trend: COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+              WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC LIMIT 12 }"""
+"""Map items for the bound KPI ``k``: ``latest``, its newest COMPLETE measurement (taken
+once its period was over, or reported without a period end); ``current``, its newest
+PARTIAL one (taken during its period); ``trend``, the last TREND_PERIODS complete ones,
+newest first."""
+
 KPIS_TO_COMPUTE: LiteralString = """
 MATCH (k:KPI)
 WHERE ($kpiId IS NULL AND k.definition IS NOT NULL) OR k.id = $kpiId
@@ -508,8 +527,8 @@ class _Plan:
 async def data_span(graph: Graph) -> tuple[datetime, datetime] | None:
     """The first and last instants of touchpoints and closed deals; None without data."""
     row = (await graph.query(DATA_SPAN))[0]
-    starts = [s.to_native() for s in row["starts"]]
-    ends = [e.to_native() for e in row["ends"]]
+    starts = [s.to_native().astimezone(UTC) for s in row["starts"]]
+    ends = [e.to_native().astimezone(UTC) for e in row["ends"]]
     return (min(starts), max(ends)) if starts and ends else None
 
 
@@ -664,3 +683,44 @@ async def write_measurements(
         return summary
 
     return await graph.write(work)
+
+
+# --- a value over any window: rolling (last N days) or all-time --------------------------
+
+MAX_ROLLING_DAYS = 3_660
+
+
+async def kpi_value(
+    graph: Graph, kpi_id: str, last_days: int | None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """A KPI's value over ``[now - last_days, now)``, or over all the data when
+    ``last_days`` is None (from its first instant): computed on request, not stored, by
+    the KPI's own measure (one period), so rolling and all-time values count as its
+    calendar periods do. Three round trips at most."""
+    now = now or datetime.now(UTC)
+    if last_days is not None and not 1 <= last_days <= MAX_ROLLING_DAYS:
+        raise BadInputError(
+            f"lastDays: between 1 and {MAX_ROLLING_DAYS}, got {last_days}", field="lastDays"
+        )
+    records = await graph.query(KPIS_TO_COMPUTE, kpiId=kpi_id)
+    if not records:
+        raise NotFoundError(f"KPI {kpi_id!r} does not exist", field="kpiId")
+    kpi = records[0]["kpi"]
+    definition = parse_definition(kpi.get("definition"), f"KPI {kpi_id}.definition")
+    if last_days is not None:
+        since = now - timedelta(days=last_days)
+    else:
+        span = await data_span(graph)
+        since = min(span[0], now) if span is not None else now
+    rows = await graph.query(
+        QUERIES[type(definition)], periods=[[since, now]], asOf=now, **definition.params()
+    )
+    row = rows[0] if rows else {"value": None, "sampleSize": 0}
+    return {
+        "kpiId": kpi_id,
+        "since": since,
+        "until": now,
+        "value": row["value"],
+        "sampleSize": int(row["sampleSize"] or 0),
+        "status": status_of(row["value"], kpi.get("target"), kpi.get("direction")),
+    }

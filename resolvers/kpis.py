@@ -8,10 +8,12 @@ from typing import Any
 import strawberry
 
 from orggraph.context import Info
+from orggraph.errors import BadInputError
 from orggraph.events import broker_of, publish_computation
-from orggraph.graph.kpis import check_definitions, compute_kpis, parse_definition
+from orggraph.graph.kpis import check_definitions, compute_kpis, kpi_value, parse_definition
 from orggraph.resolvers.entities import get_field, list_field, upsert_many_field, upsert_one_field
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
+from orggraph.schema.kpis import KpiValue
 from orggraph.schema.types import Kpi, Measurement
 
 
@@ -31,6 +33,24 @@ class KpisQuery:
     kpi = get_field(Kpi, "A KPI by id.")
     kpis = list_field(Kpi, NameFilter, "KPIs, by id.")
     measurement = get_field(Measurement, "A measurement by id.")
+
+    @strawberry.field(
+        description=(
+            "A KPI's value over the last `lastDays` days up to now (a rolling window), or "
+            "over all its data (`allTime: true`): give exactly one. Computed on request by "
+            "the KPI's definition; calendar periods are its stored `measurements`."
+        )
+    )
+    async def kpi_value(
+        self,
+        info: Info,
+        kpi_id: strawberry.ID,
+        last_days: int | None = None,
+        all_time: bool = False,
+    ) -> KpiValue:
+        if (last_days is None) == (not all_time):
+            raise BadInputError("kpiValue: give either lastDays or allTime: true", field="lastDays")
+        return KpiValue.from_row(await kpi_value(info.context.graph, str(kpi_id), last_days))
 
 
 @strawberry.type
