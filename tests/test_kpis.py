@@ -500,9 +500,16 @@ async def test_rolling_and_all_time_values(graph: Graph) -> None:
     assert last3["value"] == 0.0  # 17 June noon .. 20 June noon: no call
     all_time = await kpi_value(graph, "calls", None, now=NOW)
     assert (all_time["since"], all_time["value"]) == (datetime(2017, 3, 10, 9, tzinfo=UTC), 4.0)
-    query = 'query($d: Int, $a: Boolean!) { kpiValue(kpiId: "calls", lastDays: $d, allTime: $a) { value sampleSize status since } }'  # noqa: E501
+    query = (
+        'query($d: Int, $a: Boolean!) { kpiValue(kpiId: "calls", lastDays: $d, allTime: $a) '
+        "{ value sampleSize status since } }"
+    )
     assert ok(await execute(graph, query, {"d": None, "a": True}))["kpiValue"] == {
-        "value": 4.0, "sampleSize": 4, "status": "ON_TARGET", "since": "2017-03-10T09:00:00+00:00"}  # fmt: skip
+        "value": 4.0,
+        "sampleSize": 4,
+        "status": "ON_TARGET",
+        "since": "2017-03-10T09:00:00+00:00",
+    }
     assert error_codes(await execute(graph, query, {"d": 7, "a": True})) == ["BAD_USER_INPUT"]
     assert error_codes(await execute(graph, query, {"d": None, "a": False})) == ["BAD_USER_INPUT"]
     assert error_codes(await execute(graph, query, {"d": 0, "a": False})) == ["BAD_USER_INPUT"]
