@@ -161,14 +161,21 @@ def test_background_database_round_trip(
     assert not (config.home / "runtime.json").exists()
 
 
-def test_stale_state_file_is_removed(tmp_path: Path) -> None:
+def home_with_a_dead_record(tmp_path: Path, owned: bool = False) -> Path:
+    """A home whose runtime.json names a process that has exited (its owner too, if owned)."""
     home = tmp_path / "home"
     home.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    owner = f', "owner_pid": {dead.pid}, "owner": "orggraph serve"' if owned else ""
     (home / "runtime.json").write_text(
-        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x"}}'
+        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x"{owner}}}'
     )
+    return home
+
+
+def test_stale_state_file_is_removed(tmp_path: Path) -> None:
+    home = home_with_a_dead_record(tmp_path)
     assert running_database(home) is None
     assert not (home / "runtime.json").exists()
     assert stop_background(home) is False
@@ -207,14 +214,7 @@ def test_a_parent_killed_by_sigkill_takes_the_database_with_it(tmp_path: Path) -
 
 
 def test_a_stale_record_of_a_served_database_is_ignored(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (home / "runtime.json").write_text(
-        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x", '
-        f'"owner_pid": {dead.pid}, "owner": "orggraph serve"}}'
-    )
+    home = home_with_a_dead_record(tmp_path, owned=True)
     assert background_crashed(home) is False  # its owner restarts it, not its users
     assert running_database(home) is None
     assert not (home / "runtime.json").exists()
