@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
@@ -28,16 +29,19 @@ cases), the quarterly KPIs two complete quarters and the current one."""
 DEMO_BATCH_TOUCHPOINTS = 1_000  # small transactions: quick even on a busy machine
 
 
-async def load_demo(graph: Graph, settings: Settings) -> None:
+async def load_demo(graph: Graph, settings: Settings, now: datetime | None = None) -> None:
+    """Write the demo with data up to the start of ``now``'s day (default: now), then
+    compute its KPIs at ``now`` (a KPI that fails is logged; start-up goes on)."""
     from orggraph.graph.kpis import compute_kpis
     from orggraph.graph.seed import seed_organisation, timeline_end, write_reported_measurements
 
+    now = now or datetime.now(UTC)
     started = time.perf_counter()
     log.info(
         "loading the demo organisation (%d customers over %d days up to today, seed %d)",
         DEMO_CUSTOMERS, DEMO_SPAN_DAYS, DEMO_SEED,
     )  # fmt: skip
-    today = timeline_end().date()
+    today = now.date()
     await seed_organisation(
         graph,
         customers=DEMO_CUSTOMERS,
@@ -47,7 +51,7 @@ async def load_demo(graph: Graph, settings: Settings) -> None:
         batch_touchpoints=DEMO_BATCH_TOUCHPOINTS,
     )
     await write_reported_measurements(graph, DEMO_SEED, timeline_end(today), DEMO_SPAN_DAYS)
-    computed = await compute_kpis(graph)
+    computed = await compute_kpis(graph, now=now)
     failed = [c for c in computed if c.error is not None]
     log.info(
         "demo organisation loaded in %.1f s; %d KPI(s) computed%s",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from orggraph.demo import load_demo
 from orggraph.graph.demo_organisation import (
     TIMELINE_END,
     DemoOrganisationError,
@@ -16,6 +17,7 @@ from orggraph.graph.demo_organisation import (
     parse_demo_organisation,
 )
 from orggraph.graph.driver import Graph
+from orggraph.graph.kpis import period_start
 from orggraph.graph.seed import (
     FOLLOW_UP_SLA_HOURS,
     generate_customer,
@@ -24,6 +26,8 @@ from orggraph.graph.seed import (
     seed_organisation,
     timeline_end,
 )
+from orggraph.settings import Settings
+from tests.helpers import execute, ok
 
 
 async def rows(db: Graph, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -447,3 +451,44 @@ def test_reported_kpis_get_one_measurement_per_complete_period_up_to_the_day() -
     assert last["at"] == last["periodEnd"] == datetime(2026, 3, 1, tzinfo=UTC)
     assert last["status"] == ("ON_TARGET" if last["value"] <= 40.0 else "OFF_TARGET")
     assert reported_measurements(7, until, span_days=90) == reported
+
+
+DEMO_TEAM = """
+query($id: ID!) { teamService(teamId: $id) {
+  kpis { kpi { id window } latest { value periodEnd partial } current { periodStart partial }
+         trend { value } }
+  slas { sla { id } compliance latest { value } trend { status } }
+} }
+"""
+
+
+async def test_the_demo_is_live_every_kpi_and_sla_has_a_latest_value_and_a_trend(
+    graph: Graph,
+) -> None:
+    now = datetime(2026, 3, 18, 12, tzinfo=UTC)  # a Wednesday: week, month, quarter running
+    await load_demo(graph, Settings(), now=now)
+    last = await one(graph, "MATCH (t:Touchpoint) RETURN max(t.at) AS at")
+    assert now - timedelta(days=3, hours=12) <= last["at"].to_native() <= timeline_end(now.date())
+    org = load_demo_organisation()
+    teams = {k.accountable for k in org.kpis} | {s.provider for s in org.slas}
+    kpis: dict[str, dict[str, Any]] = {}
+    slas: dict[str, dict[str, Any]] = {}
+    for team in sorted(teams):
+        view = ok(await execute(graph, DEMO_TEAM, {"id": team}))["teamService"]
+        kpis.update({k["kpi"]["id"]: k for k in view["kpis"]})
+        slas.update({s["sla"]["id"]: s for s in view["slas"]})
+    assert set(kpis) == {k.id for k in org.kpis} and set(slas) == {s.id for s in org.slas}
+    for kpi in org.kpis:
+        row = kpis[kpi.id]
+        assert row["latest"]["value"] is not None, kpi.id
+        assert row["latest"]["partial"] is False
+        assert datetime.fromisoformat(row["latest"]["periodEnd"]) <= now
+        assert len(row["trend"]) >= 2, kpi.id  # a trend, not a point
+        if kpi.definition is not None:  # computed: the running period is there, partial
+            current = row["current"]
+            assert current["partial"] is True, kpi.id
+            assert current["periodStart"] == period_start(now, kpi.window).isoformat()
+    for sla in org.slas:
+        assert slas[sla.id]["latest"]["value"] is not None, sla.id
+        assert slas[sla.id]["compliance"] in ("COMPLIANT", "BREACHED")
+        assert len(slas[sla.id]["trend"]) >= 2
