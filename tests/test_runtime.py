@@ -278,3 +278,18 @@ def test_db_status_and_cypher_use_the_database_of_a_running_serve(
         serve.wait(120)
     assert not (home / "runtime.json").exists()
     assert main(["db", "status"]) == 3
+
+
+def test_a_command_that_fails_prints_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fails(_: Path) -> None:
+        raise EmbeddedNeo4jError("The store is in use by another Neo4j process.\nlog tail\n...")
+
+    monkeypatch.setattr("orggraph.graph.runtime.running_database", fails)
+    assert main(["db", "status"]) == 1
+    assert capsys.readouterr().err == (
+        "orggraph: The store is in use by another Neo4j process. (more with --verbose)\n"
+    )
+    with pytest.raises(EmbeddedNeo4jError):
+        main(["--verbose", "db", "status"])
