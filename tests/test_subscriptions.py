@@ -497,3 +497,40 @@ def test_a_graphql_ws_client_gets_what_upsert_graph_changed_and_nothing_for_a_re
         {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t2", "type": "FORM_SUBMIT"}},
         {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t3", "type": "CALL"}},
     ]
+
+
+def test_kpi_updated_latest_is_the_last_complete_period_and_current_the_partial_one() -> None:
+    from datetime import UTC, datetime
+
+    from orggraph.schema.subscriptions import KpiUpdate
+
+    def month(start: int, at: datetime) -> dict[str, Any]:
+        return {
+            "id": f"k:{start}",
+            "at": at,
+            "periodStart": datetime(2026, start, 1, tzinfo=UTC),
+            "periodEnd": datetime(2026, start + 1, 1, tzinfo=UTC),
+            "value": float(start),
+        }
+
+    now = datetime(2026, 3, 18, tzinfo=UTC)  # computed during March
+    update = KpiUpdate.from_event(
+        {
+            "kpiId": "k",
+            "measure": "TOUCHPOINT_COUNT",
+            "teamIds": [],
+            "measurements": [month(1, now), month(2, now), month(3, now)],
+        }  # fmt: skip
+    )
+    assert update.latest() is not None and update.latest().measurement.value == 2.0
+    assert update.current() is not None and update.current().measurement.value == 3.0
+    done = KpiUpdate.from_event(
+        {
+            "kpiId": "k",
+            "measure": "TOUCHPOINT_COUNT",
+            "teamIds": [],
+            "measurements": [month(1, now), month(2, now)],
+        }  # fmt: skip
+    )
+    assert done.latest() is not None and done.latest().measurement.value == 2.0
+    assert done.current() is None
