@@ -39,6 +39,7 @@ WITH ch, trend,
                                         RETURN x.id ORDER BY x.id }),
             sharedWith: COLLECT { MATCH (k)-[:SHARED_WITH]->(x:Team) RETURN x.id ORDER BY x.id },
             latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+                                   WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
                                    RETURN m {.*} ORDER BY m.periodStart DESC, m.id DESC LIMIT 1 })}
     ORDER BY k.id
   } AS kpis
@@ -56,7 +57,7 @@ work), counted per channel and per period (``datetime.truncate($unit, t.at)``,
 UTC calendar periods) in the same pass. Per channel: its total and non-empty
 periods, the teams that SERVE it and its response-time KPIs (KPIs that MEASURE
 the channel in a time unit: ``$timeUnits``) with their accountable team, the
-teams they are shared with and their latest measurement (newest period).
+teams they are shared with and their latest measurement (newest complete period).
 Channels without demand are listed too (with zero).
 """
 

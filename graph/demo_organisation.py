@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 
 import yaml
@@ -22,6 +23,10 @@ from orggraph.graph import model
 from orggraph.graph.model import NodeId
 
 DEMO_ORGANISATION_FILE = "demo/organisation.yaml"
+TIMELINE_END = datetime(2024, 12, 1, tzinfo=UTC)
+"""The file's dates (owners' ``from``/``to``) are written for generated data ending here;
+the seed moves them by whole days so that they keep their place in a timeline ending on
+another day (the demo's: the day it is loaded)."""
 
 
 class DemoOrganisationError(ValueError):
@@ -167,6 +172,29 @@ class DemoOrganisation(_Entry):
                 role = "lead" if k == 1 else "member"
                 people.append(DemoPerson(f"p-{slug}-{k}", name, role, team.id))
         return people
+
+    def shifted(self, delta: timedelta) -> DemoOrganisation:
+        """The same organisation with every instant moved by ``delta`` (the file's dates are
+        written for a timeline ending on ``TIMELINE_END``; the demo's ends on its load day)."""
+        if not delta:
+            return self
+
+        def owner(o: DemoOwner) -> DemoOwner:
+            until = None if o.valid_to is None else o.valid_to + delta
+            return o.model_copy(update={"valid_from": o.valid_from + delta, "valid_to": until})
+
+        processes = tuple(
+            p.model_copy(
+                update={
+                    "steps": tuple(
+                        s.model_copy(update={"owners": tuple(owner(o) for o in s.owners)})
+                        for s in p.steps
+                    )
+                }
+            )
+            for p in self.processes
+        )
+        return self.model_copy(update={"processes": processes})
 
     def sla(self, sla_id: str) -> DemoSla:
         for sla in self.slas:

@@ -14,7 +14,8 @@ WITH k,
   COLLECT { MATCH (k)-[:MEASURES]->(x:Channel) RETURN x ORDER BY x.id } AS channels,
   COLLECT { MATCH (k)-[:MEASURES]->(x:Campaign) RETURN x ORDER BY x.id } AS campaigns,
   head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
-                 RETURN m ORDER BY m.at DESC, m.id DESC LIMIT 1 }) AS latest
+                 WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
+                 RETURN m ORDER BY m.periodStart DESC, m.at DESC LIMIT 1 }) AS latest
 WITH k, processes, channels, campaigns, latest,
   COLLECT {
     MATCH (k)-[:MEASURES]->(s:Step) RETURN s
@@ -23,7 +24,8 @@ WITH k, processes, channels, campaigns, latest,
   } AS steps
 CALL (steps, channels, campaigns, latest) {
   WITH steps, channels, campaigns, latest WHERE latest IS NOT NULL
-  MATCH (t:Touchpoint) WHERE t.at >= latest.periodStart AND t.at < latest.at
+  MATCH (t:Touchpoint)
+  WHERE t.at >= latest.periodStart AND t.at < coalesce(latest.periodEnd, latest.at)
   WITH t, steps, channels, campaigns
   WHERE EXISTS { MATCH (t)-[:AT_STEP]->(s) WHERE s IN steps }
      OR EXISTS { MATCH (t)-[:VIA]->(c) WHERE c IN channels }
@@ -64,7 +66,7 @@ RETURN k {.*} AS kpi,
 What it MEASURES (steps, processes, channels, campaigns; a measured
 process contributes its steps), the touchpoints behind its latest value (at
 one of those steps, via one of those channels or from one of those
-campaigns, in the latest measurement's period ``[periodStart, at)``,
+campaigns, in the latest complete measurement's period ``[periodStart, periodEnd)``,
 anchored on the Touchpoint ``at`` range index: the period bounds the work), the
 accountable team, the teams it is shared with, the teams that feed it
 (owners at ``$at`` of its steps, teams serving its channels, teams running

@@ -15,20 +15,26 @@ target), as the team-service view grades a KPI's latest value.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, LiteralString
 
+from neo4j.exceptions import Neo4jError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from orggraph.errors import BadInputError, NotFoundError
+from orggraph.errors import BadInputError, NotFoundError, OrgGraphError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import Stage, TouchpointType, Window
 from orggraph.graph.slas import SLA_COMPLIANCE_PERIODS
+from orggraph.graph.writes import WriteSummary
+
+log = logging.getLogger(__name__)
 
 MAX_PERIODS = 1_000
 """A computation covers at most this many periods per KPI (guards a DAY window over years)."""
@@ -414,6 +420,25 @@ def measurement_id(kpi_id: str, start: datetime) -> str:
     return f"{kpi_id}:{start.isoformat()}"
 
 
+TREND_PERIODS = 12
+"""How many complete periods a KPI's trend shows (newest last)."""
+
+MEASUREMENTS_OF_K: LiteralString = """latest: head(COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+              WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC, m.at DESC LIMIT 1 }),
+            current: head(COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement) WHERE m.at < m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC LIMIT 1 }),
+            trend: COLLECT {
+              MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
+              WHERE m.periodEnd IS NULL OR m.at >= m.periodEnd
+              RETURN m {.*} ORDER BY m.periodStart DESC LIMIT 12 }"""
+"""Map items for the bound KPI ``k``: ``latest``, its newest COMPLETE measurement (taken
+once its period was over, or reported without a period end); ``current``, its newest
+PARTIAL one (taken during its period); ``trend``, the last TREND_PERIODS complete ones,
+newest first."""
+
 KPIS_TO_COMPUTE: LiteralString = """
 MATCH (k:KPI)
 WHERE ($kpiId IS NULL AND k.definition IS NOT NULL) OR k.id = $kpiId
@@ -424,11 +449,15 @@ RETURN k {.id, .definition, .window, .target, .direction} AS kpi,
 ORDER BY k.id
 """
 
-DATA_START: LiteralString = """
+DATA_SPAN: LiteralString = """
 RETURN COLLECT { MATCH (t:Touchpoint) RETURN t.at AS at ORDER BY t.at LIMIT 1 }
      + COLLECT { MATCH (d:Deal) WHERE d.closedAt IS NOT NULL
-                 RETURN d.closedAt AS at ORDER BY d.closedAt LIMIT 1 } AS starts
+                 RETURN d.closedAt AS at ORDER BY d.closedAt LIMIT 1 } AS starts,
+       COLLECT { MATCH (t:Touchpoint) RETURN t.at AS at ORDER BY t.at DESC LIMIT 1 }
+     + COLLECT { MATCH (d:Deal) WHERE d.closedAt IS NOT NULL
+                 RETURN d.closedAt AS at ORDER BY d.closedAt DESC LIMIT 1 } AS ends
 """
+"""The first and the last instant of the data KPIs are computed from (index-backed ends)."""
 
 SLA_TEAMS: LiteralString = """
 MATCH (s:SLA {id: $slaId})
@@ -439,15 +468,17 @@ WRITE_MEASUREMENTS: LiteralString = """
 MATCH (k:KPI {id: $kpiId})
 UNWIND $rows AS row
 MERGE (m:Measurement {id: row.id})
-SET m.at = $at, m.periodStart = row.periodStart, m.value = row.value,
-    m.sampleSize = row.sampleSize, m.status = row.status
+SET m.at = row.at, m.periodStart = row.periodStart, m.periodEnd = row.periodEnd,
+    m.value = row.value, m.sampleSize = row.sampleSize, m.status = row.status
 MERGE (k)-[:HAS_MEASUREMENT]->(m)
 """
+"""A measurement is PARTIAL when it was taken (``at``) before its period ended."""
 
 
 @dataclass
 class KpiComputation:
-    """What one KPI's computation wrote: its measurements (committed) and who cares."""
+    """What one KPI's computation wrote: its measurements (committed) and who cares; or,
+    with ``error``, why this KPI's definition could not be computed (the others were)."""
 
     kpi_id: str
     team_ids: list[str]
@@ -457,15 +488,18 @@ class KpiComputation:
     sla_id: str | None = None
     """The SLA an SLA_COMPLIANCE KPI measures, and its provider and consumer teams."""
     sla_team_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped_periods: int = 0
+    """Older periods left out to stay within MAX_PERIODS (the newest are computed)."""
 
     def breaches(self) -> list[dict[str, Any]]:
-        """OFF_TARGET periods of an SLA_COMPLIANCE KPI, as slaBreached events."""
+        """OFF_TARGET complete periods of an SLA_COMPLIANCE KPI, as slaBreached events."""
         if self.sla_id is None:
             return []
         return [
             {**m, "slaId": self.sla_id, "kpiId": self.kpi_id, "teamIds": self.sla_team_ids}
             for m in self.measurements
-            if m["status"] == KpiStatus.OFF_TARGET.value
+            if m["status"] == KpiStatus.OFF_TARGET.value and not is_partial(m)
         ]
 
     def event(self) -> dict[str, Any]:
@@ -478,86 +512,218 @@ class KpiComputation:
         }
 
 
+def is_partial(measurement: dict[str, Any]) -> bool:
+    """Taken before its period ended (the current period): its value may still change."""
+    at, end = measurement.get("at"), measurement.get("periodEnd")
+    return at is not None and end is not None and at < end
+
+
+@dataclass(frozen=True)
+class _Plan:
+    record: Any
+    kpi: dict[str, Any]
+    definition: Any
+    spans: list[tuple[datetime, datetime]]
+    skipped: int
+
+
+async def data_span(graph: Graph) -> tuple[datetime, datetime] | None:
+    """The first and last instants of touchpoints and closed deals; None without data."""
+    row = (await graph.query(DATA_SPAN))[0]
+    starts = [s.to_native().astimezone(UTC) for s in row["starts"]]
+    ends = [e.to_native().astimezone(UTC) for e in row["ends"]]
+    return (min(starts), max(ends)) if starts and ends else None
+
+
+def bounded_periods(
+    since: datetime, until: datetime, window: Window, *, explicit: bool
+) -> tuple[list[tuple[datetime, datetime]], int]:
+    """The periods from ``since`` to ``until``; past MAX_PERIODS, an explicit ``since`` is
+    refused and the data's own start keeps only the newest MAX_PERIODS (count of the rest)."""
+    if explicit:
+        return periods(since, until, window), 0
+    spans: list[tuple[datetime, datetime]] = []
+    start = period_start(since, window)
+    while start <= until:
+        end = next_period(start, window)
+        spans.append((start, end))
+        start = end
+    skipped = max(0, len(spans) - MAX_PERIODS)
+    return spans[skipped:], skipped
+
+
 async def compute_kpis(
     graph: Graph,
     kpi_id: str | None = None,
     since: datetime | None = None,
     *,
     until: datetime | None = None,
+    now: datetime | None = None,
     on_commit: Callable[[KpiComputation], None] | None = None,
 ) -> list[KpiComputation]:
     """Compute and write Measurements for one KPI (``kpi_id``) or every KPI with a definition.
 
-    Periods run from ``since`` (default: the earliest touchpoint or closed deal) to
-    ``until`` (default: now), in each KPI's window. Every definition is validated and
-    checked against the graph before anything is written; then each KPI's measurements
-    are written in one transaction; ``on_commit`` is called with each KPI's computation
-    once its transaction has committed (to publish events).
+    Periods cover the data's span: from ``since`` (default: the earliest touchpoint or
+    closed deal) to ``until`` (default: the latest, at most ``now``), in each KPI's window;
+    a period not over at ``now`` is written as partial (``at`` < ``periodEnd``). With
+    ``kpi_id``, a bad definition raises; for every KPI, each definition is checked and
+    computed on its own, and one that fails is returned with its ``error`` (and logged)
+    while the others are computed. Each KPI's measurements are written in one transaction;
+    ``on_commit`` is called with each KPI's computation once it has committed.
     """
-    now = datetime.now(UTC)
-    until = until or now
+    now = now or datetime.now(UTC)
     kpis = await graph.query(KPIS_TO_COMPUTE, kpiId=kpi_id)
     if kpi_id is not None and not kpis:
         raise NotFoundError(f"KPI {kpi_id!r} does not exist", field="kpiId")
-    if since is None:
-        starts = (await graph.query(DATA_START))[0]["starts"]
-        since = min((s.to_native() for s in starts), default=until)
+    explicit = since is not None
+    if since is None or until is None:
+        span = await data_span(graph)
+        if span is None and since is None:
+            return [_no_data(record) for record in kpis]
+        if since is None and span is not None:
+            since = span[0]
+        if until is None:
+            until = min(span[1], now) if span is not None else now
+    assert since is not None and until is not None
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
 
-    plans = []
-    checks: list[tuple[str, Any]] = []
-    for record in kpis:
-        kpi = record["kpi"]
-        what = f"KPI {kpi['id']}.definition"
-        definition = parse_definition(kpi.get("definition"), what)
-        checks.append((what, definition))
-        window = Window(kpi.get("window") or Window.MONTH.value)
-        plans.append((record, kpi, definition, periods(since, until, window)))
-    await check_definitions(graph, checks)
-
     out: list[KpiComputation] = []
-    for record, kpi, definition, spans in plans:
-        rows = await graph.query(
-            QUERIES[type(definition)],
-            periods=[[start, end] for start, end in spans],
-            asOf=now,
-            **definition.params(),
-        )
-        measurements = [
-            {
-                "id": measurement_id(kpi["id"], row["periodStart"].to_native()),
-                "at": now,
-                "periodStart": row["periodStart"].to_native(),
-                "value": row["value"],
-                "sampleSize": int(row["sampleSize"] or 0),
-                "status": status_of(row["value"], kpi.get("target"), kpi.get("direction")),
-            }
-            for row in rows
-        ]
-        await write_measurements(graph, kpi["id"], measurements, now)
-        computation = KpiComputation(
-            kpi_id=kpi["id"],
-            team_ids=list(record["teamIds"]),
-            sla_ids=list(record["slaIds"]),
-            measure=definition.measure,
-            measurements=measurements,
-        )
-        if isinstance(definition, SlaCompliance):
-            computation.sla_id = definition.sla_id
-            teams = await graph.query(SLA_TEAMS, slaId=definition.sla_id)
-            computation.sla_team_ids = list(teams[0]["teamIds"]) if teams else []
+    for record in kpis:
+        try:
+            plan = await _plan(graph, record, since, until, explicit=explicit)
+            computation = await _compute(graph, plan, now)
+        except (OrgGraphError, Neo4jError) as error:
+            if kpi_id is not None:
+                raise
+            message = error.message if isinstance(error, OrgGraphError) else str(error.message)
+            log.error("KPI %s not computed: %s", record["kpi"]["id"], message)
+            out.append(_no_data(record, error=message))
+            continue
         out.append(computation)
         if on_commit is not None:
             on_commit(computation)
     return out
 
 
+def _no_data(record: Any, error: str | None = None) -> KpiComputation:
+    kpi = record["kpi"]
+    measure = "?"
+    with contextlib.suppress(Exception):
+        measure = str(json.loads(kpi.get("definition") or "{}").get("measure", "?"))
+    return KpiComputation(
+        kpi_id=kpi["id"],
+        team_ids=list(record["teamIds"]),
+        sla_ids=list(record["slaIds"]),
+        measure=measure,
+        error=error,
+    )
+
+
+async def _plan(
+    graph: Graph, record: Any, since: datetime, until: datetime, *, explicit: bool
+) -> _Plan:
+    kpi = record["kpi"]
+    what = f"KPI {kpi['id']}.definition"
+    definition = parse_definition(kpi.get("definition"), what)
+    await check_definitions(graph, [(what, definition)])
+    window = Window(kpi.get("window") or Window.MONTH.value)
+    spans, skipped = bounded_periods(since, until, window, explicit=explicit)
+    if skipped:
+        log.warning(
+            "KPI %s: %d %s periods before %s left out (at most %d are computed)",
+            kpi["id"], skipped, window.value, spans[0][0].date(), MAX_PERIODS,
+        )  # fmt: skip
+    return _Plan(record, kpi, definition, spans, skipped)
+
+
+async def _compute(graph: Graph, plan: _Plan, now: datetime) -> KpiComputation:
+    kpi, definition = plan.kpi, plan.definition
+    ends = dict(plan.spans)
+    rows = await graph.query(
+        QUERIES[type(definition)],
+        periods=[[start, end] for start, end in plan.spans],
+        asOf=now,
+        **definition.params(),
+    )
+    measurements = []
+    for row in rows:
+        start = row["periodStart"].to_native()
+        measurements.append(
+            {
+                "id": measurement_id(kpi["id"], start),
+                "at": now,
+                "periodStart": start,
+                "periodEnd": ends[start],
+                "value": row["value"],
+                "sampleSize": int(row["sampleSize"] or 0),
+                "status": status_of(row["value"], kpi.get("target"), kpi.get("direction")),
+            }
+        )
+    await write_measurements(graph, kpi["id"], measurements)
+    computation = KpiComputation(
+        kpi_id=kpi["id"],
+        team_ids=list(plan.record["teamIds"]),
+        sla_ids=list(plan.record["slaIds"]),
+        measure=definition.measure,
+        measurements=measurements,
+        skipped_periods=plan.skipped,
+    )
+    if isinstance(definition, SlaCompliance):
+        computation.sla_id = definition.sla_id
+        teams = await graph.query(SLA_TEAMS, slaId=definition.sla_id)
+        computation.sla_team_ids = list(teams[0]["teamIds"]) if teams else []
+    return computation
+
+
 async def write_measurements(
-    graph: Graph, kpi_id: str, measurements: Sequence[dict[str, Any]], at: datetime
-) -> None:
-    rows = [{k: v for k, v in m.items() if k != "at"} for m in measurements]
+    graph: Graph, kpi_id: str, measurements: Sequence[dict[str, Any]]
+) -> WriteSummary:
+    """Upsert a KPI's measurements (each with ``at`` and ``periodEnd``) in one transaction."""
 
-    async def work(tx: Tx) -> None:
-        await tx.run(WRITE_MEASUREMENTS, kpiId=kpi_id, rows=rows, at=at)
+    async def work(tx: Tx) -> WriteSummary:
+        summary = WriteSummary()
+        summary.add(await tx.run(WRITE_MEASUREMENTS, kpiId=kpi_id, rows=list(measurements)))
+        return summary
 
-    await graph.write(work)
+    return await graph.write(work)
+
+
+# --- a value over any window: rolling (last N days) or all-time --------------------------
+
+MAX_ROLLING_DAYS = 3_660
+
+
+async def kpi_value(
+    graph: Graph, kpi_id: str, last_days: int | None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """A KPI's value over ``[now - last_days, now)``, or over all the data when
+    ``last_days`` is None (from its first instant): computed on request, not stored, by
+    the KPI's own measure (one period), so rolling and all-time values count as its
+    calendar periods do. Three round trips at most."""
+    now = now or datetime.now(UTC)
+    if last_days is not None and not 1 <= last_days <= MAX_ROLLING_DAYS:
+        raise BadInputError(
+            f"lastDays: between 1 and {MAX_ROLLING_DAYS}, got {last_days}", field="lastDays"
+        )
+    records = await graph.query(KPIS_TO_COMPUTE, kpiId=kpi_id)
+    if not records:
+        raise NotFoundError(f"KPI {kpi_id!r} does not exist", field="kpiId")
+    kpi = records[0]["kpi"]
+    definition = parse_definition(kpi.get("definition"), f"KPI {kpi_id}.definition")
+    if last_days is not None:
+        since = now - timedelta(days=last_days)
+    else:
+        span = await data_span(graph)
+        since = min(span[0], now) if span is not None else now
+    rows = await graph.query(
+        QUERIES[type(definition)], periods=[[since, now]], asOf=now, **definition.params()
+    )
+    row = rows[0] if rows else {"value": None, "sampleSize": 0}
+    return {
+        "kpiId": kpi_id,
+        "since": since,
+        "until": now,
+        "value": row["value"],
+        "sampleSize": int(row["sampleSize"] or 0),
+        "status": status_of(row["value"], kpi.get("target"), kpi.get("direction")),
+    }

@@ -15,6 +15,10 @@ Two ways to run it:
 * ``start_background`` / ``stop_background`` / ``running_database``: a
   detached database for ``orggraph db start|stop|status``, recorded in
   ``<home>/runtime.json`` so that other commands find and reuse it.
+
+A child started by a long-running command (``orggraph serve``) is recorded in the
+same file with its owner's pid (``record_child`` / ``forget_child``): analysts'
+commands then use it too, and ``orggraph db stop`` leaves it to its owner.
 """
 
 from __future__ import annotations
@@ -107,6 +111,8 @@ class DatabaseState:
     bolt_uri: str
     started_at: str
     stopping: bool = False  # set by stop_background before it signals the process
+    owner_pid: int | None = None  # a child of this process (serve), not a background database
+    owner: str = ""  # what that process is, for people (`orggraph serve`)
 
 
 def size_bytes(size: str) -> int:
@@ -625,10 +631,21 @@ def _refuse_if_in_use(home: Path) -> None:
     running = running_database(home)
     if running is not None:
         raise EmbeddedNeo4jError(
-            f"The database in {home} is already served by a background Neo4j (pid {running.pid}) "
-            f"at {running.bolt_uri}: connect to that (NEO4J_URI={running.bolt_uri}), or stop it "
-            "with `orggraph db stop`."
+            f"The database in {home} is already served by {describe(running)} at "
+            f"{running.bolt_uri}: connect to that (NEO4J_URI={running.bolt_uri}), or stop it "
+            + (
+                "with `orggraph db stop`."
+                if running.owner_pid is None
+                else "by stopping its owner."
+            )
         )
+
+
+def describe(state: DatabaseState) -> str:
+    """Who runs the database: the background one, or the child of which process."""
+    if state.owner_pid is None:
+        return f"a background Neo4j (pid {state.pid})"
+    return f"the Neo4j (pid {state.pid}) of process {state.owner_pid} ({state.owner})"
 
 
 # --- foreground child ---------------------------------------------------------------------
@@ -711,9 +728,12 @@ def _read_state(path: Path) -> DatabaseState | None:
     """The recorded state; an unreadable file is removed (state files are written atomically)."""
     try:
         data = json.loads(path.read_text())
+        owner = data.get("owner_pid")
         return DatabaseState(pid=int(data["pid"]), bolt_uri=str(data["bolt_uri"]),
                              started_at=str(data["started_at"]),
-                             stopping=bool(data.get("stopping", False)))  # fmt: skip
+                             stopping=bool(data.get("stopping", False)),
+                             owner_pid=None if owner is None else int(owner),
+                             owner=str(data.get("owner", "")))  # fmt: skip
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -750,9 +770,31 @@ def background_crashed(home: Path) -> bool:
     removes the file (and marks it ``stopping`` first). Call it before ``running_database``,
     which removes a stale file."""
     state = _read_state(home / STATE_FILE)
-    if state is None or state.stopping:
-        return False
+    if state is None or state.stopping or state.owner_pid is not None:
+        return False  # a child dies with (or is restarted by) its owner, not by its users
     return not (pid_alive(state.pid) and _is_launcher(state.pid))
+
+
+def record_child(home: Path, pid: int, bolt_uri: str, owner: str) -> DatabaseState:
+    """Record ``pid`` (a child JVM of this process) as the database serving ``home``, so that
+    ``running_database`` finds it; the record dies with the JVM (a dead pid is stale)."""
+    state = DatabaseState(
+        pid=pid,
+        bolt_uri=bolt_uri,
+        started_at=datetime.now(UTC).isoformat(),
+        owner_pid=os.getpid(),
+        owner=owner,
+    )
+    _write_state(home / STATE_FILE, state)
+    return state
+
+
+def forget_child(home: Path, pid: int | None) -> None:
+    """Remove the record of ``pid`` if it is still the one recorded (never someone else's)."""
+    path = home / STATE_FILE
+    state = _read_state(path)
+    if state is not None and pid is not None and state.pid == pid:
+        path.unlink(missing_ok=True)
 
 
 def start_background(config: RuntimeConfig, progress: Progress | None = None) -> DatabaseState:
@@ -777,6 +819,11 @@ def stop_background(home: Path, timeout: float = 60) -> bool:
     if state is None:
         return False
     running = pid_alive(state.pid) and _is_launcher(state.pid)
+    if running and state.owner_pid is not None:
+        raise EmbeddedNeo4jError(
+            f"The database in {home} belongs to process {state.owner_pid} ({state.owner}), "
+            "not to `orggraph db start`: stop that process to stop it."
+        )
     if running:
         # Whoever watches the file (a service following it) must not take the process's
         # exit for a crash and start it again.

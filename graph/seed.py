@@ -45,12 +45,16 @@ import enum
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any, LiteralString
 
-from orggraph.graph.demo_organisation import DemoOrganisation, load_demo_organisation
+from orggraph.graph.demo_organisation import (
+    TIMELINE_END,
+    DemoOrganisation,
+    load_demo_organisation,
+)
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import (
     DEFAULT_BULK_BATCH,
@@ -58,6 +62,7 @@ from orggraph.graph.importers.bulk import (
     write_nodes,
     write_touchpoints,
 )
+from orggraph.graph.kpis import measurement_id, periods, status_of, write_measurements
 from orggraph.graph.model import (
     CustomerRecord,
     DealRecord,
@@ -70,8 +75,9 @@ from orggraph.graph.writes import WriteSummary, upsert_nodes, upsert_relationshi
 K = RelationshipKind
 ProgressCallback = Callable[[str], None]
 
-EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 700
+"""Customers start within this many days before the timeline's end (their journeys end
+by it: a journey that would run past it is moved back whole, its delays kept)."""
 BREACH_RATE = 0.15
 
 
@@ -272,6 +278,49 @@ async def write_organisation(
     return total
 
 
+def reported_measurements(
+    seed: int, until: datetime, span_days: int, organisation: DemoOrganisation = ORGANISATION
+) -> dict[str, list[dict[str, Any]]]:
+    """Per KPI without a definition, one measurement per complete period of its window in
+    the ``span_days`` before ``until``, around its target (its own random stream per
+    period), as a function would report it after the period ended."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kpi in organisation.kpis:
+        if kpi.definition is not None:
+            continue
+        rows = []
+        for start, end in periods(until - timedelta(days=span_days), until, kpi.window):
+            if end > until:
+                break
+            rng = random.Random(f"{seed}:{kpi.id}:{start.isoformat()}")
+            low, high = (0.85, 1.3) if kpi.direction.value == "LOWER_IS_BETTER" else (0.7, 1.15)
+            value = kpi.target * rng.uniform(low, high)
+            value = min(value, 100.0) if kpi.unit == "%" else value
+            value = float(round(value)) if kpi.unit == "count" else round(value, 2)
+            rows.append(
+                {
+                    "id": measurement_id(kpi.id, start),
+                    "at": end,
+                    "periodStart": start,
+                    "periodEnd": end,
+                    "value": value,
+                    "sampleSize": 1,
+                    "status": status_of(value, kpi.target, kpi.direction.value),
+                }
+            )
+        out[kpi.id] = rows
+    return out
+
+
+async def write_reported_measurements(
+    graph: Graph, seed: int, until: datetime, span_days: int
+) -> WriteSummary:
+    summary = WriteSummary()
+    for kpi_id, rows in reported_measurements(seed, until, span_days).items():
+        summary.merge(await write_measurements(graph, kpi_id, rows))
+    return summary
+
+
 # --- customers and their journeys ----------------------------------------------------------
 
 
@@ -303,10 +352,21 @@ _AFTER_SALE: list[tuple[str, str, str | None, str]] = [
 ]
 
 
+def timeline_end(today: date | None = None) -> datetime:
+    """The instant generated data ends: the start (00:00 UTC) of ``today`` (default: the
+    current day), so the same seed loaded on the same day writes the same graph."""
+    return datetime.combine(today or datetime.now(UTC).date(), time(), UTC)
+
+
 def generate_customer(
-    seed: int, index: int, touchpoints_per_customer: float = 10.0
+    seed: int,
+    index: int,
+    touchpoints_per_customer: float = 10.0,
+    until: datetime = TIMELINE_END,
+    span_days: int = SPAN_DAYS,
 ) -> CustomerData:
-    """One customer with its whole journey, from its own random stream."""
+    """One customer with its whole journey, from its own random stream, started within
+    ``span_days`` before ``until`` and ended by ``until``."""
     rng = random.Random(f"{seed}:{index}")
     cid = f"c-{seed}-{index:07d}"
     segment = rng.choices(_SEGMENTS, _SEGMENT_WEIGHTS)[0]
@@ -319,7 +379,7 @@ def generate_customer(
         email=f"contact{index}@customer{seed}.example",
     )
     campaign = rng.choices(_CAMPAIGN_IDS, _CAMPAIGN_WEIGHTS)[0]
-    at = EPOCH + timedelta(seconds=rng.uniform(0, SPAN_DAYS * 86_400))
+    at = until - timedelta(days=span_days) + timedelta(seconds=rng.uniform(0, span_days * 86_400))
     events: list[dict[str, Any]] = []
 
     def touch(
@@ -471,15 +531,43 @@ def generate_customer(
         at += timedelta(hours=rng.expovariate(1 / 60))
         t, ch, team, step = rng.choice(pool)
         touch(t, ch, team, step, at)
+    deals = _end_by(until, rng, events, deals)
     touchpoints = [TouchpointRecord.model_validate(e) for e in events]
     return CustomerData(customer, deals, touchpoints, follow_up)
 
 
+def _end_by(
+    until: datetime, rng: random.Random, events: list[dict[str, Any]], deals: list[DealRecord]
+) -> list[DealRecord]:
+    """Move a journey that runs past ``until`` back whole (events in place, deals returned),
+    to end within the last three days before it: no data lies in the future."""
+    last = max([e["at"] for e in events] + [d.closed_at for d in deals if d.closed_at])
+    if last <= until:
+        return deals
+    back = last - until + timedelta(seconds=rng.uniform(60, 3 * 86_400))
+    for event in events:
+        event["at"] -= back
+    return [
+        d.model_copy(
+            update={
+                "opened_at": d.opened_at - back,
+                "closed_at": d.closed_at - back if d.closed_at else None,
+            }
+        )
+        for d in deals
+    ]
+
+
 def generate_customers(
-    seed: int, count: int, touchpoints_per_customer: float = 10.0, start: int = 0
+    seed: int,
+    count: int,
+    touchpoints_per_customer: float = 10.0,
+    start: int = 0,
+    until: datetime = TIMELINE_END,
+    span_days: int = SPAN_DAYS,
 ) -> Iterator[CustomerData]:
     for index in range(start, start + count):
-        yield generate_customer(seed, index, touchpoints_per_customer)
+        yield generate_customer(seed, index, touchpoints_per_customer, until, span_days)
 
 
 async def write_customer_batch(tx: Tx, batch: Sequence[CustomerData]) -> WriteSummary:
@@ -523,8 +611,13 @@ async def seed_organisation(
     touchpoints_per_customer: float = 10.0,
     batch_touchpoints: int = DEFAULT_BULK_BATCH,
     writers: int = 1,
+    today: date | None = None,
+    span_days: int = SPAN_DAYS,
 ) -> SeedSummary:
     """Write the organisation and ``customers`` customers with journeys (idempotent).
+
+    The data ends at the start of ``today`` (default: the current day, UTC) and covers
+    ``span_days`` before it; the organisation's dates move with it.
 
     ``progress`` receives a human-readable line (rows so far, rows/s) every
     50,000 touchpoints and at the end. Generation of the next batch overlaps
@@ -534,7 +627,8 @@ async def seed_organisation(
 
     started = time.perf_counter()
     summary = SeedSummary(seed=seed)
-    org = await write_organisation(graph)
+    until = timeline_end(today)
+    org = await write_organisation(graph, ORGANISATION.shifted(until - TIMELINE_END))
     summary.writes.merge(org)
     summary.organisation_nodes = org.rows
     meter = Progress(f"touchpoints (0/{customers:,} customers)", report=progress)
@@ -542,7 +636,9 @@ async def seed_organisation(
 
     def make_batch(start: int) -> list[CustomerData]:
         count = min(per_batch, customers - start)
-        return list(generate_customers(seed, count, touchpoints_per_customer, start))
+        return list(
+            generate_customers(seed, count, touchpoints_per_customer, start, until, span_days)
+        )
 
     def account(batch: list[CustomerData], writes: WriteSummary) -> None:
         summary.writes.merge(writes)

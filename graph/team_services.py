@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.kpis import MEASUREMENTS_OF_K
 
 SERVICES_OF_TEAM: LiteralString = """
   COLLECT {
@@ -42,27 +43,30 @@ RETURN team {.*} AS team,
   COLLECT {
     MATCH (team)-[:ACCOUNTABLE_FOR]->(k:KPI)
     RETURN {kpi: k {.*}, shared: false,
-            latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
-                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+            """
+    + MEASUREMENTS_OF_K
+    + """}
     ORDER BY k.id
   } + COLLECT {
     MATCH (k:KPI)-[:SHARED_WITH]->(team)
     WHERE NOT (team)-[:ACCOUNTABLE_FOR]->(k)
     RETURN {kpi: k {.*}, shared: true,
-            latest: head(COLLECT { MATCH (k)-[:HAS_MEASUREMENT]->(m:Measurement)
-                                   RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+            """
+    + MEASUREMENTS_OF_K
+    + """}
     ORDER BY k.id
   } AS kpis,
   COLLECT {
     MATCH (sla:SLA)-[r:PROVIDER|CONSUMER]->(team)
+    OPTIONAL MATCH (sla)-[:TRACKED_BY]->(k:KPI)
     RETURN {sla: sla {.*}, role: type(r),
             provider: head(COLLECT { MATCH (sla)-[:PROVIDER]->(x:Team) RETURN x {.*} }),
             consumer: head(COLLECT { MATCH (sla)-[:CONSUMER]->(x:Team) RETURN x {.*} }),
             step: head(COLLECT { MATCH (sla)-[:GOVERNS]->(x:Step) RETURN x {.*} }),
-            kpi: head(COLLECT { MATCH (sla)-[:TRACKED_BY]->(k:KPI) RETURN k {.*} }),
-            latest: head(COLLECT {
-              MATCH (sla)-[:TRACKED_BY]->(:KPI)-[:HAS_MEASUREMENT]->(m:Measurement)
-              RETURN m {.*} ORDER BY m.at DESC, m.id DESC LIMIT 1 })}
+            kpi: k {.*},
+            """
+    + MEASUREMENTS_OF_K
+    + """}
     ORDER BY type(r) DESC, sla.id
   } AS slas
 """
@@ -72,9 +76,9 @@ RETURN team {.*} AS team,
 Hierarchy (several parents make a matrix), services provided (with the teams
 consuming each) and consumed (with their providers), every ownership of a
 step with its validity and whether it holds at ``$at``, the KPIs it is
-accountable for and those shared with it (each with its latest measurement),
-and its SLAs as PROVIDER and as CONSUMER with the latest measurement of the
-KPI tracking each.
+accountable for and those shared with it, and its SLAs as PROVIDER and as
+CONSUMER with the KPI tracking each; each KPI with its latest complete
+measurement, the current partial one and its trend (MEASUREMENTS_OF_K).
 """
 
 

@@ -18,6 +18,7 @@ strings), never from client text; values travel as parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
 )
 from orggraph.graph.personal import seal_properties
+from orggraph.graph.touchpoint_changes import changed, touchpoint_states
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
@@ -57,6 +59,8 @@ class WriteSummary:
     relationships_deleted: int = 0
     properties_set: int = 0
     rows: int = 0
+    changed_touchpoints: list[str] = dataclasses.field(default_factory=list)
+    """Touchpoints whose state the write changed (graph/touchpoint_changes.py)."""
 
     def add(self, counters: Any) -> None:
         self.nodes_created += counters.nodes_created
@@ -70,6 +74,7 @@ class WriteSummary:
         self.relationships_deleted += other.relationships_deleted
         self.properties_set += other.properties_set
         self.rows += other.rows
+        self.changed_touchpoints += other.changed_touchpoints
 
 
 # --- validation ----------------------------------------------------------------
@@ -329,10 +334,12 @@ async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
     touchpoints from and gives them to get their chain (NEXT), first arrivals (REACHED)
     and latest touchpoint (LATEST) rebuilt in the same transaction."""
     ids = [r.id for r in records]
+    before = await touchpoint_states(tx, ids)
     previous_customers = await customers_of_touchpoints(tx, ids)
     summary = await _write_nodes(tx, "Touchpoint", records)
     new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
     summary.merge(await rebuild_chains(tx, previous_customers | new_customers, ids))
+    summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ids))
     return summary
 
 

@@ -58,6 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # people get one line; --verbose keeps the traceback
+        if args.verbose:
+            raise
+        print(f"orggraph: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (a start-up failure appends the log's tail)."""
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    more = " (more with --verbose)" if len(lines) > 1 else ""
+    return f"{first}{more}"
 
 
 if __name__ == "__main__":

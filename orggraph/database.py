@@ -80,14 +80,21 @@ def connect(settings: Settings, uri: str) -> Graph:
 
 
 @contextlib.asynccontextmanager
-async def open_graph(settings: Settings, *, apply_migrations: bool = True) -> AsyncIterator[Graph]:
-    """Yield a connected, migrated Graph; start (and supervise) an embedded Neo4j if needed."""
+async def open_graph(
+    settings: Settings, *, apply_migrations: bool = True, record_as: str | None = None
+) -> AsyncIterator[Graph]:
+    """Yield a connected, migrated Graph; start (and supervise) an embedded Neo4j if needed.
+
+    With ``record_as`` (``"orggraph serve"``), an embedded Neo4j this starts is recorded in
+    ``<home>/runtime.json`` for as long as it runs, under that name: ``orggraph db status``
+    shows it and the other commands (``orggraph cypher``) use it instead of starting a
+    second JVM on the same store."""
     async with contextlib.AsyncExitStack() as stack:
         if settings.neo4j_uri:
             uri, supervisor = settings.neo4j_uri, None
             log.info("connecting to the Neo4j at %s", uri)
         else:
-            uri, supervisor = _embedded(settings, stack)
+            uri, supervisor = _embedded(settings, stack, record_as)
         graph = connect(settings, uri)
         stack.push_async_callback(graph.close)
         log.info("waiting for Neo4j at %s to answer", uri)
@@ -104,19 +111,22 @@ async def open_graph(settings: Settings, *, apply_migrations: bool = True) -> As
 
 
 def _embedded(
-    settings: Settings, stack: contextlib.AsyncExitStack
+    settings: Settings, stack: contextlib.AsyncExitStack, record_as: str | None
 ) -> tuple[str, DatabaseSupervisor]:
-    from orggraph.graph.runtime import EmbeddedNeo4j, running_database
+    from orggraph.graph.runtime import EmbeddedNeo4j, describe, running_database
 
     running = running_database(settings.home)
     if running is not None:
-        log.info("using the background database at %s", running.bolt_uri)
+        log.info("using %s at %s", describe(running), running.bolt_uri)
         return running.bolt_uri, DatabaseSupervisor(settings, running.bolt_uri, runtime=None)
     runtime = EmbeddedNeo4j(runtime_config(settings))
     log.info("starting the embedded Neo4j (home %s)", settings.home)
     uri = runtime.start()
     stack.callback(runtime.stop)
-    return uri, DatabaseSupervisor(settings, uri, runtime=runtime)
+    supervisor = DatabaseSupervisor(settings, uri, runtime=runtime, record_as=record_as)
+    supervisor.record()
+    stack.callback(supervisor.forget)
+    return uri, supervisor
 
 
 # --- supervision --------------------------------------------------------------------
@@ -147,6 +157,7 @@ class DatabaseSupervisor:
     settings: Settings
     uri: str
     runtime: EmbeddedNeo4j | None
+    record_as: str | None = None  # the child is recorded in <home>/runtime.json as this owner's
     state: str = "running"  # running | restarting | unavailable
     reason: str | None = None
     restarts: int = 0
@@ -259,7 +270,25 @@ class DatabaseSupervisor:
 
     def _start_child(self) -> str:
         assert self.runtime is not None
-        return self.runtime.start()
+        self.forget()
+        uri = self.runtime.start()
+        self.record()
+        return uri
+
+    def record(self) -> None:
+        """Record the child JVM (if asked to) where the other commands look for a database."""
+        from orggraph.graph.runtime import record_child
+
+        if self.runtime is not None and self.record_as is not None:
+            pid, uri = self.runtime.pid, self.runtime.bolt_uri
+            if pid is not None and uri is not None:
+                record_child(self.settings.home, pid, uri, self.record_as)
+
+    def forget(self) -> None:
+        from orggraph.graph.runtime import forget_child
+
+        if self.runtime is not None and self.record_as is not None:
+            forget_child(self.settings.home, self.runtime.pid)
 
     def _start_background(self) -> str:
         from orggraph.graph.runtime import (

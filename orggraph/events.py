@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, LiteralString
 
 from orggraph.graph.driver import Graph
 
 if TYPE_CHECKING:
     from orggraph.graph.kpis import KpiComputation
+    from orggraph.graph.writes import WriteSummary
     from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,17 +175,17 @@ RETURN t {.*,
 """
 
 
-async def publish_upserted(info: Any, label: str, ids: Iterable[str]) -> None:
-    """Hook for the generic upsert mutations, called after their write committed:
-    publishes ``touchpointAdded`` for upserted touchpoints (created or updated)."""
-    if label == "Touchpoint":
-        await publish_touchpoints(info.context.graph, broker_of(info), ids)
-
-
-async def publish_touchpoints(graph: Graph, broker: Broker | None, ids: Iterable[str]) -> None:
-    """``touchpointAdded`` for these committed touchpoints (call after the write returned);
-    nothing is read when nobody listens."""
-    if broker is None or not broker.wants("touchpointAdded"):
+async def publish_touchpoints(graph: Graph, broker: Broker | None, ids: Sequence[str]) -> None:
+    """``touchpointAdded`` for the touchpoints a committed write changed: every writer
+    (mutations, imports, ingest endpoints) calls this after its commit with
+    ``WriteSummary.changed_touchpoints``, which the database computed in the write's
+    transaction, so a replayed (no-op) write publishes nothing. One round trip."""
+    if broker is None or not ids or not broker.wants("touchpointAdded"):
         return
     records = await graph.query(TOUCHPOINT_EVENTS, ids=list(ids))
     publish_after_commit(broker, "touchpointAdded", (dict(r["touchpoint"]) for r in records))
+
+
+async def publish_write(info: Any, summary: WriteSummary) -> None:
+    """The events of a committed write made by a resolver (see ``publish_touchpoints``)."""
+    await publish_touchpoints(info.context.graph, broker_of(info), summary.changed_touchpoints)

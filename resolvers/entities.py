@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from orggraph.context import Info
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.events import publish_upserted
+from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.model import as_utc, validate_node_id
@@ -140,8 +140,8 @@ def upsert_one_field(
         row = to_dict(input)
         if check is not None:
             await check(info, [("input", row)])
-        await writes.upsert_nodes(info.context.graph, label, [row])
-        await publish_upserted(info, label, [input.id])  # live subscriptions, after commit
+        summary = await writes.upsert_nodes(info.context.graph, label, [row])
+        await publish_write(info, summary)  # live subscriptions, after commit
         props = (await nodes.nodes_by_id(info.context.graph, label, [input.id])).get(input.id)
         if props is None:  # deleted concurrently
             raise NotFoundError(f"{label} {input.id!r} vanished after the upsert")
@@ -167,7 +167,7 @@ def upsert_many_field(
             return await writes.write_records(tx, label, records)
 
         summary = await info.context.graph.write(work)
-        await publish_upserted(info, label, [r.id for r in records])  # after commit
+        await publish_write(info, summary)  # live subscriptions, after commit
         return UpsertResult.from_summary(summary)
 
     resolve.__annotations__ = {"info": Info, "inputs": list[input_type], "return": UpsertResult}

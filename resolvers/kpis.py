@@ -8,10 +8,12 @@ from typing import Any
 import strawberry
 
 from orggraph.context import Info
+from orggraph.errors import BadInputError
 from orggraph.events import broker_of, publish_computation
-from orggraph.graph.kpis import check_definitions, compute_kpis, parse_definition
+from orggraph.graph.kpis import check_definitions, compute_kpis, kpi_value, parse_definition
 from orggraph.resolvers.entities import Entity, entity_mutation, entity_query
 from orggraph.schema.inputs import KpiInput, MeasurementInput, NameFilter
+from orggraph.schema.kpis import KpiValue
 from orggraph.schema.types import Kpi, Measurement
 
 
@@ -48,7 +50,28 @@ ENTITIES = (
         describe={"upsert": "Record a measurement.", "upserts": "Record measurements."},
     ),
 )
-KpisQuery = entity_query("KpisQuery", *ENTITIES)
+
+
+async def resolve_kpi_value(
+    info: Info, kpi_id: strawberry.ID, last_days: int | None = None, all_time: bool = False
+) -> KpiValue:
+    if (last_days is None) == (not all_time):
+        raise BadInputError("kpiValue: give either lastDays or allTime: true", field="lastDays")
+    return KpiValue.from_row(await kpi_value(info.context.graph, str(kpi_id), last_days))
+
+
+KpisQuery = entity_query(
+    "KpisQuery",
+    *ENTITIES,
+    kpi_value=strawberry.field(
+        resolver=resolve_kpi_value,
+        description=(
+            "A KPI's value over the last `lastDays` days up to now (a rolling window), or "
+            "over all its data (`allTime: true`): give exactly one. Computed on request by "
+            "the KPI's definition; calendar periods are its stored `measurements`."
+        ),
+    ),
+)
 KpisMutation = entity_mutation("KpisMutation", *ENTITIES)
 
 

@@ -8,9 +8,11 @@ import strawberry
 
 from orggraph.context import Info
 from orggraph.errors import ConflictError
+from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
-from orggraph.graph.model import RECORDS, Record, RelationshipKind
+from orggraph.graph.model import RECORDS, RELATIONSHIPS, Record, RelationshipKind
+from orggraph.graph.touchpoint_changes import changed, touchpoint_ends, touchpoint_states
 from orggraph.resolvers.entities import UpsertResult, check_batch_size, checked_id
 from orggraph.schema.inputs import (
     GRAPH_INPUT_LABELS,
@@ -36,9 +38,15 @@ async def _upsert_relationships(
     prepared = writes.validate_relationships(kind, relationship_rows(rows))
 
     async def work(tx: Tx) -> writes.WriteSummary:
-        return await writes.write_relationships(tx, kind, prepared)
+        ends = touchpoint_ends([(RELATIONSHIPS[kind].source, RELATIONSHIPS[kind].target, prepared)])
+        before = await touchpoint_states(tx, ends)
+        summary = await writes.write_relationships(tx, kind, prepared)
+        summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ends))
+        return summary
 
-    return UpsertResult.from_summary(await info.context.graph.write(work))
+    summary = await info.context.graph.write(work)
+    await publish_write(info, summary)  # live subscriptions, after commit
+    return UpsertResult.from_summary(summary)
 
 
 @strawberry.type
@@ -107,10 +115,19 @@ class NodesMutation:
 
         async def work(tx: Tx) -> writes.WriteSummary:
             summary = writes.WriteSummary()
+            ends = touchpoint_ends(
+                (RELATIONSHIPS[kind].source, RELATIONSHIPS[kind].target, rows)
+                for kind, rows in relationships
+            )
+            before = await touchpoint_states(tx, ends)
             for label, batch_records in records:
                 summary.merge(await writes.write_records(tx, label, batch_records))
             for kind, rows in relationships:
                 summary.merge(await writes.write_relationships(tx, kind, rows))
+            linked = changed(before, await touchpoint_states(tx, ends))
+            summary.changed_touchpoints = sorted({*summary.changed_touchpoints, *linked})
             return summary
 
-        return UpsertResult.from_summary(await info.context.graph.write(work))
+        summary = await info.context.graph.write(work)
+        await publish_write(info, summary)  # live subscriptions, after commit
+        return UpsertResult.from_summary(summary)

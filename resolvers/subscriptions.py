@@ -9,12 +9,12 @@ for what is dropped when a consumer is slow).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
 from orggraph.context import Info
-from orggraph.errors import InternalError
+from orggraph.errors import BadInputError, InternalError
 from orggraph.events import Broker, Event, broker_of
 from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
 
@@ -66,21 +66,30 @@ class LiveSubscription:
         return _live(info, "kpiUpdated", KpiUpdate.from_event, kpiId=kpi_id, teamIds=team_id)
 
     @strawberry.subscription(
-        description="Touchpoints committed by a write (created or updated); filter by customer "
-        "or channel id."
+        description="Touchpoints a committed write created or changed (a replayed, unchanged "
+        "write sends nothing), from any mutation; filter by customerId or channelId, named "
+        "like the payload's fields."
     )
     def touchpoint_added(
         self,
         info: Info,
         customer_id: strawberry.ID | None = None,
-        channel: strawberry.ID | None = None,
+        channel_id: strawberry.ID | None = None,
+        channel: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(deprecation_reason="Use channelId, the payload field's name."),
+        ] = None,
     ) -> AsyncGenerator[TouchpointAdded, None]:
+        if channel_id is not None and channel is not None and channel_id != channel:
+            raise BadInputError(
+                "channel and channelId differ: give channelId only", field="channel"
+            )
         return _live(
             info,
             "touchpointAdded",
             TouchpointAdded.from_event,
             customerId=customer_id,
-            channelId=channel,
+            channelId=channel_id or channel,
         )
 
     @strawberry.subscription(

@@ -35,9 +35,15 @@ class KpiUpdate:
     )
     periods: list[KpiPeriod] = strawberry.field(description="The periods computed, oldest first.")
 
-    @strawberry.field(description="The newest period computed.")
+    @strawberry.field(description="The newest complete period computed (not `partial`).")
     def latest(self) -> KpiPeriod | None:
-        return self.periods[-1] if self.periods else None
+        complete = [p for p in self.periods if not p.measurement.is_partial]
+        return complete[-1] if complete else None
+
+    @strawberry.field(description="The current period, when computed: `partial`, still open.")
+    def current(self) -> KpiPeriod | None:
+        last = self.periods[-1] if self.periods else None
+        return last if last is not None and last.measurement.is_partial else None
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> KpiUpdate:

@@ -99,12 +99,27 @@ class OwnedStep(StepInProcess):
     current: bool = strawberry.field(description="Whether the ownership holds at the asked time.")
 
 
+def _measurement(props: dict[str, Any] | None) -> Measurement | None:
+    return Measurement.from_props(props) if props else None
+
+
+def _trend(rows: list[dict[str, Any]] | None) -> list[Measurement]:
+    return [Measurement.from_props(m) for m in reversed(rows or [])]
+
+
+LATEST = "Its last complete period (the current one is `current`)."
+CURRENT = "The current period, still partial (`partial: true`), when computed."
+TREND = "The last complete periods (at most 12), oldest first: the trend, `latest` last."
+
+
 @strawberry.type(description="A KPI with its latest value against target.")
 class KpiWithStatus:
     kpi: Kpi
     shared: bool = strawberry.field(description="Shared with the team (not its own).")
-    latest: Measurement | None
-    status: KpiStatus
+    latest: Measurement | None = strawberry.field(description=LATEST)
+    current: Measurement | None = strawberry.field(description=CURRENT)
+    trend: list[Measurement] = strawberry.field(description=TREND)
+    status: KpiStatus = strawberry.field(description="Of `latest`, against target.")
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> KpiWithStatus:
@@ -112,7 +127,9 @@ class KpiWithStatus:
         return cls(
             kpi=Kpi.from_props(row["kpi"]),
             shared=bool(row.get("shared")),
-            latest=Measurement.from_props(latest) if latest else None,
+            latest=_measurement(latest),
+            current=_measurement(row.get("current")),
+            trend=_trend(row.get("trend")),
             status=kpi_status(row["kpi"], latest),
         )
 
@@ -124,8 +141,14 @@ class TeamSla:
     provider: Team | None
     consumer: Team | None
     step: Step | None
-    latest: Measurement | None = strawberry.field(description="Latest measurement of its KPI.")
-    compliance: SlaCompliance
+    latest: Measurement | None = strawberry.field(
+        description="Its KPI's last complete period (the current one is `current`)."
+    )
+    current: Measurement | None = strawberry.field(description=CURRENT)
+    trend: list[Measurement] = strawberry.field(
+        description=TREND + " Compliance over time: each period's status."
+    )
+    compliance: SlaCompliance = strawberry.field(description="Of `latest`.")
 
 
 @strawberry.type(description="A team as a service: what it provides, owns, measures and promises.")
@@ -169,7 +192,9 @@ class TeamService:
                     provider=_team(r.get("provider")),
                     consumer=_team(r.get("consumer")),
                     step=Step.from_props(r["step"]) if r.get("step") else None,
-                    latest=Measurement.from_props(r["latest"]) if r.get("latest") else None,
+                    latest=_measurement(r.get("latest")),
+                    current=_measurement(r.get("current")),
+                    trend=_trend(r.get("trend")),
                     compliance=sla_compliance(r["sla"], r.get("kpi"), r.get("latest")),
                 )
                 for r in raw["slas"]

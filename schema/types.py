@@ -614,11 +614,27 @@ class Measurement(NodeType):
     id: strawberry.ID
     at: datetime | None
     period_start: datetime | None
+    period_end: datetime | None = strawberry.field(
+        description="End of the period (exclusive), when the KPI engine computed it."
+    )
     value: float | None
     sample_size: int | None
     status: str | None = strawberry.field(
         description="ON_TARGET, OFF_TARGET, NO_DATA or NO_TARGET when computed by the KPI engine."
     )
+
+    @strawberry.field(
+        description=(
+            "Taken (`at`) before its period ended: the current period, whose value may "
+            "still change. A KPI's `latest` is its newest period that is not partial."
+        )
+    )
+    def partial(self) -> bool:
+        return self.is_partial
+
+    @property
+    def is_partial(self) -> bool:
+        return self.at is not None and self.period_end is not None and self.at < self.period_end
 
     kpi: Kpi | None = related_one(K.KPI_HAS_MEASUREMENT, outgoing=False)
 

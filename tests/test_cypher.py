@@ -432,15 +432,17 @@ def test_bodies_over_the_limit_get_413_on_cypher_and_graphql(
 # --- CLI --------------------------------------------------------------------------------------
 
 
-def test_the_cli_runs_a_read_and_refuses_a_write(
-    test_settings: Settings,
-    graph: Graph,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def cli_database(test_settings: Settings, graph: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI pointed at the (emptied) test database."""
     monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
     if test_settings.neo4j_password is not None:
         monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+
+
+def test_the_cli_runs_a_read_and_refuses_a_write(
+    cli_database: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["cypher", "UNWIND range(1, $n) AS i RETURN i, i * i AS sq", "--param", "n=3"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["i", "|", "sq"] and table[-1].split() == ["3", "|", "9"]
@@ -776,3 +778,13 @@ def test_hostile_ids_are_stored_as_data_and_nothing_else_is_written(db: SyncGrap
             return [str(record["c"])]
 
     assert db.run(labels()) == ["0"]
+
+
+def test_the_cli_writes_csv_with_quoting_and_empty_nulls(
+    cli_database: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query = "UNWIND [[1, 'a,b'], [2, null]] AS r RETURN r[0] AS n, r[1] AS s, [r[0]] AS l"
+    assert main(["cypher", query, "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["n,s,l", '1,"a,b",[1]', "2,,[2]"]
+    assert captured.err.strip() == "2 row(s)"

@@ -10,7 +10,13 @@ import pytest
 
 from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
-from orggraph.graph.kpis import compute_kpis, parse_definition, period_start, periods
+from orggraph.graph.kpis import (
+    compute_kpis,
+    kpi_value,
+    parse_definition,
+    period_start,
+    periods,
+)
 from orggraph.graph.model import Window
 from orggraph.graph.processes import FunnelParams, value_stream
 from orggraph.graph.writes import upsert_nodes
@@ -395,3 +401,143 @@ async def test_serve_recomputes_kpis_on_its_schedule_and_stops_it_on_shutdown(
 
     task = await asyncio.to_thread(serve_a_while)
     assert task.done()  # cancelled cleanly when the app shut down
+
+
+# --- windows users expect: the data's span, latest complete vs current, rolling, all-time ---
+
+# Four phone calls, the newest on 15 June 2018; "now" is pinned to 20 June 2018 at noon.
+CALLS = ["2017-03-10T09:00:00Z", "2017-11-20T09:00:00Z", "2018-06-01T09:00:00Z",
+         "2018-06-15T09:00:00Z"]  # fmt: skip
+NOW = datetime(2018, 6, 20, 12, tzinfo=UTC)
+
+
+async def old_calls(graph: Graph, **definition: Any) -> None:
+    await upsert_nodes(graph, "Team", [{"id": "care", "name": "Care"}])
+    await upsert_nodes(graph, "Channel", [{"id": "phone", "name": "Phone", "kind": "PHONE"}])
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C1"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": f"call{i}", "at": at, "type": "CALL", "customerId": "c1", "channelId": "phone"}
+            for i, at in enumerate(CALLS)
+        ],
+    )
+    await kpi(
+        graph,
+        "calls",
+        {"measure": "TOUCHPOINT_COUNT", "channelId": "phone", **definition},
+        accountableTeamId="care",
+        target=1.0,
+    )
+
+
+async def test_computation_covers_the_datas_span_only(graph: Graph) -> None:
+    await old_calls(graph)
+    (computed,) = await compute_kpis(graph, now=NOW)
+    starts = [m["periodStart"] for m in computed.measurements]
+    # March 2017 to June 2018: 16 months, none after the data.
+    assert len(starts) == 16
+    assert starts[0] == datetime(2017, 3, 1, tzinfo=UTC)
+    assert starts[-1] == datetime(2018, 6, 1, tzinfo=UTC)
+    values = {m["periodStart"].strftime("%Y-%m"): m["value"] for m in computed.measurements}
+    assert (values["2017-03"], values["2017-11"], values["2018-06"], values["2018-05"]) == (
+        1,
+        1,
+        2,
+        0,
+    )
+    assert computed.measurements[-1]["periodEnd"] == datetime(2018, 7, 1, tzinfo=UTC)
+    # Computed today (years later) it still stops at June 2018, now a complete month.
+    (again,) = await compute_kpis(graph)
+    assert [m["periodStart"] for m in again.measurements] == starts
+    assert await count(graph, "MATCH (m:Measurement) RETURN count(m)") == 16
+
+
+TEAM_KPIS = """
+query($id: ID!) { teamService(teamId: $id) { kpis {
+  kpi { id } status
+  latest { periodStart value partial }
+  current { periodStart periodEnd value partial }
+  trend { periodStart value }
+} } }
+"""
+
+
+async def test_latest_is_the_last_complete_period_and_current_the_partial_one(
+    graph: Graph,
+) -> None:
+    await old_calls(graph)
+    await compute_kpis(graph, now=NOW)
+    (row,) = ok(await execute(graph, TEAM_KPIS, {"id": "care"}))["teamService"]["kpis"]
+    # June 2018 is not over on 20 June: May (no call: 0 < target 1) is the latest.
+    assert row["latest"] == {
+        "periodStart": "2018-05-01T00:00:00+00:00",
+        "value": 0.0,
+        "partial": False,
+    }
+    assert row["status"] == "OFF_TARGET"
+    assert row["current"] == {
+        "periodStart": "2018-06-01T00:00:00+00:00",
+        "periodEnd": "2018-07-01T00:00:00+00:00",
+        "value": 2.0,
+        "partial": True,
+    }
+    # The trend: the 12 complete months June 2017 .. May 2018, oldest first.
+    trend = [(t["periodStart"][:7], t["value"]) for t in row["trend"]]
+    assert [p for p, _ in trend] == [f"2017-{m:02d}" for m in range(6, 13)] + [
+        f"2018-{m:02d}" for m in range(1, 6)
+    ]
+    assert sum(v for _, v in trend) == 1.0  # the November 2017 call
+
+
+async def test_rolling_and_all_time_values(graph: Graph) -> None:
+    await old_calls(graph)
+    last30 = await kpi_value(graph, "calls", 30, now=NOW)
+    assert (last30["since"], last30["value"], last30["status"]) == (
+        datetime(2018, 5, 21, 12, tzinfo=UTC), 2.0, "ON_TARGET")  # fmt: skip
+    last3 = await kpi_value(graph, "calls", 3, now=NOW)
+    assert last3["value"] == 0.0  # 17 June noon .. 20 June noon: no call
+    all_time = await kpi_value(graph, "calls", None, now=NOW)
+    assert (all_time["since"], all_time["value"]) == (datetime(2017, 3, 10, 9, tzinfo=UTC), 4.0)
+    query = (
+        'query($d: Int, $a: Boolean!) { kpiValue(kpiId: "calls", lastDays: $d, allTime: $a) '
+        "{ value sampleSize status since } }"
+    )
+    assert ok(await execute(graph, query, {"d": None, "a": True}))["kpiValue"] == {
+        "value": 4.0,
+        "sampleSize": 4,
+        "status": "ON_TARGET",
+        "since": "2017-03-10T09:00:00+00:00",
+    }
+    assert error_codes(await execute(graph, query, {"d": 7, "a": True})) == ["BAD_USER_INPUT"]
+    assert error_codes(await execute(graph, query, {"d": None, "a": False})) == ["BAD_USER_INPUT"]
+    assert error_codes(await execute(graph, query, {"d": 0, "a": False})) == ["BAD_USER_INPUT"]
+
+
+async def test_a_failing_definition_is_reported_and_the_others_computed(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await old_calls(graph)
+    await kpi(graph, "broken", {"measure": "TOUCHPOINT_COUNT", "channelId": "no-such-channel"})
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [{"id": "daily", "name": "daily", "window": "DAY",
+          "definition": {"measure": "TOUCHPOINT_COUNT", "channelId": "phone"}}],
+    )  # fmt: skip
+    # Fewer periods allowed than the 463 days of data: the newest are computed, none fails.
+    monkeypatch.setattr("orggraph.graph.kpis.MAX_PERIODS", 100)
+    computed = {c.kpi_id: c for c in await compute_kpis(graph, now=NOW)}
+    assert computed["broken"].error == (
+        "KPI broken.definition.channelId: no such node 'no-such-channel'"
+    )
+    assert computed["broken"].measurements == []
+    assert computed["calls"].error is None and len(computed["calls"].measurements) == 16
+    daily = computed["daily"]
+    assert daily.error is None and len(daily.measurements) == 100
+    # 10 March 2017 .. 15 June 2018 is 463 days; the last 100 start on 8 March 2018.
+    assert daily.skipped_periods == 363
+    assert daily.measurements[0]["periodStart"] == datetime(2018, 3, 8, tzinfo=UTC)
+    with pytest.raises(BadInputError, match="no such node"):
+        await compute_kpis(graph, "broken", now=NOW)

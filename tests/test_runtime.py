@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from orggraph.graph.runtime import (
     EmbeddedNeo4j,
     EmbeddedNeo4jError,
     RuntimeConfig,
+    background_crashed,
     bolt_auth,
     check_java,
     ensure_jars,
@@ -134,6 +136,7 @@ def test_background_database_round_trip(
         assert capsys.readouterr().out.splitlines() == [
             state.bolt_uri,
             "user: neo4j (password: `orggraph db password`)",
+            f"served by a background Neo4j (pid {state.pid})",
         ]
         with pytest.raises(EmbeddedNeo4jError, match="already served by a background Neo4j"):
             start_background(config)
@@ -146,14 +149,21 @@ def test_background_database_round_trip(
     assert not (config.home / "runtime.json").exists()
 
 
-def test_stale_state_file_is_removed(tmp_path: Path) -> None:
+def home_with_a_dead_record(tmp_path: Path, owned: bool = False) -> Path:
+    """A home whose runtime.json names a process that has exited (its owner too, if owned)."""
     home = tmp_path / "home"
     home.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    owner = f', "owner_pid": {dead.pid}, "owner": "orggraph serve"' if owned else ""
     (home / "runtime.json").write_text(
-        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x"}}'
+        f'{{"pid": {dead.pid}, "bolt_uri": "bolt://127.0.0.1:1", "started_at": "x"{owner}}}'
     )
+    return home
+
+
+def test_stale_state_file_is_removed(tmp_path: Path) -> None:
+    home = home_with_a_dead_record(tmp_path)
     assert running_database(home) is None
     assert not (home / "runtime.json").exists()
     assert stop_background(home) is False
@@ -189,3 +199,85 @@ def test_a_parent_killed_by_sigkill_takes_the_database_with_it(tmp_path: Path) -
         parent.stdout.close()
         if child_pid and pid_alive(child_pid):
             os.kill(child_pid, signal.SIGKILL)
+
+
+def test_a_stale_record_of_a_served_database_is_ignored(tmp_path: Path) -> None:
+    home = home_with_a_dead_record(tmp_path, owned=True)
+    assert background_crashed(home) is False  # its owner restarts it, not its users
+    assert running_database(home) is None
+    assert not (home / "runtime.json").exists()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "orggraph serve exited"
+        assert time.monotonic() < deadline, "orggraph serve never became ready"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+
+
+def test_db_status_and_cypher_use_the_database_of_a_running_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    settings = {
+        "ORGGRAPH_HOME": str(home),
+        "ORGGRAPH_CACHE_DIR": str(CACHE),
+        "ORGGRAPH_NEO4J_HEAP": "512m",
+        "ORGGRAPH_NEO4J_PAGECACHE": "64m",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "ORGGRAPH_"))}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "orggraph.cli", "serve", "--port", str(port)],
+        env={**env, **settings},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", serve, timeout=240)
+        recorded = running_database(home)
+        assert recorded is not None and recorded.owner_pid == serve.pid
+        monkeypatch.delenv("NEO4J_URI", raising=False)
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        assert main(["db", "status"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            recorded.bolt_uri,
+            "user: neo4j (password: `orggraph db password`)",
+            f"served by the Neo4j (pid {recorded.pid}) of process {serve.pid} (orggraph serve)",
+        ]
+        assert main(["cypher", "RETURN 40 + 2 AS answer", "--format", "csv"]) == 0
+        assert capsys.readouterr().out.splitlines() == ["answer", "42"]
+        assert main(["db", "stop"]) == 2
+        assert f"belongs to process {serve.pid}" in capsys.readouterr().err
+        assert running_database(home) == recorded  # still serving
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(120)
+    assert not (home / "runtime.json").exists()
+    assert main(["db", "status"]) == 3
+
+
+def test_a_command_that_fails_prints_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fails(_: Path) -> None:
+        raise EmbeddedNeo4jError("The store is in use by another Neo4j process.\nlog tail\n...")
+
+    monkeypatch.setattr("orggraph.graph.runtime.running_database", fails)
+    assert main(["db", "status"]) == 1
+    assert capsys.readouterr().err == (
+        "orggraph: The store is in use by another Neo4j process. (more with --verbose)\n"
+    )
+    with pytest.raises(EmbeddedNeo4jError):
+        main(["--verbose", "db", "status"])

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from orggraph.demo import load_demo
 from orggraph.graph.demo_organisation import (
+    TIMELINE_END,
     DemoOrganisationError,
     load_demo_organisation,
     parse_demo_organisation,
 )
 from orggraph.graph.driver import Graph
+from orggraph.graph.kpis import period_start
 from orggraph.graph.model import Record
 from orggraph.graph.seed import (
     FOLLOW_UP_SLA_HOURS,
     generate_customer,
     generate_customers,
+    reported_measurements,
     seed_organisation,
+    timeline_end,
 )
+from orggraph.settings import Settings
+from tests.helpers import execute, ok
 
 
 async def rows(db: Graph, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -245,7 +253,8 @@ async def test_the_seeded_organisation_has_the_counts_of_the_description(graph: 
 
 
 async def test_the_seeded_steps_have_the_owners_of_the_description(graph: Graph) -> None:
-    await seed_organisation(graph, customers=0, seed=1)
+    # Loaded on the day the file's timeline ends, the dates are the file's own.
+    await seed_organisation(graph, customers=0, seed=1, today=TIMELINE_END.date())
     owners = await rows(
         graph,
         "MATCH (p:Process)-[h:HAS_STEP]->(s:Step)<-[o:OWNS]-(t:Team) "
@@ -407,3 +416,95 @@ def test_an_ownership_ending_before_it_starts_is_refused() -> None:
     )
     with pytest.raises(DemoOrganisationError, match=r"steps\[0\]\.owners\[0\]\.to: ownership"):
         parse_demo_organisation(text, "small.yaml")
+
+
+# --- a live timeline: the data ends on the day it is loaded ---------------------------------
+
+
+def test_the_data_ends_on_the_day_it_is_loaded_and_is_the_same_for_the_same_day() -> None:
+    until = timeline_end(date(2026, 3, 15))
+    assert until == datetime(2026, 3, 15, tzinfo=UTC)
+    data = list(generate_customers(11, 300, until=until, span_days=120))
+    instants = [t.at for d in data for t in d.touchpoints] + [
+        x for d in data for deal in d.deals for x in (deal.opened_at, deal.closed_at) if x
+    ]
+    assert max(instants) <= until  # nothing in the future
+    assert max(instants) >= until - timedelta(days=3)  # and something up to the last days
+    assert min(t.at for d in data for t in d.touchpoints) >= until - timedelta(days=120 + 60)
+    again = list(generate_customers(11, 300, until=until, span_days=120))
+    assert [d.touchpoints for d in again] == [d.touchpoints for d in data]
+    # A journey moved back keeps its delays: the SLA follow-up delays are unchanged.
+    assert [d.follow_up_delay_h for d in again] == [d.follow_up_delay_h for d in data]
+    for d in data:
+        times = [t.at for t in d.touchpoints]
+        assert times == sorted(times)
+
+
+def test_the_organisations_dates_move_with_the_day_it_is_loaded() -> None:
+    org = load_demo_organisation()
+    moved = org.shifted(timedelta(days=10))
+    (mql,) = [s for s in org.steps if s.id == "step-mql"]
+    (moved_mql,) = [s for s in moved.steps if s.id == "step-mql"]
+    assert [(o.valid_from, o.valid_to) for o in moved_mql.owners] == [
+        (o.valid_from + timedelta(days=10), o.valid_to and o.valid_to + timedelta(days=10))
+        for o in mql.owners
+    ]
+    assert moved_mql.owners[1].valid_from == datetime(2024, 1, 11, tzinfo=UTC)
+
+
+def test_reported_kpis_get_one_measurement_per_complete_period_up_to_the_day() -> None:
+    until = datetime(2026, 3, 15, tzinfo=UTC)
+    reported = reported_measurements(7, until, span_days=90)
+    computed = {k.id for k in load_demo_organisation().kpis if k.definition is not None}
+    assert computed.isdisjoint(reported)
+    # MONTH KPIs: 90 days before 15 March 2026 is 15 December 2025; the complete months
+    # from December are December, January and February (March is not over).
+    months = [m["periodStart"] for m in reported["kpi-cost-per-lead"]]
+    assert months == [datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
+                      datetime(2026, 2, 1, tzinfo=UTC)]  # fmt: skip
+    last = reported["kpi-cost-per-lead"][-1]
+    assert last["id"] == "kpi-cost-per-lead:2026-02-01T00:00:00+00:00"
+    assert last["at"] == last["periodEnd"] == datetime(2026, 3, 1, tzinfo=UTC)
+    assert last["status"] == ("ON_TARGET" if last["value"] <= 40.0 else "OFF_TARGET")
+    assert reported_measurements(7, until, span_days=90) == reported
+
+
+DEMO_TEAM = """
+query($id: ID!) { teamService(teamId: $id) {
+  kpis { kpi { id window } latest { value periodEnd partial } current { periodStart partial }
+         trend { value } }
+  slas { sla { id } compliance latest { value } trend { status } }
+} }
+"""
+
+
+async def test_the_demo_is_live_every_kpi_and_sla_has_a_latest_value_and_a_trend(
+    graph: Graph,
+) -> None:
+    now = datetime(2026, 3, 18, 12, tzinfo=UTC)  # a Wednesday: week, month, quarter running
+    await load_demo(graph, Settings(), now=now)
+    last = await one(graph, "MATCH (t:Touchpoint) RETURN max(t.at) AS at")
+    assert now - timedelta(days=3, hours=12) <= last["at"].to_native() <= timeline_end(now.date())
+    org = load_demo_organisation()
+    teams = {k.accountable for k in org.kpis} | {s.provider for s in org.slas}
+    kpis: dict[str, dict[str, Any]] = {}
+    slas: dict[str, dict[str, Any]] = {}
+    for team in sorted(teams):
+        view = ok(await execute(graph, DEMO_TEAM, {"id": team}))["teamService"]
+        kpis.update({k["kpi"]["id"]: k for k in view["kpis"]})
+        slas.update({s["sla"]["id"]: s for s in view["slas"]})
+    assert set(kpis) == {k.id for k in org.kpis} and set(slas) == {s.id for s in org.slas}
+    for kpi in org.kpis:
+        row = kpis[kpi.id]
+        assert row["latest"]["value"] is not None, kpi.id
+        assert row["latest"]["partial"] is False
+        assert datetime.fromisoformat(row["latest"]["periodEnd"]) <= now
+        assert len(row["trend"]) >= 2, kpi.id  # a trend, not a point
+        if kpi.definition is not None:  # computed: the running period is there, partial
+            current = row["current"]
+            assert current["partial"] is True, kpi.id
+            assert current["periodStart"] == period_start(now, kpi.window).isoformat()
+    for sla in org.slas:
+        assert slas[sla.id]["latest"]["value"] is not None, sla.id
+        assert slas[sla.id]["compliance"] in ("COMPLIANT", "BREACHED")
+        assert len(slas[sla.id]["trend"]) >= 2

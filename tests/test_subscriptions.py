@@ -5,8 +5,12 @@ document before valid credentials when auth is on, a code on every error frame."
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from orggraph.app import create_app
 from orggraph.events import Broker, publish_after_commit
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
+from tests.helpers import require_program
 from tests.served import Served, receive, send
 
 # --- the broker ---------------------------------------------------------------------------
@@ -409,3 +414,123 @@ def test_transport_errors_without_a_code_get_one() -> None:
     assert with_error_codes(legacy)["payload"]["extensions"] == {"code": "BAD_USER_INPUT"}
     coded = {"type": "next", "payload": {"data": None, "errors": [{"extensions": {"code": "X"}}]}}
     assert with_error_codes(coded) == coded
+
+
+# --- a stock graphql-ws client (npm graphql-ws over ws) against the served app ----------------
+
+WS_CLIENT = Path(__file__).parent / "ws_client"
+
+README_UPSERT = """mutation {
+  upsertGraph(input: {
+    channels: [{id: "web", name: "Web", kind: WEB}, {id: "phone", name: "Phone", kind: PHONE}]
+    customers: [{id: "c1", name: "ACME"}]
+    touchpoints: [
+      {id: "t2", at: "2024-03-02T09:00:00Z", type: FORM_SUBMIT, customerId: "c1", channelId: "web"}
+      {id: "t1", at: "2024-03-01T09:00:00Z", type: PAGE_VIEW, customerId: "c1", channelId: "web"}
+      {id: "t3", at: "2024-03-03T09:00:00Z", type: CALL, customerId: "c1", channelId: "phone"}
+    ]
+  }) { rows nodesCreated }
+}"""
+
+MOVE_T3_TO_WEB = """mutation {
+  upsertRelationships(kind: TOUCHPOINT_VIA_CHANNEL, rows: [{from: "t3", to: "web"}]) { rows }
+}"""
+
+
+def graphql_ws_client() -> Path:
+    """The client's directory with its npm packages installed (from the committed lock)."""
+    require_program("node", "the graphql-ws client test runs the npm package")
+    npm = require_program("npm", "the graphql-ws client test installs the npm package")
+    if not (WS_CLIENT / "node_modules" / "graphql-ws").is_dir():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=WS_CLIENT,
+            check=True,
+            timeout=600,
+        )
+    return WS_CLIENT
+
+
+def post(served: Served, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        served.url + "/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body: dict[str, Any] = json.loads(response.read())
+    assert "errors" not in body, body
+    return body
+
+
+@pytest.mark.timeout(300)
+def test_a_graphql_ws_client_gets_what_upsert_graph_changed_and_nothing_for_a_replay(
+    served: Served,
+) -> None:
+    directory = graphql_ws_client()
+    document = (
+        'subscription { touchpointAdded(channelId: "web") '
+        "{ customerId channelId touchpoint { id type } } }"
+    )
+    client = subprocess.Popen(
+        ["node", "subscribe.mjs", f"ws://127.0.0.1:{served.port}/graphql", "3", document],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        served.wait_for_subscribers("touchpointAdded", 1)
+        assert post(served, README_UPSERT)["data"]["upsertGraph"]["nodesCreated"] == 6
+        replay = post(served, README_UPSERT)["data"]["upsertGraph"]
+        assert replay["nodesCreated"] == 0  # an identical write changes nothing: no event
+        post(served, MOVE_T3_TO_WEB)  # t3 now comes via the web: an event for it
+        out, err = client.communicate(timeout=120)
+    finally:
+        client.kill()
+    assert client.returncode == 0, err
+    events = [json.loads(line)["data"]["touchpointAdded"] for line in out.splitlines()]
+    # t1 and t2 (web) from the upsert, none from the replay, then t3 moved to the web;
+    # t3's first write came via the phone, which the filter leaves out.
+    assert events == [
+        {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t1", "type": "PAGE_VIEW"}},
+        {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t2", "type": "FORM_SUBMIT"}},
+        {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t3", "type": "CALL"}},
+    ]
+
+
+def test_kpi_updated_latest_is_the_last_complete_period_and_current_the_partial_one() -> None:
+    from datetime import UTC, datetime
+
+    from orggraph.schema.subscriptions import KpiUpdate
+
+    def month(start: int, at: datetime) -> dict[str, Any]:
+        return {
+            "id": f"k:{start}",
+            "at": at,
+            "periodStart": datetime(2026, start, 1, tzinfo=UTC),
+            "periodEnd": datetime(2026, start + 1, 1, tzinfo=UTC),
+            "value": float(start),
+        }
+
+    now = datetime(2026, 3, 18, tzinfo=UTC)  # computed during March
+    update = KpiUpdate.from_event(
+        {
+            "kpiId": "k",
+            "measure": "TOUCHPOINT_COUNT",
+            "teamIds": [],
+            "measurements": [month(1, now), month(2, now), month(3, now)],
+        }  # fmt: skip
+    )
+    assert update.latest() is not None and update.latest().measurement.value == 2.0
+    assert update.current() is not None and update.current().measurement.value == 3.0
+    done = KpiUpdate.from_event(
+        {
+            "kpiId": "k",
+            "measure": "TOUCHPOINT_COUNT",
+            "teamIds": [],
+            "measurements": [month(1, now), month(2, now)],
+        }  # fmt: skip
+    )
+    assert done.latest() is not None and done.latest().measurement.value == 2.0
+    assert done.current() is None

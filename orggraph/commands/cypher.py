@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import sys
 from typing import Any
@@ -30,7 +32,12 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="a parameter; VALUE is JSON if it parses, else a string (repeatable)",
     )
-    parser.add_argument("--format", choices=("json", "table"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default), csv (a header row, then one row per record) or json",
+    )
     parser.add_argument("--mask-pii", action="store_true", help="mask personal properties")
     parser.set_defaults(handler=cypher_command)
 
@@ -57,6 +64,15 @@ def render_table(columns: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def render_csv(columns: list[str], rows: list[list[Any]]) -> str:
+    """RFC 4180 CSV: strings as they are, other values as JSON (null is an empty cell)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else _cell(v) for v in row] for row in rows])
+    return out.getvalue().rstrip("\n")
+
+
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -74,10 +90,11 @@ def cypher_command(args: argparse.Namespace, settings: Settings) -> int:
             )
         if args.format == "json":
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-        else:
-            print(render_table(result.columns, result.rows))
-            note = f" (truncated by {result.truncated_by})" if result.truncated else ""
-            print(f"{len(result.rows)} row(s){note}", file=sys.stderr)
+            return 0
+        render = render_csv if args.format == "csv" else render_table
+        print(render(result.columns, result.rows))
+        note = f" (truncated by {result.truncated_by})" if result.truncated else ""
+        print(f"{len(result.rows)} row(s){note}", file=sys.stderr)
         return 0
 
     return asyncio.run(run())

@@ -67,9 +67,14 @@ def start(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def stop(_: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.graph.runtime import stop_background
+    from orggraph.graph.runtime import EmbeddedNeo4jError, stop_background
 
-    if stop_background(settings.home):
+    try:
+        stopped = stop_background(settings.home)
+    except EmbeddedNeo4jError as error:
+        print(f"not stopped: {error}", file=sys.stderr)
+        return 2
+    if stopped:
         print("stopped")
     else:
         print("not running")
@@ -77,7 +82,7 @@ def stop(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def status(_: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.graph.runtime import running_database
+    from orggraph.graph.runtime import describe, running_database
 
     running = running_database(settings.home)
     if running is None:
@@ -85,6 +90,7 @@ def status(_: argparse.Namespace, settings: Settings) -> int:
         return 3
     print(running.bolt_uri)
     print(_credentials_hint())
+    print(f"served by {describe(running)}")
     return 0
 
 

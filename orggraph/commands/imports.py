@@ -97,11 +97,35 @@ def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argpars
             # Bulk work runs under the write budget, never the interactive read bound.
             graph = opened.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
             result = await job(graph)
+            await _publish_changes(graph, settings, result)
             if not getattr(args, "no_kpis", False):
                 await _recompute_kpis(graph, settings)
             return result
 
     return asyncio.run(main())
+
+
+MAX_IMPORT_EVENTS = 10_000
+"""An import that changed more touchpoints publishes none of them (subscribers would drown):
+its kpiUpdated events say what moved."""
+
+
+async def _publish_changes(graph: Graph, settings: Settings, result: Any) -> None:
+    """touchpointAdded for the touchpoints a mapping import changed, when the service shares
+    events through Redis (an import runs in its own process: an in-process broker has no
+    subscribers here). Bulk imports (datasets, seed) do not track changes: none."""
+    from orggraph.events import publish_touchpoints
+    from orggraph.kpi_schedule import command_line_broker
+
+    changed = list(getattr(getattr(result, "writes", None), "changed_touchpoints", None) or [])
+    if not changed or settings.events != "redis":
+        return
+    if len(changed) > MAX_IMPORT_EVENTS:
+        _say(f"{len(changed):,} touchpoints changed: too many for touchpointAdded events")
+        return
+    async with command_line_broker(settings) as broker:
+        await publish_touchpoints(graph, broker, changed)
+    _say(f"touchpointAdded published for {len(changed):,} changed touchpoint(s)")
 
 
 async def _recompute_kpis(graph: Graph, settings: Settings) -> None:
@@ -115,6 +139,8 @@ async def _recompute_kpis(graph: Graph, settings: Settings) -> None:
         return
     periods = sum(len(c.measurements) for c in computed)
     _say(f"KPIs recomputed: {len(computed)} KPI(s), {periods} measurement(s)")
+    for failed in (c for c in computed if c.error is not None):
+        _say(f"KPI {failed.kpi_id} not computed: {failed.error}")
 
 
 def _no_kpis_option(parser: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 def compute_command(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
+    from orggraph.graph.kpis import is_partial
     from orggraph.kpi_schedule import recompute_after_write
 
     since = parse_since(args.since)
@@ -51,7 +52,11 @@ def compute_command(args: argparse.Namespace, settings: Settings) -> int:
         async with open_graph(settings) as graph:
             computations = await recompute_after_write(graph, settings, since, args.kpi)
         for c in computations:
-            latest = c.measurements[-1] if c.measurements else None
+            if c.error is not None:
+                print(f"{c.kpi_id}: not computed: {c.error}")
+                continue
+            complete = [m for m in c.measurements if not is_partial(m)]
+            latest = complete[-1] if complete else None
             summary = (
                 f"latest {latest['periodStart'].date()} value={latest['value']} "
                 f"sample={latest['sampleSize']} {latest['status']}"
@@ -61,6 +66,6 @@ def compute_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{c.kpi_id}: {len(c.measurements)} period(s); {summary}")
         if not computations:
             print("no KPI with a definition")
-        return 0
+        return 1 if any(c.error is not None for c in computations) else 0
 
     return asyncio.run(run())

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orggraph.settings import Settings
+
+if TYPE_CHECKING:
+    from orggraph.graph.driver import Graph
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,20 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             settings.host,
         )
         return 2
-    app = create_app(settings, on_startup=[load_demo] if args.demo else None)
+    app = create_app(
+        settings, open_graph=recorded_graph, on_startup=[load_demo] if args.demo else None
+    )
     log.info("GraphQL (and GraphiQL) at http://%s:%d/graphql", settings.host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def recorded_graph(settings: Settings) -> contextlib.AbstractAsyncContextManager[Graph]:
+    """The service's database, recorded while it runs so that `orggraph db status` shows it
+    and `orggraph cypher` uses it (docs/cypher.md)."""
+    from orggraph.database import open_graph
+
+    return open_graph(settings, record_as="orggraph serve")
 
 
 def is_loopback(host: str) -> bool:
