@@ -21,6 +21,21 @@ from typing import Any, LiteralString
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import PERSONAL_PROPERTIES
 
+# The properties of a (:Change) node (docs/model.md lists them).
+CHANGE_PROPERTIES: tuple[str, ...] = (
+    "id",
+    "operation",
+    "principal",
+    "recordedAt",
+    "effectiveAt",
+    "entityId",
+    "entityLabel",
+    "field",
+    "before",
+    "after",
+    "teamIds",
+)
+
 
 @dataclass(frozen=True)
 class ChangeEntry:
@@ -75,7 +90,7 @@ async def record_changes(
     tx: Tx,
     operation: str,
     principal: str,
-    effective_at: datetime,
+    effective_at: datetime | None,
     entries: list[ChangeEntry],
 ) -> list[dict[str, Any]]:
     """Write the history of one operation in ``tx``; returns the records written."""

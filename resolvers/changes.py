@@ -88,6 +88,18 @@ class ChangesQuery:
     )
 
 
+def concerning(team_id: str | None, entity_id: str | None) -> Callable[[dict[str, Any]], bool]:
+    """Accept a change event concerning ``team_id`` (when given) and about ``entity_id``."""
+
+    def accept(event: dict[str, Any]) -> bool:
+        teams = event.get("teamIds") or []
+        return (team_id is None or str(team_id) in teams) and (
+            entity_id is None or event.get("entityId") == str(entity_id)
+        )
+
+    return accept
+
+
 @strawberry.type
 class ChangesSubscription:
     @strawberry.subscription(
@@ -103,15 +115,6 @@ class ChangesSubscription:
         broker = broker_of(info)
         if broker is None:
             raise InternalError("live subscriptions are not available here (no event broker)")
-        wanted = {k: str(v) for k, v in (("teamIds", team_id), ("entityId", entity_id)) if v}
-
-        def accept(event: dict[str, Any]) -> bool:
-            for key, value in wanted.items():
-                got = event.get(key)
-                if value not in (got if isinstance(got, list) else [got]):
-                    return False
-            return True
-
-        async with broker.subscribe(TOPIC, accept) as events:
+        async with broker.subscribe(TOPIC, concerning(team_id, entity_id)) as events:
             async for event in events:
                 yield ChangeRecord.from_props(event)

@@ -325,7 +325,7 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
 # The most items (merges + new teams + moves + renames) one plan may carry.
 MAX_PLAN_ITEMS = 5_000
 
-HoldingKind = strawberry.enum(
+strawberry.enum(
     Holding,
     name="HoldingKind",
     description=(
@@ -363,7 +363,7 @@ class NewTeamInput:
     )
 )
 class MoveInput:
-    kind: HoldingKind  # type: ignore[valid-type]
+    kind: Holding
     item_id: strawberry.ID
     from_team: strawberry.ID
     to_team: strawberry.ID
@@ -401,8 +401,7 @@ class ReorganisationPlanInput:
                 for n in self.new_teams
             ),
             moves=tuple(
-                Move(Holding(m.kind.value), str(m.item_id), str(m.from_team), str(m.to_team))
-                for m in self.moves
+                Move(m.kind, str(m.item_id), str(m.from_team), str(m.to_team)) for m in self.moves
             ),
             renames=tuple((str(r.team_id), r.name) for r in self.renames),
         )
@@ -417,7 +416,7 @@ class ReorganisationPlanInput:
 )
 class ReorganisationChange:
     operation: ChangeOperation
-    kind: HoldingKind | None  # type: ignore[valid-type]
+    kind: Holding | None
     item_id: strawberry.ID
     before: str | None
     after: str | None

@@ -745,3 +745,31 @@ async def test_plans_naming_unknown_or_self_merging_teams_are_refused(graph: Gra
     assert error_codes(await execute(graph, PREVIEW % PLAN_FIELDS, {"plan": chained})) == [
         "CONFLICT"
     ]
+
+
+TEAM_SERVICE_AT = """
+query T($id: ID!, $at: DateTime) { teamService(teamId: $id, at: $at) {
+  parents { id } children { id }
+  ownedSteps { step { id } current }
+} }
+"""
+
+
+async def test_the_hierarchy_as_of_a_date_before_and_after_a_merge(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+
+    async def service(team: str, at: str) -> dict[str, Any]:
+        data = ok(await execute(graph, TEAM_SERVICE_AT, {"id": team, "at": at}))
+        return data["teamService"]  # type: ignore[no-any-return]
+
+    day_before = "2025-02-28T00:00:00Z"
+    group_then, group_now = await service("group", day_before), await service("group", EFFECTIVE)
+    assert [t["id"] for t in group_then["children"]] == ["hub", "sales", "support"]
+    assert [t["id"] for t in group_now["children"]] == ["sales", "support"]
+    hub_then, hub_now = await service("hub", day_before), await service("hub", EFFECTIVE)
+    assert (hub_then["parents"], hub_then["children"]) == ([{"id": "group"}], [{"id": "lab"}])
+    assert (hub_now["parents"], hub_now["children"]) == ([], [])
+    assert [s["step"]["id"] for s in hub_then["ownedSteps"] if s["current"]] == ["s1", "s3"]
+    assert not [s for s in hub_now["ownedSteps"] if s["current"]]
+    assert [t["id"] for t in (await service("sales", EFFECTIVE))["children"]] == ["lab"]
