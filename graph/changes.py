@@ -83,7 +83,7 @@ def _is_personal(entry: ChangeEntry) -> bool:
 def new_change_id(recorded_at: datetime, index: int) -> str:
     """Sortable by recording time, then by position in its operation; unique."""
     stamp = recorded_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"chg-{stamp}-{uuid.uuid4().hex[:12]}-{index:05d}"
+    return f"chg-{stamp}-{index:05d}-{uuid.uuid4().hex[:12]}"
 
 
 async def record_changes(

@@ -104,6 +104,7 @@ class Lifecycle(enum.Enum):
     EXPERIMENTAL = "EXPERIMENTAL"
     CONSOLIDATED = "CONSOLIDATED"
     INTEGRATED = "INTEGRATED"
+    RETIRED = "RETIRED"
 
 
 class Stage(enum.Enum):

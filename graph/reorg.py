@@ -225,6 +225,7 @@ class Holding(enum.Enum):
     SLA_PROVIDER = "SLA_PROVIDER"  # (SLA)-[:PROVIDER]->(Team)
     SLA_CONSUMER = "SLA_CONSUMER"  # (SLA)-[:CONSUMER]->(Team)
     SERVICE = "SERVICE"  # (Team)-[:PROVIDES]->(Service)
+    SYSTEM = "SYSTEM"  # (Team)-[:OPERATES]->(System)
 
 
 # Holdings whose relationship carries validity: they end at the date and start anew.
@@ -274,7 +275,7 @@ class Change:
     ``holding`` is None and before/after are names.
     """
 
-    operation: str  # MOVE | RENAME | CREATE_TEAM
+    operation: str  # MOVE | RENAME | CREATE_TEAM | LIFECYCLE (a process's)
     holding: Holding | None
     item_id: str
     before: str | None
@@ -310,7 +311,8 @@ RETURN team.id AS id, team.name AS name,
   COLLECT { MATCH (team)-[:ACCOUNTABLE_FOR]->(x:KPI) RETURN x.id } AS kpi,
   COLLECT { MATCH (x:SLA)-[:PROVIDER]->(team) RETURN x.id } AS sla_provider,
   COLLECT { MATCH (x:SLA)-[:CONSUMER]->(team) RETURN x.id } AS sla_consumer,
-  COLLECT { MATCH (team)-[:PROVIDES]->(x:Service) RETURN x.id } AS service
+  COLLECT { MATCH (team)-[:PROVIDES]->(x:Service) RETURN x.id } AS service,
+  COLLECT { MATCH (team)-[:OPERATES]->(x:System) RETURN x.id } AS system
 """
 """What each team of ``$teamIds`` holds at ``$at`` (Team id constraint anchor).
 
@@ -466,6 +468,7 @@ PATTERNS: dict[Holding, tuple[LiteralString, LiteralString, bool]] = {
     Holding.SLA_PROVIDER: ("SLA", "PROVIDER", False),
     Holding.SLA_CONSUMER: ("SLA", "CONSUMER", False),
     Holding.SERVICE: ("Service", "PROVIDES", True),
+    Holding.SYSTEM: ("System", "OPERATES", True),
 }
 VALID_AT: LiteralString = "coalesce(r.from, $epoch) <= $at AND (r.to IS NULL OR r.to > $at)"
 
@@ -584,13 +587,123 @@ async def apply_reorganisation(
 def history_entries(changes: list[Change]) -> list[ChangeEntry]:
     """The history records of a reorganisation's changes (ids and names only)."""
     entries: list[ChangeEntry] = []
+    # A process's lifecycle change concerns every team of the operation.
+    team_ids = tuple(sorted({t for c in changes if c.holding for t in (c.before, c.after) if t}))
+    label: str
+    teams: tuple[str, ...]
     for c in changes:
-        if c.holding is None:
+        if c.operation == "LIFECYCLE":
+            field_, label, teams = "lifecycle", "Process", team_ids
+        elif c.holding is None:
             field_ = "name"
-            label: str = "Team"
-            teams: tuple[str, ...] = (c.item_id,)
+            label = "Team"
+            teams = (c.item_id,)
         else:
             label, field_, _ = PATTERNS[c.holding]
             teams = tuple(t for t in (c.before, c.after) if t is not None)
         entries.append(ChangeEntry(c.item_id, label, field_, c.before, c.after, teams))
     return entries
+
+
+# --- the Digital Hub hand-over -----------------------------------------------------------
+
+HANDOVER_SCOPE: LiteralString = """
+MATCH (p:Process {id: $processId})
+RETURN p.lifecycle AS lifecycle,
+  COLLECT { MATCH (p)-[h:HAS_STEP]->(s:Step) RETURN s.id ORDER BY h.order, s.id } AS steps,
+  COLLECT { MATCH (p)-[:HAS_STEP]->(:Step)<-[:SUPPORTS]-(y:System)
+            RETURN DISTINCT y.id ORDER BY y.id } AS systems,
+  COLLECT { MATCH (k:KPI)-[:MEASURES]->(x)
+            WHERE x = p OR (x:Step AND (p)-[:HAS_STEP]->(x))
+            RETURN DISTINCT k.id ORDER BY k.id } AS kpis
+"""
+"""What a process hand-over can move: its steps, the systems supporting them, the KPIs
+measuring the process or one of its steps (Process id constraint anchor)."""
+
+
+@dataclass(frozen=True)
+class HandOver:
+    process_id: str
+    from_teams: tuple[str, ...]
+    to_team: str
+    at: datetime
+    # Step id -> the team receiving it instead of ``to_team``.
+    step_owners: tuple[tuple[str, str], ...] = ()
+
+
+HANDED_OVER = "INTEGRATED"
+HANDED_FROM = "CONSOLIDATED"
+
+
+async def handover_changes(tx: Tx, handover: HandOver) -> tuple[list[Change], dict[str, TeamState]]:
+    """The hand-over as elementary changes: what the hub teams hold of the process (steps,
+    supporting systems, accountable KPIs) passes to the group teams; the process becomes
+    INTEGRATED. Only a CONSOLIDATED process may be handed over (an INTEGRATED one: no change)."""
+    scope = await tx.single(HANDOVER_SCOPE, processId=handover.process_id)
+    if scope is None:
+        raise NotFoundError(f"no Process with id '{handover.process_id}'", item=handover.process_id)
+    lifecycle = str(scope["lifecycle"] or HANDED_FROM)
+    if lifecycle not in (HANDED_FROM, HANDED_OVER):
+        raise ConflictError(
+            f"process '{handover.process_id}' is {lifecycle}: only a CONSOLIDATED process "
+            "is handed over",
+            item=handover.process_id,
+        )
+    owners = dict(handover.step_owners)
+    unknown = sorted(set(owners) - set(scope["steps"]))
+    if unknown:
+        raise BadInputError(f"step '{unknown[0]}' is not a step of the process", item=unknown[0])
+    moves = []
+    for hub in handover.from_teams:
+        for holding, key in (
+            (Holding.STEP, "steps"),
+            (Holding.SYSTEM, "systems"),
+            (Holding.KPI, "kpis"),
+        ):
+            moves += [
+                (holding, item, hub, owners.get(item, handover.to_team)) for item in scope[key]
+            ]
+    team_ids = sorted({handover.to_team, *handover.from_teams, *owners.values()})
+    states = await teams_at(tx, team_ids, handover.at)
+    missing = [t for t in team_ids if t not in states]
+    if missing:
+        raise NotFoundError(f"no Team with id '{missing[0]}'", item=missing[0])
+    changes = [
+        Change("MOVE", holding, item, hub, to)
+        for holding, item, hub, to in moves
+        if item in states[hub].held[holding]
+    ]
+    if lifecycle != HANDED_OVER:
+        changes.append(Change("LIFECYCLE", None, handover.process_id, lifecycle, HANDED_OVER))
+    return changes, states
+
+
+SET_PROCESS_LIFECYCLE: LiteralString = """
+MATCH (p:Process {id: $processId}) SET p.lifecycle = $lifecycle
+"""
+
+
+async def preview_handover(graph: Graph, handover: HandOver) -> list[Change]:
+    async def work(tx: Tx) -> list[Change]:
+        return (await handover_changes(tx, handover))[0]
+
+    return await graph.read(work)
+
+
+async def apply_handover(
+    graph: Graph, handover: HandOver, record: RecordChanges | None = None
+) -> list[Change]:
+    """The hand-over in one transaction: ownerships end and start at its date."""
+
+    async def work(tx: Tx) -> list[Change]:
+        changes, states = await handover_changes(tx, handover)
+        if changes:
+            await write_changes(tx, changes, states, handover.at)
+            for c in changes:
+                if c.operation == "LIFECYCLE":
+                    await tx.run(SET_PROCESS_LIFECYCLE, processId=c.item_id, lifecycle=c.after)
+            if record is not None:
+                await record(tx, changes)
+        return changes
+
+    return await graph.write(work)

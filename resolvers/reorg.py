@@ -16,6 +16,7 @@ from orggraph.resolvers.entities import checked_id
 from orggraph.schema.reorg import (
     MAX_IN_FLIGHT_SAMPLE,
     MAX_PLAN_ITEMS,
+    HandOverInput,
     ReorganisationOutcome,
     ReorganisationPlanInput,
     ReorgImpact,
@@ -93,6 +94,32 @@ async def resolve_apply_reorganisation(
     return build_outcome(checked.at, changes, applied=True)
 
 
+async def resolve_hand_over_process(
+    info: Info,
+    hand_over: HandOverInput,
+    preview: Annotated[
+        bool, strawberry.argument(description="Only answer what it would change.")
+    ] = False,
+) -> ReorganisationOutcome:
+    ids = [hand_over.process_id, hand_over.to_team, *hand_over.from_teams]
+    ids += [x for o in hand_over.step_owners for x in (o.step_id, o.team_id)]
+    if len(ids) > MAX_PLAN_ITEMS:
+        raise BadInputError(f"a hand-over names at most {MAX_PLAN_ITEMS} ids", field="handOver")
+    for value in ids:
+        checked_id(value, "handOver")
+    if str(hand_over.to_team) in {str(t) for t in hand_over.from_teams}:
+        raise BadInputError("'toTeam' must not be one of 'fromTeams'", field="toTeam")
+    handover = hand_over.to_handover(as_utc(hand_over.effective_at))
+    graph = info.context.graph
+    if preview:
+        changes = await reorg.preview_handover(graph, handover)
+        return build_outcome(handover.at, changes, applied=False)
+    record = recorder(info, "handOverProcess", handover.at, reorg.history_entries)
+    changes = await reorg.apply_handover(graph, handover, record.write)
+    record.publish()
+    return build_outcome(handover.at, changes, applied=True)
+
+
 @strawberry.type
 class ReorgQuery:
     reorg_impact: ReorgImpact = strawberry.field(
@@ -125,5 +152,14 @@ class ReorgMutation:
             "team; channels, campaigns, KPIs, SLA roles and services pass over. Refused whole "
             "(CONFLICT, NOT_FOUND or BAD_USER_INPUT naming the item) on any conflict. Applying "
             "the same plan again changes nothing. Each change is recorded in `changes`."
+        ),
+    )
+    hand_over_process: ReorganisationOutcome = strawberry.field(
+        resolver=resolve_hand_over_process,
+        description=(
+            "The Digital Hub hand-over of a CONSOLIDATED process to group teams at a date "
+            "(see HandOverInput), in one transaction, recorded in `changes`; with "
+            "`preview: true`, only the changes it would make. Applying it again changes "
+            "nothing; a process in another lifecycle state is a CONFLICT."
         ),
     )

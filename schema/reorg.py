@@ -11,6 +11,7 @@ import strawberry
 from orggraph.graph.reorg import (
     Change,
     HandoffChange,
+    HandOver,
     Holding,
     Move,
     NewTeam,
@@ -331,7 +332,8 @@ strawberry.enum(
     description=(
         "What a team holds: a STEP it owns, a PERSON member, a child TEAM, a CHANNEL it "
         "serves, a CAMPAIGN it runs, a KPI it is accountable for, an SLA it is provider "
-        "(SLA_PROVIDER) or consumer (SLA_CONSUMER) of, a SERVICE it provides."
+        "(SLA_PROVIDER) or consumer (SLA_CONSUMER) of, a SERVICE it provides, a SYSTEM it "
+        "operates."
     ),
 )
 
@@ -341,6 +343,7 @@ class ChangeOperation(enum.Enum):
     MOVE = "MOVE"
     RENAME = "RENAME"
     CREATE_TEAM = "CREATE_TEAM"
+    LIFECYCLE = "LIFECYCLE"
 
 
 @strawberry.input(description="Merge a team into another: everything it holds passes to `into`.")
@@ -411,7 +414,8 @@ class ReorganisationPlanInput:
     description=(
         "One elementary change: with MOVE, the item of `kind` passes from team `before` to "
         "team `after` (either null: the holding only starts or only ends); with RENAME and "
-        "CREATE_TEAM, `before` and `after` are the team's names."
+        "CREATE_TEAM, `before` and `after` are the team's names; with LIFECYCLE, the "
+        "process's lifecycle."
     )
 )
 class ReorganisationChange:
@@ -446,3 +450,34 @@ def build_outcome(at: datetime, changes: list[Change], applied: bool) -> Reorgan
             for c in changes
         ],
     )
+
+
+@strawberry.input(description="A step handed to another team than the hand-over's `toTeam`.")
+class StepOwnerInput:
+    step_id: strawberry.ID
+    team_id: strawberry.ID
+
+
+@strawberry.input(
+    description=(
+        "Hand a CONSOLIDATED process from the Digital Hub's teams to group teams, effective "
+        "at a date: what `fromTeams` hold of it (ownership of each step, the systems "
+        "supporting its steps, accountability for the KPIs measuring it or its steps) "
+        "passes to `toTeam` (or, for a step, its `stepOwners` team); it becomes INTEGRATED."
+    )
+)
+class HandOverInput:
+    process_id: strawberry.ID
+    from_teams: list[strawberry.ID]
+    to_team: strawberry.ID
+    effective_at: datetime
+    step_owners: list[StepOwnerInput] = strawberry.field(default_factory=list)
+
+    def to_handover(self, at: datetime) -> HandOver:
+        return HandOver(
+            process_id=str(self.process_id),
+            from_teams=tuple(dict.fromkeys(str(t) for t in self.from_teams)),
+            to_team=str(self.to_team),
+            at=at,
+            step_owners=tuple((str(o.step_id), str(o.team_id)) for o in self.step_owners),
+        )
