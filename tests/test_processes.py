@@ -218,7 +218,7 @@ mutation T($id: ID!, $to: Lifecycle!, $at: DateTime) {
 }
 """
 HISTORY = """
-{ processes { id lifecycle lifecycleHistory { before after effectiveAt principal } } }
+{ processes { nodes { id lifecycle lifecycleHistory { before after effectiveAt principal } } } }
 """
 
 
@@ -241,7 +241,7 @@ async def test_lifecycle_transitions_are_dated_attributed_and_listed(graph: Grap
         assert data["transitionProcess"] == {"id": process, "lifecycle": to}
     result, queries = await execute_counted(graph, HISTORY)
     assert queries.count == 2  # the processes, then every history at once
-    assert ok(result)["processes"] == [
+    assert ok(result)["processes"]["nodes"] == [
         {
             "id": "lab",
             "lifecycle": "INTEGRATED",
@@ -292,5 +292,5 @@ async def test_impossible_transitions_are_refused_and_a_repeat_changes_nothing(
     assert error_codes(await execute(graph, TRANSITION, earlier)) == ["CONFLICT"]
     backwards = {"id": "lab", "to": "EXPERIMENTAL", "at": "2025-05-01T00:00:00Z"}
     assert error_codes(await execute(graph, TRANSITION, backwards)) == ["CONFLICT"]
-    history = ok(await execute(graph, HISTORY))["processes"][0]["lifecycleHistory"]
+    history = ok(await execute(graph, HISTORY))["processes"]["nodes"][0]["lifecycleHistory"]
     assert [(h["before"], h["after"]) for h in history] == [("EXPERIMENTAL", "CONSOLIDATED")]

@@ -773,3 +773,130 @@ async def test_the_hierarchy_as_of_a_date_before_and_after_a_merge(graph: Graph)
     assert [s["step"]["id"] for s in hub_then["ownedSteps"] if s["current"]] == ["s1", "s3"]
     assert not [s for s in hub_now["ownedSteps"] if s["current"]]
     assert [t["id"] for t in (await service("sales", EFFECTIVE))["children"]] == ["lab"]
+
+
+# --- the Digital Hub hand-over ---------------------------------------------------------------
+
+HAND_OVER = """
+mutation H($h: HandOverInput!, $preview: Boolean) {
+  handOverProcess(handOver: $h, preview: $preview) {%s}
+}
+"""
+HANDED_AT = datetime(2025, 6, 1, tzinfo=UTC)
+HAND_OVER_INPUT: dict[str, Any] = {
+    "processId": "dp",
+    "fromTeams": ["hub", "hub2"],
+    "toTeam": "grp",
+    "effectiveAt": "2025-06-01T00:00:00Z",
+    "stepOwners": [{"stepId": "d2", "teamId": "grp-it"}],
+}
+# Hand-derived: per hub team, its steps of dp, the systems supporting them it operates and
+# the KPIs measuring dp or its steps it is accountable for; then dp becomes INTEGRATED.
+HAND_OVER_CHANGES = [
+    ("MOVE", "STEP", "d1", "hub", "grp"),
+    ("MOVE", "STEP", "d2", "hub", "grp-it"),
+    ("MOVE", "SYSTEM", "sysA", "hub", "grp"),
+    ("MOVE", "KPI", "kd", "hub", "grp"),
+    ("MOVE", "STEP", "d3", "hub2", "grp"),
+    ("MOVE", "KPI", "ks", "hub2", "grp"),
+    ("LIFECYCLE", None, "dp", "CONSOLIDATED", "INTEGRATED"),
+]
+
+
+PROCESS_LIFECYCLE = (
+    '{ process(id: "dp") { lifecycle lifecycleHistory { before after principal } } }'
+)
+
+
+async def seed_hub(graph: Graph, lifecycle: str = "CONSOLIDATED") -> None:
+    """dp (d1, d2 by hub; d3 by hub2 and grp); sysA (hub) supports d1, sysB (grp) d3;
+    kd measures dp (hub), ks measures d2 (hub2), kx measures nothing of dp (hub)."""
+    await upsert_nodes(
+        graph, "Team", [{"id": t, "name": t} for t in ("hub", "hub2", "grp", "grp-it")]
+    )
+    await upsert_nodes(graph, "Process", [{"id": "dp", "name": "Digital", "lifecycle": lifecycle}])
+    await upsert_nodes(
+        graph,
+        "Step",
+        [{"id": f"d{i}", "name": f"d{i}", "processId": "dp", "order": i} for i in (1, 2, 3)],
+    )
+    since = {"from": "2024-01-01T00:00:00Z"}
+    await upsert_relationships(
+        graph,
+        K.TEAM_OWNS_STEP,
+        [
+            {"from": "hub", "to": "d1", "properties": since},
+            {"from": "hub", "to": "d2", "properties": since},
+            {"from": "hub2", "to": "d3", "properties": since},
+            {"from": "grp", "to": "d3", "properties": since},
+        ],
+    )
+    await upsert_nodes(graph, "System", [{"id": "sysA", "name": "A"}, {"id": "sysB", "name": "B"}])
+    await upsert_relationships(
+        graph, K.SYSTEM_SUPPORTS_STEP, [{"from": "sysA", "to": "d1"}, {"from": "sysB", "to": "d3"}]
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_OPERATES_SYSTEM,
+        [{"from": "hub", "to": "sysA"}, {"from": "grp", "to": "sysB"}],
+    )
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [
+            {"id": "kd", "name": "kd", "accountableTeamId": "hub"},
+            {"id": "ks", "name": "ks", "accountableTeamId": "hub2"},
+            {"id": "kx", "name": "kx", "accountableTeamId": "hub"},
+        ],
+    )
+    await upsert_relationships(graph, K.KPI_MEASURES_PROCESS, [{"from": "kd", "to": "dp"}])
+    await upsert_relationships(graph, K.KPI_MEASURES_STEP, [{"from": "ks", "to": "d2"}])
+
+
+async def hub_holdings(graph: Graph, at: datetime) -> dict[str, dict[str, Any]]:
+    async def work(tx: Tx) -> dict[str, dict[str, Any]]:
+        return reorg.holdings_view(await reorg.teams_at(tx, ["hub", "hub2", "grp", "grp-it"], at))
+
+    return await graph.read(work)
+
+
+async def test_the_hand_over_preview_announces_what_the_hand_over_does(graph: Graph) -> None:
+    await seed_hub(graph)
+    before = await hub_holdings(graph, HANDED_AT)
+    preview = ok(
+        await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT, "preview": True})
+    )
+    assert as_tuples(preview["handOverProcess"]) == HAND_OVER_CHANGES
+    assert await hub_holdings(graph, HANDED_AT) == before
+    applied = ok(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT}))
+    assert as_tuples(applied["handOverProcess"]) == HAND_OVER_CHANGES
+    after = await hub_holdings(graph, HANDED_AT)
+    assert (after["grp"]["STEP"], after["grp-it"]["STEP"]) == ({"d1", "d3"}, {"d2"})
+    assert after["grp"]["SYSTEM"] == {"sysA", "sysB"} and after["grp"]["KPI"] == {"kd", "ks"}
+    assert after["hub"]["KPI"] == {"kx"} and not after["hub"]["STEP"] and not after["hub2"]["STEP"]
+    # before the date the hub still owned its steps
+    assert (await hub_holdings(graph, BEFORE_EFFECTIVE.replace(month=5)))["hub"]["STEP"] == {
+        "d1",
+        "d2",
+    }
+    process = ok(await execute(graph, PROCESS_LIFECYCLE))
+    assert process["process"] == {
+        "lifecycle": "INTEGRATED",
+        "lifecycleHistory": [
+            {"before": "CONSOLIDATED", "after": "INTEGRATED", "principal": "local"}
+        ],
+    }
+    again = ok(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT}))
+    assert again["handOverProcess"]["changes"] == []
+
+
+async def test_only_a_consolidated_process_is_handed_over(graph: Graph) -> None:
+    await seed_hub(graph, lifecycle="EXPERIMENTAL")
+    result = await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT})
+    assert error_codes(result) == ["CONFLICT"]
+    assert (result.errors[0].extensions or {}).get("item") == "dp"  # type: ignore[index]
+    assert (await hub_holdings(graph, HANDED_AT))["hub"]["STEP"] == {"d1", "d2"}
+    to_itself = {**HAND_OVER_INPUT, "toTeam": "hub"}
+    assert error_codes(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": to_itself})) == [
+        "BAD_USER_INPUT"
+    ]
