@@ -565,6 +565,7 @@ async def preview_reorganisation(graph: Graph, plan: Plan) -> list[Change]:
 
 
 RecordChanges = Callable[[Tx, list[Change]], Awaitable[None]]
+Entries = Callable[[list[Change]], list[ChangeEntry]]
 
 
 async def apply_reorganisation(

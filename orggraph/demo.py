@@ -23,6 +23,10 @@ async def load_demo(graph: Graph, settings: Settings) -> None:
 
     log.info("loading the demo organisation (%d customers, seed %d)", DEMO_CUSTOMERS, DEMO_SEED)
     await seed_organisation(graph, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+    from orggraph.graph.demo_history import write_demo_history
+
+    if await write_demo_history(graph):
+        log.info("demo history written: one hand-over and one reorganisation")
     from orggraph.graph.kpis import compute_kpis
 
     computed = await compute_kpis(graph)

@@ -150,3 +150,54 @@ async def test_organisation_changed_reports_the_changes_after_the_commit(graph: 
     assert owner["effectiveAt"] == datetime(2025, 3, 1, tzinfo=UTC)
     assert broker.published_total == len(MERGE_CHANGES)
     assert EFFECTIVE.startswith("2025-03-01")
+
+
+DEMO_HISTORY = """
+{
+  process(id: "proc-app-onboarding") {
+    lifecycle lifecycleHistory { before after principal }
+  }
+  pilot: changes(entityId: "step-app-signup") { edges { node { operation field before after } } }
+  lab: changes(entityId: "t-hub-lab", first: 100) { edges { node { operation entityId field } } }
+}
+"""
+
+
+async def test_the_demo_organisation_shows_a_hand_over_and_a_reorganisation(
+    graph: Graph,
+) -> None:
+    from orggraph.graph.demo_history import write_demo_history
+    from orggraph.graph.seed import seed_organisation
+
+    await seed_organisation(graph, customers=0, seed=1)
+    assert await write_demo_history(graph) is True
+    data = ok(await execute(graph, DEMO_HISTORY))
+    assert data["process"] == {
+        "lifecycle": "INTEGRATED",
+        "lifecycleHistory": [
+            {"before": "EXPERIMENTAL", "after": "CONSOLIDATED", "principal": "demo"},
+            {"before": "CONSOLIDATED", "after": "INTEGRATED", "principal": "demo"},
+        ],
+    }
+    assert [e["node"] for e in data["pilot"]["edges"]] == [
+        {
+            "operation": "handOverProcess",
+            "field": "OWNS",
+            "before": "t-hub-lab",
+            "after": "t-ecommerce",
+        }
+    ]
+    lab = {
+        (e["node"]["operation"], e["node"]["entityId"], e["node"]["field"])
+        for e in data["lab"]["edges"]
+    }
+    assert lab == {
+        ("handOverProcess", "step-app-signup", "OWNS"),
+        ("handOverProcess", "step-app-first-order", "OWNS"),
+        ("handOverProcess", "sys-app", "OPERATES"),
+        ("handOverProcess", "kpi-app-adoption", "ACCOUNTABLE_FOR"),
+        ("handOverProcess", "proc-app-onboarding", "lifecycle"),
+        ("applyReorganisation", "p-hub-lab-4", "MEMBER_OF"),
+        ("applyReorganisation", "t-hub-lab", "name"),
+    }
+    assert await write_demo_history(graph) is False  # written once
