@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orggraph.api import build_schema
+from orggraph.auth import Principal, Role
 from orggraph.context import Context
 from orggraph.events import Broker
 from orggraph.graph.changes import ChangeEntry, record_changes
@@ -201,3 +202,20 @@ async def test_the_demo_organisation_shows_a_hand_over_and_a_reorganisation(
         ("applyReorganisation", "t-hub-lab", "name"),
     }
     assert await write_demo_history(graph) is False  # written once
+
+
+async def test_a_team_member_reads_the_history_of_its_own_team_only(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    member = Principal(subject="cid", roles=frozenset({Role.FUNCTION}), teams=frozenset({"sales"}))
+    context = Context.for_request(graph, Settings())
+    context.principal = member
+    schema = build_schema(Settings())
+
+    async def ask(entity: str) -> Any:
+        return await schema.execute(CHANGES, variable_values={"id": entity}, context_value=context)
+
+    own = await ask("sales")
+    assert own.errors is None and own.data is not None
+    assert len(own.data["changes"]["edges"]) == 13
+    assert error_codes(await ask("group")) == ["FORBIDDEN"]
