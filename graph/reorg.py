@@ -387,6 +387,9 @@ def _check_teams(plan: Plan, states: dict[str, TeamState]) -> None:
         if team not in states and team not in created:
             raise NotFoundError(f"no Team with id '{team}'", item=team)
     merged = {team for team, _ in plan.merges}
+    if len(merged) < len(plan.merges):
+        twice = sorted(t for t in merged if sum(m[0] == t for m in plan.merges) > 1)[0]
+        raise ConflictError(f"team '{twice}' is merged twice in the plan", item=twice)
     for team, into in plan.merges:
         if team == into:
             raise BadInputError(f"team '{team}' cannot merge into itself", item=team)
@@ -395,6 +398,10 @@ def _check_teams(plan: Plan, states: dict[str, TeamState]) -> None:
                 f"team '{into}' receives a merge but is itself merged in the plan", item=into
             )
     for move in plan.moves:
+        if move.from_team == move.to_team:
+            raise BadInputError(
+                f"'{move.item_id}' is moved from '{move.from_team}' to itself", item=move.item_id
+            )
         if move.from_team in merged or move.to_team in merged:
             raise ConflictError(
                 f"'{move.item_id}' is moved from or to a team merged in the plan",

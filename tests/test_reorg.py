@@ -594,10 +594,16 @@ def as_tuples(outcome: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-async def holdings(graph: Graph, at: datetime) -> dict[str, dict[str, Any]]:
+ORG_TEAMS = ("group", "hub", "lab", "sales", "support", "smb")
+
+
+async def holdings(
+    graph: Graph, at: datetime, teams: tuple[str, ...] = ORG_TEAMS
+) -> dict[str, dict[str, Any]]:
+    """What each of ``teams`` holds at ``at`` (teams that do not exist are left out)."""
+
     async def work(tx: Tx) -> dict[str, dict[str, Any]]:
-        teams = ["group", "hub", "lab", "sales", "support", "smb"]
-        return reorg.holdings_view(await reorg.teams_at(tx, teams, at))
+        return reorg.holdings_view(await reorg.teams_at(tx, list(teams), at))
 
     return await graph.read(work)
 
@@ -853,11 +859,11 @@ async def seed_hub(graph: Graph, lifecycle: str = "CONSOLIDATED") -> None:
     await upsert_relationships(graph, K.KPI_MEASURES_STEP, [{"from": "ks", "to": "d2"}])
 
 
-async def hub_holdings(graph: Graph, at: datetime) -> dict[str, dict[str, Any]]:
-    async def work(tx: Tx) -> dict[str, dict[str, Any]]:
-        return reorg.holdings_view(await reorg.teams_at(tx, ["hub", "hub2", "grp", "grp-it"], at))
+HUB_TEAMS = ("hub", "hub2", "grp", "grp-it")
 
-    return await graph.read(work)
+
+async def hub_holdings(graph: Graph, at: datetime) -> dict[str, dict[str, Any]]:
+    return await holdings(graph, at, HUB_TEAMS)
 
 
 async def test_the_hand_over_preview_announces_what_the_hand_over_does(graph: Graph) -> None:
@@ -900,3 +906,18 @@ async def test_only_a_consolidated_process_is_handed_over(graph: Graph) -> None:
     assert error_codes(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": to_itself})) == [
         "BAD_USER_INPUT"
     ]
+
+
+async def test_a_team_merged_twice_or_an_item_moved_to_its_holder_is_refused(graph: Graph) -> None:
+    await seed_org(graph)
+    twice = {
+        "effectiveAt": EFFECTIVE,
+        "merges": [{"teamId": "hub", "into": "sales"}, {"teamId": "hub", "into": "support"}],
+    }
+    assert error_codes(await execute(graph, PREVIEW % PLAN_FIELDS, {"plan": twice})) == ["CONFLICT"]
+    onto_itself = {
+        "effectiveAt": EFFECTIVE,
+        "moves": [{"kind": "STEP", "itemId": "s1", "fromTeam": "hub", "toTeam": "hub"}],
+    }
+    result = await execute(graph, APPLY % PLAN_FIELDS, {"plan": onto_itself})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
