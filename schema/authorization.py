@@ -90,6 +90,7 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
         for name in (
             "attribution",
             "reorgImpact",
+            "reorganisationPreview",
             "informationGaps",
             "cypher",
             "node",
