@@ -569,7 +569,7 @@ MERGE_PLAN: dict[str, Any] = {
     "renames": [{"teamId": "sales", "name": "Sales & Hub"}],
 }
 # Hand-derived: everything hub holds at the date passes to sales; hub leaves group.
-MERGE_CHANGES = [
+MERGE_CHANGES: list[tuple[str, str | None, str, str | None, str | None]] = [
     ("MOVE", "STEP", "s1", "hub", "sales"),
     ("MOVE", "STEP", "s3", "hub", "sales"),
     ("MOVE", "PERSON", "ann", "hub", "sales"),
