@@ -185,6 +185,30 @@ async def backfill_exact_amounts(graph: Graph) -> None:
             log.info("exact money backfill: %d %s done", total, what)
 
 
+OPEN_VALIDITY_PAGE: LiteralString = """
+MATCH ()-[r:MEMBER_OF|PART_OF]->() WHERE r.from IS NULL
+WITH r LIMIT $size
+SET r.from = $epoch
+RETURN count(r) AS done
+"""
+"""Give one page of undated memberships and hierarchy edges an open validity (from the
+epoch, no end), as ownership has: the write layer keys them on ``from``."""
+
+
+async def backfill_open_validity(graph: Graph) -> None:
+    """Date every membership and hierarchy edge written before they carried validity."""
+    while True:
+
+        async def page(tx: Tx) -> int:
+            record = await tx.single(
+                OPEN_VALIDITY_PAGE, size=BACKFILL_PAGE_SIZE, epoch=datetime(1970, 1, 1, tzinfo=UTC)
+            )
+            return int(record["done"]) if record else 0
+
+        if not await graph.write(page):
+            return
+
+
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
     name: LiteralString = "unique_" + label.lower() + "_id"
     return (
@@ -254,6 +278,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE CONSTRAINT unique_tracking_alias_id IF NOT EXISTS "
             "FOR (a:TrackingAlias) REQUIRE a.id IS UNIQUE",
         ),
+    ),
+    Migration(
+        9,
+        "memberships and hierarchy carry validity (open for existing edges); change history",
+        (
+            "CREATE CONSTRAINT unique_change_id IF NOT EXISTS "
+            "FOR (c:Change) REQUIRE c.id IS UNIQUE",
+            _range_index("Change", "entityId"),
+            _range_index("Change", "recordedAt"),
+        ),
+        backfill_open_validity,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -150,6 +150,7 @@ class Lifecycle(enum.Enum):
     EXPERIMENTAL = "EXPERIMENTAL"
     CONSOLIDATED = "CONSOLIDATED"
     INTEGRATED = "INTEGRATED"
+    RETIRED = "RETIRED"
 
 
 class Stage(enum.Enum):
@@ -515,22 +516,25 @@ class ReachedProperties(BaseModel):
     touchpoint_id: NodeId
 
 
-class MemberOfProperties(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-    role: ShortText | None = None
-
-
 class HasStepProperties(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
     order: int = Field(ge=0, le=100_000)
 
 
-class OwnsProperties(BaseModel):
-    """Ownership with a validity period; ``from`` is part of the key."""
+class ValidityProperties(BaseModel):
+    """A validity period (ownership, membership, hierarchy); ``from`` is part of the key."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
     valid_from: UtcDatetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC), alias="from")
     valid_to: UtcDatetime | None = Field(default=None, alias="to")
+
+
+# Ownership (OWNS) and hierarchy (PART_OF) carry only their validity.
+OwnsProperties = ValidityProperties
+
+
+class MemberOfProperties(ValidityProperties):
+    role: ShortText | None = None
 
 
 class QualifierProperties(BaseModel):
@@ -568,8 +572,8 @@ K = RelationshipKind
 RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
     spec.kind: spec
     for spec in (
-        _spec(K.TEAM_PART_OF_TEAM, "PART_OF", "Team", "Team"),
-        _spec(K.PERSON_MEMBER_OF_TEAM, "MEMBER_OF", "Person", "Team", MemberOfProperties),
+        _spec(K.TEAM_PART_OF_TEAM, "PART_OF", "Team", "Team", ValidityProperties, "from"),
+        _spec(K.PERSON_MEMBER_OF_TEAM, "MEMBER_OF", "Person", "Team", MemberOfProperties, "from"),
         _spec(K.TEAM_PROVIDES_SERVICE, "PROVIDES", "Team", "Service"),
         _spec(K.SERVICE_CONSUMED_BY_TEAM, "CONSUMED_BY", "Service", "Team"),
         _spec(K.PROCESS_HAS_STEP, "HAS_STEP", "Process", "Step", HasStepProperties),

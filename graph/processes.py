@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph
+from orggraph.errors import ConflictError, NotFoundError
+from orggraph.graph.changes import ChangeEntry
+from orggraph.graph.driver import Graph, Tx
 
 _STEPS_AND_STAGES: LiteralString = """
 MATCH (p:Process {id: $processId})
@@ -122,3 +125,103 @@ async def value_stream(
         **{"from": funnel.window_from, "to": funnel.window_to},
     )
     return dict(records[0]) if records else None
+
+
+# --- lifecycle transitions ---------------------------------------------------------------
+
+# The transitions a process may make: forward only, and retirement from any live state.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "EXPERIMENTAL": frozenset({"CONSOLIDATED", "RETIRED"}),
+    "CONSOLIDATED": frozenset({"INTEGRATED", "RETIRED"}),
+    "INTEGRATED": frozenset({"RETIRED"}),
+    "RETIRED": frozenset(),
+}
+
+PROCESS_LIFECYCLE: LiteralString = """
+MATCH (p:Process {id: $processId})
+RETURN p.lifecycle AS lifecycle,
+  head(COLLECT { MATCH (c:Change {entityId: $processId}) WHERE c.field = 'lifecycle'
+                 RETURN c.effectiveAt ORDER BY c.effectiveAt DESC LIMIT 1 }) AS lastAt
+"""
+"""A process's lifecycle and the date of its latest recorded transition."""
+
+SET_LIFECYCLE: LiteralString = """
+MATCH (p:Process {id: $processId}) SET p.lifecycle = $lifecycle
+"""
+
+LIFECYCLE_HISTORIES: LiteralString = """
+UNWIND $ids AS id
+RETURN id, COLLECT {
+  MATCH (c:Change {entityId: id}) WHERE c.field = 'lifecycle'
+  RETURN c {.*} ORDER BY c.effectiveAt, c.id
+} AS history
+"""
+"""The recorded lifecycle transitions of each process, oldest first (Change entityId index)."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    process_id: str
+    before: str
+    after: str
+    at: datetime
+
+
+def check_transition(
+    process_id: str, current: str, to: str, last_at: datetime | None, at: datetime
+) -> bool:
+    """Whether a change is needed (False: already there); raises on an impossible one."""
+    if current == to:
+        return False
+    if to not in TRANSITIONS.get(current, frozenset()):
+        raise ConflictError(
+            f"process '{process_id}' cannot go from {current} to {to}", item=process_id
+        )
+    if last_at is not None and at < last_at:
+        raise ConflictError(
+            f"process '{process_id}' last changed lifecycle at {last_at.isoformat()}, "
+            f"after {at.isoformat()}",
+            item=process_id,
+        )
+    return True
+
+
+RecordTransitions = Callable[[Tx, list[Transition]], Awaitable[None]]
+
+
+async def transition_in(tx: Tx, process_id: str, to: str, at: datetime) -> list[Transition]:
+    """Move one process to ``to`` in ``tx`` (no change when already there)."""
+    record = await tx.single(PROCESS_LIFECYCLE, processId=process_id)
+    if record is None:
+        raise NotFoundError(f"no Process with id '{process_id}'", item=process_id)
+    current = str(record["lifecycle"] or "CONSOLIDATED")
+    last = record["lastAt"].to_native() if record["lastAt"] is not None else None
+    if not check_transition(process_id, current, to, last, at):
+        return []
+    await tx.run(SET_LIFECYCLE, processId=process_id, lifecycle=to)
+    return [Transition(process_id, current, to, at)]
+
+
+async def transition_process(
+    graph: Graph, process_id: str, to: str, at: datetime, record: RecordTransitions
+) -> list[Transition]:
+    """One dated, recorded lifecycle transition, in one transaction."""
+
+    async def work(tx: Tx) -> list[Transition]:
+        done = await transition_in(tx, process_id, to, at)
+        if done:
+            await record(tx, done)
+        return done
+
+    return await graph.write(work)
+
+
+def transition_entries(transitions: list[Transition]) -> list[ChangeEntry]:
+    return [
+        ChangeEntry(t.process_id, "Process", "lifecycle", t.before, t.after) for t in transitions
+    ]
+
+
+async def lifecycle_histories(graph: Graph, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    records = await graph.query(LIFECYCLE_HISTORIES, ids=ids)
+    return {str(r["id"]): [dict(c) for c in r["history"]] for r in records}

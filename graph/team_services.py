@@ -28,8 +28,12 @@ TEAM_SERVICE: LiteralString = (
     """
 MATCH (team:Team {id: $teamId})
 RETURN team {.*} AS team,
-  COLLECT { MATCH (team)-[:PART_OF]->(x:Team) RETURN x {.*} ORDER BY x.id } AS parents,
-  COLLECT { MATCH (x:Team)-[:PART_OF]->(team) RETURN x {.*} ORDER BY x.id } AS children,
+  COLLECT { MATCH (team)-[p:PART_OF]->(x:Team)
+            WHERE (p.from IS NULL OR p.from <= $at) AND (p.to IS NULL OR p.to > $at)
+            RETURN x {.*} ORDER BY x.id } AS parents,
+  COLLECT { MATCH (x:Team)-[p:PART_OF]->(team)
+            WHERE (p.from IS NULL OR p.from <= $at) AND (p.to IS NULL OR p.to > $at)
+            RETURN x {.*} ORDER BY x.id } AS children,
 """
     + SERVICES_OF_TEAM
     + """,
@@ -73,7 +77,7 @@ RETURN team {.*} AS team,
 )
 """Everything a team is as a service, in one round trip (Team id constraint anchor).
 
-Hierarchy (several parents make a matrix), services provided (with the teams
+Hierarchy valid at ``$at`` (several parents make a matrix), services provided (with the teams
 consuming each) and consumed (with their providers), every ownership of a
 step with its validity and whether it holds at ``$at``, the KPIs it is
 accountable for and those shared with it, and its SLAs as PROVIDER and as

@@ -18,6 +18,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from orggraph.resolvers.attribution import AttributionQuery
+from orggraph.resolvers.changes import ChangesQuery, ChangesSubscription
 from orggraph.resolvers.channels import ChannelsMutation, ChannelsQuery
 from orggraph.resolvers.customers import CustomersMutation, CustomersQuery
 from orggraph.resolvers.cypher import CypherQuery
@@ -30,7 +31,7 @@ from orggraph.resolvers.kpi_lineage import KpiLineageQuery
 from orggraph.resolvers.kpis import KpiEngineMutation, KpisMutation, KpisQuery
 from orggraph.resolvers.nodes import NodesMutation, NodesQuery
 from orggraph.resolvers.processes import ProcessesMutation, ProcessesQuery
-from orggraph.resolvers.reorg import ReorgQuery
+from orggraph.resolvers.reorg import ReorgMutation, ReorgQuery
 from orggraph.resolvers.slas import SlasMutation, SlasQuery
 from orggraph.resolvers.subscriptions import LiveSubscription
 from orggraph.resolvers.team_services import TeamServicesQuery
@@ -65,6 +66,7 @@ QUERIES: tuple[type, ...] = (
     ReorgQuery,
     CypherQuery,
     InformationGapsQuery,
+    ChangesQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     NodesMutation,
@@ -79,8 +81,9 @@ MUTATIONS: tuple[type, ...] = (
     NodeDeletesMutation,
     RelationshipDeletesMutation,
     ErasureMutation,
+    ReorgMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription,)
+SUBSCRIPTIONS: tuple[type, ...] = (LiveSubscription, ChangesSubscription)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

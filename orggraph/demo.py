@@ -32,6 +32,7 @@ DEMO_BATCH_TOUCHPOINTS = 1_000  # small transactions: quick even on a busy machi
 async def load_demo(graph: Graph, settings: Settings, now: datetime | None = None) -> None:
     """Write the demo with data up to the start of ``now``'s day (default: now), then
     compute its KPIs at ``now`` (a KPI that fails is logged; start-up goes on)."""
+    from orggraph.graph.demo_history import write_demo_history
     from orggraph.graph.kpis import compute_kpis
     from orggraph.graph.seed import seed_organisation, timeline_end, write_reported_measurements
 
@@ -53,6 +54,8 @@ async def load_demo(graph: Graph, settings: Settings, now: datetime | None = Non
         batch_touchpoints=DEMO_BATCH_TOUCHPOINTS,
     )
     await write_reported_measurements(writer, DEMO_SEED, timeline_end(today), DEMO_SPAN_DAYS)
+    if await write_demo_history(writer):
+        log.info("demo history written: one hand-over and one reorganisation")
     computed = await compute_kpis(writer, now=now)
     failed = [c for c in computed if c.error is not None]
     log.info(

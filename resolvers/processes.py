@@ -9,7 +9,8 @@ import strawberry
 from orggraph.context import Info
 from orggraph.errors import NotFoundError
 from orggraph.graph import processes
-from orggraph.graph.model import as_utc
+from orggraph.graph.model import Lifecycle, as_utc
+from orggraph.resolvers.changes import recorder
 from orggraph.resolvers.entities import (
     Entity,
     check_window,
@@ -76,4 +77,31 @@ ProcessesQuery = entity_query(
         ),
     ),
 )
-ProcessesMutation = entity_mutation("ProcessesMutation", *ENTITIES)
+
+
+async def resolve_transition_process(
+    info: Info, process_id: strawberry.ID, to: Lifecycle, at: datetime | None = None
+) -> Process:
+    process = checked_id(process_id, "processId")
+    when = as_utc(at) if at else datetime.now(UTC)
+    record = recorder(info, "transitionProcess", when, processes.transition_entries)
+    await processes.transition_process(info.context.graph, process, to.value, when, record.write)
+    record.publish()
+    props = await info.context.loaders.node_by_id("Process").load(process)
+    assert props is not None  # the transition found it
+    return Process.from_props(props)
+
+
+ProcessesMutation = entity_mutation(
+    "ProcessesMutation",
+    *ENTITIES,
+    transition_process=strawberry.field(
+        resolver=resolve_transition_process,
+        description=(
+            "Move a process along its lifecycle, effective at `at` (default now), recorded "
+            "with who made it (see `Process.lifecycleHistory`): EXPERIMENTAL -> CONSOLIDATED "
+            "-> INTEGRATED, and RETIRED from any of them. Anything else, or a date before the "
+            "latest transition, is a CONFLICT; the state it already has changes nothing."
+        ),
+    ),
+)

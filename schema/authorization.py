@@ -88,12 +88,16 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
     "slaBreaches": (Scope.SLA_OR_OWN_TEAM, ("slaId", "teamId")),
     "kpiUpdated": (Scope.KPI_OR_OWN_TEAM, ("kpiId", "teamId")),
     "slaBreached": (Scope.SLA_OR_OWN_TEAM, ("slaId", "teamId")),
+    # the history of the organisation: a team's own (docs/organisation-changes.md)
+    "changes": (Scope.OWN_TEAM, ("entityId",)),
+    "organisationChanged": (Scope.OWN_TEAM, ("teamId",)),
     # organisation-wide analytics, raw access and bulk customer data
     **{
         name: (Scope.DENIED, ())
         for name in (
             "attribution",
             "reorgImpact",
+            "reorganisationPreview",
             "informationGaps",
             "cypher",
             "node",

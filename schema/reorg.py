@@ -8,7 +8,16 @@ from typing import Any
 
 import strawberry
 
-from orggraph.graph.reorg import HandoffChange, merge_handoffs
+from orggraph.graph.reorg import (
+    Change,
+    HandoffChange,
+    HandOver,
+    Holding,
+    Move,
+    NewTeam,
+    Plan,
+    merge_handoffs,
+)
 from orggraph.schema.processes import StepInProcess
 from orggraph.schema.team_services import ServiceLink, SlaRole
 from orggraph.schema.types import (
@@ -293,3 +302,165 @@ def build_reorg_impact(raw: dict[str, Any], at: datetime, first: int) -> ReorgIm
         ],
         what_if=build_what_if(raw) if raw.get("target") else None,
     )
+
+
+# --- the reorganisation plan: previewed by `reorganisationPreview`, applied as is -------
+
+# The most items (merges + new teams + moves + renames) one plan may carry.
+MAX_PLAN_ITEMS = 5_000
+
+strawberry.enum(
+    Holding,
+    name="HoldingKind",
+    description=(
+        "What a team holds: a STEP it owns, a PERSON member, a child TEAM, a CHANNEL it "
+        "serves, a CAMPAIGN it runs, a KPI it is accountable for, an SLA it is provider "
+        "(SLA_PROVIDER) or consumer (SLA_CONSUMER) of, a SERVICE it provides, a SYSTEM it "
+        "operates."
+    ),
+)
+
+
+@strawberry.enum(description="The kind of an elementary organisational change.")
+class ChangeOperation(enum.Enum):
+    MOVE = "MOVE"
+    RENAME = "RENAME"
+    CREATE_TEAM = "CREATE_TEAM"
+    LIFECYCLE = "LIFECYCLE"
+
+
+@strawberry.input(description="Merge a team into another: everything it holds passes to `into`.")
+class TeamMergeInput:
+    team_id: strawberry.ID
+    into: strawberry.ID
+
+
+@strawberry.input(description="A team the plan creates (a split), optionally under a parent.")
+class NewTeamInput:
+    id: strawberry.ID
+    name: str
+    part_of: strawberry.ID | None = None
+
+
+@strawberry.input(
+    description=(
+        "Hand one item from a team to another. For an SLA (kind SLA_PROVIDER or "
+        "SLA_CONSUMER) every role `fromTeam` plays in it passes to `toTeam`."
+    )
+)
+class MoveInput:
+    kind: Holding
+    item_id: strawberry.ID
+    from_team: strawberry.ID
+    to_team: strawberry.ID
+
+
+@strawberry.input(description="A team's new name.")
+class TeamRenameInput:
+    team_id: strawberry.ID
+    name: str
+
+
+@strawberry.input(
+    description=(
+        "A reorganisation, effective at one date: merges, new teams (splits), moves and "
+        "renames. The same plan is previewed (`reorganisationPreview`) and applied "
+        "(`applyReorganisation`)."
+    )
+)
+class ReorganisationPlanInput:
+    effective_at: datetime
+    merges: list[TeamMergeInput] = strawberry.field(default_factory=list)
+    new_teams: list[NewTeamInput] = strawberry.field(default_factory=list)
+    moves: list[MoveInput] = strawberry.field(default_factory=list)
+    renames: list[TeamRenameInput] = strawberry.field(default_factory=list)
+
+    def size(self) -> int:
+        return len(self.merges) + len(self.new_teams) + len(self.moves) + len(self.renames)
+
+    def to_plan(self, at: datetime) -> Plan:
+        return Plan(
+            at=at,
+            merges=tuple((str(m.team_id), str(m.into)) for m in self.merges),
+            new_teams=tuple(
+                NewTeam(str(n.id), n.name, str(n.part_of) if n.part_of else None)
+                for n in self.new_teams
+            ),
+            moves=tuple(
+                Move(m.kind, str(m.item_id), str(m.from_team), str(m.to_team)) for m in self.moves
+            ),
+            renames=tuple((str(r.team_id), r.name) for r in self.renames),
+        )
+
+
+@strawberry.type(
+    description=(
+        "One elementary change: with MOVE, the item of `kind` passes from team `before` to "
+        "team `after` (either null: the holding only starts or only ends); with RENAME and "
+        "CREATE_TEAM, `before` and `after` are the team's names; with LIFECYCLE, the "
+        "process's lifecycle."
+    )
+)
+class ReorganisationChange:
+    operation: ChangeOperation
+    kind: Holding | None
+    item_id: strawberry.ID
+    before: str | None
+    after: str | None
+
+
+@strawberry.type(description="What a reorganisation plan changes (or changed) at its date.")
+class ReorganisationOutcome:
+    effective_at: datetime
+    applied: bool = strawberry.field(description="False for a preview: nothing was written.")
+    changes: list[ReorganisationChange] = strawberry.field(
+        description="Empty when the organisation already is as the plan says."
+    )
+
+
+def build_outcome(at: datetime, changes: list[Change], applied: bool) -> ReorganisationOutcome:
+    return ReorganisationOutcome(
+        effective_at=at,
+        applied=applied,
+        changes=[
+            ReorganisationChange(
+                operation=ChangeOperation(c.operation),
+                kind=c.holding,
+                item_id=strawberry.ID(c.item_id),
+                before=c.before,
+                after=c.after,
+            )
+            for c in changes
+        ],
+    )
+
+
+@strawberry.input(description="A step handed to another team than the hand-over's `toTeam`.")
+class StepOwnerInput:
+    step_id: strawberry.ID
+    team_id: strawberry.ID
+
+
+@strawberry.input(
+    description=(
+        "Hand a CONSOLIDATED process from the Digital Hub's teams to group teams, effective "
+        "at a date: what `fromTeams` hold of it (ownership of each step, the systems "
+        "supporting its steps, accountability for the KPIs measuring it or its steps) "
+        "passes to `toTeam` (or, for a step, its `stepOwners` team); it becomes INTEGRATED."
+    )
+)
+class HandOverInput:
+    process_id: strawberry.ID
+    from_teams: list[strawberry.ID]
+    to_team: strawberry.ID
+    effective_at: datetime
+    step_owners: list[StepOwnerInput] = strawberry.field(default_factory=list)
+
+    def to_handover(self, at: datetime) -> HandOver:
+        return HandOver(
+            process_id=str(self.process_id),
+            from_teams=tuple(dict.fromkeys(str(t) for t in self.from_teams)),
+            to_team=str(self.to_team),
+            at=at,
+            step_owners=tuple((str(o.step_id), str(o.team_id)) for o in self.step_owners),
+        )

@@ -27,6 +27,7 @@ from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import Related
 from orggraph.graph.personal import open_value
+from orggraph.loaders.processes import LifecycleHistoryLoader
 from orggraph.schema import enums
 
 DEFAULT_NESTED_LIMIT = 100
@@ -366,6 +367,32 @@ class Process(NodeType):
         description="Steps in order.",
     )
     kpis: list[Kpi] = related(K.KPI_MEASURES_PROCESS, outgoing=False)
+
+    @strawberry.field(
+        description="enums.Lifecycle transitions, oldest first: when, to what, by whom."
+    )
+    async def lifecycle_history(self, info: Info) -> list[LifecycleTransition]:
+        loader = info.context.loaders.get("lifecycleHistory", LifecycleHistoryLoader)
+        return [LifecycleTransition.from_props(c) for c in await loader.load(str(self.id))]
+
+
+@strawberry.type(description="A dated, attributed lifecycle transition of a process.")
+class LifecycleTransition:
+    before: enums.Lifecycle | None
+    after: enums.Lifecycle | None
+    effective_at: datetime | None
+    recorded_at: datetime | None
+    principal: str
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> LifecycleTransition:
+        return cls(
+            before=as_enum(enums.Lifecycle, p.get("before")),
+            after=as_enum(enums.Lifecycle, p.get("after")),
+            effective_at=as_datetime(p.get("effectiveAt")),
+            recorded_at=as_datetime(p.get("recordedAt")),
+            principal=p.get("principal", ""),
+        )
 
 
 @strawberry.type

@@ -208,3 +208,89 @@ async def test_reached_steps_follow_touchpoints_that_move_and_replays_change_not
     assert ("c4", "s2", "c4-s1-0") in await reached(graph)
     customers = {c for c, _, _ in await reached(graph)}
     assert customers == {"c1", "c2", "c3", "c4"}
+
+
+# --- lifecycle transitions -------------------------------------------------------------------
+
+TRANSITION = """
+mutation T($id: ID!, $to: Lifecycle!, $at: DateTime) {
+  transitionProcess(processId: $id, to: $to, at: $at) { id lifecycle }
+}
+"""
+HISTORY = """
+{ processes { nodes { id lifecycle lifecycleHistory { before after effectiveAt principal } } } }
+"""
+
+
+async def test_lifecycle_transitions_are_dated_attributed_and_listed(graph: Graph) -> None:
+    await upsert_nodes(
+        graph,
+        "Process",
+        [
+            {"id": "lab", "name": "lab", "lifecycle": "EXPERIMENTAL"},
+            {"id": "old", "name": "old", "lifecycle": "INTEGRATED"},
+        ],
+    )
+    steps = [
+        ("lab", "CONSOLIDATED", "2025-01-10T00:00:00Z"),
+        ("lab", "INTEGRATED", "2025-04-01T00:00:00Z"),
+        ("old", "RETIRED", "2025-02-01T00:00:00Z"),
+    ]
+    for process, to, when in steps:
+        data = ok(await execute(graph, TRANSITION, {"id": process, "to": to, "at": when}))
+        assert data["transitionProcess"] == {"id": process, "lifecycle": to}
+    result, queries = await execute_counted(graph, HISTORY)
+    assert queries.count == 2  # the processes, then every history at once
+    assert ok(result)["processes"]["nodes"] == [
+        {
+            "id": "lab",
+            "lifecycle": "INTEGRATED",
+            "lifecycleHistory": [
+                {
+                    "before": "EXPERIMENTAL",
+                    "after": "CONSOLIDATED",
+                    "effectiveAt": "2025-01-10T00:00:00+00:00",
+                    "principal": "local",
+                },
+                {
+                    "before": "CONSOLIDATED",
+                    "after": "INTEGRATED",
+                    "effectiveAt": "2025-04-01T00:00:00+00:00",
+                    "principal": "local",
+                },
+            ],
+        },
+        {
+            "id": "old",
+            "lifecycle": "RETIRED",
+            "lifecycleHistory": [
+                {
+                    "before": "INTEGRATED",
+                    "after": "RETIRED",
+                    "effectiveAt": "2025-02-01T00:00:00+00:00",
+                    "principal": "local",
+                }
+            ],
+        },
+    ]
+
+
+async def test_impossible_transitions_are_refused_and_a_repeat_changes_nothing(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(
+        graph, "Process", [{"id": "lab", "name": "lab", "lifecycle": "EXPERIMENTAL"}]
+    )
+    skips = {"id": "lab", "to": "INTEGRATED"}  # skips consolidation
+    assert error_codes(await execute(graph, TRANSITION, skips)) == ["CONFLICT"]
+    missing = {"id": "nope", "to": "CONSOLIDATED"}
+    assert error_codes(await execute(graph, TRANSITION, missing)) == ["NOT_FOUND"]
+    when = "2025-03-01T00:00:00Z"
+    ok(await execute(graph, TRANSITION, {"id": "lab", "to": "CONSOLIDATED", "at": when}))
+    ok(await execute(graph, TRANSITION, {"id": "lab", "to": "CONSOLIDATED", "at": when}))
+    earlier = {"id": "lab", "to": "RETIRED", "at": "2025-01-01T00:00:00Z"}
+    assert error_codes(await execute(graph, TRANSITION, earlier)) == ["CONFLICT"]
+    backwards = {"id": "lab", "to": "EXPERIMENTAL", "at": "2025-05-01T00:00:00Z"}
+    assert error_codes(await execute(graph, TRANSITION, backwards)) == ["CONFLICT"]
+    history = ok(await execute(graph, HISTORY))["processes"]["nodes"][0]["lifecycleHistory"]
+    assert [(h["before"], h["after"]) for h in history] == [("EXPERIMENTAL", "CONSOLIDATED")]

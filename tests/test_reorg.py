@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from orggraph.graph.driver import Graph
+from orggraph.graph import reorg
+from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from tests.helpers import error_codes, execute, execute_counted, ok
@@ -459,3 +461,463 @@ def test_merge_handoffs_on_co_owned_steps() -> None:
     assert [(c.from_step["id"], c.to_step["id"]) for c in effects.handoffs_removed] == [("a", "b")]
     assert effects.handoffs_removed[0].after == (frozenset({"sales"}), frozenset({"sales"}))
     assert effects.handoffs_changed == [] and effects.handoffs_added == []
+
+
+# --- applying a reorganisation ------------------------------------------------------------
+
+PLAN_FIELDS = """
+  effectiveAt applied
+  changes { operation kind itemId before after }
+"""
+PREVIEW = "query P($plan: ReorganisationPlanInput!) { reorganisationPreview(plan: $plan) {%s} }"
+APPLY = "mutation A($plan: ReorganisationPlanInput!) { applyReorganisation(plan: $plan) {%s} }"
+EFFECTIVE = "2025-03-01T00:00:00Z"
+BEFORE_EFFECTIVE = datetime(2025, 2, 28, tzinfo=UTC)
+AT_EFFECTIVE = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+async def seed_org(graph: Graph) -> None:
+    """group > hub (> lab), sales, support. hub owns s1 and (with sales) s3, sales s2;
+    ann (lead) and bob are in hub, cid in sales; hub serves chat and (with sales) phone,
+    runs cmp, is accountable for k1, provides svc, provides sla1 to sales and consumes
+    sla2 from support."""
+    teams = ("group", "hub", "lab", "sales", "support")
+    await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in teams])
+    since = {"from": "2022-01-01T00:00:00Z"}
+    await upsert_relationships(
+        graph,
+        K.TEAM_PART_OF_TEAM,
+        [
+            {"from": "hub", "to": "group"},
+            {"from": "sales", "to": "group"},
+            {"from": "support", "to": "group"},
+            {"from": "lab", "to": "hub", "properties": since},
+        ],
+    )
+    await upsert_nodes(graph, "Process", [{"id": "p", "name": "p"}])
+    await upsert_nodes(
+        graph,
+        "Step",
+        [{"id": f"s{i}", "name": f"s{i}", "processId": "p", "order": i} for i in (1, 2, 3)],
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_OWNS_STEP,
+        [
+            {"from": "hub", "to": "s1", "properties": since},
+            {"from": "sales", "to": "s2", "properties": since},
+            {"from": "hub", "to": "s3", "properties": since},
+            {"from": "sales", "to": "s3", "properties": since},
+        ],
+    )
+    await upsert_nodes(graph, "Person", [{"id": p, "name": p} for p in ("ann", "bob", "cid")])
+    await upsert_relationships(
+        graph,
+        K.PERSON_MEMBER_OF_TEAM,
+        [
+            {"from": "ann", "to": "hub", "properties": {"role": "lead"}},
+            {"from": "bob", "to": "hub"},
+            {"from": "cid", "to": "sales"},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Channel",
+        [
+            {"id": "chat", "name": "Chat", "kind": "CHAT"},
+            {"id": "phone", "name": "Phone", "kind": "PHONE"},
+        ],
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_SERVES_CHANNEL,
+        [
+            {"from": "hub", "to": "chat"},
+            {"from": "hub", "to": "phone"},
+            {"from": "sales", "to": "phone"},
+        ],
+    )
+    await upsert_nodes(graph, "Campaign", [{"id": "cmp", "name": "cmp", "teamId": "hub"}])
+    await upsert_nodes(graph, "KPI", [{"id": "k1", "name": "k1", "accountableTeamId": "hub"}])
+    await upsert_nodes(graph, "Service", [{"id": "svc", "name": "svc"}])
+    await upsert_relationships(graph, K.TEAM_PROVIDES_SERVICE, [{"from": "hub", "to": "svc"}])
+    await upsert_nodes(
+        graph,
+        "SLA",
+        [
+            {
+                "id": "sla1",
+                "name": "a",
+                "threshold": 1,
+                "providerTeamId": "hub",
+                "consumerTeamId": "sales",
+            },
+            {
+                "id": "sla2",
+                "name": "b",
+                "threshold": 1,
+                "providerTeamId": "support",
+                "consumerTeamId": "hub",
+            },
+        ],
+    )
+
+
+MERGE_PLAN: dict[str, Any] = {
+    "effectiveAt": EFFECTIVE,
+    "merges": [{"teamId": "hub", "into": "sales"}],
+    "renames": [{"teamId": "sales", "name": "Sales & Hub"}],
+}
+# Hand-derived: everything hub holds at the date passes to sales; hub leaves group.
+MERGE_CHANGES: list[tuple[str, str | None, str, str | None, str | None]] = [
+    ("MOVE", "STEP", "s1", "hub", "sales"),
+    ("MOVE", "STEP", "s3", "hub", "sales"),
+    ("MOVE", "PERSON", "ann", "hub", "sales"),
+    ("MOVE", "PERSON", "bob", "hub", "sales"),
+    ("MOVE", "TEAM", "lab", "hub", "sales"),
+    ("MOVE", "CHANNEL", "chat", "hub", "sales"),
+    ("MOVE", "CHANNEL", "phone", "hub", "sales"),
+    ("MOVE", "CAMPAIGN", "cmp", "hub", "sales"),
+    ("MOVE", "KPI", "k1", "hub", "sales"),
+    ("MOVE", "SLA_PROVIDER", "sla1", "hub", "sales"),
+    ("MOVE", "SLA_CONSUMER", "sla2", "hub", "sales"),
+    ("MOVE", "SERVICE", "svc", "hub", "sales"),
+    ("MOVE", "TEAM", "hub", "group", None),
+    ("RENAME", None, "sales", "sales", "Sales & Hub"),
+]
+
+
+def as_tuples(outcome: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (c["operation"], c["kind"], c["itemId"], c["before"], c["after"])
+        for c in outcome["changes"]
+    ]
+
+
+ORG_TEAMS = ("group", "hub", "lab", "sales", "support", "smb")
+
+
+async def holdings(
+    graph: Graph, at: datetime, teams: tuple[str, ...] = ORG_TEAMS
+) -> dict[str, dict[str, Any]]:
+    """What each of ``teams`` holds at ``at`` (teams that do not exist are left out)."""
+
+    async def work(tx: Tx) -> dict[str, dict[str, Any]]:
+        return reorg.holdings_view(await reorg.teams_at(tx, list(teams), at))
+
+    return await graph.read(work)
+
+
+async def count_relationships(graph: Graph) -> int:
+    records = await graph.query("MATCH ()-[r]->() WHERE NOT r:Change RETURN count(r) AS n")
+    return int(records[0]["n"])
+
+
+async def test_the_preview_announces_the_merge_and_writes_nothing(graph: Graph) -> None:
+    await seed_org(graph)
+    before = await holdings(graph, AT_EFFECTIVE)
+    result, queries = await execute_counted(graph, PREVIEW % PLAN_FIELDS, {"plan": MERGE_PLAN})
+    outcome = ok(result)["reorganisationPreview"]
+    assert as_tuples(outcome) == MERGE_CHANGES
+    assert outcome["applied"] is False
+    assert queries.count == 1
+    assert await holdings(graph, AT_EFFECTIVE) == before
+
+
+async def test_applying_the_merge_makes_the_graph_what_the_preview_announced(graph: Graph) -> None:
+    await seed_org(graph)
+    before = await holdings(graph, AT_EFFECTIVE)
+
+    async def states(tx: Tx) -> dict[str, reorg.TeamState]:
+        return await reorg.teams_at(tx, ["group", "hub", "lab", "sales", "support"], AT_EFFECTIVE)
+
+    raw_before = await graph.read(states)
+    preview = ok(await execute(graph, PREVIEW % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    applied = ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    assert as_tuples(applied["applyReorganisation"]) == MERGE_CHANGES
+    preview_changes = [
+        reorg.Change(op, reorg.Holding(kind) if kind else None, item, b, a)
+        for op, kind, item, b, a in as_tuples(preview["reorganisationPreview"])
+    ]
+    after = await holdings(graph, AT_EFFECTIVE)
+    assert after == reorg.apply_to_states(raw_before, preview_changes)
+    # and by hand: sales holds everything; hub holds nothing; group lost hub
+    assert after["sales"]["STEP"] == {"s1", "s2", "s3"}
+    assert after["sales"]["PERSON"] == {"ann", "bob", "cid"}
+    assert after["sales"]["SLA_PROVIDER"] == {"sla1"}  # sla1 becomes internal to sales
+    assert after["sales"]["SLA_CONSUMER"] == {"sla1", "sla2"}
+    assert after["sales"]["name"] == "Sales & Hub"
+    assert all(not after["hub"][h.value] for h in reorg.Holding)
+    assert after["group"]["TEAM"] == {"sales", "support"}
+    # the day before the date, dated holdings (ownership, membership, hierarchy) are as
+    # they were; the others (channels, KPIs, ...) carry no validity and simply moved
+    earlier = await holdings(graph, BEFORE_EFFECTIVE)
+    for team in before:
+        for holding in reorg.DATED:
+            assert earlier[team][holding.value] == before[team][holding.value]
+
+
+async def test_ended_holdings_keep_their_history_and_roles_follow(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    records = await graph.query(
+        "MATCH (t:Team)-[o:OWNS]->(:Step {id: 's1'}) RETURN t.id AS team, o.from AS f, o.to AS t "
+        "ORDER BY f"
+    )
+    assert [(r["team"], r["f"].to_native(), r["t"] and r["t"].to_native()) for r in records] == [
+        ("hub", datetime(2022, 1, 1, tzinfo=UTC), AT_EFFECTIVE),
+        ("sales", AT_EFFECTIVE, None),
+    ]
+    roles = await graph.query(
+        "MATCH (:Person {id: 'ann'})-[m:MEMBER_OF]->(t:Team) WHERE m.to IS NULL "
+        "RETURN t.id AS team, m.role AS role"
+    )
+    assert [(r["team"], r["role"]) for r in roles] == [("sales", "lead")]
+
+
+async def test_applying_the_same_plan_twice_changes_nothing_the_second_time(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    relationships = await count_relationships(graph)
+    again = ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    assert again["applyReorganisation"]["changes"] == []
+    assert await count_relationships(graph) == relationships
+
+
+SPLIT_PLAN: dict[str, Any] = {
+    "effectiveAt": EFFECTIVE,
+    "newTeams": [{"id": "smb", "name": "Small business", "partOf": "group"}],
+    "moves": [
+        {"kind": "STEP", "itemId": "s2", "fromTeam": "sales", "toTeam": "smb"},
+        {"kind": "PERSON", "itemId": "cid", "fromTeam": "sales", "toTeam": "smb"},
+        {"kind": "SLA_PROVIDER", "itemId": "sla1", "fromTeam": "hub", "toTeam": "smb"},
+    ],
+}
+
+
+async def test_a_split_creates_the_team_and_moves_what_the_plan_names(graph: Graph) -> None:
+    await seed_org(graph)
+    outcome = ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": SPLIT_PLAN}))
+    assert as_tuples(outcome["applyReorganisation"]) == [
+        ("CREATE_TEAM", None, "smb", None, "Small business"),
+        ("MOVE", "TEAM", "smb", None, "group"),
+        ("MOVE", "STEP", "s2", "sales", "smb"),
+        ("MOVE", "PERSON", "cid", "sales", "smb"),
+        ("MOVE", "SLA_PROVIDER", "sla1", "hub", "smb"),
+    ]
+    after = await holdings(graph, AT_EFFECTIVE)
+    assert after["smb"]["STEP"] == {"s2"} and after["smb"]["PERSON"] == {"cid"}
+    assert after["sales"]["STEP"] == {"s3"} and after["sales"]["PERSON"] == set()
+    assert after["group"]["TEAM"] == {"hub", "sales", "support", "smb"}
+    assert after["smb"]["SLA_PROVIDER"] == {"sla1"} and after["hub"]["SLA_PROVIDER"] == set()
+
+
+async def test_a_conflicting_plan_is_refused_whole_naming_the_item(graph: Graph) -> None:
+    await seed_org(graph)
+    relationships = await count_relationships(graph)
+    bad = {
+        **SPLIT_PLAN,
+        "moves": [
+            *SPLIT_PLAN["moves"],
+            {"kind": "CHANNEL", "itemId": "chat", "fromTeam": "support", "toTeam": "smb"},
+        ],
+    }
+    result = await execute(graph, APPLY % PLAN_FIELDS, {"plan": bad})
+    assert error_codes(result) == ["CONFLICT"]
+    assert result.errors and (result.errors[0].extensions or {}).get("item") == "chat"
+    assert await count_relationships(graph) == relationships
+    assert not await graph.query("MATCH (t:Team {id: 'smb'}) RETURN t")
+    # a step not yet owned at an earlier date cannot be moved at that date
+    early = {**SPLIT_PLAN, "effectiveAt": "2021-06-01T00:00:00Z"}
+    result = await execute(graph, APPLY % PLAN_FIELDS, {"plan": early})
+    assert error_codes(result) == ["CONFLICT"]
+    assert (result.errors[0].extensions or {}).get("item") == "s2"  # type: ignore[index]
+
+
+async def test_plans_naming_unknown_or_self_merging_teams_are_refused(graph: Graph) -> None:
+    await seed_org(graph)
+    unknown = {"effectiveAt": EFFECTIVE, "merges": [{"teamId": "hub", "into": "nowhere"}]}
+    assert error_codes(await execute(graph, APPLY % PLAN_FIELDS, {"plan": unknown})) == [
+        "NOT_FOUND"
+    ]
+    itself = {"effectiveAt": EFFECTIVE, "merges": [{"teamId": "hub", "into": "hub"}]}
+    assert error_codes(await execute(graph, APPLY % PLAN_FIELDS, {"plan": itself})) == [
+        "BAD_USER_INPUT"
+    ]
+    chained = {
+        "effectiveAt": EFFECTIVE,
+        "merges": [{"teamId": "hub", "into": "sales"}, {"teamId": "sales", "into": "support"}],
+    }
+    assert error_codes(await execute(graph, PREVIEW % PLAN_FIELDS, {"plan": chained})) == [
+        "CONFLICT"
+    ]
+
+
+TEAM_SERVICE_AT = """
+query T($id: ID!, $at: DateTime) { teamService(teamId: $id, at: $at) {
+  parents { id } children { id }
+  ownedSteps { step { id } current }
+} }
+"""
+
+
+async def test_the_hierarchy_as_of_a_date_before_and_after_a_merge(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+
+    async def service(team: str, at: str) -> dict[str, Any]:
+        data = ok(await execute(graph, TEAM_SERVICE_AT, {"id": team, "at": at}))
+        return data["teamService"]  # type: ignore[no-any-return]
+
+    day_before = "2025-02-28T00:00:00Z"
+    group_then, group_now = await service("group", day_before), await service("group", EFFECTIVE)
+    assert [t["id"] for t in group_then["children"]] == ["hub", "sales", "support"]
+    assert [t["id"] for t in group_now["children"]] == ["sales", "support"]
+    hub_then, hub_now = await service("hub", day_before), await service("hub", EFFECTIVE)
+    assert (hub_then["parents"], hub_then["children"]) == ([{"id": "group"}], [{"id": "lab"}])
+    assert (hub_now["parents"], hub_now["children"]) == ([], [])
+    assert [s["step"]["id"] for s in hub_then["ownedSteps"] if s["current"]] == ["s1", "s3"]
+    assert not [s for s in hub_now["ownedSteps"] if s["current"]]
+    assert [t["id"] for t in (await service("sales", EFFECTIVE))["children"]] == ["lab"]
+
+
+# --- the Digital Hub hand-over ---------------------------------------------------------------
+
+HAND_OVER = """
+mutation H($h: HandOverInput!, $preview: Boolean) {
+  handOverProcess(handOver: $h, preview: $preview) {%s}
+}
+"""
+HANDED_AT = datetime(2025, 6, 1, tzinfo=UTC)
+HAND_OVER_INPUT: dict[str, Any] = {
+    "processId": "dp",
+    "fromTeams": ["hub", "hub2"],
+    "toTeam": "grp",
+    "effectiveAt": "2025-06-01T00:00:00Z",
+    "stepOwners": [{"stepId": "d2", "teamId": "grp-it"}],
+}
+# Hand-derived: per hub team, its steps of dp, the systems supporting them it operates and
+# the KPIs measuring dp or its steps it is accountable for; then dp becomes INTEGRATED.
+HAND_OVER_CHANGES = [
+    ("MOVE", "STEP", "d1", "hub", "grp"),
+    ("MOVE", "STEP", "d2", "hub", "grp-it"),
+    ("MOVE", "SYSTEM", "sysA", "hub", "grp"),
+    ("MOVE", "KPI", "kd", "hub", "grp"),
+    ("MOVE", "STEP", "d3", "hub2", "grp"),
+    ("MOVE", "KPI", "ks", "hub2", "grp"),
+    ("LIFECYCLE", None, "dp", "CONSOLIDATED", "INTEGRATED"),
+]
+
+
+PROCESS_LIFECYCLE = (
+    '{ process(id: "dp") { lifecycle lifecycleHistory { before after principal } } }'
+)
+
+
+async def seed_hub(graph: Graph, lifecycle: str = "CONSOLIDATED") -> None:
+    """dp (d1, d2 by hub; d3 by hub2 and grp); sysA (hub) supports d1, sysB (grp) d3;
+    kd measures dp (hub), ks measures d2 (hub2), kx measures nothing of dp (hub)."""
+    await upsert_nodes(
+        graph, "Team", [{"id": t, "name": t} for t in ("hub", "hub2", "grp", "grp-it")]
+    )
+    await upsert_nodes(graph, "Process", [{"id": "dp", "name": "Digital", "lifecycle": lifecycle}])
+    await upsert_nodes(
+        graph,
+        "Step",
+        [{"id": f"d{i}", "name": f"d{i}", "processId": "dp", "order": i} for i in (1, 2, 3)],
+    )
+    since = {"from": "2024-01-01T00:00:00Z"}
+    await upsert_relationships(
+        graph,
+        K.TEAM_OWNS_STEP,
+        [
+            {"from": "hub", "to": "d1", "properties": since},
+            {"from": "hub", "to": "d2", "properties": since},
+            {"from": "hub2", "to": "d3", "properties": since},
+            {"from": "grp", "to": "d3", "properties": since},
+        ],
+    )
+    await upsert_nodes(graph, "System", [{"id": "sysA", "name": "A"}, {"id": "sysB", "name": "B"}])
+    await upsert_relationships(
+        graph, K.SYSTEM_SUPPORTS_STEP, [{"from": "sysA", "to": "d1"}, {"from": "sysB", "to": "d3"}]
+    )
+    await upsert_relationships(
+        graph,
+        K.TEAM_OPERATES_SYSTEM,
+        [{"from": "hub", "to": "sysA"}, {"from": "grp", "to": "sysB"}],
+    )
+    await upsert_nodes(
+        graph,
+        "KPI",
+        [
+            {"id": "kd", "name": "kd", "accountableTeamId": "hub"},
+            {"id": "ks", "name": "ks", "accountableTeamId": "hub2"},
+            {"id": "kx", "name": "kx", "accountableTeamId": "hub"},
+        ],
+    )
+    await upsert_relationships(graph, K.KPI_MEASURES_PROCESS, [{"from": "kd", "to": "dp"}])
+    await upsert_relationships(graph, K.KPI_MEASURES_STEP, [{"from": "ks", "to": "d2"}])
+
+
+HUB_TEAMS = ("hub", "hub2", "grp", "grp-it")
+
+
+async def hub_holdings(graph: Graph, at: datetime) -> dict[str, dict[str, Any]]:
+    return await holdings(graph, at, HUB_TEAMS)
+
+
+async def test_the_hand_over_preview_announces_what_the_hand_over_does(graph: Graph) -> None:
+    await seed_hub(graph)
+    before = await hub_holdings(graph, HANDED_AT)
+    preview = ok(
+        await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT, "preview": True})
+    )
+    assert as_tuples(preview["handOverProcess"]) == HAND_OVER_CHANGES
+    assert await hub_holdings(graph, HANDED_AT) == before
+    applied = ok(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT}))
+    assert as_tuples(applied["handOverProcess"]) == HAND_OVER_CHANGES
+    after = await hub_holdings(graph, HANDED_AT)
+    assert (after["grp"]["STEP"], after["grp-it"]["STEP"]) == ({"d1", "d3"}, {"d2"})
+    assert after["grp"]["SYSTEM"] == {"sysA", "sysB"} and after["grp"]["KPI"] == {"kd", "ks"}
+    assert after["hub"]["KPI"] == {"kx"} and not after["hub"]["STEP"] and not after["hub2"]["STEP"]
+    # before the date the hub still owned its steps
+    assert (await hub_holdings(graph, BEFORE_EFFECTIVE.replace(month=5)))["hub"]["STEP"] == {
+        "d1",
+        "d2",
+    }
+    process = ok(await execute(graph, PROCESS_LIFECYCLE))
+    assert process["process"] == {
+        "lifecycle": "INTEGRATED",
+        "lifecycleHistory": [
+            {"before": "CONSOLIDATED", "after": "INTEGRATED", "principal": "local"}
+        ],
+    }
+    again = ok(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT}))
+    assert again["handOverProcess"]["changes"] == []
+
+
+async def test_only_a_consolidated_process_is_handed_over(graph: Graph) -> None:
+    await seed_hub(graph, lifecycle="EXPERIMENTAL")
+    result = await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": HAND_OVER_INPUT})
+    assert error_codes(result) == ["CONFLICT"]
+    assert (result.errors[0].extensions or {}).get("item") == "dp"  # type: ignore[index]
+    assert (await hub_holdings(graph, HANDED_AT))["hub"]["STEP"] == {"d1", "d2"}
+    to_itself = {**HAND_OVER_INPUT, "toTeam": "hub"}
+    assert error_codes(await execute(graph, HAND_OVER % PLAN_FIELDS, {"h": to_itself})) == [
+        "BAD_USER_INPUT"
+    ]
+
+
+async def test_a_team_merged_twice_or_an_item_moved_to_its_holder_is_refused(graph: Graph) -> None:
+    await seed_org(graph)
+    twice = {
+        "effectiveAt": EFFECTIVE,
+        "merges": [{"teamId": "hub", "into": "sales"}, {"teamId": "hub", "into": "support"}],
+    }
+    assert error_codes(await execute(graph, PREVIEW % PLAN_FIELDS, {"plan": twice})) == ["CONFLICT"]
+    onto_itself = {
+        "effectiveAt": EFFECTIVE,
+        "moves": [{"kind": "STEP", "itemId": "s1", "fromTeam": "hub", "toTeam": "hub"}],
+    }
+    result = await execute(graph, APPLY % PLAN_FIELDS, {"plan": onto_itself})
+    assert error_codes(result) == ["BAD_USER_INPUT"]

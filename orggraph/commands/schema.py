@@ -70,6 +70,7 @@ def model_markdown() -> str:
         lines.append(
             f"| `{kind.value}` | `(:{spec.source})-[:{spec.type}]->(:{spec.target})` | {props} |"
         )
+    lines += _history_section()
     lines += ["", "## Constraints and indexes (migrations)", ""]
     for migration in MIGRATIONS:
         lines.append(f"{migration.version}. {migration.description}:")
@@ -195,6 +196,20 @@ def _money_rules() -> list[str]:
         "",
         "Migration 6 gave deals and touchpoints written before their integers, from the",
         "float rounded to 4 places.",
+    ]
+
+
+def _history_section() -> list[str]:
+    from orggraph.graph.changes import CHANGE_PROPERTIES
+
+    return [
+        "",
+        "## History (written by organisational changes, not upserted)",
+        "",
+        "`OWNS`, `MEMBER_OF` and `PART_OF` carry a validity (`from`, part of the key, and",
+        "`to`); an edge holds at a date when `from <= date` and `to` is absent or later.",
+        "Each organisational write records one `(:Change)` per changed property or",
+        "relationship (docs/organisation-changes.md), with: " + ", ".join(CHANGE_PROPERTIES) + ".",
     ]
 
 
