@@ -7,7 +7,8 @@ from typing import Any
 
 import strawberry
 
-from orggraph.schema.team_services import KpiStatus, kpi_status
+from orggraph.schema.enums import KpiStatus
+from orggraph.schema.team_services import kpi_status
 from orggraph.schema.types import Channel, Kpi, Measurement, Team, as_datetime
 
 

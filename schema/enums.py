@@ -1,4 +1,5 @@
-"""GraphQL enums: the model's own enums, registered with Strawberry as they are.
+"""GraphQL enums: the model's own enums (and the KPI status rule's), registered with
+Strawberry as they are.
 
 ``strawberry.enum`` marks the class in place, so the names exported here are
 the model's classes themselves (one definition, valid as types for mypy).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import strawberry
 
+from orggraph.graph.kpis import KpiStatus
 from orggraph.graph.model import (
     ChannelKind,
     CustomerKind,
@@ -42,6 +44,7 @@ for _enum in (
     RelationshipKind,
 ):
     strawberry.enum(_enum)
+strawberry.enum(KpiStatus, description="A KPI's latest value against its target.")
 
 __all__ = [
     "TeamKind",
@@ -58,4 +61,5 @@ __all__ = [
     "Window",
     "SlaKind",
     "RelationshipKind",
+    "KpiStatus",
 ]

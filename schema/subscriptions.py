@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from orggraph.graph.kpis import MEASURES
-from orggraph.schema.team_services import KpiStatus
+from orggraph.schema.enums import KpiStatus
 from orggraph.schema.types import Measurement, Touchpoint, as_datetime, as_float
 
 

@@ -10,16 +10,9 @@ import strawberry
 
 from orggraph.graph import model
 from orggraph.graph.kpis import status_of
+from orggraph.schema.enums import KpiStatus
 from orggraph.schema.processes import StepInProcess
 from orggraph.schema.types import Kpi, Measurement, Service, Sla, Step, Team, as_datetime
-
-
-@strawberry.enum(description="A KPI's latest value against its target.")
-class KpiStatus(enum.Enum):
-    ON_TARGET = "ON_TARGET"
-    OFF_TARGET = "OFF_TARGET"
-    NO_TARGET = "NO_TARGET"
-    NO_DATA = "NO_DATA"
 
 
 @strawberry.enum(
