@@ -46,7 +46,6 @@ from orggraph.graph.touchpoint_changes import changed, touchpoint_states
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
-Progress = Callable[[int, int], None]
 R = TypeVar("R", bound=BaseModel)
 
 
@@ -75,6 +74,14 @@ class WriteSummary:
         self.properties_set += other.properties_set
         self.rows += other.rows
         self.changed_touchpoints += other.changed_touchpoints
+
+    @classmethod
+    def total(cls, summaries: Iterable[WriteSummary]) -> WriteSummary:
+        """The summaries summed (e.g. over a load's batches)."""
+        total = cls()
+        for summary in summaries:
+            total.merge(summary)
+        return total
 
 
 # --- validation ----------------------------------------------------------------
@@ -529,7 +536,6 @@ async def upsert_nodes(
     rows: Sequence[Mapping[str, Any]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Progress | None = None,
 ) -> WriteSummary:
     """Validate all rows, then upsert them batch by batch (one transaction each)."""
     records = validate_records(label, rows)
@@ -539,7 +545,6 @@ async def upsert_nodes(
         records,
         batch_size,
         lambda tx, batch: write_records(tx, record_label, batch),
-        progress,
     )
 
 
@@ -549,7 +554,6 @@ async def upsert_relationships(
     rows: Sequence[Mapping[str, Any]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Progress | None = None,
 ) -> WriteSummary:
     prepared = validate_relationships(kind, rows)
     return await _in_batches(
@@ -557,7 +561,6 @@ async def upsert_relationships(
         prepared,
         batch_size,
         lambda tx, batch: write_relationships(tx, kind, batch),
-        progress,
     )
 
 
@@ -566,17 +569,12 @@ async def _in_batches(
     items: Sequence[Any],
     batch_size: int,
     write_batch: Callable[[Tx, Sequence[Any]], Awaitable[WriteSummary]],
-    progress: Progress | None,
 ) -> WriteSummary:
     total = WriteSummary()
-    done = 0
     for batch in batches(items, batch_size):
 
         async def work(tx: Tx, batch: Sequence[Any] = batch) -> WriteSummary:
             return await write_batch(tx, batch)
 
         total.merge(await graph.write(work))
-        done += len(batch)
-        if progress is not None:
-            progress(done, len(items))
     return total

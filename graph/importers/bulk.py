@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
@@ -61,6 +61,7 @@ from orggraph.graph.writes import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 DEFAULT_BULK_BATCH = 10_000
 
 
@@ -259,16 +260,10 @@ async def load_nodes(
     """Validate every row (the first bad one raises), then upsert batch by batch."""
     records = validate_records(label, rows)
     record_label = RECORDS[label].label
-    total = WriteSummary()
-    for batch in chunked(records, batch_size):
-
-        async def work(tx: Tx, batch: list[Record] = batch) -> WriteSummary:
-            return await write_nodes(tx, record_label, batch)
-
-        total.merge(await graph.write(work))
-        if progress is not None:
-            progress.advance(len(batch))
-    return total
+    written = await _in_batches(
+        graph, records, batch_size, progress, lambda tx, batch: write_nodes(tx, record_label, batch)
+    )
+    return WriteSummary.total(written)
 
 
 @dataclass
@@ -287,19 +282,16 @@ async def load_relationships(
 ) -> RelationshipLoad:
     """Validate, then write relationships; rows whose ends do not exist are counted."""
     prepared = validate_relationships(kind, rows)
-    total = WriteSummary()
-    missing = 0
-    for batch in chunked(prepared, batch_size):
-
-        async def work(tx: Tx, batch: list[dict[str, Any]] = batch) -> tuple[WriteSummary, int]:
-            return await write_relationship_rows(tx, kind, batch)
-
-        summary, lost = await graph.write(work)
-        total.merge(summary)
-        missing += lost
-        if progress is not None:
-            progress.advance(len(batch))
-    return RelationshipLoad(total, missing)
+    written = await _in_batches(
+        graph,
+        prepared,
+        batch_size,
+        progress,
+        lambda tx, batch: write_relationship_rows(tx, kind, batch),
+    )
+    return RelationshipLoad(
+        WriteSummary.total(summary for summary, _ in written), sum(lost for _, lost in written)
+    )
 
 
 async def load_touchpoints(
@@ -316,13 +308,25 @@ async def load_touchpoints(
     """
     records = validate_touchpoints(rows)
     records.sort(key=lambda r: (r.customer_id or "", r.at, r.id))
-    total = WriteSummary()
-    for batch in chunked(records, batch_size):
+    written = await _in_batches(graph, records, batch_size, progress, write_touchpoints)
+    return WriteSummary.total(written)
 
-        async def work(tx: Tx, batch: list[TouchpointRecord] = batch) -> WriteSummary:
-            return await write_touchpoints(tx, batch)
 
-        total.merge(await graph.write(work))
+async def _in_batches(
+    graph: Graph,
+    items: Sequence[T],
+    batch_size: int,
+    progress: Progress | None,
+    write_batch: Callable[[Tx, list[T]], Awaitable[R]],
+) -> list[R]:
+    """Each batch written in its own transaction, the meter advanced after each."""
+    results: list[R] = []
+    for batch in chunked(items, batch_size):
+
+        async def work(tx: Tx, batch: list[T] = batch) -> R:
+            return await write_batch(tx, batch)
+
+        results.append(await graph.write(work))
         if progress is not None:
             progress.advance(len(batch))
-    return total
+    return results
