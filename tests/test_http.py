@@ -130,7 +130,7 @@ def test_invalid_json_a_batch_and_a_scalar_body_get_json_errors_with_a_code(
     for body, said in cases.items():
         response = client.post("/graphql", content=body, headers=json_type)
         assert response.status_code == 400, body
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT", body
         assert said in error["message"], (body, error["message"])
