@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, LiteralString
@@ -118,3 +119,23 @@ def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
         ),
         "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
+
+
+JS_DIR = Path(__file__).resolve().parent / "js"  # package.json: the pinned Node tools
+
+
+def node_json(script: str, *args: str) -> Any:
+    """Run ``tests/js/<script>`` on Node with ``args`` and parse what it prints (JSON).
+    Its npm packages (package-lock.json) are installed on first use."""
+    import subprocess
+
+    node = require_program("node", f"{script} runs on it")
+    if not (JS_DIR / "node_modules").is_dir():
+        npm = require_program("npm", "it installs the Node tools the tests drive")
+        command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+        subprocess.run(command, cwd=JS_DIR, check=True, timeout=300)
+    finished = subprocess.run(
+        [node, script, *args], cwd=JS_DIR, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr
+    return json.loads(finished.stdout)

@@ -5,20 +5,16 @@ Accept, request errors without ``data`` and with 400 under that media type, 200 
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
-from tests.helpers import require_program
+from tests.helpers import node_json
 from tests.served import Served
 
-AUDIT_DIR = Path(__file__).resolve().parent / "http_audit"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # MAY audits of GET queries sent without a preflight header, which CSRF prevention refuses.
 NOTICES_BY_DESIGN = {"5A70", "D6D5", "6A70"}
@@ -30,30 +26,8 @@ def served(test_settings: Settings, graph: Graph) -> Iterator[Served]:
         yield service
 
 
-def npm_installed(directory: Path) -> None:
-    """The pinned npm packages of ``directory`` (package-lock.json), installed once."""
-    npm = require_program("npm", "the GraphQL-over-HTTP audit and the stock clients need it")
-    if not (directory / "node_modules").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=directory,
-            check=True,
-            timeout=300,
-        )
-
-
 def test_the_graphql_over_http_audit_finds_no_warning_and_no_error(served: Served) -> None:
-    node = require_program("node", "graphql-http's audit runs on it")
-    npm_installed(AUDIT_DIR)
-    finished = subprocess.run(
-        [node, "audit.mjs", f"{served.url}/graphql"],
-        cwd=AUDIT_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    report = json.loads(finished.stdout)
+    report = node_json("audit.mjs", f"{served.url}/graphql")
     failed = [audit for audit in report["failed"] if audit["status"] != "notice"]
     assert failed == []
     assert (report["warn"], report["error"]) == (0, 0)
