@@ -335,9 +335,8 @@ def _traced(schema: Schema, tracer_provider: TracerProvider | None) -> Schema:
     if tracer_provider is not None:
         from strawberry.extensions.tracing import OpenTelemetryExtension
 
-        schema.extensions.append(
-            functools.partial(OpenTelemetryExtension, tracer_provider=tracer_provider)
-        )
+        traced = functools.partial(OpenTelemetryExtension, tracer_provider=tracer_provider)
+        schema.extensions = [*schema.extensions, traced]
     return schema
 
 
