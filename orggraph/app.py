@@ -122,6 +122,8 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
             if observed is not None:
                 observed.note_result([error_as_graphql(error)], refused=True)
             response = JSONResponse(error_body(error), status_code=refused.status_code)
+        except OrgGraphError as error:  # before GraphQL runs: the database is not open yet
+            response = error_response(error)
         if response.media_type == LEGACY_JSON:  # a GraphQL answer, not the GraphiQL page
             response.headers["content-type"] = f"{media_type}; charset=utf-8"
             if scope.get("state", {}).get(REFUSED_KEY) and media_type == GRAPHQL_RESPONSE_JSON:
@@ -439,7 +441,9 @@ def _lifespan(
             yield
         finally:
             stop.set()
-            with contextlib.suppress(Exception):
+            if not started.is_set():
+                service.cancel()  # shut down while still starting: stop waiting
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await service
 
     return lifespan
