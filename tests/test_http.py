@@ -4,6 +4,7 @@ the answers to bodies it cannot read (always JSON errors with a code)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -245,3 +246,13 @@ def _poll(condition: Callable[[], bool]) -> bool:
 def _unused_graph() -> Graph:
     """A Graph that is never queried (CORS answers come before any resolver)."""
     return Graph.connect("bolt://127.0.0.1:1", None, None, "neo4j", connection_timeout=1)
+
+
+def test_several_workers_are_refused_without_the_redis_broker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from orggraph.cli import main
+
+    with caplog.at_level(logging.ERROR):
+        assert main(["serve", "--workers", "2"]) == 2
+    assert "ORGGRAPH_EVENTS=redis" in caplog.text
