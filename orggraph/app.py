@@ -338,7 +338,7 @@ def _traced(schema: Schema, tracer_provider: TracerProvider | None) -> Schema:
         from strawberry.extensions.tracing import OpenTelemetryExtension
 
         traced = functools.partial(OpenTelemetryExtension, tracer_provider=tracer_provider)
-        schema.extensions = [*schema.extensions, traced]
+        schema.extensions = (*schema.extensions, traced)
     return schema
 
 

@@ -12,6 +12,8 @@ from orggraph.settings import Settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from orggraph.app import StartupHook
+
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +45,7 @@ def app_for_worker() -> Starlette:
     from orggraph.app import create_app
     from orggraph.demo import load_demo
 
-    demo = os.environ.get(DEMO_ENV) == "1"
-    hooks = [load_demo] if demo else None
+    hooks: list[StartupHook] = [load_demo] if os.environ.get(DEMO_ENV) == "1" else []
     return create_app(Settings(), on_startup=hooks, background_startup=True)
 
 
