@@ -306,6 +306,12 @@ async def main() -> None:
     parser.add_argument(
         "--only", default="", help="measure only the traversals whose name contains this text"
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="instead: each traversal in-process with metrics, tracing and the request log "
+        "off, then on (spans to an in-memory exporter), side by side",
+    )
     args = parser.parse_args()
 
     password = os.environ.get("NEO4J_PASSWORD")
@@ -329,6 +335,12 @@ async def main() -> None:
         await migrate(graph)
         await seed_organisation(graph, args.seed_customers, 1)
     touchpoints = await pick(graph, "MATCH (t:Touchpoint) RETURN count(t)")
+    if args.observability:
+        try:
+            await observability_overhead(graph, args, touchpoints)
+        finally:
+            await graph.close()
+        return
 
     port = free_port()
     app = create_app(Settings(neo4j_uri=args.uri), graph=graph)
@@ -372,6 +384,40 @@ async def main() -> None:
         server.should_exit = True
         await serving
         await graph.close()
+
+
+async def observability_overhead(graph: Graph, args: argparse.Namespace, touchpoints: int) -> None:
+    """In-process p50 of each traversal with observability off and on, in one run."""
+    import contextlib
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+    quiet = Settings(neo4j_uri=args.uri, metrics=False, access_log=False)
+    off = create_app(quiet, graph=graph)
+    on = create_app(quiet.model_copy(update={"metrics": True, "access_log": True}), graph=graph,
+                    tracer_provider=provider)  # fmt: skip
+    print(f"{touchpoints:,} touchpoints, {args.runs} runs each, in-process p50 (ms)\n")
+    print("| traversal | observability off | on (metrics, spans, log line) | ratio |")
+    print("|---|---|---|---|")
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for app in (off, on):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(
+                transport=transport, base_url="http://localhost", timeout=120
+            )
+            clients.append(await stack.enter_async_context(client))
+        for case in await cases(graph):
+            if args.only not in case.name:
+                continue
+            plain = statistics.median(await timed(args.runs, _poster(clients[0], case)))
+            observed = statistics.median(await timed(args.runs, _poster(clients[1], case)))
+            print(f"| {case.name} | {plain:.2f} | {observed:.2f} | {observed / plain:.2f} |")
 
 
 if __name__ == "__main__":
