@@ -130,6 +130,11 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
                 response.status_code = 400
         await response(scope, receive, send)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names its document by hash (persisted queries over GET)."""
+        has_extensions = request.query_params.get("extensions") is not None
+        return not has_extensions and super().should_render_graphql_ide(request)
+
     def decode_json(self, data: str | bytes) -> object:
         """Bodies, GET variables and WebSocket messages: one JSON object of bounded depth."""
         return decode_json_object(data, "{query, variables, operationName}")

@@ -103,3 +103,14 @@ def test_an_apollo_manifest_is_read_and_a_wrong_entry_refused(tmp_path: Path) ->
     manifest.write_text(json.dumps({sha256(TYPENAME): SCHEMA_NAME}))
     with pytest.raises(Exception, match="does not hash to its key"):
         read_manifest(manifest)
+
+
+def test_a_hash_over_get_runs_the_registered_document_not_graphiql(served: Served) -> None:
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(TYPENAME)}}
+    post(served, {"query": TYPENAME, "extensions": extensions})
+    answer = httpx.get(
+        f"{served.url}/graphql",
+        params={"extensions": json.dumps(extensions)},
+        headers={"accept": "*/*", "graphql-preflight": "1"},
+    )
+    assert answer.json() == {"data": {"__typename": "Query"}}
