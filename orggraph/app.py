@@ -85,6 +85,8 @@ log = logging.getLogger(__name__)
 
 # The explorer: a static page at `/` that only talks to /graphql (docs/explorer.md).
 EXPLORER_DIR = Path(__file__).parent / "explorer"
+# GraphiQL with its assets (React, GraphiQL) in the package: no CDN (docs/operations.md).
+GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
 
 # Longer operation names are cut in metrics, spans and logs.
 MAX_OPERATION_NAME_LENGTH = 100
@@ -129,6 +131,9 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
             if scope.get("state", {}).get(REFUSED_KEY) and media_type == GRAPHQL_RESPONSE_JSON:
                 response.status_code = 400
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return FileResponse(GRAPHIQL_DIR / "index.html")
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Not for a GET that names its document by hash (persisted queries over GET)."""
@@ -378,6 +383,7 @@ def _routes(state: AppState, graphql_app: OrgGraphGraphQL, metrics: Metrics | No
     routes: list[Any] = [
         Route("/", explorer, methods=["GET"]),
         Mount("/explorer", StaticFiles(directory=EXPLORER_DIR), name="explorer"),
+        Mount("/graphiql", StaticFiles(directory=GRAPHIQL_DIR), name="graphiql"),
         Route("/healthz", _healthz(state), methods=["GET"]),
         Route("/readyz", _readyz(state), methods=["GET"]),
         # No `methods`: OnlyGetAndPost answers the others in the JSON error shape.
