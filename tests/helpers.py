@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, LiteralString
 
@@ -139,3 +141,25 @@ def node_json(script: str, *args: str) -> Any:
     )
     assert finished.returncode == 0, finished.stderr
     return json.loads(finished.stdout)
+
+
+@contextlib.contextmanager
+def headless_chromium(why: str, *arguments: str) -> Iterator[Any]:
+    """A Selenium driver of headless Chromium (skipped without it, ``why`` says who needs
+    it), with ``arguments`` added to the usual ones; quit on exit."""
+    chromium = require_program("chromium", why)
+    driver_path = require_program("chromedriver", "Selenium talks to Chromium through it")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1400,1000", *arguments):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()

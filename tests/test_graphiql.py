@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from orggraph.app import GRAPHIQL_DIR, create_app
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
-from tests.helpers import require_program
+from tests.helpers import headless_chromium
 from tests.served import Served
 
 
@@ -35,23 +35,10 @@ def test_the_page_and_its_assets_come_from_the_service(test_settings: Settings) 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    chromium = require_program("chromium", "GraphiQL's browser test drives it")
-    driver_path = require_program("chromedriver", "Selenium talks to Chromium through it")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000",
-                     # No network but the service: any other host does not resolve.
-                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
+    # No network but the service: any other host does not resolve.
+    offline = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+    with headless_chromium("GraphiQL's browser test drives it", offline) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(browser: Any, source: str, what: str) -> Any:
