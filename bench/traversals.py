@@ -319,6 +319,12 @@ async def main() -> None:
     parser.add_argument(
         "--only", default="", help="measure only the traversals whose name contains this text"
     )
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="instead: each traversal in-process with metrics, tracing and the request log "
+        "off, then on (spans to an in-memory exporter), side by side",
+    )
     args = parser.parse_args()
 
     password = os.environ.get("NEO4J_PASSWORD")
@@ -335,6 +341,12 @@ async def main() -> None:
         await wipe(graph)
         await seed_organisation(graph, args.seed_customers, 1)
     touchpoints = await pick(graph, "MATCH (t:Touchpoint) RETURN count(t)")
+    if args.observability:
+        try:
+            await observability_overhead(graph, args, touchpoints)
+        finally:
+            await graph.close()
+        return
 
     port = free_port()
     app = create_app(Settings(neo4j_uri=args.uri), graph=graph)
@@ -378,6 +390,50 @@ async def main() -> None:
         server.should_exit = True
         await serving
         await graph.close()
+
+
+async def observability_overhead(graph: Graph, args: argparse.Namespace, touchpoints: int) -> None:
+    """In-process p50 of each traversal with observability off, with metrics and the
+    request log, and with spans too, in one run."""
+    import contextlib
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+    quiet = Settings(neo4j_uri=args.uri, metrics=False, access_log=False)
+    loud = quiet.model_copy(update={"metrics": True, "access_log": True})
+    apps = [
+        create_app(quiet, graph=graph),
+        create_app(loud, graph=graph),
+        create_app(loud, graph=graph, tracer_provider=provider),
+    ]
+    print(f"{touchpoints:,} touchpoints, {args.runs} runs each, in-process p50 (ms)\n")
+    print("| traversal | all off | metrics + log line | + spans | ratio metrics | ratio all |")
+    print("|---|---|---|---|---|---|")
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(
+                transport=transport, base_url="http://localhost", timeout=120
+            )
+            clients.append(await stack.enter_async_context(client))
+        for case in await cases(graph):
+            if args.only not in case.name:
+                continue
+            samples: list[list[float]] = [[] for _ in clients]
+            for _ in range(args.runs):  # interleaved, so drift in the machine's load cancels
+                for client, taken in zip(clients, samples, strict=True):
+                    taken += await timed(1, _poster(client, case))
+            off, metrics, traced = (statistics.median(taken) for taken in samples)
+            print(
+                f"| {case.name} | {off:.2f} | {metrics:.2f} | {traced:.2f} | "
+                f"{metrics / off:.2f} | {traced / off:.2f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -11,24 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
 from cross_web import HTTPException
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from orggraph.api import build_schema
@@ -44,15 +52,33 @@ from orggraph.errors import (
 from orggraph.events import make_broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import is_up_to_date
+from orggraph.graphql_http import (
+    GRAPHQL_RESPONSE_JSON,
+    LEGACY_JSON,
+    REFUSED_KEY,
+    OnlyGetAndPost,
+    error_as_graphql,
+    is_request_error,
+    response_media_type,
+)
 from orggraph.http_security import (
     AllowedHosts,
     CodedTransportWSHandler,
     CodedWSHandler,
     CsrfPrevention,
+    cors_middleware,
     decode_json_object,
     error_body,
+    is_ide_page,
 )
 from orggraph.kpi_schedule import run_kpi_schedule
+from orggraph.observability import (
+    Metrics,
+    RequestObservation,
+    observed_of,
+    tracer_provider_from_environment,
+)
+from orggraph.persisted import PersistedDocuments, read_manifest
 from orggraph.settings import Settings
 from orggraph.tracking_http import TrackingApi
 
@@ -60,6 +86,11 @@ log = logging.getLogger(__name__)
 
 # The explorer: a static page at `/` that only talks to /graphql (docs/explorer.md).
 EXPLORER_DIR = Path(__file__).parent / "explorer"
+# GraphiQL with its assets (React, GraphiQL) in the package: no CDN (docs/operations.md).
+GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
+
+# Longer operation names are cut in metrics, spans and logs.
+MAX_OPERATION_NAME_LENGTH = 100
 
 # Something that opens the service's database for the app's lifetime.
 GraphOpener = Callable[[Settings], contextlib.AbstractAsyncContextManager[Graph]]
@@ -71,22 +102,44 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = CodedTransportWSHandler
     graphql_ws_handler_class = CodedWSHandler
 
-    def __init__(self, app_state: AppState, **kwargs: Any) -> None:
+    def __init__(self, app_state: AppState, persisted: PersistedDocuments, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app_state = app_state
+        self.persisted = persisted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """As Strawberry's, but a request it refuses (bad JSON, a batch, an unknown content
-        type, ...) is answered in the GraphQL error shape with a code, not plain text."""
+        """As Strawberry's, with the GraphQL-over-HTTP rules of ``orggraph.graphql_http``
+        (media type by Accept, 400 for request errors under the GraphQL media type), and a
+        request it refuses (bad JSON, a batch, an unknown content type, ...) answered in
+        the GraphQL error shape with a code, not plain text."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        media_type = response_media_type(request.headers.get("accept"))
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as refused:
             error = (NotFoundError if refused.status_code == 404 else BadInputError)(refused.reason)
+            observed = observed_of(scope)
+            if observed is not None:
+                observed.note_result([error_as_graphql(error)], refused=True)
             response = JSONResponse(error_body(error), status_code=refused.status_code)
+        except OrgGraphError as error:  # before GraphQL runs: the database is not open yet
+            response = error_response(error)
+        if response.media_type == LEGACY_JSON:  # a GraphQL answer, not the GraphiQL page
+            response.headers["content-type"] = f"{media_type}; charset=utf-8"
+            if scope.get("state", {}).get(REFUSED_KEY) and media_type == GRAPHQL_RESPONSE_JSON:
+                response.status_code = 400
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return FileResponse(GRAPHIQL_DIR / "index.html")
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names its document by hash (persisted queries over GET)."""
+        has_extensions = request.query_params.get("extensions") is not None
+        return not has_extensions and super().should_render_graphql_ide(request)
 
     def decode_json(self, data: str | bytes) -> object:
         """Bodies, GET variables and WebSocket messages: one JSON object of bounded depth."""
@@ -97,6 +150,47 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
             return self.decode_json(data)
         except json.JSONDecodeError as error:  # its own message, not Strawberry's generic one
             raise HTTPException(400, error.msg) from error
+
+    async def execute_single(  # noqa: PLR0917 (Strawberry's signature)
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolves a persisted document (orggraph.persisted) before Strawberry runs it."""
+        observed = observed_of(request.scope)
+        if observed is not None and isinstance(request_data.operation_name, str):
+            observed.operation = request_data.operation_name[:MAX_OPERATION_NAME_LENGTH]
+        try:
+            query = self.persisted.resolve(request_data.query, request_data.extensions)
+        except OrgGraphError as error:
+            return ExecutionResult(data=None, errors=[error_as_graphql(error)])
+        return await super().execute_single(
+            request,
+            request_adapter,
+            sub_response,
+            context,
+            root_value,
+            dataclasses.replace(request_data, query=query),
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """A request error (nothing ran) has no ``data`` under the GraphQL media type."""
+        body = await super().process_result(request, result)
+        refused = is_request_error(result.data, result.errors)
+        observed = observed_of(request.scope)
+        if observed is not None:
+            observed.note_result(result.errors, refused)
+        if refused and isinstance(request, Request):
+            request.scope.setdefault("state", {})[REFUSED_KEY] = True
+            if response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON:
+                body.pop("data", None)
+        return body
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -135,9 +229,43 @@ class OrgGraphGraphQL(GraphQL[Context, None]):
         return cast(UnsetType, UNSET)
 
 
+class Startup:
+    """What the service still waits for before it is ready: /readyz says it, the log
+    shows each step as it begins."""
+
+    def __init__(self) -> None:
+        self.step = "the lifespan"
+        self.failure: str | None = None
+        self.started = time.monotonic()
+
+    def waiting_for(self, step: str) -> None:
+        self.step = step
+        log.info("start-up: waiting for %s", step)
+
+    def ready(self) -> None:
+        self.step = ""
+        log.info("start-up: ready after %.1f s", time.monotonic() - self.started)
+
+    def failed_if_raised(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self.step:
+            error = task.exception()
+            self.failure = error.message if isinstance(error, OrgGraphError) else repr(error)
+            log.error("start-up failed while waiting for %s: %s", self.step, self.failure)
+
+    def describe(self) -> dict[str, object]:
+        if self.failure is not None:
+            return {"status": "failed", "step": self.step, "reason": self.failure}
+        return {
+            "status": "starting",
+            "waitingFor": self.step or "shutdown",
+            "elapsedS": round(time.monotonic() - self.started, 1),
+        }
+
+
 class AppState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.startup = Startup()
         self.authenticator = Authenticator(settings) if settings.auth_configured else None
         self.graph: Graph | None = None
         self.broker = make_broker(settings)  # live subscriptions (orggraph.events)
@@ -179,50 +307,182 @@ def create_app(
     graph: Graph | None = None,
     open_graph: GraphOpener | None = None,
     on_startup: list[StartupHook] | None = None,
+    *,
+    background_startup: bool = False,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """Build the app. Give ``graph`` to reuse an open database, else ``open_graph``
-    (default: ``orggraph.database.open_graph``) opens one for the app's lifetime."""
+    (default: ``orggraph.database.open_graph``) opens one for the app's lifetime.
+
+    With ``background_startup`` the lifespan returns at once (the port opens) and the
+    database, the migrations and the ``on_startup`` hooks follow in a task, /readyz
+    saying what it waits for. ``tracer_provider``: OpenTelemetry's, else the one the
+    OTEL_* variables describe, else none (no spans)."""
     state = AppState(settings)
+    tracer_provider = tracer_provider or tracer_provider_from_environment()
     graphql_app = OrgGraphGraphQL(
         state,
-        schema=build_schema(settings),
+        persisted_documents(settings),
+        schema=_traced(build_schema(settings), tracer_provider),
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
     )
+    metrics = Metrics(state.broker) if settings.metrics else None
+    lifespan = _lifespan(state, graph, _opener(open_graph), on_startup or [], background_startup)
+    routes = _routes(state, graphql_app, metrics)
+    middleware = _middleware(settings, metrics, tracer_provider)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.orggraph = state
+    return app
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+
+def persisted_documents(settings: Settings) -> PersistedDocuments:
+    manifest = settings.trusted_documents
+    trusted = read_manifest(manifest) if manifest is not None else None
+    return PersistedDocuments(trusted, settings.apq_cache_size)
+
+
+def _traced(schema: Schema, tracer_provider: TracerProvider | None) -> Schema:
+    """With tracing on, Strawberry's OpenTelemetry extension adds a span per operation
+    phase (parsing, validation, execution) and per resolver under the request's span."""
+    if tracer_provider is not None:
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        traced = functools.partial(OpenTelemetryExtension, tracer_provider=tracer_provider)
+        schema.extensions = (*schema.extensions, traced)
+    return schema
+
+
+def _middleware(
+    settings: Settings, metrics: Metrics | None, tracer_provider: TracerProvider | None
+) -> list[Middleware]:
+    """Outermost first: the request id, span, metrics and log line see every answer; a
+    Host the service does not answer is refused next (DNS rebinding), upgrades too."""
+    middleware = [
+        Middleware(
+            RequestObservation,
+            metrics=metrics,
+            tracer_provider=tracer_provider,
+            log_requests=settings.access_log,
+        ),
+        Middleware(AllowedHosts, allowed_hosts=settings.trusted_hosts()),
+    ]
+    if settings.cors_origins:
+        middleware.append(cors_middleware(settings))
+    middleware.append(Middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes))
+    return middleware
+
+
+def _routes(state: AppState, graphql_app: OrgGraphGraphQL, metrics: Metrics | None) -> list[Any]:
+    settings = state.settings
+
+    def guarded(endpoint: ASGIApp) -> ASGIApp:
+        """CSRF prevention, authentication, then the body size limit."""
+        limited = BodySizeLimit(endpoint, settings.max_body_bytes)
+        return CsrfPrevention(Authenticated(limited, state.authenticator))
+
+    routes: list[Any] = [
+        Route("/", explorer, methods=["GET"]),
+        Mount("/explorer", StaticFiles(directory=EXPLORER_DIR), name="explorer"),
+        Mount("/graphiql", StaticFiles(directory=GRAPHIQL_DIR), name="graphiql"),
+        Route("/healthz", _healthz(state), methods=["GET"]),
+        Route("/readyz", _readyz(state), methods=["GET"]),
+        # No `methods`: OnlyGetAndPost answers the others in the JSON error shape.
+        Route("/graphql", OnlyGetAndPost(guarded(graphql_app))),
+        WebSocketRoute("/graphql", graphql_app),
+        Route("/cypher", guarded(request_response(_cypher_endpoint(state))), methods=["POST"]),
+    ]
+    # Live tracking (docs/tracking.md): the Segment HTTP API at /v1/*, when write keys are set.
+    routes += TrackingApi(settings, state.require_graph, lambda: state.broker).routes()
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    return routes
+
+
+async def explorer(_: Request) -> Response:
+    return FileResponse(EXPLORER_DIR / "index.html")
+
+
+# --- start-up, health and readiness ----------------------------------------------
+
+
+def _lifespan(
+    state: AppState,
+    graph: Graph | None,
+    opener: GraphOpener,
+    on_startup: list[StartupHook],
+    background: bool,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    settings = state.settings
+
+    async def run_service(started: asyncio.Event, stop: asyncio.Event) -> None:
+        """Everything the service holds open, entered and left in this one task."""
+        startup = state.startup
         async with contextlib.AsyncExitStack() as stack:
-            if graph is not None:
-                opened = graph
-            else:
-                opened = await stack.enter_async_context(_opener(open_graph)(settings))
-            state.graph = opened
+            startup.waiting_for("the database (start, connection, migrations)")
+            opened = graph or await stack.enter_async_context(opener(settings))
+            startup.waiting_for("the event broker")
             await state.broker.start()
             stack.push_async_callback(state.broker.aclose)
-            for hook in on_startup or []:
+            for hook in on_startup:
+                startup.waiting_for(hook.__name__.replace("_", " "))
                 await hook(opened, settings)
             if settings.kpi_interval_s:
                 state.kpi_schedule = await stack.enter_async_context(
                     run_kpi_schedule(opened, state.broker, settings.kpi_interval_s)
                 )
+            state.graph = opened
+            startup.ready()
+            started.set()
+            try:
+                await stop.wait()
+            finally:
+                state.graph = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        started, stop = asyncio.Event(), asyncio.Event()
+        service = asyncio.create_task(run_service(started, stop))
+        service.add_done_callback(state.startup.failed_if_raised)
+        if not background:
+            await asyncio.wait(
+                [service, asyncio.create_task(started.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if service.done():
+                service.result()  # start-up failed: raise its error
+        try:
             yield
-            state.graph = None
+        finally:
+            stop.set()
+            if not started.is_set():
+                service.cancel()  # shut down while still starting: stop waiting
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await service
 
-    def database_health() -> dict[str, str]:
-        """The supervisor's word on an embedded database ({} for others): restarting, why."""
-        from orggraph.database import supervisor_of
+    return lifespan
 
-        supervisor = supervisor_of(state.graph) if state.graph is not None else None
-        return supervisor.health() if supervisor is not None else {}
 
+def _database_health(state: AppState) -> dict[str, str]:
+    """The supervisor's word on an embedded database ({} for others): restarting, why."""
+    from orggraph.database import supervisor_of
+
+    supervisor = supervisor_of(state.graph) if state.graph is not None else None
+    return supervisor.health() if supervisor is not None else {}
+
+
+def _healthz(state: AppState) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", **database_health()})
+        return JSONResponse({"status": "ok", **_database_health(state)})
 
+    return healthz
+
+
+def _readyz(state: AppState) -> Callable[[Request], Awaitable[Response]]:
     async def readyz(_: Request) -> Response:
         if state.graph is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        health = database_health()
+            return JSONResponse(state.startup.describe(), status_code=503)
+        health = _database_health(state)
         if health.get("database", "running") != "running":
             return JSONResponse({"status": "unavailable", **health}, status_code=503)
         try:
@@ -234,44 +494,7 @@ def create_app(
             return JSONResponse({"status": "migrations pending"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "reachable", "migrations": "applied"})
 
-    async def explorer(_: Request) -> Response:
-        return FileResponse(EXPLORER_DIR / "index.html")
-
-    routes: list[Any] = [
-        Route("/", explorer, methods=["GET"]),
-        Mount("/explorer", StaticFiles(directory=EXPLORER_DIR), name="explorer"),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route(
-            "/graphql",
-            CsrfPrevention(
-                Authenticated(
-                    BodySizeLimit(graphql_app, settings.max_body_bytes), state.authenticator
-                )
-            ),
-            methods=["GET", "POST"],
-        ),
-        WebSocketRoute("/graphql", graphql_app),
-        Route(
-            "/cypher",
-            CsrfPrevention(
-                Authenticated(
-                    BodySizeLimit(
-                        request_response(_cypher_endpoint(state)), settings.max_body_bytes
-                    ),
-                    state.authenticator,
-                )
-            ),
-            methods=["POST"],
-        ),
-    ]
-    # Live tracking (docs/tracking.md): the Segment HTTP API at /v1/*, when write keys are set.
-    routes += TrackingApi(settings, state.require_graph, lambda: state.broker).routes()
-    # A Host the service does not answer is refused first (DNS rebinding), upgrades too.
-    hosts = Middleware(AllowedHosts, allowed_hosts=settings.trusted_hosts())
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[hosts])
-    app.state.orggraph = state
-    return app
+    return readyz
 
 
 # --- POST /cypher ---------------------------------------------------------------
@@ -374,10 +597,10 @@ class Authenticated:
         if self.authenticator is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        if request.method == "GET" and "query" not in request.query_params:
+        if is_ide_page(scope):
             await self.app(scope, receive, send)
             return
+        request = Request(scope)
         try:
             principal = self.authenticator.authenticate(
                 request.headers.get("authorization"), request.headers.get("x-api-key")

@@ -94,7 +94,8 @@ async def open_graph(
             uri, supervisor = settings.neo4j_uri, None
             log.info("connecting to the Neo4j at %s", uri)
         else:
-            uri, supervisor = _embedded(settings, stack, record_as)
+            # In a thread: the JVM takes seconds to start, and the HTTP port answers meanwhile.
+            uri, supervisor = await asyncio.to_thread(_embedded, settings, stack, record_as)
         graph = connect(settings, uri)
         stack.push_async_callback(graph.close)
         log.info("waiting for Neo4j at %s to answer", uri)

@@ -101,6 +101,26 @@ class CsrfPreventedError(BadInputError, code="CSRF_PREVENTED"):
     """A request a browser could send cross-site without a preflight (HTTP 400)."""
 
 
+class MethodNotAllowedError(BadInputError):
+    """/graphql answers GET and POST only (HTTP 405, with an Allow header)."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class PersistedQueryNotFoundError(BadInputError):
+    """A hash-only request (automatic persisted queries) whose document this service does
+    not know yet: the client sends it again with the document (docs/operations.md)."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class PersistedQueryNotInListError(BadInputError):
+    """Trusted-documents mode: the document is not in the service's manifest."""
+
+    code = "PERSISTED_QUERY_NOT_IN_LIST"
+
+
 # The codes of graphql-core's own errors (given in schema.errors): no class here raises them.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from starlette.datastructures import Headers, QueryParams
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,10 +37,19 @@ from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
 from orggraph.context import Context
 from orggraph.errors import BadRequestError, CsrfPreventedError, OrgGraphError
+from orggraph.settings import Settings
 
 MAX_JSON_DEPTH = 200  # as graphql-core's limit on documents and variable values
 PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
-UNCHECKED_HOST_PATHS = ("/healthz", "/readyz")
+# Probes and scrapers address the service by IP; these reveal nothing a page could use.
+UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
+# What a page of an ORGGRAPH_CORS_ORIGINS origin may send, and read of the answer.
+CORS_REQUEST_HEADERS = (
+    "Content-Type", "Accept", "Authorization", "X-API-Key", "X-Request-ID",
+    *("GraphQL-Preflight", "Apollo-Require-Preflight", "X-Apollo-Operation-Name"),
+    *("traceparent", "tracestate"),
+)  # fmt: skip
+CORS_MAX_AGE_S = 600
 # What the GraphQL door answers when Strawberry refuses the HTTP request itself.
 FALLBACK_CODE = "BAD_USER_INPUT"
 
@@ -97,6 +108,24 @@ class AllowedHosts(TrustedHostMiddleware):
         await JSONResponse(error_body(error), status_code=400)(scope, receive, send)
 
 
+# --- CORS ---------------------------------------------------------------------------------
+
+
+def cors_middleware(settings: Settings) -> Middleware:
+    """Starlette's CORSMiddleware for the ORGGRAPH_CORS_ORIGINS origins: GET and POST with
+    the headers a GraphQL client sends; credentials (cookies, HTTP auth) only when
+    ORGGRAPH_CORS_ALLOW_CREDENTIALS is set, never for ``*`` (refused by the settings)."""
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        allow_credentials=settings.cors_allow_credentials,
+        expose_headers=["X-Request-ID"],
+        max_age=CORS_MAX_AGE_S,
+    )
+
+
 # --- CSRF ---------------------------------------------------------------------------------
 
 
@@ -110,6 +139,12 @@ def is_preflighted(headers: Headers) -> bool:
     return essence == "application/json" or essence.endswith("+json")
 
 
+def is_ide_page(scope: Scope) -> bool:
+    """A GET of GraphiQL itself: no document, by text or by hash (persisted documents)."""
+    params = QueryParams(scope["query_string"])
+    return scope["method"] == "GET" and "query" not in params and "extensions" not in params
+
+
 class CsrfPrevention:
     """Refuses (400 CSRF_PREVENTED) an operation a browser could send from any page.
     The GraphiQL page itself (a GET without a query) is served: it runs nothing."""
@@ -121,9 +156,7 @@ class CsrfPrevention:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        page = scope["method"] == "GET" and "query" not in QueryParams(scope["query_string"])
-        if page or is_preflighted(headers):
+        if is_ide_page(scope) or is_preflighted(Headers(scope=scope)):
             await self.app(scope, receive, send)
             return
         error = CsrfPreventedError(

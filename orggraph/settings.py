@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -126,6 +126,43 @@ class Settings(BaseSettings):
         if bind not in ("", "0.0.0.0", "::", "[::]", "*"):
             hosts.append(f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind)
         return list(dict.fromkeys(hosts))
+
+    # Browsers (docs/operations.md#cors). ORGGRAPH_CORS_ORIGINS: comma-separated origins
+    # (`http://localhost:5173`) allowed to call the service from a page; unset: none.
+    # ORGGRAPH_CORS_ALLOW_CREDENTIALS: let those pages send cookies / HTTP auth (never
+    # with `*`).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    # Answers larger than this many bytes are gzip-compressed for clients that accept it.
+    gzip_minimum_bytes: int = Field(default=1_000, ge=0)  # ORGGRAPH_GZIP_MINIMUM_BYTES
+    # Persisted documents (docs/operations.md#persisted-documents). ORGGRAPH_TRUSTED_DOCUMENTS:
+    # a JSON manifest (hash -> document, or Apollo's persisted-query manifest); when set,
+    # only its documents run. ORGGRAPH_APQ_CACHE_SIZE: documents kept for automatic
+    # persisted queries (0: off).
+    trusted_documents: Path | None = None
+    apq_cache_size: int = Field(default=1_000, ge=0)
+    # Observability: /metrics (ORGGRAPH_METRICS), one JSON line per request on the
+    # `orggraph.requests` logger (ORGGRAPH_ACCESS_LOG); traces follow the OTEL_* variables.
+    metrics: bool = True
+    access_log: bool = True
+    log_format: Literal["text", "json"] = "text"  # ORGGRAPH_LOG_FORMAT
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_allow_credentials")
+    @classmethod
+    def _no_credentials_for_any_origin(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and "*" in (info.data.get("cors_origins") or []):
+            raise ValueError(
+                "ORGGRAPH_CORS_ALLOW_CREDENTIALS cannot be used with ORGGRAPH_CORS_ORIGINS=*: "
+                "any site could then act with its visitors' credentials; list the origins"
+            )
+        return value
 
     # GraphQL limits.
     max_query_depth: int = 12

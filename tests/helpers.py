@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, LiteralString
 
@@ -118,3 +121,45 @@ def as_dfg(data: dict[str, Any]) -> dict[str, Any]:
         ),
         "ends": list(zip(m["endActivities"]["keys"], m["endActivities"]["counts"], strict=True)),
     }
+
+
+JS_DIR = Path(__file__).resolve().parent / "js"  # package.json: the pinned Node tools
+
+
+def node_json(script: str, *args: str) -> Any:
+    """Run ``tests/js/<script>`` on Node with ``args`` and parse what it prints (JSON).
+    Its npm packages (package-lock.json) are installed on first use."""
+    import subprocess
+
+    node = require_program("node", f"{script} runs on it")
+    if not (JS_DIR / "node_modules").is_dir():
+        npm = require_program("npm", "it installs the Node tools the tests drive")
+        command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+        subprocess.run(command, cwd=JS_DIR, check=True, timeout=300)
+    finished = subprocess.run(
+        [node, script, *args], cwd=JS_DIR, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr
+    return json.loads(finished.stdout)
+
+
+@contextlib.contextmanager
+def headless_chromium(why: str, *arguments: str) -> Iterator[Any]:
+    """A Selenium driver of headless Chromium (skipped without it, ``why`` says who needs
+    it), with ``arguments`` added to the usual ones; quit on exit."""
+    chromium = require_program("chromium", why)
+    driver_path = require_program("chromedriver", "Selenium talks to Chromium through it")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1400,1000", *arguments):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()

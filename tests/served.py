@@ -26,10 +26,11 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        """``options`` go to ``create_app`` (a tracer provider, ...)."""
         self.port = free_port()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.app = create_app(settings, on_startup=[self._started])
+        self.app = create_app(settings, on_startup=[self._started], **options)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

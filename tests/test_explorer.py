@@ -24,7 +24,7 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
 from tests.graphs.funnel import H, at, seed
-from tests.helpers import require_program
+from tests.helpers import headless_chromium
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 LONG_NAME = "Elsewhere: a step of another process, with a name far too long for one line"
@@ -57,22 +57,11 @@ def service(test_settings: Settings, graph: Graph) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    chromium = require_program("chromium", "the explorer's browser test drives it")
-    driver_path = require_program("chromedriver", "Selenium talks to Chromium through it")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1440,900", "--hide-scrollbars"):  # fmt: skip
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_script_timeout(30)
-    try:
+    # The screenshots are kept at 1440x900 (the later --window-size wins).
+    with headless_chromium(
+        "the explorer's browser test drives it", "--window-size=1440,900", "--hide-scrollbars"
+    ) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(browser: Any, condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:

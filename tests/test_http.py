@@ -4,7 +4,8 @@ the answers to bodies it cannot read (always JSON errors with a code)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -130,7 +131,7 @@ def test_invalid_json_a_batch_and_a_scalar_body_get_json_errors_with_a_code(
     for body, said in cases.items():
         response = client.post("/graphql", content=body, headers=json_type)
         assert response.status_code == 400, body
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT", body
         assert said in error["message"], (body, error["message"])
@@ -148,3 +149,110 @@ def test_invalid_json_a_batch_and_a_scalar_body_get_json_errors_with_a_code(
     )
     assert bad_variables.status_code == 400
     assert bad_variables.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_cors_preflight_is_answered_for_listed_origins_only(test_settings: Settings) -> None:
+    frontend = "http://localhost:5173"
+    settings = test_settings.model_copy(update={"cors_origins": [frontend]})
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+    }
+    with TestClient(create_app(settings, graph=_unused_graph())) as test_client:
+        allowed = test_client.options("/graphql", headers={"origin": frontend, **preflight})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == frontend
+        assert "POST" in allowed.headers["access-control-allow-methods"]
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        assert "access-control-allow-credentials" not in allowed.headers
+        other = test_client.options(
+            "/graphql", headers={"origin": "https://evil.example", **preflight}
+        )
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
+        answer = test_client.get("/healthz", headers={"origin": frontend})
+        assert answer.headers["access-control-allow-origin"] == frontend
+        assert "x-request-id" in answer.headers["access-control-expose-headers"].lower()
+
+
+def test_no_origin_is_allowed_by_default_and_credentials_never_with_any_origin(
+    test_settings: Settings,
+) -> None:
+    with TestClient(create_app(test_settings, graph=_unused_graph())) as test_client:
+        preflight = test_client.options(
+            "/graphql",
+            headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+    with pytest.raises(ValueError, match="cannot be used with ORGGRAPH_CORS_ORIGINS"):
+        Settings(cors_origins="*", cors_allow_credentials=True)
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it(client: TestClient) -> None:
+    query = {"query": "{ __schema { types { name description } } }"}
+    zipped = client.post("/graphql", json=query, headers={"accept-encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json()["data"]["__schema"]["types"]  # httpx inflated it
+    plain = client.post("/graphql", json=query, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    small = client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"accept-encoding": "gzip"}
+    )
+    assert "content-encoding" not in small.headers
+
+
+def test_the_port_answers_during_start_up_and_readyz_says_what_it_waits_for(
+    test_settings: Settings,
+) -> None:
+    import threading
+
+    may_open = threading.Event()
+
+    @contextlib.asynccontextmanager
+    async def slow(settings: Settings) -> AsyncIterator[Graph]:
+        import asyncio
+
+        await asyncio.to_thread(may_open.wait)
+        async with open_graph(settings) as opened:
+            yield opened
+
+    app = create_app(test_settings, open_graph=slow, background_startup=True)
+    with TestClient(app) as test_client:
+        try:
+            waiting = test_client.get("/readyz")
+            early = test_client.post("/graphql", json={"query": '{ team(id: "x") { id } }'})
+        finally:
+            may_open.set()
+        assert waiting.status_code == 503
+        assert waiting.json()["status"] == "starting"
+        assert waiting.json()["waitingFor"] == "the database (start, connection, migrations)"
+        assert early.status_code == 503
+        assert early.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        assert _poll(lambda: test_client.get("/readyz").status_code == 200)
+
+
+def _poll(condition: Callable[[], bool]) -> bool:
+    """Asks until ``condition`` holds (an event in another task, not a duration, decides)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _unused_graph() -> Graph:
+    """A Graph that is never queried (CORS answers come before any resolver)."""
+    return Graph.connect("bolt://127.0.0.1:1", None, None, "neo4j", connection_timeout=1)
+
+
+def test_several_workers_are_refused_without_the_redis_broker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from orggraph.cli import main
+
+    with caplog.at_level(logging.ERROR):
+        assert main(["serve", "--workers", "2"]) == 2
+    assert "ORGGRAPH_EVENTS=redis" in caplog.text
