@@ -80,6 +80,7 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
     "teamService": (Scope.OWN_TEAM, ("teamId",)),
     "kpi": (Scope.VISIBLE_KPI, ("id",)),
     "kpiLineage": (Scope.VISIBLE_KPI, ("kpiId",)),
+    "kpiValue": (Scope.VISIBLE_KPI, ("kpiId",)),
     "kpis": (Scope.ANY, ()),
     "measurement": (Scope.ANY, ()),
     "sla": (Scope.VISIBLE_SLA, ("id",)),

@@ -210,6 +210,8 @@ def sentinel_value(type_: GraphQLInputType, sentinel: str, field_name: str = "")
         return True
     if name in ("DateTime", "Date"):
         return "2024-01-01T00:00:00Z"
+    if name == "Decimal":
+        return "1.5"  # equal to the Float beside it (money given both ways must agree)
     if field_name == "properties":
         return None  # relationship properties are allow-listed per kind
     return {"note": sentinel, sentinel: [sentinel]}

@@ -726,17 +726,18 @@ def call(db: SyncGraph, kind: str, name: str, field: Any, sentinel: str) -> tupl
 
 @pytest.mark.parametrize("sentinel", SENTINELS)
 def test_no_mutation_puts_a_client_string_into_query_text(db: SyncGraph, sentinel: str) -> None:
-    reached = 0
+    unreached = []
     for name, field in sorted(mutation_fields().items()):
         result, queries = call(db, "mutation", name, field, sentinel)
         for query in queries:
             assert sentinel not in query, f"{name} pasted a client string into Cypher"
             assert "zq" not in query, name
-        reached += bool(queries)
+        if not queries:
+            unreached.append((name, [e.message for e in result.errors or []]))
         codes = [(e.extensions or {}).get("code") for e in result.errors or []]
         assert "INTERNAL" not in codes, (name, result.errors)
     # Most mutations must have reached Neo4j with the hostile strings as parameters.
-    assert reached >= len(mutation_fields()) - 3
+    assert len(unreached) <= 3, [n for n, _ in unreached]
 
 
 @pytest.mark.parametrize("sentinel", SENTINELS)
