@@ -171,14 +171,26 @@ def test_json_clients_and_the_graphiql_page_keep_working(client: TestClient) -> 
 
 
 def test_the_explorer_posts_json_and_its_queries_pass_every_limit(client: TestClient) -> None:
-    script = (EXPLORER_DIR / "explorer.js").read_text()
-    assert '"Content-Type": "application/json"' in script and 'method: "POST"' in script
-    queries = dict(re.findall(r"(\w+): `(query[^`]*)`", script))
-    assert set(queries) == {"choices", "funnel", "journeyMap", "team"}
+    transport = (EXPLORER_DIR / "api.js").read_text()
+    assert '"Content-Type": "application/json"' in transport and 'method: "POST"' in transport
+    # Each view's module declares its documents as constants: `const X = `query Name(...`.
+    scripts = "".join(path.read_text() for path in sorted(EXPLORER_DIR.glob("*.js")))
+    found = {name: text for text, name in re.findall(r"= `(query (\w+)[^`]*)`", scripts)}
+    numbers = dict(re.findall(r"const (\w+) = (\d+);", scripts))  # e.g. ${MEASUREMENTS}
+    queries = {
+        name: re.sub(r"\$\{(\w+)\}", lambda m: numbers[m.group(1)], text)
+        for name, text in found.items()
+    }
+    assert set(queries) == {
+        "ExplorerChoices", "ExplorerFunnel", "ExplorerJourneyMap", "ExplorerMapCases",
+        "ExplorerJourney", "ExplorerTeam",
+    }  # fmt: skip
     variables = {
-        "funnel": {"processId": "p"},
-        "journeyMap": {"by": "ACTIVITY", "minEdgeCount": 1},
-        "team": {"teamId": "t"},
+        "ExplorerFunnel": {"processId": "p"},
+        "ExplorerJourneyMap": {"by": "ACTIVITY", "minEdgeCount": 1},
+        "ExplorerMapCases": {"by": "ACTIVITY", "source": "a", "target": "b"},
+        "ExplorerJourney": {"customerId": "c"},
+        "ExplorerTeam": {"teamId": "t"},
     }
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     for name, query in queries.items():
