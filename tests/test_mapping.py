@@ -656,20 +656,20 @@ async def test_demo_seeding_runs_under_the_write_budget_not_the_interactive_one(
     graph: Graph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orggraph import demo
-    from orggraph.graph import kpis, seed
+    from orggraph.graph import demo_history, kpis, seed
     from orggraph.settings import Settings
 
     bounds: list[tuple[float | None, str]] = []
 
-    async def seeding(db: Graph, **_: Any) -> None:
-        bounds.append((db.timeout_s, db.timeout_setting))
-
-    async def computing(db: Graph) -> list[Any]:
+    async def writing(db: Graph, *_: Any, **__: Any) -> list[Any]:
         bounds.append((db.timeout_s, db.timeout_setting))
         return []
 
-    monkeypatch.setattr(seed, "seed_organisation", seeding)
-    monkeypatch.setattr(kpis, "compute_kpis", computing)
+    # The demo's four writes: the organisation, its reported KPIs, its history, the KPIs.
+    monkeypatch.setattr(seed, "seed_organisation", writing)
+    monkeypatch.setattr(seed, "write_reported_measurements", writing)
+    monkeypatch.setattr(demo_history, "write_demo_history", writing)
+    monkeypatch.setattr(kpis, "compute_kpis", writing)
     interactive = graph.bounded_by(30.0, "ORGGRAPH_QUERY_TIMEOUT_S")
     await demo.load_demo(interactive, Settings(query_timeout_s=30.0, write_timeout_s=900.0))
-    assert bounds == [(900.0, "ORGGRAPH_WRITE_TIMEOUT_S")] * 2
+    assert bounds == [(900.0, "ORGGRAPH_WRITE_TIMEOUT_S")] * 4
