@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,9 +46,11 @@ T = TypeVar("T")
 
 @dataclass
 class QueryLog:
-    """Queries sent to the database while it is active (see ``Graph.recording``)."""
+    """Queries sent to the database while it is active (see ``Graph.recording``), and
+    the time spent waiting for their answers."""
 
     queries: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def count(self) -> int:
@@ -59,6 +62,12 @@ _active_logs: contextvars.ContextVar[tuple[QueryLog, ...]] = contextvars.Context
 )
 _tx_metadata: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "orggraph_tx_metadata", default=MappingProxyType({})
+)
+# Opens a span around one query (the app's OpenTelemetry tracer when tracing is on);
+# graph/ stays free of the tracing library: it only calls what it is given.
+QuerySpans = Callable[[str], contextlib.AbstractContextManager[Any]]
+_query_spans: contextvars.ContextVar[QuerySpans | None] = contextvars.ContextVar(
+    "orggraph_query_spans", default=None
 )
 
 
@@ -88,9 +97,34 @@ def transaction_metadata(**metadata: Any) -> Iterator[None]:
         _tx_metadata.reset(token)
 
 
+@contextlib.contextmanager
+def tracing_queries(spans: QuerySpans | None) -> Iterator[None]:
+    """Run each query of this context inside ``spans(query)`` (None: no spans)."""
+    token = _query_spans.set(spans)
+    try:
+        yield
+    finally:
+        _query_spans.reset(token)
+
+
 def note_query(query: str) -> None:
     for query_log in _active_logs.get():
         query_log.queries.append(query)
+
+
+@contextlib.contextmanager
+def _sent(query: str) -> Iterator[None]:
+    """One query's round trip: counted, timed, and in a span when tracing."""
+    note_query(query)
+    spans = _query_spans.get()
+    started = time.perf_counter()
+    try:
+        with spans(query) if spans is not None else contextlib.nullcontext():
+            yield
+    finally:
+        took = time.perf_counter() - started
+        for query_log in _active_logs.get():
+            query_log.seconds += took
 
 
 class Tx:
@@ -103,19 +137,19 @@ class Tx:
         self.personal = personal
 
     async def records(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
-        note_query(query)
-        result = await self._tx.run(query, params)
-        return [record async for record in result]
+        with _sent(query):
+            result = await self._tx.run(query, params)
+            return [record async for record in result]
 
     async def single(self, query: LiteralString, **params: Any) -> neo4j.Record | None:
         records = await self.records(query, **params)
         return records[0] if records else None
 
     async def run(self, query: LiteralString, **params: Any) -> neo4j.SummaryCounters:
-        note_query(query)
-        result = await self._tx.run(query, params)
-        summary = await result.consume()
-        return summary.counters
+        with _sent(query):
+            result = await self._tx.run(query, params)
+            summary = await result.consume()
+            return summary.counters
 
 
 class Graph:
@@ -194,9 +228,8 @@ class Graph:
         (1.1 -> 0.65 ms for a one-row lookup). A read is idempotent, so the transient
         failures a transaction function would retry (a leader switch, a lost
         connection) are retried here, with backoff, for ``retry_time_s``."""
-        note_query(query)
         metadata = dict(_tx_metadata.get()) or None
-        with mapped_errors(self.timeout_setting), self._bounded():
+        with _sent(query), mapped_errors(self.timeout_setting), self._bounded():
             async with asyncio.timeout(self.timeout_s):
                 return await self._auto_commit_read(
                     neo4j.Query(query, metadata=metadata, timeout=self._server_timeout()), params

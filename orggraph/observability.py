@@ -21,6 +21,7 @@ Operation names are chosen by clients, so the metric label takes at most
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orggraph.events import Broker
-from orggraph.graph.driver import recording
+from orggraph.graph.driver import QueryLog, recording, tracing_queries
 from orggraph.schema.tracing import REQUEST_ID_HEADER, request_id_of
 
 access_log = logging.getLogger("orggraph.requests")
@@ -132,6 +133,12 @@ class Metrics:
             "Cypher queries sent to Neo4j on behalf of HTTP requests",
             registry=self.registry,
         )
+        self.database_time = Histogram(
+            "orggraph_database_seconds_per_request",
+            "Time one HTTP request spent waiting for Neo4j's answers",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(BrokerDrops(broker))
         self._operations: set[str] = set()
 
@@ -145,10 +152,13 @@ class Metrics:
         self._operations.add(name)
         return name
 
-    def record(self, path: str, status: int, observed: Observed, took_s: float, trips: int) -> None:
+    def record(
+        self, path: str, status: int, observed: Observed, took_s: float, queries: QueryLog
+    ) -> None:
         self.http_responses.labels(path, str(status)).inc()
-        self.round_trips.observe(trips)
-        self.queries.inc(trips)
+        self.round_trips.observe(queries.count)
+        self.queries.inc(queries.count)
+        self.database_time.observe(queries.seconds)
         if not observed.graphql:
             return
         operation = self.operation_label(observed.operation)
@@ -239,6 +249,7 @@ class RequestObservation:
         with (
             self.tracer.start_as_current_span(name, context=parent, kind=span_kind) as span,
             recording() as queries,
+            tracing_queries(self._query_span if span.is_recording() else None),
         ):
             try:
                 await self.app(scope, receive, answer)
@@ -246,9 +257,17 @@ class RequestObservation:
                 took = time.perf_counter() - started
                 self._span_attributes(span, scope, status, observed, queries.count)
                 if self.metrics is not None:
-                    self.metrics.record(scope["path"], status, observed, took, queries.count)
+                    self.metrics.record(scope["path"], status, observed, took, queries)
                 if self.log_requests:
                     self._log(scope, status, observed, took, queries.count)
+
+    def _query_span(self, query: str) -> contextlib.AbstractContextManager[Any]:
+        """A client span per Cypher query: its text is one of the service's named
+        constants (values travel as parameters), so it carries no client data."""
+        attributes = {"db.system.name": "neo4j", "db.query.text": query}
+        return self.tracer.start_as_current_span(
+            "cypher", kind=trace.SpanKind.CLIENT, attributes=attributes
+        )
 
     @staticmethod
     def _span_attributes(

@@ -67,6 +67,9 @@ def test_metrics_count_requests_by_operation_and_outcome_and_errors_by_code(
     # The upsert and the two reads went to Neo4j; the refused document did not.
     assert found[("orggraph_database_queries_total", ())] >= 3
     assert found[("orggraph_database_round_trips_per_request_bucket", (("le", "0.0"),))] >= 1
+    # Every request's time waiting for Neo4j is observed (zero for the refused document).
+    assert found[("orggraph_database_seconds_per_request_count", ())] == 4
+    assert found[("orggraph_database_seconds_per_request_sum", ())] > 0
     assert found[("orggraph_event_broker_dropped_events_total", ())] == 0
     statuses = "orggraph_http_responses_total"
     assert found[(statuses, (("path", "/graphql"), ("status", "200")))] == 4
@@ -92,6 +95,11 @@ def test_a_span_per_request_with_the_operation_and_children_per_phase_and_resolv
     below = [s for s in finished if s.context.trace_id == request.context.trace_id]
     names = {s.name for s in below}
     assert {"GraphQL Parsing", "GraphQL Validation", "GraphQL Resolving: customer"} <= names
+    # The read's one round trip is a client span of its own, carrying the query constant.
+    (query,) = [s for s in below if s.name == "cypher"]
+    assert query.attributes is not None and query.attributes["db.system.name"] == "neo4j"
+    assert "MATCH" in str(query.attributes["db.query.text"])
+    assert query.parent is not None and query.kind.name == "CLIENT"
 
 
 def test_one_json_log_line_per_request_with_the_request_id(
