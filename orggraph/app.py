@@ -420,7 +420,9 @@ def _lifespan(
         startup = state.startup
         async with contextlib.AsyncExitStack() as stack:
             startup.waiting_for("the database (start, connection, migrations)")
-            opened = graph or await stack.enter_async_context(opener(settings))
+            opened = (
+                graph if graph is not None else await stack.enter_async_context(opener(settings))
+            )
             startup.waiting_for("the event broker")
             await state.broker.start()
             stack.push_async_callback(state.broker.aclose)

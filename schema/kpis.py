@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from orggraph.schema.team_services import KpiStatus
+from orggraph.schema.enums import KpiStatus
 from orggraph.schema.types import as_float
 
 

@@ -119,7 +119,8 @@ async def sealed_forms(graph: Graph) -> list[str]:
 async def erase_as(graph: Graph, settings: Settings, customer: str) -> dict[str, Any]:
     context = Context.for_request(graph, settings)
     result = await _SCHEMA.execute(ERASE, variable_values={"id": customer}, context_value=context)
-    return ok(result)["eraseCustomer"]
+    erased: dict[str, Any] = ok(result)["eraseCustomer"]
+    return erased
 
 
 async def test_anonymising_leaves_no_personal_value_and_keeps_aggregates(graph: Graph) -> None:

@@ -78,7 +78,8 @@ def trusted(test_settings: Settings, graph: Graph, tmp_path: Path) -> Iterator[T
     manifest = tmp_path / "persisted-documents.json"
     manifest.write_text(json.dumps(node_json("persisted.mjs", "--manifest", TYPENAME)))
     settings = test_settings.model_copy(update={"trusted_documents": manifest})
-    with Trusted(settings) as service:
+    service = Trusted(settings)
+    with service:
         service.manifest = manifest
         yield service
 
