@@ -117,7 +117,9 @@ async def sealed_forms(graph: Graph) -> list[str]:
 
 
 async def erase_as(graph: Graph, settings: Settings, customer: str) -> dict[str, Any]:
-    return ok(await execute(graph, ERASE, {"id": customer}, settings=settings))["eraseCustomer"]
+    data = ok(await execute(graph, ERASE, {"id": customer}, settings=settings))
+    erased: dict[str, Any] = data["eraseCustomer"]
+    return erased
 
 
 async def test_anonymising_leaves_no_personal_value_and_keeps_aggregates(graph: Graph) -> None:
