@@ -9,6 +9,11 @@ Rules that hold for every delete:
 * a node that owns dependents (``DEPENDENTS``: a customer's touchpoints and deals, a
   process's steps, a KPI's measurements) is refused with CONFLICT naming them, unless
   the caller asks to cascade; any other relationship simply goes with the node;
+* it says which touchpoints it deleted (``removed_touchpoints``, read before they go:
+  cascades included) and which lost a reference (``changed_touchpoints``: a deleted
+  channel's touchpoints), for the live events published after the commit; a repeated
+  delete finds nothing and reports none. Rebuilding the journey chain is not a change
+  (graph/touchpoint_changes.py says what a touchpoint's state is);
 * the derived relationships stay true: deleting touchpoints (or a customer's HAD,
   or a touchpoint's AT_STEP) rebuilds the journey chain (NEXT), REACHED and LATEST
   of the customers concerned, in the same transaction (``writes.rebuild_chains``).
@@ -35,11 +40,8 @@ from orggraph.graph.model import (
     RelationshipSpec,
     validate_node_id,
 )
-from orggraph.graph.writes import (
-    CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
-    customers_of_touchpoints,
-    rebuild_chains,
-)
+from orggraph.graph.touchpoint_changes import REF_KINDS, touched_by_delete, touchpoint_ends
+from orggraph.graph.writes import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 
 K = RelationshipKind
 
@@ -69,6 +71,10 @@ class DeleteSummary:
     missing_ids: list[str] = field(default_factory=list)
     nodes_deleted: int = 0
     relationships_deleted: int = 0
+    removed_touchpoints: list[dict[str, Any]] = field(default_factory=list)
+    """The touchpoints deleted, cascades included: id, at, customerId, channelId."""
+    changed_touchpoints: list[str] = field(default_factory=list)
+    """Touchpoints that lost a reference to a deleted node."""
 
     def add(self, counters: Any) -> None:
         self.nodes_deleted += counters.nodes_deleted
@@ -80,6 +86,8 @@ class RelationshipDeleteSummary:
     kind: RelationshipKind
     relationships_deleted: int = 0
     missing_rows: list[int] = field(default_factory=list)
+    changed_touchpoints: list[str] = field(default_factory=list)
+    """Touchpoints that lost one of their references (a channel, a customer...)."""
 
 
 # --- validation --------------------------------------------------------------------
@@ -183,7 +191,11 @@ async def delete_nodes_in(
     found = summary.deleted_ids
     if not found:
         return summary
-    customers = await customers_of_touchpoints(tx, found) if label == "Touchpoint" else set()
+    owned_types = [RELATIONSHIPS[kind].type for kind in owned]
+    touched = await touched_by_delete(tx, label, found, owned_types)
+    summary.removed_touchpoints = touched.removed
+    summary.changed_touchpoints = touched.changed
+    customers = touched.customers() if label == "Touchpoint" else set()
     if blocked:
         for kind in owned:
             summary.add(await tx.run(cascade_query(kind), ids=found))
@@ -264,6 +276,11 @@ async def delete_relationships_in(
         summary.relationships_deleted += record["deleted"]
         if not record["deleted"]:
             summary.missing_rows.append(record["index"])
+    if kind in REF_KINDS:
+        spec = RELATIONSHIPS[kind]
+        missing = set(summary.missing_rows)
+        deleted = [row for row in rows if row["index"] not in missing]
+        summary.changed_touchpoints = sorted(touchpoint_ends([(spec.source, spec.target, deleted)]))
     if summary.relationships_deleted and kind is K.CUSTOMER_HAD_TOUCHPOINT:
         # The touchpoints left without a customer leave their chain.
         customers = {row["from"] for row in rows}

@@ -18,6 +18,11 @@
   and holds nothing else: nothing personal of the customer.
 
 Erasing again changes nothing and answers the first record.
+
+For the live events published after the commit, it reports the touchpoints it deleted
+(as removal events, read before they go) or the ones whose stored state anonymising
+changed (those that had ``attributes``: a subscriber holding a copy learns to drop
+them); an erasure repeated, or of touchpoints with nothing to remove, reports none.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, Literal, LiteralString
 from orggraph.graph.deletes import delete_nodes_query
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import validate_node_id
+from orggraph.graph.touchpoint_changes import REMOVAL_EVENT
 from orggraph.graph.writes import rebuild_chains
 
 TouchpointErasure = Literal["anonymise", "delete"]
@@ -45,22 +51,30 @@ KEPT_TOUCHPOINT_PROPERTIES: tuple[LiteralString, ...] = (
     "valueE4",
 )
 
-SCRUB_CUSTOMER: LiteralString = """
+SCRUB_CUSTOMER: LiteralString = (
+    """
 MATCH (c:Customer {id: $id})
 OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
-WITH c, collect(t.id) AS touchpointIds
+WITH c, collect(t.id) AS touchpointIds, collect("""
+    + REMOVAL_EVENT
+    + """) AS touchpoints
 SET c = {id: c.id, kind: c.kind, segment: c.segment, name: $name,
          erasedAt: coalesce(c.erasedAt, $at)}
-RETURN touchpointIds
+RETURN touchpointIds, touchpoints
 """
-"""Replace every property of the customer by the kept ones; its touchpoints' ids."""
+)
+"""Replace every property of the customer by the kept ones; its touchpoints' ids, and
+each as a removal event (in case they are deleted)."""
 
 ANONYMISE_TOUCHPOINTS: LiteralString = """
 UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id})
+WITH t, any(k IN keys(t) WHERE NOT k IN $kept) AS changes
 SET t = {id: t.id, at: t.at, type: t.type, activity: t.activity, value: t.value,
          valueE4: t.valueE4}
+RETURN collect(CASE WHEN changes THEN t.id END) AS changed
 """
+"""Keep only ``KEPT_TOUCHPOINT_PROPERTIES``; the ids of the touchpoints that lost any."""
 
 SCRUB_BELONGING_OBJECTS: LiteralString = """
 MATCH (:Customer {id: $id})<-[:BELONGS_TO]-(o:BusinessObject)
@@ -85,6 +99,10 @@ class Erasure:
     touchpoints: TouchpointErasure | None = None
     touchpoints_erased: int = 0
     already_erased: bool = False
+    removed_touchpoints: tuple[dict[str, Any], ...] = ()
+    """Touchpoints deleted (mode ``delete``): id, at, customerId, channelId."""
+    changed_touchpoints: tuple[str, ...] = ()
+    """Touchpoints anonymising changed (mode ``anonymise``)."""
 
 
 async def erase_customer_in(
@@ -94,12 +112,18 @@ async def erase_customer_in(
     if record is None:
         return Erasure(customer_id, found=False)
     touchpoint_ids: list[str] = list(record["touchpointIds"])
+    removed: tuple[dict[str, Any], ...] = ()
+    changed: tuple[str, ...] = ()
     if mode == "delete":
         # The customer's whole journey goes, and with it its REACHED and LATEST.
+        removed = tuple(sorted((dict(t) for t in record["touchpoints"]), key=lambda t: t["id"]))
         await tx.run(delete_nodes_query("Touchpoint"), ids=touchpoint_ids)
         await rebuild_chains(tx, [customer_id])
     else:
-        await tx.run(ANONYMISE_TOUCHPOINTS, ids=touchpoint_ids)
+        anonymised = await tx.single(
+            ANONYMISE_TOUCHPOINTS, ids=touchpoint_ids, kept=list(KEPT_TOUCHPOINT_PROPERTIES)
+        )
+        changed = tuple(sorted(anonymised["changed"])) if anonymised else ()
     await tx.run(SCRUB_BELONGING_OBJECTS, id=customer_id)
     stored = await tx.single(RECORD_ERASURE, id=customer_id, at=at, by=by, mode=mode)
     assert stored is not None  # MERGE always returns its node
@@ -111,6 +135,8 @@ async def erase_customer_in(
         touchpoints=stored["touchpoints"],
         touchpoints_erased=len(touchpoint_ids),
         already_erased=not stored["now"],
+        removed_touchpoints=removed,
+        changed_touchpoints=changed,
     )
 
 

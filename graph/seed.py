@@ -58,6 +58,7 @@ from orggraph.graph.demo_organisation import (
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import (
     DEFAULT_BULK_BATCH,
+    ChangeTracking,
     Progress,
     write_nodes,
     write_touchpoints,
@@ -570,8 +571,11 @@ def generate_customers(
         yield generate_customer(seed, index, touchpoints_per_customer, until, span_days)
 
 
-async def write_customer_batch(tx: Tx, batch: Sequence[CustomerData]) -> WriteSummary:
-    """One transaction: whole customers, their touchpoints, journey chains and deals."""
+async def write_customer_batch(
+    tx: Tx, batch: Sequence[CustomerData], tracking: ChangeTracking | None = None
+) -> WriteSummary:
+    """One transaction: whole customers, their touchpoints, journey chains and deals (the
+    touchpoints it changed reported when ``tracking``, graph/importers/bulk.py)."""
     summary = WriteSummary()
     summary.merge(await write_nodes(tx, "Customer", [c.customer for c in batch]))
     deals: list[Record] = [d for c in batch for d in c.deals]
@@ -587,7 +591,8 @@ async def write_customer_batch(tx: Tx, batch: Sequence[CustomerData]) -> WriteSu
                 ],
             )
         )
-    summary.merge(await write_touchpoints(tx, [t for c in batch for t in c.touchpoints]))
+    touchpoints = [t for c in batch for t in c.touchpoints]
+    summary.merge(await write_touchpoints(tx, touchpoints, tracking=tracking))
     return summary
 
 
@@ -613,6 +618,7 @@ async def seed_organisation(
     writers: int = 1,
     today: date | None = None,
     span_days: int = SPAN_DAYS,
+    tracking: ChangeTracking | None = None,
 ) -> SeedSummary:
     """Write the organisation and ``customers`` customers with journeys (idempotent).
 
@@ -655,7 +661,7 @@ async def seed_organisation(
 
     async def write(batch: list[CustomerData]) -> None:
         async def work(tx: Tx) -> WriteSummary:
-            return await write_customer_batch(tx, batch)
+            return await write_customer_batch(tx, batch, tracking)
 
         account(batch, await graph.write(work))
 

@@ -9,7 +9,9 @@ the changed ones only (``orggraph.events.publish_touchpoints``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Tx
@@ -17,6 +19,8 @@ from orggraph.graph.model import REFS
 
 REF_TYPES: tuple[str, ...] = tuple(sorted({ref.spec.type for ref in REFS["Touchpoint"].values()}))
 """The relationship types of a touchpoint's references (HAD, VIA, FROM, HANDLED_BY, ...)."""
+REF_KINDS = frozenset(ref.relationship for ref in REFS["Touchpoint"].values())
+"""The relationship kinds of a touchpoint's references."""
 
 TOUCHPOINT_STATES: LiteralString = """
 UNWIND $ids AS id
@@ -57,3 +61,77 @@ def touchpoint_ends(
             if target == "Touchpoint":
                 ids.add(str(row["to"]))
     return ids
+
+
+# --- deletes ---------------------------------------------------------------------------------
+
+REMOVAL_EVENT: LiteralString = """t {.id, .at,
+  customerId: head(COLLECT { MATCH (c:Customer)-[:HAD]->(t) RETURN c.id }),
+  channelId: head(COLLECT { MATCH (t)-[:VIA]->(ch:Channel) RETURN ch.id })}"""
+"""What a ``touchpointRemoved`` event says of touchpoint ``t``, read before it goes."""
+
+DELETED_TOUCHPOINTS: LiteralString = (
+    "UNWIND $ids AS id MATCH (t:Touchpoint {id: id}) RETURN true AS removed, "
+    + REMOVAL_EVENT
+    + " AS touchpoint"
+)
+"""The touchpoints about to be deleted, as removal events (their customer is in them)."""
+
+
+@functools.cache
+def touched_by_delete_query(label: LiteralString, owns: bool) -> LiteralString:
+    """The touchpoints a delete of ``label`` nodes touches: those referring to the nodes
+    (``removed`` when the node owns them: a cascade deletes them) and, for an owner, those
+    referring to what it owns (a process's steps): they lose that reference."""
+    owned: LiteralString = ""
+    if owns:
+        owned = (
+            " UNION WITH n MATCH (n)-[o]->()-[r]-(t:Touchpoint) "
+            "WHERE type(o) IN $ownedTypes AND type(r) IN $refTypes RETURN t, false AS removed"
+        )
+    return (
+        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) "
+        "CALL { WITH n MATCH (n)-[r]-(t:Touchpoint) WHERE type(r) IN $refTypes "
+        "RETURN t, type(r) IN $ownedTypes AS removed" + owned + " } "
+        "WITH DISTINCT t, removed RETURN removed, " + REMOVAL_EVENT + " AS touchpoint"
+    )
+
+
+@dataclasses.dataclass
+class Touched:
+    """What a delete does to touchpoints: the ones it deletes (as removal events, read before)
+    and the ones whose references it removes (their ids)."""
+
+    removed: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    changed: list[str] = dataclasses.field(default_factory=list)
+
+    def customers(self) -> set[str]:
+        """The customers of the removed touchpoints (their journeys are rebuilt)."""
+        return {event["customerId"] for event in self.removed if event["customerId"]}
+
+
+async def touched_by_delete(
+    tx: Tx, label: LiteralString, ids: Sequence[str], owned_types: Sequence[str]
+) -> Touched:
+    """Read, before a delete of ``label`` nodes, the touchpoints it will remove or change.
+    One round trip."""
+    if label == "Touchpoint":
+        records = await tx.records(DELETED_TOUCHPOINTS, ids=list(ids))
+    else:
+        records = await tx.records(
+            touched_by_delete_query(label, bool(owned_types)),
+            ids=list(ids),
+            refTypes=list(REF_TYPES),
+            ownedTypes=list(owned_types),
+        )
+    removed: dict[str, dict[str, Any]] = {}
+    changed: set[str] = set()
+    for record in records:
+        event = dict(record["touchpoint"])
+        if record["removed"]:
+            removed[event["id"]] = event
+        else:
+            changed.add(event["id"])
+    return Touched(
+        removed=[removed[i] for i in sorted(removed)], changed=sorted(changed - set(removed))
+    )

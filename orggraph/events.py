@@ -2,7 +2,7 @@
 
 One :class:`Broker` per app (kept on the app state, handed to resolvers as
 ``info.context.extras["broker"]``). Topics are plain names (``kpiUpdated``,
-``touchpointAdded``, ``slaBreached``); payloads are dicts.
+``touchpointAdded``, ``touchpointRemoved``, ``slaBreached``); payloads are dicts.
 
 Delivery rules:
 
@@ -189,3 +189,13 @@ async def publish_touchpoints(graph: Graph, broker: Broker | None, ids: Sequence
 async def publish_write(info: Any, summary: WriteSummary) -> None:
     """The events of a committed write made by a resolver (see ``publish_touchpoints``)."""
     await publish_touchpoints(info.context.graph, broker_of(info), summary.changed_touchpoints)
+
+
+async def publish_deletion(
+    graph: Graph, broker: Broker | None, removed: Sequence[Event], changed: Sequence[str]
+) -> None:
+    """The events of a committed delete or erasure: ``touchpointRemoved`` for each touchpoint
+    it deleted (read in its transaction before they went: a repeated delete finds none),
+    ``touchpointAdded`` for those it changed (a reference or a property removed)."""
+    publish_after_commit(broker, "touchpointRemoved", removed)
+    await publish_touchpoints(graph, broker, changed)

@@ -5,11 +5,13 @@ label gets its deletes with no code here (graph.deletes holds the rules)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
 
 from orggraph.context import Info
+from orggraph.events import broker_of, publish_deletion
 from orggraph.graph import deletes
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 from orggraph.resolvers.entities import check_batch_size, checked_id
@@ -45,12 +47,18 @@ def _owned(label: str) -> str:
     )
 
 
+async def _delete_nodes(info: Info, label: str, ids: Sequence[str], cascade: bool) -> DeleteResult:
+    graph = info.context.graph
+    summary = await deletes.delete_nodes(graph, label, ids, cascade=cascade)
+    await publish_deletion(
+        graph, broker_of(info), summary.removed_touchpoints, summary.changed_touchpoints
+    )
+    return DeleteResult.from_summary(summary)
+
+
 def delete_one_field(label: str) -> Any:
     async def resolve(info: Info, id: strawberry.ID, cascade: bool = False) -> DeleteResult:
-        summary = await deletes.delete_nodes(
-            info.context.graph, label, [checked_id(id)], cascade=cascade
-        )
-        return DeleteResult.from_summary(summary)
+        return await _delete_nodes(info, label, [checked_id(id)], cascade)
 
     return strawberry.mutation(
         resolver=resolve,
@@ -62,8 +70,7 @@ def delete_one_field(label: str) -> Any:
 def delete_many_field(label: str) -> Any:
     async def resolve(info: Info, ids: list[strawberry.ID], cascade: bool = False) -> DeleteResult:
         check_batch_size(info, ids, "ids")
-        summary = await deletes.delete_nodes(info.context.graph, label, ids, cascade=cascade)
-        return DeleteResult.from_summary(summary)
+        return await _delete_nodes(info, label, ids, cascade)
 
     return strawberry.mutation(
         resolver=resolve,
@@ -76,7 +83,9 @@ async def _delete_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> RelationshipDeleteResult:
     check_batch_size(info, rows, "rows")
-    summary = await deletes.delete_relationships(info.context.graph, kind, relationship_rows(rows))
+    graph = info.context.graph
+    summary = await deletes.delete_relationships(graph, kind, relationship_rows(rows))
+    await publish_deletion(graph, broker_of(info), [], summary.changed_touchpoints)
     return RelationshipDeleteResult.from_summary(summary)
 
 

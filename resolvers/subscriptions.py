@@ -16,7 +16,7 @@ import strawberry
 from orggraph.context import Info
 from orggraph.errors import BadInputError, InternalError
 from orggraph.events import Broker, Event, broker_of
-from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded
+from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded, TouchpointRemoved
 
 T = TypeVar("T")
 
@@ -90,6 +90,25 @@ class LiveSubscription:
             TouchpointAdded.from_event,
             customerId=customer_id,
             channelId=channel_id or channel,
+        )
+
+    @strawberry.subscription(
+        description="Touchpoints a committed delete removed: deleteTouchpoint(s), a customer "
+        "deleted with cascade, eraseCustomer deleting its touchpoints; a repeated delete "
+        "sends nothing. Filter by customerId or channelId, as touchpointAdded."
+    )
+    def touchpoint_removed(
+        self,
+        info: Info,
+        customer_id: strawberry.ID | None = None,
+        channel_id: strawberry.ID | None = None,
+    ) -> AsyncGenerator[TouchpointRemoved, None]:
+        return _live(
+            info,
+            "touchpointRemoved",
+            TouchpointRemoved.from_event,
+            customerId=customer_id,
+            channelId=channel_id,
         )
 
     @strawberry.subscription(

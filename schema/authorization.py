@@ -110,6 +110,7 @@ FUNCTION_ROOT_FIELDS: dict[str, tuple[Scope, tuple[str, ...]]] = {
             "businessObject",
             "businessObjects",
             "touchpointAdded",
+            "touchpointRemoved",
         )
     },  # fmt: skip
 }

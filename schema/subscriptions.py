@@ -71,6 +71,24 @@ class TouchpointAdded:
         )
 
 
+@strawberry.type(description="A touchpoint was deleted (by a delete, a cascade or an erasure).")
+class TouchpointRemoved:
+    id: strawberry.ID
+    customer_id: strawberry.ID | None = strawberry.field(description="Its customer, if it had one.")
+    channel_id: strawberry.ID | None = strawberry.field(description="Its channel, if it had one.")
+    at: datetime | None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> TouchpointRemoved:
+        customer, channel = event.get("customerId"), event.get("channelId")
+        return cls(
+            id=strawberry.ID(event["id"]),
+            customer_id=strawberry.ID(customer) if customer else None,
+            channel_id=strawberry.ID(channel) if channel else None,
+            at=as_datetime(event.get("at")),
+        )
+
+
 @strawberry.type(description="An SLA's compliance KPI is off target for a period.")
 class SlaBreach:
     sla_id: strawberry.ID

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionResult
 
 from orggraph.api import build_schema
 from orggraph.context import Context
+from orggraph.events import Broker
 from orggraph.graph.driver import Graph, QueryLog, recording
 from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings, default_cache_dir
@@ -54,10 +55,18 @@ async def wipe(graph: Graph) -> None:
 
 
 async def execute(
-    graph: Graph, query: str, variables: dict[str, Any] | None = None
+    graph: Graph,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    broker: Broker | None = None,
 ) -> ExecutionResult:
-    """Run one GraphQL operation against the real database, as the HTTP layer does."""
-    context = Context.for_request(graph, Settings())
+    """Run one GraphQL operation against the real database, as the HTTP layer does (with
+    the app's event broker when one is given)."""
+    context = Context.for_request(graph, settings or Settings())
+    if broker is not None:
+        context.extras["broker"] = broker
     return await _SCHEMA.execute(query, variable_values=variables, context_value=context)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from orggraph.cli import main
+from orggraph.events import Broker, Subscriber
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RECORDS
 from orggraph.graph.writes import upsert_nodes
@@ -265,3 +266,67 @@ async def test_the_cli_deletes_ids_from_a_file(
     assert "Channel: 1 deleted, 1 missing" in out and "missing: ghost" in out
     assert await asyncio.to_thread(main, ["delete", "Nothing", "x"]) == 1
     assert "unknown label 'Nothing'" in capsys.readouterr().err
+
+
+# --- live events ------------------------------------------------------------------------------
+
+
+def drained(subscriber: Subscriber) -> list[dict[str, Any]]:
+    """The events queued so far (the mutation published them before it answered)."""
+    events = []
+    while not subscriber.queue.empty():
+        events.append(subscriber.queue.get_nowait())
+    return events
+
+
+def removal(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (event["id"], event["customerId"], event["channelId"], str(event["at"])[:10])
+
+
+async def test_deleted_touchpoints_are_published_once_cascade_included(graph: Graph) -> None:
+    await journey_graph(graph)
+    broker = Broker()
+    async with (
+        broker.subscribe("touchpointRemoved") as removed,
+        broker.subscribe("touchpointAdded") as changed,
+    ):
+        delete_t2 = 'mutation { deleteTouchpoint(id: "t2") { deletedIds } }'
+        ok(await execute(graph, delete_t2, broker=broker))
+        assert [removal(e) for e in drained(removed)] == [("t2", "c1", None, "2024-01-02")]
+        ok(await execute(graph, delete_t2, broker=broker))  # already gone: nothing
+        assert drained(removed) == []
+        ok(
+            await execute(
+                graph,
+                'mutation { deleteCustomer(id: "c1", cascade: true) { deletedIds } }',
+                broker=broker,
+            )
+        )
+        assert [removal(e) for e in drained(removed)] == [
+            ("t1", "c1", None, "2024-01-01"),
+            ("t3", "c1", None, "2024-01-03"),
+        ]
+        # The chain repair relinked t1 and t3: their stored state did not change.
+        assert drained(changed) == []
+
+
+async def test_touchpoints_losing_a_reference_to_a_delete_are_published_as_changed(
+    graph: Graph,
+) -> None:
+    await journey_graph(graph)
+    broker = Broker()
+    async with broker.subscribe("touchpointAdded") as changed:
+        had = (
+            "mutation { deleteRelationship(kind: CUSTOMER_HAD_TOUCHPOINT, "
+            'row: {from: "c1", to: "t3"}) { relationshipsDeleted } }'
+        )
+        ok(await execute(graph, had, broker=broker))
+        assert [(e["id"], e["customerId"]) for e in drained(changed)] == [("t3", None)]
+        ok(await execute(graph, had, broker=broker))  # nothing left to delete: nothing
+        assert drained(changed) == []
+        # The process owns its steps: t1, t2 and t3 lose theirs with the cascade.
+        delete_p = 'mutation { deleteProcess(id: "p", cascade: true) { deletedIds } }'
+        ok(await execute(graph, delete_p, broker=broker))
+        assert sorted(e["id"] for e in drained(changed)) == ["t1", "t2", "t3"]
+        ok(await execute(graph, delete_p, broker=broker))
+        assert drained(changed) == []

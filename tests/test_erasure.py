@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from orggraph.context import Context
+from orggraph.events import Broker
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.settings import Settings
-from tests.helpers import _SCHEMA, execute, execute_counted, ok
+from tests.helpers import execute, execute_counted, ok
 
 ERASE = """mutation($id: ID!) { eraseCustomer(id: $id) {
   customerId found erasedBy touchpoints touchpointsErased alreadyErased erasedAt } }"""
@@ -117,9 +117,8 @@ async def sealed_forms(graph: Graph) -> list[str]:
 
 
 async def erase_as(graph: Graph, settings: Settings, customer: str) -> dict[str, Any]:
-    context = Context.for_request(graph, settings)
-    result = await _SCHEMA.execute(ERASE, variable_values={"id": customer}, context_value=context)
-    erased: dict[str, Any] = ok(result)["eraseCustomer"]
+    data = ok(await execute(graph, ERASE, {"id": customer}, settings=settings))
+    erased: dict[str, Any] = data["eraseCustomer"]
     return erased
 
 
@@ -216,3 +215,36 @@ async def test_an_erasure_costs_a_bounded_number_of_round_trips(graph: Graph) ->
     result, queries = await execute_counted(graph, ERASE, {"id": "c1"})
     assert ok(result)["eraseCustomer"]["touchpointsErased"] == 30
     assert queries.count <= 5
+
+
+async def test_an_erasure_publishes_what_it_changed_and_a_repeat_nothing(
+    graph: Graph, test_settings: Settings
+) -> None:
+    await customer_with_a_journey(graph)
+    broker = Broker()
+    async with broker.subscribe("touchpointAdded") as changed:
+        ok(await execute(graph, ERASE, {"id": "c1"}, broker=broker))
+        # t1 lost its attributes (a subscriber's copy must drop them); t2 had none.
+        event = await changed.get()
+        assert (event["id"], event["customerId"], "attributes" in event) == ("t1", "c1", False)
+        assert changed.queue.empty()
+        ok(await execute(graph, ERASE, {"id": "c1"}, broker=broker))
+        assert changed.queue.empty()
+
+
+async def test_an_erasure_deleting_touchpoints_publishes_their_removal(
+    graph: Graph, test_settings: Settings
+) -> None:
+    await customer_with_a_journey(graph)
+    broker = Broker()
+    settings = test_settings.model_copy(update={"erasure_touchpoints": "delete"})
+    async with broker.subscribe("touchpointRemoved") as removed:
+        ok(await execute(graph, ERASE, {"id": "c1"}, settings=settings, broker=broker))
+        events = [await removed.get(), await removed.get()]
+        assert [(e["id"], e["customerId"], e["channelId"]) for e in events] == [
+            ("t1", "c1", "web"),
+            ("t2", "c1", None),
+        ]
+        assert removed.queue.empty()
+        ok(await execute(graph, ERASE, {"id": "c1"}, settings=settings, broker=broker))
+        assert removed.queue.empty()

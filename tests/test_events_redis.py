@@ -20,6 +20,7 @@ import uvicorn
 from websockets.sync.client import ClientConnection, connect
 
 from orggraph.app import create_app
+from orggraph.cli import main
 from orggraph.events import Broker, Subscriber
 from orggraph.events_redis import RedisBroker, decode, encode
 from orggraph.graph.driver import Graph
@@ -506,3 +507,39 @@ async def test_kpi_updates_and_sla_breaches_computed_on_one_replica_reach_the_ot
     # As in test_kpis: the SLA names no consumer team, so all 3 hand-offs are breached.
     assert breach["compliance"] == 0.0
     assert breach["sampleSize"] == 3
+
+
+async def test_a_seed_from_the_command_line_publishes_what_it_changed_through_redis(
+    test_settings: Settings,
+    graph: Graph,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
+    if test_settings.neo4j_password is not None:
+        monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("ORGGRAPH_EVENTS", "redis")
+    monkeypatch.setenv("ORGGRAPH_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("ORGGRAPH_REDIS_CHANNEL", "test:seed")
+    service = RedisBroker(redis_server.url, channel="test:seed")
+    await service.start()
+
+    async def touchpoint_ids() -> list[str]:
+        return sorted(r["id"] for r in await graph.query("MATCH (t:Touchpoint) RETURN t.id AS id"))
+
+    def seed(customers: int) -> int:  # the command runs its own event loop, as from a shell
+        return main(["seed", "--customers", str(customers), "--seed", "3", "--no-kpis"])
+
+    try:
+        async with service.subscribe("touchpointAdded") as added:
+            assert await asyncio.to_thread(seed, 2) == 0
+            first = await touchpoint_ids()
+            got = [(await asyncio.wait_for(added.get(), 30))["id"] for _ in first]
+            assert sorted(got) == first
+            assert await asyncio.to_thread(seed, 2) == 0  # a replay: no event
+            assert await asyncio.to_thread(seed, 3) == 0  # one more customer: its touchpoints
+            third = sorted(set(await touchpoint_ids()) - set(first))
+            got = [(await asyncio.wait_for(added.get(), 30))["id"] for _ in third]
+            assert sorted(got) == third  # had the replay published, ``first`` would come first
+    finally:
+        await service.aclose()

@@ -5,6 +5,7 @@ document before valid credentials when auth is on, a code on every error frame."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
@@ -467,35 +468,69 @@ def post(served: Served, query: str) -> dict[str, Any]:
 def test_a_graphql_ws_client_gets_what_upsert_graph_changed_and_nothing_for_a_replay(
     served: Served,
 ) -> None:
-    directory = graphql_ws_client()
     document = (
         'subscription { touchpointAdded(channelId: "web") '
         "{ customerId channelId touchpoint { id type } } }"
     )
-    client = subprocess.Popen(
-        ["node", "subscribe.mjs", f"ws://127.0.0.1:{served.port}/graphql", "3", document],
-        cwd=directory,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with stock_client(served, 3, document) as client:
         served.wait_for_subscribers("touchpointAdded", 1)
         assert post(served, README_UPSERT)["data"]["upsertGraph"]["nodesCreated"] == 6
         replay = post(served, README_UPSERT)["data"]["upsertGraph"]
         assert replay["nodesCreated"] == 0  # an identical write changes nothing: no event
         post(served, MOVE_T3_TO_WEB)  # t3 now comes via the web: an event for it
-        out, err = client.communicate(timeout=120)
-    finally:
-        client.kill()
-    assert client.returncode == 0, err
-    events = [json.loads(line)["data"]["touchpointAdded"] for line in out.splitlines()]
+        events = payloads(client, "touchpointAdded")
     # t1 and t2 (web) from the upsert, none from the replay, then t3 moved to the web;
     # t3's first write came via the phone, which the filter leaves out.
     assert events == [
         {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t1", "type": "PAGE_VIEW"}},
         {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t2", "type": "FORM_SUBMIT"}},
         {"customerId": "c1", "channelId": "web", "touchpoint": {"id": "t3", "type": "CALL"}},
+    ]
+
+
+@contextlib.contextmanager
+def stock_client(served: Served, count: int, document: str) -> Iterator[subprocess.Popen[str]]:
+    """The stock client subscribed to ``document`` until ``count`` payloads arrived (killed
+    on the way out if it is still running)."""
+    client = subprocess.Popen(
+        ["node", "subscribe.mjs", f"ws://127.0.0.1:{served.port}/graphql", str(count), document],
+        cwd=graphql_ws_client(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield client
+    finally:
+        client.kill()
+        client.wait()
+
+
+def payloads(client: subprocess.Popen[str], field: str) -> list[dict[str, Any]]:
+    """What the client printed once it exits (after its last payload)."""
+    out, err = client.communicate(timeout=120)
+    assert client.returncode == 0, err
+    return [json.loads(line)["data"][field] for line in out.splitlines()]
+
+
+@pytest.mark.timeout(300)
+def test_a_graphql_ws_client_gets_each_deleted_touchpoint_once_cascade_included(
+    served: Served,
+) -> None:
+    document = 'subscription { touchpointRemoved(customerId: "c1") { id customerId channelId at } }'
+    delete_t2 = 'mutation { deleteTouchpoint(id: "t2") { deletedIds } }'
+    with stock_client(served, 3, document) as client:
+        served.wait_for_subscribers("touchpointRemoved", 1)
+        post(served, README_UPSERT)
+        assert post(served, delete_t2)["data"]["deleteTouchpoint"]["deletedIds"] == ["t2"]
+        assert post(served, delete_t2)["data"]["deleteTouchpoint"]["deletedIds"] == []
+        post(served, 'mutation { deleteCustomer(id: "c1", cascade: true) { deletedIds } }')
+        events = payloads(client, "touchpointRemoved")
+    # t2 once (the repeated delete sends nothing), then the cascade's t1 and t3.
+    assert [(e["id"], e["customerId"], e["channelId"], e["at"][:10]) for e in events] == [
+        ("t2", "c1", "web", "2024-03-02"),
+        ("t1", "c1", "web", "2024-03-01"),
+        ("t3", "c1", "phone", "2024-03-03"),
     ]
 
 

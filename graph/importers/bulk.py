@@ -26,6 +26,13 @@ record has at most one target per kind, the last written); one managed
 transaction per batch (all of it commits, or none). A reference to a node that
 does not exist is never invented: relationship rows missing an end are counted
 and reported, a record's reference to a missing node is dropped.
+
+Live events: a load given a ``ChangeTracking`` reads the state of the touchpoints each
+batch writes (and of those at the touchpoint end of a reference kind's rows) before and
+after, in the batch's transaction, and reports the changed ones in
+``WriteSummary.changed_touchpoints`` (graph/touchpoint_changes.py): a replayed load reports
+none. Two reads per batch, so it is bounded: past ``limit`` touchpoints written the load
+stops tracking and says so (``ChangeTracking.exceeded``), and reports nothing usable.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from orggraph.graph.model import (
     TouchpointRecord,
 )
 from orggraph.graph.personal import PersonalData, seal_properties
+from orggraph.graph.touchpoint_changes import REF_KINDS, changed, touchpoint_ends, touchpoint_states
 from orggraph.graph.writes import (
     WriteSummary,
     customers_of_touchpoints,
@@ -63,6 +71,40 @@ from orggraph.graph.writes import (
 T = TypeVar("T")
 R = TypeVar("R")
 DEFAULT_BULK_BATCH = 10_000
+
+
+@dataclass
+class ChangeTracking:
+    """Whether a bulk load still reports the touchpoints it changed: while it has written at
+    most ``limit`` touchpoints (a retried batch counts twice: it gives up a little early)."""
+
+    limit: int
+    written: int = 0
+
+    def admit(self, touchpoints: int) -> bool:
+        """Count a batch's touchpoints; whether its changes are tracked."""
+        self.written += touchpoints
+        return not self.exceeded
+
+    @property
+    def exceeded(self) -> bool:
+        """Past the limit: the load's changed touchpoints are not known."""
+        return self.written > self.limit
+
+
+async def tracked(
+    tx: Tx,
+    tracking: ChangeTracking | None,
+    ids: Collection[str],
+    write: Callable[[], Awaitable[WriteSummary]],
+) -> WriteSummary:
+    """``write`` in ``tx``, with the touchpoints among ``ids`` it changed when tracked."""
+    if tracking is None or not ids or not tracking.admit(len(ids)):
+        return await write()
+    before = await touchpoint_states(tx, ids)
+    summary = await write()
+    summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ids))
+    return summary
 
 
 # --- progress ---------------------------------------------------------------------
@@ -199,14 +241,18 @@ def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRe
 
 
 async def write_nodes(
-    tx: Tx, label: LiteralString, records: Sequence[Record], existing: Collection[str] | None = None
+    tx: Tx,
+    label: LiteralString,
+    records: Sequence[Record],
+    existing: Collection[str] | None = None,
+    tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Upsert records of one label with the references they set (touchpoints: with chains).
 
     ``existing``: the ids among ``records`` that may exist already (None: any may)."""
     if label == "Touchpoint":
         touchpoints = [r for r in records if isinstance(r, TouchpointRecord)]
-        return await write_touchpoints(tx, touchpoints, existing=existing)
+        return await write_touchpoints(tx, touchpoints, existing=existing, tracking=tracking)
     summary = WriteSummary(rows=len(records))
     rows = [node_row(r, tx.personal) for r in records]
     summary.add(await tx.run(merge_nodes_query(label), rows=rows))
@@ -215,14 +261,19 @@ async def write_nodes(
 
 
 async def write_relationship_rows(
-    tx: Tx, kind: RelationshipKind, rows: Sequence[dict[str, Any]]
+    tx: Tx,
+    kind: RelationshipKind,
+    rows: Sequence[dict[str, Any]],
+    tracking: ChangeTracking | None = None,
 ) -> tuple[WriteSummary, int]:
     """Write prepared rows (``from``, ``to``, ``props``, ``key``) as the write layer does,
     without its existence checks; count the rows missing an end instead."""
     spec = RELATIONSHIPS[kind]
     record = await tx.single(count_dangling_query(spec), rows=list(rows))
     dangling = int(record["dangling"]) if record else 0
-    return await merge_relationship_rows(tx, kind, rows), dangling
+    ends = touchpoint_ends([(spec.source, spec.target, rows)]) if kind in REF_KINDS else set()
+    written = await tracked(tx, tracking, ends, lambda: merge_relationship_rows(tx, kind, rows))
+    return written, dangling
 
 
 async def write_touchpoints(
@@ -231,19 +282,24 @@ async def write_touchpoints(
     *,
     chain: bool = True,
     existing: Collection[str] | None = None,
+    tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Upsert touchpoints with their references, then rebuild the chains of their customers,
     former ones included (a touchpoint may have moved). Only the ``existing`` ids (None:
     all) are looked up for a former customer: a new touchpoint has none."""
-    summary = WriteSummary(rows=len(records))
     ids = [r.id for r in records]
-    moved = ids if existing is None else [i for i in ids if i in existing]
-    previous = await customers_of_touchpoints(tx, moved) if chain and moved else set()
-    summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in records]))
-    if chain:
-        customers = previous | {r.customer_id for r in records if r.customer_id is not None}
-        summary.merge(await rebuild_chains(tx, customers, ids))
-    return summary
+
+    async def write() -> WriteSummary:
+        summary = WriteSummary(rows=len(records))
+        moved = ids if existing is None else [i for i in ids if i in existing]
+        previous = await customers_of_touchpoints(tx, moved) if chain and moved else set()
+        summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in records]))
+        if chain:
+            customers = previous | {r.customer_id for r in records if r.customer_id is not None}
+            summary.merge(await rebuild_chains(tx, customers, ids))
+        return summary
+
+    return await tracked(tx, tracking, ids, write)
 
 
 # --- whole loads -------------------------------------------------------------------------
@@ -256,12 +312,17 @@ async def load_nodes(
     *,
     batch_size: int = DEFAULT_BULK_BATCH,
     progress: Progress | None = None,
+    tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Validate every row (the first bad one raises), then upsert batch by batch."""
     records = validate_records(label, rows)
     record_label = RECORDS[label].label
     written = await _in_batches(
-        graph, records, batch_size, progress, lambda tx, batch: write_nodes(tx, record_label, batch)
+        graph,
+        records,
+        batch_size,
+        progress,
+        lambda tx, batch: write_nodes(tx, record_label, batch, tracking=tracking),
     )
     return WriteSummary.total(written)
 
@@ -279,6 +340,7 @@ async def load_relationships(
     *,
     batch_size: int = DEFAULT_BULK_BATCH,
     progress: Progress | None = None,
+    tracking: ChangeTracking | None = None,
 ) -> RelationshipLoad:
     """Validate, then write relationships; rows whose ends do not exist are counted."""
     prepared = validate_relationships(kind, rows)
@@ -287,7 +349,7 @@ async def load_relationships(
         prepared,
         batch_size,
         progress,
-        lambda tx, batch: write_relationship_rows(tx, kind, batch),
+        lambda tx, batch: write_relationship_rows(tx, kind, batch, tracking),
     )
     return RelationshipLoad(
         WriteSummary.total(summary for summary, _ in written), sum(lost for _, lost in written)
@@ -300,6 +362,7 @@ async def load_touchpoints(
     *,
     batch_size: int = DEFAULT_BULK_BATCH,
     progress: Progress | None = None,
+    tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Validate every touchpoint, then write them grouped by customer, chain included.
 
@@ -308,7 +371,13 @@ async def load_touchpoints(
     """
     records = validate_touchpoints(rows)
     records.sort(key=lambda r: (r.customer_id or "", r.at, r.id))
-    written = await _in_batches(graph, records, batch_size, progress, write_touchpoints)
+    written = await _in_batches(
+        graph,
+        records,
+        batch_size,
+        progress,
+        lambda tx, batch: write_touchpoints(tx, batch, tracking=tracking),
+    )
     return WriteSummary.total(written)
 
 

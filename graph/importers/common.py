@@ -11,7 +11,13 @@ from typing import Any
 
 from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
-from orggraph.graph.importers.bulk import Progress, load_nodes, load_relationships, load_touchpoints
+from orggraph.graph.importers.bulk import (
+    ChangeTracking,
+    Progress,
+    load_nodes,
+    load_relationships,
+    load_touchpoints,
+)
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import WriteSummary
 
@@ -70,17 +76,24 @@ class ImportSummary:
 
 @dataclass
 class Loader:
-    """The bulk loads of one import, each metered and counted into its summary."""
+    """The bulk loads of one import, each metered and counted into its summary (with the
+    touchpoints they changed, when ``tracking``: see graph/importers/bulk.py)."""
 
     graph: Graph
     summary: ImportSummary
     progress: Say | None
     batch_size: int
+    tracking: ChangeTracking | None = None
 
     async def nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> None:
         meter = Progress(label, len(rows), self.progress, every=self.batch_size)
         written = await load_nodes(
-            self.graph, label, rows, batch_size=self.batch_size, progress=meter
+            self.graph,
+            label,
+            rows,
+            batch_size=self.batch_size,
+            progress=meter,
+            tracking=self.tracking,
         )
         self.summary.writes.merge(written)
         self.summary.count(label, len(rows))
@@ -91,7 +104,12 @@ class Loader:
         """Rows naming a node that does not exist are counted out and warned about."""
         meter = Progress(kind.value, len(rows), self.progress, every=self.batch_size * 2)
         loaded = await load_relationships(
-            self.graph, kind, rows, batch_size=self.batch_size, progress=meter
+            self.graph,
+            kind,
+            rows,
+            batch_size=self.batch_size,
+            progress=meter,
+            tracking=self.tracking,
         )
         self.summary.writes.merge(loaded.summary)
         self.summary.count(kind.value, len(rows) - loaded.missing)
@@ -101,7 +119,7 @@ class Loader:
     async def touchpoints(self, rows: Sequence[Mapping[str, Any]]) -> None:
         meter = Progress("Touchpoint", len(rows), self.progress, every=self.batch_size)
         written = await load_touchpoints(
-            self.graph, rows, batch_size=self.batch_size, progress=meter
+            self.graph, rows, batch_size=self.batch_size, progress=meter, tracking=self.tracking
         )
         self.summary.writes.merge(written)
         self.summary.count("Touchpoint", len(rows))

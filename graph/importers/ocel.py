@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.importers.bulk import ChangeTracking
 from orggraph.graph.importers.common import ImportSummary, Loader
 from orggraph.graph.model import RelationshipKind
 
@@ -42,11 +43,12 @@ class OcelImport(Generic[Log]):
         *,
         progress: Callable[[str], None] | None = None,
         batch_size: int = 10_000,
+        tracking: ChangeTracking | None = None,
     ) -> ImportSummary:
         started = time.perf_counter()
         data = self.read(directory)
         summary = ImportSummary(self.dataset)
-        await self.load(Loader(graph, summary, progress, batch_size), data)
+        await self.load(Loader(graph, summary, progress, batch_size, tracking), data)
         summary.seconds = time.perf_counter() - started
         return summary
 

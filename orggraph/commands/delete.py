@@ -48,7 +48,9 @@ def read_ids(args: argparse.Namespace) -> list[str]:
 
 def delete_command(args: argparse.Namespace, settings: Settings) -> int:
     from orggraph.database import open_graph
+    from orggraph.events import publish_deletion
     from orggraph.graph.deletes import delete_nodes
+    from orggraph.kpi_schedule import command_line_broker
 
     ids = read_ids(args)
 
@@ -56,12 +58,16 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         deleted = missing = nodes = relationships = 0
-        async with open_graph(settings) as graph:
+        async with open_graph(settings) as graph, command_line_broker(settings) as broker:
             # A transaction per batch keeps a long list within the database's memory; a run
-            # stopped half way is simply run again (deletes are idempotent).
+            # stopped half way is simply run again (deletes are idempotent). Its events go
+            # to the service's subscribers when they share events through Redis.
             for start in range(0, len(ids), size):
                 summary = await delete_nodes(
                     graph, args.label, ids[start : start + size], cascade=args.cascade
+                )
+                await publish_deletion(
+                    graph, broker, summary.removed_touchpoints, summary.changed_touchpoints
                 )
                 deleted += len(summary.deleted_ids)
                 missing += len(summary.missing_ids)

@@ -14,6 +14,7 @@ from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
 if TYPE_CHECKING:
+    from orggraph.graph.importers.bulk import ChangeTracking
     from orggraph.graph.importers.common import ImportSummary
 
 T = TypeVar("T")
@@ -87,17 +88,23 @@ def register(subparsers: Any) -> None:
     seed.set_defaults(handler=run_seed)
 
 
-def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argparse.Namespace) -> T:
-    """Run a write job, then recompute every KPI unless ``--no-kpis`` (the job has
-    committed: a KPI that cannot be computed is reported, the import stands)."""
+def _run(
+    settings: Settings,
+    job: Callable[[Graph, ChangeTracking | None], Awaitable[T]],
+    args: argparse.Namespace,
+) -> T:
+    """Run a write job, publish the touchpoints it changed, then recompute every KPI unless
+    ``--no-kpis`` (the job has committed: a KPI that cannot be computed is reported, the
+    import stands)."""
     from orggraph.database import open_graph
 
     async def main() -> T:
         async with open_graph(settings) as opened:
             # Bulk work runs under the write budget, never the interactive read bound.
             graph = opened.bounded_by(settings.write_timeout_s, "ORGGRAPH_WRITE_TIMEOUT_S")
-            result = await job(graph)
-            await _publish_changes(graph, settings, result)
+            tracking = _tracking(settings)
+            result = await job(graph, tracking)
+            await _publish_changes(graph, settings, result, tracking)
             if not getattr(args, "no_kpis", False):
                 await _recompute_kpis(graph, settings)
             return result
@@ -107,21 +114,36 @@ def _run(settings: Settings, job: Callable[[Graph], Awaitable[T]], args: argpars
 
 MAX_IMPORT_EVENTS = 10_000
 """An import that changed more touchpoints publishes none of them (subscribers would drown):
-its kpiUpdated events say what moved."""
+its kpiUpdated events say what moved. A bulk load (OCEL datasets, seed) stops tracking its
+changes past as many touchpoints written (graph/importers/bulk.py: two reads per batch)."""
 
 
-async def _publish_changes(graph: Graph, settings: Settings, result: Any) -> None:
-    """touchpointAdded for the touchpoints a mapping import changed, when the service shares
-    events through Redis (an import runs in its own process: an in-process broker has no
-    subscribers here). Bulk imports (datasets, seed) do not track changes: none."""
+def _tracking(settings: Settings) -> ChangeTracking | None:
+    """Bulk loads track the touchpoints they change only when someone can hear of them: the
+    service shares events through Redis (an import runs in its own process: an in-process
+    broker has no subscribers here)."""
+    from orggraph.graph.importers.bulk import ChangeTracking
+
+    return ChangeTracking(MAX_IMPORT_EVENTS) if settings.events == "redis" else None
+
+
+async def _publish_changes(
+    graph: Graph, settings: Settings, result: Any, tracking: ChangeTracking | None
+) -> None:
+    """touchpointAdded for the touchpoints an import or a seed changed, through Redis when
+    the service shares events through it; none above ``MAX_IMPORT_EVENTS``."""
     from orggraph.events import publish_touchpoints
     from orggraph.kpi_schedule import command_line_broker
 
-    changed = list(getattr(getattr(result, "writes", None), "changed_touchpoints", None) or [])
-    if not changed or settings.events != "redis":
+    if settings.events != "redis":
         return
-    if len(changed) > MAX_IMPORT_EVENTS:
-        _say(f"{len(changed):,} touchpoints changed: too many for touchpointAdded events")
+    changed = list(
+        dict.fromkeys(getattr(getattr(result, "writes", None), "changed_touchpoints", None) or [])
+    )
+    if (tracking is not None and tracking.exceeded) or len(changed) > MAX_IMPORT_EVENTS:
+        _say(f"over {MAX_IMPORT_EVENTS:,} touchpoints written: no touchpointAdded events")
+        return
+    if not changed:
         return
     async with command_line_broker(settings) as broker:
         await publish_touchpoints(graph, broker, changed)
@@ -158,7 +180,11 @@ def _dataset_import(module: str, function: str) -> Callable[[argparse.Namespace,
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         importer = importlib.import_module(f"orggraph.graph.importers.{module}")
         run: Callable[..., Awaitable[ImportSummary]] = getattr(importer, function)
-        summary = _run(settings, lambda graph: run(graph, args.directory, progress=_say), args)
+        summary = _run(
+            settings,
+            lambda graph, tracking: run(graph, args.directory, progress=_say, tracking=tracking),
+            args,
+        )
         print(summary.describe())
         return 0
 
@@ -177,7 +203,7 @@ def import_csv(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if not result.rejected else 1
     summary = _run(
         settings,
-        lambda graph: run_mapping(
+        lambda graph, _: run_mapping(  # a mapping import always reports its changes
             graph, mapping, rejects=args.rejects, batch_size=args.batch_size, progress=_say
         ),
         args,
@@ -191,7 +217,7 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = _run(
         settings,
-        lambda graph: seed_organisation(
+        lambda graph, tracking: seed_organisation(
             graph,
             customers=args.customers,
             seed=args.seed,
@@ -199,6 +225,7 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
             touchpoints_per_customer=args.touchpoints_per_customer,
             batch_touchpoints=args.batch_size,
             writers=args.writers,
+            tracking=tracking,
         ),
         args,
     )
