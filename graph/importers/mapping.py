@@ -1145,7 +1145,7 @@ async def _require_known(
     or found are known to; the others are looked up by the write layer's check
     (NOT_FOUND naming them)."""
     wanted: dict[str, set[str]] = {}
-    refs = REFS[label]
+    refs = REFS.get(label, {})
     for record in records:
         for name, target in record.refs().items():
             if target is None:
