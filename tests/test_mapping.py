@@ -274,8 +274,11 @@ async def test_an_unknown_enum_value_in_a_row_names_file_line_and_column(
     assert "Touchpoint.type" in caught.value.details["reason"]
 
 
+# Pass 2 writes what pass 1 validated when the import is small enough to keep it (the
+# second case), else it reads and validates the rows again (the first): the same graph.
+@pytest.mark.parametrize("keep_rows", [0, 100], ids=["validated-again", "kept-from-pass-1"])
 async def test_with_a_rejects_file_bad_rows_are_skipped_and_reported(
-    graph: Graph, tmp_path: Path
+    graph: Graph, tmp_path: Path, keep_rows: int
 ) -> None:
     bad = [
         *TOUCHPOINTS,
@@ -284,7 +287,7 @@ async def test_with_a_rejects_file_bad_rows_are_skipped_and_reported(
     ]
     mapping = load_mapping(write_files(tmp_path, touchpoints=bad))
     rejects = tmp_path / "rejects.csv"
-    result = await run_mapping(graph, mapping, rejects=rejects)
+    result = await run_mapping(graph, mapping, rejects=rejects, keep_rows=keep_rows)
     assert (result.rows_read, result.rows_imported, result.rejected) == (11, 9, 2)
     with rejects.open(newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -139,18 +139,20 @@ class ValueSpec(Strict):
         if self.column is not None:
             return [self.column]
         if self.template is not None:
-            return _template_columns(self.template)
+            return list(_template_columns(self.template))
         return []
 
 
-def _template_columns(template: str) -> list[str]:
+@functools.cache
+def _template_columns(template: str) -> tuple[str, ...]:
+    """The column names a template reads (parsed once per template: rows reuse it)."""
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
     except ValueError as error:
         raise ValueError(f"bad template {template!r}: {error}") from error
     if any(not re.fullmatch(r"[^{}\[\].!:]+", n) for n in names):
         raise ValueError(f"template {template!r}: use plain column names in braces")
-    return names
+    return tuple(names)
 
 
 def _value_spec(raw: Any) -> Any:
@@ -552,12 +554,13 @@ def convert(spec: ValueSpec, row: Mapping[str, Any]) -> Any:
     if spec.value is not None:
         return spec.value
     if spec.template is not None:
+        names = _template_columns(spec.template)
         values = {}
-        for name in spec.columns():
+        for name in names:
             if _empty(row.get(name)):
                 return _missing(spec, name)
             values[name] = str(row[name]).strip()
-        return spec.translate(spec.template.format_map(values), spec.columns()[0])
+        return spec.translate(spec.template.format_map(values), names[0] if names else "")
     assert spec.column is not None
     raw = row.get(spec.column)
     if _empty(raw):
@@ -704,10 +707,8 @@ def row_writes(
             out.updates.append(_partial(spec, str(node_id), row))
             continue
         data: dict[str, Any] = {"id": str(node_id)}
-        columns = {"id": spec.id.columns()}
         for name, value_spec in spec.properties.items():
             value = convert(value_spec, row)
-            columns[name] = value_spec.columns()
             if value is not None:
                 data[name] = value
         try:
@@ -715,7 +716,8 @@ def row_writes(
         except ValidationError as error:
             first = error.errors()[0]
             key = str(first["loc"][0]) if first["loc"] else "id"
-            column = ", ".join(columns.get(key, [])) or key
+            named = spec.id if key == "id" else spec.properties.get(key)
+            column = ", ".join(named.columns() if named is not None else []) or key
             raise BadRow(column, f"{spec.label}.{key}: {first['msg']}") from error
         out.nodes.append((spec.label, record))
     for rel in source.relationships:
@@ -905,21 +907,36 @@ class MappingResult:
         return "\n".join(lines)
 
 
+Validated = list[list[tuple[int, RowWrites]]]
+"""Per source, the (line, writes) of its good rows, as pass 1 made them."""
+
+
 def _validate_all(
-    loaded: LoadedMapping, rejects: Path | None, tables: Tables
-) -> tuple[MappingResult, set[tuple[int, int]]]:
-    """Pass 1: every row of every source, no writes. Returns the rejected (source, line)s."""
+    loaded: LoadedMapping, rejects: Path | None, tables: Tables, keep: int = 0
+) -> tuple[MappingResult, set[tuple[int, int]], Validated | None]:
+    """Pass 1: every row of every source, no writes. Returns the rejected (source, line)s
+    and, when the good rows number at most ``keep``, what they write (else None: pass 2
+    reads and validates them again, to keep memory flat)."""
     result = MappingResult(rejects_file=rejects)
     bad: set[tuple[int, int]] = set()
+    kept: Validated | None = [] if keep > 0 else None
     writer = None
     handle = None
     try:
         for index, source in enumerate(loaded.spec.sources):
             ragged: list[int] = []
+            good: list[tuple[int, RowWrites]] = []
+            if kept is not None:
+                kept.append(good)
             for line, row in read_source(source, loaded.base, ragged):
                 result.rows_read += 1
                 try:
-                    row_writes(source, row, tables)
+                    writes = row_writes(source, row, tables)
+                    if kept is not None:
+                        good.append((line, writes))
+                        if result.rows_read > keep:
+                            kept = None  # too many to hold: pass 2 validates again
+                            good = []
                 except BadRow as problem:
                     error = RowError(source.name, line, problem.column, problem.reason, row)
                     if rejects is None:
@@ -950,14 +967,14 @@ def _validate_all(
     finally:
         if handle is not None:
             handle.close()
-    return result, bad
+    return result, bad, kept
 
 
 def check_mapping(loaded: LoadedMapping, rejects: Path | None = None) -> MappingResult:
     """Validate the mapping's every row without writing (``--check``): conversions, enum
     values, value maps, joins."""
     tables = load_lookups(loaded)
-    result, _ = _validate_all(loaded, rejects, tables)
+    result, _, _ = _validate_all(loaded, rejects, tables)
     result.lookups = tables
     return result
 
@@ -972,6 +989,11 @@ under half as long doubled (within MIN_BATCH..MAX_BATCH). Short batches keep eve
 transaction far from the write budget (ORGGRAPH_WRITE_TIMEOUT_S) on a loaded machine;
 long enough ones keep the per-transaction cost small."""
 MAX_RETRIES = 5
+KEEP_ROWS = 200_000
+"""Pass 1 keeps what the rows write for pass 2 when an import has at most this many rows
+(each row is then converted and validated once); a larger import validates its rows
+again in pass 2, so its memory stays flat. A kept funnel row holds about 3.3 KB (three
+pydantic records): at most about 650 MB."""
 """Batches retried in a row for a lost or timed-out write before the import gives up."""
 
 
@@ -1015,6 +1037,7 @@ async def run_mapping(
     rejects: Path | None = None,
     batch_size: int = 5_000,
     progress: Say | None = None,
+    keep_rows: int = KEEP_ROWS,
 ) -> MappingResult:
     """Validate every row (pass 1), then write the good ones batch by batch (pass 2).
 
@@ -1022,7 +1045,7 @@ async def run_mapping(
     time a batch takes (BatchSizer). A batch whose outcome is unknown is said so and
     written again in halves (writes are idempotent), up to MAX_RETRIES times in a row."""
     tables = load_lookups(loaded)
-    result, bad = _validate_all(loaded, rejects, tables)
+    result, bad, kept = _validate_all(loaded, rejects, tables, keep_rows)
     result.lookups = tables
     sizer = BatchSizer(batch_size)
     for index, source in enumerate(loaded.spec.sources):
@@ -1032,10 +1055,8 @@ async def run_mapping(
         meter = Progress(source.name, None, progress, every=max(batch_size, 10_000))
         started = time.perf_counter()
         batch: list[tuple[int, RowWrites]] = []
-        for line, row in read_source(source, loaded.base):
-            if (index, line) in bad:
-                continue
-            batch.append((line, row_writes(source, row, tables)))
+        for line, writes in _good_rows(loaded, index, tables, bad, kept):
+            batch.append((line, writes))
             if len(batch) >= sizer.size:
                 await _write_retrying(graph, batch, sizer, result, counts, progress, order)
                 meter.advance(len(batch))
@@ -1048,6 +1069,24 @@ async def run_mapping(
         if progress:
             progress(f"{meter.line()} (imported)")
     return result
+
+
+def _good_rows(
+    loaded: LoadedMapping,
+    index: int,
+    tables: Tables,
+    bad: set[tuple[int, int]],
+    kept: Validated | None,
+) -> Iterator[tuple[int, RowWrites]]:
+    """Source ``index``'s good rows with what they write: pass 1's, or made again."""
+    if kept is not None:
+        rows, kept[index] = kept[index], []  # handed over once: freed after the source
+        yield from rows
+        return
+    source = loaded.spec.sources[index]
+    for line, row in read_source(source, loaded.base):
+        if (index, line) not in bad:
+            yield line, row_writes(source, row, tables)
 
 
 async def _write_retrying(
@@ -1106,10 +1145,13 @@ async def _require_known(
     or found are known to; the others are looked up by the write layer's check
     (NOT_FOUND naming them)."""
     wanted: dict[str, set[str]] = {}
+    refs = REFS.get(label, {})
     for record in records:
         for name, target in record.refs().items():
-            other = REFS[label][name].other_label
-            if target is not None and not any(target in ids.get(other, ()) for ids in known):
+            if target is None:
+                continue
+            other = refs[name].other_label
+            if all(target not in ids.get(other, ()) for ids in known):
                 wanted.setdefault(name, set()).add(target)
     for name, targets in wanted.items():
         await require_existing(tx, REFS[label][name].other_label, targets, f"{label}.{name}")
