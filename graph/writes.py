@@ -9,8 +9,10 @@ Rules that hold for every write:
 * referenced nodes must exist: a dangling reference fails the batch (NOT_FOUND)
   instead of inventing nodes;
 * the per-customer journey chain ``(:Touchpoint)-[:NEXT]->(:Touchpoint)`` is
-  rebuilt, in ``(at, id)`` order, for every customer a batch touches, so
-  touchpoints may arrive late, out of order, or move between customers.
+  kept in ``(at, id)`` order for every customer a batch touches, so touchpoints
+  may arrive late, out of order, or move between customers: new touchpoints
+  later than their customer's LATEST are appended to it (the live case), any
+  other change rebuilds the customer's chain, REACHED and LATEST whole.
 
 All Cypher is built from the model's allow-listed labels and types (literal
 strings), never from client text; values travel as parameters.
@@ -221,6 +223,9 @@ DELETE r
 REBUILD_JOURNEY_CHAINS: LiteralString = """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
+SET c._LOCK_ = true
+REMOVE c._LOCK_
+WITH c
 CALL (c) {
   MATCH (c)-[:HAD]->(t:Touchpoint)
   WITH t ORDER BY t.at, t.id
@@ -241,7 +246,9 @@ CALL (c) {
 """Rebuild each customer's directly-follows chain in (at, id) order.
 
 Only wrong NEXT relationships are removed and only missing ones created, so a
-replayed batch changes nothing. Anchored on the Customer id constraint.
+replayed batch changes nothing. Anchored on the Customer id constraint. The
+customer is write-locked first (Neo4j's explicit-lock idiom) so that a concurrent
+append (``APPEND_TO_JOURNEYS``) waits for the rebuild, and the other way round.
 """
 
 
@@ -302,6 +309,65 @@ customers through it instead of every touchpoint at a step. Idempotent like
 the chain: a replay creates and deletes nothing.
 """
 
+APPEND_TO_JOURNEYS: LiteralString = """
+UNWIND $appends AS append
+MATCH (c:Customer {id: append.customerId})
+SET c._LOCK_ = true
+REMOVE c._LOCK_
+WITH c, append
+CALL (append) {
+  UNWIND append.ids AS id
+  MATCH (t:Touchpoint {id: id})
+  WITH t ORDER BY t.at, t.id
+  RETURN collect(t) AS added
+}
+OPTIONAL MATCH (c)-[:LATEST]->(last:Touchpoint)
+WITH c, added, last, added[0] AS first
+WITH c, added, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
+  OR (first.at = last.at AND first.id > last.id)) AS inOrder
+CALL (c, added, last, inOrder) {
+  WITH added, last WHERE inOrder
+  WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS t, chain[i + 1] AS successor
+  MERGE (t)-[:NEXT]->(successor)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
+  DELETE old
+  WITH DISTINCT c, added[size(added) - 1] AS newest
+  MERGE (c)-[:LATEST]->(newest)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  UNWIND added AS t
+  MATCH (t)-[:AT_STEP]->(s:Step)
+  WITH c, s, t ORDER BY t.at, t.id
+  WITH c, s, head(collect(t)) AS first
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, first
+  WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
+  SET r.at = first.at, r.touchpointId = first.id
+}
+RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
+"""
+"""Append each customer's new touchpoints (``$appends``: customer id and the ids of
+touchpoints it did not have before the write) to its journey, when all of them come
+after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
+moved to the last, REACHED created (or moved earlier) only where one of them is the
+first arrival at its step. Nothing else of the journey is read or rewritten, so the
+cost is that of the new touchpoints, not of the customers' whole history.
+
+The customers where that does not hold are returned, untouched, for the full rebuild.
+The customer is write-locked before its LATEST is read, so that two transactions
+appending to one customer queue instead of both linking from the same LATEST.
+"""
+
+JOURNEY_APPEND = True
+"""Whether ``maintain_journeys`` may append (else every journey is rebuilt whole): off
+only to measure or check the append against the full rebuild (bench, tests)."""
+
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
@@ -337,16 +403,62 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
 
 
 async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
-    """Touchpoints are nodes and the journeys they sit in: the customers a batch takes
-    touchpoints from and gives them to get their chain (NEXT), first arrivals (REACHED)
-    and latest touchpoint (LATEST) rebuilt in the same transaction."""
+    """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
+    touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
+    and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``)."""
     ids = [r.id for r in records]
     before = await touchpoint_states(tx, ids)
-    previous_customers = await customers_of_touchpoints(tx, ids)
     summary = await _write_nodes(tx, "Touchpoint", records)
-    new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
-    summary.merge(await rebuild_chains(tx, previous_customers | new_customers, ids))
-    summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ids))
+    after = await touchpoint_states(tx, ids)
+    summary.merge(await maintain_journeys(tx, before, after))
+    summary.changed_touchpoints = changed(before, after)
+    return summary
+
+
+def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """What of a touchpoint's state its journey depends on: its time, customer and step."""
+    refs = [ref for ref in state["refs"] if ref.startswith(("HAD:", "AT_STEP:"))]
+    return state["properties"].get("at"), refs
+
+
+def _customer_in(state: Mapping[str, Any] | None) -> str | None:
+    if state is None:
+        return None
+    return next((ref[4:] for ref in state["refs"] if ref.startswith("HAD:")), None)
+
+
+async def maintain_journeys(
+    tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> WriteSummary:
+    """Keep the journeys of the touchpoints written (their states before and after the
+    write, from ``touchpoint_states``) in order: a new touchpoint is appended to its
+    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
+    a touchpoint that moved in time, step or customer, and a new one arriving before
+    its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
+    A touchpoint whose time, step and customer did not change costs nothing."""
+    appends: dict[str, list[str]] = {}
+    rebuild: set[str] = set()
+    moved: list[str] = []
+    for touchpoint_id, state in sorted(after.items()):
+        old = before.get(touchpoint_id)
+        if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
+            continue
+        customer = _customer_in(state)
+        if old is None:
+            if customer is not None:
+                appends.setdefault(customer, []).append(touchpoint_id)
+            continue
+        moved.append(touchpoint_id)
+        rebuild |= {c for c in (customer, _customer_in(old)) if c is not None}
+    summary = WriteSummary()
+    rows = [{"customerId": c, "ids": ids} for c, ids in sorted(appends.items()) if c not in rebuild]
+    if rows and JOURNEY_APPEND:
+        records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
+        summary.add(counters)
+        rebuild |= set(records[0]["outOfOrder"]) if records else set()
+    else:
+        rebuild |= {row["customerId"] for row in rows}
+    summary.merge(await rebuild_chains(tx, rebuild, moved))
     return summary
 
 
