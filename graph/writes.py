@@ -195,6 +195,27 @@ def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
     )
 
 
+_SLOTS: tuple[LiteralString, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+assert all(len(refs) <= len(_SLOTS) for refs in REFS.values())
+
+
+@functools.cache
+def merge_with_refs_query(label: LiteralString) -> LiteralString:
+    """One statement for a batch of records: each merged by id with the references its row
+    sets, by the single-valued rule (``replace_ref_clause``). The row carries, per reference
+    of the label in ``REFS`` order, whether the record sets it (``given``), its target id
+    (``refs``) and the relationship's properties (``refProps``)."""
+    query: LiteralString = (
+        "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) SET a += row.props"
+    )
+    if REFS.get(label):
+        query += " WITH a, row"
+    for slot, (field, ref) in zip(_SLOTS, REFS.get(label, {}).items(), strict=False):
+        props = "row.refProps[" + slot + "]" if (label, field) in REF_PROPERTIES else None
+        query += replace_ref_clause(ref, "row.refs[" + slot + "]", props, "row.given[" + slot + "]")
+    return query
+
+
 @functools.cache
 def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
     key: LiteralString = ""
@@ -451,13 +472,14 @@ async def maintain_journeys(
         moved.append(touchpoint_id)
         rebuild |= {c for c in (customer, _customer_in(old)) if c is not None}
     summary = WriteSummary()
-    rows = [{"customerId": c, "ids": ids} for c, ids in sorted(appends.items()) if c not in rebuild]
-    if rows and JOURNEY_APPEND:
+    appending = sorted(c for c in appends if c not in rebuild)
+    if appending and JOURNEY_APPEND:
+        rows = [{"customerId": c, "ids": appends[c]} for c in appending]
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
         rebuild |= set(records[0]["outOfOrder"]) if records else set()
     else:
-        rebuild |= {row["customerId"] for row in rows}
+        rebuild |= set(appending)
     summary.merge(await rebuild_chains(tx, rebuild, moved))
     return summary
 
@@ -467,14 +489,25 @@ async def _write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) 
     for field, ref in REFS.get(label, {}).items():
         ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
         await require_existing(tx, ref.other_label, ids, f"{label}.{field}")
-    # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
-    rows = [
-        {"id": r.id, "props": seal_properties(tx.personal, label, r.id, r.properties())}
-        for r in records
-    ]
-    summary.add(await tx.run(merge_nodes_query(label), rows=rows))
-    summary.merge(await write_refs(tx, label, records))
+    rows = [_node_row(tx, label, r) for r in records]
+    summary.add(await tx.run(merge_with_refs_query(label), rows=rows))
     return summary
+
+
+def _node_row(tx: Tx, label: str, record: Record) -> dict[str, Any]:
+    """A ``merge_with_refs_query`` row. Personal properties leave as ciphertext plus
+    look-up hash, never as plaintext."""
+    refs = record.refs()
+    fields = list(REFS.get(label, {}))
+    return {
+        "id": record.id,
+        "props": seal_properties(tx.personal, label, record.id, record.properties()),
+        "given": [field in refs for field in fields],
+        "refs": [refs.get(field) for field in fields],
+        "refProps": [
+            _ref_row(label, field, record)["props"] if field in refs else {} for field in fields
+        ],
+    }
 
 
 async def write_refs(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
