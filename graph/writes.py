@@ -152,6 +152,17 @@ def missing_ids_query(label: LiteralString) -> LiteralString:
     )
 
 
+@functools.cache
+def missing_refs_query(label: LiteralString) -> LiteralString:
+    """For each reference kind of the label (``REFS`` order), the ids of ``$ids[slot]``
+    naming no node of its target label: every kind checked in one statement."""
+    checks: list[LiteralString] = [
+        "[id IN $ids[" + slot + "] WHERE NOT EXISTS { MATCH (:" + ref.other_label + " {id: id}) }]"
+        for slot, ref in zip(_SLOTS, REFS[label].values(), strict=False)
+    ]
+    return "RETURN [" + ", ".join(checks) + "] AS missing"
+
+
 def replace_ref_clause(
     ref: RefSpec,
     value: LiteralString,
@@ -405,15 +416,34 @@ async def require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], wha
     if not unique:
         return
     record = await tx.single(missing_ids_query(label), ids=unique)
-    missing = list(record["missing"]) if record else []
+    _refuse_missing(label, list(record["missing"]) if record else [], what)
+
+
+def _refuse_missing(label: str, missing: Sequence[str], what: str) -> None:
     if missing:
         shown = ", ".join(repr(item) for item in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise NotFoundError(
             f"{what} refers to {label} {shown}{more}, which does not exist",
             label=label,
-            ids=missing[:20],
+            ids=list(missing[:20]),
         )
+
+
+async def require_existing_refs(tx: Tx, label: LiteralString, records: Sequence[Record]) -> None:
+    """Every reference the records set names an existing node (``missing_refs_query``:
+    all reference kinds in one round trip); the first kind with a missing one raises."""
+    refs = REFS.get(label, {})
+    wanted = [
+        sorted({r.refs()[field] for r in records if r.refs().get(field) is not None})
+        for field in refs
+    ]
+    if not any(wanted):
+        return
+    record = await tx.single(missing_refs_query(label), ids=wanted)
+    found = list(record["missing"]) if record else []
+    for (field, ref), missing in zip(refs.items(), found, strict=False):
+        _refuse_missing(ref.other_label, missing, f"{label}.{field}")
 
 
 async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
@@ -486,9 +516,7 @@ async def maintain_journeys(
 
 async def _write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     summary = WriteSummary(rows=len(records))
-    for field, ref in REFS.get(label, {}).items():
-        ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
-        await require_existing(tx, ref.other_label, ids, f"{label}.{field}")
+    await require_existing_refs(tx, label, records)
     rows = [_node_row(tx, label, r) for r in records]
     summary.add(await tx.run(merge_with_refs_query(label), rows=rows))
     return summary
