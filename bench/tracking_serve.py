@@ -9,6 +9,7 @@ uvicorn bench.tracking_serve:app --factory --host 127.0.0.1 --port 8000
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 
 from orggraph.app import create_app
 from orggraph.events import Broker
+from orggraph.graph import writes
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
@@ -47,6 +49,8 @@ class Watcher:
 
 
 def app() -> Starlette:
+    # The bench measures the journey append against the full rebuild in one run.
+    writes.JOURNEY_APPEND = os.environ.get("BENCH_JOURNEYS", "append") == "append"
     watcher = Watcher()
     hooks: list[Any] = []
     application = create_app(Settings(), on_startup=hooks)

@@ -145,6 +145,16 @@ class Tx:
         records = await self.records(query, **params)
         return records[0] if records else None
 
+    async def records_and_counters(
+        self, query: LiteralString, **params: Any
+    ) -> tuple[list[neo4j.Record], neo4j.SummaryCounters]:
+        """The records of a statement that also writes, and what it wrote."""
+        note_query(query)
+        result = await self._tx.run(query, params)
+        records = [record async for record in result]
+        summary = await result.consume()
+        return records, summary.counters
+
     async def run(self, query: LiteralString, **params: Any) -> neo4j.SummaryCounters:
         with _sent(query):
             result = await self._tx.run(query, params)

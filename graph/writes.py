@@ -9,8 +9,10 @@ Rules that hold for every write:
 * referenced nodes must exist: a dangling reference fails the batch (NOT_FOUND)
   instead of inventing nodes;
 * the per-customer journey chain ``(:Touchpoint)-[:NEXT]->(:Touchpoint)`` is
-  rebuilt, in ``(at, id)`` order, for every customer a batch touches, so
-  touchpoints may arrive late, out of order, or move between customers.
+  kept in ``(at, id)`` order for every customer a batch touches, so touchpoints
+  may arrive late, out of order, or move between customers: new touchpoints
+  later than their customer's LATEST are appended to it (the live case), any
+  other change rebuilds the customer's chain, REACHED and LATEST whole.
 
 All Cypher is built from the model's allow-listed labels and types (literal
 strings), never from client text; values travel as parameters.
@@ -150,6 +152,17 @@ def missing_ids_query(label: LiteralString) -> LiteralString:
     )
 
 
+@functools.cache
+def missing_refs_query(label: LiteralString) -> LiteralString:
+    """For each reference kind of the label (``REFS`` order), the ids of ``$ids[slot]``
+    naming no node of its target label: every kind checked in one statement."""
+    checks: list[LiteralString] = [
+        "[id IN $ids[" + slot + "] WHERE NOT EXISTS { MATCH (:" + ref.other_label + " {id: id}) }]"
+        for slot, ref in zip(_SLOTS, REFS[label].values(), strict=False)
+    ]
+    return "RETURN [" + ", ".join(checks) + "] AS missing"
+
+
 def replace_ref_clause(
     ref: RefSpec,
     value: LiteralString,
@@ -193,6 +206,27 @@ def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
     )
 
 
+_SLOTS: tuple[LiteralString, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+assert all(len(refs) <= len(_SLOTS) for refs in REFS.values())
+
+
+@functools.cache
+def merge_with_refs_query(label: LiteralString) -> LiteralString:
+    """One statement for a batch of records: each merged by id with the references its row
+    sets, by the single-valued rule (``replace_ref_clause``). The row carries, per reference
+    of the label in ``REFS`` order, whether the record sets it (``given``), its target id
+    (``refs``) and the relationship's properties (``refProps``)."""
+    query: LiteralString = (
+        "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) SET a += row.props"
+    )
+    if REFS.get(label):
+        query += " WITH a, row"
+    for slot, (field, ref) in zip(_SLOTS, REFS.get(label, {}).items(), strict=False):
+        props = "row.refProps[" + slot + "]" if (label, field) in REF_PROPERTIES else None
+        query += replace_ref_clause(ref, "row.refs[" + slot + "]", props, "row.given[" + slot + "]")
+    return query
+
+
 @functools.cache
 def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
     key: LiteralString = ""
@@ -221,6 +255,9 @@ DELETE r
 REBUILD_JOURNEY_CHAINS: LiteralString = """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
+SET c._LOCK_ = true
+REMOVE c._LOCK_
+WITH c
 CALL (c) {
   MATCH (c)-[:HAD]->(t:Touchpoint)
   WITH t ORDER BY t.at, t.id
@@ -241,7 +278,9 @@ CALL (c) {
 """Rebuild each customer's directly-follows chain in (at, id) order.
 
 Only wrong NEXT relationships are removed and only missing ones created, so a
-replayed batch changes nothing. Anchored on the Customer id constraint.
+replayed batch changes nothing. Anchored on the Customer id constraint. The
+customer is write-locked first (Neo4j's explicit-lock idiom) so that a concurrent
+append (``APPEND_TO_JOURNEYS``) waits for the rebuild, and the other way round.
 """
 
 
@@ -302,6 +341,65 @@ customers through it instead of every touchpoint at a step. Idempotent like
 the chain: a replay creates and deletes nothing.
 """
 
+APPEND_TO_JOURNEYS: LiteralString = """
+UNWIND $appends AS append
+MATCH (c:Customer {id: append.customerId})
+SET c._LOCK_ = true
+REMOVE c._LOCK_
+WITH c, append
+CALL (append) {
+  UNWIND append.ids AS id
+  MATCH (t:Touchpoint {id: id})
+  WITH t ORDER BY t.at, t.id
+  RETURN collect(t) AS added
+}
+OPTIONAL MATCH (c)-[:LATEST]->(last:Touchpoint)
+WITH c, added, last, added[0] AS first
+WITH c, added, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
+  OR (first.at = last.at AND first.id > last.id)) AS inOrder
+CALL (c, added, last, inOrder) {
+  WITH added, last WHERE inOrder
+  WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS t, chain[i + 1] AS successor
+  MERGE (t)-[:NEXT]->(successor)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
+  DELETE old
+  WITH DISTINCT c, added[size(added) - 1] AS newest
+  MERGE (c)-[:LATEST]->(newest)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  UNWIND added AS t
+  MATCH (t)-[:AT_STEP]->(s:Step)
+  WITH c, s, t ORDER BY t.at, t.id
+  WITH c, s, head(collect(t)) AS first
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, first
+  WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
+  SET r.at = first.at, r.touchpointId = first.id
+}
+RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
+"""
+"""Append each customer's new touchpoints (``$appends``: customer id and the ids of
+touchpoints it did not have before the write) to its journey, when all of them come
+after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
+moved to the last, REACHED created (or moved earlier) only where one of them is the
+first arrival at its step. Nothing else of the journey is read or rewritten, so the
+cost is that of the new touchpoints, not of the customers' whole history.
+
+The customers where that does not hold are returned, untouched, for the full rebuild.
+The customer is write-locked before its LATEST is read, so that two transactions
+appending to one customer queue instead of both linking from the same LATEST.
+"""
+
+JOURNEY_APPEND = True
+"""Whether ``maintain_journeys`` may append (else every journey is rebuilt whole): off
+only to measure or check the append against the full rebuild (bench, tests)."""
+
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
@@ -318,15 +416,34 @@ async def require_existing(tx: Tx, label: LiteralString, ids: Iterable[str], wha
     if not unique:
         return
     record = await tx.single(missing_ids_query(label), ids=unique)
-    missing = list(record["missing"]) if record else []
+    _refuse_missing(label, list(record["missing"]) if record else [], what)
+
+
+def _refuse_missing(label: str, missing: Sequence[str], what: str) -> None:
     if missing:
         shown = ", ".join(repr(item) for item in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise NotFoundError(
             f"{what} refers to {label} {shown}{more}, which does not exist",
             label=label,
-            ids=missing[:20],
+            ids=list(missing[:20]),
         )
+
+
+async def require_existing_refs(tx: Tx, label: LiteralString, records: Sequence[Record]) -> None:
+    """Every reference the records set names an existing node (``missing_refs_query``:
+    all reference kinds in one round trip); the first kind with a missing one raises."""
+    refs = REFS.get(label, {})
+    wanted = [
+        sorted({r.refs()[field] for r in records if r.refs().get(field) is not None})
+        for field in refs
+    ]
+    if not any(wanted):
+        return
+    record = await tx.single(missing_refs_query(label), ids=wanted)
+    found = list(record["missing"]) if record else []
+    for (field, ref), missing in zip(refs.items(), found, strict=False):
+        _refuse_missing(ref.other_label, missing, f"{label}.{field}")
 
 
 async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
@@ -337,32 +454,88 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
 
 
 async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
-    """Touchpoints are nodes and the journeys they sit in: the customers a batch takes
-    touchpoints from and gives them to get their chain (NEXT), first arrivals (REACHED)
-    and latest touchpoint (LATEST) rebuilt in the same transaction."""
+    """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
+    touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
+    and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``)."""
     ids = [r.id for r in records]
     before = await touchpoint_states(tx, ids)
-    previous_customers = await customers_of_touchpoints(tx, ids)
     summary = await _write_nodes(tx, "Touchpoint", records)
-    new_customers = {r.refs()["customer_id"] for r in records if r.refs().get("customer_id")}
-    summary.merge(await rebuild_chains(tx, previous_customers | new_customers, ids))
-    summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ids))
+    after = await touchpoint_states(tx, ids)
+    summary.merge(await maintain_journeys(tx, before, after))
+    summary.changed_touchpoints = changed(before, after)
+    return summary
+
+
+def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """What of a touchpoint's state its journey depends on: its time, customer and step."""
+    refs = [ref for ref in state["refs"] if ref.startswith(("HAD:", "AT_STEP:"))]
+    return state["properties"].get("at"), refs
+
+
+def _customer_in(state: Mapping[str, Any] | None) -> str | None:
+    if state is None:
+        return None
+    return next((ref[4:] for ref in state["refs"] if ref.startswith("HAD:")), None)
+
+
+async def maintain_journeys(
+    tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> WriteSummary:
+    """Keep the journeys of the touchpoints written (their states before and after the
+    write, from ``touchpoint_states``) in order: a new touchpoint is appended to its
+    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
+    a touchpoint that moved in time, step or customer, and a new one arriving before
+    its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
+    A touchpoint whose time, step and customer did not change costs nothing."""
+    appends: dict[str, list[str]] = {}
+    rebuild: set[str] = set()
+    moved: list[str] = []
+    for touchpoint_id, state in sorted(after.items()):
+        old = before.get(touchpoint_id)
+        if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
+            continue
+        customer = _customer_in(state)
+        if old is None:
+            if customer is not None:
+                appends.setdefault(customer, []).append(touchpoint_id)
+            continue
+        moved.append(touchpoint_id)
+        rebuild |= {c for c in (customer, _customer_in(old)) if c is not None}
+    summary = WriteSummary()
+    appending = sorted(c for c in appends if c not in rebuild)
+    if appending and JOURNEY_APPEND:
+        rows = [{"customerId": c, "ids": appends[c]} for c in appending]
+        records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
+        summary.add(counters)
+        rebuild |= set(records[0]["outOfOrder"]) if records else set()
+    else:
+        rebuild |= set(appending)
+    summary.merge(await rebuild_chains(tx, rebuild, moved))
     return summary
 
 
 async def _write_nodes(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:
     summary = WriteSummary(rows=len(records))
-    for field, ref in REFS.get(label, {}).items():
-        ids = [r.refs()[field] for r in records if r.refs().get(field) is not None]
-        await require_existing(tx, ref.other_label, ids, f"{label}.{field}")
-    # Personal properties leave as ciphertext plus look-up hash, never as plaintext.
-    rows = [
-        {"id": r.id, "props": seal_properties(tx.personal, label, r.id, r.properties())}
-        for r in records
-    ]
-    summary.add(await tx.run(merge_nodes_query(label), rows=rows))
-    summary.merge(await write_refs(tx, label, records))
+    await require_existing_refs(tx, label, records)
+    rows = [_node_row(tx, label, r) for r in records]
+    summary.add(await tx.run(merge_with_refs_query(label), rows=rows))
     return summary
+
+
+def _node_row(tx: Tx, label: str, record: Record) -> dict[str, Any]:
+    """A ``merge_with_refs_query`` row. Personal properties leave as ciphertext plus
+    look-up hash, never as plaintext."""
+    refs = record.refs()
+    fields = list(REFS.get(label, {}))
+    return {
+        "id": record.id,
+        "props": seal_properties(tx.personal, label, record.id, record.properties()),
+        "given": [field in refs for field in fields],
+        "refs": [refs.get(field) for field in fields],
+        "refProps": [
+            _ref_row(label, field, record)["props"] if field in refs else {} for field in fields
+        ],
+    }
 
 
 async def write_refs(tx: Tx, label: LiteralString, records: Sequence[Record]) -> WriteSummary:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from typing import Any
 
 import pytest
 
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph.driver import Graph
+from orggraph.graph import writes
+from orggraph.graph.driver import Graph, recording
 from orggraph.graph.model import RelationshipKind
-from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from orggraph.graph.writes import (
+    APPEND_TO_JOURNEYS,
+    REBUILD_JOURNEY_CHAINS,
+    upsert_nodes,
+    upsert_relationships,
+)
+from tests.helpers import wipe
 
 
 async def count(graph: Graph, query: str, **params: Any) -> int:
@@ -358,3 +367,97 @@ async def test_sixteen_concurrent_writers_of_the_same_customers_all_succeed(
     assert touches == 16 * 3 * 40
     # one chain per customer: a NEXT between every two consecutive touchpoints
     assert links == touches - with_touches
+
+
+async def journeys(graph: Graph) -> dict[str, Any]:
+    """Every NEXT, LATEST and REACHED relationship, as comparable values."""
+    rows = await graph.query(
+        "RETURN COLLECT { MATCH (a:Touchpoint)-[:NEXT]->(b) RETURN [a.id, b.id] AS p "
+        "ORDER BY p } AS next, "
+        "COLLECT { MATCH (c:Customer)-[:LATEST]->(t) RETURN [c.id, t.id] AS p ORDER BY p } "
+        "AS latest, "
+        "COLLECT { MATCH (c:Customer)-[r:REACHED]->(s) "
+        "RETURN [c.id, s.id, toString(r.at), r.touchpointId] AS p ORDER BY p } AS reached"
+    )
+    return dict(rows[0])
+
+
+async def test_a_new_touchpoint_after_the_latest_is_appended_without_a_rebuild(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    await upsert_nodes(graph, "Step", [{"id": "s1", "name": "One", "stage": "LEAD"}])
+    await upsert_nodes(graph, "Touchpoint", [touchpoint("a", "2024-01-01T00:00:00Z")])
+    with recording() as log:
+        summary = await upsert_nodes(
+            graph,
+            "Touchpoint",
+            [touchpoint("c", "2024-01-03T00:00:00Z", stepId="s1"),
+             touchpoint("b", "2024-01-02T00:00:00Z", stepId="s1")],
+        )  # fmt: skip
+    assert APPEND_TO_JOURNEYS in log.queries
+    assert REBUILD_JOURNEY_CHAINS not in log.queries
+    # HAD and AT_STEP twice; NEXT a->b, b->c; LATEST moved (one deleted, one created);
+    # REACHED s1 by b
+    assert (summary.relationships_created, summary.relationships_deleted) == (8, 1)
+    assert await journeys(graph) == {
+        "next": [["a", "b"], ["b", "c"]],
+        "latest": [["c1", "c"]],
+        "reached": [["c1", "s1", "2024-01-02T00:00:00Z", "b"]],
+    }
+
+
+async def test_appending_and_rebuilding_leave_the_same_journeys_on_random_batches(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random batches (new touchpoints in and out of time order, touchpoints moved in
+    time, step or customer, replays) written with the append allowed leave the journeys
+    that the full rebuild leaves, and those that sorting each customer's touchpoints gives."""
+    customers = ["c1", "c2", "c3"]
+    steps = ["s1", "s2", "s3"]
+    pick = random.Random(23)
+    batches: list[list[dict[str, Any]]] = []
+    known: dict[str, dict[str, Any]] = {}
+    clock = 0
+    for number in range(12):
+        batch: dict[str, dict[str, Any]] = {}
+        for i in range(pick.randrange(1, 6)):
+            roll = pick.random()
+            if known and roll < 0.3:  # an earlier touchpoint moved, or replayed
+                row = dict(known[pick.choice(sorted(known))])
+                if pick.random() < 0.7:
+                    row["at"] = f"2024-01-01T00:{pick.randrange(0, 60):02d}:00Z"
+                    row["customerId"] = pick.choice(customers)
+                    row["stepId"] = pick.choice([*steps, None])
+            else:  # a new one: mostly later than all before, sometimes late
+                clock += pick.randrange(0, 2)
+                minute = clock if roll < 0.8 else pick.randrange(0, clock + 1)
+                row = touchpoint(
+                    f"t{number}-{i}",
+                    f"2024-01-01T00:{min(minute, 59):02d}:00Z",
+                    pick.choice(customers),
+                    stepId=pick.choice([*steps, None]),
+                )
+            batch[row["id"]] = row
+        known.update(batch)
+        batches.append(list(batch.values()))
+
+    async def write_all(append: bool) -> dict[str, Any]:
+        monkeypatch.setattr(writes, "JOURNEY_APPEND", append)
+        await wipe(graph)
+        await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in customers])
+        await upsert_nodes(graph, "Step", [{"id": s, "name": s, "stage": "LEAD"} for s in steps])
+        for batch in batches:
+            await upsert_nodes(graph, "Touchpoint", batch)
+        return await journeys(graph)
+
+    appended = await write_all(append=True)
+    assert appended == await write_all(append=False)
+    by_customer: dict[str, list[tuple[str, str]]] = {}
+    for row in known.values():
+        by_customer.setdefault(row["customerId"], []).append((row["at"], row["id"]))
+    expected_next = sorted(
+        [a[1], b[1]] for chain in by_customer.values() for a, b in itertools.pairwise(sorted(chain))
+    )
+    assert appended["next"] == expected_next
+    assert appended["latest"] == sorted([c, max(chain)[1]] for c, chain in by_customer.items())
