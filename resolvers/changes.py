@@ -15,10 +15,10 @@ from orggraph.events import broker_of, publish_after_commit
 from orggraph.graph.changes import ChangeEntry, changes_of, record_changes
 from orggraph.graph.driver import Tx
 from orggraph.resolvers.entities import checked_id
+from orggraph.resolvers.history import TOPIC
 from orggraph.schema.changes import MAX_CHANGES_PAGE, ChangeRecord, changes_connection
 from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
 
-TOPIC = "organisationChanged"
 C = TypeVar("C")
 
 

@@ -11,8 +11,11 @@ import strawberry
 
 from orggraph.context import Info
 from orggraph.graph import deletes
+from orggraph.graph.driver import Tx
+from orggraph.graph.history import tracked_deletes, tracked_relationships
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 from orggraph.resolvers.entities import check_batch_size, checked_id
+from orggraph.resolvers.history import write_recorded
 from orggraph.resolvers.nodes import relationship_rows
 from orggraph.schema.deletes import DeleteResult, RelationshipDeleteResult
 from orggraph.schema.inputs import RelationshipInput
@@ -45,11 +48,22 @@ def _owned(label: str) -> str:
     )
 
 
+async def _delete_nodes(
+    info: Info, label: str, ids: list[str], cascade: bool
+) -> deletes.DeleteSummary:
+    """``deletes.delete_nodes`` with the history of what it deleted (graph.history)."""
+    literal = deletes.record_label(label)
+    unique = deletes.checked_ids(ids)
+
+    async def work(tx: Tx) -> deletes.DeleteSummary:
+        return await deletes.delete_nodes_in(tx, literal, unique, cascade=cascade)
+
+    return await write_recorded(info, [tracked_deletes(literal, unique)], work)
+
+
 def delete_one_field(label: str) -> Any:
     async def resolve(info: Info, id: strawberry.ID, cascade: bool = False) -> DeleteResult:
-        summary = await deletes.delete_nodes(
-            info.context.graph, label, [checked_id(id)], cascade=cascade
-        )
+        summary = await _delete_nodes(info, label, [checked_id(id)], cascade)
         return DeleteResult.from_summary(summary)
 
     return strawberry.mutation(
@@ -62,7 +76,7 @@ def delete_one_field(label: str) -> Any:
 def delete_many_field(label: str) -> Any:
     async def resolve(info: Info, ids: list[strawberry.ID], cascade: bool = False) -> DeleteResult:
         check_batch_size(info, ids, "ids")
-        summary = await deletes.delete_nodes(info.context.graph, label, ids, cascade=cascade)
+        summary = await _delete_nodes(info, label, ids, cascade)
         return DeleteResult.from_summary(summary)
 
     return strawberry.mutation(
@@ -76,7 +90,12 @@ async def _delete_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> RelationshipDeleteResult:
     check_batch_size(info, rows, "rows")
-    summary = await deletes.delete_relationships(info.context.graph, kind, relationship_rows(rows))
+    prepared = deletes.relationship_rows(kind, relationship_rows(rows))
+
+    async def work(tx: Tx) -> deletes.RelationshipDeleteSummary:
+        return await deletes.delete_relationships_in(tx, kind, prepared)
+
+    summary = await write_recorded(info, [tracked_relationships(kind, prepared)], work)
     return RelationshipDeleteResult.from_summary(summary)
 
 
