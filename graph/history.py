@@ -30,7 +30,7 @@ from orggraph.graph.model import (
     SEALED_PROPERTIES,
     RelationshipKind,
 )
-from orggraph.graph.writes import SINGLE_VALUED
+from orggraph.graph.writes import SINGLE_VALUED, WriteSummary
 
 T = TypeVar("T")
 
@@ -251,3 +251,38 @@ def tracked_deletes(label: LiteralString, ids: Iterable[str]) -> Tracked:
 def organisational(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records that concern the organisation (published on ``organisationChanged``)."""
     return [r for r in records if r.get("entityLabel") in ORGANISATION_LABELS or r.get("teamIds")]
+
+
+# --- high-volume writes: one summary per batch -------------------------------------------
+
+BULK_PRINCIPAL = "orggraph"
+"""Who bulk loads run as: the command line (an import, the demo), not a GraphQL caller."""
+
+
+async def record_batch(
+    tx: Tx,
+    operation: str,
+    principal: str,
+    what: str,
+    summary: WriteSummary,
+    source: str | None = None,
+) -> None:
+    """One Change for a whole batch of a bulk import or of the tracking endpoint: who,
+    when, the source and the counts, on the entity named after the label or kind written
+    (``changes(entityId: "Touchpoint")`` lists them), never a row's values. A batch that
+    created and removed nothing (a replay) records nothing: Neo4j's counters cannot tell
+    a re-set property from a changed one."""
+    if not (
+        summary.nodes_created or summary.relationships_created or summary.relationships_deleted
+    ):
+        return
+    counts = {
+        "source": source,
+        "rows": summary.rows,
+        "nodesCreated": summary.nodes_created,
+        "relationshipsCreated": summary.relationships_created,
+        "relationshipsDeleted": summary.relationships_deleted,
+        "propertiesSet": summary.properties_set,
+    }
+    entry = ChangeEntry(what, "Batch", "batch", None, json.dumps(counts, sort_keys=True))
+    await record_changes(tx, operation, principal, None, [entry])

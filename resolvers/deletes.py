@@ -5,6 +5,7 @@ label gets its deletes with no code here (graph.deletes holds the rules)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -49,7 +50,7 @@ def _owned(label: str) -> str:
 
 
 async def _delete_nodes(
-    info: Info, label: str, ids: list[str], cascade: bool
+    info: Info, label: str, ids: Sequence[str], cascade: bool
 ) -> deletes.DeleteSummary:
     """``deletes.delete_nodes`` with the history of what it deleted (graph.history)."""
     literal = deletes.record_label(label)

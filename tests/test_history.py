@@ -5,6 +5,7 @@ are published on organisationChanged."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from orggraph.api import build_schema
@@ -12,6 +13,7 @@ from orggraph.context import Context
 from orggraph.events import Broker
 from orggraph.graph.changes import WITHHELD
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.importers.bulk import load_nodes
 from orggraph.resolvers.changes import TOPIC, concerning
 from orggraph.settings import Settings
 from tests.helpers import execute, execute_counted, ok
@@ -133,4 +135,35 @@ async def test_organisation_changes_are_published_after_the_commit(graph: Graph)
     assert [(e["operation"], e["field"], e["after"]) for e in received] == [
         ("upsertTeam", "id", "ops"),
         ("upsertTeam", "name", "Ops"),
+    ]
+
+
+async def test_a_bulk_load_records_one_summary_per_batch_and_none_for_a_replay(
+    graph: Graph,
+) -> None:
+    rows = [{"id": f"t{i}", "name": f"T{i}"} for i in range(5)]
+    await load_nodes(graph, "Team", rows, batch_size=3)
+    await load_nodes(graph, "Team", rows, batch_size=3)  # a replay creates nothing
+    stored = await history(graph)
+    assert [(c[0], c[1], c[2], c[3], c[4], c[5]) for c in stored] == [
+        ("import", "orggraph", "Team", "Batch", "batch", None),
+        ("import", "orggraph", "Team", "Batch", "batch", None),
+    ]
+    assert [json.loads(c[6]) for c in stored] == [
+        {
+            "source": None,
+            "rows": 3,
+            "nodesCreated": 3,
+            "relationshipsCreated": 0,
+            "relationshipsDeleted": 0,
+            "propertiesSet": 6,
+        },
+        {
+            "source": None,
+            "rows": 2,
+            "nodesCreated": 2,
+            "relationshipsCreated": 0,
+            "relationshipsDeleted": 0,
+            "propertiesSet": 4,
+        },
     ]

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
 
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.model import (
     RECORDS,
     REFS,
@@ -261,7 +262,11 @@ async def load_nodes(
     records = validate_records(label, rows)
     record_label = RECORDS[label].label
     written = await _in_batches(
-        graph, records, batch_size, progress, lambda tx, batch: write_nodes(tx, record_label, batch)
+        graph,
+        records,
+        batch_size,
+        progress,
+        lambda tx, batch: recorded_batch(tx, label, write_nodes(tx, record_label, batch)),
     )
     return WriteSummary.total(written)
 
@@ -287,7 +292,7 @@ async def load_relationships(
         prepared,
         batch_size,
         progress,
-        lambda tx, batch: write_relationship_rows(tx, kind, batch),
+        lambda tx, batch: recorded_load(tx, kind.value, write_relationship_rows(tx, kind, batch)),
     )
     return RelationshipLoad(
         WriteSummary.total(summary for summary, _ in written), sum(lost for _, lost in written)
@@ -308,8 +313,30 @@ async def load_touchpoints(
     """
     records = validate_touchpoints(rows)
     records.sort(key=lambda r: (r.customer_id or "", r.at, r.id))
-    written = await _in_batches(graph, records, batch_size, progress, write_touchpoints)
+    written = await _in_batches(
+        graph,
+        records,
+        batch_size,
+        progress,
+        lambda tx, batch: recorded_batch(tx, "Touchpoint", write_touchpoints(tx, batch)),
+    )
     return WriteSummary.total(written)
+
+
+async def recorded_batch(tx: Tx, what: str, write: Awaitable[WriteSummary]) -> WriteSummary:
+    """A batch's write, then its one Change summarising it (graph.history.record_batch)."""
+    summary = await write
+    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
+    return summary
+
+
+async def recorded_load(
+    tx: Tx, what: str, write: Awaitable[tuple[WriteSummary, int]]
+) -> tuple[WriteSummary, int]:
+    """``recorded_batch`` for a relationship batch (its summary and its rows left out)."""
+    summary, lost = await write
+    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
+    return summary, lost
 
 
 async def _in_batches(
