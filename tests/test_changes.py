@@ -12,7 +12,8 @@ from orggraph.context import Context
 from orggraph.events import Broker
 from orggraph.graph.changes import WITHHELD, ChangeEntry, record_changes
 from orggraph.graph.driver import Graph, Tx
-from orggraph.resolvers.changes import TOPIC, concerning
+from orggraph.resolvers.changes import concerning
+from orggraph.resolvers.history import TOPIC
 from orggraph.settings import Settings
 from tests.helpers import error_codes, execute, execute_counted, ok
 from tests.test_reorg import APPLY, EFFECTIVE, MERGE_CHANGES, MERGE_PLAN, PLAN_FIELDS, seed_org

@@ -14,7 +14,8 @@ from orggraph.events import Broker
 from orggraph.graph.changes import WITHHELD
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import load_nodes
-from orggraph.resolvers.changes import TOPIC, concerning
+from orggraph.resolvers.changes import concerning
+from orggraph.resolvers.history import TOPIC
 from orggraph.settings import Settings
 from tests.helpers import execute, execute_counted, ok
 
