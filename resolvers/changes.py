@@ -104,7 +104,8 @@ def concerning(team_id: str | None, entity_id: str | None) -> Callable[[dict[str
 class ChangesSubscription:
     @strawberry.subscription(
         description="Organisational changes as they commit (reorganisations, hand-overs, "
-        "lifecycle transitions); filter by a team they concern or by entity."
+        "lifecycle transitions, and the upserts and deletes of the organisation's entities "
+        "and of whatever concerns a team); filter by a team they concern or by entity."
     )
     async def organisation_changed(
         self,
