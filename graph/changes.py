@@ -5,7 +5,9 @@ lifecycle transition) records, in the same transaction, one ``(:Change)`` node
 per changed entity property or relationship: the operation, the principal, when
 it was recorded and when it takes effect, the entity, the teams it concerns and
 the value before and after. Values are ids, names and states only: no personal
-data (a customer's sealed email, for one) is ever copied into the history.
+data (a customer's sealed email, for one) is ever copied into the history; that
+such a property changed is recorded with ``WITHHELD`` for its values. Generic
+upserts and deletes record theirs through ``graph.history``.
 
 Change ids sort by recording time (newest last), so a page of history is a
 keyset on the id constraint.
@@ -13,6 +15,7 @@ keyset on the id constraint.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,8 +79,15 @@ concern a team (an item moved to or from it) from its ``teamIds`` list.
 """
 
 
-def _is_personal(entry: ChangeEntry) -> bool:
-    return entry.field in PERSONAL_PROPERTIES.get(entry.entity_label, frozenset())
+WITHHELD = "(withheld)"
+"""Stands for a personal value in the history: it changed, what it was is not kept."""
+
+
+def _without_personal(entry: ChangeEntry) -> ChangeEntry:
+    if entry.field not in PERSONAL_PROPERTIES.get(entry.entity_label, frozenset()):
+        return entry
+    before, after = (None if v is None else WITHHELD for v in (entry.before, entry.after))
+    return dataclasses.replace(entry, before=before, after=after)
 
 
 def new_change_id(recorded_at: datetime, index: int) -> str:
@@ -105,7 +115,7 @@ async def record_changes(
             "after": e.after,
             "teamIds": list(e.team_ids),
         }
-        for i, e in enumerate(x for x in entries if not _is_personal(x))
+        for i, e in enumerate(_without_personal(x) for x in entries)
     ]
     if rows:
         await tx.run(

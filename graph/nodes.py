@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
@@ -15,6 +16,7 @@ from orggraph.graph.model import (
     LABELS,
     RECORDS,
     SEALED_PROPERTIES,
+    RelationshipKind,
     RelationshipSpec,
     temporal_properties,
 )
@@ -104,6 +106,16 @@ def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     return "b.id"
 
 
+CURRENT_ONLY: frozenset[RelationshipKind] = frozenset(
+    {RelationshipKind.TEAM_PART_OF_TEAM, RelationshipKind.PERSON_MEMBER_OF_TEAM}
+)
+"""Kinds whose nested fields (a team's parents, children and members, a person's teams)
+list only the relationships valid now: the hierarchy and memberships that ended (a
+reorganisation applied) stay in the graph for the organisation as of a past date."""
+
+VALID_NOW: LiteralString = "(r.from IS NULL OR r.from <= $now) AND (r.to IS NULL OR r.to > $now)"
+
+
 @functools.cache
 def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     """For each id, the related entities over one relationship kind, sorted, capped."""
@@ -114,8 +126,9 @@ def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
         )
     else:
         pattern = "(a:" + spec.target + " {id: id})<-[r:" + spec.type + "]-(b:" + spec.source + ")"
+    valid: LiteralString = " WHERE " + VALID_NOW if spec.kind in CURRENT_ONLY else ""
     return (
-        "UNWIND $ids AS id MATCH " + pattern + " "
+        "UNWIND $ids AS id MATCH " + pattern + valid + " "
         "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
         "RETURN id, collect({props: "
         + node_properties(other, "b")
@@ -157,7 +170,9 @@ async def nodes_by_id(
 async def related(
     graph: Graph, spec: RelationshipSpec, outgoing: bool, ids: list[str], limit: int
 ) -> dict[str, list[Related]]:
-    records = await graph.query(related_query(spec, outgoing), ids=ids, limit=limit)
+    records = await graph.query(
+        related_query(spec, outgoing), ids=ids, limit=limit, now=datetime.now(UTC)
+    )
     return {
         record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
         for record in records

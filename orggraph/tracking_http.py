@@ -33,6 +33,7 @@ from orggraph.errors import (
 )
 from orggraph.events import Broker, publish_touchpoints
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.history import record_batch
 from orggraph.graph.model import TouchpointType
 from orggraph.graph.tracking import (
     BATCH_MAX_BYTES,
@@ -145,8 +146,12 @@ class TrackingApi:
             merged.absorb(batch)
         graph = self.graph()
 
+        sources = ", ".join(sorted({b.source for b in batches}))
+
         async def work(tx: Tx) -> TrackingResult:
-            return await write_tracked(tx, merged, self.mapping)
+            result = await write_tracked(tx, merged, self.mapping)
+            await record_batch(tx, "track", "tracking", "Touchpoint", result.summary, sources)
+            return result
 
         result = await graph.write(work)
         await publish_touchpoints(graph, self.broker(), result.new_touchpoint_ids)

@@ -15,10 +15,10 @@ from orggraph.events import broker_of, publish_after_commit
 from orggraph.graph.changes import ChangeEntry, changes_of, record_changes
 from orggraph.graph.driver import Tx
 from orggraph.resolvers.entities import checked_id
+from orggraph.resolvers.history import TOPIC
 from orggraph.schema.changes import MAX_CHANGES_PAGE, ChangeRecord, changes_connection
 from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
 
-TOPIC = "organisationChanged"
 C = TypeVar("C")
 
 
@@ -104,7 +104,8 @@ def concerning(team_id: str | None, entity_id: str | None) -> Callable[[dict[str
 class ChangesSubscription:
     @strawberry.subscription(
         description="Organisational changes as they commit (reorganisations, hand-overs, "
-        "lifecycle transitions); filter by a team they concern or by entity."
+        "lifecycle transitions, and the upserts and deletes of the organisation's entities "
+        "and of whatever concerns a team); filter by a team they concern or by entity."
     )
     async def organisation_changed(
         self,

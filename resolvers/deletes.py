@@ -13,8 +13,11 @@ import strawberry
 from orggraph.context import Info
 from orggraph.events import broker_of, publish_deletion
 from orggraph.graph import deletes
+from orggraph.graph.driver import Tx
+from orggraph.graph.history import tracked_deletes, tracked_relationships
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 from orggraph.resolvers.entities import check_batch_size, checked_id
+from orggraph.resolvers.history import write_recorded
 from orggraph.resolvers.nodes import relationship_rows
 from orggraph.schema.deletes import DeleteResult, RelationshipDeleteResult
 from orggraph.schema.inputs import RelationshipInput
@@ -47,18 +50,30 @@ def _owned(label: str) -> str:
     )
 
 
-async def _delete_nodes(info: Info, label: str, ids: Sequence[str], cascade: bool) -> DeleteResult:
-    graph = info.context.graph
-    summary = await deletes.delete_nodes(graph, label, ids, cascade=cascade)
+async def _delete_nodes(
+    info: Info, label: str, ids: Sequence[str], cascade: bool
+) -> deletes.DeleteSummary:
+    """``deletes.delete_nodes`` with the history of what it deleted (graph.history)."""
+    literal = deletes.record_label(label)
+    unique = deletes.checked_ids(ids)
+
+    async def work(tx: Tx) -> deletes.DeleteSummary:
+        return await deletes.delete_nodes_in(tx, literal, unique, cascade=cascade)
+
+    summary = await write_recorded(info, [tracked_deletes(literal, unique)], work)
     await publish_deletion(
-        graph, broker_of(info), summary.removed_touchpoints, summary.changed_touchpoints
+        info.context.graph,
+        broker_of(info),
+        summary.removed_touchpoints,
+        summary.changed_touchpoints,
     )
-    return DeleteResult.from_summary(summary)
+    return summary
 
 
 def delete_one_field(label: str) -> Any:
     async def resolve(info: Info, id: strawberry.ID, cascade: bool = False) -> DeleteResult:
-        return await _delete_nodes(info, label, [checked_id(id)], cascade)
+        summary = await _delete_nodes(info, label, [checked_id(id)], cascade)
+        return DeleteResult.from_summary(summary)
 
     return strawberry.mutation(
         resolver=resolve,
@@ -70,7 +85,8 @@ def delete_one_field(label: str) -> Any:
 def delete_many_field(label: str) -> Any:
     async def resolve(info: Info, ids: list[strawberry.ID], cascade: bool = False) -> DeleteResult:
         check_batch_size(info, ids, "ids")
-        return await _delete_nodes(info, label, ids, cascade)
+        summary = await _delete_nodes(info, label, ids, cascade)
+        return DeleteResult.from_summary(summary)
 
     return strawberry.mutation(
         resolver=resolve,
@@ -83,9 +99,13 @@ async def _delete_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> RelationshipDeleteResult:
     check_batch_size(info, rows, "rows")
-    graph = info.context.graph
-    summary = await deletes.delete_relationships(graph, kind, relationship_rows(rows))
-    await publish_deletion(graph, broker_of(info), [], summary.changed_touchpoints)
+    prepared = deletes.relationship_rows(kind, relationship_rows(rows))
+
+    async def work(tx: Tx) -> deletes.RelationshipDeleteSummary:
+        return await deletes.delete_relationships_in(tx, kind, prepared)
+
+    summary = await write_recorded(info, [tracked_relationships(kind, prepared)], work)
+    await publish_deletion(info.context.graph, broker_of(info), [], summary.changed_touchpoints)
     return RelationshipDeleteResult.from_summary(summary)
 
 

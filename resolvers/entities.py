@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import strawberry
 from pydantic.alias_generators import to_camel
@@ -22,7 +22,9 @@ from orggraph.errors import BadInputError, NotFoundError
 from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
-from orggraph.graph.model import as_utc, validate_node_id
+from orggraph.graph.history import tracked_nodes
+from orggraph.graph.model import Record, as_utc, validate_node_id
+from orggraph.resolvers.history import write_recorded
 from orggraph.schema.inputs import NameFilter, to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
@@ -140,8 +142,7 @@ def upsert_one_field(
         row = to_dict(input)
         if check is not None:
             await check(info, [("input", row)])
-        summary = await writes.upsert_nodes(info.context.graph, label, [row])
-        await publish_write(info, summary)  # live subscriptions, after commit
+        await _write_with_history(info, label, writes.validate_records(label, [row]))
         props = (await nodes.nodes_by_id(info.context.graph, label, [input.id])).get(input.id)
         if props is None:  # deleted concurrently
             raise NotFoundError(f"{label} {input.id!r} vanished after the upsert")
@@ -161,19 +162,28 @@ def upsert_many_field(
         rows = [to_dict(item) for item in inputs]
         if check is not None:
             await check(info, [(f"inputs[{i}]", row) for i, row in enumerate(rows)])
-        records = writes.validate_records(label, rows)
-
-        async def work(tx: Tx) -> writes.WriteSummary:
-            return await writes.write_records(tx, label, records)
-
-        summary = await info.context.graph.write(work)
-        await publish_write(info, summary)  # live subscriptions, after commit
+        summary = await _write_with_history(info, label, writes.validate_records(label, rows))
         return UpsertResult.from_summary(summary)
 
     resolve.__annotations__ = {"info": Info, "inputs": list[input_type], "return": UpsertResult}
     return strawberry.field(
         resolver=resolve, description=description + " All rows in one transaction."
     )
+
+
+async def _write_with_history(
+    info: Info, label: LiteralString, records: list[Record]
+) -> writes.WriteSummary:
+    """Upsert validated records in one transaction, recording what changed (who, when,
+    before and after: graph.history), then publish to live subscriptions."""
+
+    async def work(tx: Tx) -> writes.WriteSummary:
+        return await writes.write_records(tx, label, records)
+
+    tracked = [tracked_nodes(label, [r.id for r in records])]
+    summary = await write_recorded(info, tracked, work)
+    await publish_write(info, summary)  # live subscriptions, after commit
+    return summary
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from orggraph.errors import ConflictError
 from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
+from orggraph.graph.history import tracked_nodes, tracked_relationships
 from orggraph.graph.model import RECORDS, RELATIONSHIPS, Record, RelationshipKind
 from orggraph.graph.touchpoint_changes import changed, touchpoint_ends, touchpoint_states
 from orggraph.resolvers.entities import UpsertResult, check_batch_size, checked_id
+from orggraph.resolvers.history import write_recorded
 from orggraph.schema.inputs import (
     GRAPH_INPUT_LABELS,
     GraphInput,
@@ -44,7 +46,7 @@ async def _upsert_relationships(
         summary.changed_touchpoints = changed(before, await touchpoint_states(tx, ends))
         return summary
 
-    summary = await info.context.graph.write(work)
+    summary = await write_recorded(info, [tracked_relationships(kind, prepared)], work)
     await publish_write(info, summary)  # live subscriptions, after commit
     return UpsertResult.from_summary(summary)
 
@@ -128,6 +130,8 @@ class NodesMutation:
             summary.changed_touchpoints = sorted({*summary.changed_touchpoints, *linked})
             return summary
 
-        summary = await info.context.graph.write(work)
+        tracked = [tracked_nodes(label, [r.id for r in batch]) for label, batch in records]
+        tracked += [tracked_relationships(kind, rows) for kind, rows in relationships]
+        summary = await write_recorded(info, tracked, work)
         await publish_write(info, summary)  # live subscriptions, after commit
         return UpsertResult.from_summary(summary)

@@ -265,16 +265,20 @@ class Team(NodeType):
     parents: list[Team] = related(
         K.TEAM_PART_OF_TEAM,
         outgoing=True,
-        description="Parent units (several parents make a matrix).",
+        description="Parent units now (several parents make a matrix; ended ones are not listed).",
     )
     children: list[Team] = related(
         K.TEAM_PART_OF_TEAM,
         outgoing=False,
         paged=True,
-        description="Units directly under this one.",
+        description="Units directly under this one now.",
     )
     members: list[TeamMember] = related(
-        K.PERSON_MEMBER_OF_TEAM, outgoing=False, paged=True, edge=_team_member
+        K.PERSON_MEMBER_OF_TEAM,
+        outgoing=False,
+        paged=True,
+        edge=_team_member,
+        description="Its members now (memberships that ended are not listed).",
     )
     provides: list[Service] = related(
         K.TEAM_PROVIDES_SERVICE, outgoing=True, description="Services this team provides."
@@ -323,7 +327,10 @@ class Person(NodeType):
     role: str | None
 
     teams: list[TeamMembership] = related(
-        K.PERSON_MEMBER_OF_TEAM, outgoing=True, edge=_team_membership
+        K.PERSON_MEMBER_OF_TEAM,
+        outgoing=True,
+        edge=_team_membership,
+        description="The teams this person is a member of now.",
     )
 
 

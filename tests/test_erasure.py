@@ -99,7 +99,11 @@ async def query(graph: Graph, cypher: str) -> list[Any]:
 
 async def every_stored_value(graph: Graph) -> list[str]:
     """Every property value of every node and relationship of the graph, as text."""
-    nodes = await query(graph, "MATCH (n) UNWIND keys(n) AS k RETURN toString(n[k])")
+    nodes = await query(
+        graph,
+        "MATCH (n) UNWIND keys(n) AS k WITH n[k] AS v WHERE NOT valueType(v) STARTS WITH 'LIST' "
+        "RETURN toString(v)",
+    )
     lists = await query(
         graph,
         "MATCH (n) UNWIND keys(n) AS k WITH n[k] AS v WHERE valueType(v) STARTS WITH 'LIST' "
@@ -214,7 +218,7 @@ async def test_an_erasure_costs_a_bounded_number_of_round_trips(graph: Graph) ->
     )
     result, queries = await execute_counted(graph, ERASE, {"id": "c1"})
     assert ok(result)["eraseCustomer"]["touchpointsErased"] == 30
-    assert queries.count <= 5
+    assert queries.count <= 8  # 5, and the history: the state before and after, the records
 
 
 async def test_an_erasure_publishes_what_it_changed_and_a_repeat_nothing(

@@ -921,3 +921,32 @@ async def test_a_team_merged_twice_or_an_item_moved_to_its_holder_is_refused(gra
     }
     result = await execute(graph, APPLY % PLAN_FIELDS, {"plan": onto_itself})
     assert error_codes(result) == ["BAD_USER_INPUT"]
+
+
+NESTED = """
+{
+  hub: team(id: "hub") { parents { id } children { id } members { person { id } } }
+  sales: team(id: "sales") { children { id } members { person { id } role } }
+  group: team(id: "group") { children { id } }
+  ann: person(id: "ann") { teams { team { id } role } }
+}
+"""
+
+
+async def test_nested_team_fields_show_the_organisation_now_after_a_merge(graph: Graph) -> None:
+    await seed_org(graph)
+    ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
+    data = ok(await execute(graph, NESTED))
+    # hub's hierarchy and memberships ended at the merge: they stay in the graph for
+    # the organisation as of a past date, but not in what is listed now
+    assert data["hub"] == {"parents": [], "children": [], "members": []}
+    assert data["sales"] == {
+        "children": [{"id": "lab"}],
+        "members": [
+            {"person": {"id": "ann"}, "role": "lead"},
+            {"person": {"id": "bob"}, "role": None},
+            {"person": {"id": "cid"}, "role": None},
+        ],
+    }
+    assert data["group"] == {"children": [{"id": "sales"}, {"id": "support"}]}
+    assert data["ann"] == {"teams": [{"team": {"id": "sales"}, "role": "lead"}]}

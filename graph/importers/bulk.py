@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
 
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.model import (
     RECORDS,
     REFS,
@@ -322,7 +323,9 @@ async def load_nodes(
         records,
         batch_size,
         progress,
-        lambda tx, batch: write_nodes(tx, record_label, batch, tracking=tracking),
+        lambda tx, batch: recorded_batch(
+            tx, label, write_nodes(tx, record_label, batch, tracking=tracking)
+        ),
     )
     return WriteSummary.total(written)
 
@@ -349,7 +352,9 @@ async def load_relationships(
         prepared,
         batch_size,
         progress,
-        lambda tx, batch: write_relationship_rows(tx, kind, batch, tracking),
+        lambda tx, batch: recorded_load(
+            tx, kind.value, write_relationship_rows(tx, kind, batch, tracking)
+        ),
     )
     return RelationshipLoad(
         WriteSummary.total(summary for summary, _ in written), sum(lost for _, lost in written)
@@ -376,9 +381,27 @@ async def load_touchpoints(
         records,
         batch_size,
         progress,
-        lambda tx, batch: write_touchpoints(tx, batch, tracking=tracking),
+        lambda tx, batch: recorded_batch(
+            tx, "Touchpoint", write_touchpoints(tx, batch, tracking=tracking)
+        ),
     )
     return WriteSummary.total(written)
+
+
+async def recorded_batch(tx: Tx, what: str, write: Awaitable[WriteSummary]) -> WriteSummary:
+    """A batch's write, then its one Change summarising it (graph.history.record_batch)."""
+    summary = await write
+    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
+    return summary
+
+
+async def recorded_load(
+    tx: Tx, what: str, write: Awaitable[tuple[WriteSummary, int]]
+) -> tuple[WriteSummary, int]:
+    """``recorded_batch`` for a relationship batch (its summary and its rows left out)."""
+    summary, lost = await write
+    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
+    return summary, lost
 
 
 async def _in_batches(

@@ -200,16 +200,19 @@ def _money_rules() -> list[str]:
 
 
 def _history_section() -> list[str]:
-    from orggraph.graph.changes import CHANGE_PROPERTIES
+    from orggraph.graph.changes import CHANGE_PROPERTIES, WITHHELD
 
     return [
         "",
-        "## History (written by organisational changes, not upserted)",
+        "## History (written with every write, not upserted)",
         "",
         "`OWNS`, `MEMBER_OF` and `PART_OF` carry a validity (`from`, part of the key, and",
         "`to`); an edge holds at a date when `from <= date` and `to` is absent or later.",
-        "Each organisational write records one `(:Change)` per changed property or",
-        "relationship (docs/organisation-changes.md), with: " + ", ".join(CHANGE_PROPERTIES) + ".",
+        "Every GraphQL write (organisational changes, upserts, deletes, erasure) records one",
+        "`(:Change)` per changed property or relationship (docs/organisation-changes.md),",
+        "with: " + ", ".join(CHANGE_PROPERTIES) + ". Personal values are recorded as",
+        f"`{WITHHELD}`. Bulk imports and the tracking endpoint record one `(:Change)` per",
+        "batch (entityLabel `Batch`, entityId the label or kind, `after` its counts).",
     ]
 
 
