@@ -50,7 +50,7 @@ wheel-check: $(BIN)/python
 	$(PYTHON) -m venv /tmp/orggraph-wheel-venv
 	/tmp/orggraph-wheel-venv/bin/pip install --quiet dist/orggraph-*.whl
 	cd /tmp && /tmp/orggraph-wheel-venv/bin/orggraph --help >/dev/null
-	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r, orggraph.app as a; assert r.POM.exists() and r.LAUNCHER.exists() and (a.EXPLORER_DIR / 'index.html').exists() and (a.EXPLORER_DIR / 'vendor' / 'elk-worker.min.js').exists()"
+	cd /tmp && /tmp/orggraph-wheel-venv/bin/python -c "import orggraph.graph.runtime as r, orggraph.app as a; assert r.POM.exists() and r.LAUNCHER.exists() and (a.EXPLORER_DIR / 'index.html').exists() and (a.EXPLORER_DIR / 'vendor' / 'elk-worker.min.js').exists() and (a.GRAPHIQL_DIR / 'vendor' / 'graphiql.min.js').exists()"
 	@echo "wheel OK"
 
 ## Refresh the explorer's layout library (committed, so a clean clone needs no npm):
