@@ -72,7 +72,8 @@ def as_float(value: Any) -> float | None:
 class NodeType:
     """A GraphQL type of one label, built from its node's properties: each constructor
     field reads the property of the same name in camelCase (the records' aliases),
-    converted by the field's type (``_reader``); a missing non-null string reads "".
+    converted by the field's type (``_reader``); a missing non-null string reads "", and
+    a ``Decimal`` is the exact form of the money field it is read from (``graph.money``).
     """
 
     LABEL: ClassVar[LiteralString]
@@ -108,6 +109,8 @@ def _reader(hint: Any) -> Reader:
     (kind,) = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return lambda p, key: as_enum(kind, p.get(key))
+    if kind is Decimal:  # money: the money field ``key`` names, read exactly (graph.money)
+        return lambda p, key: stored_amount(p, key)
     convert = _CONVERTERS.get(kind)
     if convert is None:
         return lambda p, key: p.get(key)
@@ -490,6 +493,7 @@ class Customer(NodeType):
 @strawberry.type(description="An event of a customer's journey, or an internal event of a process.")
 class Touchpoint(NodeType):
     LABEL: ClassVar[LiteralString] = "Touchpoint"
+    PROPERTY_OF: ClassVar[dict[str, str]] = {"value_exact": "value"}
     id: strawberry.ID
     at: datetime | None
     type: enums.TouchpointType | None
@@ -502,11 +506,6 @@ class Touchpoint(NodeType):
         description="The value (money), exact (up to 4 decimal places), as a decimal string."
     )
     attributes: JSON | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Self:
-        # The exact value is stored as an integer of another name (graph.money).
-        return dataclasses.replace(super().from_props(p), value_exact=stored_amount(p, "value"))
 
     customer: Customer | None = related_one(K.CUSTOMER_HAD_TOUCHPOINT, outgoing=False)
     channel: Channel | None = related_one(K.TOUCHPOINT_VIA_CHANNEL, outgoing=True)
@@ -589,6 +588,7 @@ class Campaign(NodeType):
 @strawberry.type(description="A sales deal (opportunity), won or lost once closed.")
 class Deal(NodeType):
     LABEL: ClassVar[LiteralString] = "Deal"
+    PROPERTY_OF: ClassVar[dict[str, str]] = {"amount_exact": "amount"}
     id: strawberry.ID
     amount: float | None = strawberry.field(
         description="The amount as a float (may be inexact).",
@@ -601,11 +601,6 @@ class Deal(NodeType):
     opened_at: datetime | None
     closed_at: datetime | None
     won: bool | None
-
-    @classmethod
-    def from_props(cls, p: dict[str, Any]) -> Self:
-        # The exact amount is stored as an integer of another name (graph.money).
-        return dataclasses.replace(super().from_props(p), amount_exact=stored_amount(p))
 
     customer: Customer | None = related_one(K.CUSTOMER_OPENED_DEAL, outgoing=False)
     owner: Team | None = related_one(K.DEAL_OWNED_BY_TEAM, outgoing=True)
