@@ -7,20 +7,15 @@ edge), not thousands of resolved objects.
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import strawberry
 
+from orggraph.graph.named_enum import NamedEnum
 from orggraph.schema.types import Customer
 
-
-@strawberry.enum(description="What a node of the journey map is.")
-class JourneyMapKey(enum.Enum):
-    ACTIVITY = "ACTIVITY"
-    TYPE = "TYPE"
-    CHANNEL = "CHANNEL"
-    STEP = "STEP"
+JourneyMapKey = NamedEnum("JourneyMapKey", "ACTIVITY TYPE CHANNEL STEP")
+strawberry.enum(JourneyMapKey, description="What a node of the journey map is.")
 
 
 @strawberry.type(description="Activities with their frequencies (parallel lists, in key order).")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
+from orggraph.graph.named_enum import NamedEnum
 from orggraph.graph.reorg import (
     Change,
     HandoffChange,
@@ -37,12 +37,8 @@ from orggraph.schema.types import (
 MAX_IN_FLIGHT_SAMPLE = 1000
 
 
-@strawberry.enum(description="What a KPI measures that the team contributes.")
-class FeedKind(enum.Enum):
-    STEP = "STEP"
-    PROCESS = "PROCESS"
-    CHANNEL = "CHANNEL"
-    CAMPAIGN = "CAMPAIGN"
+FeedKind = NamedEnum("FeedKind", "STEP PROCESS CHANNEL CAMPAIGN")
+strawberry.enum(FeedKind, description="What a KPI measures that the team contributes.")
 
 
 @strawberry.type(description="A step the team owns now, in its process.")
@@ -321,12 +317,8 @@ strawberry.enum(
 )
 
 
-@strawberry.enum(description="The kind of an elementary organisational change.")
-class ChangeOperation(enum.Enum):
-    MOVE = "MOVE"
-    RENAME = "RENAME"
-    CREATE_TEAM = "CREATE_TEAM"
-    LIFECYCLE = "LIFECYCLE"
+ChangeOperation = NamedEnum("ChangeOperation", "MOVE RENAME CREATE_TEAM LIFECYCLE")
+strawberry.enum(ChangeOperation, description="The kind of an elementary organisational change.")
 
 
 @strawberry.input(description="Merge a team into another: everything it holds passes to `into`.")
