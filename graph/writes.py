@@ -703,48 +703,28 @@ async def merge_relationship_rows(
 # --- public entry points ---------------------------------------------------------------
 
 
-async def upsert_nodes(
-    graph: Graph,
-    label: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> WriteSummary:
+async def upsert_nodes(graph: Graph, label: str, rows: Sequence[Mapping[str, Any]]) -> WriteSummary:
     """Validate all rows, then upsert them batch by batch (one transaction each)."""
-    records = validate_records(label, rows)
     record_label = RECORDS[label].label
     return await _in_batches(
-        graph,
-        records,
-        batch_size,
-        lambda tx, batch: write_records(tx, record_label, batch),
+        graph, validate_records(label, rows), lambda tx, b: write_records(tx, record_label, b)
     )
 
 
 async def upsert_relationships(
-    graph: Graph,
-    kind: RelationshipKind,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    graph: Graph, kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
 ) -> WriteSummary:
     prepared = validate_relationships(kind, rows)
-    return await _in_batches(
-        graph,
-        prepared,
-        batch_size,
-        lambda tx, batch: write_relationships(tx, kind, batch),
-    )
+    return await _in_batches(graph, prepared, lambda tx, b: write_relationships(tx, kind, b))
 
 
 async def _in_batches(
     graph: Graph,
     items: Sequence[Any],
-    batch_size: int,
     write_batch: Callable[[Tx, Sequence[Any]], Awaitable[WriteSummary]],
 ) -> WriteSummary:
     total = WriteSummary()
-    for batch in batches(items, batch_size):
+    for batch in batches(items, DEFAULT_BATCH_SIZE):
 
         async def work(tx: Tx, batch: Sequence[Any] = batch) -> WriteSummary:
             return await write_batch(tx, batch)

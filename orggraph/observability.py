@@ -22,6 +22,7 @@ Operation names are chosen by clients, so the metric label takes at most
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -97,47 +98,37 @@ class Metrics:
 
     def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
-        self.http_responses = Counter(
-            "orggraph_http_responses",
-            "HTTP answers by path and status",
-            ["path", "status"],
-            registry=self.registry,
+        counter = functools.partial(Counter, registry=self.registry)
+        histogram = functools.partial(Histogram, registry=self.registry)
+        self.http_responses = counter(
+            "orggraph_http_responses", "HTTP answers by path and status", ["path", "status"]
         )
-        self.requests = Counter(
+        self.requests = counter(
             "orggraph_graphql_requests",
             "GraphQL requests over HTTP by operation name and outcome",
             ["operation", "outcome"],
-            registry=self.registry,
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "orggraph_graphql_request_duration_seconds",
             "Time to answer a GraphQL request over HTTP",
             ["operation"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.errors = Counter(
-            "orggraph_graphql_errors",
-            "GraphQL errors by extensions.code",
-            ["code"],
-            registry=self.registry,
+        self.errors = counter(
+            "orggraph_graphql_errors", "GraphQL errors by extensions.code", ["code"]
         )
-        self.round_trips = Histogram(
+        self.round_trips = histogram(
             "orggraph_database_round_trips_per_request",
             "Cypher queries sent to Neo4j for one HTTP request",
             buckets=ROUND_TRIP_BUCKETS,
-            registry=self.registry,
         )
-        self.queries = Counter(
-            "orggraph_database_queries",
-            "Cypher queries sent to Neo4j on behalf of HTTP requests",
-            registry=self.registry,
+        self.queries = counter(
+            "orggraph_database_queries", "Cypher queries sent to Neo4j on behalf of HTTP requests"
         )
-        self.database_time = Histogram(
+        self.database_time = histogram(
             "orggraph_database_seconds_per_request",
             "Time one HTTP request spent waiting for Neo4j's answers",
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
         self.registry.register(BrokerDrops(broker))
         self._operations: set[str] = set()

@@ -18,7 +18,7 @@ from orggraph.graph.history import tracked_deletes, tracked_relationships
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 from orggraph.resolvers.entities import check_batch_size, checked_id
 from orggraph.resolvers.history import write_recorded
-from orggraph.resolvers.nodes import relationship_rows
+from orggraph.resolvers.nodes import checked_relationship_rows
 from orggraph.schema.deletes import DeleteResult, RelationshipDeleteResult
 from orggraph.schema.inputs import RelationshipInput
 from orggraph.schema.types import NODE_TYPES
@@ -98,8 +98,7 @@ def delete_many_field(label: str) -> Any:
 async def _delete_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> RelationshipDeleteResult:
-    check_batch_size(info, rows, "rows")
-    prepared = deletes.relationship_rows(kind, relationship_rows(rows))
+    prepared = deletes.relationship_rows(kind, checked_relationship_rows(info, rows))
 
     async def work(tx: Tx) -> deletes.RelationshipDeleteSummary:
         return await deletes.delete_relationships_in(tx, kind, prepared)

@@ -8,11 +8,10 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, LiteralString
+from datetime import UTC, datetime
+from typing import Any, LiteralString, TypeVar
 
 import strawberry
 from pydantic.alias_generators import to_camel
@@ -35,12 +34,14 @@ from orggraph.schema.relay import (
     encode_cursor,
     page_size,
 )
+from orggraph.schema.results import from_fields
 
 # Checks a domain runs on its rows before an upsert writes anything: (info, [(argument
 # path, row)]), raising BadInputError naming the field (e.g. a KPI's definition).
 UpsertCheck = Callable[[Info, list[tuple[str, dict[str, Any]]]], Awaitable[None]]
 # A list field's filter input as the query's filter, for the request (see list_field).
 FilterOf = Callable[[Info, Any], nodes.NodeFilter]
+T = TypeVar("T")
 
 
 @strawberry.type
@@ -56,8 +57,19 @@ class UpsertResult:
     @classmethod
     def from_summary(cls, summary: writes.WriteSummary) -> UpsertResult:
         """The summary's counts of the same names."""
-        fields = dataclasses.fields(cls)
-        return cls(**{f.name: getattr(summary, f.name) for f in fields})
+        return from_fields(cls, summary)
+
+
+def at_or_now(at: datetime | None) -> datetime:
+    """The point in time a query reads the organisation at: ``at`` (as UTC), else now."""
+    return as_utc(at) if at else datetime.now(UTC)
+
+
+def found(value: T | None, label: str, node_id: str, argument: str) -> T:
+    """``value``, or the NotFoundError naming the missing ``label`` and the argument."""
+    if value is None:
+        raise NotFoundError(f"no {label} with id '{node_id}'", field=argument)
+    return value
 
 
 def checked_id(value: str, argument: str = "id") -> str:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
 from orggraph.context import Info
 from orggraph.graph import information_gaps
-from orggraph.graph.model import as_utc
+from orggraph.resolvers.entities import at_or_now
 from orggraph.schema.information_gaps import InformationGaps
 
 
 async def resolve_information_gaps(info: Info, at: datetime | None = None) -> InformationGaps:
-    when = as_utc(at) if at else datetime.now(UTC)
-    rows = await information_gaps.information_gaps(info.context.graph, when)
-    return InformationGaps.from_rows(rows)
+    return InformationGaps.from_rows(
+        await information_gaps.information_gaps(info.context.graph, at_or_now(at))
+    )
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
+from orggraph.errors import BadInputError
 from orggraph.graph import journeys
 from orggraph.graph.model import Stage as ModelStage
 from orggraph.resolvers.entities import (
@@ -17,6 +17,7 @@ from orggraph.resolvers.entities import (
     checked_id,
     entity_mutation,
     entity_query,
+    found,
 )
 from orggraph.schema.inputs import TouchpointFilter, TouchpointInput
 from orggraph.schema.journeys import (
@@ -53,8 +54,7 @@ async def resolve_journey(
     raw = await journeys.customer_journey(
         info.context.graph, customer, after=cursor, first=size, window_from=start, window_to=end
     )
-    if raw is None:
-        raise NotFoundError(f"no Customer with id '{customer}'", field="customerId")
+    raw = found(raw, "Customer", customer, "customerId")
     if raw["badCursor"]:
         raise BadInputError("'after' is not a touchpoint of this customer", field="after")
     rows = raw["page"]
@@ -82,17 +82,14 @@ async def resolve_journey(
     )
 
 
+# A touchpoint's upserts also say that the journey chain follows the write.
+UPSERTS = {
+    "upsert": "Create or update a touchpoint; the journey chain follows.",
+    "upserts": "Create or update touchpoints; the journey chain follows.",
+}
 ENTITIES = (
     Entity(
-        Touchpoint,
-        TouchpointInput,
-        "touchpoint",
-        "touchpoints",
-        TouchpointFilter,
-        describe={
-            "upsert": "Create or update a touchpoint; the journey chain follows.",
-            "upserts": "Create or update touchpoints; the journey chain follows.",
-        },
+        Touchpoint, TouchpointInput, "touchpoint", "touchpoints", TouchpointFilter, describe=UPSERTS
     ),
 )
 JourneysQuery = entity_query(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
 from orggraph.context import Info
-from orggraph.errors import BadInputError, NotFoundError
+from orggraph.errors import BadInputError
 from orggraph.graph import kpi_lineage
-from orggraph.graph.model import as_utc
-from orggraph.resolvers.entities import checked_id
+from orggraph.resolvers.entities import at_or_now, checked_id, found
 from orggraph.schema.kpi_lineage import MAX_SERIES, KpiLineage
 
 
@@ -18,13 +17,13 @@ async def resolve_kpi_lineage(
     info: Info, kpi_id: strawberry.ID, at: datetime | None = None, last: int = 100
 ) -> KpiLineage:
     kpi = checked_id(kpi_id, "kpiId")
-    if last < 0 or last > MAX_SERIES:
+    if not 0 <= last <= MAX_SERIES:
         raise BadInputError(f"'last' must be between 0 and {MAX_SERIES}", field="last")
-    when = as_utc(at) if at else datetime.now(UTC)
-    raw = await kpi_lineage.kpi_lineage(info.context.graph, kpi, when, last)
-    if raw is None:
-        raise NotFoundError(f"no KPI with id '{kpi}'", field="kpiId")
-    return KpiLineage.from_raw(raw, when)
+    when = at_or_now(at)
+    lineage = found(
+        await kpi_lineage.kpi_lineage(info.context.graph, kpi, when, last), "KPI", kpi, "kpiId"
+    )
+    return KpiLineage.from_raw(lineage, when)
 
 
 @strawberry.type

@@ -33,11 +33,16 @@ def relationship_rows(rows: list[RelationshipInput]) -> list[dict[str, Any]]:
     ]
 
 
+def checked_relationship_rows(info: Info, rows: list[RelationshipInput]) -> list[dict[str, Any]]:
+    """The rows of one relationship mutation, once their number is within the batch limit."""
+    check_batch_size(info, rows, "rows")
+    return relationship_rows(rows)
+
+
 async def _upsert_relationships(
     info: Info, kind: RelationshipKind, rows: list[RelationshipInput]
 ) -> UpsertResult:
-    check_batch_size(info, rows, "rows")
-    prepared = writes.validate_relationships(kind, relationship_rows(rows))
+    prepared = writes.validate_relationships(kind, checked_relationship_rows(info, rows))
 
     async def work(tx: Tx) -> writes.WriteSummary:
         ends = touchpoint_ends([(RELATIONSHIPS[kind].source, RELATIONSHIPS[kind].target, prepared)])

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
 from orggraph.context import Info
-from orggraph.errors import NotFoundError
 from orggraph.graph import processes
-from orggraph.graph.model import Lifecycle, as_utc
+from orggraph.graph.model import Lifecycle
 from orggraph.resolvers.changes import recorder
 from orggraph.resolvers.entities import (
     Entity,
+    at_or_now,
     check_window,
     checked_id,
     entity_mutation,
     entity_query,
+    found,
 )
 from orggraph.schema.inputs import ProcessFilter, ProcessInput, StepFilter, StepInput
 from orggraph.schema.processes import FunnelFilter, ValueStream, build_value_stream
@@ -30,7 +31,7 @@ async def resolve_value_stream(
     at: datetime | None = None,
 ) -> ValueStream:
     process = checked_id(process_id, "processId")
-    when = as_utc(at) if at else datetime.now(UTC)
+    when = at_or_now(at)
     window_from, window_to = check_window(
         filter.window_from if filter else None, filter.window_to if filter else None
     )
@@ -46,9 +47,7 @@ async def resolve_value_stream(
         segment=filter.segment if filter else None,
     )
     raw = await processes.value_stream(info.context.graph, process, when, params)
-    if raw is None:
-        raise NotFoundError(f"no Process with id '{process}'", field="processId")
-    return build_value_stream(raw, when)
+    return build_value_stream(found(raw, "Process", process, "processId"), when)
 
 
 ENTITIES = (
@@ -83,7 +82,7 @@ async def resolve_transition_process(
     info: Info, process_id: strawberry.ID, to: Lifecycle, at: datetime | None = None
 ) -> Process:
     process = checked_id(process_id, "processId")
-    when = as_utc(at) if at else datetime.now(UTC)
+    when = at_or_now(at)
     record = recorder(info, "transitionProcess", when, processes.transition_entries)
     await processes.transition_process(info.context.graph, process, to.value, when, record.write)
     record.publish()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -12,7 +12,7 @@ from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph import reorg
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.changes import recorder
-from orggraph.resolvers.entities import checked_id
+from orggraph.resolvers.entities import at_or_now, checked_id, found
 from orggraph.schema.reorg import (
     MAX_IN_FLIGHT_SAMPLE,
     MAX_PLAN_ITEMS,
@@ -50,10 +50,9 @@ async def resolve_reorg_impact(
         raise BadInputError("'moveTo' must be another team than 'teamId'", field="moveTo")
     if not 0 <= first <= MAX_IN_FLIGHT_SAMPLE:
         raise BadInputError(f"'first' must be between 0 and {MAX_IN_FLIGHT_SAMPLE}", field="first")
-    when = as_utc(at) if at else datetime.now(UTC)
+    when = at_or_now(at)
     raw = await reorg.reorg_impact(info.context.graph, team, target, when, first)
-    if raw is None:
-        raise NotFoundError(f"no Team with id '{team}'", field="teamId")
+    raw = found(raw, "Team", team, "teamId")
     if target is not None and raw["target"] is None:
         raise NotFoundError(f"no Team with id '{target}'", field="moveTo")
     return build_reorg_impact(raw, when, first)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -16,9 +16,11 @@ from orggraph.graph.model import Window as ModelWindow
 from orggraph.graph.model import as_utc
 from orggraph.resolvers.entities import (
     Entity,
+    at_or_now,
     checked_id,
     entity_mutation,
     entity_query,
+    found,
 )
 from orggraph.schema.enums import Window
 from orggraph.schema.inputs import NameFilter, SlaInput
@@ -51,10 +53,6 @@ def window_periods(
     return periods(start, end - timedelta(microseconds=1), period)
 
 
-def _now(as_of: datetime | None) -> datetime:
-    return as_utc(as_of) if as_of else datetime.now(UTC)
-
-
 async def resolve_sla_compliance(
     info: Info,
     id: strawberry.ID,
@@ -64,12 +62,10 @@ async def resolve_sla_compliance(
     as_of: datetime | None = None,
 ) -> SlaComplianceReport:
     sla_id = checked_id(id, "id")
-    when = _now(as_of)
+    when = at_or_now(as_of)
     if as_utc(window_from) >= as_utc(window_to):
         raise BadInputError("'from' must be before 'to'", field="from")
-    sla = await slas.sla(info.context.graph, sla_id)
-    if sla is None:
-        raise NotFoundError(f"no SLA with id '{sla_id}'", field="id")
+    sla = found(await slas.sla(info.context.graph, sla_id), "SLA", sla_id, "id")
     # A VOLUME threshold is per the SLA's own window: grade it in that window only.
     own = ModelWindow(sla["window"]) if sla.get("window") else None
     if sla.get("kind") == "VOLUME" and own is not None:
@@ -112,7 +108,7 @@ async def resolve_sla_breaches(
 ) -> SlaBreachConnection:
     sla = checked_id(sla_id, "slaId") if sla_id is not None else None
     team = checked_id(team_id, "teamId") if team_id is not None else None
-    when = _now(as_of)
+    when = at_or_now(as_of)
     end = as_utc(window_to) if window_to else when
     start = as_utc(window_from) if window_from else end - DEFAULT_BREACH_WINDOW
     if start >= end:

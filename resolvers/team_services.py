@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
 from orggraph.context import Info
-from orggraph.errors import NotFoundError
 from orggraph.graph import team_services
-from orggraph.graph.model import as_utc
-from orggraph.resolvers.entities import checked_id
+from orggraph.resolvers.entities import at_or_now, checked_id, found
 from orggraph.schema.team_services import TeamService
 
 
@@ -18,11 +16,9 @@ async def resolve_team_service(
     info: Info, team_id: strawberry.ID, at: datetime | None = None
 ) -> TeamService:
     team = checked_id(team_id, "teamId")
-    when = as_utc(at) if at else datetime.now(UTC)
+    when = at_or_now(at)
     raw = await team_services.team_service(info.context.graph, team, when)
-    if raw is None:
-        raise NotFoundError(f"no Team with id '{team}'", field="teamId")
-    return TeamService.from_raw(raw, when)
+    return TeamService.from_raw(found(raw, "Team", team, "teamId"), when)
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ import strawberry
 
 from orggraph.graph.deletes import DeleteSummary, RelationshipDeleteSummary
 from orggraph.graph.model import RelationshipKind
+from orggraph.schema.results import from_fields
 
 
 @strawberry.type(
@@ -25,13 +26,7 @@ class DeleteResult:
 
     @classmethod
     def from_summary(cls, summary: DeleteSummary) -> DeleteResult:
-        return cls(
-            label=summary.label,
-            deleted_ids=[strawberry.ID(i) for i in summary.deleted_ids],
-            missing_ids=[strawberry.ID(i) for i in summary.missing_ids],
-            nodes_deleted=summary.nodes_deleted,
-            relationships_deleted=summary.relationships_deleted,
-        )
+        return from_fields(cls, summary)
 
 
 @strawberry.type(description="What a relationship delete did.")
@@ -44,8 +39,4 @@ class RelationshipDeleteResult:
 
     @classmethod
     def from_summary(cls, summary: RelationshipDeleteSummary) -> RelationshipDeleteResult:
-        return cls(
-            kind=summary.kind,
-            relationships_deleted=summary.relationships_deleted,
-            missing_rows=summary.missing_rows,
-        )
+        return from_fields(cls, summary)

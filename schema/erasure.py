@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from orggraph.graph.erasure import Erasure
+from orggraph.schema.results import from_fields
 
 
 @strawberry.type(
@@ -30,12 +31,4 @@ class ErasureResult:
 
     @classmethod
     def from_erasure(cls, erasure: Erasure) -> ErasureResult:
-        return cls(
-            customer_id=strawberry.ID(erasure.customer_id),
-            found=erasure.found,
-            erased_at=erasure.erased_at,
-            erased_by=erasure.erased_by,
-            touchpoints=erasure.touchpoints,
-            touchpoints_erased=erasure.touchpoints_erased,
-            already_erased=erasure.already_erased,
-        )
+        return from_fields(cls, erasure)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
@@ -74,6 +74,14 @@ class ImportSummary:
         return "\n".join(lines)
 
 
+class LoadOptions(TypedDict):
+    """What every bulk load of an importer is given besides its rows."""
+
+    batch_size: int
+    progress: Progress
+    tracking: ChangeTracking | None
+
+
 @dataclass
 class Loader:
     """The bulk loads of one import, each metered and counted into its summary (with the
@@ -85,41 +93,28 @@ class Loader:
     batch_size: int
     tracking: ChangeTracking | None = None
 
+    def _options(self, what: str, rows: int, every: int) -> LoadOptions:
+        """The loader's batch size and tracking, and a meter reporting ``what``'s progress."""
+        meter = Progress(what, rows, self.progress, every=every)
+        return LoadOptions(batch_size=self.batch_size, progress=meter, tracking=self.tracking)
+
     async def nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress(label, len(rows), self.progress, every=self.batch_size)
-        written = await load_nodes(
-            self.graph,
-            label,
-            rows,
-            batch_size=self.batch_size,
-            progress=meter,
-            tracking=self.tracking,
-        )
-        self.summary.writes.merge(written)
+        options = self._options(label, len(rows), self.batch_size)
+        self.summary.writes.merge(await load_nodes(self.graph, label, rows, **options))
         self.summary.count(label, len(rows))
 
     async def relationships(
         self, kind: RelationshipKind, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Rows naming a node that does not exist are counted out and warned about."""
-        meter = Progress(kind.value, len(rows), self.progress, every=self.batch_size * 2)
-        loaded = await load_relationships(
-            self.graph,
-            kind,
-            rows,
-            batch_size=self.batch_size,
-            progress=meter,
-            tracking=self.tracking,
-        )
+        options = self._options(kind.value, len(rows), self.batch_size * 2)
+        loaded = await load_relationships(self.graph, kind, rows, **options)
         self.summary.writes.merge(loaded.summary)
         self.summary.count(kind.value, len(rows) - loaded.missing)
         if loaded.missing:
             self.summary.warn(f"{loaded.missing} {kind.value} rows name a missing node")
 
     async def touchpoints(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        meter = Progress("Touchpoint", len(rows), self.progress, every=self.batch_size)
-        written = await load_touchpoints(
-            self.graph, rows, batch_size=self.batch_size, progress=meter, tracking=self.tracking
-        )
-        self.summary.writes.merge(written)
+        options = self._options("Touchpoint", len(rows), self.batch_size)
+        self.summary.writes.merge(await load_touchpoints(self.graph, rows, **options))
         self.summary.count("Touchpoint", len(rows))
