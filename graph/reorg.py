@@ -246,8 +246,6 @@ class Move:
 
 @dataclass(frozen=True)
 class NewTeam:
-    """A team the plan creates (a split), under ``part_of`` when given."""
-
     id: str
     name: str
     part_of: str | None = None
