@@ -211,7 +211,6 @@ async def _organisation(graph: Graph, customers: int) -> None:
             for i in range(customers)
             for j in range(3)
         ],
-        batch_size=5000,
     )
 
 

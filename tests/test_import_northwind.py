@@ -55,6 +55,8 @@ async def test_northwind_import_counts_hierarchy_journeys_and_revenue(graph: Gra
         "BusinessObject": 830 + 77,
     }
     assert summary.counts["Deal"] == 830
+    # The deals, written by the bulk loader like the mapping's rows, record their batch.
+    assert await scalar(graph, "MATCH (c:Change {entityId: 'Deal'}) RETURN count(c)") == 1
     # Rows with unquoted commas (more cells than the header) are counted and reported.
     for name in ("customers.csv", "suppliers.csv", "orders.csv"):
         with (DATA / name).open(newline="") as handle:
