@@ -10,6 +10,7 @@ from orggraph.graph.model import Stage
 
 # The order of stages for "furthest stage reached": the Stage enum's own order.
 STAGE_ORDER: list[str] = [stage.value for stage in Stage]
+_CUSTOMER_RANK = STAGE_ORDER.index(Stage.CUSTOMER.value)
 
 CUSTOMER_JOURNEY: LiteralString = """
 MATCH (c:Customer {id: $customerId})
@@ -91,3 +92,8 @@ def furthest_stage(stages: list[str]) -> str | None:
     """The highest stage reached, in the Stage enum's order (unknown stages ignored)."""
     ranked = [STAGE_ORDER.index(s) for s in stages if s in STAGE_ORDER]
     return STAGE_ORDER[max(ranked)] if ranked else None
+
+
+def stalled(furthest: str | None) -> bool:
+    """A journey stalls when its furthest stage comes before CUSTOMER (or it has none)."""
+    return furthest is None or STAGE_ORDER.index(furthest) < _CUSTOMER_RANK

@@ -10,7 +10,6 @@ import strawberry
 from orggraph.context import Info
 from orggraph.errors import BadInputError
 from orggraph.graph import journeys
-from orggraph.graph.model import Stage as ModelStage
 from orggraph.resolvers.entities import (
     Entity,
     check_window,
@@ -35,8 +34,6 @@ from orggraph.schema.relay import (
     page_size,
 )
 from orggraph.schema.types import Customer, Deal, Step, Touchpoint
-
-_CUSTOMER_RANK = journeys.STAGE_ORDER.index(ModelStage.CUSTOMER.value)
 
 
 async def resolve_journey(
@@ -65,7 +62,6 @@ async def resolve_journey(
         for row in rows[:size]
     ]
     furthest = journeys.furthest_stage(raw["stages"])
-    stalled = furthest is None or journeys.STAGE_ORDER.index(furthest) < _CUSTOMER_RANK
     last_step = raw["lastStep"]
     return Journey(
         customer=Customer.from_props(raw["customer"]),
@@ -78,7 +74,7 @@ async def resolve_journey(
         ),
         deals=[Deal.from_props(d) for d in raw["deals"]],
         furthest_stage=stage_of(furthest),
-        stalled_at=Step.from_props(last_step) if stalled and last_step else None,
+        stalled_at=Step.from_props(last_step) if journeys.stalled(furthest) and last_step else None,
     )
 
 
