@@ -104,12 +104,12 @@ ShortText = Annotated[str, Field(max_length=1000)]
 # --- enums ---------------------------------------------------------------------
 
 
-TeamKind = NamedEnum("TeamKind", "GROUP BUSINESS_UNIT FUNCTION TEAM")
 Function = NamedEnum(
     "Function",
     "MARKETING SALES CUSTOMER_CARE OPERATIONS LOGISTICS ADMINISTRATION FINANCE "
     "PROCUREMENT MANUFACTURING IT DIGITAL PARTNER_NETWORK MANAGEMENT OTHER",
 )
+TeamKind = NamedEnum("TeamKind", "GROUP BUSINESS_UNIT FUNCTION TEAM")
 ServiceAudience = NamedEnum("ServiceAudience", "INTERNAL EXTERNAL")
 SystemKind = NamedEnum(
     "SystemKind", "CRM ERP ECOMMERCE CMS CHAT APP MARKETING_AUTOMATION TICKETING WMS BI OTHER"
