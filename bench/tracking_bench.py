@@ -207,11 +207,9 @@ async def main(args: argparse.Namespace) -> None:
             await wipe(graph)
             floor_s = await floor(graph, rows, args.clients)
             say(f"floor: {args.events / floor_s:,.0f} rows/s")
-            runs: dict[str, Ingestion] = {}
-            for journeys in JOURNEYS[args.journeys]:
-                await wipe(graph)
-                runs[journeys] = await serve_and_ingest(args, uri, work, payloads, journeys)
-                say(f"{journeys}: {runs[journeys].events / runs[journeys].seconds:,.0f} events/s")
+            await wipe(graph)
+            ours = await serve_and_ingest(args, uri, work, payloads)
+            say(f"ours: {ours.events / ours.seconds:,.0f} events/s")
             counts = await graph.query(
                 "MATCH (t:Touchpoint) WITH count(t) AS touchpoints "
                 "MATCH (c:Customer) RETURN touchpoints, count(c) AS customers"
@@ -220,17 +218,13 @@ async def main(args: argparse.Namespace) -> None:
                 await wipe(graph)
         finally:
             await graph.close()
-    report(args, floor_s, runs, counts[0])
-
-
-JOURNEYS = {"append": ["append"], "rebuild": ["rebuild"], "both": ["rebuild", "append"]}
+    report(args, floor_s, ours, counts[0])
 
 
 async def serve_and_ingest(
-    args: argparse.Namespace, uri: str, work: Path, payloads: list[str], journeys: str
+    args: argparse.Namespace, uri: str, work: Path, payloads: list[str]
 ) -> Ingestion:
-    """Start the service (journeys kept by appending, or by the full rebuild), warm it,
-    then time the ingestion of every payload."""
+    """Start the service, warm it, then time the ingestion of every payload."""
     port = free_port()
     env = child_env(uri)
     env["ORGGRAPH_TRACKING_WRITE_KEYS"] = json.dumps({WRITE_KEY: "website"})
@@ -239,10 +233,9 @@ async def serve_and_ingest(
     env["ORGGRAPH_QUERY_TIMEOUT_S"] = "300"
     # A group commit publishes up to 500 events at once: the watcher keeps them all.
     env["ORGGRAPH_EVENTS_QUEUE_SIZE"] = "100000"
-    env["BENCH_JOURNEYS"] = journeys
     command = [sys.executable, "-m", "uvicorn", "bench.tracking_serve:app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    log = work / f"service-{journeys}.log"
+    log = work / "service.log"
     with child(command, env, ROOT, log) as process:
         url = f"http://127.0.0.1:{port}"
         await wait_http(url + "/readyz", process, log)
@@ -251,10 +244,9 @@ async def serve_and_ingest(
         return await ingest(url, payloads, args.clients)
 
 
-def report(
-    args: argparse.Namespace, floor_s: float, runs: dict[str, Ingestion], record: Any
-) -> None:
+def report(args: argparse.Namespace, floor_s: float, ours: Ingestion, record: Any) -> None:
     floor_rate = args.events / floor_s
+    rate = ours.events / ours.seconds
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(
         "load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -266,23 +258,19 @@ def report(
     print("| run | events/s | of the floor | wall time | p50 request | p95 request |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| floor: UNWIND ... CREATE | {floor_rate:,.0f} | 100% | {floor_s:.1f} s | | |")
-    for journeys, ours in runs.items():
-        rate = ours.events / ours.seconds
-        print(
-            f"| POST /v1/batch, journeys by {journeys} | {rate:,.0f} | {rate / floor_rate:.0%} | "
-            f"{ours.seconds:.1f} s | {percentile(ours.request_ms, 0.5):.0f} ms | "
-            f"{percentile(ours.request_ms, 0.95):.0f} ms |"
-        )
-    for journeys, ours in runs.items():
-        print(
-            f"\n{journeys}: send -> touchpointAdded: p50 {percentile(ours.delays_ms, 0.5):.0f} ms, "
-            f"p95 {percentile(ours.delays_ms, 0.95):.0f} ms, "
-            f"max {max(ours.delays_ms, default=0):.0f} ms over {len(ours.delays_ms):,} events "
-            f"({ours.dropped} dropped by the subscriber); accepted {ours.events:,}, "
-            f"rejected {ours.rejected}"
-        )
     print(
-        f"graph after the last run: "
+        f"| POST /v1/batch | {rate:,.0f} | {rate / floor_rate:.0%} | {ours.seconds:.1f} s | "
+        f"{percentile(ours.request_ms, 0.5):.0f} ms | {percentile(ours.request_ms, 0.95):.0f} ms |"
+    )
+    print(
+        f"\nsend -> touchpointAdded: p50 {percentile(ours.delays_ms, 0.5):.0f} ms, "
+        f"p95 {percentile(ours.delays_ms, 0.95):.0f} ms, "
+        f"max {max(ours.delays_ms, default=0):.0f} ms over {len(ours.delays_ms):,} events "
+        f"({ours.dropped} dropped by the subscriber); accepted {ours.events:,}, "
+        f"rejected {ours.rejected}"
+    )
+    print(
+        f"graph after the run: "
         f"{record['touchpoints']:,} touchpoints, {record['customers']:,} customers"
     )
 
@@ -297,12 +285,6 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--heap", default="1g")
     parser.add_argument("--pagecache", default="512m")
     parser.add_argument("--keep", action="store_true", help="keep the data of the run")
-    parser.add_argument(
-        "--journeys",
-        choices=sorted(JOURNEYS),
-        default="both",
-        help="keep journeys by appending, by the full rebuild, or measure both in one run",
-    )
     return parser.parse_args()
 
 

@@ -38,6 +38,23 @@ def touchpoint_state(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"properties": state["properties"], "refs": refs_of(state)}
 
 
+def referenced(state: Mapping[str, Any] | None, rel_type: str) -> str | None:
+    """The id a touchpoint's state refers to by a relationship type (``HAD``: its customer)."""
+    prefix = rel_type + ":"
+    refs: Sequence[str] = (state or {}).get("refs") or []
+    return next((ref[len(prefix) :] for ref in refs if ref.startswith(prefix)), None)
+
+
+def touchpoint_event(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``touchpointAdded`` event of a touchpoint's state, as ``orggraph.events`` reads
+    it after a commit: its properties with its customer's and channel's ids."""
+    return {
+        **state["properties"],
+        "customerId": referenced(state, "HAD"),
+        "channelId": referenced(state, "VIA"),
+    }
+
+
 async def touchpoint_states(tx: Tx, ids: Iterable[str]) -> dict[str, Any]:
     """The state of each touchpoint id, read inside ``tx``."""
     unique = sorted(set(ids))

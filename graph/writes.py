@@ -45,7 +45,7 @@ from orggraph.graph.model import (
 )
 from orggraph.graph.personal import seal_properties
 from orggraph.graph.states import state_of
-from orggraph.graph.touchpoint_changes import REF_TYPES, changed, touchpoint_state
+from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
@@ -63,6 +63,9 @@ class WriteSummary:
     rows: int = 0
     changed_touchpoints: list[str] = dataclasses.field(default_factory=list)
     """Touchpoints whose state the write changed (graph/touchpoint_changes.py)."""
+    changed_states: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Their states after the write, where the write computed them (``write_touchpoints``):
+    their events need no read after the commit (``orggraph.events.touchpoint_event``)."""
 
     def add(self, counters: Any) -> None:
         self.nodes_created += counters.nodes_created
@@ -77,6 +80,7 @@ class WriteSummary:
         self.properties_set += other.properties_set
         self.rows += other.rows
         self.changed_touchpoints += other.changed_touchpoints
+        self.changed_states.update(other.changed_states)
 
     @classmethod
     def total(cls, summaries: Iterable[WriteSummary]) -> WriteSummary:
@@ -495,6 +499,7 @@ async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
     after = {r["id"]: touchpoint_state(r["after"]) for r in found}
     summary.merge(await maintain_journeys(tx, before, after))
     summary.changed_touchpoints = changed(before, after)
+    summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
     return summary
 
 
@@ -502,12 +507,6 @@ def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """What of a touchpoint's state its journey depends on: its time, customer and step."""
     refs = [ref for ref in state["refs"] if ref.startswith(("HAD:", "AT_STEP:"))]
     return state["properties"].get("at"), refs
-
-
-def _customer_in(state: Mapping[str, Any] | None) -> str | None:
-    if state is None:
-        return None
-    return next((ref[4:] for ref in state["refs"] if ref.startswith("HAD:")), None)
 
 
 async def maintain_journeys(
@@ -526,13 +525,13 @@ async def maintain_journeys(
         old = before.get(touchpoint_id)
         if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
             continue
-        customer = _customer_in(state)
+        customer = referenced(state, "HAD")
         if old is None:
             if customer is not None:
                 appends.setdefault(customer, []).append(touchpoint_id)
             continue
         moved.append(touchpoint_id)
-        rebuild |= {c for c in (customer, _customer_in(old)) if c is not None}
+        rebuild |= {c for c in (customer, referenced(old, "HAD")) if c is not None}
     summary = WriteSummary()
     appending = sorted(c for c in appends if c not in rebuild)
     if appending:

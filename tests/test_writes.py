@@ -18,7 +18,6 @@ from orggraph.graph.writes import (
     upsert_nodes,
     upsert_relationships,
 )
-from tests.helpers import wipe
 
 
 async def count(graph: Graph, query: str, **params: Any) -> int:
