@@ -20,6 +20,9 @@ which is wiped before each side):
   the request's wait in the client and in the server's queue).
 * Floor: the same count of rows, as plain property maps, written with the same
   batch size and concurrency; its time is only its write calls.
+* CPU: the processor time the database's process (and, for ours, the service's)
+  spent during each side, per row or event: on a machine shared with other work it
+  varies far less than the rates, which fall with the load (Linux only).
 """
 
 from __future__ import annotations
@@ -117,6 +120,15 @@ def bodies(events: int, batch: int, users: int, seed: int, tag: str = "run") -> 
     ]
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system processor time of a process so far (0 where /proc is not there)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Ingestion:
     events: int
@@ -125,6 +137,8 @@ class Ingestion:
     request_ms: list[float]
     delays_ms: list[float]
     dropped: int
+    database_cpu_s: float = 0.0
+    service_cpu_s: float = 0.0
 
 
 async def ingest(url: str, payloads: list[str], clients: int) -> Ingestion:
@@ -197,7 +211,7 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
     say(f"work dir {work}")
     payloads = bodies(args.events, args.batch, args.users, args.seed)
-    with neo4j_database(args, work) as (uri, _):
+    with neo4j_database(args, work) as (uri, database_pid):
         graph = connect(uri)
         try:
             await migrate(graph)
@@ -205,10 +219,12 @@ async def main(args: argparse.Namespace) -> None:
             rows = floor_rows(args.events, args.batch)
             await floor(graph, rows[:10], 1)  # warm-up: Cypher compiled, caches filled
             await wipe(graph)
+            floor_cpu = cpu_seconds(database_pid)
             floor_s = await floor(graph, rows, args.clients)
+            floor_cpu = cpu_seconds(database_pid) - floor_cpu
             say(f"floor: {args.events / floor_s:,.0f} rows/s")
             await wipe(graph)
-            ours = await serve_and_ingest(args, uri, work, payloads)
+            ours = await serve_and_ingest(args, uri, work, payloads, database_pid)
             say(f"ours: {ours.events / ours.seconds:,.0f} events/s")
             counts = await graph.query(
                 "MATCH (t:Touchpoint) WITH count(t) AS touchpoints "
@@ -218,11 +234,11 @@ async def main(args: argparse.Namespace) -> None:
                 await wipe(graph)
         finally:
             await graph.close()
-    report(args, floor_s, ours, counts[0])
+    report(args, (floor_s, floor_cpu), ours, counts[0])
 
 
 async def serve_and_ingest(
-    args: argparse.Namespace, uri: str, work: Path, payloads: list[str]
+    args: argparse.Namespace, uri: str, work: Path, payloads: list[str], database_pid: int | None
 ) -> Ingestion:
     """Start the service, warm it, then time the ingestion of every payload."""
     port = free_port()
@@ -241,10 +257,17 @@ async def serve_and_ingest(
         await wait_http(url + "/readyz", process, log)
         warm = bodies(args.batch * 10, args.batch, args.users, args.seed + 1, "warm")
         await ingest(url, warm, 1)
-        return await ingest(url, payloads, args.clients)
+        database_cpu, service_cpu = cpu_seconds(database_pid), cpu_seconds(process.pid)
+        ours = await ingest(url, payloads, args.clients)
+        ours.database_cpu_s = cpu_seconds(database_pid) - database_cpu
+        ours.service_cpu_s = cpu_seconds(process.pid) - service_cpu
+        return ours
 
 
-def report(args: argparse.Namespace, floor_s: float, ours: Ingestion, record: Any) -> None:
+def report(
+    args: argparse.Namespace, floor_run: tuple[float, float], ours: Ingestion, record: Any
+) -> None:
+    floor_s, floor_cpu = floor_run
     floor_rate = args.events / floor_s
     rate = ours.events / ours.seconds
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
@@ -268,6 +291,12 @@ def report(args: argparse.Namespace, floor_s: float, ours: Ingestion, record: An
         f"max {max(ours.delays_ms, default=0):.0f} ms over {len(ours.delays_ms):,} events "
         f"({ours.dropped} dropped by the subscriber); accepted {ours.events:,}, "
         f"rejected {ours.rejected}"
+    )
+    database_us = ours.database_cpu_s / max(ours.events, 1) * 1e6
+    service_us = ours.service_cpu_s / max(ours.events, 1) * 1e6
+    print(
+        f"CPU per event: database {database_us:,.0f} us + service {service_us:,.0f} us; "
+        f"floor: database {floor_cpu / args.events * 1e6:,.0f} us per row"
     )
     print(
         f"graph after the run: "
