@@ -30,7 +30,6 @@ from orggraph.graph.model import (
     SEALED_PROPERTIES,
     RelationshipKind,
 )
-from orggraph.graph.states import state_of
 from orggraph.graph.writes import SINGLE_VALUED, WriteSummary
 
 T = TypeVar("T")
@@ -78,11 +77,17 @@ class Tracked:
 
 @functools.cache
 def states_query(label: LiteralString) -> LiteralString:
-    """Each entity's properties and watched relationships (``state_of``; null when it does
-    not exist), anchored on the label's id constraint."""
+    """Each entity's properties and watched relationships (null when it does not exist),
+    anchored on the label's id constraint."""
     return (
         "UNWIND $rows AS row OPTIONAL MATCH (n:" + label + " {id: row.id}) "
-        "RETURN row.id AS id, " + state_of("n", "row.types", "row.others") + " AS state"
+        "RETURN row.id AS id, CASE WHEN n IS NULL THEN null ELSE {"
+        " properties: properties(n),"
+        " rels: COLLECT { MATCH (n)-[r]-(x) WHERE type(r) IN row.types"
+        "   AND (row.others IS NULL OR x.id IN row.others)"
+        "   RETURN {type: type(r), out: startNode(r) = n, other: x.id, team: x:Team,"
+        "           props: properties(r)} AS rel ORDER BY rel.type, rel.other }"
+        "} END AS state"
     )
 
 

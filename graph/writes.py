@@ -44,8 +44,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
 )
 from orggraph.graph.personal import seal_properties
-from orggraph.graph.states import state_of
-from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state
+from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
@@ -242,18 +241,18 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
 
 MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
     "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
-    "WITH row, " + state_of("was", "$refTypes", "null") + " AS before "
+    "WITH row, " + touchpoint_state_of("was") + " AS before "
     "MERGE (a:Touchpoint {id: row.id}) SET a += row.props WITH a, row, before"
     + _ref_clauses("Touchpoint")
     + " RETURN row.id AS id, before, "
-    + state_of("a", "$refTypes", "null")
+    + touchpoint_state_of("a")
     + " AS after"
 )
-"""``merge_with_refs_query`` for touchpoints, returning each one's state (``state_of``)
-before and after the statement: the write reads the states it needs for its journeys
-and change events on the nodes it holds, instead of in two more round trips. Rows
-concern distinct touchpoints and a row writes only its own touchpoint's relationships,
-so a row's after state is final when it is projected."""
+"""``merge_with_refs_query`` for touchpoints, returning each one's state before and after
+the statement (``touchpoint_state_of``, what ``touchpoint_states`` reads): the write gets
+the states its journeys and change events need from the nodes it holds, instead of from
+two more round trips. Rows concern distinct touchpoints and a row writes only its own
+touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
 @functools.cache
@@ -495,8 +494,8 @@ async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
         MERGE_TOUCHPOINTS_WITH_STATES, rows=rows, refTypes=list(REF_TYPES)
     )
     summary.add(counters)
-    before = {r["id"]: touchpoint_state(r["before"]) for r in found}
-    after = {r["id"]: touchpoint_state(r["after"]) for r in found}
+    before = {r["id"]: r["before"] for r in found}
+    after = {r["id"]: r["after"] for r in found}
     summary.merge(await maintain_journeys(tx, before, after))
     summary.changed_touchpoints = changed(before, after)
     summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
