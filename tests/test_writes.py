@@ -444,8 +444,8 @@ async def test_appending_and_rebuilding_leave_the_same_journeys_on_random_batche
 
     await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in customers])
     await upsert_nodes(graph, "Step", [{"id": s, "name": s, "stage": "LEAD"} for s in steps])
-    for batch in batches:
-        await upsert_nodes(graph, "Touchpoint", batch)
+    for written in batches:
+        await upsert_nodes(graph, "Touchpoint", written)
     appended = await journeys(graph)
     rebuilt = await graph.write(lambda tx: writes.rebuild_chains(tx, customers))
     assert (rebuilt.relationships_created, rebuilt.relationships_deleted) == (0, 0)
