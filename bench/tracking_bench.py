@@ -20,6 +20,9 @@ which is wiped before each side):
   the request's wait in the client and in the server's queue).
 * Floor: the same count of rows, as plain property maps, written with the same
   batch size and concurrency; its time is only its write calls.
+* CPU: the processor time the database's process (and, for ours, the service's)
+  spent during each side, per row or event: on a machine shared with other work it
+  varies far less than the rates, which fall with the load (Linux only).
 """
 
 from __future__ import annotations
@@ -117,6 +120,15 @@ def bodies(events: int, batch: int, users: int, seed: int, tag: str = "run") -> 
     ]
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system processor time of a process so far (0 where /proc is not there)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Ingestion:
     events: int
@@ -125,6 +137,8 @@ class Ingestion:
     request_ms: list[float]
     delays_ms: list[float]
     dropped: int
+    database_cpu_s: float = 0.0
+    service_cpu_s: float = 0.0
 
 
 async def ingest(url: str, payloads: list[str], clients: int) -> Ingestion:
@@ -197,7 +211,7 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
     say(f"work dir {work}")
     payloads = bodies(args.events, args.batch, args.users, args.seed)
-    with neo4j_database(args, work) as (uri, _):
+    with neo4j_database(args, work) as (uri, database_pid):
         graph = connect(uri)
         try:
             await migrate(graph)
@@ -205,13 +219,13 @@ async def main(args: argparse.Namespace) -> None:
             rows = floor_rows(args.events, args.batch)
             await floor(graph, rows[:10], 1)  # warm-up: Cypher compiled, caches filled
             await wipe(graph)
+            floor_cpu = cpu_seconds(database_pid)
             floor_s = await floor(graph, rows, args.clients)
+            floor_cpu = cpu_seconds(database_pid) - floor_cpu
             say(f"floor: {args.events / floor_s:,.0f} rows/s")
-            runs: dict[str, Ingestion] = {}
-            for journeys in JOURNEYS[args.journeys]:
-                await wipe(graph)
-                runs[journeys] = await serve_and_ingest(args, uri, work, payloads, journeys)
-                say(f"{journeys}: {runs[journeys].events / runs[journeys].seconds:,.0f} events/s")
+            await wipe(graph)
+            ours = await serve_and_ingest(args, uri, work, payloads, database_pid)
+            say(f"ours: {ours.events / ours.seconds:,.0f} events/s")
             counts = await graph.query(
                 "MATCH (t:Touchpoint) WITH count(t) AS touchpoints "
                 "MATCH (c:Customer) RETURN touchpoints, count(c) AS customers"
@@ -220,17 +234,13 @@ async def main(args: argparse.Namespace) -> None:
                 await wipe(graph)
         finally:
             await graph.close()
-    report(args, floor_s, runs, counts[0])
-
-
-JOURNEYS = {"append": ["append"], "rebuild": ["rebuild"], "both": ["rebuild", "append"]}
+    report(args, (floor_s, floor_cpu), ours, counts[0])
 
 
 async def serve_and_ingest(
-    args: argparse.Namespace, uri: str, work: Path, payloads: list[str], journeys: str
+    args: argparse.Namespace, uri: str, work: Path, payloads: list[str], database_pid: int | None
 ) -> Ingestion:
-    """Start the service (journeys kept by appending, or by the full rebuild), warm it,
-    then time the ingestion of every payload."""
+    """Start the service, warm it, then time the ingestion of every payload."""
     port = free_port()
     env = child_env(uri)
     env["ORGGRAPH_TRACKING_WRITE_KEYS"] = json.dumps({WRITE_KEY: "website"})
@@ -239,22 +249,27 @@ async def serve_and_ingest(
     env["ORGGRAPH_QUERY_TIMEOUT_S"] = "300"
     # A group commit publishes up to 500 events at once: the watcher keeps them all.
     env["ORGGRAPH_EVENTS_QUEUE_SIZE"] = "100000"
-    env["BENCH_JOURNEYS"] = journeys
     command = [sys.executable, "-m", "uvicorn", "bench.tracking_serve:app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    log = work / f"service-{journeys}.log"
+    log = work / "service.log"
     with child(command, env, ROOT, log) as process:
         url = f"http://127.0.0.1:{port}"
         await wait_http(url + "/readyz", process, log)
         warm = bodies(args.batch * 10, args.batch, args.users, args.seed + 1, "warm")
         await ingest(url, warm, 1)
-        return await ingest(url, payloads, args.clients)
+        database_cpu, service_cpu = cpu_seconds(database_pid), cpu_seconds(process.pid)
+        ours = await ingest(url, payloads, args.clients)
+        ours.database_cpu_s = cpu_seconds(database_pid) - database_cpu
+        ours.service_cpu_s = cpu_seconds(process.pid) - service_cpu
+        return ours
 
 
 def report(
-    args: argparse.Namespace, floor_s: float, runs: dict[str, Ingestion], record: Any
+    args: argparse.Namespace, floor_run: tuple[float, float], ours: Ingestion, record: Any
 ) -> None:
+    floor_s, floor_cpu = floor_run
     floor_rate = args.events / floor_s
+    rate = ours.events / ours.seconds
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(
         "load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -266,23 +281,25 @@ def report(
     print("| run | events/s | of the floor | wall time | p50 request | p95 request |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| floor: UNWIND ... CREATE | {floor_rate:,.0f} | 100% | {floor_s:.1f} s | | |")
-    for journeys, ours in runs.items():
-        rate = ours.events / ours.seconds
-        print(
-            f"| POST /v1/batch, journeys by {journeys} | {rate:,.0f} | {rate / floor_rate:.0%} | "
-            f"{ours.seconds:.1f} s | {percentile(ours.request_ms, 0.5):.0f} ms | "
-            f"{percentile(ours.request_ms, 0.95):.0f} ms |"
-        )
-    for journeys, ours in runs.items():
-        print(
-            f"\n{journeys}: send -> touchpointAdded: p50 {percentile(ours.delays_ms, 0.5):.0f} ms, "
-            f"p95 {percentile(ours.delays_ms, 0.95):.0f} ms, "
-            f"max {max(ours.delays_ms, default=0):.0f} ms over {len(ours.delays_ms):,} events "
-            f"({ours.dropped} dropped by the subscriber); accepted {ours.events:,}, "
-            f"rejected {ours.rejected}"
-        )
     print(
-        f"graph after the last run: "
+        f"| POST /v1/batch | {rate:,.0f} | {rate / floor_rate:.0%} | {ours.seconds:.1f} s | "
+        f"{percentile(ours.request_ms, 0.5):.0f} ms | {percentile(ours.request_ms, 0.95):.0f} ms |"
+    )
+    print(
+        f"\nsend -> touchpointAdded: p50 {percentile(ours.delays_ms, 0.5):.0f} ms, "
+        f"p95 {percentile(ours.delays_ms, 0.95):.0f} ms, "
+        f"max {max(ours.delays_ms, default=0):.0f} ms over {len(ours.delays_ms):,} events "
+        f"({ours.dropped} dropped by the subscriber); accepted {ours.events:,}, "
+        f"rejected {ours.rejected}"
+    )
+    database_us = ours.database_cpu_s / max(ours.events, 1) * 1e6
+    service_us = ours.service_cpu_s / max(ours.events, 1) * 1e6
+    print(
+        f"CPU per event: database {database_us:,.0f} us + service {service_us:,.0f} us; "
+        f"floor: database {floor_cpu / args.events * 1e6:,.0f} us per row"
+    )
+    print(
+        f"graph after the run: "
         f"{record['touchpoints']:,} touchpoints, {record['customers']:,} customers"
     )
 
@@ -297,12 +314,6 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--heap", default="1g")
     parser.add_argument("--pagecache", default="512m")
     parser.add_argument("--keep", action="store_true", help="keep the data of the run")
-    parser.add_argument(
-        "--journeys",
-        choices=sorted(JOURNEYS),
-        default="both",
-        help="keep journeys by appending, by the full rebuild, or measure both in one run",
-    )
     return parser.parse_args()
 
 

@@ -9,7 +9,6 @@ uvicorn bench.tracking_serve:app --factory --host 127.0.0.1 --port 8000
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from starlette.responses import JSONResponse
 
 from orggraph.app import create_app
 from orggraph.events import Broker
-from orggraph.graph import writes
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
 
@@ -49,16 +47,14 @@ class Watcher:
 
 
 def app() -> Starlette:
-    # The bench measures the journey append against the full rebuild in one run.
-    writes.JOURNEY_APPEND = os.environ.get("BENCH_JOURNEYS", "append") == "append"
     watcher = Watcher()
-    hooks: list[Any] = []
-    application = create_app(Settings(), on_startup=hooks)
-    broker: Broker = application.state.orggraph.broker
+    brokers: list[Broker] = []
 
     async def start(_: Graph, __: Settings) -> None:
-        watcher.task = asyncio.get_running_loop().create_task(watcher.watch(broker))
+        watcher.task = asyncio.get_running_loop().create_task(watcher.watch(brokers[0]))
 
-    hooks.append(start)
+    # The hook list is given whole: create_app keeps its own copy of an empty one.
+    application = create_app(Settings(), on_startup=[start])
+    brokers.append(application.state.orggraph.broker)
     application.router.add_route("/bench/latency", watcher.report, methods=["GET"])
     return application

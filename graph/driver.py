@@ -149,11 +149,11 @@ class Tx:
         self, query: LiteralString, **params: Any
     ) -> tuple[list[neo4j.Record], neo4j.SummaryCounters]:
         """The records of a statement that also writes, and what it wrote."""
-        note_query(query)
-        result = await self._tx.run(query, params)
-        records = [record async for record in result]
-        summary = await result.consume()
-        return records, summary.counters
+        with _sent(query):
+            result = await self._tx.run(query, params)
+            records = [record async for record in result]
+            summary = await result.consume()
+            return records, summary.counters
 
     async def run(self, query: LiteralString, **params: Any) -> neo4j.SummaryCounters:
         with _sent(query):

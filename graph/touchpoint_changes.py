@@ -22,16 +22,41 @@ REF_TYPES: tuple[str, ...] = tuple(sorted({ref.spec.type for ref in REFS["Touchp
 REF_KINDS = frozenset(ref.relationship for ref in REFS["Touchpoint"].values())
 """The relationship kinds of a touchpoint's references."""
 
-TOUCHPOINT_STATES: LiteralString = """
-UNWIND $ids AS id
-OPTIONAL MATCH (t:Touchpoint {id: id})
-RETURN id, CASE WHEN t IS NULL THEN null ELSE {
-  properties: properties(t),
-  refs: COLLECT { MATCH (t)-[r]-(x) WHERE type(r) IN $refTypes
-                  RETURN type(r) + ':' + x.id AS ref ORDER BY ref }
-} END AS state
-"""
+
+def touchpoint_state_of(node: LiteralString) -> LiteralString:
+    """The state of the touchpoint bound to ``node`` (null when it is null): its properties
+    and its references (relationships of the types ``$refTypes``) as ``TYPE:id`` texts, in
+    order. Lean on purpose (texts, not maps): the touchpoint write computes it twice per
+    row in its ``MERGE`` statement."""
+    return (
+        "CASE WHEN " + node + " IS NULL THEN null ELSE {properties: properties(" + node + "), "
+        "refs: COLLECT { MATCH (" + node + ")-[r]-(x) WHERE type(r) IN $refTypes "
+        "RETURN type(r) + ':' + x.id AS ref ORDER BY ref }} END"
+    )
+
+
+TOUCHPOINT_STATES: LiteralString = (
+    "UNWIND $ids AS id OPTIONAL MATCH (t:Touchpoint {id: id}) "
+    "RETURN id, " + touchpoint_state_of("t") + " AS state"
+)
 """Each touchpoint's state (null when it does not exist), anchored on the id constraint."""
+
+
+def referenced(state: Mapping[str, Any] | None, rel_type: str) -> str | None:
+    """The id a touchpoint's state refers to by a relationship type (``HAD``: its customer)."""
+    prefix = rel_type + ":"
+    refs: Sequence[str] = (state or {}).get("refs") or []
+    return next((ref[len(prefix) :] for ref in refs if ref.startswith(prefix)), None)
+
+
+def touchpoint_event(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``touchpointAdded`` event of a touchpoint's state, as ``orggraph.events`` reads
+    it after a commit: its properties with its customer's and channel's ids."""
+    return {
+        **state["properties"],
+        "customerId": referenced(state, "HAD"),
+        "channelId": referenced(state, "VIA"),
+    }
 
 
 async def touchpoint_states(tx: Tx, ids: Iterable[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ chain, REACHED and LATEST are kept and a replay changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -160,13 +161,10 @@ class EventError:
     message_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "messageId": self.message_id,
-            "field": self.field,
-            "code": self.code,
-            "message": self.message,
-        }
+        """As the endpoint reports it: the fields, ``messageId`` spelled as Segment does."""
+        fields = dataclasses.asdict(self)
+        fields["messageId"] = fields.pop("message_id")
+        return fields
 
 
 class EventRefused(Exception):
@@ -491,54 +489,43 @@ RETURN a.id AS anonymousId, a.customerId AS customerId
 """
 """The known customer each already-linked anonymous id is."""
 
-EXISTING_TOUCHPOINTS: LiteralString = """
-UNWIND $ids AS id
-MATCH (t:Touchpoint {id: id})
-RETURN collect(t.id) AS ids
-"""
-"""Which of these touchpoints exist already (a re-sent event is not news)."""
-
-ENSURE_CUSTOMERS: LiteralString = """
-UNWIND $rows AS row
-MERGE (c:Customer {id: row.id})
-ON CREATE SET c.name = row.id, c.kind = 'PERSON'
-"""
-"""Customers the events name, created (as a person named by its id) when missing."""
-
-SET_CUSTOMER_TRAITS: LiteralString = """
-UNWIND $rows AS row
-MATCH (c:Customer {id: row.id})
-SET c += row.props
-"""
-"""Traits of identify calls (name, sealed email and its hash)."""
-
-ENSURE_CHANNELS: LiteralString = """
-UNWIND $rows AS row
-MERGE (ch:Channel {id: row.id})
-ON CREATE SET ch.name = row.name, ch.kind = row.kind, ch.online = true
-"""
-"""Each source's channel, created when missing (an existing one is left as it is)."""
-
-ENSURE_CAMPAIGNS: LiteralString = """
-UNWIND $rows AS row
-MERGE (c:Campaign {id: row.id})
-ON CREATE SET c.name = row.name, c.sourceKind = row.sourceKind
-"""
-"""Campaigns of utm parameters and referrers, created when missing."""
-
-LINK_ANONYMOUS_IDS: LiteralString = """
-UNWIND $rows AS row
-MERGE (a:TrackingAlias {id: row.anonymousId})
-SET a.customerId = row.customerId
-"""
-"""Remember which known customer an anonymous id is (later anonymous events go there)."""
-
-TOUCHPOINTS_OF_VISITORS: LiteralString = """
-UNWIND $rows AS row
+WRITE_TRACKING_ROWS: LiteralString = """
+CALL () {
+  UNWIND $customers AS row
+  MERGE (c:Customer {id: row.id})
+  ON CREATE SET c.name = row.id, c.kind = 'PERSON'
+}
+CALL () {
+  UNWIND $channels AS row
+  MERGE (ch:Channel {id: row.id})
+  ON CREATE SET ch.name = row.name, ch.kind = row.kind, ch.online = true
+}
+CALL () {
+  UNWIND $campaigns AS row
+  MERGE (c:Campaign {id: row.id})
+  ON CREATE SET c.name = row.name, c.sourceKind = row.sourceKind
+}
+CALL () {
+  UNWIND $traits AS row
+  MATCH (c:Customer {id: row.id})
+  SET c += row.props
+}
+CALL () {
+  UNWIND $links AS row
+  MERGE (a:TrackingAlias {id: row.anonymousId})
+  SET a.customerId = row.customerId
+}
+UNWIND $visitors AS row
 MATCH (:Customer {id: row.visitorId})-[:HAD]->(t:Touchpoint)
 RETURN row.customerId AS customerId, t.id AS touchpointId
 """
-"""The touchpoints of the anonymous visitors being merged, with their new customer."""
+"""Everything of a group of requests but its touchpoints, in one statement: the customers
+the events name (created, as a person named by its id, when missing), each source's
+channel and the campaigns of utm parameters and referrers (created when missing; an
+existing one is left as it is), the traits of identify calls (name, sealed email and its
+hash), which known customer each linked anonymous id is (later anonymous events go
+there); it returns the touchpoints of the anonymous visitors being merged, with their
+new customer."""
 
 DELETE_EMPTY_VISITORS: LiteralString = """
 UNWIND $ids AS id
@@ -551,16 +538,12 @@ DELETE c
 # --- the transaction -------------------------------------------------------------------
 
 
-@dataclass
-class TrackingResult:
-    summary: WriteSummary
-    new_touchpoint_ids: list[str]
-
-
-async def write_tracked(tx: Tx, batch: TrackedBatch, mapping: TrackingMapping) -> TrackingResult:
-    """Write one request's rows in ``tx``: customers, channels, campaigns, links and
-    merges, then the touchpoints through the shared write path."""
-    summary = WriteSummary()
+async def write_tracked(tx: Tx, batch: TrackedBatch, mapping: TrackingMapping) -> WriteSummary:
+    """Write one group's rows in ``tx``: customers, channels, campaigns, traits and links
+    (``WRITE_TRACKING_ROWS``), the merge of linked visitors, then the touchpoints through
+    the shared write path. A re-sent event (same messageId) is the same touchpoint: sent
+    again unchanged it changes nothing and is not news; sent with other content it is
+    updated (the last one sent wins) and reported again, as an upsert of it would be."""
     known = await _resolve(tx, batch)
     records = [
         touch.record.model_copy(
@@ -575,24 +558,33 @@ async def write_tracked(tx: Tx, batch: TrackedBatch, mapping: TrackingMapping) -
         all_traits.setdefault(_customer(None, anonymous_id, known, mapping), {}).update(props)
     for record in records:  # model_copy does not mark the field as set
         record.model_fields_set.add("customer_id")
-    ids = [r.id for r in records]
-    existing = set((await tx.single(EXISTING_TOUCHPOINTS, ids=ids) or {"ids": []})["ids"])
     customers = {str(r.customer_id) for r in records} | set(all_traits) | set(batch.links.values())
-    summary.add(await tx.run(ENSURE_CUSTOMERS, rows=[{"id": c} for c in sorted(customers)]))
-    summary.add(await tx.run(ENSURE_CHANNELS, rows=list(batch.channels.values())))
-    summary.add(await tx.run(ENSURE_CAMPAIGNS, rows=list(batch.campaigns.values())))
-    traits = [
-        {"id": cid, "props": seal_properties(tx.personal, "Customer", cid, props)}
-        for cid, props in all_traits.items()
-        if props
+    links = sorted(batch.links.items())
+    visitors = [
+        {"visitorId": mapping.anonymous_customer(a), "customerId": c}
+        for a, c in links
+        if mapping.anonymous_customer(a) != c
     ]
-    if traits:
-        summary.add(await tx.run(SET_CUSTOMER_TRAITS, rows=traits))
-    if batch.links:
-        summary.merge(await _merge_visitors(tx, batch.links, mapping))
+    moved, counters = await tx.records_and_counters(
+        WRITE_TRACKING_ROWS,
+        customers=[{"id": c} for c in sorted(customers)],
+        channels=list(batch.channels.values()),
+        campaigns=list(batch.campaigns.values()),
+        traits=[
+            {"id": cid, "props": seal_properties(tx.personal, "Customer", cid, props)}
+            for cid, props in all_traits.items()
+            if props
+        ],
+        links=[{"anonymousId": a, "customerId": c} for a, c in links],
+        visitors=visitors,
+    )
+    summary = WriteSummary()
+    summary.add(counters)
+    if visitors:
+        summary.merge(await _merge_visitors(tx, visitors, moved))
     if records:
         summary.merge(await write_touchpoints(tx, records))
-    return TrackingResult(summary, [i for i in ids if i not in existing])
+    return summary
 
 
 async def _resolve(tx: Tx, batch: TrackedBatch) -> dict[str, str]:
@@ -620,17 +612,11 @@ def _customer(
 
 
 async def _merge_visitors(
-    tx: Tx, links: Mapping[str, str], mapping: TrackingMapping
+    tx: Tx, visitors: Sequence[Mapping[str, str]], moved: Sequence[Any]
 ) -> WriteSummary:
+    """Move the visitors' touchpoints (``moved``) to their customers, whose journeys are
+    rebuilt in time order, then delete the emptied visitors."""
     summary = WriteSummary()
-    rows = [{"anonymousId": a, "customerId": c} for a, c in sorted(links.items())]
-    summary.add(await tx.run(LINK_ANONYMOUS_IDS, rows=rows))
-    visitors = [
-        {"visitorId": mapping.anonymous_customer(a), "customerId": c}
-        for a, c in sorted(links.items())
-        if mapping.anonymous_customer(a) != c
-    ]
-    moved = await tx.records(TOUCHPOINTS_OF_VISITORS, rows=visitors)
     if moved:
         had = [{"from": r["customerId"], "to": r["touchpointId"], "props": {}} for r in moved]
         summary.merge(

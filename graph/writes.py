@@ -44,7 +44,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
 )
 from orggraph.graph.personal import seal_properties
-from orggraph.graph.touchpoint_changes import changed, touchpoint_states
+from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 2_000
@@ -62,6 +62,9 @@ class WriteSummary:
     rows: int = 0
     changed_touchpoints: list[str] = dataclasses.field(default_factory=list)
     """Touchpoints whose state the write changed (graph/touchpoint_changes.py)."""
+    changed_states: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Their states after the write, where the write computed them (``write_touchpoints``):
+    their events need no read after the commit (``orggraph.events.touchpoint_event``)."""
 
     def add(self, counters: Any) -> None:
         self.nodes_created += counters.nodes_created
@@ -76,6 +79,7 @@ class WriteSummary:
         self.properties_set += other.properties_set
         self.rows += other.rows
         self.changed_touchpoints += other.changed_touchpoints
+        self.changed_states.update(other.changed_states)
 
     @classmethod
     def total(cls, summaries: Iterable[WriteSummary]) -> WriteSummary:
@@ -210,6 +214,17 @@ _SLOTS: tuple[LiteralString, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8"
 assert all(len(refs) <= len(_SLOTS) for refs in REFS.values())
 
 
+def _ref_clauses(label: LiteralString) -> LiteralString:
+    """The references a ``merge_with_refs_query`` row sets on the record ``a``."""
+    clauses: LiteralString = ""
+    for slot, (field, ref) in zip(_SLOTS, REFS.get(label, {}).items(), strict=False):
+        props = "row.refProps[" + slot + "]" if (label, field) in REF_PROPERTIES else None
+        clauses += replace_ref_clause(
+            ref, "row.refs[" + slot + "]", props, "row.given[" + slot + "]"
+        )
+    return clauses
+
+
 @functools.cache
 def merge_with_refs_query(label: LiteralString) -> LiteralString:
     """One statement for a batch of records: each merged by id with the references its row
@@ -220,11 +235,24 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
         "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) SET a += row.props"
     )
     if REFS.get(label):
-        query += " WITH a, row"
-    for slot, (field, ref) in zip(_SLOTS, REFS.get(label, {}).items(), strict=False):
-        props = "row.refProps[" + slot + "]" if (label, field) in REF_PROPERTIES else None
-        query += replace_ref_clause(ref, "row.refs[" + slot + "]", props, "row.given[" + slot + "]")
+        query += " WITH a, row" + _ref_clauses(label)
     return query
+
+
+MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
+    "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
+    "WITH row, " + touchpoint_state_of("was") + " AS before "
+    "MERGE (a:Touchpoint {id: row.id}) SET a += row.props WITH a, row, before"
+    + _ref_clauses("Touchpoint")
+    + " RETURN row.id AS id, before, "
+    + touchpoint_state_of("a")
+    + " AS after"
+)
+"""``merge_with_refs_query`` for touchpoints, returning each one's state before and after
+the statement (``touchpoint_state_of``, what ``touchpoint_states`` reads): the write gets
+the states its journeys and change events need from the nodes it holds, instead of from
+two more round trips. Rows concern distinct touchpoints and a row writes only its own
+touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
 @functools.cache
@@ -255,7 +283,6 @@ DELETE r
 REBUILD_JOURNEY_CHAINS: LiteralString = """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
-SET c._LOCK_ = true
 REMOVE c._LOCK_
 WITH c
 CALL (c) {
@@ -279,8 +306,10 @@ CALL (c) {
 
 Only wrong NEXT relationships are removed and only missing ones created, so a
 replayed batch changes nothing. Anchored on the Customer id constraint. The
-customer is write-locked first (Neo4j's explicit-lock idiom) so that a concurrent
-append (``APPEND_TO_JOURNEYS``) waits for the rebuild, and the other way round.
+customer is write-locked first so that a concurrent append (``APPEND_TO_JOURNEYS``)
+waits for the rebuild, and the other way round: removing a property takes the node's
+write lock (held to the commit) even when the property is absent, as ``_LOCK_`` always
+is, so the lock writes nothing and counts in no counter.
 """
 
 
@@ -344,7 +373,6 @@ the chain: a replay creates and deletes nothing.
 APPEND_TO_JOURNEYS: LiteralString = """
 UNWIND $appends AS append
 MATCH (c:Customer {id: append.customerId})
-SET c._LOCK_ = true
 REMOVE c._LOCK_
 WITH c, append
 CALL (append) {
@@ -395,10 +423,6 @@ The customers where that does not hold are returned, untouched, for the full reb
 The customer is write-locked before its LATEST is read, so that two transactions
 appending to one customer queue instead of both linking from the same LATEST.
 """
-
-JOURNEY_APPEND = True
-"""Whether ``maintain_journeys`` may append (else every journey is rebuilt whole): off
-only to measure or check the append against the full rebuild (bench, tests)."""
 
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
 UNWIND $ids AS id
@@ -456,13 +480,25 @@ async def write_records(tx: Tx, label: LiteralString, records: Sequence[Record])
 async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
     """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
     touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
-    and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``)."""
-    ids = [r.id for r in records]
-    before = await touchpoint_states(tx, ids)
-    summary = await _write_nodes(tx, "Touchpoint", records)
-    after = await touchpoint_states(tx, ids)
+    and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``).
+
+    Three round trips whatever the batch's size: the references checked, the touchpoints
+    merged with their states before and after (``MERGE_TOUCHPOINTS_WITH_STATES``, the
+    states ``touchpoint_states`` would read), the journeys appended to."""
+    summary = WriteSummary(rows=len(records))
+    if not records:
+        return summary
+    await require_existing_refs(tx, "Touchpoint", records)
+    rows = [_node_row(tx, "Touchpoint", r) for r in records]
+    found, counters = await tx.records_and_counters(
+        MERGE_TOUCHPOINTS_WITH_STATES, rows=rows, refTypes=list(REF_TYPES)
+    )
+    summary.add(counters)
+    before = {r["id"]: r["before"] for r in found}
+    after = {r["id"]: r["after"] for r in found}
     summary.merge(await maintain_journeys(tx, before, after))
     summary.changed_touchpoints = changed(before, after)
+    summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
     return summary
 
 
@@ -470,12 +506,6 @@ def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """What of a touchpoint's state its journey depends on: its time, customer and step."""
     refs = [ref for ref in state["refs"] if ref.startswith(("HAD:", "AT_STEP:"))]
     return state["properties"].get("at"), refs
-
-
-def _customer_in(state: Mapping[str, Any] | None) -> str | None:
-    if state is None:
-        return None
-    return next((ref[4:] for ref in state["refs"] if ref.startswith("HAD:")), None)
 
 
 async def maintain_journeys(
@@ -494,22 +524,20 @@ async def maintain_journeys(
         old = before.get(touchpoint_id)
         if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
             continue
-        customer = _customer_in(state)
+        customer = referenced(state, "HAD")
         if old is None:
             if customer is not None:
                 appends.setdefault(customer, []).append(touchpoint_id)
             continue
         moved.append(touchpoint_id)
-        rebuild |= {c for c in (customer, _customer_in(old)) if c is not None}
+        rebuild |= {c for c in (customer, referenced(old, "HAD")) if c is not None}
     summary = WriteSummary()
     appending = sorted(c for c in appends if c not in rebuild)
-    if appending and JOURNEY_APPEND:
+    if appending:
         rows = [{"customerId": c, "ids": appends[c]} for c in appending]
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
         rebuild |= set(records[0]["outOfOrder"]) if records else set()
-    else:
-        rebuild |= set(appending)
     summary.merge(await rebuild_chains(tx, rebuild, moved))
     return summary
 

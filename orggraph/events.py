@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, LiteralString
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.touchpoint_changes import touchpoint_event
 
 if TYPE_CHECKING:
     from orggraph.graph.kpis import KpiComputation
@@ -184,6 +185,18 @@ async def publish_touchpoints(graph: Graph, broker: Broker | None, ids: Sequence
         return
     records = await graph.query(TOUCHPOINT_EVENTS, ids=list(ids))
     publish_after_commit(broker, "touchpointAdded", (dict(r["touchpoint"]) for r in records))
+
+
+def publish_changed_states(broker: Broker | None, summary: WriteSummary) -> None:
+    """``touchpointAdded`` for the touchpoints a committed write changed, from their states
+    after the write (``WriteSummary.changed_states``: no read). A write that changes no
+    touchpoint after ``write_touchpoints`` in its transaction may use it."""
+    if broker is None or not broker.wants("touchpointAdded"):
+        return
+    states = summary.changed_states
+    publish_after_commit(
+        broker, "touchpointAdded", (touchpoint_event(states[i]) for i in sorted(states))
+    )
 
 
 async def publish_write(info: Any, summary: WriteSummary) -> None:

@@ -6,7 +6,8 @@ the user name and an empty password, or ``writeKey`` in the body (what analytics
 sends, as a CORS-simple ``text/plain`` request). Its events are validated one by one
 (``graph.tracking.map_batch``): the good ones are written in one transaction
 (``graph.tracking.write_tracked``), the bad ones reported by index, field and code.
-After the commit, ``touchpointAdded`` is published for the touchpoints that are new.
+After the commit, ``touchpointAdded`` is published for the touchpoints the write changed
+(new ones, and re-sent ones whose content changed), from the states the write computed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from orggraph.errors import (
     PayloadTooLargeError,
     UnauthenticatedError,
 )
-from orggraph.events import Broker, publish_touchpoints
+from orggraph.events import Broker, publish_changed_states
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import record_batch
 from orggraph.graph.model import TouchpointType
@@ -41,11 +42,11 @@ from orggraph.graph.tracking import (
     EVENT_KINDS,
     TrackedBatch,
     TrackingMapping,
-    TrackingResult,
     map_batch,
     now,
     write_tracked,
 )
+from orggraph.graph.writes import WriteSummary
 from orggraph.http_security import decode_json_object
 from orggraph.settings import Settings
 
@@ -148,13 +149,13 @@ class TrackingApi:
 
         sources = ", ".join(sorted({b.source for b in batches}))
 
-        async def work(tx: Tx) -> TrackingResult:
-            result = await write_tracked(tx, merged, self.mapping)
-            await record_batch(tx, "track", "tracking", "Touchpoint", result.summary, sources)
-            return result
+        async def work(tx: Tx) -> WriteSummary:
+            summary = await write_tracked(tx, merged, self.mapping)
+            await record_batch(tx, "track", "tracking", "Touchpoint", summary, sources)
+            return summary
 
-        result = await graph.write(work)
-        await publish_touchpoints(graph, self.broker(), result.new_touchpoint_ids)
+        # The touchpoints' states after the write are their events: no read after the commit.
+        publish_changed_states(self.broker(), await graph.write(work))
 
     def source_of(self, authorization: str | None, body_key: Any) -> str:
         """The source whose write key the request carries (Basic user name, or writeKey)."""

@@ -15,7 +15,11 @@ from segment.analytics.client import Client  # type: ignore[import-untyped]
 from starlette.testclient import TestClient
 
 from orggraph.app import create_app
-from orggraph.graph.driver import Graph
+from orggraph.events import TOUCHPOINT_EVENTS
+from orggraph.graph.driver import Graph, recording
+from orggraph.graph.touchpoint_changes import touchpoint_event
+from orggraph.graph.tracking import TrackingMapping, map_batch, now, write_tracked
+from orggraph.graph.writes import WriteSummary
 from orggraph.settings import Settings
 from tests.served import Served, receive, send
 
@@ -168,6 +172,85 @@ async def test_a_resent_batch_changes_nothing(client: TestClient, graph: Graph) 
     after = await graph.query("MATCH (n) RETURN n.id AS id, properties(n) AS p ORDER BY id")
     assert [dict(r) for r in after] == [dict(r) for r in props_before]
     assert await chain(graph, "u1") == ["website:m1", "website:m2", "website:m4"]
+
+
+async def write_events(graph: Graph, events: Sequence[dict[str, Any]]) -> WriteSummary:
+    """The events written as the endpoint writes a group: mapped, then one transaction."""
+    batch, errors = map_batch(events, "website", TrackingMapping(), now())
+    assert errors == []
+    return await graph.write(lambda tx: write_tracked(tx, batch, TrackingMapping()))
+
+
+async def test_a_resent_event_is_news_again_only_when_its_content_changed(graph: Graph) -> None:
+    """A messageId sent again is the same touchpoint: unchanged, nothing is written or
+    reported; with other content, the touchpoint takes it (the last sent wins) and is
+    reported again, as an upsert of it would be."""
+    first = page("m1", "2024-03-01T10:00:00Z", anonymousId="a1", name="/pricing")
+    assert (await write_events(graph, [first])).changed_touchpoints == ["website:m1"]
+    nodes = await counts(graph)
+    again = await write_events(graph, [first])
+    assert again.changed_touchpoints == []
+    assert (again.nodes_created, again.relationships_created, again.relationships_deleted) == (
+        0,
+        0,
+        0,
+    )
+    edited = await write_events(graph, [{**first, "name": "/docs"}])
+    assert edited.changed_touchpoints == ["website:m1"]
+    assert await counts(graph) == nodes
+    stored = await graph.query("MATCH (t:Touchpoint) RETURN t.id AS id, t.activity AS activity")
+    assert [dict(r) for r in stored] == [{"id": "website:m1", "activity": "/docs"}]
+
+
+async def test_a_group_costs_the_same_round_trips_whatever_its_size(graph: Graph) -> None:
+    """Visitors, users, an identify merging a visitor who has touchpoints, traits and a
+    campaign: the same statements for 3 events of each kind as for 30."""
+
+    def events(tag: str, n: int) -> list[dict[str, Any]]:
+        at = "2024-03-01T10:00:00Z"
+        later = "2024-03-01T11:00:00Z"
+        return [
+            *(page(f"{tag}v{i}", at, anonymousId=f"{tag}a{i}") for i in range(n)),
+            *(
+                track(f"{tag}u{i}", later, userId=f"{tag}u{i}", context={"campaign": {"name": "S"}})
+                for i in range(n)
+            ),
+            *(
+                {"type": "identify", "messageId": f"{tag}i{i}", "timestamp": later}
+                | {"userId": f"{tag}u{i}", "anonymousId": f"{tag}a{i}", "traits": {"name": "N"}}
+                for i in range(n)
+            ),
+        ]
+
+    statements: list[int] = []
+    for tag, n in (("small", 3), ("large", 30)):
+        await write_events(graph, events(tag, n)[:n])  # the visitors, who are then merged
+        with recording() as log:
+            await write_events(graph, events(tag, n)[n:])
+        statements.append(log.count)
+    # the tracking rows; the merge (customers of the moved touchpoints, their HAD, three
+    # journey rebuilds, the emptied visitors); the touchpoints (checks, merge, append)
+    assert statements == [10, 10]
+
+
+async def test_the_event_of_a_written_state_is_the_event_read_after_the_commit(
+    graph: Graph,
+) -> None:
+    """``touchpointAdded`` built from a state the write computed is what the read after
+    the commit (``publish_touchpoints``) gives."""
+    written = await write_events(
+        graph,
+        [
+            track("m1", "2024-03-01T10:00:00Z", userId="u1", properties={"revenue": 12.5}),
+            page(
+                "m2", "2024-03-01T10:01:00Z", anonymousId="a1", context={"campaign": {"name": "X"}}
+            ),
+        ],
+    )
+    read = await graph.query(TOUCHPOINT_EVENTS, ids=written.changed_touchpoints)
+    assert [touchpoint_event(written.changed_states[i]) for i in written.changed_touchpoints] == [
+        dict(r["touchpoint"]) for r in read
+    ]
 
 
 # --- the mapping ------------------------------------------------------------------------
