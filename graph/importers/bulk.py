@@ -12,9 +12,13 @@ module writes each batch with a handful of ``UNWIND`` statements instead:
   kinds replace the record's previous one), after counting the rows missing an end;
 * touchpoints: one statement that merges the node and every single-valued
   reference it sets (customer, channel, campaign, team, person, step), each by
-  the write layer's ``replace_ref_clause``;
-* the journey chain: ``rebuild_chains`` of the write layer for the customers
-  the batch touches, before and after (a touchpoint may have moved), in the
+  the write layer's ``replace_ref_clause``; touchpoints the caller knows to be
+  new (the mapping import reads which exist) by a lighter one with nothing to
+  replace;
+* the journeys: new touchpoints appended after their customers' LATEST by the
+  write layer's ``APPEND_TO_JOURNEYS``; for the others (and the customers the
+  append refuses), ``rebuild_chains`` of the write layer for the customers the
+  batch touches, before and after (a touchpoint may have moved); all in the
   same transaction (so a batch is never left with a half-built chain).
 
 The write semantics are the write layer's: rows are validated by the model's
