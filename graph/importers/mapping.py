@@ -127,14 +127,15 @@ class ValueSpec(Strict):
 
     def translate(self, text: str, column: str) -> Any:
         """``text`` through the value map (no map: unchanged); raises BadRow if unmapped."""
-        if self._table is None:
+        table = self._table  # a private attribute: read once (pydantic's slow path)
+        if table is None:
             return text
-        if text in self._table:
-            return self._table[text]
-        if "*" in self._table:
-            return self._table["*"]
+        if text in table:
+            return table[text]
+        if "*" in table:
+            return table["*"]
         name = f"value map {self.map!r}" if isinstance(self.map, str) else "the value map"
-        shown = ", ".join(repr(k) for k in list(self._table)[:8])
+        shown = ", ".join(repr(k) for k in list(table)[:8])
         raise BadRow(column, f"{text!r} is not in {name} (it has {shown})")
 
     def columns(self) -> list[str]:
@@ -562,7 +563,8 @@ def convert(spec: ValueSpec, row: Mapping[str, Any]) -> Any:
             if _empty(row.get(name)):
                 return _missing(spec, name)
             values[name] = str(row[name]).strip()
-        return spec.translate(spec.template.format_map(values), names[0] if names else "")
+        text = spec.template.format_map(values)
+        return text if spec.map is None else spec.translate(text, names[0] if names else "")
     assert spec.column is not None
     raw = row.get(spec.column)
     if _empty(raw):
