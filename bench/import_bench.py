@@ -31,10 +31,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 from orggraph.database import open_graph
 from orggraph.graph.driver import Graph, Tx
@@ -48,6 +48,7 @@ from orggraph.graph.model import TouchpointRecord
 from orggraph.graph.seed import generate_customers, seed_organisation
 from orggraph.settings import Settings
 
+R = TypeVar("R")
 FLOOR = "UNWIND $rows AS row CREATE (t:Touchpoint) SET t = row"
 # The same plain CREATE with ``at`` sent as two integers, the encoding the importers
 # use (the driver's packing of zoned datetimes is slow): the floor with that client
@@ -58,6 +59,25 @@ FLOOR_EPOCH = (
     "t.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs})"
 )
 WIPE = "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+async def under_load(work: Awaitable[R]) -> tuple[R, str]:
+    """``work``'s result and the machine's 1-minute load average during it (lowest-highest
+    of samples every 10 s): the figures of a shared machine only compare within a run."""
+    samples = [os.getloadavg()[0]]
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(10)
+            samples.append(os.getloadavg()[0])
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result = await work
+    finally:
+        sampler.cancel()
+    samples.append(os.getloadavg()[0])
+    return result, f"{min(samples):.1f}-{max(samples):.1f}"
 
 
 def say(line: str) -> None:
@@ -225,12 +245,12 @@ async def bench_mapping(graph: Graph, rows: int, seed: int, batch: int) -> dict[
             for line, row in read_source(source, mapping.base)
         ]
         await wipe(graph)
-        count, floor_s = await floor(graph, chunked(lines, batch))
+        (count, floor_s), floor_load = await under_load(floor(graph, chunked(lines, batch)))
         del lines
         await wipe(graph)
         say(f"mapping import, {rows:,} rows")
         started = time.perf_counter()
-        result = await run_mapping(graph, mapping, batch_size=batch, progress=say)
+        result, load = await under_load(run_mapping(graph, mapping, batch_size=batch, progress=say))
         took_s = time.perf_counter() - started
     assert result.rows_imported == count + 7, (result.rows_imported, count)  # + 7 channels
     return {
@@ -243,6 +263,7 @@ async def bench_mapping(graph: Graph, rows: int, seed: int, batch: int) -> dict[
         "floor_seconds": floor_s,
         "relationships": result.writes.relationships_created,
         "nodes": sum(len(c.created) for c in result.labels.values()),
+        "load": f"floor {floor_load}, import {load}",
     }
 
 
@@ -277,6 +298,9 @@ async def main(args: argparse.Namespace) -> None:
             f"{r['rate'] / r['floor_epoch']:.0%} | {r['seconds']:.1f} s | "
             f"{r['nodes']:,} + {r['relationships']:,} |"
         )
+    for r in results:
+        if "load" in r:
+            print(f"\n{r['what']}: 1-minute load average (lowest-highest) {r['load']}")
 
 
 if __name__ == "__main__":

@@ -625,6 +625,27 @@ async def test_a_committed_batch_whose_answer_was_lost_is_retried_and_counted_on
     assert await rows_of(graph, "MATCH (t:Touchpoint) RETURN count(t) AS n") == [
         (len(truth.good_leads) + len(truth.good_deals),)
     ]
+    # The journeys are those of one clean write: the committed attempt appended the new
+    # touchpoints, its retry found them there and linked nothing twice.
+    leads, deals = len(truth.good_leads), len(truth.good_deals)
+    assert await rows_of(graph, LINKS) == [(leads + deals, deals)]
+    assert await rows_of(graph, JOURNEY_ENDS) == [(leads, deals, deals)]
+
+
+LINKS: LiteralString = """
+RETURN count { (:Customer)-[:HAD]->(:Touchpoint) } AS had,
+       count { (:Touchpoint)-[:NEXT]->(:Touchpoint) } AS next
+"""
+
+JOURNEY_ENDS: LiteralString = """
+MATCH (c:Customer)
+RETURN sum(count { (c)-[:LATEST]->(:Touchpoint) }) AS latest,
+       sum(count { (c)-[:LATEST]->(:Touchpoint {activity: 'deal_won'}) }) AS wonLatest,
+       sum(count { (c)-[:HAD]->(:Touchpoint {activity: 'first_contact'})
+                   -[:NEXT]->(:Touchpoint {activity: 'deal_won'})<-[:HAD]-(c) }) AS contactThenWon
+"""
+"""Per customer summed: its LATEST touchpoints, those that are a won deal, and the NEXT
+from its first contact to its won deal."""
 
 
 async def test_a_batch_that_keeps_failing_is_given_up_saying_what_is_in(

@@ -12,9 +12,13 @@ module writes each batch with a handful of ``UNWIND`` statements instead:
   kinds replace the record's previous one), after counting the rows missing an end;
 * touchpoints: one statement that merges the node and every single-valued
   reference it sets (customer, channel, campaign, team, person, step), each by
-  the write layer's ``replace_ref_clause``;
-* the journey chain: ``rebuild_chains`` of the write layer for the customers
-  the batch touches, before and after (a touchpoint may have moved), in the
+  the write layer's ``replace_ref_clause``; touchpoints the caller knows to be
+  new (the mapping import reads which exist) by a lighter one with nothing to
+  replace;
+* the journeys: new touchpoints appended after their customers' LATEST by the
+  write layer's ``APPEND_TO_JOURNEYS``; for the others (and the customers the
+  append refuses), ``rebuild_chains`` of the write layer for the customers the
+  batch touches, before and after (a touchpoint may have moved); all in the
   same transaction (so a batch is never left with a half-built chain).
 
 The write semantics are the write layer's: rows are validated by the model's
@@ -58,6 +62,7 @@ from orggraph.graph.model import (
 from orggraph.graph.personal import PersonalData, seal_properties
 from orggraph.graph.touchpoint_changes import REF_KINDS, changed, touchpoint_ends, touchpoint_states
 from orggraph.graph.writes import (
+    APPEND_TO_JOURNEYS,
     WriteSummary,
     customers_of_touchpoints,
     merge_nodes_query,
@@ -194,6 +199,40 @@ row sets (``row.given``), by the write layer's rule (``replace_ref_clause``): a
 reference written again replaces the previous one, an unset one is left alone."""
 
 
+def _merge_new_touchpoints_query() -> LiteralString:
+    query: LiteralString = (
+        "UNWIND $rows AS row MERGE (a:Touchpoint {id: row.id}) "
+        "SET a += row.props, a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
+        "WITH a, row"
+    )
+    merges: LiteralString = ""
+    for field_name, ref in REFS["Touchpoint"].items():
+        key = _TOUCHPOINT_REF_KEYS[field_name]
+        end: LiteralString = "to_" + key
+        query += " OPTIONAL MATCH (" + end + ":" + ref.other_label + " {id: row." + key + "})"
+        link: LiteralString = (
+            "(a)-[:" + ref.spec.type + "]->(" + end + ")"
+            if ref.record_is_source
+            else "(" + end + ")-[:" + ref.spec.type + "]->(a)"
+        )
+        merges += (
+            " FOREACH (_ IN CASE WHEN "
+            + end
+            + " IS NULL THEN [] ELSE [1] END | MERGE "
+            + link
+            + ")"
+        )
+    return query + merges
+
+
+MERGE_NEW_TOUCHPOINTS: LiteralString = _merge_new_touchpoints_query()
+"""``MERGE_TOUCHPOINTS`` for touchpoints known not to exist before the batch: a new
+node has no reference to replace, so each one is merged without looking for an old
+one to delete (no subquery, no Eager barrier: about half the time). Still a MERGE of
+node and relationships, so a retried batch whose first attempt committed duplicates
+nothing (a retry writes the same rows, hence the same targets)."""
+
+
 # --- row shaping ---------------------------------------------------------------------
 
 
@@ -285,19 +324,39 @@ async def write_touchpoints(
     existing: Collection[str] | None = None,
     tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
-    """Upsert touchpoints with their references, then rebuild the chains of their customers,
-    former ones included (a touchpoint may have moved). Only the ``existing`` ids (None:
-    all) are looked up for a former customer: a new touchpoint has none."""
+    """Upsert touchpoints with their references and keep their customers' journeys.
+
+    ``existing``: the ids that may exist already (None: any may). The others are new:
+    merged without an old reference to replace (``MERGE_NEW_TOUCHPOINTS``) and appended
+    to their customers' journeys (the write layer's ``APPEND_TO_JOURNEYS``), which
+    leaves a customer whose new touchpoints come before its LATEST to the full rebuild.
+    The customers of touchpoints that may exist, former ones included (a touchpoint may
+    have moved), get their chains rebuilt whole (``rebuild_chains``)."""
     ids = [r.id for r in records]
+    new = [r for r in records if existing is not None and r.id not in existing]
+    old = [r for r in records if existing is None or r.id in existing]
 
     async def write() -> WriteSummary:
         summary = WriteSummary(rows=len(records))
-        moved = ids if existing is None else [i for i in ids if i in existing]
-        previous = await customers_of_touchpoints(tx, moved) if chain and moved else set()
-        summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in records]))
+        old_ids = [r.id for r in old]
+        previous = await customers_of_touchpoints(tx, old_ids) if chain and old else set()
+        if old:
+            summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in old]))
+        if new:
+            rows = [touchpoint_row(r) for r in new]
+            summary.add(await tx.run(MERGE_NEW_TOUCHPOINTS, rows=rows))
         if chain:
-            customers = previous | {r.customer_id for r in records if r.customer_id is not None}
-            summary.merge(await rebuild_chains(tx, customers, ids))
+            rebuild = previous | {r.customer_id for r in old if r.customer_id is not None}
+            appends: dict[str, list[str]] = {}
+            for record in new:
+                if record.customer_id is not None and record.customer_id not in rebuild:
+                    appends.setdefault(record.customer_id, []).append(record.id)
+            if appends:
+                rows_ = [{"customerId": c, "ids": i} for c, i in sorted(appends.items())]
+                found, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows_)
+                summary.add(counters)
+                rebuild |= set(found[0]["outOfOrder"]) if found else set()
+            summary.merge(await rebuild_chains(tx, rebuild, old_ids))
         return summary
 
     return await tracked(tx, tracking, ids, write)
@@ -323,9 +382,8 @@ async def load_nodes(
         records,
         batch_size,
         progress,
-        lambda tx, batch: recorded_batch(
-            tx, label, write_nodes(tx, record_label, batch, tracking=tracking)
-        ),
+        (label, _summary),
+        lambda tx, batch: write_nodes(tx, record_label, batch, tracking=tracking),
     )
     return WriteSummary.total(written)
 
@@ -352,9 +410,8 @@ async def load_relationships(
         prepared,
         batch_size,
         progress,
-        lambda tx, batch: recorded_load(
-            tx, kind.value, write_relationship_rows(tx, kind, batch, tracking)
-        ),
+        (kind.value, _first),
+        lambda tx, batch: write_relationship_rows(tx, kind, batch, tracking),
     )
     return RelationshipLoad(
         WriteSummary.total(summary for summary, _ in written), sum(lost for _, lost in written)
@@ -381,27 +438,18 @@ async def load_touchpoints(
         records,
         batch_size,
         progress,
-        lambda tx, batch: recorded_batch(
-            tx, "Touchpoint", write_touchpoints(tx, batch, tracking=tracking)
-        ),
+        ("Touchpoint", _summary),
+        lambda tx, batch: write_touchpoints(tx, batch, tracking=tracking),
     )
     return WriteSummary.total(written)
 
 
-async def recorded_batch(tx: Tx, what: str, write: Awaitable[WriteSummary]) -> WriteSummary:
-    """A batch's write, then its one Change summarising it (graph.history.record_batch)."""
-    summary = await write
-    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
+def _summary(summary: WriteSummary) -> WriteSummary:
     return summary
 
 
-async def recorded_load(
-    tx: Tx, what: str, write: Awaitable[tuple[WriteSummary, int]]
-) -> tuple[WriteSummary, int]:
-    """``recorded_batch`` for a relationship batch (its summary and its rows left out)."""
-    summary, lost = await write
-    await record_batch(tx, "import", BULK_PRINCIPAL, what, summary)
-    return summary, lost
+def _first(result: tuple[WriteSummary, int]) -> WriteSummary:
+    return result[0]
 
 
 async def _in_batches(
@@ -409,14 +457,20 @@ async def _in_batches(
     items: Sequence[T],
     batch_size: int,
     progress: Progress | None,
+    recorded: tuple[str, Callable[[R], WriteSummary]],
     write_batch: Callable[[Tx, list[T]], Awaitable[R]],
 ) -> list[R]:
-    """Each batch written in its own transaction, the meter advanced after each."""
+    """Each batch written in its own transaction with its one Change summarising it
+    (``recorded``: what was written, and the summary of a batch's result; see
+    graph.history.record_batch), the meter advanced after each."""
+    what, summary_of = recorded
     results: list[R] = []
     for batch in chunked(items, batch_size):
 
         async def work(tx: Tx, batch: list[T] = batch) -> R:
-            return await write_batch(tx, batch)
+            result = await write_batch(tx, batch)
+            await record_batch(tx, "import", BULK_PRINCIPAL, what, summary_of(result))
+            return result
 
         results.append(await graph.write(work))
         if progress is not None:

@@ -24,9 +24,11 @@ Policy for bad rows (documented in ``docs/import.md``):
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import enum
 import functools
+import itertools
 import json
 import re
 import string
@@ -34,9 +36,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, LiteralString
+from typing import Annotated, Any, Literal, LiteralString, TypeVar
 
 import yaml
 from pydantic import (
@@ -73,6 +74,7 @@ from orggraph.graph.writes import (
 )
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 ValueType = Literal["string", "int", "float", "bool", "datetime", "date", "json"]
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -125,14 +127,15 @@ class ValueSpec(Strict):
 
     def translate(self, text: str, column: str) -> Any:
         """``text`` through the value map (no map: unchanged); raises BadRow if unmapped."""
-        if self._table is None:
+        table = self._table  # a private attribute: read once (pydantic's slow path)
+        if table is None:
             return text
-        if text in self._table:
-            return self._table[text]
-        if "*" in self._table:
-            return self._table["*"]
+        if text in table:
+            return table[text]
+        if "*" in table:
+            return table["*"]
         name = f"value map {self.map!r}" if isinstance(self.map, str) else "the value map"
-        shown = ", ".join(repr(k) for k in list(self._table)[:8])
+        shown = ", ".join(repr(k) for k in list(table)[:8])
         raise BadRow(column, f"{text!r} is not in {name} (it has {shown})")
 
     def columns(self) -> list[str]:
@@ -560,7 +563,8 @@ def convert(spec: ValueSpec, row: Mapping[str, Any]) -> Any:
             if _empty(row.get(name)):
                 return _missing(spec, name)
             values[name] = str(row[name]).strip()
-        return spec.translate(spec.template.format_map(values), names[0] if names else "")
+        text = spec.template.format_map(values)
+        return text if spec.map is None else spec.translate(text, names[0] if names else "")
     assert spec.column is not None
     raw = row.get(spec.column)
     if _empty(raw):
@@ -1054,21 +1058,35 @@ async def run_mapping(
         result.sources.append(counts)
         meter = Progress(source.name, None, progress, every=max(batch_size, 10_000))
         started = time.perf_counter()
-        batch: list[tuple[int, RowWrites]] = []
-        for line, writes in _good_rows(loaded, index, tables, bad, kept):
-            batch.append((line, writes))
-            if len(batch) >= sizer.size:
-                await _write_retrying(graph, batch, sizer, result, counts, progress, order)
-                meter.advance(len(batch))
-                batch = []
-        if batch:
-            await _write_retrying(graph, batch, sizer, result, counts, progress, order)
-            meter.advance(len(batch))
+        rows = _good_rows(loaded, index, tables, bad, kept)
+        writing: asyncio.Task[None] | None = None
+        in_flight = 0
+        try:
+            while True:
+                # Read (and, past KEEP_ROWS, validate) the next batch in a thread while the
+                # database commits the previous one.
+                batch = await asyncio.to_thread(_take, rows, sizer.size)
+                if writing is not None:
+                    task, writing = writing, None
+                    await task
+                    meter.advance(in_flight)
+                if not batch:
+                    break
+                write = _write_retrying(graph, batch, sizer, result, counts, progress, order)
+                writing, in_flight = asyncio.create_task(write), len(batch)
+        finally:
+            if writing is not None:  # reading failed: let the batch in flight finish
+                await asyncio.gather(writing, return_exceptions=True)
         counts.seconds = time.perf_counter() - started
         counts.rows = meter.done
         if progress:
             progress(f"{meter.line()} (imported)")
     return result
+
+
+def _take(rows: Iterator[T], size: int) -> list[T]:
+    """The next ``size`` items of ``rows`` (fewer at the end, none when done)."""
+    return list(itertools.islice(rows, size))
 
 
 def _good_rows(
@@ -1101,14 +1119,12 @@ async def _write_retrying(
     """Write ``batch``; a part whose outcome is unknown is written again in two halves."""
     pending = [batch]
     failures = 0
-    previous: States | None = None
+    before = Before(_ids(w for _, w in batch))
     while pending:
         part = pending.pop(0)
         started = time.perf_counter()
         try:
-            if previous is None:  # once: a retry compares with the state before attempt 1
-                previous = await graph.read(partial(_states_of, _ids(w for _, w in batch)))
-            await _write_batch(graph, [w for _, w in part], previous, result, counts, order)
+            await _write_batch(graph, [w for _, w in part], before, result, counts, order)
         except OrgGraphError as error:
             why = _outcome_unknown(error)
             if why is None:
@@ -1158,11 +1174,17 @@ async def _require_known(
 
 
 @functools.cache
-def node_states_query(label: LiteralString) -> LiteralString:
-    """The stored properties of the nodes of ``label`` among ``$ids`` that exist."""
-    return (
-        "UNWIND $ids AS id MATCH (n:" + label + " {id: id}) RETURN n.id AS id, properties(n) AS p"
-    )
+def node_states_query(labels: tuple[LiteralString, ...]) -> LiteralString:
+    """The stored properties of the nodes among ``$ids[label]`` that exist, for every label
+    in one statement, each label's as one list of ``[id, properties]`` pairs: one record
+    per label instead of one per node (the driver's cost per record dominated the read)."""
+    query: LiteralString = ""
+    for label in labels:
+        query += (
+            "CALL () { UNWIND $ids." + label + " AS id MATCH (n:" + label + " {id: id}) "
+            "RETURN collect([n.id, properties(n)]) AS " + label + " } "
+        )
+    return query + "RETURN [" + ", ".join(labels) + "] AS states"
 
 
 @functools.cache
@@ -1175,14 +1197,30 @@ States = dict[str, dict[str, Any]]
 """label -> id -> stored properties, of the nodes that exist."""
 
 
-async def _states(tx: Tx, label: LiteralString, ids: list[str]) -> dict[str, Any]:
-    if not ids:
-        return {}
-    return {r["id"]: r["p"] for r in await tx.records(node_states_query(label), ids=ids)}
-
-
 async def _states_of(ids: dict[str, list[str]], tx: Tx) -> States:
-    return {label: await _states(tx, RECORDS[label].label, i) for label, i in ids.items()}
+    labels = tuple(RECORDS[label].label for label in ids)
+    if not labels:
+        return {}
+    record = await tx.single(
+        node_states_query(labels), ids=dict(zip(labels, ids.values(), strict=True))
+    )
+    found = record["states"] if record else [[] for _ in labels]
+    return {label: dict(pairs) for label, pairs in zip(ids, found, strict=True)}
+
+
+@dataclass
+class Before:
+    """The stored states of a batch's nodes (``ids``) before its first attempt: read by the
+    first attempt's transaction as its first statement, and kept for the retries (the
+    read itself changes nothing, so it holds even when that attempt's outcome is lost)."""
+
+    ids: dict[str, list[str]]
+    states: States | None = None
+
+    async def read(self, tx: Tx) -> States:
+        if self.states is None:
+            self.states = await _states_of(self.ids, tx)
+        return self.states
 
 
 def _ids(batch: Iterable[RowWrites]) -> dict[str, list[str]]:
@@ -1199,7 +1237,7 @@ def _ids(batch: Iterable[RowWrites]) -> dict[str, list[str]]:
 async def _write_batch(
     graph: Graph,
     batch: list[RowWrites],
-    previous: States,
+    before: Before,
     result: MappingResult,
     counts: SourceResult,
     order: list[str],
@@ -1209,9 +1247,9 @@ async def _write_batch(
     wins).
 
     What the batch did to each node is measured, not assumed: the stored properties of the
-    batch's nodes are read before (in a read of their own, so a retry compares with the
-    state before the first attempt, not with what a lost attempt committed) and, for those
-    that existed, again at the end of the write transaction."""
+    batch's nodes are read first (``Before``: once, so a retry compares with the state
+    before the first attempt, not with what a lost attempt committed) and, for those that
+    existed, again at the end of the write transaction."""
     nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
     updates: dict[str, dict[str, dict[str, Any]]] = {}
     rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
@@ -1227,6 +1265,7 @@ async def _write_batch(
 
     async def work(tx: Tx) -> tuple[WriteSummary, dict[str, dict[str, Any]]]:
         summary = WriteSummary()
+        previous = await before.read(tx)
         written: dict[str, set[str]] = {}  # by this transaction, so far
         for label, records in nodes.items():
             if records:
@@ -1252,6 +1291,7 @@ async def _write_batch(
         return summary, await _states_of(existed, tx)
 
     summary, after = await graph.write(work)
+    previous = before.states or {}
     result.writes.merge(summary)
     for label in ids:  # nodes that exist now: references to them need no look-up
         known.setdefault(label, set()).update(nodes.get(label, {}), previous.get(label, {}))
