@@ -9,6 +9,7 @@ The grouped rows are folded into nodes, edges, start and end activities here.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, LiteralString
@@ -162,6 +163,11 @@ def fold(rows: list[Any], min_edge_count: int) -> dict[str, Any]:
     }
 
 
+FROM_FACTS = True
+"""Whether the customer journey map is read from the derived facts when the window is whole
+days (else always scanned): off only to measure or check the facts against the scan."""
+
+
 async def directly_follows_graph(
     graph: Graph,
     *,
@@ -171,6 +177,11 @@ async def directly_follows_graph(
     window_from: datetime | None,
     window_to: datetime | None,
 ) -> dict[str, Any]:
+    days = whole_days(window_from, window_to)
+    if object_type is None and days is not None and FROM_FACTS:
+        return await directly_follows_graph_from_facts(
+            graph, by=by, days=days, min_edge_count=min_edge_count
+        )
     params: dict[str, Any] = {"by": by, "from": window_from, "to": window_to}
     if object_type is None and (window_from or window_to):
         params["from"] = window_from or EARLIEST
@@ -198,3 +209,236 @@ async def cases_behind(
     params: dict[str, Any] = {"by": by, "source": source, "target": target, "first": first}
     row = (await graph.query(CASES_BEHIND, **params, **window))[0]
     return {"total": row["total"], "cases": list(row["cases"])}
+
+
+# --- derived facts: the directly-follows counts per key and day, kept on write ---------------
+#
+# Each customer's keyed traces are summarised as a multiset of *atoms*, one per event
+# ``(by, key, "", day, 0, day)`` and one per directly-follows pair ``(by, key, next, day,
+# ms, toDay)`` (``day``: UTC epoch day of the event, ``ms``: milliseconds to the next
+# event, ``toDay``: the next event's day). Atoms with the same ``(by, day, key, next)``
+# are kept on one ``JourneyMapFact`` node: ``n`` atoms and, for pairs, the parallel lists
+# ``ms`` and ``toDay``. The customer's trace itself is kept on its ``JourneyTrace`` node,
+# so that a write subtracts exactly the atoms the customer contributed before.
+#
+# A window ``[D1, D2)`` of whole days reads the facts of its days only: the events are the
+# event atoms, the edges the pair atoms whose ``toDay`` is before ``D2`` (both ends inside),
+# and a key's starts (ends) are its events minus the edges into (out of) it inside the
+# window: exactly the traces the scan cuts out of the window.
+
+DIMENSIONS: tuple[str, ...] = ("TYPE", "ACTIVITY", "CHANNEL", "STEP")
+"""The keys the facts are kept for (``JourneyMapKey``), in the trace lists' order."""
+NO_KEY = ""
+DAY_MS = 86_400_000
+FIRST_DAY = -(10**7)
+LAST_DAY = 10**7
+
+Atom = tuple[str, str, str, int, int, int]
+"""``(by, key, next, day, ms, toDay)``; ``next`` is ``""`` for an event."""
+FactKey = tuple[str, int, str, str]
+"""``(by, day, key, next)``: the atoms one ``JourneyMapFact`` holds."""
+
+JOURNEY_TRACES: LiteralString = """
+UNWIND $customerIds AS customerId
+OPTIONAL MATCH (stored:JourneyTrace {customerId: customerId})
+OPTIONAL MATCH (c:Customer {id: customerId})
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  RETURN collect([t.at.epochMillis, coalesce(t.type, ''), coalesce(t.activity, t.type, ''),
+    coalesce(head(COLLECT { MATCH (t)-[:VIA]->(x:Channel) RETURN x.id ORDER BY x.id }), ''),
+    coalesce(head(COLLECT { MATCH (t)-[:AT_STEP]->(x:Step) RETURN x.id ORDER BY x.id }), '')
+  ]) AS touches
+}
+RETURN customerId, stored.trace AS stored, touches
+"""
+"""Per customer id: its stored trace (``JourneyTrace.trace``, null when none) and its
+touchpoints now, in ``(at, id)`` order, as ``[epoch ms, type, activity or type, channel id,
+step id]`` (``''`` for none). Anchored on the Customer id and JourneyTrace constraints."""
+
+LOCK_JOURNEY_MAP_FACTS: LiteralString = """
+UNWIND $ids AS id
+MERGE (f:JourneyMapFact {id: id})
+SET f._LOCK_ = true
+REMOVE f._LOCK_
+RETURN f.id AS id, coalesce(f.n, 0) AS n, coalesce(f.ms, []) AS ms, coalesce(f.toDay, []) AS toDay
+"""
+"""Write-lock the facts a write will take atoms from (in id order, so two writers queue
+instead of deadlocking) and read them, for ``WRITE_JOURNEY_MAP_FACTS``' replacements."""
+
+WRITE_JOURNEY_MAP_FACTS: LiteralString = """
+UNWIND $rows AS row
+MERGE (f:JourneyMapFact {id: row.id})
+ON CREATE SET f.by = row.by, f.day = row.day, f.key = row.key, f.next = row.next
+SET f._LOCK_ = true
+REMOVE f._LOCK_
+WITH f, row
+SET f.n = CASE WHEN row.replace THEN row.n ELSE coalesce(f.n, 0) + row.n END,
+    f.ms = CASE WHEN row.replace THEN row.ms ELSE coalesce(f.ms, []) + row.ms END,
+    f.toDay = CASE WHEN row.replace THEN row.toDay ELSE coalesce(f.toDay, []) + row.toDay END
+WITH f WHERE f.n <= 0
+DELETE f
+"""
+"""Apply atom deltas: a row adds its atoms (``replace`` false: the locked node is
+extended in place, so concurrent appends to one day add up) or replaces the node's
+atoms by ones computed from ``LOCK_JOURNEY_MAP_FACTS`` in the same transaction. A fact
+left without atoms is deleted."""
+
+WRITE_JOURNEY_TRACES: LiteralString = """
+UNWIND $rows AS row
+MERGE (j:JourneyTrace {customerId: row.customerId})
+SET j.trace = row.trace
+WITH j, row WHERE size(row.trace) = 0
+DELETE j
+"""
+"""Store each customer's trace (flattened ``[ms, type, activity, channel, step, ...]`` as
+strings); a customer without touchpoints keeps none."""
+
+JOURNEY_MAP_FROM_FACTS: LiteralString = """
+CALL () {
+  MATCH (f:JourneyMapFact) WHERE f.by = $by AND f.day >= $fromDay AND f.day < $toDay
+  RETURN collect([f.key, f.next, f.n, f.ms, f.toDay]) AS facts
+}
+CALL (facts) {
+  UNWIND facts AS f
+  WITH DISTINCT f[0] AS k
+  OPTIONAL MATCH (x:Channel {id: k}) WHERE $by = 'CHANNEL'
+  OPTIONAL MATCH (s:Step {id: k}) WHERE $by = 'STEP'
+  RETURN collect([k, CASE $by WHEN 'CHANNEL' THEN x.name WHEN 'STEP' THEN s.name ELSE k END])
+         AS labels
+}
+RETURN facts, labels
+"""
+"""The journey map's facts for days ``[$fromDay, $toDay)`` of key ``$by`` and the label of
+each key met (a channel's or step's name, read now). Anchored on the JourneyMapFact
+``(by, day)`` index: the cost is that of the days asked, not of the touchpoints."""
+
+JOURNEY_MAP_FACTS_PAGE: LiteralString = """
+MATCH (f:JourneyMapFact) WHERE f.id > $after
+RETURN f.id AS id, f.n AS n, f.ms AS ms, f.toDay AS toDay ORDER BY f.id LIMIT $size
+"""
+"""One page of every fact, in id order (for ``check-derived``)."""
+
+JOURNEY_TRACE_PAGE: LiteralString = """
+MATCH (j:JourneyTrace) WHERE j.customerId > $after
+RETURN j.customerId AS id ORDER BY j.customerId LIMIT $size
+"""
+"""One page of the customers with a stored trace, in id order."""
+
+
+def fact_id(key: FactKey) -> str:
+    """A fact's id: its ``(by, day, key, next)`` joined by a separator ids never hold."""
+    by, day, k, nxt = key
+    return f"{by}\x1f{day}\x1f{k}\x1f{nxt}"
+
+
+def parse_fact_id(value: str) -> FactKey:
+    by, day, key, nxt = value.split("\x1f")
+    return by, int(day), key, nxt
+
+
+def flatten_trace(touches: list[list[Any]]) -> list[str]:
+    """A trace as stored on ``JourneyTrace`` (one flat list of strings)."""
+    return [str(value) for touch in touches for value in touch]
+
+
+def unflatten_trace(stored: list[str] | None) -> list[list[Any]]:
+    values = stored or []
+    width = 1 + len(DIMENSIONS)
+    return [[int(values[i]), *values[i + 1 : i + width]] for i in range(0, len(values), width)]
+
+
+def trace_atoms(touches: list[list[Any]]) -> list[Atom]:
+    """The atoms of one customer's touchpoints (``[ms, type, activity, channel, step]`` in
+    ``(at, id)`` order): per dimension, the keyed touchpoints and each one's successor."""
+    atoms: list[Atom] = []
+    for column, by in enumerate(DIMENSIONS, start=1):
+        keyed = [(touch[0], touch[column]) for touch in touches if touch[column] != NO_KEY]
+        for i, (ms, key) in enumerate(keyed):
+            day = ms // DAY_MS
+            atoms.append((by, key, NO_KEY, day, 0, day))
+            if i + 1 < len(keyed):
+                next_ms, next_key = keyed[i + 1]
+                atoms.append((by, key, next_key, day, next_ms - ms, next_ms // DAY_MS))
+    return atoms
+
+
+def percentile_cont(values: list[float], percentile: float) -> float | None:
+    """Cypher's ``percentileCont`` (linear interpolation), so facts and scan agree exactly."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = percentile * (len(ordered) - 1)
+    floor, ceil = math.floor(index), math.ceil(index)
+    if floor == ceil or ceil == len(ordered):
+        return ordered[floor]
+    return ordered[floor] * (ceil - index) + ordered[ceil] * (index - floor)
+
+
+def rows_from_facts(facts: list[list[Any]], labels: dict[str, Any], to_day: int) -> list[Any]:
+    """The scan's grouped rows (``_GROUPED``) rebuilt from the facts of a window's days: a
+    pair counts when its next event is before ``to_day`` too."""
+    events: dict[str, int] = defaultdict(int)
+    edges: dict[tuple[str, str], list[float]] = defaultdict(list)
+    into: dict[str, int] = defaultdict(int)
+    out: dict[str, int] = defaultdict(int)
+    for key, nxt, n, ms, to_days in facts:
+        if nxt == NO_KEY:
+            events[key] += n
+            continue
+        for gap, day in zip(ms, to_days, strict=True):
+            if day < to_day:
+                edges[(key, nxt)].append(gap / 1000.0)
+    for (key, nxt), seconds in edges.items():
+        out[key] += len(seconds)
+        into[nxt] += len(seconds)
+    rows: list[dict[str, Any]] = [
+        {
+            "key": key,
+            "label": labels.get(key),
+            "nextKey": nxt,
+            "events": len(seconds),
+            "starts": 0,
+            "ends": 0,
+            "median": percentile_cont(seconds, 0.5),
+        }
+        for (key, nxt), seconds in edges.items()
+    ]
+    for key, count in events.items():
+        rows.append(
+            {
+                "key": key,
+                "label": labels.get(key),
+                "nextKey": None,
+                "events": count - out[key],
+                "starts": count - into[key],
+                "ends": count - out[key],
+                "median": None,
+            }
+        )
+    return rows
+
+
+def whole_days(window_from: datetime | None, window_to: datetime | None) -> tuple[int, int] | None:
+    """The window as ``[first day, end day)`` when both ends are UTC midnights (or open),
+    else None: the facts are per day, so other windows are read from the touchpoints."""
+    days: list[int] = []
+    for bound, open_end in ((window_from, FIRST_DAY), (window_to, LAST_DAY)):
+        if bound is None:
+            days.append(open_end)
+            continue
+        ms = round(bound.timestamp() * 1000)
+        if ms % DAY_MS:
+            return None
+        days.append(ms // DAY_MS)
+    return days[0], days[1]
+
+
+async def directly_follows_graph_from_facts(
+    graph: Graph, *, by: str, days: tuple[int, int], min_edge_count: int
+) -> dict[str, Any]:
+    """``directly_follows_graph`` for the customer case, read from the facts (one round trip)."""
+    records = await graph.query(JOURNEY_MAP_FROM_FACTS, by=by, fromDay=days[0], toDay=days[1])
+    row = records[0]
+    labels = {key: label for key, label in row["labels"]}
+    return fold(rows_from_facts(list(row["facts"]), labels, days[1]), min_edge_count)

@@ -1,0 +1,273 @@
+"""Derived facts kept by the write layer: answers that would otherwise scan touchpoints.
+
+Every write that changes a touchpoint's time, type, activity, customer, channel or step
+ends, in its own transaction, with ``maintain_derived`` (driven by the touchpoints'
+states before and after the write) or ``refresh_derived`` (given the customers whose
+journeys it rebuilt). Both recompute the facts the customers contribute from their
+touchpoints now, subtract what they contributed before (kept on each customer's
+``JourneyTrace``) and add the difference, so a replayed batch changes nothing and the
+facts never depend on the order of writes. The facts themselves (Cypher, maths, reads)
+belong to their domain: ``graph/journey_maps.py`` for the journey map.
+
+``rebuild_derived`` recomputes every customer's facts from scratch (a migration's
+backfill, ``orggraph db rebuild-derived``); ``check_derived`` recomputes them aside and
+reports where the stored ones differ (``orggraph db check-derived``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.journey_maps import (
+    JOURNEY_MAP_FACTS_PAGE,
+    JOURNEY_TRACE_PAGE,
+    JOURNEY_TRACES,
+    LOCK_JOURNEY_MAP_FACTS,
+    WRITE_JOURNEY_MAP_FACTS,
+    WRITE_JOURNEY_TRACES,
+    Atom,
+    FactKey,
+    fact_id,
+    flatten_trace,
+    parse_fact_id,
+    trace_atoms,
+    unflatten_trace,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 2_000
+
+TRACKED_REFS: tuple[str, ...] = ("HAD:", "VIA:", "AT_STEP:")
+"""The references of a touchpoint the derived facts depend on."""
+TRACKED_PROPERTIES: tuple[str, ...] = ("at", "type", "activity")
+
+DELETE_ALL_DERIVED: LiteralString = """
+MATCH (f) WHERE f:JourneyMapFact OR f:JourneyTrace
+WITH f LIMIT $size
+DELETE f
+RETURN count(*) AS deleted
+"""
+"""A batch of derived facts deleted (``rebuild_derived`` starts from none)."""
+
+CUSTOMER_PAGE: LiteralString = """
+MATCH (c:Customer) WHERE c.id > $after
+RETURN c.id AS id ORDER BY c.id LIMIT $size
+"""
+"""One page of customer ids, in id order (keyset on the id constraint)."""
+
+
+def _facts_key(state: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if state is None:
+        return None
+    props = state["properties"]
+    refs = tuple(ref for ref in state["refs"] if ref.startswith(TRACKED_REFS))
+    return (*(props.get(name) for name in TRACKED_PROPERTIES), refs)
+
+
+def _customer(state: Mapping[str, Any] | None) -> str | None:
+    if state is None:
+        return None
+    return next((ref[4:] for ref in state["refs"] if ref.startswith("HAD:")), None)
+
+
+def customers_to_refresh(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
+    """The customers, former ones included, of the touchpoints whose time, type, activity,
+    customer, channel or step the write changed (a replay changes none)."""
+    customers: set[str] = set()
+    for touchpoint_id in set(before) | set(after):
+        old, new = before.get(touchpoint_id), after.get(touchpoint_id)
+        if _facts_key(old) != _facts_key(new):
+            customers |= {c for c in (_customer(old), _customer(new)) if c is not None}
+    return customers
+
+
+async def maintain_derived(tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """Keep the derived facts of a touchpoint write (its ``touchpoint_states`` before and
+    after) in the same transaction."""
+    await refresh_derived(tx, customers_to_refresh(before, after))
+
+
+@dataclass
+class Delta:
+    """What the atoms of some customers changed: per fact, the atoms added and removed."""
+
+    added: dict[FactKey, list[Atom]] = field(default_factory=lambda: defaultdict(list))
+    removed: dict[FactKey, Counter[Atom]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, old: Iterable[Atom], new: Iterable[Atom]) -> None:
+        before, after = Counter(old), Counter(new)
+        for atom, count in (after - before).items():
+            self.added[_fact(atom)].extend([atom] * count)
+        for atom, count in (before - after).items():
+            self.removed[_fact(atom)][atom] += count
+
+
+def _fact(atom: Atom) -> FactKey:
+    by, key, nxt, day, _, _ = atom
+    return by, day, key, nxt
+
+
+async def refresh_derived(tx: Tx, customer_ids: Iterable[str]) -> None:
+    """Bring the derived facts of these customers (existing or not) up to date in ``tx``:
+    one round trip to read their traces, and two more only when something changed."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    delta = Delta()
+    traces: list[dict[str, Any]] = []
+    for record in await tx.records(JOURNEY_TRACES, customerIds=ids):
+        touches = [list(touch) for touch in record["touches"]]
+        stored = record["stored"]
+        if stored is not None and list(stored) == flatten_trace(touches):
+            continue
+        delta.add(trace_atoms(unflatten_trace(stored)), trace_atoms(touches))
+        traces.append({"customerId": record["customerId"], "trace": flatten_trace(touches)})
+    if traces:
+        await _apply(tx, delta)
+        await tx.run(WRITE_JOURNEY_TRACES, rows=traces)
+
+
+async def _apply(tx: Tx, delta: Delta) -> None:
+    rows: dict[str, dict[str, Any]] = {}
+    if delta.removed:
+        locked = await tx.records(
+            LOCK_JOURNEY_MAP_FACTS, ids=sorted(fact_id(key) for key in delta.removed)
+        )
+        current = {record["id"]: record for record in locked}
+        for key, gone in delta.removed.items():
+            record = current[fact_id(key)]
+            atoms = Counter(_atoms(key, record["n"], record["ms"], record["toDay"]))
+            atoms.subtract(gone)
+            kept = [atom for atom, count in atoms.items() for _ in range(max(count, 0))]
+            rows[fact_id(key)] = _row(key, kept + delta.added.get(key, []), replace=True)
+    for key, atoms in delta.added.items():
+        rows.setdefault(fact_id(key), _row(key, atoms, replace=False))
+    await tx.run(WRITE_JOURNEY_MAP_FACTS, rows=[rows[i] for i in sorted(rows)])
+
+
+def _atoms(key: FactKey, n: int, ms: list[int], to_days: list[int]) -> list[Atom]:
+    by, day, k, nxt = key
+    if not ms:
+        return [(by, k, nxt, day, 0, day)] * n
+    return [(by, k, nxt, day, gap, to) for gap, to in zip(ms, to_days, strict=True)]
+
+
+def _row(key: FactKey, atoms: list[Atom], *, replace: bool) -> dict[str, Any]:
+    by, day, k, nxt = key
+    pairs = bool(nxt)
+    return {
+        "id": fact_id(key),
+        "by": by,
+        "day": day,
+        "key": k,
+        "next": nxt,
+        "replace": replace,
+        "n": len(atoms),
+        "ms": [atom[4] for atom in atoms] if pairs else [],
+        "toDay": [atom[5] for atom in atoms] if pairs else [],
+    }
+
+
+# --- rebuild and check -----------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+async def _customer_pages(graph: Graph) -> Any:
+    after = ""
+    while True:
+        records = await graph.query(CUSTOMER_PAGE, after=after, size=PAGE_SIZE)
+        ids = [str(record["id"]) for record in records]
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+async def rebuild_derived(graph: Graph, progress: Progress | None = None) -> int:
+    """Drop every derived fact and recompute them from the touchpoints, a page of customers
+    per transaction (run again after an interruption). Returns the customers done."""
+
+    async def drop(tx: Tx) -> int:
+        record = await tx.single(DELETE_ALL_DERIVED, size=10_000)
+        return int(record["deleted"]) if record else 0
+
+    while await graph.write(drop):
+        pass
+    done = 0
+    async for ids in _customer_pages(graph):
+
+        async def page(tx: Tx, ids: list[str] = ids) -> None:
+            await refresh_derived(tx, ids)
+
+        await graph.write(page)
+        done += len(ids)
+        log.info("derived facts: %d customers done", done)
+        if progress is not None:
+            progress(done)
+    return done
+
+
+@dataclass
+class Drift:
+    """Where the stored facts differ from the touchpoints (empty lists: none)."""
+
+    customers: list[str] = field(default_factory=list)
+    """Customers whose stored trace is not their touchpoints'."""
+    facts: list[str] = field(default_factory=list)
+    """Facts (``by/day/key/next``) whose atoms are not those the traces make."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.customers and not self.facts
+
+
+async def check_derived(graph: Graph, progress: Progress | None = None) -> Drift:
+    """Recompute every customer's atoms from its touchpoints (reading only) and compare
+    them, and the stored traces, with what is stored."""
+    drift = Drift()
+    expected: Counter[Atom] = Counter()
+    seen: set[str] = set()
+    done = 0
+    async for ids in _customer_pages(graph):
+        seen |= set(ids)
+        for record in await graph.query(JOURNEY_TRACES, customerIds=ids):
+            touches = [list(touch) for touch in record["touches"]]
+            stored = list(record["stored"] or [])
+            if stored != flatten_trace(touches):
+                drift.customers.append(str(record["customerId"]))
+            expected.update(trace_atoms(touches))
+        done += len(ids)
+        if progress is not None:
+            progress(done)
+    after = ""
+    while True:
+        traces = await graph.query(JOURNEY_TRACE_PAGE, after=after, size=PAGE_SIZE)
+        if not traces:
+            break
+        drift.customers += [str(r["id"]) for r in traces if r["id"] not in seen]
+        after = traces[-1]["id"]
+    stored_atoms: dict[FactKey, Counter[Atom]] = defaultdict(Counter)
+    after = ""
+    while True:
+        facts = await graph.query(JOURNEY_MAP_FACTS_PAGE, after=after, size=PAGE_SIZE)
+        if not facts:
+            break
+        for r in facts:
+            key = parse_fact_id(r["id"])
+            stored_atoms[key].update(_atoms(key, r["n"] or 0, r["ms"] or [], r["toDay"] or []))
+        after = facts[-1]["id"]
+    wanted: dict[FactKey, Counter[Atom]] = defaultdict(Counter)
+    for atom, count in expected.items():
+        wanted[_fact(atom)][atom] += count
+    for key in sorted(set(wanted) | set(stored_atoms)):
+        if wanted.get(key, Counter()) != stored_atoms.get(key, Counter()):
+            drift.facts.append("/".join(str(part) for part in key))
+    drift.customers.sort()
+    return drift
