@@ -20,6 +20,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph, Tx
@@ -28,6 +29,8 @@ from orggraph.graph.journey_maps import (
     JOURNEY_TRACE_PAGE,
     JOURNEY_TRACES,
     LOCK_JOURNEY_MAP_FACTS,
+    NO_KEY,
+    STORED_JOURNEY_TRACES,
     WRITE_JOURNEY_MAP_FACTS,
     WRITE_JOURNEY_TRACES,
     Atom,
@@ -42,6 +45,10 @@ from orggraph.graph.journey_maps import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAINTAIN = True
+"""Whether writes keep the derived facts: off only to measure their cost (bench); the facts
+are then stale until ``rebuild_derived``."""
 
 TRACKED_REFS: tuple[str, ...] = ("HAD:", "VIA:", "AT_STEP:")
 """The references of a touchpoint the derived facts depend on."""
@@ -89,8 +96,53 @@ def customers_to_refresh(before: Mapping[str, Any], after: Mapping[str, Any]) ->
 
 async def maintain_derived(tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
     """Keep the derived facts of a touchpoint write (its ``touchpoint_states`` before and
-    after) in the same transaction."""
-    await refresh_derived(tx, customers_to_refresh(before, after))
+    after) in the same transaction.
+
+    A customer's new trace is its stored one without the written touchpoints, plus those
+    of them it has now (from ``after``): no touchpoint is read. Customers without a
+    stored trace (a first touchpoint) are read whole (``refresh_derived``).
+    """
+    customers = customers_to_refresh(before, after)
+    if not customers or not MAINTAIN:
+        return
+    written = set(after)
+    arriving: dict[str, list[list[Any]]] = defaultdict(list)
+    for touchpoint_id, state in after.items():
+        customer = _customer(state)
+        if customer in customers:
+            arriving[customer].append(_touch(touchpoint_id, state))
+    unknown: list[str] = []
+    changes: list[tuple[str, list[list[Any]], list[list[Any]]]] = []
+    records = await tx.records(STORED_JOURNEY_TRACES, customerIds=sorted(customers))
+    for record in records:
+        customer, stored = str(record["customerId"]), record["stored"]
+        if stored is None:
+            unknown.append(customer)
+            continue
+        old = unflatten_trace(list(stored))
+        new = [touch for touch in old if touch[2] not in written] + arriving[customer]
+        new.sort(key=lambda touch: (touch[0], touch[1], touch[2]))
+        if new != old:
+            changes.append((customer, old, new))
+    await _store(tx, changes)
+    await refresh_derived(tx, unknown)
+
+
+def _touch(touchpoint_id: str, state: Mapping[str, Any]) -> list[Any]:
+    """A touchpoint's state as a trace touch (``JOURNEY_TRACES``' form)."""
+    props = state["properties"]
+    native = props["at"].to_native()
+    refs = dict(ref.split(":", 1) for ref in state["refs"])
+    kind, activity = props.get("type"), props.get("activity")
+    return [
+        (native - EPOCH) // timedelta(seconds=1),
+        props["at"].nanosecond,
+        touchpoint_id,
+        NO_KEY if kind is None else kind,
+        next((v for v in (activity, kind) if v is not None), NO_KEY),
+        refs.get("VIA", NO_KEY),
+        refs.get("AT_STEP", NO_KEY),
+    ]
 
 
 @dataclass
@@ -114,23 +166,33 @@ def _fact(atom: Atom) -> FactKey:
 
 
 async def refresh_derived(tx: Tx, customer_ids: Iterable[str]) -> None:
-    """Bring the derived facts of these customers (existing or not) up to date in ``tx``:
-    one round trip to read their traces, and two more only when something changed."""
+    """Bring the derived facts of these customers (existing or not) up to date in ``tx``
+    from their touchpoints: one round trip to read them, and more only when something
+    changed."""
     ids = sorted(set(customer_ids))
-    if not ids:
+    if not ids or not MAINTAIN:
         return
-    delta = Delta()
-    traces: list[dict[str, Any]] = []
+    changes: list[tuple[str, list[list[Any]], list[list[Any]]]] = []
     for record in await tx.records(JOURNEY_TRACES, customerIds=ids):
         touches = [list(touch) for touch in record["touches"]]
         stored = record["stored"]
         if stored is not None and list(stored) == flatten_trace(touches):
             continue
-        delta.add(trace_atoms(unflatten_trace(stored)), trace_atoms(touches))
-        traces.append({"customerId": record["customerId"], "trace": flatten_trace(touches)})
-    if traces:
-        await _apply(tx, delta)
-        await tx.run(WRITE_JOURNEY_TRACES, rows=traces)
+        changes.append((str(record["customerId"]), unflatten_trace(stored), touches))
+    await _store(tx, changes)
+
+
+async def _store(tx: Tx, changes: list[tuple[str, list[list[Any]], list[list[Any]]]]) -> None:
+    """Apply the atoms that changed between each customer's old and new trace, and store
+    the new traces."""
+    if not changes:
+        return
+    delta = Delta()
+    for _, old, new in changes:
+        delta.add(trace_atoms(old), trace_atoms(new))
+    await _apply(tx, delta)
+    rows = [{"customerId": c, "trace": flatten_trace(new)} for c, _, new in changes]
+    await tx.run(WRITE_JOURNEY_TRACES, rows=rows)
 
 
 async def _apply(tx: Tx, delta: Delta) -> None:

@@ -245,7 +245,8 @@ OPTIONAL MATCH (c:Customer {id: customerId})
 CALL (c) {
   MATCH (c)-[:HAD]->(t:Touchpoint)
   WITH t ORDER BY t.at, t.id
-  RETURN collect([t.at.epochMillis, coalesce(t.type, ''), coalesce(t.activity, t.type, ''),
+  RETURN collect([t.at.epochSeconds, t.at.nanosecond, t.id,
+    coalesce(t.type, ''), coalesce(t.activity, t.type, ''),
     coalesce(head(COLLECT { MATCH (t)-[:VIA]->(x:Channel) RETURN x.id ORDER BY x.id }), ''),
     coalesce(head(COLLECT { MATCH (t)-[:AT_STEP]->(x:Step) RETURN x.id ORDER BY x.id }), '')
   ]) AS touches
@@ -253,8 +254,16 @@ CALL (c) {
 RETURN customerId, stored.trace AS stored, touches
 """
 """Per customer id: its stored trace (``JourneyTrace.trace``, null when none) and its
-touchpoints now, in ``(at, id)`` order, as ``[epoch ms, type, activity or type, channel id,
-step id]`` (``''`` for none). Anchored on the Customer id and JourneyTrace constraints."""
+touchpoints now, in ``(at, id)`` order, as ``[epoch seconds, nanosecond, id, type, activity
+or type, channel id, step id]`` (``''`` for none). Anchored on the Customer id and
+JourneyTrace constraints."""
+
+STORED_JOURNEY_TRACES: LiteralString = """
+UNWIND $customerIds AS customerId
+OPTIONAL MATCH (j:JourneyTrace {customerId: customerId})
+RETURN customerId, j.trace AS stored
+"""
+"""Per customer id its stored trace (null when none), on the JourneyTrace constraint."""
 
 LOCK_JOURNEY_MAP_FACTS: LiteralString = """
 UNWIND $ids AS id
@@ -291,8 +300,8 @@ SET j.trace = row.trace
 WITH j, row WHERE size(row.trace) = 0
 DELETE j
 """
-"""Store each customer's trace (flattened ``[ms, type, activity, channel, step, ...]`` as
-strings); a customer without touchpoints keeps none."""
+"""Store each customer's trace (its ``JOURNEY_TRACES`` touches flattened, as strings); a
+customer without touchpoints keeps none."""
 
 JOURNEY_MAP_FROM_FACTS: LiteralString = """
 CALL () {
@@ -342,18 +351,28 @@ def flatten_trace(touches: list[list[Any]]) -> list[str]:
     return [str(value) for touch in touches for value in touch]
 
 
+TRACE_WIDTH = 3 + len(DIMENSIONS)
+"""A touch of a trace: epoch seconds, nanosecond, id, then one key per dimension."""
+
+
 def unflatten_trace(stored: list[str] | None) -> list[list[Any]]:
     values = stored or []
-    width = 1 + len(DIMENSIONS)
-    return [[int(values[i]), *values[i + 1 : i + width]] for i in range(0, len(values), width)]
+    return [
+        [int(values[i]), int(values[i + 1]), *values[i + 2 : i + TRACE_WIDTH]]
+        for i in range(0, len(values), TRACE_WIDTH)
+    ]
 
 
 def trace_atoms(touches: list[list[Any]]) -> list[Atom]:
-    """The atoms of one customer's touchpoints (``[ms, type, activity, channel, step]`` in
-    ``(at, id)`` order): per dimension, the keyed touchpoints and each one's successor."""
+    """The atoms of one customer's touches (``JOURNEY_TRACES``' form, in ``(at, id)``
+    order): per dimension, the keyed touchpoints and each one's successor."""
     atoms: list[Atom] = []
-    for column, by in enumerate(DIMENSIONS, start=1):
-        keyed = [(touch[0], touch[column]) for touch in touches if touch[column] != NO_KEY]
+    for column, by in enumerate(DIMENSIONS, start=3):
+        keyed = [
+            (touch[0] * 1000 + touch[1] // 1_000_000, touch[column])
+            for touch in touches
+            if touch[column] != NO_KEY
+        ]
         for i, (ms, key) in enumerate(keyed):
             day = ms // DAY_MS
             atoms.append((by, key, NO_KEY, day, 0, day))

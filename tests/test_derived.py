@@ -3,6 +3,7 @@ reference) after any sequence of writes, and rebuild / check find and repair dri
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
@@ -11,12 +12,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from orggraph.cli import main
 from orggraph.graph import journey_maps
 from orggraph.graph.deletes import delete_nodes, delete_relationships
 from orggraph.graph.derived import check_derived, rebuild_derived
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from orggraph.settings import Settings
 from tests.helpers import wipe
 
 DAYS = [
@@ -231,3 +234,28 @@ async def test_a_window_not_on_whole_days_is_scanned(graph: Graph, by: str) -> N
     assert journey_maps.whole_days(*window) is None
     facts, scan = await both(graph, by, window)
     assert facts == scan and facts["nodeCounts"] == [1]
+
+
+async def test_the_cli_checks_then_rebuilds_the_facts(
+    test_settings: Settings,
+    graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await setting(graph)
+    await upsert_nodes(graph, "Touchpoint", [touch(0, 0, 0, 0, 0, 0), touch(1, 2, 6, 1, 1, 1)])
+    monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
+    if test_settings.neo4j_password is not None:
+        monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+    # The commands run their own event loop, as from a shell.
+    assert await asyncio.to_thread(main, ["db", "check-derived"]) == 0
+    assert "derived facts match the touchpoints" in capsys.readouterr().out
+    await run_write(graph, "MATCH (j:JourneyTrace {customerId: 'c2'}) SET j.trace = ['1']")
+    assert await asyncio.to_thread(main, ["db", "check-derived"]) == 1
+    out = capsys.readouterr().out
+    assert "checked: 3 customers done" in out
+    assert "drift in 1 customers' traces: c2" in out
+    assert await asyncio.to_thread(main, ["db", "rebuild-derived"]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt: 3 customers done" in out and "rebuilt for 3 customers" in out
+    assert (await check_derived(graph)).clean
