@@ -28,11 +28,9 @@ from orggraph.graph.journey_maps import (
     JOURNEY_MAP_FACTS_PAGE,
     JOURNEY_TRACE_PAGE,
     JOURNEY_TRACES,
-    LOCK_JOURNEY_MAP_FACTS,
     NO_KEY,
     STORED_JOURNEY_TRACES,
-    WRITE_JOURNEY_MAP_FACTS,
-    WRITE_JOURNEY_TRACES,
+    WRITE_DERIVED_JOURNEYS,
     Atom,
     FactKey,
     fact_id,
@@ -184,44 +182,29 @@ async def refresh_derived(tx: Tx, customer_ids: Iterable[str]) -> None:
 
 async def _store(tx: Tx, changes: list[tuple[str, list[list[Any]], list[list[Any]]]]) -> None:
     """Apply the atoms that changed between each customer's old and new trace, and store
-    the new traces."""
+    the new traces (one round trip)."""
     if not changes:
         return
     delta = Delta()
     for _, old, new in changes:
         delta.add(trace_atoms(old), trace_atoms(new))
-    await _apply(tx, delta)
-    rows = [{"customerId": c, "trace": flatten_trace(new)} for c, _, new in changes]
-    await tx.run(WRITE_JOURNEY_TRACES, rows=rows)
-
-
-async def _apply(tx: Tx, delta: Delta) -> None:
-    rows: dict[str, dict[str, Any]] = {}
-    if delta.removed:
-        locked = await tx.records(
-            LOCK_JOURNEY_MAP_FACTS, ids=sorted(fact_id(key) for key in delta.removed)
-        )
-        current = {record["id"]: record for record in locked}
-        for key, gone in delta.removed.items():
-            record = current[fact_id(key)]
-            atoms = Counter(_atoms(key, record["n"], record["ms"], record["toDay"]))
-            atoms.subtract(gone)
-            kept = [atom for atom, count in atoms.items() for _ in range(max(count, 0))]
-            rows[fact_id(key)] = _row(key, kept + delta.added.get(key, []), replace=True)
-    for key, atoms in delta.added.items():
-        rows.setdefault(fact_id(key), _row(key, atoms, replace=False))
-    await tx.run(WRITE_JOURNEY_MAP_FACTS, rows=[rows[i] for i in sorted(rows)])
+    keys = set(delta.added) | set(delta.removed)
+    rows = [_row(key, delta.added.get(key, []), delta.removed.get(key, Counter())) for key in keys]
+    rows.sort(key=lambda row: str(row["id"]))
+    traces = [{"customerId": c, "trace": flatten_trace(new)} for c, _, new in changes]
+    await tx.run(WRITE_DERIVED_JOURNEYS, rows=rows, traces=traces)
 
 
 def _atoms(key: FactKey, n: int, ms: list[int], to_days: list[int]) -> list[Atom]:
     by, day, k, nxt = key
-    if not ms:
+    if not nxt:
         return [(by, k, nxt, day, 0, day)] * n
     return [(by, k, nxt, day, gap, to) for gap, to in zip(ms, to_days, strict=True)]
 
 
-def _row(key: FactKey, atoms: list[Atom], *, replace: bool) -> dict[str, Any]:
+def _row(key: FactKey, added: list[Atom], removed: Counter[Atom]) -> dict[str, Any]:
     by, day, k, nxt = key
+    gone = [atom for atom, count in removed.items() for _ in range(count)]
     pairs = bool(nxt)
     return {
         "id": fact_id(key),
@@ -229,10 +212,10 @@ def _row(key: FactKey, atoms: list[Atom], *, replace: bool) -> dict[str, Any]:
         "day": day,
         "key": k,
         "next": nxt,
-        "replace": replace,
-        "n": len(atoms),
-        "ms": [atom[4] for atom in atoms] if pairs else [],
-        "toDay": [atom[5] for atom in atoms] if pairs else [],
+        "dn": len(added) - len(gone),
+        "ms": [atom[4] for atom in added] if pairs else [],
+        "toDay": [atom[5] for atom in added] if pairs else [],
+        "gone": [[atom[4], atom[5]] for atom in gone] if pairs else [],
     }
 
 

@@ -265,42 +265,41 @@ RETURN customerId, j.trace AS stored
 """
 """Per customer id its stored trace (null when none), on the JourneyTrace constraint."""
 
-LOCK_JOURNEY_MAP_FACTS: LiteralString = """
-UNWIND $ids AS id
-MERGE (f:JourneyMapFact {id: id})
-SET f._LOCK_ = true
-REMOVE f._LOCK_
-RETURN f.id AS id, coalesce(f.n, 0) AS n, coalesce(f.ms, []) AS ms, coalesce(f.toDay, []) AS toDay
+WRITE_DERIVED_JOURNEYS: LiteralString = """
+CALL () {
+  UNWIND $rows AS row
+  MERGE (f:JourneyMapFact {id: row.id})
+  ON CREATE SET f.by = row.by, f.day = row.day, f.key = row.key, f.next = row.next
+  SET f._LOCK_ = true
+  REMOVE f._LOCK_
+  WITH f, row, coalesce(f.ms, []) AS ms, coalesce(f.toDay, []) AS toDay
+  WITH f, row, CASE WHEN size(row.gone) = 0 THEN {ms: ms, toDay: toDay} ELSE
+    reduce(acc = {ms: [], toDay: [], gone: row.gone}, i IN range(0, size(ms) - 1) |
+      CASE WHEN [ms[i], toDay[i]] IN acc.gone
+        THEN {ms: acc.ms, toDay: acc.toDay, gone: [j IN range(0, size(acc.gone) - 1)
+              WHERE j <> head([k IN range(0, size(acc.gone) - 1)
+                               WHERE acc.gone[k] = [ms[i], toDay[i]]]) | acc.gone[j]]}
+        ELSE {ms: acc.ms + ms[i], toDay: acc.toDay + toDay[i], gone: acc.gone} END)
+    END AS kept
+  SET f.n = coalesce(f.n, 0) + row.dn, f.ms = kept.ms + row.ms, f.toDay = kept.toDay + row.toDay
+  WITH f WHERE f.n <= 0
+  DELETE f
+}
+CALL () {
+  UNWIND $traces AS row
+  MERGE (j:JourneyTrace {customerId: row.customerId})
+  SET j.trace = row.trace
+  WITH j, row WHERE size(row.trace) = 0
+  DELETE j
+}
 """
-"""Write-lock the facts a write will take atoms from (in id order, so two writers queue
-instead of deadlocking) and read them, for ``WRITE_JOURNEY_MAP_FACTS``' replacements."""
+"""Apply atom deltas and store the customers' new traces, in one round trip.
 
-WRITE_JOURNEY_MAP_FACTS: LiteralString = """
-UNWIND $rows AS row
-MERGE (f:JourneyMapFact {id: row.id})
-ON CREATE SET f.by = row.by, f.day = row.day, f.key = row.key, f.next = row.next
-SET f._LOCK_ = true
-REMOVE f._LOCK_
-WITH f, row
-SET f.n = CASE WHEN row.replace THEN row.n ELSE coalesce(f.n, 0) + row.n END,
-    f.ms = CASE WHEN row.replace THEN row.ms ELSE coalesce(f.ms, []) + row.ms END,
-    f.toDay = CASE WHEN row.replace THEN row.toDay ELSE coalesce(f.toDay, []) + row.toDay END
-WITH f WHERE f.n <= 0
-DELETE f
-"""
-"""Apply atom deltas: a row adds its atoms (``replace`` false: the locked node is
-extended in place, so concurrent appends to one day add up) or replaces the node's
-atoms by ones computed from ``LOCK_JOURNEY_MAP_FACTS`` in the same transaction. A fact
-left without atoms is deleted."""
-
-WRITE_JOURNEY_TRACES: LiteralString = """
-UNWIND $rows AS row
-MERGE (j:JourneyTrace {customerId: row.customerId})
-SET j.trace = row.trace
-WITH j, row WHERE size(row.trace) = 0
-DELETE j
-"""
-"""Store each customer's trace (its ``JOURNEY_TRACES`` touches flattened, as strings); a
+Each fact is write-locked before it is read (rows come in id order, so two writers
+queue instead of deadlocking): ``dn`` atoms more (or fewer), the pairs ``gone``
+(``[ms, toDay]``, one occurrence each) taken out of its lists and the new ones
+(``ms``, ``toDay``) appended; concurrent writes to one day add up. A fact left without
+atoms is deleted. A trace is its ``JOURNEY_TRACES`` touches flattened as strings; a
 customer without touchpoints keeps none."""
 
 JOURNEY_MAP_FROM_FACTS: LiteralString = """
