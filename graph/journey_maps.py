@@ -163,11 +163,6 @@ def fold(rows: list[Any], min_edge_count: int) -> dict[str, Any]:
     }
 
 
-FROM_FACTS = True
-"""Whether the customer journey map is read from the derived facts when the window is whole
-days (else always scanned): off only to measure or check the facts against the scan."""
-
-
 async def directly_follows_graph(
     graph: Graph,
     *,
@@ -176,9 +171,13 @@ async def directly_follows_graph(
     min_edge_count: int,
     window_from: datetime | None,
     window_to: datetime | None,
+    from_facts: bool = True,
 ) -> dict[str, Any]:
+    """The DFG's nodes and edges (``fold``). The customer case over an open window or one of
+    whole UTC days is read from the derived facts unless ``from_facts`` is off (the scan,
+    kept as their reference); anything else is scanned."""
     days = whole_days(window_from, window_to)
-    if object_type is None and days is not None and FROM_FACTS:
+    if object_type is None and days is not None and from_facts:
         return await directly_follows_graph_from_facts(
             graph, by=by, days=days, min_edge_count=min_edge_count
         )

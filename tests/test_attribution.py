@@ -555,11 +555,15 @@ async def test_markov_by_channel_uses_bobs_lost_journey(graph: Graph) -> None:
     assert view["nonConvertingJourneys"] == 1
 
 
-async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
-    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
+async def chain_of_channels(
+    graph: Graph, customers: int, touches: list[tuple[str, str, int]], won: dict[str, int]
+) -> None:
+    """Channels A and B, customers c0.., their touches ``(customer, channel, day)`` and won
+    deals ``{customer: amount}`` (id ``w`` + the customer's number) closed on day 3."""
     await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
-    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(4)])
-    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
+    await upsert_nodes(
+        graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(customers)]
+    )
     await upsert_nodes(
         graph,
         "Touchpoint",
@@ -573,23 +577,22 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
         "Deal",
         [
             {
-                "id": "w0",
-                "customerId": "c0",
-                "amount": 1000,
+                "id": "w" + customer[1:],
+                "customerId": customer,
+                "amount": amount,
                 "openedAt": at(2),
                 "closedAt": at(3),
                 "won": True,
-            },
-            {
-                "id": "w2",
-                "customerId": "c2",
-                "amount": 400,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            },
+            }
+            for customer, amount in won.items()
         ],
     )
+
+
+async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
+    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
+    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
+    await chain_of_channels(graph, 4, touches, {"c0": 1000, "c2": 400})
     view = await run(graph, model="MARKOV", by="CHANNEL")
     # RE(A) = 1/3, RE(B) = 1: w0 splits 1:3 -> A 250, B 750; w2 -> B 400
     assert view_credits(view) == {"B": "1150.00", "A": "250.00"}
@@ -601,32 +604,8 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
 
 async def test_markov_global_split_through_the_api(graph: Graph) -> None:
     # A -> won 100 | A, B -> won 100 | B -> no deal (the hand-made case above)
-    await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
-    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(3)])
     touches = [("c0", "A", 1), ("c1", "A", 1), ("c1", "B", 2), ("c2", "B", 1)]
-    await upsert_nodes(
-        graph,
-        "Touchpoint",
-        [
-            {"id": f"t{i}", "customerId": c, "channelId": ch, "at": at(day), "type": "PAGE_VIEW"}
-            for i, (c, ch, day) in enumerate(touches)
-        ],
-    )
-    await upsert_nodes(
-        graph,
-        "Deal",
-        [
-            {
-                "id": f"w{i}",
-                "customerId": f"c{i}",
-                "amount": 100,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            }
-            for i in range(2)
-        ],
-    )
+    await chain_of_channels(graph, 3, touches, {"c0": 100, "c1": 100})
     per_deal = await run(graph, model="MARKOV", by="CHANNEL")
     assert per_deal["markovSplit"] == "PER_DEAL"
     assert view_credits(per_deal) == {"A": "160.00", "B": "40.00"}
@@ -641,35 +620,15 @@ async def test_markov_global_split_through_the_api(graph: Graph) -> None:
 
 
 async def test_won_deals_closing_at_the_same_instant_share_no_touch(graph: Graph) -> None:
-    await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("x", "y")])
-    await upsert_nodes(graph, "Customer", [{"id": "c", "name": "c"}])
+    await chain_of_channels(graph, 1, [("c0", "A", 1), ("c0", "B", 2)], {"c0": 300})
+    same_close = {"openedAt": at(2), "closedAt": at(3), "won": True}
     await upsert_nodes(
-        graph,
-        "Touchpoint",
-        [
-            {"id": "t1", "customerId": "c", "channelId": "x", "at": at(1), "type": "EMAIL"},
-            {"id": "t2", "customerId": "c", "channelId": "y", "at": at(2), "type": "EMAIL"},
-        ],
-    )
-    await upsert_nodes(
-        graph,
-        "Deal",
-        [
-            {
-                "id": deal_id,
-                "customerId": "c",
-                "amount": amount,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            }
-            for deal_id, amount in (("d-b", 300), ("d-a", 100))
-        ],
+        graph, "Deal", [{"id": "v0", "customerId": "c0", "amount": 100, **same_close}]
     )
     view = await run(graph, model="LINEAR", by="CHANNEL")
-    # d-a (smaller id) comes first and takes both touches; d-b's journey is empty
-    assert view_credits(view) == {"x": "50.00", "y": "50.00"}
-    assert {r["key"]: r["journeys"] for r in view["rows"]} == {"x": 1, "y": 1}
+    # v0 (the smaller id) comes first and takes both touches; w0's journey is empty
+    assert view_credits(view) == {"A": "50.00", "B": "50.00"}
+    assert {r["key"]: r["journeys"] for r in view["rows"]} == {"A": 1, "B": 1}
     assert (view["wonRevenue"], view["unattributedRevenue"], view["unattributedDeals"]) == (
         "400.00",
         "300.00",

@@ -32,23 +32,18 @@ DAYS = [
 
 async def both(graph: Graph, by: str, window: tuple[datetime | None, datetime | None]) -> Any:
     """The journey map from the facts and from the scan (the reference)."""
-    answers = []
-    for from_facts in (True, False):
-        journey_maps.FROM_FACTS = from_facts
-        try:
-            answers.append(
-                await journey_maps.directly_follows_graph(
-                    graph,
-                    by=by,
-                    object_type=None,
-                    min_edge_count=1,
-                    window_from=window[0],
-                    window_to=window[1],
-                )
-            )
-        finally:
-            journey_maps.FROM_FACTS = True
-    return answers
+    return [
+        await journey_maps.directly_follows_graph(
+            graph,
+            by=by,
+            object_type=None,
+            min_edge_count=1,
+            window_from=window[0],
+            window_to=window[1],
+            from_facts=from_facts,
+        )
+        for from_facts in (True, False)
+    ]
 
 
 async def assert_facts_equal_scan(graph: Graph) -> None:
