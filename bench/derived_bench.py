@@ -43,7 +43,7 @@ WIPE_ALL = (
     "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 )
 WIPE_TOUCHPOINTS = (
-    "MATCH (n) WHERE n:Touchpoint OR n:JourneyTrace OR n:JourneyMapFact "
+    "MATCH (n) WHERE n:Touchpoint OR n:JourneyTrace OR n:JourneyMapDay "
     "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 )
 

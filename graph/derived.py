@@ -25,17 +25,19 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.journey_maps import (
-    JOURNEY_MAP_FACTS_PAGE,
+    JOURNEY_MAP_DAYS_PAGE,
     JOURNEY_TRACE_PAGE,
     JOURNEY_TRACES,
     NO_KEY,
     STORED_JOURNEY_TRACES,
     WRITE_DERIVED_JOURNEYS,
     Atom,
-    FactKey,
-    fact_id,
+    DayKey,
+    atom_of,
+    atom_text,
+    day_id,
     flatten_trace,
-    parse_fact_id,
+    parse_day_id,
     trace_atoms,
     unflatten_trace,
 )
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+WRITE_CHUNK = 2_000
+"""Days (and traces) per write query, so that a large import batch is not held whole by
+one query."""
 MAINTAIN = True
 """Whether writes keep the derived facts: off only to measure their cost (bench); the facts
 are then stale until ``rebuild_derived``."""
@@ -53,7 +58,7 @@ TRACKED_REFS: tuple[str, ...] = ("HAD:", "VIA:", "AT_STEP:")
 TRACKED_PROPERTIES: tuple[str, ...] = ("at", "type", "activity")
 
 DELETE_ALL_DERIVED: LiteralString = """
-MATCH (f) WHERE f:JourneyMapFact OR f:JourneyTrace
+MATCH (f) WHERE f:JourneyMapDay OR f:JourneyTrace
 WITH f LIMIT $size
 DELETE f
 RETURN count(*) AS deleted
@@ -145,22 +150,21 @@ def _touch(touchpoint_id: str, state: Mapping[str, Any]) -> list[Any]:
 
 @dataclass
 class Delta:
-    """What the atoms of some customers changed: per fact, the atoms added and removed."""
+    """What the atoms of some customers changed: per day, the atoms added and removed."""
 
-    added: dict[FactKey, list[Atom]] = field(default_factory=lambda: defaultdict(list))
-    removed: dict[FactKey, Counter[Atom]] = field(default_factory=lambda: defaultdict(Counter))
+    added: dict[DayKey, list[str]] = field(default_factory=lambda: defaultdict(list))
+    removed: dict[DayKey, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, old: Iterable[Atom], new: Iterable[Atom]) -> None:
         before, after = Counter(old), Counter(new)
         for atom, count in (after - before).items():
-            self.added[_fact(atom)].extend([atom] * count)
+            self.added[_day(atom)].extend([atom_text(atom)] * count)
         for atom, count in (before - after).items():
-            self.removed[_fact(atom)][atom] += count
+            self.removed[_day(atom)][atom_text(atom)] += count
 
 
-def _fact(atom: Atom) -> FactKey:
-    by, key, nxt, day, _, _ = atom
-    return by, day, key, nxt
+def _day(atom: Atom) -> DayKey:
+    return atom[0], atom[3]
 
 
 async def refresh_derived(tx: Tx, customer_ids: Iterable[str]) -> None:
@@ -182,41 +186,26 @@ async def refresh_derived(tx: Tx, customer_ids: Iterable[str]) -> None:
 
 async def _store(tx: Tx, changes: list[tuple[str, list[list[Any]], list[list[Any]]]]) -> None:
     """Apply the atoms that changed between each customer's old and new trace, and store
-    the new traces (one round trip)."""
+    the new traces."""
     if not changes:
         return
     delta = Delta()
     for _, old, new in changes:
         delta.add(trace_atoms(old), trace_atoms(new))
-    keys = set(delta.added) | set(delta.removed)
-    rows = [_row(key, delta.added.get(key, []), delta.removed.get(key, Counter())) for key in keys]
-    rows.sort(key=lambda row: str(row["id"]))
+    rows = [
+        {
+            "id": day_id(key),
+            "by": key[0],
+            "day": key[1],
+            "add": delta.added.get(key, []),
+            "gone": [[text, count] for text, count in delta.removed.get(key, Counter()).items()],
+        }
+        for key in sorted(set(delta.added) | set(delta.removed), key=day_id)
+    ]
     traces = [{"customerId": c, "trace": flatten_trace(new)} for c, _, new in changes]
-    await tx.run(WRITE_DERIVED_JOURNEYS, rows=rows, traces=traces)
-
-
-def _atoms(key: FactKey, n: int, ms: list[int], to_days: list[int]) -> list[Atom]:
-    by, day, k, nxt = key
-    if not nxt:
-        return [(by, k, nxt, day, 0, day)] * n
-    return [(by, k, nxt, day, gap, to) for gap, to in zip(ms, to_days, strict=True)]
-
-
-def _row(key: FactKey, added: list[Atom], removed: Counter[Atom]) -> dict[str, Any]:
-    by, day, k, nxt = key
-    gone = [atom for atom, count in removed.items() for _ in range(count)]
-    pairs = bool(nxt)
-    return {
-        "id": fact_id(key),
-        "by": by,
-        "day": day,
-        "key": k,
-        "next": nxt,
-        "dn": len(added) - len(gone),
-        "ms": [atom[4] for atom in added] if pairs else [],
-        "toDay": [atom[5] for atom in added] if pairs else [],
-        "gone": [[atom[4], atom[5]] for atom in gone] if pairs else [],
-    }
+    for start in range(0, max(len(rows), len(traces)), WRITE_CHUNK):
+        chunk = slice(start, start + WRITE_CHUNK)
+        await tx.run(WRITE_DERIVED_JOURNEYS, rows=rows[chunk], traces=traces[chunk])
 
 
 # --- rebuild and check -----------------------------------------------------------------------
@@ -265,12 +254,12 @@ class Drift:
 
     customers: list[str] = field(default_factory=list)
     """Customers whose stored trace is not their touchpoints'."""
-    facts: list[str] = field(default_factory=list)
-    """Facts (``by/day/key/next``) whose atoms are not those the traces make."""
+    days: list[str] = field(default_factory=list)
+    """Days (``by/day``) whose atoms are not those the traces make."""
 
     @property
     def clean(self) -> bool:
-        return not self.customers and not self.facts
+        return not self.customers and not self.days
 
 
 async def check_derived(graph: Graph, progress: Progress | None = None) -> Drift:
@@ -298,21 +287,21 @@ async def check_derived(graph: Graph, progress: Progress | None = None) -> Drift
             break
         drift.customers += [str(r["id"]) for r in traces if r["id"] not in seen]
         after = traces[-1]["id"]
-    stored_atoms: dict[FactKey, Counter[Atom]] = defaultdict(Counter)
+    stored_atoms: dict[DayKey, Counter[Atom]] = defaultdict(Counter)
     after = ""
     while True:
-        facts = await graph.query(JOURNEY_MAP_FACTS_PAGE, after=after, size=PAGE_SIZE)
-        if not facts:
+        days = await graph.query(JOURNEY_MAP_DAYS_PAGE, after=after, size=PAGE_SIZE)
+        if not days:
             break
-        for r in facts:
-            key = parse_fact_id(r["id"])
-            stored_atoms[key].update(_atoms(key, r["n"] or 0, r["ms"] or [], r["toDay"] or []))
-        after = facts[-1]["id"]
-    wanted: dict[FactKey, Counter[Atom]] = defaultdict(Counter)
+        for r in days:
+            key = parse_day_id(r["id"])
+            stored_atoms[key].update(atom_of(key, text) for text in r["atoms"] or [])
+        after = days[-1]["id"]
+    wanted: dict[DayKey, Counter[Atom]] = defaultdict(Counter)
     for atom, count in expected.items():
-        wanted[_fact(atom)][atom] += count
+        wanted[_day(atom)][atom] += count
     for key in sorted(set(wanted) | set(stored_atoms)):
         if wanted.get(key, Counter()) != stored_atoms.get(key, Counter()):
-            drift.facts.append("/".join(str(part) for part in key))
+            drift.days.append(f"{key[0]}/{key[1]}")
     drift.customers.sort()
     return drift

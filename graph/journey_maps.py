@@ -215,10 +215,11 @@ async def cases_behind(
 # Each customer's keyed traces are summarised as a multiset of *atoms*, one per event
 # ``(by, key, "", day, 0, day)`` and one per directly-follows pair ``(by, key, next, day,
 # ms, toDay)`` (``day``: UTC epoch day of the event, ``ms``: milliseconds to the next
-# event, ``toDay``: the next event's day). Atoms with the same ``(by, day, key, next)``
-# are kept on one ``JourneyMapFact`` node: ``n`` atoms and, for pairs, the parallel lists
-# ``ms`` and ``toDay``. The customer's trace itself is kept on its ``JourneyTrace`` node,
-# so that a write subtracts exactly the atoms the customer contributed before.
+# event, ``toDay``: the next event's day). The atoms of one ``(by, day)`` are kept on one
+# ``JourneyMapDay`` node as a list of strings (``atom_text``): a handful of nodes per day
+# whatever the volume, so an import batch or a year's answer touches few nodes. The
+# customer's trace itself is kept on its ``JourneyTrace`` node, so that a write subtracts
+# exactly the atoms the customer contributed before.
 #
 # A window ``[D1, D2)`` of whole days reads the facts of its days only: the events are the
 # event atoms, the edges the pair atoms whose ``toDay`` is before ``D2`` (both ends inside),
@@ -234,8 +235,8 @@ LAST_DAY = 10**7
 
 Atom = tuple[str, str, str, int, int, int]
 """``(by, key, next, day, ms, toDay)``; ``next`` is ``""`` for an event."""
-FactKey = tuple[str, int, str, str]
-"""``(by, day, key, next)``: the atoms one ``JourneyMapFact`` holds."""
+DayKey = tuple[str, int]
+"""``(by, day)``: the atoms one ``JourneyMapDay`` holds."""
 
 JOURNEY_TRACES: LiteralString = """
 UNWIND $customerIds AS customerId
@@ -267,21 +268,17 @@ RETURN customerId, j.trace AS stored
 WRITE_DERIVED_JOURNEYS: LiteralString = """
 CALL () {
   UNWIND $rows AS row
-  MERGE (f:JourneyMapFact {id: row.id})
-  ON CREATE SET f.by = row.by, f.day = row.day, f.key = row.key, f.next = row.next
+  MERGE (f:JourneyMapDay {id: row.id})
+  ON CREATE SET f.by = row.by, f.day = row.day
   SET f._LOCK_ = true
   REMOVE f._LOCK_
-  WITH f, row, coalesce(f.ms, []) AS ms, coalesce(f.toDay, []) AS toDay
-  WITH f, row, CASE WHEN size(row.gone) = 0 THEN {ms: ms, toDay: toDay} ELSE
-    reduce(acc = {ms: [], toDay: [], gone: row.gone}, i IN range(0, size(ms) - 1) |
-      CASE WHEN [ms[i], toDay[i]] IN acc.gone
-        THEN {ms: acc.ms, toDay: acc.toDay, gone: [j IN range(0, size(acc.gone) - 1)
-              WHERE j <> head([k IN range(0, size(acc.gone) - 1)
-                               WHERE acc.gone[k] = [ms[i], toDay[i]]]) | acc.gone[j]]}
-        ELSE {ms: acc.ms + ms[i], toDay: acc.toDay + toDay[i], gone: acc.gone} END)
+  WITH f, row, coalesce(f.atoms, []) AS atoms, [g IN row.gone | g[0]] AS gone
+  WITH f, row, CASE WHEN size(gone) = 0 THEN atoms ELSE
+    [a IN atoms WHERE NOT a IN gone] + reduce(back = [], g IN row.gone |
+      back + [i IN range(1, size([a IN atoms WHERE a = g[0]]) - g[1]) | g[0]])
     END AS kept
-  SET f.n = coalesce(f.n, 0) + row.dn, f.ms = kept.ms + row.ms, f.toDay = kept.toDay + row.toDay
-  WITH f WHERE f.n <= 0
+  SET f.atoms = kept + row.add
+  WITH f WHERE size(f.atoms) = 0
   DELETE f
 }
 CALL () {
@@ -292,39 +289,35 @@ CALL () {
   DELETE j
 }
 """
-"""Apply atom deltas and store the customers' new traces, in one round trip.
+"""Apply atom deltas and store the customers' new traces (``graph.derived`` sends them in
+chunks, so no query holds a whole import batch at once).
 
-Each fact is write-locked before it is read (rows come in id order, so two writers
-queue instead of deadlocking): ``dn`` atoms more (or fewer), the pairs ``gone``
-(``[ms, toDay]``, one occurrence each) taken out of its lists and the new ones
-(``ms``, ``toDay``) appended; concurrent writes to one day add up. A fact left without
-atoms is deleted. A trace is its ``JOURNEY_TRACES`` touches flattened as strings; a
-customer without touchpoints keeps none."""
+Each day is write-locked before it is read (rows come in id order, so two writers queue
+instead of deadlocking): the ``gone`` atoms (``[text, copies]``) taken out of its list, the
+``add`` ones appended; concurrent writes to one day add up. A day left without atoms is
+deleted. A trace is its ``JOURNEY_TRACES`` touches flattened as strings; a customer
+without touchpoints keeps none."""
 
 JOURNEY_MAP_FROM_FACTS: LiteralString = """
 CALL () {
-  MATCH (f:JourneyMapFact) WHERE f.by = $by AND f.day >= $fromDay AND f.day < $toDay
-  RETURN collect([f.key, f.next, f.n, f.ms, f.toDay]) AS facts
+  MATCH (f:JourneyMapDay) WHERE f.by = $by AND f.day >= $fromDay AND f.day < $toDay
+  RETURN collect(f.atoms) AS days
 }
-CALL (facts) {
-  UNWIND facts AS f
-  WITH DISTINCT f[0] AS k
-  OPTIONAL MATCH (x:Channel {id: k}) WHERE $by = 'CHANNEL'
-  OPTIONAL MATCH (s:Step {id: k}) WHERE $by = 'STEP'
-  RETURN collect([k, CASE $by WHEN 'CHANNEL' THEN x.name WHEN 'STEP' THEN s.name ELSE k END])
-         AS labels
-}
-RETURN facts, labels
+RETURN days, CASE $by
+  WHEN 'CHANNEL' THEN COLLECT { MATCH (x:Channel) RETURN [x.id, x.name] }
+  WHEN 'STEP' THEN COLLECT { MATCH (x:Step) RETURN [x.id, x.name] }
+  ELSE [] END AS labels
 """
-"""The journey map's facts for days ``[$fromDay, $toDay)`` of key ``$by`` and the label of
-each key met (a channel's or step's name, read now). Anchored on the JourneyMapFact
-``(by, day)`` index: the cost is that of the days asked, not of the touchpoints."""
+"""The journey map's atoms for days ``[$fromDay, $toDay)`` of key ``$by`` (one list per
+day) and, for channels and steps, every channel's or step's name (read now: a handful).
+Anchored on the JourneyMapDay ``(by, day)`` index: the cost is that of the days asked and
+their atoms, not of the touchpoints."""
 
-JOURNEY_MAP_FACTS_PAGE: LiteralString = """
-MATCH (f:JourneyMapFact) WHERE f.id > $after
-RETURN f.id AS id, f.n AS n, f.ms AS ms, f.toDay AS toDay ORDER BY f.id LIMIT $size
+JOURNEY_MAP_DAYS_PAGE: LiteralString = """
+MATCH (f:JourneyMapDay) WHERE f.id > $after
+RETURN f.id AS id, f.atoms AS atoms ORDER BY f.id LIMIT $size
 """
-"""One page of every fact, in id order (for ``check-derived``)."""
+"""One page of every day's atoms, in id order (for ``check-derived``)."""
 
 JOURNEY_TRACE_PAGE: LiteralString = """
 MATCH (j:JourneyTrace) WHERE j.customerId > $after
@@ -333,15 +326,33 @@ RETURN j.customerId AS id ORDER BY j.customerId LIMIT $size
 """One page of the customers with a stored trace, in id order."""
 
 
-def fact_id(key: FactKey) -> str:
-    """A fact's id: its ``(by, day, key, next)`` joined by a separator ids never hold."""
-    by, day, k, nxt = key
-    return f"{by}\x1f{day}\x1f{k}\x1f{nxt}"
+SEPARATOR = "\x1f"
+"""Between the parts of a fact's id (a control character: ids and types never hold one)."""
 
 
-def parse_fact_id(value: str) -> FactKey:
-    by, day, key, nxt = value.split("\x1f")
-    return by, int(day), key, nxt
+def day_id(key: DayKey) -> str:
+    """A ``JourneyMapDay``'s id: ``by`` and ``day`` joined by ``SEPARATOR``."""
+    return f"{key[0]}{SEPARATOR}{key[1]}"
+
+
+def parse_day_id(value: str) -> DayKey:
+    by, day = value.split(SEPARATOR)
+    return by, int(day)
+
+
+def atom_text(atom: Atom) -> str:
+    """An atom as kept in its day's list: the key alone for an event, else key, next key,
+    ms and next day joined by ``SEPARATOR``."""
+    _, key, nxt, _, ms, to_day = atom
+    return key if nxt == NO_KEY else SEPARATOR.join((key, nxt, str(ms), str(to_day)))
+
+
+def atom_of(day: DayKey, text: str) -> Atom:
+    by, at_day = day
+    parts = text.split(SEPARATOR)
+    if len(parts) == 1:
+        return by, text, NO_KEY, at_day, 0, at_day
+    return by, parts[0], parts[1], at_day, int(parts[2]), int(parts[3])
 
 
 def flatten_trace(touches: list[list[Any]]) -> list[str]:
@@ -392,27 +403,28 @@ def percentile_cont(values: list[float], percentile: float) -> float | None:
     return ordered[floor] * (ceil - index) + ordered[ceil] * (index - floor)
 
 
-def rows_from_facts(facts: list[list[Any]], labels: dict[str, Any], to_day: int) -> list[Any]:
-    """The scan's grouped rows (``_GROUPED``) rebuilt from the facts of a window's days: a
-    pair counts when its next event is before ``to_day`` too."""
+def rows_from_facts(days: list[list[str]], labels: dict[str, Any] | None, to_day: int) -> list[Any]:
+    """The scan's grouped rows (``_GROUPED``) rebuilt from the atoms of a window's days: a
+    pair counts when its next event is before ``to_day`` too. A key is its own label
+    unless ``labels`` names it."""
     events: dict[str, int] = defaultdict(int)
     edges: dict[tuple[str, str], list[float]] = defaultdict(list)
     into: dict[str, int] = defaultdict(int)
     out: dict[str, int] = defaultdict(int)
-    for key, nxt, n, ms, to_days in facts:
-        if nxt == NO_KEY:
-            events[key] += n
-            continue
-        for gap, day in zip(ms, to_days, strict=True):
-            if day < to_day:
-                edges[(key, nxt)].append(gap / 1000.0)
+    for atoms in days:
+        for text in atoms:
+            parts = text.split(SEPARATOR)
+            if len(parts) == 1:
+                events[text] += 1
+            elif int(parts[3]) < to_day:
+                edges[(parts[0], parts[1])].append(int(parts[2]) / 1000.0)
     for (key, nxt), seconds in edges.items():
         out[key] += len(seconds)
         into[nxt] += len(seconds)
     rows: list[dict[str, Any]] = [
         {
             "key": key,
-            "label": labels.get(key),
+            "label": key if labels is None else labels.get(key),
             "nextKey": nxt,
             "events": len(seconds),
             "starts": 0,
@@ -425,7 +437,7 @@ def rows_from_facts(facts: list[list[Any]], labels: dict[str, Any], to_day: int)
         rows.append(
             {
                 "key": key,
-                "label": labels.get(key),
+                "label": key if labels is None else labels.get(key),
                 "nextKey": None,
                 "events": count - out[key],
                 "starts": count - into[key],
@@ -457,5 +469,6 @@ async def directly_follows_graph_from_facts(
     """``directly_follows_graph`` for the customer case, read from the facts (one round trip)."""
     records = await graph.query(JOURNEY_MAP_FROM_FACTS, by=by, fromDay=days[0], toDay=days[1])
     row = records[0]
-    labels = {key: label for key, label in row["labels"]}
-    return fold(rows_from_facts(list(row["facts"]), labels, days[1]), min_edge_count)
+    named = by in ("CHANNEL", "STEP")
+    labels = {key: label for key, label in row["labels"]} if named else None
+    return fold(rows_from_facts(list(row["days"]), labels, days[1]), min_edge_count)

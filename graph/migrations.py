@@ -300,14 +300,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10,
         "derived facts kept on write: each customer's trace (JourneyTrace) and the journey "
-        "map's directly-follows counts per key and day (JourneyMapFact)",
+        "map's events and directly-follows pairs per key and day (JourneyMapDay)",
         (
             "CREATE CONSTRAINT unique_journey_trace_customer IF NOT EXISTS "
             "FOR (j:JourneyTrace) REQUIRE j.customerId IS UNIQUE",
-            "CREATE CONSTRAINT unique_journey_map_fact_id IF NOT EXISTS "
-            "FOR (f:JourneyMapFact) REQUIRE f.id IS UNIQUE",
-            "CREATE INDEX index_journeymapfact_by_day IF NOT EXISTS "
-            "FOR (f:JourneyMapFact) ON (f.by, f.day)",
+            "CREATE CONSTRAINT unique_journey_map_day_id IF NOT EXISTS "
+            "FOR (f:JourneyMapDay) REQUIRE f.id IS UNIQUE",
+            "CREATE INDEX index_journeymapday_by_day IF NOT EXISTS "
+            "FOR (f:JourneyMapDay) ON (f.by, f.day)",
         ),
         backfill_derived_facts,
     ),

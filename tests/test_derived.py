@@ -181,10 +181,10 @@ async def test_a_resent_batch_writes_no_fact(graph: Graph) -> None:
     await setting(graph)
     batch = [touch(0, 0, 0, 0, 0, 0), touch(1, 0, 6, 1, 1, 1)]
     await upsert_nodes(graph, "Touchpoint", batch)
-    count = "MATCH (f:JourneyMapFact) RETURN count(f) AS n, sum(f.n) AS atoms"
+    count = "MATCH (f:JourneyMapDay) RETURN count(f) AS days, sum(size(f.atoms)) AS atoms"
     first = dict((await graph.query(count))[0])
-    # 4 dimensions x (2 events + 1 pair) atoms; TYPE and ACTIVITY key alike here
-    assert first == {"n": 12, "atoms": 12}
+    # one day, 4 keys: 4 days of 2 events and 1 pair each
+    assert first == {"days": 4, "atoms": 12}
     summary = await upsert_nodes(graph, "Touchpoint", batch)
     assert dict((await graph.query(count))[0]) == first
     assert summary.properties_set == 0 or summary.relationships_created == 0
@@ -201,11 +201,11 @@ async def test_check_reports_drift_and_rebuild_repairs_it(graph: Graph) -> None:
     await setting(graph)
     await upsert_nodes(graph, "Touchpoint", [touch(0, 0, 0, 0, 0, None), touch(1, 1, 6, 1, 1, 1)])
     assert (await check_derived(graph)).clean
-    await run_write(graph, "MATCH (f:JourneyMapFact {by: 'TYPE', key: 'CALL'}) SET f.n = 5")
+    await run_write(graph, "MATCH (f:JourneyMapDay {by: 'TYPE'}) SET f.atoms = f.atoms + 'CALL'")
     await run_write(graph, "MATCH (j:JourneyTrace {customerId: 'c0'}) DELETE j")
     drift = await check_derived(graph)
     assert drift.customers == ["c0"]
-    assert drift.facts == ["TYPE/19783/CALL/"]  # 2024-03-01 is epoch day 19783
+    assert drift.days == ["TYPE/19783"]  # 2024-03-01 is epoch day 19783
     done: list[int] = []
     assert await rebuild_derived(graph, done.append) == 3
     assert done == [3]
@@ -216,7 +216,7 @@ async def test_erasing_a_customer_by_deletion_takes_its_facts(graph: Graph) -> N
     await setting(graph)
     await upsert_nodes(graph, "Touchpoint", [touch(0, 0, 0, 0, 0, 0), touch(1, 0, 6, 1, 1, 1)])
     await delete_nodes(graph, "Customer", ["c0"], cascade=True)
-    left = await graph.query("MATCH (f) WHERE f:JourneyMapFact OR f:JourneyTrace RETURN f")
+    left = await graph.query("MATCH (f) WHERE f:JourneyMapDay OR f:JourneyTrace RETURN f")
     assert left == []
     await assert_facts_equal_scan(graph)
 

@@ -179,7 +179,10 @@ def check_derived(_: argparse.Namespace, settings: Settings) -> int:
     if drift.clean:
         print("derived facts match the touchpoints")
         return 0
-    for what, items in (("customers' traces", drift.customers), ("facts", drift.facts)):
+    for what, items in (
+        ("customers' traces", drift.customers),
+        ("days of journey map facts", drift.days),
+    ):
         if items:
             shown = ", ".join(items[:20]) + (
                 f" and {len(items) - 20} more" if len(items) > 20 else ""
