@@ -112,7 +112,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Any] = [
         CachedParsing(cached_parser(settings.document_cache_size)),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
-        DocumentLimits(limits),
+        DocumentLimits(limits, settings.document_cache_size),
         AddValidationRules([DateTimeInRange]),
         CachedValidation(cached_validator(settings.document_cache_size)),
         MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
