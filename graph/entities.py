@@ -69,6 +69,14 @@ class Const:
 
 
 @dataclass(frozen=True)
+class Before:
+    """Whether one datetime property is before another (false when either is missing)."""
+
+    name: LiteralString
+    other: LiteralString
+
+
+@dataclass(frozen=True)
 class Far:
     """Inside an edge object (a ``TeamMember``): the node at the relationship's other end."""
 
@@ -87,7 +95,7 @@ class Hop:
     columns: tuple[Column, ...]
 
 
-Column = Prop | Money | Sealed | Const | Far | Hop
+Column = Prop | Money | Sealed | Const | Before | Far | Hop
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,10 @@ def _column(column: Column, node: LiteralString, rel: LiteralString, depth: int)
         return "[" + node + ".id, " + node + "." + column.name + "]"
     if isinstance(column, Const):
         return "null" if column.value is None else "'" + column.value + "'"
+    if isinstance(column, Before):
+        return (
+            "coalesce(" + node + "." + column.name + " < " + node + "." + column.other + ", false)"
+        )
     if isinstance(column, Far):
         return _columns(column.columns, node, rel, depth)
     return _hop(column, depth)

@@ -8,6 +8,7 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from orggraph.errors import BadInputError, NotFoundError
 from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
+from orggraph.graph.entities import Uncompilable
 from orggraph.graph.history import tracked_nodes
 from orggraph.graph.model import Record, as_utc, validate_node_id
 from orggraph.resolvers.history import write_recorded
@@ -96,7 +98,8 @@ def get_field(node_type: Any, description: str) -> Any:
         node_id = checked_id(id)
         plan = plan_of(info)
         if plan is not None:  # the whole selection in one query (schema.entities)
-            return await compiled_one(info, plan, node_id)
+            with contextlib.suppress(Uncompilable):
+                return await compiled_one(info, plan, node_id)
         props = await info.context.loaders.node_by_id(label).load(node_id)
         return node_type.from_props(props) if props else None
 
@@ -119,7 +122,8 @@ def list_field(
         start = decode_cursor(after)
         plan = plan_of(info)
         if plan is not None:  # the whole selection in one query (schema.entities)
-            return await compiled_page(info, plan, found, start, limit)
+            with contextlib.suppress(Uncompilable):
+                return await compiled_page(info, plan, found, start, limit)
         rows = await nodes.list_nodes(info.context.graph, label, found, start, limit + 1)
         return _connection(node_type, rows, limit, after is not None)
 

@@ -11,7 +11,7 @@ hands it through as the field's completed value, so graphql-core does not comple
 subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
-its own resolver (``Process.lifecycleHistory``, ``Measurement.partial``), an argument or
+its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
 a directive the compiler does not know, a type it does not map, and every request of a
 team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
 by schema.authorization. Personal fields follow schema.authorization: null without the
@@ -21,9 +21,10 @@ by schema.authorization. Personal fields follow schema.authorization: null witho
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
@@ -51,7 +52,17 @@ from strawberry.types.field import StrawberryField
 
 from orggraph.context import Info
 from orggraph.graph import entities
-from orggraph.graph.entities import Column, Const, Far, Hop, Money, Prop, Sealed, Uncompilable
+from orggraph.graph.entities import (
+    Before,
+    Column,
+    Const,
+    Far,
+    Hop,
+    Money,
+    Prop,
+    Sealed,
+    Uncompilable,
+)
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
     RELATIONSHIPS,
@@ -60,7 +71,7 @@ from orggraph.graph.model import (
 )
 from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import NodeFilter
-from orggraph.graph.personal import PersonalData, open_value
+from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
 from orggraph.schema.authorization import is_function_only
 from orggraph.schema.relay import PageInfo, encode_cursor
 from orggraph.schema.types import RELATIONSHIP, NodeType, nested_limit
@@ -75,6 +86,11 @@ EDGES: dict[str, tuple[str, dict[str, str]]] = {
     "StepOwner": ("team", {"validFrom": "from", "validTo": "to"}),
     "ProcessStep": ("step", {"order": "order"}),
     "ConcernedObject": ("object", {"qualifier": "qualifier"}),
+}
+# Fields computed by a resolver of their type from its own properties, compiled to Cypher.
+COMPUTED: dict[tuple[str, str], Column] = {
+    # Measurement.partial: taken before its period ended (schema.types.Measurement)
+    ("Measurement", "partial"): Before("at", "periodEnd"),
 }
 PLAN_CACHE_SIZE = 512
 log = logging.getLogger(__name__)
@@ -99,7 +115,7 @@ class CompiledExecution(StrawberryGraphQLCoreExecutionContext):
         self,
         return_type: GraphQLOutputType,
         field_details_list: Any,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         path: Any,
         result: Any,
         position_context: Any,
@@ -165,10 +181,10 @@ class Plan:
 # --- compiling -------------------------------------------------------------------------
 
 
-LIMIT_PARAMS: tuple[LiteralString, ...] = tuple(
-    "l" + str(i)  # type: ignore[misc]  # literal names, never from input
-    for i in range(64)
-)
+def _limit_param(index: int) -> LiteralString:
+    """The parameter name of the ``index``-th relationship field's limit (never input)."""
+    name: LiteralString = "l" + str(index)  # type: ignore[assignment]
+    return name
 
 
 class _Compiler:
@@ -283,6 +299,9 @@ class _Compiler:
         if name in SEALED_PROPERTIES.get(label, {}):
             sealed = entities.allowed_property(label, name)
             return Sealed(sealed), _opener(label, sealed)
+        computed = COMPUTED.get((owner.name, name))
+        if computed is not None:
+            return computed, None
         if field.base_resolver is not None:
             raise Uncompilable(f"{owner.name}.{name} has its own resolver")
         return _scalar(owner.fields[name].type, entities.allowed_property(label, prop))
@@ -302,9 +321,7 @@ class _Compiler:
             columns, shape = self._edge(item, spec, nodes)
         else:
             columns, shape = self.node(item, nodes)
-        if len(self.limits) >= len(LIMIT_PARAMS):
-            raise Uncompilable("too many relationship fields")
-        param = LIMIT_PARAMS[len(self.limits)]
+        param = _limit_param(len(self.limits))
         if not single:
             self.limits.append(Limit(param, first, fixed))
         hop = Hop(spec, outgoing, single, param, columns)
@@ -371,7 +388,7 @@ class _Compiler:
             name = field_nodes[0].name.value
             _no_arguments(field_nodes)
             if name == "__typename":
-                fields.append((key, lambda cursor, rows, personal, t=edge.name: t))
+                fields.append((key, _fixed(edge.name)))
             elif name == "cursor":
                 fields.append((key, lambda cursor, rows, personal: cursor))
             elif name == "node":
@@ -440,6 +457,10 @@ _PAGE_INFO = {
 }
 
 
+def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
+    return lambda cursor, rows, personal: value
+
+
 def _constant(value: str) -> Part:
     return lambda page, cursors, has_next, paged, personal: value
 
@@ -457,7 +478,7 @@ def _row_of(index: int, shape: ObjectShape) -> Callable[[str, Any, PersonalData 
 def _type_name(name: str) -> LiteralString:
     if not name.replace("_", "").isalnum():
         raise Uncompilable(f"type name {name!r}")
-    return name  # type: ignore[return-value]  # the schema's own names (checked above)
+    return name  # the schema's own names (checked above)
 
 
 def _nullable(graphql_type: Any) -> Any:
@@ -621,7 +642,10 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     rows = await entities.fetch_one(
         graph, entities.one_query(plan.projection), id=node_id, now=_now(), **plan.params(info)
     )
-    return None if rows is None else Shaped(plan.node(rows[0], graph.personal))
+    if rows is None:
+        return None
+    with _resolvers_on_personal_data_error():
+        return Shaped(plan.node(rows[0], graph.personal))
 
 
 async def compiled_page(
@@ -643,9 +667,20 @@ async def compiled_page(
     has_next = len(page) > limit
     paged = after is not None
     personal = graph.personal
-    return Shaped(
-        {key: part(shown, cursors, has_next, paged, personal) for key, part in plan.parts}
-    )
+    with _resolvers_on_personal_data_error():
+        return Shaped(
+            {key: part(shown, cursors, has_next, paged, personal) for key, part in plan.parts}
+        )
+
+
+@contextlib.contextmanager
+def _resolvers_on_personal_data_error() -> Iterator[None]:
+    """A personal value that does not open (no key, a foreign key): the resolvers answer
+    again, so that the error stands at the personal field, the rest of the answer kept."""
+    try:
+        yield
+    except PersonalDataError as error:
+        raise Uncompilable("a personal value does not open") from error
 
 
 def _now() -> datetime:

@@ -207,7 +207,7 @@ async def both(
 # --- selections ------------------------------------------------------------------------
 
 # Fields that keep their resolvers (their own resolver): left out of the one-query checks.
-NOT_COMPILED = {("Process", "lifecycleHistory"), ("Measurement", "partial")}
+NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 
 def object_of(field_type: Any) -> GraphQLObjectType | None:
