@@ -74,7 +74,7 @@ from orggraph.graph.nodes import NodeFilter
 from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
 from orggraph.schema.authorization import is_function_only
 from orggraph.schema.relay import PageInfo, encode_cursor
-from orggraph.schema.types import RELATIONSHIP, NodeType, nested_limit
+from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
 from orggraph.schema.types import as_json as _as_json
 
 # Edge types of relationship fields: the field holding the far node, and each other field's
@@ -530,13 +530,14 @@ def _scalar(
     non_null = isinstance(graphql_type, GraphQLNonNull)
     named = _nullable(graphql_type)
     if isinstance(named, GraphQLEnumType):
-        names = {value.value: name for name, value in named.values.items()}
+        # stored values are the enums' values as plain strings: so are the keys here
+        names = {str(getattr(v.value, "value", v.value)): name for name, v in named.values.items()}
         return Prop(prop, on_relationship), lambda value, _: _enum_name(names, value)
     if not isinstance(named, GraphQLScalarType):
         raise Uncompilable(f"{named}")
     kind = named.name
     if kind == "DateTime":
-        return Prop(prop, on_relationship, temporal=True), None
+        return Prop(prop, on_relationship, temporal=True), _iso
     if kind == "Float":
         return Prop(prop, on_relationship, as_float=True), None
     if kind == "String" and non_null:
@@ -548,6 +549,22 @@ def _scalar(
     if kind == "Decimal" and not on_relationship:
         return Money(prop), lambda value, _: _money(prop, value)
     raise Uncompilable(f"scalar {kind}")
+
+
+def _iso(text: str | None, _: PersonalData | None) -> str | None:
+    """Neo4j's ISO text of a DateTime as the DateTime scalar writes it (Python's
+    ``isoformat``: microseconds when not zero, ``+00:00`` for UTC, no zone name). The
+    write layer stores UTC (``2024-03-01T09:00:00.5Z``): that form is rewritten as text;
+    any other goes through ``datetime``, as on the resolvers (``schema.types.as_datetime``)."""
+    if text is None:
+        return None
+    if text[-1:] == "Z" and len(text) >= 20 and text[4] == "-" and text[19] in "Z.":
+        digits = text[20:-1]
+        if len(digits) <= 6:
+            fraction = "." + digits.ljust(6, "0") if digits.strip("0") else ""
+            return text[:19] + fraction + "+00:00"
+    found = as_datetime(text)
+    return None if found is None else found.isoformat()
 
 
 def _enum_name(names: dict[Any, str], value: Any) -> str | None:
