@@ -61,14 +61,33 @@ def list_nodes_query(label: LiteralString) -> LiteralString:
     return "MATCH (n:" + label + ") WHERE " + _filtered_page(label)
 
 
+LIST_FILTERS: LiteralString = (
+    "n.id > $after "
+    "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
+    "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
+    "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo)"
+)
+"""After a node pattern ``n`` and ``WHERE``: the list filters and the keyset page
+(``NodeFilter.params``, ``$after``)."""
+
+
 def _filtered_page(label: LiteralString) -> LiteralString:
     """After a node pattern ``n`` and ``WHERE``: the list filters, the keyset page, its rows."""
     return (
-        "n.id > $after "
-        "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
-        "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
-        "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo) "
-        "RETURN n.id AS id, " + node_properties(label) + " AS props ORDER BY n.id LIMIT $limit"
+        LIST_FILTERS
+        + " RETURN n.id AS id, "
+        + node_properties(label)
+        + " AS props ORDER BY n.id LIMIT $limit"
+    )
+
+
+def hashed_anchor(label: LiteralString, hash_property: LiteralString) -> LiteralString:
+    """``MATCH (n:label)`` anchored on a sealed property's look-up hash (``$hashes``), then
+    ``AND``: see ``hashed_list_nodes_query``."""
+    prop = _hash_property(label, hash_property)
+    return (
+        "MATCH (n:" + label + ") USING INDEX n:" + label + "(" + prop + ") "
+        "WHERE n." + prop + " IN $hashes AND "
     )
 
 
@@ -86,24 +105,24 @@ def hashed_list_nodes_query(label: LiteralString, hash_property: LiteralString) 
     on that property's index, then the same filters, order and page. The hint is needed:
     left alone, the planner walks the id index in order (the ``$after`` range) and filters
     every node of the label."""
-    prop = _hash_property(label, hash_property)
-    return (
-        "MATCH (n:" + label + ") USING INDEX n:" + label + "(" + prop + ") "
-        "WHERE n." + prop + " IN $hashes AND " + _filtered_page(label)
-    )
+    return hashed_anchor(label, hash_property) + _filtered_page(label)
 
 
-def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
+def sort_key(
+    spec: RelationshipSpec, outgoing: bool, r: LiteralString = "r", b: LiteralString = "b"
+) -> LiteralString:
+    """The order of a nested relationship field's items, over relationship ``r`` and the
+    node ``b`` at its other end."""
     other = spec.target if outgoing else spec.source
     if spec.type == "HAS_STEP":
-        return "r.order, b.id"
+        return r + ".order, " + b + ".id"
     if other == "Touchpoint":
-        return "b.at, b.id"
+        return b + ".at, " + b + ".id"
     if other == "Measurement":
-        return "b.periodStart DESC, b.id"
+        return b + ".periodStart DESC, " + b + ".id"
     if spec.type == "OWNS":
-        return "r.from, b.id"
-    return "b.id"
+        return r + ".from, " + b + ".id"
+    return b + ".id"
 
 
 CURRENT_ONLY: frozenset[RelationshipKind] = frozenset(
@@ -113,7 +132,23 @@ CURRENT_ONLY: frozenset[RelationshipKind] = frozenset(
 list only the relationships valid now: the hierarchy and memberships that ended (a
 reorganisation applied) stay in the graph for the organisation as of a past date."""
 
-VALID_NOW: LiteralString = "(r.from IS NULL OR r.from <= $now) AND (r.to IS NULL OR r.to > $now)"
+
+def valid_now(r: LiteralString) -> LiteralString:
+    """Relationship ``r`` is valid at ``$now`` (see ``CURRENT_ONLY``)."""
+    return (
+        "("
+        + r
+        + ".from IS NULL OR "
+        + r
+        + ".from <= $now) AND ("
+        + r
+        + ".to IS NULL OR "
+        + r
+        + ".to > $now)"
+    )
+
+
+VALID_NOW: LiteralString = valid_now("r")
 
 
 @functools.cache
@@ -129,7 +164,7 @@ def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
     valid: LiteralString = " WHERE " + VALID_NOW if spec.kind in CURRENT_ONLY else ""
     return (
         "UNWIND $ids AS id MATCH " + pattern + valid + " "
-        "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
+        "WITH id, r, b ORDER BY " + sort_key(spec, outgoing) + " "
         "RETURN id, collect({props: "
         + node_properties(other, "b")
         + ", rel: "

@@ -44,6 +44,7 @@ from orggraph.schema.caching import (
     cached_validator,
 )
 from orggraph.schema.cost import MaxCostLimiter, enforce_list_bounds
+from orggraph.schema.entities import CompiledExecution
 from orggraph.schema.errors import ErrorCode, ErrorCodes
 from orggraph.schema.limits import DocumentLimits, Limits
 from orggraph.schema.scalars import DATETIME, DateTimeInRange
@@ -111,7 +112,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Any] = [
         CachedParsing(cached_parser(settings.document_cache_size)),
         MaxTokensLimiter(max_token_count=settings.max_tokens),
-        DocumentLimits(limits),
+        DocumentLimits(limits, settings.document_cache_size),
         AddValidationRules([DateTimeInRange]),
         CachedValidation(cached_validator(settings.document_cache_size)),
         MaxCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
@@ -127,6 +128,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         scalar_overrides={datetime: DATETIME},
         types=[ErrorCode],
+        # Root entity fields compiled to one query hand their shaped answer through.
+        execution_context_class=CompiledExecution,
     )
     guard_subscriptions(schema._schema)
     enforce_list_bounds(schema._schema)

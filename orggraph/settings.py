@@ -169,6 +169,8 @@ class Settings(BaseSettings):
     max_tokens: int = 5_000
     max_aliases: int = 30
     document_cache_size: int = Field(default=256, ge=1)  # parsed+validated documents kept
+    # Root entity fields answered by one compiled Cypher query (schema.entities); off: resolvers.
+    compiled_reads: bool = True
     max_page_size: int = 1_000
     max_batch_size: int = 5_000  # rows per upsert mutation
     query_timeout_s: float = 30.0  # bound on one unit of database work, retries included

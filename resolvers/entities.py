@@ -8,6 +8,7 @@ resolver -> ``graph.nodes`` / ``graph.writes`` -> loaders for nested fields.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +22,11 @@ from orggraph.errors import BadInputError, NotFoundError
 from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
+from orggraph.graph.entities import Uncompilable
 from orggraph.graph.history import tracked_nodes
 from orggraph.graph.model import Record, as_utc, validate_node_id
 from orggraph.resolvers.history import write_recorded
+from orggraph.schema.entities import compiled_one, compiled_page, plan_of
 from orggraph.schema.inputs import NameFilter, to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
@@ -104,7 +107,12 @@ def get_field(node_type: Any, description: str) -> Any:
     label = node_type.LABEL
 
     async def resolve(info: Info, id: strawberry.ID) -> Any:
-        props = await info.context.loaders.node_by_id(label).load(checked_id(id))
+        node_id = checked_id(id)
+        plan = plan_of(info)
+        if plan is not None:  # the whole selection in one query (schema.entities)
+            with contextlib.suppress(Uncompilable):
+                return await compiled_one(info, plan, node_id)
+        props = await info.context.loaders.node_by_id(label).load(node_id)
         return node_type.from_props(props) if props else None
 
     resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node_type | None}
@@ -123,9 +131,12 @@ def list_field(
     ) -> Any:
         limit = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
         found = filter_of(info, filter) if filter_of else node_filter(filter)
-        rows = await nodes.list_nodes(
-            info.context.graph, label, found, decode_cursor(after), limit + 1
-        )
+        start = decode_cursor(after)
+        plan = plan_of(info)
+        if plan is not None:  # the whole selection in one query (schema.entities)
+            with contextlib.suppress(Uncompilable):
+                return await compiled_page(info, plan, found, start, limit)
+        rows = await nodes.list_nodes(info.context.graph, label, found, start, limit + 1)
         return _connection(node_type, rows, limit, after is not None)
 
     resolve.__annotations__ = {

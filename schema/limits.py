@@ -25,7 +25,7 @@ The pass refuses, in this order:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -246,10 +246,23 @@ class DocumentLimits(DocumentCheck):
     """Runs ``Limits.check`` first in the validation step (before the cached validation
     and the cost estimate), for every transport: HTTP GET and POST, WebSocket."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, remembered: int = 256) -> None:
         super().__init__()
         self.limits = limits
+        # Documents within the limits, by identity (the parser's cache hands the same
+        # document for the same text): kept with their id so that it is not reused.
+        self.remembered = remembered
+        self.passed: OrderedDict[int, DocumentNode] = OrderedDict()
 
     def check(self, document: DocumentNode) -> list[GraphQLError]:
         # Set before validation: Strawberry and CachedValidation then skip it.
-        return self.limits.check(document)
+        key = id(document)
+        if self.passed.get(key) is document:
+            self.passed.move_to_end(key)
+            return []
+        errors = self.limits.check(document)
+        if not errors:
+            self.passed[key] = document
+            while len(self.passed) > self.remembered:
+                self.passed.popitem(last=False)
+        return errors

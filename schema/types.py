@@ -124,7 +124,8 @@ _CONVERTERS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-def _limit(info: Info, first: int | None) -> int:
+def nested_limit(info: Info, first: int | None) -> int:
+    """How many items a relationship field lists: ``first`` (else the default), capped."""
     cap = info.context.settings.max_page_size
     return max(0, min(first if first is not None else DEFAULT_NESTED_LIMIT, cap))
 
@@ -133,7 +134,7 @@ async def _related(
     info: Info, node_id: str, kind: K, outgoing: bool, first: int | None = None
 ) -> list[Related]:
     loader = info.context.loaders.related(kind, outgoing)
-    return await loader.load((node_id, _limit(info, first)))
+    return await loader.load((node_id, nested_limit(info, first)))
 
 
 async def _one(info: Info, node_id: str, kind: K, outgoing: bool) -> dict[str, Any] | None:
@@ -143,6 +144,9 @@ async def _one(info: Info, node_id: str, kind: K, outgoing: bool) -> dict[str, A
 
 # --- relationship fields, declared -----------------------------------------------------
 
+# A relationship field's metadata: (kind, outgoing, takes `first`, fixed limit), read by
+# the compiled read path (schema.entities).
+RELATIONSHIP = "relationship"
 # Builds one item of a relationship field from the related node and its relationship.
 EdgeOf = Callable[[Related], object]
 # (field, label of its node type) for every node-valued relationship field, checked on import.
@@ -185,7 +189,9 @@ def related(
         return build(await _related(info, root.id, kind, outgoing, limit))
 
     resolver: Callable[..., Awaitable[list[object]]] = first_items if paged else all_items
-    return _declared(strawberry.field(resolver=resolver, description=description), edge, label)
+    declared = {RELATIONSHIP: (kind, outgoing, paged, limit)}
+    field = strawberry.field(resolver=resolver, description=description, metadata=declared)
+    return _declared(field, edge, label)
 
 
 def related_one(kind: K, *, outgoing: bool, description: str | None = None) -> Any:
@@ -196,7 +202,9 @@ def related_one(kind: K, *, outgoing: bool, description: str | None = None) -> A
         props = await _one(info, root.id, kind, outgoing)
         return _node(label, props) if props else None
 
-    return _declared(strawberry.field(resolver=one, description=description), None, label)
+    declared = {RELATIONSHIP: (kind, outgoing, False, 1)}
+    field = strawberry.field(resolver=one, description=description, metadata=declared)
+    return _declared(field, None, label)
 
 
 def _declared(field: StrawberryField, edge: EdgeOf | None, label: str) -> StrawberryField:

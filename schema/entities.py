@@ -1,0 +1,704 @@
+"""The compiled read path: a root entity field's whole selection as one Cypher query.
+
+``plan_of`` compiles the validated selection of a generic root field (``customer(id)``,
+``customers(first, after, filter)``, ...; resolvers.entities) - fields, aliases, named
+and inline fragments, ``@skip``/``@include``, ``__typename``, relationship fields to any
+depth with their ``first`` and their edges' properties - into a ``graph.entities``
+projection and a ``Shape`` that turns the query's rows into the answer's dicts. Plans
+are cached per document, operation, root field and the Boolean variables (which decide
+``@skip``/``@include``). The root resolver returns ``Shaped``; ``CompiledExecution``
+hands it through as the field's completed value, so graphql-core does not complete the
+subtree field by field.
+
+``plan_of`` is the one place that decides what falls back to the resolvers: a field with
+its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
+a directive the compiler does not know, a type it does not map, and every request of a
+team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
+by schema.authorization. Personal fields follow schema.authorization: null without the
+``pii`` claim, opened in Python with it (graph.personal), as ``Customer.email`` does.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, LiteralString
+
+from graphql import (
+    BooleanValueNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from pydantic.alias_generators import to_camel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+
+from orggraph.context import Info
+from orggraph.graph import entities
+from orggraph.graph.entities import (
+    Before,
+    Column,
+    Const,
+    Far,
+    Hop,
+    Money,
+    Prop,
+    Sealed,
+    Uncompilable,
+)
+from orggraph.graph.model import (
+    PERSONAL_PROPERTIES,
+    RELATIONSHIPS,
+    SEALED_PROPERTIES,
+    RelationshipKind,
+)
+from orggraph.graph.money import stored_amount
+from orggraph.graph.nodes import NodeFilter
+from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
+from orggraph.schema.authorization import is_function_only
+from orggraph.schema.relay import PageInfo, encode_cursor
+from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
+from orggraph.schema.types import as_json as _as_json
+
+# Edge types of relationship fields: the field holding the far node, and each other field's
+# relationship property (schema.types builds these from ``Related``).
+EDGES: dict[str, tuple[str, dict[str, str]]] = {
+    "TeamMember": ("person", {"role": "role"}),
+    "TeamMembership": ("team", {"role": "role"}),
+    "StepOwnership": ("step", {"validFrom": "from", "validTo": "to"}),
+    "StepOwner": ("team", {"validFrom": "from", "validTo": "to"}),
+    "ProcessStep": ("step", {"order": "order"}),
+    "ConcernedObject": ("object", {"qualifier": "qualifier"}),
+}
+# Fields computed by a resolver of their type from its own properties, compiled to Cypher.
+COMPUTED: dict[tuple[str, str], Column] = {
+    # Measurement.partial: taken before its period ended (schema.types.Measurement)
+    ("Measurement", "partial"): Before("at", "periodEnd"),
+}
+PLAN_CACHE_SIZE = 512
+log = logging.getLogger(__name__)
+
+# A value's conversion to what the GraphQL scalar serialises: (value, personal data codec).
+Convert = Callable[[Any, PersonalData | None], Any]
+
+
+class Shaped:
+    """A root field's answer, already shaped like the selection (see CompiledExecution)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class CompiledExecution(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, handing a compiled root field's answer through as is."""
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if type(result) is Shaped:
+            return result.value
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+
+# --- shapes: rows of the query -> the answer's dicts ------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectShape:
+    keys: tuple[str, ...]
+    converts: tuple[tuple[int, str, Convert], ...]
+
+    def __call__(self, row: list[Any], personal: PersonalData | None) -> dict[str, Any]:
+        shaped = dict(zip(self.keys, row, strict=True))
+        for index, key, convert in self.converts:
+            shaped[key] = convert(row[index], personal)
+        return shaped
+
+
+def _many(shape: ObjectShape) -> Convert:
+    return lambda items, personal: [shape(item, personal) for item in items]
+
+
+def _maybe(shape: ObjectShape) -> Convert:
+    return lambda item, personal: None if item is None else shape(item, personal)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A relationship field's item count, from its ``first`` argument (or its fixed cap)."""
+
+    param: LiteralString
+    first: Any  # the argument's value node, or None
+    fixed: int | None
+
+    def value(self, info: Info, variables: dict[str, Any]) -> int:
+        return nested_limit(info, _int_value(self.first, variables) if self.first else self.fixed)
+
+
+# A connection's part: (page rows, cursors, has next page, paged, personal) -> its value.
+Part = Callable[[list[tuple[str, Any]], list[str], bool, bool, PersonalData | None], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    projection: entities.Projection
+    limits: tuple[Limit, ...]
+    node: ObjectShape | None  # a single entity: its shape (rows[0])
+    parts: tuple[tuple[str, Part], ...]  # a connection: its parts
+
+    def params(self, info: Info) -> dict[str, Any]:
+        variables = _variables(info)
+        return {limit.param: limit.value(info, variables) for limit in self.limits}
+
+
+# --- compiling -------------------------------------------------------------------------
+
+
+def _limit_param(index: int) -> LiteralString:
+    """The parameter name of the ``index``-th relationship field's limit (never input)."""
+    name: LiteralString = "l" + str(index)  # type: ignore[assignment]
+    return name
+
+
+class _Compiler:
+    def __init__(self, info: Info) -> None:
+        raw = info._raw_info
+        self.schema = raw.schema
+        self.strawberry = info.schema
+        self.fragments = raw.fragments
+        self.variables = _variables(info)
+        self.can_read_pii = info.context.principal.can_read_pii
+        self.limits: list[Limit] = []
+        self.rows: list[tuple[Column, ...]] = []
+
+    # fields as graphql-core collects them: fragments, @skip/@include, merged by response key
+    def collect(
+        self, owner: GraphQLObjectType, nodes: Iterable[FieldNode]
+    ) -> dict[str, list[FieldNode]]:
+        fields: dict[str, list[FieldNode]] = {}
+        for node in nodes:
+            if node.selection_set is not None:
+                self._visit(owner, node.selection_set, fields, set())
+        return fields
+
+    def _visit(
+        self,
+        owner: GraphQLObjectType,
+        selections: SelectionSetNode,
+        fields: dict[str, list[FieldNode]],
+        seen: set[str],
+    ) -> None:
+        for selection in selections.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self._applies(owner, selection.type_condition):
+                    self._visit(owner, selection.selection_set, fields, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in seen or fragment is None:
+                    continue
+                seen.add(name)
+                if self._applies(owner, fragment.type_condition):
+                    self._visit(owner, fragment.selection_set, fields, seen)
+
+    def _applies(self, owner: GraphQLObjectType, condition: Any) -> bool:
+        if condition is None or condition.name.value == owner.name:
+            return True
+        named = self.schema.get_type(condition.name.value)
+        return named is not None and self.schema.is_sub_type(named, owner)  # type: ignore[arg-type]
+
+    def _included(self, selection: Any) -> bool:
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                raise Uncompilable(f"directive @{name}")
+            (argument,) = directive.arguments
+            value = argument.value
+            if isinstance(value, VariableNode):
+                flag = bool(self.variables.get(value.name.value))
+            elif isinstance(value, BooleanValueNode):
+                flag = value.value
+            else:
+                raise Uncompilable("a directive's argument")
+            if flag == (name == "skip"):
+                return False
+        return True
+
+    # objects
+    def node(
+        self, owner: GraphQLObjectType, nodes: list[FieldNode]
+    ) -> tuple[tuple[Column, ...], ObjectShape]:
+        cls = self._node_type(owner)
+        fields = self._strawberry_fields(owner.name)
+        keys: list[str] = []
+        columns: list[Column] = []
+        converts: list[tuple[int, str, Convert]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            column, convert = self._field(owner, cls, fields, name, field_nodes)
+            if convert is not None:
+                converts.append((len(columns), key, convert))
+            keys.append(key)
+            columns.append(column)
+        return tuple(columns), ObjectShape(tuple(keys), tuple(converts))
+
+    def _field(
+        self,
+        owner: GraphQLObjectType,
+        cls: type[NodeType],
+        fields: dict[str, StrawberryField],
+        name: str,
+        nodes: list[FieldNode],
+    ) -> tuple[Column, Convert | None]:
+        label = cls.LABEL
+        if name == "__typename":
+            return Const(_type_name(owner.name)), None
+        if name in PERSONAL_PROPERTIES.get(owner.name, ()) and not self.can_read_pii:
+            _no_arguments(nodes)
+            return Const(None), None
+        field = fields.get(name)
+        if field is None:
+            raise Uncompilable(f"{owner.name}.{name}")
+        relationship = field.metadata.get(RELATIONSHIP)
+        if relationship is not None:
+            return self._hop(owner, name, relationship, nodes)
+        _no_arguments(nodes)
+        prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
+        if name in SEALED_PROPERTIES.get(label, {}):
+            sealed = entities.allowed_property(label, name)
+            return Sealed(sealed), _opener(label, sealed)
+        computed = COMPUTED.get((owner.name, name))
+        if computed is not None:
+            return computed, None
+        if field.base_resolver is not None:
+            raise Uncompilable(f"{owner.name}.{name} has its own resolver")
+        return _scalar(owner.fields[name].type, entities.allowed_property(label, prop))
+
+    def _hop(
+        self, owner: GraphQLObjectType, name: str, relationship: Any, nodes: list[FieldNode]
+    ) -> tuple[Column, Convert]:
+        kind, outgoing, paged, fixed = relationship
+        spec = RELATIONSHIPS[RelationshipKind(kind)]
+        first = _argument(nodes[0], "first") if paged else None
+        if not paged:
+            _no_arguments(nodes)
+        graphql_type = owner.fields[name].type
+        single = not isinstance(_nullable(graphql_type), GraphQLList)
+        item = _object_type(graphql_type)
+        if item.name in EDGES:
+            columns, shape = self._edge(item, spec, nodes)
+        else:
+            columns, shape = self.node(item, nodes)
+        param = _limit_param(len(self.limits))
+        if not single:
+            self.limits.append(Limit(param, first, fixed))
+        hop = Hop(spec, outgoing, single, param, columns)
+        return hop, (_maybe(shape) if single else _many(shape))
+
+    def _edge(
+        self, edge: GraphQLObjectType, spec: Any, nodes: list[FieldNode]
+    ) -> tuple[tuple[Column, ...], ObjectShape]:
+        node_field, properties = EDGES[edge.name]
+        keys: list[str] = []
+        columns: list[Column] = []
+        converts: list[tuple[int, str, Convert]] = []
+        for key, field_nodes in self.collect(edge, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            column: Column
+            if name == "__typename":
+                column = Const(_type_name(edge.name))
+            elif name == node_field:
+                far, shape = self.node(_object_type(edge.fields[name].type), field_nodes)
+                column = Far(far)
+                converts.append((len(columns), key, _maybe(shape)))
+            elif name in properties:
+                prop = entities.allowed_relationship_property(spec, properties[name])
+                column, convert = _scalar(edge.fields[name].type, prop, on_relationship=True)
+                if convert is not None:
+                    converts.append((len(columns), key, convert))
+            else:
+                raise Uncompilable(f"{edge.name}.{name}")
+            keys.append(key)
+            columns.append(column)
+        return tuple(columns), ObjectShape(tuple(keys), tuple(converts))
+
+    # root fields
+    def row(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> tuple[int, ObjectShape]:
+        columns, shape = self.node(owner, nodes)
+        self.rows.append(columns)
+        return len(self.rows) - 1, shape
+
+    def connection(
+        self, owner: GraphQLObjectType, nodes: list[FieldNode]
+    ) -> tuple[tuple[str, Part], ...]:
+        parts: list[tuple[str, Part]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            field_type = owner.fields[name].type if name != "__typename" else None
+            if name == "__typename":
+                parts.append((key, _constant(owner.name)))
+            elif name == "edges":
+                parts.append((key, self._edges(_object_type(field_type), field_nodes)))
+            elif name == "nodes":
+                index, shape = self.row(_object_type(field_type), field_nodes)
+                parts.append((key, _nodes_part(index, shape)))
+            elif name == "pageInfo":
+                parts.append((key, self._page_info(_object_type(field_type), field_nodes)))
+            else:
+                raise Uncompilable(f"{owner.name}.{name}")
+        return tuple(parts)
+
+    def _edges(self, edge: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+        fields: list[tuple[str, Callable[[str, Any, PersonalData | None], Any]]] = []
+        for key, field_nodes in self.collect(edge, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            if name == "__typename":
+                fields.append((key, _fixed(edge.name)))
+            elif name == "cursor":
+                fields.append((key, lambda cursor, rows, personal: cursor))
+            elif name == "node":
+                index, shape = self.row(_object_type(edge.fields[name].type), field_nodes)
+                fields.append((key, _row_of(index, shape)))
+            else:
+                raise Uncompilable(f"{edge.name}.{name}")
+
+        def part(
+            page: list[tuple[str, Any]],
+            cursors: list[str],
+            has_next: bool,
+            paged: bool,
+            personal: PersonalData | None,
+        ) -> Any:
+            return [
+                {key: value(cursor, rows, personal) for key, value in fields}
+                for cursor, (_, rows) in zip(cursors, page, strict=True)
+            ]
+
+        return part
+
+    def _page_info(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+        wanted: list[tuple[str, str]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            if name != "__typename" and name not in _PAGE_INFO:
+                raise Uncompilable(f"{owner.name}.{name}")
+            wanted.append((key, name))
+
+        def part(
+            page: list[tuple[str, Any]],
+            cursors: list[str],
+            has_next: bool,
+            paged: bool,
+            personal: PersonalData | None,
+        ) -> Any:
+            info = PageInfo.of(cursors, has_next=has_next, has_previous=paged)
+            return {
+                key: owner.name if name == "__typename" else getattr(info, _PAGE_INFO[name])
+                for key, name in wanted
+            }
+
+        return part
+
+    # helpers
+    def _node_type(self, owner: GraphQLObjectType) -> type[NodeType]:
+        definition = self.strawberry.get_type_by_name(owner.name)
+        cls = getattr(definition, "origin", None)
+        if not (isinstance(cls, type) and issubclass(cls, NodeType)):
+            raise Uncompilable(f"{owner.name} is not an entity type")
+        return cls
+
+    def _strawberry_fields(self, type_name: str) -> dict[str, StrawberryField]:
+        definition: Any = self.strawberry.get_type_by_name(type_name)
+        convert = self.strawberry.config.name_converter
+        return {convert.get_graphql_name(f): f for f in definition.fields}
+
+
+_PAGE_INFO = {
+    "hasNextPage": "has_next_page",
+    "hasPreviousPage": "has_previous_page",
+    "startCursor": "start_cursor",
+    "endCursor": "end_cursor",
+}
+
+
+def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
+    return lambda cursor, rows, personal: value
+
+
+def _constant(value: str) -> Part:
+    return lambda page, cursors, has_next, paged, personal: value
+
+
+def _nodes_part(index: int, shape: ObjectShape) -> Part:
+    return lambda page, cursors, has_next, paged, personal: [
+        shape(rows[index], personal) for _, rows in page
+    ]
+
+
+def _row_of(index: int, shape: ObjectShape) -> Callable[[str, Any, PersonalData | None], Any]:
+    return lambda cursor, rows, personal: shape(rows[index], personal)
+
+
+def _type_name(name: str) -> LiteralString:
+    if not name.replace("_", "").isalnum():
+        raise Uncompilable(f"type name {name!r}")
+    return name  # the schema's own names (checked above)
+
+
+def _nullable(graphql_type: Any) -> Any:
+    return graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
+
+
+def _object_type(graphql_type: Any) -> GraphQLObjectType:
+    named = graphql_type
+    while isinstance(named, GraphQLNonNull | GraphQLList):
+        named = named.of_type
+    if not isinstance(named, GraphQLObjectType):
+        raise Uncompilable(f"{named} is not an object type")
+    return named
+
+
+def _no_arguments(nodes: list[FieldNode]) -> None:
+    if any(node.arguments for node in nodes):
+        raise Uncompilable(f"arguments of {nodes[0].name.value}")
+
+
+def _argument(node: FieldNode, name: str) -> Any:
+    value = None
+    for argument in node.arguments or ():
+        if argument.name.value != name:
+            raise Uncompilable(f"argument {argument.name.value}")
+        value = argument.value
+    return value
+
+
+def _int_value(node: Any, variables: dict[str, Any]) -> int | None:
+    if isinstance(node, VariableNode):
+        found = variables.get(node.name.value)
+        return found if isinstance(found, int) else None
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, NullValueNode):
+        return None
+    raise Uncompilable("an Int argument")
+
+
+def _variables(info: Info) -> dict[str, Any]:
+    variables: Any = info._raw_info.variable_values
+    return dict(getattr(variables, "coerced", variables) or {})
+
+
+def _scalar(
+    graphql_type: Any, prop: LiteralString, on_relationship: bool = False
+) -> tuple[Column, Convert | None]:
+    non_null = isinstance(graphql_type, GraphQLNonNull)
+    named = _nullable(graphql_type)
+    if isinstance(named, GraphQLEnumType):
+        # stored values are the enums' values as plain strings: so are the keys here
+        names = {str(getattr(v.value, "value", v.value)): name for name, v in named.values.items()}
+        return Prop(prop, on_relationship), lambda value, _: _enum_name(names, value)
+    if not isinstance(named, GraphQLScalarType):
+        raise Uncompilable(f"{named}")
+    kind = named.name
+    if kind == "DateTime":
+        return Prop(prop, on_relationship, temporal=True), _iso
+    if kind == "Float":
+        return Prop(prop, on_relationship, as_float=True), None
+    if kind == "String" and non_null:
+        return Prop(prop, on_relationship, empty_default=True), None
+    if kind in ("ID", "String", "Int", "Boolean"):
+        return Prop(prop, on_relationship), None
+    if kind == "JSON":
+        return Prop(prop, on_relationship), lambda value, _: _as_json(value)
+    if kind == "Decimal" and not on_relationship:
+        return Money(prop), lambda value, _: _money(prop, value)
+    raise Uncompilable(f"scalar {kind}")
+
+
+def _iso(text: str | None, _: PersonalData | None) -> str | None:
+    """Neo4j's ISO text of a DateTime as the DateTime scalar writes it (Python's
+    ``isoformat``: microseconds when not zero, ``+00:00`` for UTC, no zone name). The
+    write layer stores UTC (``2024-03-01T09:00:00.5Z``): that form is rewritten as text;
+    any other goes through ``datetime``, as on the resolvers (``schema.types.as_datetime``)."""
+    if text is None:
+        return None
+    if text[-1:] == "Z" and len(text) >= 20 and text[4] == "-" and text[19] in "Z.":
+        digits = text[20:-1]
+        if len(digits) <= 6:
+            fraction = "." + digits.ljust(6, "0") if digits.strip("0") else ""
+            return text[:19] + fraction + "+00:00"
+    found = as_datetime(text)
+    return None if found is None else found.isoformat()
+
+
+def _enum_name(names: dict[Any, str], value: Any) -> str | None:
+    try:
+        return names.get(value)
+    except TypeError:  # an unhashable stored value is no member, as schema.types.as_enum
+        return None
+
+
+def _money(prop: str, stored: list[Any]) -> str | None:
+    exact, amount = stored
+    found = stored_amount({prop + "E4": exact, prop: amount}, prop)
+    return None if found is None else str(found)
+
+
+def _opener(label: str, prop: str) -> Convert:
+    def convert(stored: list[Any], personal: PersonalData | None) -> str | None:
+        node_id, value = stored
+        return open_value(personal, label, node_id, prop, value)
+
+    return convert
+
+
+# --- the one fallback rule and the plan cache --------------------------------------------
+
+_plans: collections.OrderedDict[tuple[Any, ...], tuple[Any, Plan | None]] = (
+    collections.OrderedDict()
+)
+_plans_lock = threading.Lock()
+
+
+def plan_of(info: Info) -> Plan | None:
+    """The compiled plan of this root field, or None: the resolvers answer it."""
+    principal = info.context.principal
+    if not info.context.settings.compiled_reads:
+        return None
+    if is_function_only(principal):
+        return None  # KPIs, SLAs and measurements filtered at every depth: schema.authorization
+    raw = info._raw_info
+    flags = tuple(sorted((k, v) for k, v in _variables(info).items() if isinstance(v, bool)))
+    key = (id(raw.operation), raw.path.key, principal.can_read_pii, flags)
+    with _plans_lock:
+        cached = _plans.get(key)
+        if cached is not None and cached[0] is raw.operation:
+            _plans.move_to_end(key)
+            return cached[1]
+    plan = _compile(info)
+    with _plans_lock:
+        # The operation is kept with its plan, so its id cannot be reused while cached.
+        _plans[key] = (raw.operation, plan)
+        while len(_plans) > PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan
+
+
+def _compile(info: Info) -> Plan | None:
+    raw = info._raw_info
+    compiler = _Compiler(info)
+    returned = raw.return_type
+    try:
+        owner = _object_type(returned)
+        if isinstance(_nullable(returned), GraphQLList):
+            raise Uncompilable("a list root")
+        if owner.name.endswith("Connection"):
+            parts = compiler.connection(owner, raw.field_nodes)
+            node = None
+        else:
+            _, node = compiler.row(owner, raw.field_nodes)
+            parts = ()
+        label = compiler._node_type(_object_type(_connection_node(owner, raw))).LABEL
+        projection = entities.Projection(label, tuple(compiler.rows))
+        entities.one_query(projection) if node else entities.page_query(projection, None)
+    except Uncompilable as why:
+        log.debug("%s answered by its resolvers: %s", raw.field_name, why)
+        return None
+    return Plan(projection, tuple(compiler.limits), node, parts)
+
+
+def _connection_node(owner: GraphQLObjectType, raw: Any) -> Any:
+    if not owner.name.endswith("Connection"):
+        return owner
+    edge = _object_type(owner.fields["edges"].type)
+    return edge.fields["node"].type
+
+
+# --- running a plan ---------------------------------------------------------------------
+
+
+async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
+    assert plan.node is not None  # noqa: S101 - a plan of a single-entity field
+    graph = info.context.graph
+    rows = await entities.fetch_one(
+        graph, entities.one_query(plan.projection), id=node_id, now=_now(), **plan.params(info)
+    )
+    if rows is None:
+        return None
+    with _resolvers_on_personal_data_error():
+        return Shaped(plan.node(rows[0], graph.personal))
+
+
+async def compiled_page(
+    info: Info, plan: Plan, found: NodeFilter, after: str | None, limit: int
+) -> Shaped:
+    graph = info.context.graph
+    hashed = found.hashed[0] if found.hashed is not None else None
+    page = await entities.fetch_page(
+        graph,
+        entities.page_query(plan.projection, hashed),
+        after=after or "",
+        limit=limit + 1,
+        now=_now(),
+        **found.params(),
+        **plan.params(info),
+    )
+    shown = page[:limit]
+    cursors = [encode_cursor(node_id) for node_id, _ in shown]
+    has_next = len(page) > limit
+    paged = after is not None
+    personal = graph.personal
+    with _resolvers_on_personal_data_error():
+        return Shaped(
+            {key: part(shown, cursors, has_next, paged, personal) for key, part in plan.parts}
+        )
+
+
+@contextlib.contextmanager
+def _resolvers_on_personal_data_error() -> Iterator[None]:
+    """A personal value that does not open (no key, a foreign key): the resolvers answer
+    again, so that the error stands at the personal field, the rest of the answer kept."""
+    try:
+        yield
+    except PersonalDataError as error:
+        raise Uncompilable("a personal value does not open") from error
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
