@@ -21,6 +21,7 @@ from typing import Any
 
 import strawberry
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from strawberry.types.private import is_private
 
 from orggraph.errors import BadInputError, QueryTooComplexError
@@ -419,3 +420,25 @@ def to_keys(label: str, sort: list[Any] | None, argument: str = "sort") -> tuple
     if len(keys) > MAX_SORT_KEYS:
         raise BadInputError(f"'{argument}' gives {len(keys)} keys; at most {MAX_SORT_KEYS}")
     return tuple(keys)
+
+
+def labels_reached(label: str, value: Any) -> set[str]:
+    """The labels a where of ``label``, as the GraphQL arguments hold it (a dict by
+    GraphQL names), filters through its relationships."""
+    reached: set[str] = set()
+    pending: list[tuple[str, Any]] = [(label, value)]
+    while pending:
+        at, item = pending.pop()
+        if isinstance(item, list):
+            pending.extend((at, each) for each in item)
+        if not isinstance(item, dict):
+            continue
+        related = {to_camel(name): field for name, field in RELATED.get(at, {}).items()}
+        for name, given in item.items():
+            if name in ("AND", "OR", "NOT"):
+                pending.append((at, given))
+            elif name in related and isinstance(given, dict):
+                target = related[name].target
+                reached.add(target)
+                pending.extend((target, inner) for inner in given.values())
+    return reached

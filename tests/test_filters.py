@@ -17,8 +17,12 @@ from typing import Any
 
 import pytest
 
+from orggraph.api import build_schema
+from orggraph.auth import Principal, Role
+from orggraph.context import Context
 from orggraph.graph import filters
 from orggraph.graph.driver import Graph
+from orggraph.settings import Settings
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 SEED = "mutation Seed($input: GraphInput!) { upsertGraph(input: $input) { rows } }"
@@ -261,3 +265,25 @@ def test_where_cypher_takes_property_names_from_the_model_and_values_as_paramete
     assert params.values == {"p1": "x' OR 1=1", "p4": ["CALL"]}
     with pytest.raises(ValueError, match="not a filterable property"):
         filters.where_cypher("Customer", "c", filters.Compare("email", "eq", "a@b"), params)
+
+
+async def test_a_team_member_may_not_count_or_filter_through_kpis_it_does_not_see(
+    graph: Graph,
+) -> None:
+    ok(await execute(graph, SEED, {"input": {"teams": [{"id": "t1", "name": "One"}]}}))
+    member = Principal("someone", frozenset({Role.FUNCTION}), frozenset({"t1"}), False)
+    for query in (
+        "{ kpis { totalCount } }",
+        "{ kpis { aggregate { count } } }",
+        '{ teams(where: {accountableFor: {some: {name: {eq: "Churn"}}}}) { totalCount } }',
+        '{ team(id: "t1") { children(where: {OR: [{sharedKpis: {none: {}}}]}) { id } } }',
+    ):
+        context = Context.for_request(graph, Settings())
+        context.principal = member
+        result = await build_schema(Settings()).execute(query, context_value=context)
+        assert error_codes(result) == ["FORBIDDEN"], query
+    allowed = '{ teams(where: {name: {eq: "One"}}) { totalCount } }'
+    context = Context.for_request(graph, Settings())
+    context.principal = member
+    result = await build_schema(Settings()).execute(allowed, context_value=context)
+    assert ok(result) == {"teams": {"totalCount": 1}}
