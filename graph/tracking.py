@@ -501,7 +501,7 @@ RETURN collect(t.id) AS ids
 ENSURE_CUSTOMERS: LiteralString = """
 UNWIND $rows AS row
 MERGE (c:Customer {id: row.id})
-ON CREATE SET c.name = row.id, c.kind = 'PERSON'
+ON CREATE SET c:Entity, c.name = row.id, c.kind = 'PERSON'
 """
 """Customers the events name, created (as a person named by its id) when missing."""
 
@@ -515,14 +515,14 @@ SET c += row.props
 ENSURE_CHANNELS: LiteralString = """
 UNWIND $rows AS row
 MERGE (ch:Channel {id: row.id})
-ON CREATE SET ch.name = row.name, ch.kind = row.kind, ch.online = true
+ON CREATE SET ch:Entity, ch.name = row.name, ch.kind = row.kind, ch.online = true
 """
 """Each source's channel, created when missing (an existing one is left as it is)."""
 
 ENSURE_CAMPAIGNS: LiteralString = """
 UNWIND $rows AS row
 MERGE (c:Campaign {id: row.id})
-ON CREATE SET c.name = row.name, c.sourceKind = row.sourceKind
+ON CREATE SET c:Entity, c.name = row.name, c.sourceKind = row.sourceKind
 """
 """Campaigns of utm parameters and referrers, created when missing."""
 
