@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.filters import (
@@ -35,6 +35,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
     temporal_properties,
 )
+from orggraph.graph.money import SCALE, exact_property
 
 
 def _properties(variable: LiteralString, temporal: tuple[LiteralString, ...]) -> LiteralString:
@@ -294,8 +295,10 @@ async def count_nodes(
 
 def aggregations(label: str, variable: LiteralString) -> LiteralString:
     """A Cypher map of the label's aggregatable properties: ``{at: {min, max}, value:
-    {min, max, average, sum}}`` over the rows of ``variable`` (datetimes as ISO text)."""
+    {min, max, average, sum}}`` over the rows of ``variable`` (datetimes as ISO text;
+    money from its exact integer, so a sum carries no float error: graph.money)."""
     parts: list[LiteralString] = []
+    money = RECORDS[label].money_fields
     for spec in filter_fields(label).values():
         if spec.kind not in AGGREGATABLE:
             continue
@@ -305,9 +308,13 @@ def aggregations(label: str, variable: LiteralString) -> LiteralString:
                 "min: toString(min(" + prop + ")), max: toString(max(" + prop + "))"
             )
         else:
+            scaled: LiteralString = ""
+            if spec.name in money:
+                prop = variable + "." + cast(LiteralString, exact_property(spec.name))
+                scaled = " / " + cast(LiteralString, f"{SCALE}.0")
             each = (
-                "min: min(" + prop + "), max: max(" + prop + "), "
-                "average: avg(" + prop + "), sum: sum(" + prop + ")"
+                "min: min(" + prop + ")" + scaled + ", max: max(" + prop + ")" + scaled + ", "
+                "average: avg(" + prop + ")" + scaled + ", sum: sum(" + prop + ")" + scaled
             )
         parts.append(spec.name + ": {" + each + "}")
     return "{" + ", ".join(parts) + "}"

@@ -287,3 +287,14 @@ async def test_a_team_member_may_not_count_or_filter_through_kpis_it_does_not_se
     context.principal = member
     result = await build_schema(Settings()).execute(allowed, context_value=context)
     assert ok(result) == {"teams": {"totalCount": 1}}
+
+
+async def test_a_where_nested_thousands_deep_in_variables_is_refused_cleanly(
+    graph: Graph,
+) -> None:
+    where: dict[str, Any] = {"name": {"eq": "x"}}
+    for _ in range(3000):
+        where = {"NOT": where}
+    result, log = await execute_counted(graph, CUSTOMERS, {"where": where})
+    assert error_codes(result) == ["QUERY_TOO_COMPLEX"]
+    assert log.count == 0
