@@ -82,13 +82,19 @@ class FieldSpec:
     enum_type: type[enum.Enum] | None = None
 
 
-def _kind_of(name: str, annotation: Any) -> tuple[FieldKind, type[enum.Enum] | None] | None:
-    if name == "id":
-        return FieldKind.ID, None
+def plain_type(annotation: Any) -> Any:
+    """A field's type without ``None`` and ``Annotated`` (``ShortText | None`` -> str)."""
     options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
     while typing.get_origin(annotation) is typing.Annotated or len(options) == 1:
         annotation = options[0] if len(options) == 1 else typing.get_args(annotation)[0]
         options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    return annotation
+
+
+def _kind_of(name: str, annotation: Any) -> tuple[FieldKind, type[enum.Enum] | None] | None:
+    if name == "id":
+        return FieldKind.ID, None
+    annotation = plain_type(annotation)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return FieldKind.ENUM, annotation
     simple = {
@@ -110,7 +116,7 @@ def _fields_of(model: type[BaseModel], left_out: set[str]) -> dict[str, FieldSpe
         kind = _kind_of(python_name, info.annotation)
         if kind is None or python_name in left_out or name in left_out:
             continue
-        fields[name] = FieldSpec(typing.cast(LiteralString, name), python_name, *kind)
+        fields[name] = FieldSpec(name, python_name, *kind)
     return fields
 
 
@@ -200,7 +206,7 @@ class Params:
     def name(self) -> LiteralString:
         """A fresh name, for a parameter or a variable."""
         self._count += 1
-        return self.prefix + str(self._count)  # type: ignore[return-value]
+        return self.prefix + str(self._count)
 
     def add(self, value: Any) -> LiteralString:
         """``$name`` of a new parameter holding ``value``."""

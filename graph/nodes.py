@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, LiteralString, cast
+from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.filters import (
@@ -310,8 +310,8 @@ def aggregations(label: str, variable: LiteralString) -> LiteralString:
         else:
             scaled: LiteralString = ""
             if spec.name in money:
-                prop = variable + "." + cast(LiteralString, exact_property(spec.name))
-                scaled = " / " + cast(LiteralString, f"{SCALE}.0")
+                prop = variable + "." + exact_property(spec.name)
+                scaled = " / " + f"{SCALE}.0"
             each = (
                 "min: min(" + prop + ")" + scaled + ", max: max(" + prop + ")" + scaled + ", "
                 "average: avg(" + prop + ")" + scaled + ", sum: sum(" + prop + ")" + scaled

@@ -92,7 +92,7 @@ def _python_operator(operator: str) -> str:
     return _PYTHON_OPERATOR.get(operator, operator)
 
 
-def _declare(
+def declare(
     name: str,
     fields: dict[str, tuple[Any, str | None]],
     *,
@@ -100,11 +100,13 @@ def _declare(
     description: str | None = None,
     base: type | None = None,
     extra: dict[str, Any] | None = None,
+    required: frozenset[str] = frozenset(),
 ) -> Any:
     """A Strawberry input or object type ``name`` with ``fields`` (Python name ->
-    (type, GraphQL name or None for the camelCase one)); inputs' fields are optional.
-    ``extra`` adds class attributes (resolver fields); ``base`` is the class to fill
-    (created beforehand when other types refer to it)."""
+    (type, GraphQL name or None for the camelCase one)); inputs' fields are optional
+    but the ``required`` ones. ``extra`` adds or replaces class attributes (resolver
+    fields, fields with a description); ``base`` is the class to fill (created
+    beforehand when other types refer to it)."""
     cls: Any = base if base is not None else type(name, (), {})
     cls.__module__ = __name__
     cls.__annotations__ = {}
@@ -112,7 +114,8 @@ def _declare(
         cls.__annotations__[python_name] = annotation
         if is_private(annotation):
             continue
-        default = UNSET if input else dataclasses.MISSING
+        optional = input and python_name not in required
+        default = UNSET if optional else dataclasses.MISSING
         setattr(cls, python_name, strawberry.field(default=default, name=graphql_name))
     for python_name, value in (extra or {}).items():
         setattr(cls, python_name, value)
@@ -134,7 +137,7 @@ def scalar_filters(kind: FieldKind, enum_type: type[enum.Enum] | None = None) ->
     for operator in OPERATORS[kind]:
         annotation = list[scalar] if operator == "in" else scalar  # type: ignore[valid-type]
         fields[_python_operator(operator)] = (annotation | None, operator)
-    return _declare(name, fields, input=True)
+    return declare(name, fields, input=True)
 
 
 # --- aggregates ----------------------------------------------------------------------------
@@ -155,7 +158,7 @@ def aggregate_selection(kind: FieldKind) -> Any:
     if kind in NUMERIC:
         fields["average"] = (float | None, None)
         fields["sum"] = (scalar | None, None)
-    return _declare(name, fields, input=False)
+    return declare(name, fields, input=False)
 
 
 def _selection(kind: FieldKind, values: dict[str, Any]) -> Any:
@@ -169,7 +172,7 @@ def aggregate_type(label: str) -> Any:
     fields: dict[str, tuple[Any, str | None]] = {"count": (int, None)}
     for spec in _aggregatable(label):
         fields[spec.python_name] = (aggregate_selection(spec.kind), None)
-    return _declare(f"{label}Aggregate", fields, input=False)
+    return declare(f"{label}Aggregate", fields, input=False)
 
 
 def _aggregatable(label: str) -> list[FieldSpec]:
@@ -228,11 +231,11 @@ def connection_type(name: str, node_type: Any, label: str, edge_properties: Any 
     edge_fields["node"] = (node_type, None)
     if edge_properties is not None:
         edge_fields["properties"] = (edge_properties, None)
-    edge = _declare(f"{name}Edge", edge_fields, input=False)
+    edge = declare(f"{name}Edge", edge_fields, input=False)
     fields: dict[str, tuple[Any, str | None]] = {
         "edges": (list[edge], None),  # type: ignore[valid-type]
         "page_info": (PageInfo, None),
-        "totals": (strawberry.Private[Totals], None),
+        "totals": (strawberry.Private[Totals], None),  # type: ignore[misc]
     }
     resolvers = {
         "total_count": strawberry.field(
@@ -243,11 +246,11 @@ def connection_type(name: str, node_type: Any, label: str, edge_properties: Any 
             description="How many match and the extremes of their fields, over every page.",
         ),
         "nodes": strawberry.field(
-            resolver=_typed(_nodes, list[node_type]),  # type: ignore[valid-type]
+            resolver=_typed(_nodes, list[node_type]),
             description="The page's nodes, without edges.",
         ),
     }
-    connection = _declare(f"{name}Connection", fields, input=False, extra=resolvers)
+    connection = declare(f"{name}Connection", fields, input=False, extra=resolvers)
     connection.label = label
     return connection
 
@@ -262,7 +265,7 @@ def generate(node_types: dict[str, Any], related: dict[str, list[RelatedField]])
     wheres = {label: type(f"{label}Where", (), {}) for label in node_types}
     for label in node_types:
         _where_type(label, wheres)
-        _declare(
+        declare(
             f"{label}Sort",
             {spec.python_name: (SortDirection | None, None) for spec in _sortable(label)},
             input=True,
@@ -293,7 +296,7 @@ def _where_type(label: str, wheres: dict[str, type]) -> None:
         fields[spec.python_name] = (scalar_filters(spec.kind, spec.enum_type) | None, None)
     for field in RELATED.get(label, {}).values():
         fields[field.name] = (_relationship_filters(field.target, wheres) | None, None)
-    _declare(
+    declare(
         f"{label}Where",
         fields,
         input=True,
@@ -309,7 +312,7 @@ def _relationship_filters(target: str, wheres: dict[str, type]) -> Any:
     fields: dict[str, tuple[Any, str | None]] = {
         quantifier: (wheres[target] | None, None) for quantifier in filters.QUANTIFIERS
     }
-    return _declare(
+    return declare(
         name, fields, input=True, description=f"Related {target} nodes: some, none or all match."
     )
 
@@ -322,8 +325,10 @@ def _properties_type(kind: RelationshipKind) -> Any:
     name = model.__name__
     if name in GENERATED:
         return GENERATED[name]
-    fields = {spec.python_name: (_SCALARS[spec.kind] | None, spec.name) for spec in specs.values()}
-    return _declare(
+    fields: dict[str, tuple[Any, str | None]] = {
+        spec.python_name: (_SCALARS[spec.kind] | None, spec.name) for spec in specs.values()
+    }
+    return declare(
         name, fields, input=False, description=f"Properties of a {RELATIONSHIPS[kind].type}."
     )
 

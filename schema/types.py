@@ -111,7 +111,7 @@ def _readers_of(cls: type[NodeType]) -> tuple[tuple[str, str, Reader], ...]:
     hints = typing.get_type_hints(cls)
     return tuple(
         (f.name, cls.PROPERTY_OF.get(f.name, to_camel(f.name)), _reader(hints[f.name]))
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for f in dataclasses.fields(cls)
         if f.init
     )
 
