@@ -114,19 +114,6 @@ def hashed_list_nodes_query(label: LiteralString, hash_property: LiteralString) 
     )
 
 
-def _sort_key(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
-    other = spec.target if outgoing else spec.source
-    if spec.type == "HAS_STEP":
-        return "r.order, b.id"
-    if other == "Touchpoint":
-        return "b.at, b.id"
-    if other == "Measurement":
-        return "b.periodStart DESC, b.id"
-    if spec.type == "OWNS":
-        return "r.from, b.id"
-    return "b.id"
-
-
 CURRENT_ONLY: frozenset[RelationshipKind] = frozenset(
     {RelationshipKind.TEAM_PART_OF_TEAM, RelationshipKind.PERSON_MEMBER_OF_TEAM}
 )
@@ -135,28 +122,6 @@ list only the relationships valid now: the hierarchy and memberships that ended 
 reorganisation applied) stay in the graph for the organisation as of a past date."""
 
 VALID_NOW: LiteralString = "(r.from IS NULL OR r.from <= $now) AND (r.to IS NULL OR r.to > $now)"
-
-
-@functools.cache
-def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
-    """For each id, the related entities over one relationship kind, sorted, capped."""
-    other = spec.target if outgoing else spec.source
-    if outgoing:
-        pattern: LiteralString = (
-            "(a:" + spec.source + " {id: id})-[r:" + spec.type + "]->(b:" + spec.target + ")"
-        )
-    else:
-        pattern = "(a:" + spec.target + " {id: id})<-[r:" + spec.type + "]-(b:" + spec.source + ")"
-    valid: LiteralString = " WHERE " + VALID_NOW if spec.kind in CURRENT_ONLY else ""
-    return (
-        "UNWIND $ids AS id MATCH " + pattern + valid + " "
-        "WITH id, r, b ORDER BY " + _sort_key(spec, outgoing) + " "
-        "RETURN id, collect({props: "
-        + node_properties(other, "b")
-        + ", rel: "
-        + _properties("r", temporal_properties(spec.properties))
-        + "})[..$limit] AS items"
-    )
 
 
 def _find_any_label_by_id() -> LiteralString:
@@ -191,13 +156,9 @@ async def nodes_by_id(
 async def related(
     graph: Graph, spec: RelationshipSpec, outgoing: bool, ids: list[str], limit: int
 ) -> dict[str, list[Related]]:
-    records = await graph.query(
-        related_query(spec, outgoing), ids=ids, limit=limit, now=datetime.now(UTC)
-    )
-    return {
-        record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
-        for record in records
-    }
+    """For each id, the related entities over one relationship kind in the field's own
+    order (``default_keys``), at most ``limit``."""
+    return await related_page(graph, spec, outgoing, ids, RelatedPage(), limit)
 
 
 async def find_by_id(graph: Graph, node_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -173,10 +173,16 @@ GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
     ("slas", "SLA"),
     ("touchpoints", "Touchpoint"),
 )
+
+
+def _list_of(item: Any) -> Any:
+    return list[item] | None
+
+
 GraphInput = declare(
     "GraphInput",
     {
-        **{field: (list[INPUTS[label]] | None, None) for field, label in GRAPH_INPUT_LABELS},
+        **{field: (_list_of(INPUTS[label]), None) for field, label in GRAPH_INPUT_LABELS},
         "relationships": (list[RelationshipBatchInput] | None, None),
     },
     input=True,

@@ -22,6 +22,7 @@ from orggraph.auth import Principal, Role
 from orggraph.context import Context
 from orggraph.graph import filters
 from orggraph.graph.driver import Graph
+from orggraph.graph.model import RelationshipKind
 from orggraph.settings import Settings
 from tests.helpers import error_codes, execute, execute_counted, ok
 
@@ -250,7 +251,7 @@ def test_where_cypher_takes_property_names_from_the_model_and_values_as_paramete
         (
             filters.Compare("name", "startsWith", "x' OR 1=1"),
             filters.Across(
-                filters.RelationshipKind.CUSTOMER_HAD_TOUCHPOINT,
+                RelationshipKind.CUSTOMER_HAD_TOUCHPOINT,
                 True,
                 "some",
                 filters.Compare("type", "in", ("CALL",)),
