@@ -276,9 +276,15 @@ def generate(node_types: dict[str, Any], related: dict[str, list[RelatedField]])
     for owner, fields in related.items():
         for field in fields:
             edge_properties = _properties_type(field.kind)
-            name = f"{owner}{field.name.title().replace('_', '')}"
+            name = relationship_type_name(owner, field.name)
             connection_type(name, node_types[field.target], field.target, edge_properties)
     return GENERATED
+
+
+def relationship_type_name(owner: str, field: str) -> str:
+    """``CustomerTouchpoints``: what a relationship field's connection and edge types
+    are named after (``<it>Connection``, ``<it>Edge``)."""
+    return owner + field.title().replace("_", "")
 
 
 def _sortable(label: str) -> list[FieldSpec]:

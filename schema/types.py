@@ -260,7 +260,7 @@ def related_connection(owner: str, field: str, kind: K, outgoing: bool) -> Any:
     """``<field>Connection``: the relationship field as a page, with its total and aggregate,
     edges carrying the relationship's properties."""
     label = _far_label(kind, outgoing)
-    name = f"{owner}{field.title().replace('_', '')}Connection"
+    name = filters.relationship_type_name(owner, field) + "Connection"
 
     async def resolve(
         root: Any,
