@@ -135,6 +135,22 @@ async def record_changes(
     return [{**common, **row} for row in rows]
 
 
+COUNT_CHANGES_OF: LiteralString = """
+CALL () {
+  MATCH (c:Change) WHERE c.entityId = $entityId RETURN c
+  UNION
+  MATCH (c:Change) WHERE $entityId IN c.teamIds RETURN c
+}
+RETURN count(c) AS total
+"""
+"""How many changes ``CHANGES_OF`` pages through, over every page."""
+
+
+async def count_changes_of(graph: Graph, entity_id: str) -> int:
+    records = await graph.query(COUNT_CHANGES_OF, entityId=entity_id)
+    return int(records[0]["total"]) if records else 0
+
+
 async def changes_of(
     graph: Graph, entity_id: str, after: str | None, limit: int
 ) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from orggraph.errors import (
     InternalError,
     OrgGraphError,
 )
+from orggraph.graph.model import ENTITY_LABEL
 from orggraph.graph.personal import PersonalData
 
 log = logging.getLogger(__name__)
@@ -337,6 +338,12 @@ def mapped_errors(timeout_setting: str = "ORGGRAPH_QUERY_TIMEOUT_S") -> Iterator
     except OrgGraphError:
         raise
     except ConstraintError as error:
+        if f"`{ENTITY_LABEL}`" in (error.message or ""):
+            raise ConflictError(
+                "an id is already used by an entity of another label (ids are unique across "
+                f"labels): {error.message}",
+                neo4jCode=error.code,
+            ) from error
         raise ConflictError(
             "the write conflicts with a uniqueness constraint", neo4jCode=error.code
         ) from error

@@ -20,8 +20,9 @@ from typing import Any, LiteralString
 from pydantic import BaseModel
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.filters import valid_now
 from orggraph.graph.model import RECORDS, RelationshipSpec
-from orggraph.graph.nodes import CURRENT_ONLY, LIST_FILTERS, hashed_anchor, sort_key, valid_now
+from orggraph.graph.nodes import CURRENT_ONLY, LIST_FILTERS, hashed_anchor, nested_order
 
 # Variables of the node and relationship at each depth: literals, never built from input.
 _NODES: tuple[LiteralString, ...] = ("n", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
@@ -177,7 +178,7 @@ def _hop(hop: Hop, depth: int) -> LiteralString:
     limit: LiteralString = "1" if hop.single else "$" + hop.limit
     items = (
         "COLLECT { MATCH " + pattern + valid + " WITH " + r + ", " + b + " ORDER BY "
-        + sort_key(spec, hop.outgoing, r, b) + " LIMIT " + limit + " RETURN "
+        + nested_order(spec, hop.outgoing, r, b) + " LIMIT " + limit + " RETURN "
         + _columns(hop.columns, b, r, depth + 1) + " }"
     )  # fmt: skip
     return "head(" + items + ")" if hop.single else items

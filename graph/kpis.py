@@ -468,7 +468,7 @@ WRITE_MEASUREMENTS: LiteralString = """
 MATCH (k:KPI {id: $kpiId})
 UNWIND $rows AS row
 MERGE (m:Measurement {id: row.id})
-SET m.at = row.at, m.periodStart = row.periodStart, m.periodEnd = row.periodEnd,
+SET m:Entity, m.at = row.at, m.periodStart = row.periodStart, m.periodEnd = row.periodEnd,
     m.value = row.value, m.sampleSize = row.sampleSize, m.status = row.status
 MERGE (k)-[:HAS_MEASUREMENT]->(m)
 """

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import LiteralString
 
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.model import LABELS
+from orggraph.graph.model import ENTITY_LABEL, LABELS
 from orggraph.graph.personal import PersonalData, PersonalDataError, is_sealed
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,30 @@ async def backfill_open_validity(graph: Graph) -> None:
             return
 
 
+def _entity_page() -> LiteralString:
+    unlabelled: LiteralString = " OR ".join(["n:" + label for label in LABELS])
+    return (
+        "MATCH (n) WHERE (" + unlabelled + ") AND NOT n:" + ENTITY_LABEL + " "
+        "WITH n LIMIT $size SET n:" + ENTITY_LABEL + " RETURN count(n) AS done"
+    )
+
+
+ENTITY_PAGE: LiteralString = _entity_page()
+"""One page of entities written before the Entity label: labelled (an id two labels share
+fails here, naming it: give one of them another id, then start again)."""
+
+
+async def backfill_entity_label(graph: Graph) -> None:
+    while True:
+
+        async def page(tx: Tx) -> int:
+            record = await tx.single(ENTITY_PAGE, size=BACKFILL_PAGE_SIZE)
+            return int(record["done"]) if record else 0
+
+        if not await graph.write(page):
+            return
+
+
 def _unique_id_constraint(label: LiteralString) -> LiteralString:
     name: LiteralString = "unique_" + label.lower() + "_id"
     return (
@@ -310,6 +334,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (f:JourneyMapDay) ON (f.by, f.day)",
         ),
         backfill_derived_facts,
+    ),
+    Migration(
+        12,
+        "an id names one entity across labels: every entity also carries the Entity label, "
+        "unique by id",
+        (
+            "CREATE CONSTRAINT unique_entity_id IF NOT EXISTS "
+            "FOR (n:" + ENTITY_LABEL + ") REQUIRE n.id IS UNIQUE",
+        ),
+        backfill_entity_label,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -350,6 +350,9 @@ RECORDS: dict[str, type[Record]] = {
     )
 }
 LABELS: tuple[LiteralString, ...] = tuple(cls.label for cls in RECORDS.values())
+ENTITY_LABEL: LiteralString = "Entity"
+"""The label every node of ``LABELS`` also carries: a uniqueness constraint on its id
+(migration 12) keeps an id to one entity, so ``node(id)`` names exactly one."""
 
 
 # --- relationships -----------------------------------------------------------------

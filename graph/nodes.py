@@ -12,6 +12,22 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.filters import (
+    AGGREGATABLE,
+    EVERYTHING,
+    FieldKind,
+    Params,
+    SortKey,
+    Where,
+    after_cypher,
+    filter_fields,
+    order_by,
+    relationship_fields,
+    relationship_pattern,
+    sort_key,
+    valid_now,
+    where_cypher,
+)
 from orggraph.graph.model import (
     LABELS,
     RECORDS,
@@ -20,6 +36,7 @@ from orggraph.graph.model import (
     RelationshipSpec,
     temporal_properties,
 )
+from orggraph.graph.money import SCALE, exact_property
 
 
 def _properties(variable: LiteralString, temporal: tuple[LiteralString, ...]) -> LiteralString:
@@ -61,12 +78,14 @@ def list_nodes_query(label: LiteralString) -> LiteralString:
     return "MATCH (n:" + label + ") WHERE " + _filtered_page(label)
 
 
-LIST_FILTERS: LiteralString = (
-    "n.id > $after "
-    "AND all(key IN keys($equals) WHERE n[key] = $equals[key]) "
+FILTER_ARGUMENTS: LiteralString = (
+    "all(key IN keys($equals) WHERE n[key] = $equals[key]) "
     "AND ($nameContains IS NULL OR toLower(n.name) CONTAINS toLower($nameContains)) "
     "AND ($atFrom IS NULL OR n.at >= $atFrom) AND ($atTo IS NULL OR n.at < $atTo)"
 )
+"""The deprecated ``filter:`` arguments of a list (``NodeFilter``), for the node ``n``."""
+
+LIST_FILTERS: LiteralString = "n.id > $after AND " + FILTER_ARGUMENTS
 """After a node pattern ``n`` and ``WHERE``: the list filters and the keyset page
 (``NodeFilter.params``, ``$after``)."""
 
@@ -108,21 +127,12 @@ def hashed_list_nodes_query(label: LiteralString, hash_property: LiteralString) 
     return hashed_anchor(label, hash_property) + _filtered_page(label)
 
 
-def sort_key(
+def nested_order(
     spec: RelationshipSpec, outgoing: bool, r: LiteralString = "r", b: LiteralString = "b"
 ) -> LiteralString:
-    """The order of a nested relationship field's items, over relationship ``r`` and the
-    node ``b`` at its other end."""
-    other = spec.target if outgoing else spec.source
-    if spec.type == "HAS_STEP":
-        return r + ".order, " + b + ".id"
-    if other == "Touchpoint":
-        return b + ".at, " + b + ".id"
-    if other == "Measurement":
-        return b + ".periodStart DESC, " + b + ".id"
-    if spec.type == "OWNS":
-        return r + ".from, " + b + ".id"
-    return b + ".id"
+    """The ORDER BY of a nested relationship field's items (``default_keys``, then the
+    id), over relationship ``r`` and the node ``b`` at its other end."""
+    return order_by(default_keys(spec, outgoing), b, r)
 
 
 CURRENT_ONLY: frozenset[RelationshipKind] = frozenset(
@@ -133,44 +143,7 @@ list only the relationships valid now: the hierarchy and memberships that ended 
 reorganisation applied) stay in the graph for the organisation as of a past date."""
 
 
-def valid_now(r: LiteralString) -> LiteralString:
-    """Relationship ``r`` is valid at ``$now`` (see ``CURRENT_ONLY``)."""
-    return (
-        "("
-        + r
-        + ".from IS NULL OR "
-        + r
-        + ".from <= $now) AND ("
-        + r
-        + ".to IS NULL OR "
-        + r
-        + ".to > $now)"
-    )
-
-
 VALID_NOW: LiteralString = valid_now("r")
-
-
-@functools.cache
-def related_query(spec: RelationshipSpec, outgoing: bool) -> LiteralString:
-    """For each id, the related entities over one relationship kind, sorted, capped."""
-    other = spec.target if outgoing else spec.source
-    if outgoing:
-        pattern: LiteralString = (
-            "(a:" + spec.source + " {id: id})-[r:" + spec.type + "]->(b:" + spec.target + ")"
-        )
-    else:
-        pattern = "(a:" + spec.target + " {id: id})<-[r:" + spec.type + "]-(b:" + spec.source + ")"
-    valid: LiteralString = " WHERE " + VALID_NOW if spec.kind in CURRENT_ONLY else ""
-    return (
-        "UNWIND $ids AS id MATCH " + pattern + valid + " "
-        "WITH id, r, b ORDER BY " + sort_key(spec, outgoing) + " "
-        "RETURN id, collect({props: "
-        + node_properties(other, "b")
-        + ", rel: "
-        + _properties("r", temporal_properties(spec.properties))
-        + "})[..$limit] AS items"
-    )
 
 
 def _find_any_label_by_id() -> LiteralString:
@@ -205,13 +178,9 @@ async def nodes_by_id(
 async def related(
     graph: Graph, spec: RelationshipSpec, outgoing: bool, ids: list[str], limit: int
 ) -> dict[str, list[Related]]:
-    records = await graph.query(
-        related_query(spec, outgoing), ids=ids, limit=limit, now=datetime.now(UTC)
-    )
-    return {
-        record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
-        for record in records
-    }
+    """For each id, the related entities over one relationship kind in the field's own
+    order (``default_keys``), at most ``limit``."""
+    return await related_page(graph, spec, outgoing, ids, RelatedPage(), limit)
 
 
 async def find_by_id(graph: Graph, node_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -250,3 +219,186 @@ async def list_nodes(
     )
     records = await graph.query(query, after=after or "", limit=limit, **node_filter.params())
     return [dict(record["props"]) for record in records]
+
+
+# --- where, sort, counts and aggregates (graph.filters) ----------------------------------
+
+
+def _matched(
+    label: LiteralString, node_filter: NodeFilter, where: Where, params: Params
+) -> LiteralString:
+    """``MATCH (n:label) WHERE`` the deprecated filter arguments and ``where``."""
+    anchor: LiteralString = "MATCH (n:" + label + ") "
+    hashed: LiteralString = ""
+    if node_filter.hashed is not None:
+        prop = _hash_property(label, node_filter.hashed[0])
+        anchor += "USING INDEX n:" + label + "(" + prop + ") "
+        hashed = "n." + prop + " IN $hashes AND "
+    return (
+        anchor
+        + "WHERE "
+        + hashed
+        + FILTER_ARGUMENTS
+        + " AND "
+        + where_cypher(label, "n", where, params)
+    )
+
+
+async def list_nodes_where(
+    graph: Graph,
+    label: LiteralString,
+    node_filter: NodeFilter,
+    where: Where,
+    keys: tuple[SortKey, ...],
+    after: list[Any] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A keyset page of one label matching ``where``, in ``keys`` order then by id;
+    ``after`` holds the sort values of the last row of the previous page."""
+    params = Params()
+    query = _matched(label, node_filter, where, params)
+    if after is not None:
+        query += " AND " + after_cypher(keys, after, "n", params)
+    query += (
+        " RETURN n.id AS id, " + node_properties(label) + " AS props "
+        "ORDER BY " + order_by(keys, "n") + " LIMIT $limit"
+    )
+    records = await graph.query(query, limit=limit, **node_filter.params(), **params.values)
+    return [dict(record["props"]) for record in records]
+
+
+async def count_nodes(
+    graph: Graph, label: LiteralString, node_filter: NodeFilter, where: Where
+) -> int:
+    params = Params()
+    query = _matched(label, node_filter, where, params) + " RETURN count(n) AS total"
+    records = await graph.query(query, **node_filter.params(), **params.values)
+    return int(records[0]["total"]) if records else 0
+
+
+def aggregations(label: str, variable: LiteralString) -> LiteralString:
+    """A Cypher map of the label's aggregatable properties: ``{at: {min, max}, value:
+    {min, max, average, sum}}`` over the rows of ``variable`` (datetimes as ISO text;
+    money from its exact integer, so a sum carries no float error: graph.money)."""
+    parts: list[LiteralString] = []
+    money = RECORDS[label].money_fields
+    for spec in filter_fields(label).values():
+        if spec.kind not in AGGREGATABLE:
+            continue
+        prop: LiteralString = variable + "." + spec.name
+        if spec.kind is FieldKind.DATETIME:
+            each: LiteralString = (
+                "min: toString(min(" + prop + ")), max: toString(max(" + prop + "))"
+            )
+        else:
+            scaled: LiteralString = ""
+            if spec.name in money:
+                prop = variable + "." + exact_property(spec.name)
+                scaled = " / " + f"{SCALE}.0"
+            each = (
+                "min: min(" + prop + ")" + scaled + ", max: max(" + prop + ")" + scaled + ", "
+                "average: avg(" + prop + ")" + scaled + ", sum: sum(" + prop + ")" + scaled
+            )
+        parts.append(spec.name + ": {" + each + "}")
+    return "{" + ", ".join(parts) + "}"
+
+
+async def aggregate_nodes(
+    graph: Graph, label: LiteralString, node_filter: NodeFilter, where: Where
+) -> dict[str, Any]:
+    """``{count, fields}`` of the nodes matching: see ``aggregations``."""
+    params = Params()
+    query = (
+        _matched(label, node_filter, where, params)
+        + " RETURN count(n) AS count, " + aggregations(label, "n") + " AS fields"
+    )  # fmt: skip
+    records = await graph.query(query, **node_filter.params(), **params.values)
+    return {"count": records[0]["count"], "fields": dict(records[0]["fields"])}
+
+
+def default_keys(spec: RelationshipSpec, outgoing: bool) -> tuple[SortKey, ...]:
+    """A relationship field's own order, before the id: a process's steps by their
+    order, touchpoints in time, measurements newest period first, ownerships by start."""
+    other = spec.target if outgoing else spec.source
+    if spec.type == "HAS_STEP":
+        return (SortKey(relationship_fields(spec.kind)["order"], on_relationship=True),)
+    if other == "Touchpoint":
+        return (sort_key(other, "at", False),)
+    if other == "Measurement":
+        return (sort_key(other, "periodStart", True),)
+    if spec.type == "OWNS":
+        return (SortKey(relationship_fields(spec.kind)["from"], on_relationship=True),)
+    return ()
+
+
+def _related_match(
+    spec: RelationshipSpec, outgoing: bool, where: Where, params: Params
+) -> LiteralString:
+    """For each of ``$ids``, the relationships ``r`` to the nodes ``b`` matching ``where``."""
+    near: LiteralString = "a:" + (spec.source if outgoing else spec.target) + " {id: id}"
+    other = spec.target if outgoing else spec.source
+    valid: LiteralString = VALID_NOW + " AND " if spec.kind in CURRENT_ONLY else ""
+    return (
+        "UNWIND $ids AS id MATCH " + relationship_pattern(spec.kind, outgoing, near, "r", "b")
+        + " WHERE " + valid + where_cypher(other, "b", where, params)
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RelatedPage:
+    """Which related nodes to read: matching ``where``, in ``keys`` order (the field's
+    own order when empty) then by id, after the row whose sort values are ``after``."""
+
+    where: Where = EVERYTHING
+    keys: tuple[SortKey, ...] = ()
+    after: tuple[Any, ...] | None = None
+
+
+async def related_page(
+    graph: Graph,
+    spec: RelationshipSpec,
+    outgoing: bool,
+    ids: list[str],
+    page: RelatedPage,
+    limit: int,
+) -> dict[str, list[Related]]:
+    other = spec.target if outgoing else spec.source
+    keys = page.keys or default_keys(spec, outgoing)
+    params = Params()
+    query = _related_match(spec, outgoing, page.where, params)
+    if page.after is not None:
+        query += " AND " + after_cypher(keys, list(page.after), "b", params)
+    query += (
+        " WITH id, r, b ORDER BY " + order_by(keys, "b") + " "
+        "RETURN id, collect({props: " + node_properties(other, "b") + ", rel: "
+        + _properties("r", temporal_properties(spec.properties)) + "})[..$limit] AS items"
+    )  # fmt: skip
+    records = await graph.query(query, ids=ids, limit=limit, now=datetime.now(UTC), **params.values)
+    return {
+        record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
+        for record in records
+    }
+
+
+async def related_totals(
+    graph: Graph,
+    spec: RelationshipSpec,
+    outgoing: bool,
+    ids: list[str],
+    where: Where,
+    aggregate: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Per id, ``{count, fields}`` of its related nodes matching ``where`` (``fields``
+    computed only when ``aggregate``: see ``aggregations``)."""
+    params = Params()
+    other = spec.target if outgoing else spec.source
+    fields: LiteralString = aggregations(other, "b") if aggregate else "{}"
+    query = (
+        _related_match(spec, outgoing, where, params)
+        + " RETURN id, count(b) AS count, " + fields + " AS fields"
+    )  # fmt: skip
+    records = await graph.query(query, ids=ids, now=datetime.now(UTC), **params.values)
+    return {
+        record["id"]: {"count": record["count"], "fields": dict(record["fields"])}
+        for record in records
+    }

@@ -524,7 +524,7 @@ def start_holding_query(holding: Holding) -> LiteralString:
 
 CREATE_TEAMS: LiteralString = """
 UNWIND $rows AS row
-MERGE (t:Team {id: row.item}) ON CREATE SET t.name = row.after, t.kind = 'TEAM'
+MERGE (t:Team {id: row.item}) ON CREATE SET t:Entity, t.name = row.after, t.kind = 'TEAM'
 """
 RENAME_TEAMS: LiteralString = """
 UNWIND $rows AS row

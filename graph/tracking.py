@@ -493,17 +493,17 @@ WRITE_TRACKING_ROWS: LiteralString = """
 CALL () {
   UNWIND $customers AS row
   MERGE (c:Customer {id: row.id})
-  ON CREATE SET c.name = row.id, c.kind = 'PERSON'
+  ON CREATE SET c:Entity, c.name = row.id, c.kind = 'PERSON'
 }
 CALL () {
   UNWIND $channels AS row
   MERGE (ch:Channel {id: row.id})
-  ON CREATE SET ch.name = row.name, ch.kind = row.kind, ch.online = true
+  ON CREATE SET ch:Entity, ch.name = row.name, ch.kind = row.kind, ch.online = true
 }
 CALL () {
   UNWIND $campaigns AS row
   MERGE (c:Campaign {id: row.id})
-  ON CREATE SET c.name = row.name, c.sourceKind = row.sourceKind
+  ON CREATE SET c:Entity, c.name = row.name, c.sourceKind = row.sourceKind
 }
 CALL () {
   UNWIND $traits AS row

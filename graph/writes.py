@@ -34,6 +34,7 @@ from orggraph.graph.derived import maintain_derived, refresh_derived
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
+    ENTITY_LABEL,
     RECORDS,
     REF_PROPERTIES,
     REFS,
@@ -146,7 +147,10 @@ def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 @functools.cache
 def merge_nodes_query(label: LiteralString) -> LiteralString:
-    return "UNWIND $rows AS row MERGE (n:" + label + " {id: row.id}) SET n += row.props"
+    return (
+        "UNWIND $rows AS row MERGE (n:" + label + " {id: row.id}) "
+        "SET n:" + ENTITY_LABEL + ", n += row.props"
+    )
 
 
 @functools.cache
@@ -233,7 +237,8 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
     of the label in ``REFS`` order, whether the record sets it (``given``), its target id
     (``refs``) and the relationship's properties (``refProps``)."""
     query: LiteralString = (
-        "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) SET a += row.props"
+        "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) "
+        "SET a:" + ENTITY_LABEL + ", a += row.props"
     )
     if REFS.get(label):
         query += " WITH a, row" + _ref_clauses(label)

@@ -10,9 +10,15 @@ from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.filters import Where
 from orggraph.graph.model import RelationshipKind
+from orggraph.graph.nodes import RelatedPage
 from orggraph.loaders.nodes import NodeByIdLoader
-from orggraph.loaders.relationships import RelatedByIdLoader
+from orggraph.loaders.relationships import (
+    RelatedByIdLoader,
+    RelatedPageLoader,
+    RelatedTotalsLoader,
+)
 
 L = TypeVar("L")
 
@@ -35,4 +41,20 @@ class Loaders:
     def related(self, kind: RelationshipKind, outgoing: bool) -> RelatedByIdLoader:
         return self.get(
             ("related", kind, outgoing), lambda graph: RelatedByIdLoader(graph, kind, outgoing)
+        )
+
+    def related_page(
+        self, kind: RelationshipKind, outgoing: bool, page: RelatedPage, limit: int
+    ) -> RelatedPageLoader:
+        return self.get(
+            ("page", kind, outgoing, page, limit),
+            lambda graph: RelatedPageLoader(graph, kind, outgoing, page, limit),
+        )
+
+    def related_totals(
+        self, kind: RelationshipKind, outgoing: bool, where: Where, aggregate: bool
+    ) -> RelatedTotalsLoader:
+        return self.get(
+            ("totals", kind, outgoing, where, aggregate),
+            lambda graph: RelatedTotalsLoader(graph, kind, outgoing, where, aggregate),
         )

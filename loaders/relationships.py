@@ -8,12 +8,14 @@ parent in a request).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.filters import Where
 from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
-from orggraph.graph.nodes import Related, related
+from orggraph.graph.nodes import Related, RelatedPage, related, related_page, related_totals
 
 RelatedKey = tuple[str, int]
 
@@ -32,5 +34,39 @@ class RelatedByIdLoader(DataLoader[RelatedKey, list[Related]]):
                 for node_id in ids:
                     results[(node_id, limit)] = found.get(node_id, [])
             return [results[key] for key in keys]
+
+        super().__init__(load_fn=load)
+
+
+class RelatedPageLoader(DataLoader[str, list[Related]]):
+    """``load(entity id)`` -> its related entities on one page (where, sort, after):
+    one query per batch."""
+
+    def __init__(
+        self, graph: Graph, kind: RelationshipKind, outgoing: bool, page: RelatedPage, limit: int
+    ) -> None:
+        spec = RELATIONSHIPS[kind]
+
+        async def load(ids: list[str]) -> list[list[Related]]:
+            found = await related_page(graph, spec, outgoing, list(dict.fromkeys(ids)), page, limit)
+            return [found.get(node_id, []) for node_id in ids]
+
+        super().__init__(load_fn=load)
+
+
+class RelatedTotalsLoader(DataLoader[str, dict[str, Any]]):
+    """``load(entity id)`` -> ``{count, fields}`` of its related entities matching a where
+    (``fields``, the aggregates, computed only when ``aggregate``)."""
+
+    def __init__(
+        self, graph: Graph, kind: RelationshipKind, outgoing: bool, where: Where, aggregate: bool
+    ) -> None:
+        spec = RELATIONSHIPS[kind]
+
+        async def load(ids: list[str]) -> list[dict[str, Any]]:
+            unique = list(dict.fromkeys(ids))
+            found = await related_totals(graph, spec, outgoing, unique, where, aggregate)
+            none = {"count": 0, "fields": {}}
+            return [found.get(node_id, none) for node_id in ids]
 
         super().__init__(load_fn=load)

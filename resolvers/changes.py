@@ -12,12 +12,17 @@ import strawberry
 from orggraph.context import Info
 from orggraph.errors import InternalError
 from orggraph.events import broker_of, publish_after_commit
-from orggraph.graph.changes import ChangeEntry, changes_of, record_changes
+from orggraph.graph.changes import ChangeEntry, changes_of, count_changes_of, record_changes
 from orggraph.graph.driver import Tx
 from orggraph.resolvers.entities import checked_id
 from orggraph.resolvers.history import TOPIC
-from orggraph.schema.changes import MAX_CHANGES_PAGE, ChangeRecord, changes_connection
-from orggraph.schema.relay import DEFAULT_PAGE_SIZE, Connection, decode_cursor, page_size
+from orggraph.schema.changes import (
+    MAX_CHANGES_PAGE,
+    ChangeRecord,
+    ChangeRecordConnection,
+    changes_connection,
+)
+from orggraph.schema.relay import DEFAULT_PAGE_SIZE, decode_cursor, page_size
 
 C = TypeVar("C")
 
@@ -70,16 +75,17 @@ async def resolve_changes(
     ],
     first: int | None = None,
     after: str | None = None,
-) -> Connection[ChangeRecord]:
+) -> ChangeRecordConnection:
     entity = checked_id(entity_id, "entityId")
     size = page_size(first, DEFAULT_PAGE_SIZE, MAX_CHANGES_PAGE)
     rows = await changes_of(info.context.graph, entity, decode_cursor(after), size + 1)
-    return changes_connection(rows, size)
+    graph = info.context.graph
+    return changes_connection(rows, size, lambda: count_changes_of(graph, entity))
 
 
 @strawberry.type
 class ChangesQuery:
-    changes: Connection[ChangeRecord] = strawberry.field(
+    changes: ChangeRecordConnection = strawberry.field(
         resolver=resolve_changes,
         description=(
             "The recorded changes of an entity (and, for a team, of everything moved to or "

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, LiteralString, TypeVar
+from typing import Annotated, Any, LiteralString, TypeVar
 
 import strawberry
 from pydantic.alias_generators import to_camel
@@ -23,18 +23,19 @@ from orggraph.events import publish_write
 from orggraph.graph import nodes, writes
 from orggraph.graph.driver import Tx
 from orggraph.graph.entities import Uncompilable
+from orggraph.graph.filters import SortKey
 from orggraph.graph.history import tracked_nodes
 from orggraph.graph.model import Record, as_utc, validate_node_id
 from orggraph.resolvers.history import write_recorded
+from orggraph.schema import filters
 from orggraph.schema.entities import compiled_one, compiled_page, plan_of
 from orggraph.schema.inputs import NameFilter, to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
-    Connection,
-    Edge,
     PageInfo,
     decode_cursor,
-    encode_cursor,
+    decode_sort_cursor,
+    encode_sort_cursor,
     page_size,
 )
 from orggraph.schema.results import from_fields
@@ -122,38 +123,74 @@ def get_field(node_type: Any, description: str) -> Any:
 def list_field(
     node_type: Any, filter_type: Any, description: str, filter_of: FilterOf | None = None
 ) -> Any:
-    """A Relay page of ``node_type`` by id; ``filter_of`` turns the filter input into the
-    query's filter where the generic ``node_filter`` does not do (a personal property)."""
+    """A Relay page of ``node_type``, by id or in ``sort``'s order, matching ``where`` (and
+    the deprecated ``filter``); ``filter_of`` turns the filter input into the query's filter
+    where the generic ``node_filter`` does not do (a personal property)."""
     label = node_type.LABEL
 
     async def resolve(
-        info: Info, first: int | None = None, after: str | None = None, filter: Any = None
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Any = None,
+        where: Any = None,
+        sort: Any = None,
     ) -> Any:
         limit = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
         found = filter_of(info, filter) if filter_of else node_filter(filter)
-        start = decode_cursor(after)
-        plan = plan_of(info)
+        chosen = filters.to_where(label, where)
+        keys = filters.to_keys(label, sort)
+        graph = info.context.graph
+        id_ordered = where is None and not keys
+        plan = plan_of(info) if id_ordered else None
         if plan is not None:  # the whole selection in one query (schema.entities)
             with contextlib.suppress(Uncompilable):
-                return await compiled_page(info, plan, found, start, limit)
-        rows = await nodes.list_nodes(info.context.graph, label, found, start, limit + 1)
-        return _connection(node_type, rows, limit, after is not None)
+                return await compiled_page(info, plan, found, decode_cursor(after), limit)
+        if id_ordered:  # the id-ordered page, on the id index
+            rows = await nodes.list_nodes(graph, label, found, decode_cursor(after), limit + 1)
+        else:
+            start = decode_sort_cursor(after, keys)
+            rows = await nodes.list_nodes_where(graph, label, found, chosen, keys, start, limit + 1)
+
+        async def totals(aggregate: bool) -> dict[str, Any]:
+            if aggregate:
+                return await nodes.aggregate_nodes(graph, label, found, chosen)
+            return {"count": await nodes.count_nodes(graph, label, found, chosen)}
+
+        return _connection(label, node_type, rows, limit, after is not None, keys, totals)
 
     resolve.__annotations__ = {
         "info": Info,
         "first": int | None,
         "after": str | None,
-        "filter": filter_type | None,
-        "return": Connection[node_type],
+        "filter": Annotated[
+            filter_type | None,
+            strawberry.argument(deprecation_reason="Use `where`. Removed in the next release."),
+        ],
+        "where": filters.GENERATED[f"{label}Where"] | None,
+        "sort": list[filters.GENERATED[f"{label}Sort"]] | None,  # type: ignore[misc]
+        "return": filters.GENERATED[f"{label}Connection"],
     }
     return strawberry.field(resolver=resolve, description=description)
 
 
-def _connection(node_type: Any, rows: list[dict[str, Any]], limit: int, paged: bool) -> Any:
+def _connection(
+    label: str,
+    node_type: Any,
+    rows: list[dict[str, Any]],
+    limit: int,
+    paged: bool,
+    keys: tuple[SortKey, ...],
+    totals: filters.Totals,
+) -> Any:
     page = rows[:limit]
-    edges = [Edge(cursor=encode_cursor(row["id"]), node=node_type.from_props(row)) for row in page]
+    edge = filters.GENERATED[f"{label}Edge"]
+    edges = [
+        edge(cursor=encode_sort_cursor(keys, row, {}), node=node_type.from_props(row))
+        for row in page
+    ]
     info = PageInfo.of([e.cursor for e in edges], has_next=len(rows) > limit, has_previous=paged)
-    return Connection(edges=edges, page_info=info)
+    return filters.GENERATED[f"{label}Connection"](edges=edges, page_info=info, totals=totals)
 
 
 def upsert_one_field(

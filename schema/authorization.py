@@ -30,6 +30,7 @@ from orggraph.auth import Principal, Role
 from orggraph.errors import ForbiddenError
 from orggraph.graph.model import PERSONAL_PROPERTIES, RelationshipKind
 from orggraph.graph.visibility import Visibility, visibility
+from orggraph.schema import filters
 
 
 class Scope(enum.Enum):
@@ -178,6 +179,8 @@ class Authorization(SchemaExtension):
         if parent in ROOT_TYPES:
             scope = root_rule(principal, parent, info.field_name)
             _check_root(scope, principal, info.field_name, kwargs, seen)
+        if function_only:
+            _check_partly_visible(root, info, kwargs)
         result = await await_maybe(_next(root, info, *args, **kwargs))
         if seen is None or isinstance(result, AsyncIterator):
             return result
@@ -256,6 +259,35 @@ def _check_root(
         raise ForbiddenError(
             f"`{field}`: {wanted} must name one of your teams' own (teams {sorted(seen.teams)})",
             field=names[0],
+        )
+
+
+# Labels a team member sees only in part (its teams' KPIs, their measurements, its SLAs).
+PARTLY_VISIBLE = frozenset({"KPI", "Measurement", "SLA"})
+
+
+def _check_partly_visible(
+    root: Any, info: GraphQLResolveInfo[Any], arguments: dict[str, Any]
+) -> None:
+    """A team member may not count, aggregate or filter by what it does not see: a total
+    or aggregate of KPIs, measurements or SLAs, or a where that reaches them through a
+    relationship, would tell what the lists leave out."""
+    field = info.field_name
+    if field in ("totalCount", "aggregate") and getattr(root, "label", None) in PARTLY_VISIBLE:
+        raise ForbiddenError(
+            f"`{field}` of {root.label} counts what is outside your teams'", field=field
+        )
+    where = arguments.get("where")
+    if not where:
+        return
+    definition = info.parent_type.fields[field].args["where"]
+    where_type = getattr(definition.type, "name", "")
+    reached = filters.labels_reached(where_type.removesuffix("Where"), where)
+    if reached & PARTLY_VISIBLE:
+        raise ForbiddenError(
+            f"`where` may not filter through {', '.join(sorted(reached & PARTLY_VISIBLE))}: "
+            "it would tell what is outside your teams'",
+            field="where",
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,13 +55,26 @@ class ChangeRecord:
         )
 
 
-def changes_connection(rows: list[dict[str, Any]], size: int) -> Connection[ChangeRecord]:
-    """A page of ``size`` from ``rows`` (one more fetched tells whether a next page exists)."""
+@strawberry.type(name="ChangeRecordConnection")
+class ChangeRecordConnection(Connection[ChangeRecord]):
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many changes there are, over every page.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def changes_connection(
+    rows: list[dict[str, Any]], size: int, count: Callable[[], Awaitable[int]]
+) -> ChangeRecordConnection:
+    """A page of ``size`` from ``rows`` (one more fetched tells whether a next page exists);
+    ``count`` reads the total when asked."""
     edges = [
         Edge(cursor=encode_cursor(str(r["id"])), node=ChangeRecord.from_props(r))
         for r in rows[:size]
     ]
-    return Connection(
+    return ChangeRecordConnection(
+        count=count,
         edges=edges,
         page_info=PageInfo(
             has_next_page=len(rows) > size,

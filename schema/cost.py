@@ -66,7 +66,7 @@ from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
 log = logging.getLogger("orggraph.graphql")
 
 # Every unpaged list of objects not in LIST_BOUNDS: the relationship queries' LIMIT
-# (team.steps, step.next, ...: ``related_query`` collects at most this many).
+# (team.steps, step.next, ...: ``related_page`` collects at most this many).
 UNPAGED_LIST_LIMIT = DEFAULT_NESTED_LIMIT
 # Lists of pairs over the whole organisation (a team and a KPI it misses, ...).
 ORGANISATION_LIST_LIMIT = 1_000

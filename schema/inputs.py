@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import typing
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,8 +18,11 @@ from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
 from orggraph.errors import BadInputError
+from orggraph.graph.filters import plain_type
+from orggraph.graph.model import RECORDS, REFS
 from orggraph.graph.money import PLACES
 from orggraph.schema import enums
+from orggraph.schema.filters import declare
 
 UNSET: Any = strawberry.UNSET
 
@@ -76,148 +80,66 @@ def exact_money_field(what: str) -> Any:
     )
 
 
-@strawberry.input
-class TeamInput:
-    id: strawberry.ID
-    name: str
-    kind: enums.TeamKind | None = UNSET
-    function: enums.Function | None = UNSET
+# Each label's upsert input (``record_input``).
+INPUTS: dict[str, Any] = {}
+# What each money field is (the description of its exact input).
+MONEY_FIELDS = {"value": "Money (e.g. a purchase's revenue)", "amount": "The amount"}
 
 
-@strawberry.input
-class PersonInput:
-    id: strawberry.ID
-    name: str
-    role: str | None = UNSET
+def record_input(label: str, description: str | None = None) -> Any:
+    """``<Label>Input``, the upsert input of a label, from its record (``graph.model``):
+    the id and the fields without a default required, in the record's order; references
+    as ids; a money field twice, exact and as the deprecated float (``exact_money``)."""
+    record = RECORDS[label]
+    required: dict[str, tuple[Any, str | None]] = {}
+    optional: dict[str, tuple[Any, str | None]] = {}
+    described: dict[str, Any] = {}
+    for name, info in record.model_fields.items():
+        if name in record.money_fields:
+            exact = name + EXACT
+            optional[name] = (float | None, None)
+            optional[exact] = (Decimal | None, None)
+            described[name] = float_money(to_camel(exact))
+            described[exact] = exact_money_field(MONEY_FIELDS[name])
+            continue
+        plain = plain_type(info.annotation)
+        if name == "id" or name in REFS.get(label, {}):
+            plain = strawberry.ID
+        elif dict in (plain, typing.get_origin(plain)):
+            plain = JSON
+        if info.is_required():
+            required[name] = (plain, None)
+        else:
+            optional[name] = (plain | None, None)
+    fields = {**required, **optional}
+    INPUTS[label] = declare(
+        f"{label}Input",
+        fields,
+        input=True,
+        description=description,
+        extra=described,
+        required=frozenset(required),
+    )
+    return INPUTS[label]
 
 
-@strawberry.input
-class ServiceInput:
-    id: strawberry.ID
-    name: str
-    audience: enums.ServiceAudience | None = UNSET
-
-
-@strawberry.input
-class SystemInput:
-    id: strawberry.ID
-    name: str
-    kind: enums.SystemKind | None = UNSET
-
-
-@strawberry.input
-class ProcessInput:
-    id: strawberry.ID
-    name: str
-    lifecycle: enums.Lifecycle | None = UNSET
-
-
-@strawberry.input
-class StepInput:
-    id: strawberry.ID
-    name: str
-    stage: enums.Stage | None = UNSET
-    process_id: strawberry.ID | None = UNSET
-    order: int | None = UNSET
-
-
-@strawberry.input
-class CustomerInput:
-    id: strawberry.ID
-    name: str
-    kind: enums.CustomerKind | None = UNSET
-    segment: str | None = UNSET
-    email: str | None = UNSET
-
-
-@strawberry.input(description="A touchpoint; the *Id fields link it (replacing earlier links).")
-class TouchpointInput:
-    id: strawberry.ID
-    at: datetime
-    type: enums.TouchpointType
-    activity: str | None = UNSET
-    value: float | None = float_money("valueExact")
-    value_exact: Decimal | None = exact_money_field("Money (e.g. a purchase's revenue)")
-    attributes: JSON | None = UNSET
-    customer_id: strawberry.ID | None = UNSET
-    channel_id: strawberry.ID | None = UNSET
-    campaign_id: strawberry.ID | None = UNSET
-    team_id: strawberry.ID | None = UNSET
-    person_id: strawberry.ID | None = UNSET
-    step_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input
-class ChannelInput:
-    id: strawberry.ID
-    name: str
-    kind: enums.ChannelKind
-    online: bool | None = UNSET
-
-
-@strawberry.input
-class CampaignInput:
-    id: strawberry.ID
-    name: str
-    source_kind: enums.SourceKind | None = UNSET
-    team_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input
-class DealInput:
-    id: strawberry.ID
-    opened_at: datetime
-    amount: float | None = float_money("amountExact")
-    amount_exact: Decimal | None = exact_money_field("The amount")
-    currency: str | None = UNSET
-    closed_at: datetime | None = UNSET
-    won: bool | None = UNSET
-    customer_id: strawberry.ID | None = UNSET
-    team_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input(name="KPIInput")
-class KpiInput:
-    id: strawberry.ID
-    name: str
-    unit: str | None = UNSET
-    direction: enums.KpiDirection | None = UNSET
-    target: float | None = UNSET
-    definition: JSON | None = UNSET
-    window: enums.Window | None = UNSET
-    accountable_team_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input
-class MeasurementInput:
-    id: strawberry.ID
-    at: datetime
-    period_start: datetime
-    value: float | None = UNSET
-    sample_size: int | None = UNSET
-    kpi_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input(name="SLAInput")
-class SlaInput:
-    id: strawberry.ID
-    name: str
-    threshold: float
-    kind: enums.SlaKind | None = UNSET
-    unit: str | None = UNSET
-    window: enums.Window | None = UNSET
-    provider_team_id: strawberry.ID | None = UNSET
-    consumer_team_id: strawberry.ID | None = UNSET
-    step_id: strawberry.ID | None = UNSET
-    kpi_id: strawberry.ID | None = UNSET
-
-
-@strawberry.input
-class BusinessObjectInput:
-    id: strawberry.ID
-    type: str
-    name: str | None = UNSET
-    attributes: JSON | None = UNSET
+TeamInput = record_input("Team")
+PersonInput = record_input("Person")
+ServiceInput = record_input("Service")
+SystemInput = record_input("System")
+ProcessInput = record_input("Process")
+StepInput = record_input("Step")
+CustomerInput = record_input("Customer")
+TouchpointInput = record_input(
+    "Touchpoint", "A touchpoint; the *Id fields link it (replacing earlier links)."
+)
+ChannelInput = record_input("Channel")
+CampaignInput = record_input("Campaign")
+DealInput = record_input("Deal")
+KpiInput = record_input("KPI")
+MeasurementInput = record_input("Measurement")
+SlaInput = record_input("SLA")
+BusinessObjectInput = record_input("BusinessObject")
 
 
 @strawberry.input(description="One relationship: from and to ids, and its properties.")
@@ -233,27 +155,7 @@ class RelationshipBatchInput:
     rows: list[RelationshipInput]
 
 
-@strawberry.input(description="Entities and relationships written in one transaction.")
-class GraphInput:
-    teams: list[TeamInput] | None = UNSET
-    people: list[PersonInput] | None = UNSET
-    services: list[ServiceInput] | None = UNSET
-    systems: list[SystemInput] | None = UNSET
-    processes: list[ProcessInput] | None = UNSET
-    steps: list[StepInput] | None = UNSET
-    channels: list[ChannelInput] | None = UNSET
-    campaigns: list[CampaignInput] | None = UNSET
-    customers: list[CustomerInput] | None = UNSET
-    business_objects: list[BusinessObjectInput] | None = UNSET
-    deals: list[DealInput] | None = UNSET
-    kpis: list[KpiInput] | None = UNSET
-    measurements: list[MeasurementInput] | None = UNSET
-    slas: list[SlaInput] | None = UNSET
-    touchpoints: list[TouchpointInput] | None = UNSET
-    relationships: list[RelationshipBatchInput] | None = UNSET
-
-
-# Labels in the order an upsertGraph writes them (referenced entities first).
+# upsertGraph's lists, in the order it writes them (referenced entities first).
 GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
     ("teams", "Team"),
     ("people", "Person"),
@@ -265,11 +167,26 @@ GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
     ("campaigns", "Campaign"),
     ("customers", "Customer"),
     ("business_objects", "BusinessObject"),
-    ("kpis", "KPI"),
     ("deals", "Deal"),
+    ("kpis", "KPI"),
     ("measurements", "Measurement"),
     ("slas", "SLA"),
     ("touchpoints", "Touchpoint"),
+)
+
+
+def _list_of(item: Any) -> Any:
+    return list[item] | None
+
+
+GraphInput = declare(
+    "GraphInput",
+    {
+        **{field: (_list_of(INPUTS[label]), None) for field, label in GRAPH_INPUT_LABELS},
+        "relationships": (list[RelationshipBatchInput] | None, None),
+    },
+    input=True,
+    description="Entities and relationships written in one transaction.",
 )
 
 

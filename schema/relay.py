@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from orggraph.errors import BadInputError
+from orggraph.graph.filters import SortKey, sort_values
 
 # The page size of a connection when `first` is absent.
 DEFAULT_PAGE_SIZE = 50
@@ -32,6 +34,43 @@ def decode_cursor(cursor: str | None, argument: str = "after") -> str | None:
     if not raw.startswith(_PREFIX):
         raise BadInputError(f"'{argument}' is not a valid cursor", field=argument)
     return raw[len(_PREFIX) :]
+
+
+_SORTED_PREFIX = "k:"
+
+
+def encode_sort_cursor(keys: Sequence[SortKey], props: dict[str, Any], rel: dict[str, Any]) -> str:
+    """The cursor of a row in ``keys`` order (then id): its values of the keys, so the
+    next page starts right after it whatever was written since (a keyset page)."""
+    if not keys:
+        return encode_cursor(props["id"])
+    payload = {"sort": [key.token for key in keys], "after": sort_values(tuple(keys), props, rel)}
+    raw = _SORTED_PREFIX + json.dumps(payload, separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_sort_cursor(
+    cursor: str | None, keys: Sequence[SortKey], argument: str = "after"
+) -> list[Any] | None:
+    """The sort values (then id) a cursor of the same sort carries."""
+    if cursor is None:
+        return None
+    if not keys:
+        return [decode_cursor(cursor, argument)]
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        payload = json.loads(raw.removeprefix(_SORTED_PREFIX))
+        tokens, values = payload["sort"], payload["after"]
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError) as error:
+        raise BadInputError(f"'{argument}' is not a valid cursor", field=argument) from error
+    if not raw.startswith(_SORTED_PREFIX) or tokens != [key.token for key in keys]:
+        raise BadInputError(
+            f"'{argument}' is a cursor of another sort: page with the sort that gave it",
+            field=argument,
+        )
+    if not isinstance(values, list) or len(values) != len(keys) + 1:
+        raise BadInputError(f"'{argument}' is not a valid cursor", field=argument)
+    return values
 
 
 def page_size(first: int | None, default: int, maximum: int) -> int:

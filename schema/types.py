@@ -14,7 +14,7 @@ import typing
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, LiteralString, Self, TypeVar
+from typing import Any, ClassVar, LiteralString, Self, TypeVar
 
 import strawberry
 from pydantic.alias_generators import to_camel
@@ -22,13 +22,21 @@ from strawberry.scalars import JSON
 from strawberry.types.field import StrawberryField
 
 from orggraph.context import Info
+from orggraph.graph import nodes
 from orggraph.graph.model import RELATIONSHIPS
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.money import stored_amount
-from orggraph.graph.nodes import Related
+from orggraph.graph.nodes import Related, RelatedPage, default_keys
 from orggraph.graph.personal import open_value
 from orggraph.loaders.processes import LifecycleHistoryLoader
-from orggraph.schema import enums
+from orggraph.schema import enums, filters
+from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
+    PageInfo,
+    decode_sort_cursor,
+    encode_sort_cursor,
+    page_size,
+)
 
 DEFAULT_NESTED_LIMIT = 100
 PROCESS_STEPS_LIMIT = 1000  # a process's steps, in order (schema.cost bounds lists by these)
@@ -69,7 +77,14 @@ def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-class NodeType:
+@strawberry.interface(
+    description="An entity of the graph: its id is unique across every label (node(id))."
+)
+class Node:
+    id: strawberry.ID
+
+
+class NodeType(Node):
     """A GraphQL type of one label, built from its node's properties: each constructor
     field reads the property of the same name in camelCase (the records' aliases),
     converted by the field's type (``_reader``); a missing non-null string reads "", and
@@ -96,7 +111,7 @@ def _readers_of(cls: type[NodeType]) -> tuple[tuple[str, str, Reader], ...]:
     hints = typing.get_type_hints(cls)
     return tuple(
         (f.name, cls.PROPERTY_OF.get(f.name, to_camel(f.name)), _reader(hints[f.name]))
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for f in dataclasses.fields(cls)
         if f.init
     )
 
@@ -131,8 +146,16 @@ def nested_limit(info: Info, first: int | None) -> int:
 
 
 async def _related(
-    info: Info, node_id: str, kind: K, outgoing: bool, first: int | None = None
+    info: Info,
+    node_id: str,
+    kind: K,
+    outgoing: bool,
+    first: int | None = None,
+    page: RelatedPage | None = None,
 ) -> list[Related]:
+    if page is not None:
+        chosen = info.context.loaders.related_page(kind, outgoing, page, nested_limit(info, first))
+        return await chosen.load(node_id)
     loader = info.context.loaders.related(kind, outgoing)
     return await loader.load((node_id, nested_limit(info, first)))
 
@@ -151,6 +174,31 @@ RELATIONSHIP = "relationship"
 EdgeOf = Callable[[Related], object]
 # (field, label of its node type) for every node-valued relationship field, checked on import.
 _NODE_FIELDS: list[tuple[StrawberryField, str]] = []
+# (kind, outgoing) of every to-many relationship field, by the field's id (node_type).
+_TO_MANY: dict[int, tuple[K, bool]] = {}
+_RELATED_FIELDS: dict[str, list[filters.RelatedField]] = {}
+T = TypeVar("T")
+
+
+def node_type(*, name: str | None = None, description: str) -> Callable[[type[T]], type[T]]:
+    """``strawberry.type`` for the type of a label: each to-many relationship field
+    (``related``) gets its ``<field>Connection`` beside it, and its where filters."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        label: str = cls.LABEL  # type: ignore[attr-defined]
+        fields = _RELATED_FIELDS.setdefault(label, [])
+        for attribute, value in list(vars(cls).items()):
+            if id(value) not in _TO_MANY:
+                continue
+            kind, outgoing = _TO_MANY[id(value)]
+            fields.append(
+                filters.RelatedField(attribute, kind, outgoing, kind in nodes.CURRENT_ONLY)
+            )
+            connection = related_connection(label, attribute, kind, outgoing)
+            setattr(cls, f"{attribute}_connection", connection)
+        return strawberry.type(cls, name=name, description=description)
+
+    return decorate
 
 
 def _far_label(kind: K, outgoing: bool) -> str:
@@ -172,7 +220,8 @@ def related(
     edge: EdgeOf | None = None,
 ) -> Any:
     """A list field of what ``kind`` relates the entity to (``outgoing``: the entity is
-    its source): the nodes at the other end, or ``edge`` of each relationship.
+    its source): the nodes at the other end, or ``edge`` of each relationship, matching
+    ``where`` in the field's own order or ``sort``'s. ``node_type`` adds its connection.
 
     ``paged`` gives it the ``first`` argument; otherwise it reads ``limit`` items
     (``DEFAULT_NESTED_LIMIT`` when None). Typed Any like ``strawberry.field``: the
@@ -182,16 +231,87 @@ def related(
     def build(items: list[Related]) -> list[object]:
         return [edge(r) if edge else _node(label, r.props) for r in items]
 
-    async def first_items(root: Any, info: Info, first: int | None = None) -> list[object]:
-        return build(await _related(info, root.id, kind, outgoing, first))
+    async def first_items(
+        root: Any, info: Info, first: int | None = None, where: Any = None, sort: Any = None
+    ) -> list[object]:
+        page = _related_page(label, where, sort)
+        return build(await _related(info, root.id, kind, outgoing, first, page))
 
-    async def all_items(root: Any, info: Info) -> list[object]:
-        return build(await _related(info, root.id, kind, outgoing, limit))
+    async def all_items(root: Any, info: Info, where: Any = None, sort: Any = None) -> list[object]:
+        page = _related_page(label, where, sort)
+        return build(await _related(info, root.id, kind, outgoing, limit, page))
 
     resolver: Callable[..., Awaitable[list[object]]] = first_items if paged else all_items
+    resolver.__annotations__ = {**resolver.__annotations__, **_where_and_sort(label)}
     declared = {RELATIONSHIP: (kind, outgoing, paged, limit)}
     field = strawberry.field(resolver=resolver, description=description, metadata=declared)
+    _TO_MANY[id(field)] = (kind, outgoing)
     return _declared(field, edge, label)
+
+
+def _where_and_sort(label: str) -> dict[str, str]:
+    """The annotations of a field's ``where`` and ``sort`` arguments (the generated
+    types, found in this module's namespace once ``filters.generate`` has run)."""
+    return {"where": f"{label}Where | None", "sort": f"list[{label}Sort] | None"}
+
+
+def _related_page(label: str, where: Any, sort: Any) -> RelatedPage | None:
+    if where is None and not sort:
+        return None
+    return RelatedPage(filters.to_where(label, where), filters.to_keys(label, sort))
+
+
+def related_connection(owner: str, field: str, kind: K, outgoing: bool) -> Any:
+    """``<field>Connection``: the relationship field as a page, with its total and aggregate,
+    edges carrying the relationship's properties."""
+    label = _far_label(kind, outgoing)
+    name = filters.relationship_type_name(owner, field) + "Connection"
+
+    async def resolve(
+        root: Any,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        where: Any = None,
+        sort: Any = None,
+    ) -> Any:
+        size = page_size(first, DEFAULT_PAGE_SIZE, info.context.settings.max_page_size)
+        chosen = RelatedPage(filters.to_where(label, where), filters.to_keys(label, sort))
+        keys = chosen.keys or default_keys(RELATIONSHIPS[kind], outgoing)
+        start = decode_sort_cursor(after, keys)
+        page = dataclasses.replace(chosen, after=None if start is None else tuple(start))
+        items = await info.context.loaders.related_page(kind, outgoing, page, size + 1).load(
+            root.id
+        )
+        edges = [
+            _relationship_edge(name, kind, label, r, encode_sort_cursor(keys, r.props, r.rel))
+            for r in items[:size]
+        ]
+        cursors = [e.cursor for e in edges]
+
+        async def totals(aggregate: bool) -> dict[str, Any]:
+            loader = info.context.loaders.related_totals(kind, outgoing, chosen.where, aggregate)
+            return await loader.load(root.id)
+
+        return filters.GENERATED[name](
+            edges=edges,
+            page_info=PageInfo.of(cursors, has_next=len(items) > size, has_previous=bool(after)),
+            totals=totals,
+        )
+
+    resolve.__annotations__ = {**resolve.__annotations__, **_where_and_sort(label)}
+    resolve.__annotations__["return"] = name
+    description = f"The {field.replace('_', ' ')} as pages, with their total and aggregate."
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def _relationship_edge(name: str, kind: K, label: str, r: Related, cursor: str) -> Any:
+    edge = filters.GENERATED[name.removesuffix("Connection") + "Edge"]
+    node = _node(label, r.props)
+    properties = filters.edge_properties(kind, r.rel)
+    if properties is None:
+        return edge(cursor=cursor, node=node)
+    return edge(cursor=cursor, node=node, properties=properties)
 
 
 def related_one(kind: K, *, outgoing: bool, description: str | None = None) -> Any:
@@ -265,7 +385,7 @@ def _concerned_object(r: Related) -> ConcernedObject:
 # --- the organisation ----------------------------------------------------------------
 
 
-@strawberry.type(description="An organisational unit: group, business unit, function or team.")
+@node_type(description="An organisational unit: group, business unit, function or team.")
 class Team(NodeType):
     LABEL: ClassVar[LiteralString] = "Team"
     id: strawberry.ID
@@ -330,7 +450,7 @@ class TeamMembership:
     role: str | None
 
 
-@strawberry.type(description="A person of the organisation.")
+@node_type(description="A person of the organisation.")
 class Person(NodeType):
     LABEL: ClassVar[LiteralString] = "Person"
     id: strawberry.ID
@@ -345,7 +465,7 @@ class Person(NodeType):
     )
 
 
-@strawberry.type(description="What a team provides, to internal teams or external customers.")
+@node_type(description="What a team provides, to internal teams or external customers.")
 class Service(NodeType):
     LABEL: ClassVar[LiteralString] = "Service"
     id: strawberry.ID
@@ -356,7 +476,7 @@ class Service(NodeType):
     consumers: list[Team] = related(K.SERVICE_CONSUMED_BY_TEAM, outgoing=True)
 
 
-@strawberry.type(description="An information system (CRM, ERP, chat, ...).")
+@node_type(description="An information system (CRM, ERP, chat, ...).")
 class System(NodeType):
     LABEL: ClassVar[LiteralString] = "System"
     id: strawberry.ID
@@ -370,7 +490,7 @@ class System(NodeType):
 # --- processes ---------------------------------------------------------------------
 
 
-@strawberry.type(description="A process (value stream) made of ordered steps.")
+@node_type(description="A process (value stream) made of ordered steps.")
 class Process(NodeType):
     LABEL: ClassVar[LiteralString] = "Process"
     id: strawberry.ID
@@ -433,7 +553,7 @@ class StepOwner:
     valid_to: datetime | None
 
 
-@strawberry.type(description="A step of a process, at a customer lifecycle or operational stage.")
+@node_type(description="A step of a process, at a customer lifecycle or operational stage.")
 class Step(NodeType):
     LABEL: ClassVar[LiteralString] = "Step"
     id: strawberry.ID
@@ -469,7 +589,7 @@ def open_email(root: Customer, info: Info) -> str | None:
     return open_value(info.context.graph.personal, "Customer", root.id, "email", root.stored_email)
 
 
-@strawberry.type(description="A customer: a person or an account.")
+@node_type(description="A customer: a person or an account.")
 class Customer(NodeType):
     LABEL: ClassVar[LiteralString] = "Customer"
     id: strawberry.ID
@@ -498,7 +618,7 @@ class Customer(NodeType):
     )
 
 
-@strawberry.type(description="An event of a customer's journey, or an internal event of a process.")
+@node_type(description="An event of a customer's journey, or an internal event of a process.")
 class Touchpoint(NodeType):
     LABEL: ClassVar[LiteralString] = "Touchpoint"
     PROPERTY_OF: ClassVar[dict[str, str]] = {"value_exact": "value"}
@@ -551,7 +671,7 @@ class ConcernedObject:
     qualifier: str | None
 
 
-@strawberry.type(description="An object events concern: an order, an item, a package, ...")
+@node_type(description="An object events concern: an order, an item, a package, ...")
 class BusinessObject(NodeType):
     LABEL: ClassVar[LiteralString] = "BusinessObject"
     id: strawberry.ID
@@ -568,7 +688,7 @@ class BusinessObject(NodeType):
     customer: Customer | None = related_one(K.OBJECT_BELONGS_TO_CUSTOMER, outgoing=True)
 
 
-@strawberry.type(description="A channel of touchpoints, online or offline.")
+@node_type(description="A channel of touchpoints, online or offline.")
 class Channel(NodeType):
     LABEL: ClassVar[LiteralString] = "Channel"
     id: strawberry.ID
@@ -582,7 +702,7 @@ class Channel(NodeType):
     kpis: list[Kpi] = related(K.KPI_MEASURES_CHANNEL, outgoing=False)
 
 
-@strawberry.type(description="A campaign that sources touchpoints.")
+@node_type(description="A campaign that sources touchpoints.")
 class Campaign(NodeType):
     LABEL: ClassVar[LiteralString] = "Campaign"
     id: strawberry.ID
@@ -593,7 +713,7 @@ class Campaign(NodeType):
     kpis: list[Kpi] = related(K.KPI_MEASURES_CAMPAIGN, outgoing=False)
 
 
-@strawberry.type(description="A sales deal (opportunity), won or lost once closed.")
+@node_type(description="A sales deal (opportunity), won or lost once closed.")
 class Deal(NodeType):
     LABEL: ClassVar[LiteralString] = "Deal"
     PROPERTY_OF: ClassVar[dict[str, str]] = {"amount_exact": "amount"}
@@ -617,7 +737,7 @@ class Deal(NodeType):
 # --- KPIs and SLAs ----------------------------------------------------------------------------
 
 
-@strawberry.type(name="KPI", description="A key performance indicator with a target.")
+@node_type(name="KPI", description="A key performance indicator with a target.")
 class Kpi(NodeType):
     LABEL: ClassVar[LiteralString] = "KPI"
     id: strawberry.ID
@@ -645,7 +765,7 @@ class Kpi(NodeType):
     )
 
 
-@strawberry.type(description="A KPI's value for one period.")
+@node_type(description="A KPI's value for one period.")
 class Measurement(NodeType):
     LABEL: ClassVar[LiteralString] = "Measurement"
     id: strawberry.ID
@@ -676,7 +796,7 @@ class Measurement(NodeType):
     kpi: Kpi | None = related_one(K.KPI_HAS_MEASUREMENT, outgoing=False)
 
 
-@strawberry.type(name="SLA", description="A service level agreement between two teams.")
+@node_type(name="SLA", description="A service level agreement between two teams.")
 class Sla(NodeType):
     LABEL: ClassVar[LiteralString] = "SLA"
     id: strawberry.ID
@@ -714,22 +834,7 @@ NODE_TYPES: dict[str, Any] = {
         Sla,
     )
 }
-Node = Annotated[
-    Team
-    | Person
-    | Service
-    | System
-    | Process
-    | Step
-    | Customer
-    | Touchpoint
-    | BusinessObject
-    | Channel
-    | Campaign
-    | Deal
-    | Kpi
-    | Measurement
-    | Sla,
-    strawberry.union("Node"),
-]
 _check_node_fields()
+# The where, sort, connection and aggregate types of every label; named in this module too,
+# where the relationship fields' annotations find them.
+globals().update(filters.generate(NODE_TYPES, _RELATED_FIELDS))

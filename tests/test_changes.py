@@ -89,6 +89,8 @@ async def test_a_team_s_history_pages_through_everything_that_moved_to_or_from_i
     assert [(e["node"]["entityId"], e["node"]["before"]) for e in group["edges"]] == [
         ("hub", "group")
     ]
+    total = '{ changes(entityId: "sales", first: 1) { totalCount } }'
+    assert ok(await execute(graph, total))["changes"]["totalCount"] == 13
     # a second apply changes nothing, so records nothing
     ok(await execute(graph, APPLY % PLAN_FIELDS, {"plan": MERGE_PLAN}))
     assert len((await changes(graph, "group"))["edges"]) == 1

@@ -53,7 +53,8 @@ def test_the_cookbooks_have_an_example_per_question() -> None:
     for name in ("CustomerJourney", "ValueStream", "JourneyMap", "JourneyMapCases", "TeamService",
                  "KpiLineage", "SlaCompliance", "SlaBreaches", "Attribution", "ReorgImpact",
                  "ChannelCoverage",
-                 "InformationGaps", "Cypher", "Record", "KpiUpdates"):  # fmt: skip
+                 "InformationGaps", "Cypher", "Record", "KpiUpdates",
+                 "CustomersFiltered", "TouchpointAggregate", "StepsAndMembers"):  # fmt: skip
         assert name in operations
     assert len(CYPHER) >= 8
 

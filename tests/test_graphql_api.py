@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from orggraph.errors import ConflictError
 from orggraph.graph.driver import Graph
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
@@ -158,11 +161,25 @@ async def test_lists_paginate_with_cursors_and_filter(graph: Graph) -> None:
     assert seen == ["c01", "c03", "c05", "c07", "c09"]
 
 
-async def test_node_finds_any_label_and_reports_ambiguous_ids(graph: Graph) -> None:
+async def test_an_id_names_one_entity_across_labels_so_node_finds_exactly_it(
+    graph: Graph,
+) -> None:
     await upsert_nodes(graph, "Team", [{"id": "same", "name": "T"}, {"id": "t1", "name": "T1"}])
     data = ok(await execute(graph, '{ node(id: "t1") { __typename ... on Team { name } } }'))
     assert data["node"] == {"__typename": "Team", "name": "T1"}
-    await upsert_nodes(graph, "Customer", [{"id": "same", "name": "C"}])
+    with pytest.raises(ConflictError, match="another label"):
+        await upsert_nodes(graph, "Customer", [{"id": "same", "name": "C"}])
+    refused = await execute(
+        graph, 'mutation { upsertCustomer(input: {id: "same", name: "C"}) { id } }'
+    )
+    assert error_codes(refused) == ["CONFLICT"]
+    assert await graph.query("MATCH (c:Customer) RETURN c") == []
+    same = ok(await execute(graph, '{ node(id: "same") { __typename id } }'))
+    assert same["node"] == {"__typename": "Team", "id": "same"}
+    # Written around the write layer (raw Cypher, no Entity label), it is still reported.
+    await graph.driver.execute_query(
+        "CREATE (:Customer {id: 'same', name: 'C'})", database_=graph.database
+    )
     assert error_codes(await execute(graph, '{ node(id: "same") { __typename } }')) == ["CONFLICT"]
 
 

@@ -313,7 +313,7 @@ def test_a_query_over_the_cost_limit_is_refused_with_the_estimate_and_the_limit(
 
 
 def test_the_bounds_are_the_queries_own_constants() -> None:
-    assert UNPAGED_LIST_LIMIT is DEFAULT_NESTED_LIMIT  # what related_query's $limit gets
+    assert UNPAGED_LIST_LIMIT is DEFAULT_NESTED_LIMIT  # what related_page's $limit gets
     assert LIST_BOUNDS["Process.steps"] is PROCESS_STEPS_LIMIT  # what Process.steps passes
 
 

@@ -76,3 +76,17 @@ async def test_the_latest_touchpoint_backfill_rebuilds_what_is_missing_or_wrong(
         database_=graph.database,
     )
     assert [(r["c"], r["t"]) for r in records] == [("c1", "t2"), ("c2", "t3")]
+
+
+async def test_the_entity_backfill_labels_every_entity_written_before_it(graph: Graph) -> None:
+    from orggraph.graph.migrations import backfill_entity_label
+
+    await graph.driver.execute_query(
+        "CREATE (:Team {id: 'a'}), (:Customer {id: 'b'}), (:Migration {version: 99})",
+        database_=graph.database,
+    )
+    await backfill_entity_label(graph)
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (n:Entity) RETURN n.id AS id ORDER BY id", database_=graph.database
+    )
+    assert [r["id"] for r in records] == ["a", "b"]

@@ -185,7 +185,8 @@ assert set(_TOUCHPOINT_REF_KEYS) == set(REFS["Touchpoint"])
 def _merge_touchpoints_query() -> LiteralString:
     query: LiteralString = (
         "UNWIND $rows AS row MERGE (a:Touchpoint {id: row.id}) "
-        "SET a += row.props, a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
+        "SET a:Entity, a += row.props, "
+        "a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
         "WITH a, row"
     )
     for field_name, ref in REFS["Touchpoint"].items():
