@@ -210,6 +210,18 @@ async def both(
 NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 
+def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
+    """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
+    relationship connections, totals and aggregates, which the resolvers answer."""
+    field = owner.fields[name]
+    return not (
+        (owner.name, name) in NOT_COMPILED
+        or field.deprecation_reason
+        or name.endswith("Connection")
+        or name in {"totalCount", "aggregate"}
+    )
+
+
 def object_of(field_type: Any) -> GraphQLObjectType | None:
     while isinstance(field_type, GraphQLNonNull | GraphQLList):
         field_type = field_type.of_type
@@ -220,7 +232,7 @@ def full_selection(owner: GraphQLObjectType, depth: int) -> str:
     """Every field of ``owner``, and of its objects down to ``depth`` more levels."""
     parts: list[str] = []
     for name, field in owner.fields.items():
-        if (owner.name, name) in NOT_COMPILED or field.deprecation_reason:
+        if not compiled_field(owner, name):
             continue
         inner = object_of(field.type)
         if inner is None:
@@ -243,7 +255,7 @@ def entity_roots() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         if set(field.args) == {"id"} and inner.name in IDS:
             one.append((name, inner.name))
         node = inner.fields.get("edges") and object_of(inner.fields["edges"].type)
-        if set(field.args) == {"first", "after", "filter"} and node:
+        if {"first", "after", "filter"} <= set(field.args) and node:
             node_type = object_of(node.fields["node"].type)
             assert node_type is not None
             many.append((name, node_type.name))
