@@ -88,10 +88,8 @@ def write_files(
 
 
 async def totals(graph: Graph) -> tuple[int, int]:
-    """Nodes and relationships of what was imported (not the derived facts)."""
     records, _, _ = await graph.driver.execute_query(
-        "MATCH (n) WHERE NOT (n:Migration OR n:JourneyTrace OR n:JourneyMapDay) "
-        "OPTIONAL MATCH (n)-[r]->() "
+        "MATCH (n) WHERE NOT n:Migration OPTIONAL MATCH (n)-[r]->() "
         "RETURN count(DISTINCT n) AS nodes, count(r) AS rels",
         database_=graph.database,
     )
