@@ -17,8 +17,6 @@ from orggraph.graph import journey_maps
 from orggraph.graph.deletes import delete_nodes, delete_relationships
 from orggraph.graph.derived import check_derived, rebuild_derived
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.importers import bulk
-from orggraph.graph.importers.bulk import validate_touchpoints
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.settings import Settings
@@ -256,20 +254,3 @@ async def test_the_cli_checks_then_rebuilds_the_facts(
     out = capsys.readouterr().out
     assert "rebuilt: 3 customers done" in out and "rebuilt for 3 customers" in out
     assert (await check_derived(graph)).clean
-
-
-async def test_a_bulk_load_of_new_touchpoints_keeps_the_facts(graph: Graph) -> None:
-    """The importers merge touchpoints known to be new and append them to their journeys
-    (graph.importers.bulk): the facts follow as they do for every other write."""
-    await setting(graph)
-    records = validate_touchpoints(
-        [touch(0, 0, 0, 0, 0, 0), touch(1, 0, 6, 1, 1, 1), touch(2, 1, 30, 2, 0, None)]
-    )
-
-    async def work(tx: Tx) -> None:
-        await bulk.write_touchpoints(tx, records, existing=set())
-
-    await graph.write(work)
-    await assert_facts_equal_scan(graph)
-    whole, _ = await both(graph, "TYPE", (None, None))
-    assert whole["edgeSources"] == ["EMAIL"]  # c0: EMAIL -> CALL; c1 has one touchpoint

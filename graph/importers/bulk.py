@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, LiteralString, TypeVar
 
-from orggraph.graph.derived import refresh_derived
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.model import (
@@ -359,8 +358,6 @@ async def write_touchpoints(
                 summary.add(counters)
                 rebuild |= set(found[0]["outOfOrder"]) if found else set()
             summary.merge(await rebuild_chains(tx, rebuild, old_ids))
-            # The journeys appended to keep their derived facts too (a rebuild refreshes its own).
-            await refresh_derived(tx, set(appends) - rebuild)
         return summary
 
     return await tracked(tx, tracking, ids, write)
