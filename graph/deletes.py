@@ -31,7 +31,6 @@ from typing import Any, LiteralString
 from pydantic import ValidationError
 
 from orggraph.errors import BadInputError, ConflictError
-from orggraph.graph.derived import refresh_derived
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -42,11 +41,7 @@ from orggraph.graph.model import (
     validate_node_id,
 )
 from orggraph.graph.touchpoint_changes import REF_KINDS, touched_by_delete, touchpoint_ends
-from orggraph.graph.writes import (
-    CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
-    customers_of_touchpoints,
-    rebuild_chains,
-)
+from orggraph.graph.writes import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 
 K = RelationshipKind
 
@@ -210,10 +205,6 @@ async def delete_nodes_in(
         # latest touchpoint recomputed without them.
         rebuilt = await rebuild_chains(tx, customers)
         summary.relationships_deleted += rebuilt.relationships_deleted
-    elif label != "Touchpoint":
-        # A deleted customer, channel or step changes the derived facts of its customers.
-        derived = touched.customers() | (set(found) if label == "Customer" else set())
-        await refresh_derived(tx, derived | await customers_of_touchpoints(tx, touched.changed))
     return summary
 
 
@@ -297,8 +288,6 @@ async def delete_relationships_in(
     elif summary.relationships_deleted and kind is K.TOUCHPOINT_AT_STEP:
         owners = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         await rebuild_chains(tx, owners["customerIds"] if owners else [])
-    elif summary.relationships_deleted and kind is K.TOUCHPOINT_VIA_CHANNEL:
-        await refresh_derived(tx, await customers_of_touchpoints(tx, [r["from"] for r in rows]))
     return summary
 
 

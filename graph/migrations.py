@@ -74,13 +74,6 @@ async def backfill_latest_touchpoints(graph: Graph) -> None:
     await _per_customer_page(graph, REBUILD_LATEST_TOUCHPOINTS, "LATEST")
 
 
-async def backfill_derived_facts(graph: Graph) -> None:
-    """Compute every customer's derived facts (graph/derived.py)."""
-    from orggraph.graph.derived import rebuild_derived
-
-    await rebuild_derived(graph)
-
-
 CUSTOMER_EMAIL_PAGE: LiteralString = """
 MATCH (c:Customer) WHERE c.id > $after
 RETURN c.id AS id, c.email AS email ORDER BY c.id LIMIT $size
@@ -320,20 +313,6 @@ MIGRATIONS: tuple[Migration, ...] = (
             _range_index("Change", "recordedAt"),
         ),
         backfill_open_validity,
-    ),
-    Migration(
-        10,
-        "derived facts kept on write: each customer's trace (JourneyTrace) and the journey "
-        "map's events and directly-follows pairs per key and day (JourneyMapDay)",
-        (
-            "CREATE CONSTRAINT unique_journey_trace_customer IF NOT EXISTS "
-            "FOR (j:JourneyTrace) REQUIRE j.customerId IS UNIQUE",
-            "CREATE CONSTRAINT unique_journey_map_day_id IF NOT EXISTS "
-            "FOR (f:JourneyMapDay) REQUIRE f.id IS UNIQUE",
-            "CREATE INDEX index_journeymapday_by_day IF NOT EXISTS "
-            "FOR (f:JourneyMapDay) ON (f.by, f.day)",
-        ),
-        backfill_derived_facts,
     ),
     Migration(
         12,

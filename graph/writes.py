@@ -30,7 +30,6 @@ from typing import Any, LiteralString, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph.derived import maintain_derived, refresh_derived
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -503,7 +502,6 @@ async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
     before = {r["id"]: r["before"] for r in found}
     after = {r["id"]: r["after"] for r in found}
     summary.merge(await maintain_journeys(tx, before, after))
-    await maintain_derived(tx, before, after)
     summary.changed_touchpoints = changed(before, after)
     summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
     return summary
@@ -616,7 +614,6 @@ async def rebuild_chains(
         summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
         summary.add(await tx.run(REBUILD_REACHED_STEPS, customerIds=ids))
         summary.add(await tx.run(REBUILD_LATEST_TOUCHPOINTS, customerIds=ids))
-        await refresh_derived(tx, ids)
     return summary
 
 
@@ -733,8 +730,6 @@ async def merge_relationship_rows(
     elif kind is RelationshipKind.TOUCHPOINT_AT_STEP:
         record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         summary.merge(await rebuild_chains(tx, record["customerIds"] if record else []))
-    elif kind is RelationshipKind.TOUCHPOINT_VIA_CHANNEL:
-        await refresh_derived(tx, await customers_of_touchpoints(tx, [r["from"] for r in rows]))
     return summary
 
 

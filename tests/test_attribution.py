@@ -17,7 +17,6 @@ from orggraph.graph.attribution import (
     START,
     AttributionModel,
     DealJourney,
-    MarkovSplit,
     Touch,
     apportion,
     attribute,
@@ -210,52 +209,6 @@ def test_attribute_markov_uses_the_non_converting_journeys() -> None:
     assert result.rows[1].removal_effect == pytest.approx(1 / 3)
 
 
-def test_markov_per_deal_and_global_splits_on_the_hand_made_case() -> None:
-    # A -> won 100 | A, B -> won 100 | B -> no deal
-    # x_B = 1/2, x_A = 1/2 + 1/2 * 1/2 = 3/4, P(conv) = 2/3 * 3/4 + 1/3 * 1/2 = 2/3
-    # without A: 1/3 * 1/2 = 1/6 -> RE(A) = 3/4; without B: 2/3 * 1/2 = 1/3 -> RE(B) = 1/2
-    deals = [journey(["A"], amount=10_000), journey(["A", "B"], amount=10_000)]
-    lost = path_transitions([(["B"], False)])
-    per_deal = attribute(M.MARKOV, deals, non_converting=lost)
-    assert per_deal.removal_effects == pytest.approx({"A": 3 / 4, "B": 1 / 2})
-    # deal 1: all to A; deal 2: 3/4 : 1/2 -> A 60, B 40
-    assert [(r.key, r.cents, r.deals, r.journeys) for r in per_deal.rows] == [
-        ("A", 16_000, 2, 2),
-        ("B", 4_000, 1, 1),
-    ]
-    whole = attribute(M.MARKOV, deals, non_converting=lost, markov_split=MarkovSplit.GLOBAL)
-    # 200 over 3/4 : 1/2 -> A 120, B 80
-    assert [(r.key, r.cents, r.deals, r.journeys) for r in whole.rows] == [
-        ("A", 12_000, 2, 2),
-        ("B", 8_000, 1, 1),
-    ]
-    assert whole.attributed_cents == 20_000
-
-
-def test_markov_global_split_credits_keys_met_only_in_lost_journeys() -> None:
-    # A -> won 100 | C, A -> no deal: RE(A) = 1, RE(C) = 1/2 (removing C halves x_start)
-    deals = [journey(["A"], amount=10_000)]
-    lost = path_transitions([(["C", "A"], False)])
-    per_deal = attribute(M.MARKOV, deals, non_converting=lost)
-    assert [(r.key, r.cents) for r in per_deal.rows] == [("A", 10_000)]
-    whole = attribute(M.MARKOV, deals, non_converting=lost, markov_split=MarkovSplit.GLOBAL)
-    assert whole.removal_effects == pytest.approx({"A": 1.0, "C": 1 / 2})
-    # 100 over 1 : 1/2 -> A 66.67, C 33.33; C touched no won deal's journey
-    assert [(r.key, r.cents, r.deals, r.journeys) for r in whole.rows] == [
-        ("A", 6_667, 1, 1),
-        ("C", 3_333, 0, 0),
-    ]
-
-
-def test_markov_split_leaves_the_other_models_alone() -> None:
-    deals = [journey(["A", "B"])]
-    for model in M:
-        if model is not M.MARKOV:
-            assert attribute(model, deals, markov_split=MarkovSplit.GLOBAL) == attribute(
-                model, deals
-            )
-
-
 _STAGES = st.sampled_from([None, "SUBSCRIBER", "LEAD", "MQL", "OPPORTUNITY", "SUPPORT"])
 _TOUCHES = st.lists(
     st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 400 * DAY), _STAGES),
@@ -291,10 +244,10 @@ def test_every_model_splits_every_deal_exactly(
 
 ATTRIBUTION = """
 query A($model: AttributionModel!, $by: AttributionDimension!, $from: DateTime, $to: DateTime,
-        $half: Float, $currency: String, $split: MarkovSplit) {
+        $half: Float, $currency: String) {
   attribution(model: $model, by: $by, from: $from, to: $to, halfLifeDays: $half,
-              currency: $currency, markovSplit: $split) {
-    model by currency halfLifeDays markovSplit
+              currency: $currency) {
+    model by currency halfLifeDays
     rows { key name credit share deals journeys removalEffect }
     wonRevenue attributedRevenue unattributedRevenue dealCount unattributedDeals
     nonConvertingJourneys
@@ -555,15 +508,11 @@ async def test_markov_by_channel_uses_bobs_lost_journey(graph: Graph) -> None:
     assert view["nonConvertingJourneys"] == 1
 
 
-async def chain_of_channels(
-    graph: Graph, customers: int, touches: list[tuple[str, str, int]], won: dict[str, int]
-) -> None:
-    """Channels A and B, customers c0.., their touches ``(customer, channel, day)`` and won
-    deals ``{customer: amount}`` (id ``w`` + the customer's number) closed on day 3."""
+async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
+    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
     await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
-    await upsert_nodes(
-        graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(customers)]
-    )
+    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(4)])
+    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
     await upsert_nodes(
         graph,
         "Touchpoint",
@@ -577,22 +526,23 @@ async def chain_of_channels(
         "Deal",
         [
             {
-                "id": "w" + customer[1:],
-                "customerId": customer,
-                "amount": amount,
+                "id": "w0",
+                "customerId": "c0",
+                "amount": 1000,
                 "openedAt": at(2),
                 "closedAt": at(3),
                 "won": True,
-            }
-            for customer, amount in won.items()
+            },
+            {
+                "id": "w2",
+                "customerId": "c2",
+                "amount": 400,
+                "openedAt": at(2),
+                "closedAt": at(3),
+                "won": True,
+            },
         ],
     )
-
-
-async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
-    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
-    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
-    await chain_of_channels(graph, 4, touches, {"c0": 1000, "c2": 400})
     view = await run(graph, model="MARKOV", by="CHANNEL")
     # RE(A) = 1/3, RE(B) = 1: w0 splits 1:3 -> A 250, B 750; w2 -> B 400
     assert view_credits(view) == {"B": "1150.00", "A": "250.00"}
@@ -600,40 +550,6 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
         {"A": 1 / 3, "B": 1.0}
     )
     assert view["nonConvertingJourneys"] == 2
-
-
-async def test_markov_global_split_through_the_api(graph: Graph) -> None:
-    # A -> won 100 | A, B -> won 100 | B -> no deal (the hand-made case above)
-    touches = [("c0", "A", 1), ("c1", "A", 1), ("c1", "B", 2), ("c2", "B", 1)]
-    await chain_of_channels(graph, 3, touches, {"c0": 100, "c1": 100})
-    per_deal = await run(graph, model="MARKOV", by="CHANNEL")
-    assert per_deal["markovSplit"] == "PER_DEAL"
-    assert view_credits(per_deal) == {"A": "160.00", "B": "40.00"}
-    whole = await run(graph, model="MARKOV", by="CHANNEL", split="GLOBAL")
-    assert whole["markovSplit"] == "GLOBAL"
-    assert view_credits(whole) == {"A": "120.00", "B": "80.00"}
-    assert {r["key"]: r["removalEffect"] for r in whole["rows"]} == pytest.approx(
-        {"A": 3 / 4, "B": 1 / 2}
-    )
-    linear = await run(graph, model="LINEAR", by="CHANNEL", split="GLOBAL")
-    assert linear["markovSplit"] is None
-
-
-async def test_won_deals_closing_at_the_same_instant_share_no_touch(graph: Graph) -> None:
-    await chain_of_channels(graph, 1, [("c0", "A", 1), ("c0", "B", 2)], {"c0": 300})
-    same_close = {"openedAt": at(2), "closedAt": at(3), "won": True}
-    await upsert_nodes(
-        graph, "Deal", [{"id": "v0", "customerId": "c0", "amount": 100, **same_close}]
-    )
-    view = await run(graph, model="LINEAR", by="CHANNEL")
-    # v0 (the smaller id) comes first and takes both touches; w0's journey is empty
-    assert view_credits(view) == {"A": "50.00", "B": "50.00"}
-    assert {r["key"]: r["journeys"] for r in view["rows"]} == {"A": 1, "B": 1}
-    assert (view["wonRevenue"], view["unattributedRevenue"], view["unattributedDeals"]) == (
-        "400.00",
-        "300.00",
-        1,
-    )
 
 
 async def test_same_timestamp_orders_by_id_and_cents_are_never_lost(graph: Graph) -> None:

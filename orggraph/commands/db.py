@@ -1,4 +1,4 @@
-"""``orggraph db start|stop|status|password|migrate|rebuild-derived|check-derived|backup|restore``.
+"""``orggraph db start|stop|status|password|migrate|backup|restore``: the embedded Neo4j.
 
 The embedded Bolt asks for user ``neo4j`` and the password kept in
 ``ORGGRAPH_HOME/bolt-password``: ``status`` prints the address and the user,
@@ -35,14 +35,6 @@ def register(subparsers: Any) -> None:
     actions.add_parser(
         "migrate", help="apply pending schema migrations (constraints, indexes)"
     ).set_defaults(handler=migrate)
-    actions.add_parser(
-        "rebuild-derived",
-        help="recompute the derived facts (journey map counts) from the touchpoints",
-    ).set_defaults(handler=rebuild_derived)
-    actions.add_parser(
-        "check-derived",
-        help="recompute the derived facts aside and report where the stored ones drifted",
-    ).set_defaults(handler=check_derived)
     saving = actions.add_parser(
         "backup", help="copy the stopped embedded database to a .tar.gz (offline backup)"
     )
@@ -144,52 +136,6 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"up to date (version {MIGRATIONS[-1].version})")
     return 0
-
-
-def _progress(what: str) -> Any:
-    def report(customers: int) -> None:
-        print(f"{what}: {customers} customers done", flush=True)
-
-    return report
-
-
-def rebuild_derived(_: argparse.Namespace, settings: Settings) -> int:
-    from orggraph.database import open_graph
-    from orggraph.graph.derived import rebuild_derived as rebuild
-
-    async def run() -> int:
-        async with open_graph(settings) as graph:
-            return await rebuild(graph, _progress("rebuilt"))
-
-    print(f"derived facts rebuilt for {asyncio.run(run())} customers")
-    return 0
-
-
-def check_derived(_: argparse.Namespace, settings: Settings) -> int:
-    """Exit 0 when the derived facts match the touchpoints, 1 (with what drifted) if not."""
-    from orggraph.database import open_graph
-    from orggraph.graph.derived import Drift
-    from orggraph.graph.derived import check_derived as check
-
-    async def run() -> Drift:
-        async with open_graph(settings) as graph:
-            return await check(graph, _progress("checked"))
-
-    drift = asyncio.run(run())
-    if drift.clean:
-        print("derived facts match the touchpoints")
-        return 0
-    for what, items in (
-        ("customers' traces", drift.customers),
-        ("days of journey map facts", drift.days),
-    ):
-        if items:
-            shown = ", ".join(items[:20]) + (
-                f" and {len(items) - 20} more" if len(items) > 20 else ""
-            )
-            print(f"drift in {len(items)} {what}: {shown}")
-    print("repair with `orggraph db rebuild-derived`")
-    return 1
 
 
 def backup(args: argparse.Namespace, settings: Settings) -> int:
