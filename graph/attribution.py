@@ -36,7 +36,12 @@ Rules (also in docs/traversals.md):
   non-converting ones; each key's removal effect is the relative drop of the
   conversion probability from ``start`` when the key leads to null. A deal's
   amount is split over the distinct keys of its journey in proportion to
-  their removal effects (once per key, however many touches it has).
+  their removal effects (once per key, however many touches it has): the
+  PER_DEAL split (default). The GLOBAL split (``MarkovSplit.GLOBAL``, what
+  ChannelAttribution and most tools do) instead splits the attributed
+  revenue as a whole over every key of the chain in proportion to the
+  removal effects normalised over all keys at once, so a key met only in
+  non-converting journeys gets its share too.
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ class AttributionModel(enum.Enum):
     W_SHAPED = "W_SHAPED"
     TIME_DECAY = "TIME_DECAY"
     MARKOV = "MARKOV"
+
+
+class MarkovSplit(enum.Enum):
+    PER_DEAL = "PER_DEAL"
+    GLOBAL = "GLOBAL"
 
 
 @dataclass(frozen=True)
@@ -357,6 +367,7 @@ def attribute(
     *,
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
     non_converting: Mapping[tuple[State, State], int] | None = None,
+    markov_split: MarkovSplit = MarkovSplit.PER_DEAL,
 ) -> Attribution:
     """Credits per key over every won deal; rows sorted by credit (desc), then key."""
     effects: dict[Key, float] = {}
@@ -367,11 +378,16 @@ def attribute(
         effects = removal_effects(merge_transitions(converting, non_converting or {}))
     rows: dict[Key, KeyCredit] = {}
     won = unattributed = unattributed_deals = 0
+    split_globally = model is AttributionModel.MARKOV and markov_split is MarkovSplit.GLOBAL
     for journey in journeys:
         won += journey.amount_cents
         if not journey.touches:
             unattributed += journey.amount_cents
             unattributed_deals += 1
+            continue
+        if split_globally:
+            for key in dict.fromkeys(t.key for t in journey.touches):
+                rows.setdefault(key, KeyCredit(key)).journeys += 1
             continue
         for key, cents in credit_deal(
             model, journey, half_life_days=half_life_days, removal_effects=effects
@@ -380,6 +396,8 @@ def attribute(
             row.cents += cents
             row.journeys += 1
             row.deals += cents > 0
+    if split_globally:
+        _split_globally(rows, effects, won - unattributed)
     if model is AttributionModel.MARKOV:
         for row in rows.values():
             row.removal_effect = effects.get(row.key, 0.0)
@@ -392,6 +410,23 @@ def attribute(
         unattributed_deals=unattributed_deals,
         removal_effects=effects,
     )
+
+
+def _split_globally(rows: dict[Key, KeyCredit], effects: Mapping[Key, float], total: int) -> None:
+    """The whole attributed revenue over every key of the chain by removal effect.
+
+    Keys in (key, None last) order, so equal remainders go to the smaller id; a
+    key met only in non-converting journeys gets a row (``journeys`` 0). Its
+    ``deals`` are the won deals whose journey touched it when its credit is above
+    zero (the credit is not per deal).
+    """
+    if total == 0 or not effects:
+        return
+    keys = sorted(effects, key=lambda k: (k is None, k or ""))
+    for key, cents in zip(keys, apportion(total, _scaled([effects[k] for k in keys])), strict=True):
+        row = rows.setdefault(key, KeyCredit(key))
+        row.cents = cents
+        row.deals = row.journeys if cents > 0 else 0
 
 
 # --- the fetch -------------------------------------------------------------------------
@@ -420,7 +455,8 @@ CALL () {
   WITH d, c,
        head(COLLECT {
          MATCH (c)-[:OPENED]->(p:Deal)
-         WHERE p.won = true AND p.closedAt < d.closedAt
+         WHERE p.won = true
+           AND (p.closedAt < d.closedAt OR (p.closedAt = d.closedAt AND p.id < d.id))
          RETURN p.closedAt ORDER BY p.closedAt DESC LIMIT 1
        }) AS since
   CALL (c, d, since) {
@@ -493,8 +529,10 @@ pattern comprehensions (a quarter faster at 1M); that adds no row because the
 write layer keeps a touch's channel, campaign, team and step single-valued
 (``writes.SINGLE_VALUED``). The journey is the customer's touchpoints strictly
 before ``closedAt`` and, when the customer won an earlier deal, strictly
-after that deal's ``closedAt`` (no touch is credited twice). A deal without
-a customer has an empty journey.
+after that deal's ``closedAt`` (no touch is credited twice). Won deals of one
+customer are ordered by ``(closedAt, id)``: of two closing at the same instant,
+the one with the larger id comes second and so has an empty journey (its
+predecessor took every touch). A deal without a customer has an empty journey.
 
 ``lost`` (only when ``$markov``): the transition counts ``[source, target,
 n]`` of the non-converting journeys, ``null`` standing for start (source)

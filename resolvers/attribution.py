@@ -14,6 +14,7 @@ from orggraph.graph.attribution import (
     DEFAULT_HALF_LIFE_DAYS,
     AttributionModel,
     Dimension,
+    MarkovSplit,
     attribute,
 )
 from orggraph.graph.money import from_minor_units
@@ -45,6 +46,16 @@ async def resolve_attribution(
         str | None,
         strawberry.argument(description="Only deals in this currency (needed when they differ)."),
     ] = None,
+    markov_split: Annotated[
+        MarkovSplit,
+        strawberry.argument(
+            description=(
+                "MARKOV only: PER_DEAL (default) splits each deal over its own journey's keys; "
+                "GLOBAL splits the attributed revenue over every key of the chain by its "
+                "removal effect, normalised over all keys (as ChannelAttribution does)."
+            )
+        ),
+    ] = MarkovSplit.PER_DEAL,
 ) -> Attribution:
     start, end = check_window(window_from, window_to)
     half_life = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
@@ -72,7 +83,11 @@ async def resolve_attribution(
             field="currency",
         )
     result = attribute(
-        model, data.journeys, half_life_days=half_life, non_converting=data.non_converting
+        model,
+        data.journeys,
+        half_life_days=half_life,
+        non_converting=data.non_converting,
+        markov_split=markov_split,
     )
     attributed = result.attributed_cents
     currency = data.currencies[0] if data.currencies else currency
@@ -93,6 +108,7 @@ async def resolve_attribution(
         by=by,
         currency=currency,
         half_life_days=half_life if model is AttributionModel.TIME_DECAY else None,
+        markov_split=markov_split if model is AttributionModel.MARKOV else None,
         rows=rows,
         won_revenue=from_minor_units(result.won_cents, currency),
         attributed_revenue=from_minor_units(attributed, currency),

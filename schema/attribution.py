@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import strawberry
 
-from orggraph.graph.attribution import AttributionModel, Dimension
+from orggraph.graph.attribution import AttributionModel, Dimension, MarkovSplit
 
 strawberry.enum(
     AttributionModel,
@@ -17,6 +17,13 @@ strawberry.enum(
     ),
 )
 strawberry.enum(Dimension, name="AttributionDimension", description="What revenue is credited to.")
+strawberry.enum(
+    MarkovSplit,
+    description=(
+        "How MARKOV turns removal effects into credits: PER_DEAL over each deal's own keys, "
+        "or GLOBAL over all keys of the chain at once."
+    ),
+)
 
 NONE_BUCKET = "(none)"
 
@@ -31,8 +38,14 @@ class AttributionRow:
         description="Credited revenue, to the currency's minor unit (the cent, yen, ...)."
     )
     share: float = strawberry.field(description="Credit over the attributed revenue (0..1).")
-    deals: int = strawberry.field(description="Won deals giving it a credit above zero.")
-    journeys: int = strawberry.field(description="Won deals whose journey touched it.")
+    deals: int = strawberry.field(
+        description=(
+            "Won deals giving it a credit above zero (MARKOV GLOBAL: its journeys when credited)."
+        )
+    )
+    journeys: int = strawberry.field(
+        description=("Won deals whose journey touched it (0 for a key met only in lost journeys).")
+    )
     removal_effect: float | None = strawberry.field(
         description="MARKOV only: the relative loss of conversions without it (0..1)."
     )
@@ -44,6 +57,7 @@ class Attribution:
     by: Dimension
     currency: str | None = strawberry.field(description="The deals' currency (null without deals).")
     half_life_days: float | None = strawberry.field(description="TIME_DECAY only.")
+    markov_split: MarkovSplit | None = strawberry.field(description="MARKOV only.")
     rows: list[AttributionRow] = strawberry.field(
         description="By credit (highest first), then key; the credits sum to attributedRevenue."
     )

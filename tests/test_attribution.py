@@ -17,6 +17,7 @@ from orggraph.graph.attribution import (
     START,
     AttributionModel,
     DealJourney,
+    MarkovSplit,
     Touch,
     apportion,
     attribute,
@@ -209,6 +210,52 @@ def test_attribute_markov_uses_the_non_converting_journeys() -> None:
     assert result.rows[1].removal_effect == pytest.approx(1 / 3)
 
 
+def test_markov_per_deal_and_global_splits_on_the_hand_made_case() -> None:
+    # A -> won 100 | A, B -> won 100 | B -> no deal
+    # x_B = 1/2, x_A = 1/2 + 1/2 * 1/2 = 3/4, P(conv) = 2/3 * 3/4 + 1/3 * 1/2 = 2/3
+    # without A: 1/3 * 1/2 = 1/6 -> RE(A) = 3/4; without B: 2/3 * 1/2 = 1/3 -> RE(B) = 1/2
+    deals = [journey(["A"], amount=10_000), journey(["A", "B"], amount=10_000)]
+    lost = path_transitions([(["B"], False)])
+    per_deal = attribute(M.MARKOV, deals, non_converting=lost)
+    assert per_deal.removal_effects == pytest.approx({"A": 3 / 4, "B": 1 / 2})
+    # deal 1: all to A; deal 2: 3/4 : 1/2 -> A 60, B 40
+    assert [(r.key, r.cents, r.deals, r.journeys) for r in per_deal.rows] == [
+        ("A", 16_000, 2, 2),
+        ("B", 4_000, 1, 1),
+    ]
+    whole = attribute(M.MARKOV, deals, non_converting=lost, markov_split=MarkovSplit.GLOBAL)
+    # 200 over 3/4 : 1/2 -> A 120, B 80
+    assert [(r.key, r.cents, r.deals, r.journeys) for r in whole.rows] == [
+        ("A", 12_000, 2, 2),
+        ("B", 8_000, 1, 1),
+    ]
+    assert whole.attributed_cents == 20_000
+
+
+def test_markov_global_split_credits_keys_met_only_in_lost_journeys() -> None:
+    # A -> won 100 | C, A -> no deal: RE(A) = 1, RE(C) = 1/2 (removing C halves x_start)
+    deals = [journey(["A"], amount=10_000)]
+    lost = path_transitions([(["C", "A"], False)])
+    per_deal = attribute(M.MARKOV, deals, non_converting=lost)
+    assert [(r.key, r.cents) for r in per_deal.rows] == [("A", 10_000)]
+    whole = attribute(M.MARKOV, deals, non_converting=lost, markov_split=MarkovSplit.GLOBAL)
+    assert whole.removal_effects == pytest.approx({"A": 1.0, "C": 1 / 2})
+    # 100 over 1 : 1/2 -> A 66.67, C 33.33; C touched no won deal's journey
+    assert [(r.key, r.cents, r.deals, r.journeys) for r in whole.rows] == [
+        ("A", 6_667, 1, 1),
+        ("C", 3_333, 0, 0),
+    ]
+
+
+def test_markov_split_leaves_the_other_models_alone() -> None:
+    deals = [journey(["A", "B"])]
+    for model in M:
+        if model is not M.MARKOV:
+            assert attribute(model, deals, markov_split=MarkovSplit.GLOBAL) == attribute(
+                model, deals
+            )
+
+
 _STAGES = st.sampled_from([None, "SUBSCRIBER", "LEAD", "MQL", "OPPORTUNITY", "SUPPORT"])
 _TOUCHES = st.lists(
     st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 400 * DAY), _STAGES),
@@ -244,10 +291,10 @@ def test_every_model_splits_every_deal_exactly(
 
 ATTRIBUTION = """
 query A($model: AttributionModel!, $by: AttributionDimension!, $from: DateTime, $to: DateTime,
-        $half: Float, $currency: String) {
+        $half: Float, $currency: String, $split: MarkovSplit) {
   attribution(model: $model, by: $by, from: $from, to: $to, halfLifeDays: $half,
-              currency: $currency) {
-    model by currency halfLifeDays
+              currency: $currency, markovSplit: $split) {
+    model by currency halfLifeDays markovSplit
     rows { key name credit share deals journeys removalEffect }
     wonRevenue attributedRevenue unattributedRevenue dealCount unattributedDeals
     nonConvertingJourneys
@@ -550,6 +597,84 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
         {"A": 1 / 3, "B": 1.0}
     )
     assert view["nonConvertingJourneys"] == 2
+
+
+async def test_markov_global_split_through_the_api(graph: Graph) -> None:
+    # A -> won 100 | A, B -> won 100 | B -> no deal (the hand-made case above)
+    await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
+    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(3)])
+    touches = [("c0", "A", 1), ("c1", "A", 1), ("c1", "B", 2), ("c2", "B", 1)]
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": f"t{i}", "customerId": c, "channelId": ch, "at": at(day), "type": "PAGE_VIEW"}
+            for i, (c, ch, day) in enumerate(touches)
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Deal",
+        [
+            {
+                "id": f"w{i}",
+                "customerId": f"c{i}",
+                "amount": 100,
+                "openedAt": at(2),
+                "closedAt": at(3),
+                "won": True,
+            }
+            for i in range(2)
+        ],
+    )
+    per_deal = await run(graph, model="MARKOV", by="CHANNEL")
+    assert per_deal["markovSplit"] == "PER_DEAL"
+    assert view_credits(per_deal) == {"A": "160.00", "B": "40.00"}
+    whole = await run(graph, model="MARKOV", by="CHANNEL", split="GLOBAL")
+    assert whole["markovSplit"] == "GLOBAL"
+    assert view_credits(whole) == {"A": "120.00", "B": "80.00"}
+    assert {r["key"]: r["removalEffect"] for r in whole["rows"]} == pytest.approx(
+        {"A": 3 / 4, "B": 1 / 2}
+    )
+    linear = await run(graph, model="LINEAR", by="CHANNEL", split="GLOBAL")
+    assert linear["markovSplit"] is None
+
+
+async def test_won_deals_closing_at_the_same_instant_share_no_touch(graph: Graph) -> None:
+    await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("x", "y")])
+    await upsert_nodes(graph, "Customer", [{"id": "c", "name": "c"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": "t1", "customerId": "c", "channelId": "x", "at": at(1), "type": "EMAIL"},
+            {"id": "t2", "customerId": "c", "channelId": "y", "at": at(2), "type": "EMAIL"},
+        ],
+    )
+    await upsert_nodes(
+        graph,
+        "Deal",
+        [
+            {
+                "id": deal_id,
+                "customerId": "c",
+                "amount": amount,
+                "openedAt": at(2),
+                "closedAt": at(3),
+                "won": True,
+            }
+            for deal_id, amount in (("d-b", 300), ("d-a", 100))
+        ],
+    )
+    view = await run(graph, model="LINEAR", by="CHANNEL")
+    # d-a (smaller id) comes first and takes both touches; d-b's journey is empty
+    assert view_credits(view) == {"x": "50.00", "y": "50.00"}
+    assert {r["key"]: r["journeys"] for r in view["rows"]} == {"x": 1, "y": 1}
+    assert (view["wonRevenue"], view["unattributedRevenue"], view["unattributedDeals"]) == (
+        "400.00",
+        "300.00",
+        1,
+    )
 
 
 async def test_same_timestamp_orders_by_id_and_cents_are_never_lost(graph: Graph) -> None:
