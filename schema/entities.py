@@ -632,16 +632,21 @@ def _compile(info: Info) -> Plan | None:
         else:
             _, node = compiler.row(owner, raw.field_nodes)
             parts = ()
-        label = compiler._node_type(_object_type(_connection_node(owner, raw))).LABEL
+        label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
         projection = entities.Projection(label, tuple(compiler.rows))
-        entities.one_query(projection) if node else entities.page_query(projection, None)
+        # Written now (and cached): a selection deeper than the query's variables falls back.
+        if node is not None:
+            entities.one_query(projection)
+        else:
+            entities.page_query(projection, None)
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
     return Plan(projection, tuple(compiler.limits), node, parts)
 
 
-def _connection_node(owner: GraphQLObjectType, raw: Any) -> Any:
+def _connection_node(owner: GraphQLObjectType) -> Any:
+    """A root field's entity type: itself, or the node type of its connection."""
     if not owner.name.endswith("Connection"):
         return owner
     edge = _object_type(owner.fields["edges"].type)
