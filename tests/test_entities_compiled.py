@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import strawberry
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -178,7 +179,7 @@ async def seed(graph: Graph) -> None:
 
 async def run(
     graph: Graph,
-    schema: Any,
+    schema: strawberry.Schema,
     query: str,
     variables: dict[str, Any] | None = None,
     principal: Principal = ADMIN,
