@@ -162,8 +162,19 @@ class Limit:
         return nested_limit(info, _int_value(self.first, variables) if self.first else self.fixed)
 
 
-# A connection's part: (page rows, cursors, has next page, paged, personal) -> its value.
-Part = Callable[[list[tuple[str, Any]], list[str], bool, bool, PersonalData | None], Any]
+@dataclass(frozen=True)
+class Page:
+    """A connection's page as the query returned it: (id, rows) per node, and its cursors."""
+
+    rows: list[tuple[str, Any]]
+    cursors: list[str]
+    has_next: bool
+    paged: bool  # asked with `after`
+    personal: PersonalData | None
+
+
+# A connection's field (edges, nodes, pageInfo, __typename), from its page.
+Part = Callable[[Page], Any]
 
 
 @dataclass(frozen=True)
@@ -183,7 +194,7 @@ class Plan:
 
 def _limit_param(index: int) -> LiteralString:
     """The parameter name of the ``index``-th relationship field's limit (never input)."""
-    name: LiteralString = "l" + str(index)  # type: ignore[assignment]
+    name: LiteralString = "l" + str(index)
     return name
 
 
@@ -397,16 +408,11 @@ class _Compiler:
             else:
                 raise Uncompilable(f"{edge.name}.{name}")
 
-        def part(
-            page: list[tuple[str, Any]],
-            cursors: list[str],
-            has_next: bool,
-            paged: bool,
-            personal: PersonalData | None,
-        ) -> Any:
+        def part(page: Page) -> Any:
+            personal = page.personal
             return [
                 {key: value(cursor, rows, personal) for key, value in fields}
-                for cursor, (_, rows) in zip(cursors, page, strict=True)
+                for cursor, (_, rows) in zip(page.cursors, page.rows, strict=True)
             ]
 
         return part
@@ -420,14 +426,8 @@ class _Compiler:
                 raise Uncompilable(f"{owner.name}.{name}")
             wanted.append((key, name))
 
-        def part(
-            page: list[tuple[str, Any]],
-            cursors: list[str],
-            has_next: bool,
-            paged: bool,
-            personal: PersonalData | None,
-        ) -> Any:
-            info = PageInfo.of(cursors, has_next=has_next, has_previous=paged)
+        def part(page: Page) -> Any:
+            info = PageInfo.of(page.cursors, has_next=page.has_next, has_previous=page.paged)
             return {
                 key: owner.name if name == "__typename" else getattr(info, _PAGE_INFO[name])
                 for key, name in wanted
@@ -462,13 +462,11 @@ def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
 
 
 def _constant(value: str) -> Part:
-    return lambda page, cursors, has_next, paged, personal: value
+    return lambda page: value
 
 
 def _nodes_part(index: int, shape: ObjectShape) -> Part:
-    return lambda page, cursors, has_next, paged, personal: [
-        shape(rows[index], personal) for _, rows in page
-    ]
+    return lambda page: [shape(rows[index], page.personal) for _, rows in page.rows]
 
 
 def _row_of(index: int, shape: ObjectShape) -> Callable[[str, Any, PersonalData | None], Any]:
@@ -634,16 +632,21 @@ def _compile(info: Info) -> Plan | None:
         else:
             _, node = compiler.row(owner, raw.field_nodes)
             parts = ()
-        label = compiler._node_type(_object_type(_connection_node(owner, raw))).LABEL
+        label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
         projection = entities.Projection(label, tuple(compiler.rows))
-        entities.one_query(projection) if node else entities.page_query(projection, None)
+        # Written now (and cached): a selection deeper than the query's variables falls back.
+        if node is not None:
+            entities.one_query(projection)
+        else:
+            entities.page_query(projection, None)
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
     return Plan(projection, tuple(compiler.limits), node, parts)
 
 
-def _connection_node(owner: GraphQLObjectType, raw: Any) -> Any:
+def _connection_node(owner: GraphQLObjectType) -> Any:
+    """A root field's entity type: itself, or the node type of its connection."""
     if not owner.name.endswith("Connection"):
         return owner
     edge = _object_type(owner.fields["edges"].type)
@@ -681,13 +684,9 @@ async def compiled_page(
     )
     shown = page[:limit]
     cursors = [encode_cursor(node_id) for node_id, _ in shown]
-    has_next = len(page) > limit
-    paged = after is not None
-    personal = graph.personal
+    found_page = Page(shown, cursors, len(page) > limit, after is not None, graph.personal)
     with _resolvers_on_personal_data_error():
-        return Shaped(
-            {key: part(shown, cursors, has_next, paged, personal) for key, part in plan.parts}
-        )
+        return Shaped({key: part(found_page) for key, part in plan.parts})
 
 
 @contextlib.contextmanager
