@@ -58,7 +58,7 @@ FLOOR_EPOCH = (
     "SET t = row.props, t.id = row.id, "
     "t.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs})"
 )
-WIPE = "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+WIPE = "MATCH (n) WHERE NOT n:Migration CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS"
 
 
 async def under_load(work: Awaitable[R]) -> tuple[R, str]:
