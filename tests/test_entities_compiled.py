@@ -412,7 +412,7 @@ async def test_pages_filters_and_cursors_as_the_resolvers(graph: Graph) -> None:
       touchpoints(first: 10, filter: {atFrom: "2024-03-02T00:00:00Z"}) { nodes { id } }
     }
     """
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"first": 1},
         {"first": 1, "after": encode_cursor("c1")},
         {"first": 5, "email": "BUYER@acme.test"},
