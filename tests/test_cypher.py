@@ -252,7 +252,10 @@ async def test_nodes_relationships_paths_and_values_are_typed(graph: Graph) -> N
     """,
     )
     c, r, p, at, d, du, pt, lst, mp = result["rows"][0]
-    assert c["type"] == "node" and c["labels"] == ["Customer"]
+    assert c["type"] == "node" and c["labels"] == [
+        "Customer",
+        "Entity",
+    ]  # Entity: ids unique across labels
     assert c["properties"]["id"] == "c1"
     assert opened(graph, "c1", c["properties"]["email"]) == "buyer@acme.example"
     assert r["type"] == "relationship" and r["relType"] == "HAD"
