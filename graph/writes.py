@@ -144,12 +144,19 @@ def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 # --- literal Cypher, built once per allow-listed label or relationship ---------------
 
 
+def merge_entity(label: LiteralString, var: LiteralString = "a") -> LiteralString:
+    """``MERGE`` a row's node by its id and set its properties. Every entity also carries
+    the Entity label, unique by id (migration 12), so an id names one entity across labels:
+    every statement that creates an entity starts with this clause."""
+    return (
+        "MERGE (" + var + ":" + label + " {id: row.id}) "
+        "SET " + var + ":" + ENTITY_LABEL + ", " + var + " += row.props"
+    )
+
+
 @functools.cache
 def merge_nodes_query(label: LiteralString) -> LiteralString:
-    return (
-        "UNWIND $rows AS row MERGE (n:" + label + " {id: row.id}) "
-        "SET n:" + ENTITY_LABEL + ", n += row.props"
-    )
+    return "UNWIND $rows AS row " + merge_entity(label, "n")
 
 
 @functools.cache
@@ -235,10 +242,7 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
     sets, by the single-valued rule (``replace_ref_clause``). The row carries, per reference
     of the label in ``REFS`` order, whether the record sets it (``given``), its target id
     (``refs``) and the relationship's properties (``refProps``)."""
-    query: LiteralString = (
-        "UNWIND $rows AS row MERGE (a:" + label + " {id: row.id}) "
-        "SET a:" + ENTITY_LABEL + ", a += row.props"
-    )
+    query: LiteralString = "UNWIND $rows AS row " + merge_entity(label)
     if REFS.get(label):
         query += " WITH a, row" + _ref_clauses(label)
     return query
@@ -246,8 +250,11 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
 
 MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
     "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
-    "WITH row, " + touchpoint_state_of("was") + " AS before "
-    "MERGE (a:Touchpoint {id: row.id}) SET a += row.props WITH a, row, before"
+    "WITH row, "
+    + touchpoint_state_of("was")
+    + " AS before "
+    + merge_entity("Touchpoint")
+    + " WITH a, row, before"
     + _ref_clauses("Touchpoint")
     + " RETURN row.id AS id, before, "
     + touchpoint_state_of("a")

@@ -15,6 +15,7 @@ from orggraph.api import build_schema
 from orggraph.context import Context
 from orggraph.events import Broker
 from orggraph.graph.driver import Graph, QueryLog, recording
+from orggraph.graph.model import LABELS
 from orggraph.graph.personal import personal_data
 from orggraph.settings import Settings, default_cache_dir
 
@@ -172,3 +173,14 @@ def headless_chromium(why: str, *arguments: str) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+async def unlabelled_entities(graph: Graph) -> list[str]:
+    """Ids of nodes of a model label that lack the Entity label (ids unique across labels,
+    migration 12): every write path must set it."""
+    records = await graph.query(
+        "MATCH (n) WHERE NOT n:Entity AND any(label IN labels(n) WHERE label IN $labels) "
+        "RETURN n.id AS id ORDER BY id LIMIT 10",
+        labels=list(LABELS),
+    )
+    return [str(r["id"]) for r in records]

@@ -24,6 +24,7 @@ from orggraph.graph.importers.mapping import (
     parse_mapping,
     run_mapping,
 )
+from tests.helpers import unlabelled_entities
 
 T = TypeVar("T")
 
@@ -60,6 +61,7 @@ sources:
 TEAMS = (
     "code,name,function,parent\nS,Sales,SALES,\nIS,Inside sales,SALES,S\nM,Marketing,MARKETING,\n"
 )
+
 CUSTOMERS = "no;company;segment\n1;Acme;SMB\n2;Globex;ENTERPRISE\n"
 TOUCHPOINTS = [
     {"tp": "t1", "when": "01/02/2024 09:30", "kind": "EMAIL", "customer": "1", "team": "M"},
@@ -240,6 +242,7 @@ async def test_reimporting_the_same_mapping_changes_nothing(graph: Graph, tmp_pa
     assert again.writes.nodes_created == 0
     assert again.writes.relationships_created == 0
     assert again.writes.relationships_deleted == 0
+    assert await unlabelled_entities(graph) == []
 
 
 async def test_the_first_bad_row_stops_the_import_before_anything_is_written(

@@ -28,7 +28,7 @@ from orggraph.graph.seed import (
     timeline_end,
 )
 from orggraph.settings import Settings
-from tests.helpers import execute, ok
+from tests.helpers import execute, ok, unlabelled_entities
 
 
 async def rows(db: Graph, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -85,6 +85,7 @@ async def test_seeding_builds_the_organisation_of_the_brief(graph: Graph) -> Non
     lines: list[str] = []
     summary = await seed_organisation(graph, customers=300, seed=5, progress=lines.append)
     assert lines and "rows/s" in lines[-1]
+    assert await unlabelled_entities(graph) == []
 
     functions = await rows(
         graph,

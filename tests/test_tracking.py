@@ -21,6 +21,7 @@ from orggraph.graph.touchpoint_changes import touchpoint_event
 from orggraph.graph.tracking import TrackingMapping, map_batch, now, write_tracked
 from orggraph.graph.writes import WriteSummary
 from orggraph.settings import Settings
+from tests.helpers import unlabelled_entities
 from tests.served import Served, receive, send
 
 WRITE_KEY = "wk-website"
@@ -142,6 +143,7 @@ async def test_bad_events_are_reported_by_index_and_field_and_the_good_ones_writ
     ]
     records = await graph.query("MATCH (t:Touchpoint) RETURN t.id AS id ORDER BY id")
     assert [r["id"] for r in records] == ["website:good-1", "website:good-2"]
+    assert await unlabelled_entities(graph) == []
 
 
 def test_a_batch_of_only_bad_events_is_a_400_naming_each(client: TestClient) -> None:

@@ -65,6 +65,7 @@ from orggraph.graph.writes import (
     APPEND_TO_JOURNEYS,
     WriteSummary,
     customers_of_touchpoints,
+    merge_entity,
     merge_nodes_query,
     merge_relationship_rows,
     rebuild_chains,
@@ -183,8 +184,7 @@ assert set(_TOUCHPOINT_REF_KEYS) == set(REFS["Touchpoint"])
 
 def _merge_touchpoints_query() -> LiteralString:
     query: LiteralString = (
-        "UNWIND $rows AS row MERGE (a:Touchpoint {id: row.id}) "
-        "SET a:Entity, a += row.props, "
+        "UNWIND $rows AS row " + merge_entity("Touchpoint") + ", "
         "a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
         "WITH a, row"
     )
@@ -202,8 +202,9 @@ reference written again replaces the previous one, an unset one is left alone.""
 
 def _merge_new_touchpoints_query() -> LiteralString:
     query: LiteralString = (
-        "UNWIND $rows AS row MERGE (a:Touchpoint {id: row.id}) "
-        "SET a += row.props, a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
+        "UNWIND $rows AS row "
+        + merge_entity("Touchpoint")
+        + ", a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
         "WITH a, row"
     )
     merges: LiteralString = ""
