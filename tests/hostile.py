@@ -27,6 +27,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    get_named_type,
 )
 from hypothesis import strategies as st
 
@@ -188,16 +189,29 @@ def query_fields() -> dict[str, GraphQLField]:
 # --- valid values carrying a sentinel in every string (for the injection test) ----------
 
 
-def sentinel_value(type_: GraphQLInputType, sentinel: str, field_name: str = "") -> Any:
+OPTIONAL_INPUT_DEPTH = 2
+"""How deep optional input-object fields are filled: the generated ``where`` inputs nest
+recursively (a customer's touchpoints' channel's ...), so deeper only required fields."""
+
+
+def sentinel_value(
+    type_: GraphQLInputType, sentinel: str, field_name: str = "", depth: int = 0
+) -> Any:
     """A value the schema accepts, with ``sentinel`` in every string position."""
     if isinstance(type_, GraphQLNonNull):
-        return sentinel_value(type_.of_type, sentinel, field_name)
+        return sentinel_value(type_.of_type, sentinel, field_name, depth)
     if isinstance(type_, GraphQLList):
-        return [sentinel_value(type_.of_type, sentinel, field_name)]
+        return [sentinel_value(type_.of_type, sentinel, field_name, depth)]
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     if isinstance(type_, GraphQLInputObjectType):
-        return {name: sentinel_value(f.type, sentinel, name) for name, f in type_.fields.items()}
+        return {
+            name: sentinel_value(f.type, sentinel, name, depth + 1)
+            for name, f in type_.fields.items()
+            if isinstance(f.type, GraphQLNonNull)
+            or depth < OPTIONAL_INPUT_DEPTH
+            or not isinstance(get_named_type(f.type), GraphQLInputObjectType)
+        }
     assert isinstance(type_, GraphQLNamedType)
     name = type_.name
     if name in ("String", "ID"):
