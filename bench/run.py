@@ -347,7 +347,8 @@ SHARED = [
 
 
 # The filtered query's segments (about half the customers) and name prefixes: one of
-# "Customer 1-1" ... "Customer 1-9" per request, about a ninth of the names each.
+# "Customer 1-0" ... "Customer 1-9" per request (the seeded names cut one digit after
+# the dash; "Customer 1-0" matches one name, the others about a ninth of them each).
 FILTER_SEGMENTS = ["SMB", "ENTERPRISE"]
 
 
