@@ -9,7 +9,7 @@ starts the service (uvicorn, loopback, a child process) and the Neo4j GraphQL
 Library peer (bench/peers, ``npm ci`` first; Node, loopback), then measures:
 
 a. each traversal over HTTP against its Cypher through the driver (the floor);
-b. three queries both servers express, at 1, 8 and 32 concurrent clients;
+b. five queries both servers express, at 1, 8 and 32 concurrent clients;
 c. a mixed read load with concurrent touchpoint upserts, stepping up the
    readers to the highest requests/s whose p95 stays under 100 ms;
 d. peak RSS of the service (during b and c), of Neo4j, and of the seed.
@@ -291,7 +291,8 @@ class Shared:
     name: str
     ours: str
     peer: str
-    argument: str | None  # "customer" / "team": the id varies per request
+    argument: str | None  # "customer" / "team": the id varies per request; "filter": the prefix
+    exact: bool = False  # answers must hold the same values in the same order, not just sizes
 
 
 SHARED = [
@@ -318,13 +319,45 @@ SHARED = [
         "{ customers(limit: 100, sort: [{id: ASC}]) { id name touchpoints { id at type } } }",
         None,
     ),
+    # The generic API's filters, sort and connection totals (issue 18); the peer's name
+    # sort gets the id tie-break ours always applies, so both pages hold the same rows.
+    Shared(
+        "50 filtered customers by name + touchpoint totals",
+        "query($segments: [String!], $prefix: String, $since: DateTime) { customers(first: 50, "
+        "where: {segment: {in: $segments}, name: {startsWith: $prefix}}, sort: [{name: ASC}]) "
+        "{ edges { node { id name touchpointsConnection(where: {at: {gt: $since}}) "
+        "{ totalCount } } } } }",
+        "query($segments: [String!], $prefix: String, $since: DateTime) { customers(limit: 50, "
+        "where: {segment: {in: $segments}, name: {startsWith: $prefix}}, "
+        "sort: [{name: ASC}, {id: ASC}]) { id name touchpointsConnection(where: {node: "
+        "{at: {gt: $since}}}) { totalCount } } }",
+        "filter",
+        exact=True,
+    ),
+    Shared(
+        "aggregate of a customer's touchpoints",
+        "query($id: ID!) { customer(id: $id) { id touchpointsConnection { aggregate { count "
+        "at { min max } } } } }",
+        "query($id: ID!) { customers(where: {id: {eq: $id}}) { id touchpointsConnection "
+        "{ aggregate { count { nodes } node { at { min max } } } } } }",
+        "customer",
+        exact=True,
+    ),
 ]
+
+
+# The filtered query's segments (about half the customers) and name prefixes: one of
+# "Customer 1-0" ... "Customer 1-9" per request (the seeded names cut one digit after
+# the dash; "Customer 1-0" matches one name, the others about a ninth of them each).
+FILTER_SEGMENTS = ["SMB", "ENTERPRISE"]
 
 
 @dataclass
 class Ids:
     customers: list[str]
     teams: list[str]
+    prefixes: list[str]
+    since: str  # the middle of the touchpoints' time span, for `at > since`
 
 
 async def sample_ids(graph: Graph) -> Ids:
@@ -335,7 +368,18 @@ async def sample_ids(graph: Graph) -> Ids:
     rng = random.Random(7)
     picked = [r[0] for r in customers]
     rng.shuffle(picked)
-    return Ids(picked[:1000], [r[0] for r in teams])
+    names = await graph.query("MATCH (c:Customer) RETURN c.name LIMIT 1000")
+    prefixes = sorted({_name_prefix(r[0]) for r in names})
+    span = await graph.query("MATCH (t:Touchpoint) RETURN min(t.at), max(t.at)")
+    first, last = (value.to_native() for value in span[0])
+    since = (first + (last - first) / 2).astimezone(UTC).replace(microsecond=0)
+    return Ids(picked[:1000], [r[0] for r in teams], prefixes, since.isoformat())
+
+
+def _name_prefix(name: str) -> str:
+    """ "Customer 1-234" -> "Customer 1-2": the seeded names, cut one digit after the dash."""
+    head, _, tail = name.rpartition("-")
+    return f"{head}-{tail[:1]}" if head else name[:1]
 
 
 def maker(query: str, argument: str | None, ids: Ids):  # type: ignore[no-untyped-def]
@@ -344,6 +388,9 @@ def maker(query: str, argument: str | None, ids: Ids):  # type: ignore[no-untype
             return query, {"id": rng.choice(ids.customers)}
         if argument == "team":
             return query, {"id": rng.choice(ids.teams)}
+        if argument == "filter":
+            prefix = rng.choice(ids.prefixes)
+            return query, {"segments": FILTER_SEGMENTS, "prefix": prefix, "since": ids.since}
         return query, {}
 
     return make
@@ -363,9 +410,8 @@ async def check_answers(ours: str, peer: str, ids: Ids) -> list[str]:
     notes = []
     async with httpx.AsyncClient(timeout=60) as client:
         for case in SHARED:
-            variables = {"id": ids.customers[0]} if case.argument == "customer" else {}
-            if case.argument == "team":
-                variables = {"id": ids.teams[0]}
+            # The same seed gives both servers the same variables.
+            _, variables = maker(case.ours, case.argument, ids)(random.Random(0))
             a = await post_graphql(client, ours, case.ours, variables)
             b = await post_graphql(client, peer, case.peer, variables)
             size_a, size_b = len(str(a)), len(str(b))
@@ -375,7 +421,31 @@ async def check_answers(ours: str, peer: str, ids: Ids) -> list[str]:
             )
             if tps_a != tps_b:
                 raise RuntimeError(f"the servers answer {case.name!r} differently: {notes[-1]}")
+            if case.exact:
+                values_a, values_b = _values(a), _values(b)
+                if values_a != values_b:
+                    raise RuntimeError(
+                        f"the servers answer {case.name!r} with different values: "
+                        f"{values_a[:12]} vs {values_b[:12]}"
+                    )
+                notes[-1] += f", the same {len(values_a)} values"
     return notes
+
+
+def _values(value: Any) -> list[Any]:
+    """An answer's scalars in document order, date-times as instants to the millisecond
+    (the peer's `toISOString` precision; ours carries microseconds): the two servers'
+    shapes differ (edges/node against a list, `count` against `count { nodes }`) but
+    the values they carry, in order, must not."""
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            instant = datetime.fromisoformat(value).astimezone(UTC)
+            return [instant.replace(microsecond=instant.microsecond // 1000 * 1000)]
+    return [value]
 
 
 # --- mixed load ------------------------------------------------------------------------
