@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -329,6 +330,10 @@ async def _outlasting_deadlocks(once: Callable[[], Awaitable[T]]) -> T:
             delay = min(delay * 2, 2.0)
 
 
+_CLASHING_ID = re.compile(r"property `id` = (.*)$", re.S)
+"""The id in Neo4j's message for a violated uniqueness constraint on ``Entity.id``."""
+
+
 @contextlib.contextmanager
 def mapped_errors(timeout_setting: str = "ORGGRAPH_QUERY_TIMEOUT_S") -> Iterator[None]:
     """Translate driver errors, by their code, into orggraph errors (a transaction timeout
@@ -339,9 +344,11 @@ def mapped_errors(timeout_setting: str = "ORGGRAPH_QUERY_TIMEOUT_S") -> Iterator
         raise
     except ConstraintError as error:
         if f"`{ENTITY_LABEL}`" in (error.message or ""):
+            # Neo4j's message names its internal node number; the client gets the id only.
+            clash = _CLASHING_ID.search(error.message or "")
             raise ConflictError(
-                "an id is already used by an entity of another label (ids are unique across "
-                f"labels): {error.message}",
+                f"the id {clash.group(1) if clash else ''} is already used by an entity of "
+                "another label (ids are unique across labels)",
                 neo4jCode=error.code,
             ) from error
         raise ConflictError(

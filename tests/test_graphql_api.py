@@ -173,6 +173,8 @@ async def test_an_id_names_one_entity_across_labels_so_node_finds_exactly_it(
         graph, 'mutation { upsertCustomer(input: {id: "same", name: "C"}) { id } }'
     )
     assert error_codes(refused) == ["CONFLICT"]
+    message = refused.errors[0].message if refused.errors else ""
+    assert message.startswith("the id 'same' is already used") and "Node(" not in message
     assert await graph.query("MATCH (c:Customer) RETURN c") == []
     same = ok(await execute(graph, '{ node(id: "same") { __typename id } }'))
     assert same["node"] == {"__typename": "Team", "id": "same"}
