@@ -20,9 +20,15 @@ from typing import Any, LiteralString
 from pydantic import BaseModel
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.filters import SortKey, order_by, valid_now
+from orggraph.graph.filters import SortKey, order_by, relationship_pattern, valid_now
 from orggraph.graph.model import RECORDS, RelationshipSpec, temporal_properties
-from orggraph.graph.nodes import CURRENT_ONLY, FILTER_ARGUMENTS, hashed_anchor, nested_order
+from orggraph.graph.nodes import (
+    CURRENT_ONLY,
+    FILTER_ARGUMENTS,
+    default_keys,
+    hashed_anchor,
+    nested_order,
+)
 
 # Variables of the node and relationship at each depth: literals, never built from input.
 _NODES: tuple[LiteralString, ...] = ("n", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
@@ -96,7 +102,21 @@ class Hop:
     narrowed: bool = False  # takes ``where`` and ``sort``: see ``Narrowed``
 
 
-Column = Prop | Money | Sealed | Const | Before | Far | Hop
+@dataclass(frozen=True)
+class Paged:
+    """A relationship field's connection: ``[total or null, $<limit>, $<limit>p,
+    $<limit>k, items]`` (the page's size and one more, whether it follows a cursor, the
+    sort keys' tokens), each item ``[sort values then id, rows]``, after the request's
+    cursor, in its sort (its ``Narrowed``, always given)."""
+
+    spec: RelationshipSpec
+    outgoing: bool
+    limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
+    rows: tuple[tuple[Column, ...], ...]
+    total: bool
+
+
+Column = Prop | Money | Sealed | Const | Before | Far | Hop | Paged
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,7 @@ class Narrowed:
     node: LiteralString
     where: LiteralString
     keys: tuple[SortKey, ...]
+    after: LiteralString | None = None  # a connection's rows after its cursor
 
 
 # The request's narrowed relationship fields: (Hop.limit, Narrowed) pairs.
@@ -208,6 +229,30 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
     return "head(" + items + ")" if hop.single else items
 
 
+def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
+    narrowed = nested.get(paged.limit)
+    if depth + 1 > MAX_DEPTH or narrowed is None or narrowed.node != _NODES[depth + 1]:
+        raise Uncompilable("a connection without its request's page")
+    a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
+    spec = paged.spec
+    far = spec.target if paged.outgoing else spec.source
+    pattern = relationship_pattern(spec.kind, paged.outgoing, a, r, b)
+    conditions: list[LiteralString] = [valid_now(r)] if spec.kind in CURRENT_ONLY else []
+    conditions.append(narrowed.where)
+    matched = "MATCH " + pattern + " WHERE " + " AND ".join(conditions)
+    total: LiteralString = "COUNT { " + matched + " }" if paged.total else "null"
+    after: LiteralString = " AND " + narrowed.after if narrowed.after is not None else ""
+    keys = narrowed.keys or default_keys(spec, paged.outgoing)
+    values = _sort_values(keys, far, b, r, temporal_properties(spec.properties))
+    rows = ", ".join([_columns(row, b, r, depth + 1, nested) for row in paged.rows])
+    limit: LiteralString = "$" + paged.limit
+    items = (
+        "COLLECT { " + matched + after + " WITH " + r + ", " + b + " ORDER BY "
+        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]] }"
+    )  # fmt: skip
+    return "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + "]"
+
+
 def _column(
     column: Column, node: LiteralString, rel: LiteralString, depth: int, nested: dict[str, Narrowed]
 ) -> LiteralString:
@@ -226,6 +271,8 @@ def _column(
         )
     if isinstance(column, Far):
         return _columns(column.columns, node, rel, depth, nested)
+    if isinstance(column, Paged):
+        return _paged(column, depth, nested)
     return _hop(column, depth, nested)
 
 
@@ -244,11 +291,12 @@ def _rows(projection: Projection, nested: Narrowings) -> LiteralString:
     return "[" + ", ".join([_columns(row, "n", "r", 0, found) for row in projection.rows]) + "]"
 
 
-def node_variable(depth: int) -> LiteralString:
-    """The variable of the node at ``depth`` relationships from the root (a where's)."""
+def variables(depth: int) -> tuple[LiteralString, LiteralString]:
+    """The variables of the node at ``depth`` relationships from the root and of the
+    relationship that reached it (a where's, a cursor's)."""
     if depth > MAX_DEPTH:
         raise Uncompilable("nested deeper than the compiler's variables")
-    return _NODES[depth]
+    return _NODES[depth], _RELS[depth]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -286,7 +334,7 @@ def page_query(
         anchor + start + " AND " + FILTER_ARGUMENTS + " AND " + where
         + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit RETURN "
     )  # fmt: skip
-    values = _sort_values(keys, label)
+    values = _sort_values(keys, label, "n", "r", ())
     if not total:
         return page + values + " AS after, " + _rows(projection, nested) + " AS rows"
     return (
@@ -301,15 +349,22 @@ def page_query(
     )
 
 
-def _sort_values(keys: tuple[SortKey, ...], label: str) -> LiteralString:
+def _sort_values(
+    keys: tuple[SortKey, ...],
+    label: str,
+    node: LiteralString,
+    rel: LiteralString,
+    rel_temporal: tuple[LiteralString, ...],
+) -> LiteralString:
     """A row's values of ``keys`` then its id, as the resolvers' cursors hold them (a
     datetime as its ISO text: ``graph.nodes.node_properties``)."""
     temporal = temporal_properties(RECORDS[label])
     parts: list[LiteralString] = []
     for key in keys:
-        value = key.expression("n")
-        parts.append(_datetime(value) if key.field.name in temporal else value)
-    return "[" + ", ".join([*parts, "n.id"]) + "]"
+        value = key.expression(node, rel)
+        dated = key.field.name in (rel_temporal if key.on_relationship else temporal)
+        parts.append(_datetime(value) if dated else value)
+    return "[" + ", ".join([*parts, node + ".id"]) + "]"
 
 
 async def fetch_one(graph: Graph, query: LiteralString, **params: Any) -> list[Any] | None:

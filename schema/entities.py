@@ -63,6 +63,7 @@ from orggraph.graph.entities import (
     Far,
     Hop,
     Money,
+    Paged,
     Prop,
     Sealed,
     Uncompilable,
@@ -73,13 +74,21 @@ from orggraph.graph.model import (
     RELATIONSHIPS,
     SEALED_PROPERTIES,
     RelationshipKind,
+    RelationshipSpec,
 )
 from orggraph.graph.money import stored_amount
-from orggraph.graph.nodes import NodeFilter
+from orggraph.graph.nodes import NodeFilter, default_keys
 from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
 from orggraph.schema import filters
 from orggraph.schema.authorization import is_function_only
-from orggraph.schema.relay import PageInfo, encode_sort_cursor
+from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
+    PageInfo,
+    cursor_of,
+    decode_sort_cursor,
+    encode_sort_cursor,
+    page_size,
+)
 from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
 from orggraph.schema.types import as_json as _as_json
 
@@ -179,6 +188,8 @@ class Narrowing:
     field: GraphQLField
     selection: FieldNode
     arguments: tuple[StrawberryArgument, ...]
+    page: tuple[RelationshipSpec, bool, LiteralString] | None = None  # a connection's
+    # relationship, direction and relationship variable
 
     def narrowed(self, info: Info, params: Params) -> entities.Narrowed:
         variables: Any = info._raw_info.variable_values
@@ -191,9 +202,31 @@ class Narrowing:
             where = filters.to_where(self.label, kwargs.get("where"))
             keys = filters.to_keys(self.label, kwargs.get("sort"))
             condition = where_cypher(self.label, self.node, where, params)
+            after = self._page(info, kwargs, keys, params)
         except (OrgGraphError, ValueError) as error:  # the resolvers say what and where
             raise Uncompilable("a relationship field's where or sort is refused") from error
-        return entities.Narrowed(self.node, condition, keys)
+        return entities.Narrowed(self.node, condition, keys, after)
+
+    def _page(
+        self, info: Info, kwargs: dict[str, Any], keys: tuple[SortKey, ...], params: Params
+    ) -> LiteralString | None:
+        """A connection's page as parameters (size and one more, whether it follows a
+        cursor, the keys' tokens), and the condition of the rows after its cursor."""
+        if self.page is None:
+            return None
+        spec, outgoing, rel = self.page
+        used = keys or default_keys(spec, outgoing)
+        size = page_size(
+            kwargs.get("first"), DEFAULT_PAGE_SIZE, info.context.settings.max_page_size
+        )
+        cursor = kwargs.get("after")
+        start = decode_sort_cursor(cursor, used)
+        params.values |= {
+            self.key: size + 1,
+            self.key + "p": bool(cursor),
+            self.key + "k": [key.token for key in used],
+        }
+        return None if start is None else after_cypher(used, start, self.node, params, rel)
 
 
 @dataclass(frozen=True)
@@ -351,6 +384,11 @@ class _Compiler:
         relationship = field.metadata.get(RELATIONSHIP)
         if relationship is not None:
             return self._hop(owner, name, relationship, nodes, field)
+        related = fields.get(name.removesuffix("Connection"))
+        if name.endswith("Connection") and related is not None:
+            declared = related.metadata.get(RELATIONSHIP)
+            if declared is not None:
+                return self._paged(owner, name, declared, nodes, field)
         _no_arguments(nodes)
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
@@ -383,7 +421,7 @@ class _Compiler:
             raise Uncompilable(f"arguments of {name}")
         item = _object_type(graphql_type)
         self.depth += 1
-        far = entities.node_variable(self.depth)
+        far, _ = entities.variables(self.depth)
         if item.name in EDGES:
             columns, shape = self._edge(item, spec, nodes)
         else:
@@ -400,6 +438,35 @@ class _Compiler:
             self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
         hop = Hop(spec, outgoing, single, param, columns, narrowed)
         return hop, (_maybe(shape) if single else _many(shape))
+
+    def _paged(
+        self,
+        owner: GraphQLObjectType,
+        name: str,
+        relationship: Any,
+        nodes: list[FieldNode],
+        field: StrawberryField,
+    ) -> tuple[Column, Convert]:
+        kind, outgoing, _, _ = relationship
+        spec = RELATIONSHIPS[RelationshipKind(kind)]
+        given = {argument.name.value for argument in nodes[0].arguments or ()}
+        if not given <= {"first", "after", "where", "sort"}:
+            raise Uncompilable(f"arguments of {name}")
+        saved = (self.rows, self.total)
+        self.rows, self.total = [], False
+        self.depth += 1
+        far, rel = entities.variables(self.depth)
+        parts = self.connection(_object_type(owner.fields[name].type), nodes)
+        rows, total = tuple(self.rows), self.total
+        self.depth -= 1
+        self.rows, self.total = saved
+        key: LiteralString = "p" + str(len(self.narrowings))  # never input
+        label = spec.target if outgoing else spec.source
+        page = (spec, outgoing, rel)
+        arguments = tuple(field.arguments)
+        narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
+        self.narrowings.append(narrowing)
+        return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
 
     def _edge(
         self, edge: GraphQLObjectType, spec: Any, nodes: list[FieldNode]
@@ -521,6 +588,20 @@ _PAGE_INFO = {
     "startCursor": "start_cursor",
     "endCursor": "end_cursor",
 }
+
+
+def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
+    """A relationship connection's answer from its column (``graph.entities.Paged``)."""
+
+    def convert(value: list[Any], personal: PersonalData | None) -> dict[str, Any]:
+        total, limit, paged, tokens, items = value
+        shown = items[: limit - 1]
+        cursors = [cursor_of(tokens, values) for values, _ in shown]
+        rows = [(values[-1], columns) for values, columns in shown]
+        page = Page(rows, cursors, len(items) >= limit, paged, personal, total)
+        return {key: part(page) for key, part in parts}
+
+    return convert
 
 
 def _total(page: Page) -> int | None:
@@ -696,10 +777,13 @@ def _compile(info: Info) -> Plan | None:
         label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
         projection = entities.Projection(label, tuple(compiler.rows))
         # Written now (and cached): a selection deeper than the query's variables falls back.
+        unnarrowed = tuple(
+            (n.key, entities.Narrowed(n.node, "true", ())) for n in compiler.narrowings
+        )
         if node is not None:
-            entities.one_query(projection)
+            entities.one_query(projection, unnarrowed)
         else:
-            entities.page_query(projection, None, total=compiler.total)
+            entities.page_query(projection, None, total=compiler.total, nested=unnarrowed)
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None

@@ -220,13 +220,14 @@ NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
     """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
-    relationship connections and aggregates, which the resolvers answer."""
+    aggregates and the relationship properties of a connection's edges, which the
+    resolvers answer."""
     field = owner.fields[name]
     return not (
         (owner.name, name) in NOT_COMPILED
         or field.deprecation_reason
-        or name.endswith("Connection")
         or name == "aggregate"
+        or (owner.name.endswith("Edge") and name == "properties")
     )
 
 
@@ -513,6 +514,48 @@ async def test_where_and_sort_of_relationship_fields_in_one_query(graph: Graph) 
         "objects": [{"id": "o1"}],
     }
     assert data["team"] == {"members": [{"person": {"name": "Bob"}}], "children": []}
+
+
+async def test_a_relationship_connection_pages_in_one_query(graph: Graph) -> None:
+    await seed(graph)
+    query = """
+    query($after: String) { customer(id: "c1") {
+      touchpointsConnection(first: 2, after: $after, sort: [{at: DESC}]) {
+        totalCount edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage } }
+      objectsConnection(where: {type: {eq: "nothing"}}) { totalCount nodes { id } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (1, resolved)
+    customer = json.loads(compiled)["data"]["customer"]
+    first = customer["touchpointsConnection"]
+    # by hand: c1's three touchpoints, newest first: tp3, tp2, then tp1
+    assert [e["node"]["id"] for e in first["edges"]] == ["tp3", "tp2"]
+    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (3, True)
+    assert customer["objectsConnection"] == {"totalCount": 0, "nodes": []}
+    after = {"after": first["edges"][-1]["cursor"]}
+    compiled, resolved, sent = await both(graph, query, after)
+    assert (sent, compiled) == (1, resolved)
+    rest = json.loads(compiled)["data"]["customer"]["touchpointsConnection"]
+    assert [e["node"]["id"] for e in rest["edges"]] == ["tp1"]
+    assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+
+
+async def test_a_nested_where_through_current_memberships_reads_them_at_now(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    # both sides hold `now`: the memberships' validity and the where's (a regression)
+    query = """
+    { person(id: "p2") { teams(where: {children: {some: {}}}) { team { id } }
+      teamsConnection(where: {children: {some: {}}}) { totalCount } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (1, resolved)
+    # by hand: p2 is a member of t1 (now) and was of t2; t1 has a child, t3
+    assert json.loads(compiled)["data"]["person"] == {
+        "teams": [{"team": {"id": "t1"}}],
+        "teamsConnection": {"totalCount": 1},
+    }
 
 
 async def test_a_refused_nested_where_fails_as_on_the_resolvers(graph: Graph) -> None:
