@@ -411,10 +411,7 @@ class _Compiler:
     ) -> tuple[Column, Convert]:
         kind, outgoing, paged, fixed = relationship
         spec = RELATIONSHIPS[RelationshipKind(kind)]
-        given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
-        allowed = {"first", "where", "sort"} if paged else {"where", "sort"}
-        if not set(given) <= allowed:
-            raise Uncompilable(f"arguments of {name}")
+        given = _given(nodes, {"first", "where", "sort"} if paged else {"where", "sort"})
         graphql_type = owner.fields[name].type
         single = not isinstance(_nullable(graphql_type), GraphQLList)
         if single and given:
@@ -449,9 +446,7 @@ class _Compiler:
     ) -> tuple[Column, Convert]:
         kind, outgoing, _, _ = relationship
         spec = RELATIONSHIPS[RelationshipKind(kind)]
-        given = {argument.name.value for argument in nodes[0].arguments or ()}
-        if not given <= {"first", "after", "where", "sort"}:
-            raise Uncompilable(f"arguments of {name}")
+        _given(nodes, {"first", "after", "where", "sort"})
         saved = (self.rows, self.total)
         self.rows, self.total = [], False
         self.depth += 1
@@ -641,6 +636,14 @@ def _object_type(graphql_type: Any) -> GraphQLObjectType:
     if not isinstance(named, GraphQLObjectType):
         raise Uncompilable(f"{named} is not an object type")
     return named
+
+
+def _given(nodes: list[FieldNode], allowed: set[str]) -> dict[str, Any]:
+    """A field's arguments (value nodes by name), if it takes no other than ``allowed``."""
+    given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+    if not set(given) <= allowed:
+        raise Uncompilable(f"arguments of {nodes[0].name.value}")
+    return given
 
 
 def _no_arguments(nodes: list[FieldNode]) -> None:
