@@ -20,9 +20,15 @@ from typing import Any, LiteralString
 from pydantic import BaseModel
 
 from orggraph.graph.driver import Graph
-from orggraph.graph.filters import valid_now
-from orggraph.graph.model import RECORDS, RelationshipSpec
-from orggraph.graph.nodes import CURRENT_ONLY, LIST_FILTERS, hashed_anchor, nested_order
+from orggraph.graph.filters import SortKey, order_by, relationship_pattern, valid_now
+from orggraph.graph.model import RECORDS, RelationshipSpec, temporal_properties
+from orggraph.graph.nodes import (
+    CURRENT_ONLY,
+    FILTER_ARGUMENTS,
+    default_keys,
+    hashed_anchor,
+    nested_order,
+)
 
 # Variables of the node and relationship at each depth: literals, never built from input.
 _NODES: tuple[LiteralString, ...] = ("n", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
@@ -91,11 +97,41 @@ class Hop:
     spec: RelationshipSpec
     outgoing: bool
     single: bool
-    limit: LiteralString  # the parameter's name
+    limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
     columns: tuple[Column, ...]
+    narrowed: bool = False  # takes ``where`` and ``sort``: see ``Narrowed``
 
 
-Column = Prop | Money | Sealed | Const | Before | Far | Hop
+@dataclass(frozen=True)
+class Paged:
+    """A relationship field's connection: ``[total or null, $<limit>, $<limit>p,
+    $<limit>k, items]`` (the page's size and one more, whether it follows a cursor, the
+    sort keys' tokens), each item ``[sort values then id, rows]``, after the request's
+    cursor, in its sort (its ``Narrowed``, always given)."""
+
+    spec: RelationshipSpec
+    outgoing: bool
+    limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
+    rows: tuple[tuple[Column, ...], ...]
+    total: bool
+
+
+Column = Prop | Money | Sealed | Const | Before | Far | Hop | Paged
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """A relationship field's ``where`` and ``sort`` of one request: the condition on its
+    far node (``graph.filters.where_cypher``, for the variable ``node``) and the order."""
+
+    node: LiteralString
+    where: LiteralString
+    keys: tuple[SortKey, ...]
+    after: LiteralString | None = None  # a connection's rows after its cursor
+
+
+# The request's narrowed relationship fields: (Hop.limit, Narrowed) pairs.
+Narrowings = tuple[tuple[LiteralString, Narrowed], ...]
 
 
 @dataclass(frozen=True)
@@ -165,7 +201,7 @@ def _prop(column: Prop, node: LiteralString, rel: LiteralString) -> LiteralStrin
     return value
 
 
-def _hop(hop: Hop, depth: int) -> LiteralString:
+def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
     if depth + 1 > MAX_DEPTH:
         raise Uncompilable("nested deeper than the compiler's variables")
     a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
@@ -174,17 +210,52 @@ def _hop(hop: Hop, depth: int) -> LiteralString:
         pattern = "(" + a + ")-[" + r + ":" + spec.type + "]->(" + b + ":" + spec.target + ")"
     else:
         pattern = "(" + a + ")<-[" + r + ":" + spec.type + "]-(" + b + ":" + spec.source + ")"
-    valid: LiteralString = " WHERE " + valid_now(r) if spec.kind in CURRENT_ONLY else ""
+    conditions: list[LiteralString] = [valid_now(r)] if spec.kind in CURRENT_ONLY else []
+    order = nested_order(spec, hop.outgoing, r, b)
+    narrowed = nested.get(hop.limit) if hop.narrowed else None
+    if narrowed is not None:
+        if narrowed.node != b:
+            raise Uncompilable("a where written for another variable")
+        conditions.append(narrowed.where)
+        if narrowed.keys:
+            order = order_by(narrowed.keys, b, r)
+    valid: LiteralString = " WHERE " + " AND ".join(conditions) if conditions else ""
     limit: LiteralString = "1" if hop.single else "$" + hop.limit
     items = (
         "COLLECT { MATCH " + pattern + valid + " WITH " + r + ", " + b + " ORDER BY "
-        + nested_order(spec, hop.outgoing, r, b) + " LIMIT " + limit + " RETURN "
-        + _columns(hop.columns, b, r, depth + 1) + " }"
+        + order + " LIMIT " + limit + " RETURN "
+        + _columns(hop.columns, b, r, depth + 1, nested) + " }"
     )  # fmt: skip
     return "head(" + items + ")" if hop.single else items
 
 
-def _column(column: Column, node: LiteralString, rel: LiteralString, depth: int) -> LiteralString:
+def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
+    narrowed = nested.get(paged.limit)
+    if depth + 1 > MAX_DEPTH or narrowed is None or narrowed.node != _NODES[depth + 1]:
+        raise Uncompilable("a connection without its request's page")
+    a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
+    spec = paged.spec
+    far = spec.target if paged.outgoing else spec.source
+    pattern = relationship_pattern(spec.kind, paged.outgoing, a, r, b)
+    conditions: list[LiteralString] = [valid_now(r)] if spec.kind in CURRENT_ONLY else []
+    conditions.append(narrowed.where)
+    matched = "MATCH " + pattern + " WHERE " + " AND ".join(conditions)
+    total: LiteralString = "COUNT { " + matched + " }" if paged.total else "null"
+    after: LiteralString = " AND " + narrowed.after if narrowed.after is not None else ""
+    keys = narrowed.keys or default_keys(spec, paged.outgoing)
+    values = _sort_values(keys, far, b, r, temporal_properties(spec.properties))
+    rows = ", ".join([_columns(row, b, r, depth + 1, nested) for row in paged.rows])
+    limit: LiteralString = "$" + paged.limit
+    items = (
+        "COLLECT { " + matched + after + " WITH " + r + ", " + b + " ORDER BY "
+        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]] }"
+    )  # fmt: skip
+    return "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + "]"
+
+
+def _column(
+    column: Column, node: LiteralString, rel: LiteralString, depth: int, nested: dict[str, Narrowed]
+) -> LiteralString:
     if isinstance(column, Prop):
         return _prop(column, node, rel)
     if isinstance(column, Money):
@@ -199,40 +270,101 @@ def _column(column: Column, node: LiteralString, rel: LiteralString, depth: int)
             "coalesce(" + node + "." + column.name + " < " + node + "." + column.other + ", false)"
         )
     if isinstance(column, Far):
-        return _columns(column.columns, node, rel, depth)
-    return _hop(column, depth)
+        return _columns(column.columns, node, rel, depth, nested)
+    if isinstance(column, Paged):
+        return _paged(column, depth, nested)
+    return _hop(column, depth, nested)
 
 
 def _columns(
-    columns: tuple[Column, ...], node: LiteralString, rel: LiteralString, depth: int
+    columns: tuple[Column, ...],
+    node: LiteralString,
+    rel: LiteralString,
+    depth: int,
+    nested: dict[str, Narrowed],
 ) -> LiteralString:
-    return "[" + ", ".join([_column(c, node, rel, depth) for c in columns]) + "]"
+    return "[" + ", ".join([_column(c, node, rel, depth, nested) for c in columns]) + "]"
 
 
-def _rows(projection: Projection) -> LiteralString:
-    return "[" + ", ".join([_columns(row, "n", "r", 0) for row in projection.rows]) + "]"
+def _rows(projection: Projection, nested: Narrowings) -> LiteralString:
+    found = dict(nested)
+    return "[" + ", ".join([_columns(row, "n", "r", 0, found) for row in projection.rows]) + "]"
+
+
+def variables(depth: int) -> tuple[LiteralString, LiteralString]:
+    """The variables of the node at ``depth`` relationships from the root and of the
+    relationship that reached it (a where's, a cursor's)."""
+    if depth > MAX_DEPTH:
+        raise Uncompilable("nested deeper than the compiler's variables")
+    return _NODES[depth], _RELS[depth]
 
 
 @functools.lru_cache(maxsize=1024)
-def one_query(projection: Projection) -> LiteralString:
+def one_query(projection: Projection, nested: Narrowings = ()) -> LiteralString:
     """One entity by id (anchored on the id uniqueness constraint): its rows."""
-    return "MATCH (n:" + projection.label + " {id: $id}) RETURN " + _rows(projection) + " AS rows"
+    rows = _rows(projection, nested)
+    return "MATCH (n:" + projection.label + " {id: $id}) RETURN " + rows + " AS rows"
 
 
 @functools.lru_cache(maxsize=1024)
-def page_query(projection: Projection, hash_property: LiteralString | None) -> LiteralString:
-    """A keyset page by id with the list filters of ``graph.nodes.list_nodes_query`` (on
-    a sealed property's hash with ``hash_property``): each node's id and rows."""
+def page_query(
+    projection: Projection,
+    hash_property: LiteralString | None,
+    keys: tuple[SortKey, ...] = (),
+    where: LiteralString = "true",
+    after: LiteralString | None = None,
+    total: bool = False,
+    nested: Narrowings = (),
+) -> LiteralString:
+    """A keyset page with the list filters of ``graph.nodes.list_nodes_query`` (on a sealed
+    property's hash with ``hash_property``) and the ``where`` expression, in ``keys``
+    order then by id: each node's sort values (then its id, as a cursor holds them) and
+    rows. The page starts after ``$after`` (an id) without keys, after the ``after``
+    expression (``graph.filters.after_cypher``) with them. With ``total``, one record:
+    how many match over every page, and the page as a list of [values, rows]."""
     label = projection.label
     anchor: LiteralString = (
         "MATCH (n:" + label + ") WHERE "
         if hash_property is None
         else hashed_anchor(label, hash_property)
     )
+    matched = anchor + FILTER_ARGUMENTS + " AND " + where
+    start: LiteralString = "n.id > $after" if not keys else after or "true"
+    page = (
+        anchor + start + " AND " + FILTER_ARGUMENTS + " AND " + where
+        + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit RETURN "
+    )  # fmt: skip
+    values = _sort_values(keys, label, "n", "r", ())
+    if not total:
+        return page + values + " AS after, " + _rows(projection, nested) + " AS rows"
     return (
-        anchor + LIST_FILTERS + " WITH n ORDER BY n.id LIMIT $limit "
-        "RETURN n.id AS id, " + _rows(projection) + " AS rows"
+        "CALL () { " + matched + " RETURN count(n) AS total } "
+        "RETURN total, COLLECT { "
+        + page
+        + "["
+        + values
+        + ", "
+        + _rows(projection, nested)
+        + "] } AS page"
     )
+
+
+def _sort_values(
+    keys: tuple[SortKey, ...],
+    label: str,
+    node: LiteralString,
+    rel: LiteralString,
+    rel_temporal: tuple[LiteralString, ...],
+) -> LiteralString:
+    """A row's values of ``keys`` then its id, as the resolvers' cursors hold them (a
+    datetime as its ISO text: ``graph.nodes.node_properties``)."""
+    temporal = temporal_properties(RECORDS[label])
+    parts: list[LiteralString] = []
+    for key in keys:
+        value = key.expression(node, rel)
+        dated = key.field.name in (rel_temporal if key.on_relationship else temporal)
+        parts.append(_datetime(value) if dated else value)
+    return "[" + ", ".join([*parts, node + ".id"]) + "]"
 
 
 async def fetch_one(graph: Graph, query: LiteralString, **params: Any) -> list[Any] | None:
@@ -240,6 +372,11 @@ async def fetch_one(graph: Graph, query: LiteralString, **params: Any) -> list[A
     return list(records[0]["rows"]) if records else None
 
 
-async def fetch_page(graph: Graph, query: LiteralString, **params: Any) -> list[tuple[str, Any]]:
+async def fetch_page(
+    graph: Graph, query: LiteralString, total: bool, **params: Any
+) -> tuple[list[tuple[list[Any], Any]], int | None]:
+    """The page's (sort values then id, rows) per node, and the total when asked."""
     records = await graph.query(query, **params)
-    return [(record["id"], record["rows"]) for record in records]
+    if total:
+        return [(item[0], item[1]) for item in records[0]["page"]], int(records[0]["total"])
+    return [(record["after"], record["rows"]) for record in records], None

@@ -373,7 +373,8 @@ async def related_page(
         "RETURN id, collect({props: " + node_properties(other, "b") + ", rel: "
         + _properties("r", temporal_properties(spec.properties)) + "})[..$limit] AS items"
     )  # fmt: skip
-    records = await graph.query(query, ids=ids, limit=limit, now=datetime.now(UTC), **params.values)
+    values = {"now": datetime.now(UTC)} | params.values  # a where may hold `now` already
+    records = await graph.query(query, ids=ids, limit=limit, **values)
     return {
         record["id"]: [Related(dict(i["props"]), dict(i["rel"])) for i in record["items"]]
         for record in records
@@ -397,7 +398,8 @@ async def related_totals(
         _related_match(spec, outgoing, where, params)
         + " RETURN id, count(b) AS count, " + fields + " AS fields"
     )  # fmt: skip
-    records = await graph.query(query, ids=ids, now=datetime.now(UTC), **params.values)
+    values = {"now": datetime.now(UTC)} | params.values  # a where may hold `now` already
+    records = await graph.query(query, ids=ids, **values)
     return {
         record["id"]: {"count": record["count"], "fields": dict(record["fields"])}
         for record in records

@@ -28,7 +28,7 @@ from orggraph.graph.history import tracked_nodes
 from orggraph.graph.model import Record, as_utc, validate_node_id
 from orggraph.resolvers.history import write_recorded
 from orggraph.schema import filters
-from orggraph.schema.entities import compiled_one, compiled_page, plan_of
+from orggraph.schema.entities import Chosen, compiled_one, compiled_page, plan_of
 from orggraph.schema.inputs import NameFilter, to_dict
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
@@ -141,15 +141,14 @@ def list_field(
         chosen = filters.to_where(label, where)
         keys = filters.to_keys(label, sort)
         graph = info.context.graph
-        id_ordered = where is None and not keys
-        plan = plan_of(info) if id_ordered else None
+        start = decode_sort_cursor(after, keys)
+        plan = plan_of(info)
         if plan is not None:  # the whole selection in one query (schema.entities)
             with contextlib.suppress(Uncompilable):
-                return await compiled_page(info, plan, found, decode_cursor(after), limit)
-        if id_ordered:  # the id-ordered page, on the id index
+                return await compiled_page(info, plan, Chosen(found, chosen, keys, start), limit)
+        if where is None and not keys:  # the id-ordered page, on the id index
             rows = await nodes.list_nodes(graph, label, found, decode_cursor(after), limit + 1)
         else:
-            start = decode_sort_cursor(after, keys)
             rows = await nodes.list_nodes_where(graph, label, found, chosen, keys, start, limit + 1)
 
         async def totals(aggregate: bool) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -46,11 +47,14 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
+from graphql.execution.values import VariableValues, get_argument_values
 from pydantic.alias_generators import to_camel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import StrawberryArgument, convert_arguments
 from strawberry.types.field import StrawberryField
 
 from orggraph.context import Info
+from orggraph.errors import OrgGraphError
 from orggraph.graph import entities
 from orggraph.graph.entities import (
     Before,
@@ -59,21 +63,32 @@ from orggraph.graph.entities import (
     Far,
     Hop,
     Money,
+    Paged,
     Prop,
     Sealed,
     Uncompilable,
 )
+from orggraph.graph.filters import Params, SortKey, Where, after_cypher, where_cypher
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
     RELATIONSHIPS,
     SEALED_PROPERTIES,
     RelationshipKind,
+    RelationshipSpec,
 )
 from orggraph.graph.money import stored_amount
-from orggraph.graph.nodes import NodeFilter
+from orggraph.graph.nodes import NodeFilter, default_keys
 from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
+from orggraph.schema import filters
 from orggraph.schema.authorization import is_function_only
-from orggraph.schema.relay import PageInfo, encode_cursor
+from orggraph.schema.relay import (
+    DEFAULT_PAGE_SIZE,
+    PageInfo,
+    cursor_of,
+    decode_sort_cursor,
+    encode_sort_cursor,
+    page_size,
+)
 from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
 from orggraph.schema.types import as_json as _as_json
 
@@ -163,6 +178,58 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Narrowing:
+    """A relationship field's ``where`` and ``sort`` arguments, read per request: written
+    for the far node's variable, under the key of its limit."""
+
+    key: LiteralString
+    label: str
+    node: LiteralString
+    field: GraphQLField
+    selection: FieldNode
+    arguments: tuple[StrawberryArgument, ...]
+    page: tuple[RelationshipSpec, bool, LiteralString] | None = None  # a connection's
+    # relationship, direction and relationship variable
+
+    def narrowed(self, info: Info, params: Params) -> entities.Narrowed:
+        variables: Any = info._raw_info.variable_values
+        if not isinstance(variables, VariableValues):  # the coerced values alone
+            variables = VariableValues({}, dict(variables or {}))
+        given = get_argument_values(self.field, self.selection, variables)
+        registry = info.schema.schema_converter.scalar_registry
+        kwargs = convert_arguments(given, list(self.arguments), registry, info.schema.config)
+        try:
+            where = filters.to_where(self.label, kwargs.get("where"))
+            keys = filters.to_keys(self.label, kwargs.get("sort"))
+            condition = where_cypher(self.label, self.node, where, params)
+            after = self._page(info, kwargs, keys, params)
+        except (OrgGraphError, ValueError) as error:  # the resolvers say what and where
+            raise Uncompilable("a relationship field's where or sort is refused") from error
+        return entities.Narrowed(self.node, condition, keys, after)
+
+    def _page(
+        self, info: Info, kwargs: dict[str, Any], keys: tuple[SortKey, ...], params: Params
+    ) -> LiteralString | None:
+        """A connection's page as parameters (size and one more, whether it follows a
+        cursor, the keys' tokens), and the condition of the rows after its cursor."""
+        if self.page is None:
+            return None
+        spec, outgoing, rel = self.page
+        used = keys or default_keys(spec, outgoing)
+        size = page_size(
+            kwargs.get("first"), DEFAULT_PAGE_SIZE, info.context.settings.max_page_size
+        )
+        cursor = kwargs.get("after")
+        start = decode_sort_cursor(cursor, used)
+        params.values |= {
+            self.key: size + 1,
+            self.key + "p": bool(cursor),
+            self.key + "k": [key.token for key in used],
+        }
+        return None if start is None else after_cypher(used, start, self.node, params, rel)
+
+
+@dataclass(frozen=True)
 class Page:
     """A connection's page as the query returned it: (id, rows) per node, and its cursors."""
 
@@ -171,6 +238,7 @@ class Page:
     has_next: bool
     paged: bool  # asked with `after`
     personal: PersonalData | None
+    total: int | None = None  # how many match over every page, when asked
 
 
 # A connection's field (edges, nodes, pageInfo, __typename), from its page.
@@ -183,10 +251,18 @@ class Plan:
     limits: tuple[Limit, ...]
     node: ObjectShape | None  # a single entity: its shape (rows[0])
     parts: tuple[tuple[str, Part], ...]  # a connection: its parts
+    total: bool = False  # a connection: its totalCount is asked
+    narrowings: tuple[Narrowing, ...] = ()
 
     def params(self, info: Info) -> dict[str, Any]:
         variables = _variables(info)
         return {limit.param: limit.value(info, variables) for limit in self.limits}
+
+    def narrowed(self, info: Info) -> tuple[entities.Narrowings, dict[str, Any]]:
+        """This request's where and sort of the relationship fields, and their parameters."""
+        params = Params("v")
+        found = tuple((n.key, n.narrowed(info, params)) for n in self.narrowings)
+        return found, params.values
 
 
 # --- compiling -------------------------------------------------------------------------
@@ -208,6 +284,9 @@ class _Compiler:
         self.can_read_pii = info.context.principal.can_read_pii
         self.limits: list[Limit] = []
         self.rows: list[tuple[Column, ...]] = []
+        self.total = False
+        self.narrowings: list[Narrowing] = []
+        self.depth = 0  # relationships from the root: the node variable's
 
     # fields as graphql-core collects them: fragments, @skip/@include, merged by response key
     def collect(
@@ -304,7 +383,12 @@ class _Compiler:
             raise Uncompilable(f"{owner.name}.{name}")
         relationship = field.metadata.get(RELATIONSHIP)
         if relationship is not None:
-            return self._hop(owner, name, relationship, nodes)
+            return self._hop(owner, name, relationship, nodes, field)
+        related = fields.get(name.removesuffix("Connection"))
+        if name.endswith("Connection") and related is not None:
+            declared = related.metadata.get(RELATIONSHIP)
+            if declared is not None:
+                return self._paged(owner, name, declared, nodes, field)
         _no_arguments(nodes)
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
@@ -318,25 +402,66 @@ class _Compiler:
         return _scalar(owner.fields[name].type, entities.allowed_property(label, prop))
 
     def _hop(
-        self, owner: GraphQLObjectType, name: str, relationship: Any, nodes: list[FieldNode]
+        self,
+        owner: GraphQLObjectType,
+        name: str,
+        relationship: Any,
+        nodes: list[FieldNode],
+        field: StrawberryField,
     ) -> tuple[Column, Convert]:
         kind, outgoing, paged, fixed = relationship
         spec = RELATIONSHIPS[RelationshipKind(kind)]
-        first = _argument(nodes[0], "first") if paged else None
-        if not paged:
-            _no_arguments(nodes)
+        given = _given(nodes, {"first", "where", "sort"} if paged else {"where", "sort"})
         graphql_type = owner.fields[name].type
         single = not isinstance(_nullable(graphql_type), GraphQLList)
+        if single and given:
+            raise Uncompilable(f"arguments of {name}")
         item = _object_type(graphql_type)
+        self.depth += 1
+        far, _ = entities.variables(self.depth)
         if item.name in EDGES:
             columns, shape = self._edge(item, spec, nodes)
         else:
             columns, shape = self.node(item, nodes)
+        self.depth -= 1
         param = _limit_param(len(self.limits))
         if not single:
-            self.limits.append(Limit(param, first, fixed))
-        hop = Hop(spec, outgoing, single, param, columns)
+            self.limits.append(Limit(param, given.get("first"), fixed))
+        narrowed = "where" in given or "sort" in given
+        if narrowed:
+            label = spec.target if outgoing else spec.source
+            arguments = tuple(field.arguments)
+            graphql_field = owner.fields[name]
+            self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
+        hop = Hop(spec, outgoing, single, param, columns, narrowed)
         return hop, (_maybe(shape) if single else _many(shape))
+
+    def _paged(
+        self,
+        owner: GraphQLObjectType,
+        name: str,
+        relationship: Any,
+        nodes: list[FieldNode],
+        field: StrawberryField,
+    ) -> tuple[Column, Convert]:
+        kind, outgoing, _, _ = relationship
+        spec = RELATIONSHIPS[RelationshipKind(kind)]
+        _given(nodes, {"first", "after", "where", "sort"})
+        saved = (self.rows, self.total)
+        self.rows, self.total = [], False
+        self.depth += 1
+        far, rel = entities.variables(self.depth)
+        parts = self.connection(_object_type(owner.fields[name].type), nodes)
+        rows, total = tuple(self.rows), self.total
+        self.depth -= 1
+        self.rows, self.total = saved
+        key: LiteralString = "p" + str(len(self.narrowings))  # never input
+        label = spec.target if outgoing else spec.source
+        page = (spec, outgoing, rel)
+        arguments = tuple(field.arguments)
+        narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
+        self.narrowings.append(narrowing)
+        return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
 
     def _edge(
         self, edge: GraphQLObjectType, spec: Any, nodes: list[FieldNode]
@@ -389,6 +514,9 @@ class _Compiler:
                 parts.append((key, _nodes_part(index, shape)))
             elif name == "pageInfo":
                 parts.append((key, self._page_info(_object_type(field_type), field_nodes)))
+            elif name == "totalCount":
+                self.total = True
+                parts.append((key, _total))
             else:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
@@ -457,6 +585,24 @@ _PAGE_INFO = {
 }
 
 
+def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
+    """A relationship connection's answer from its column (``graph.entities.Paged``)."""
+
+    def convert(value: list[Any], personal: PersonalData | None) -> dict[str, Any]:
+        total, limit, paged, tokens, items = value
+        shown = items[: limit - 1]
+        cursors = [cursor_of(tokens, values) for values, _ in shown]
+        rows = [(values[-1], columns) for values, columns in shown]
+        page = Page(rows, cursors, len(items) >= limit, paged, personal, total)
+        return {key: part(page) for key, part in parts}
+
+    return convert
+
+
+def _total(page: Page) -> int | None:
+    return page.total
+
+
 def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
     return lambda cursor, rows, personal: value
 
@@ -492,18 +638,17 @@ def _object_type(graphql_type: Any) -> GraphQLObjectType:
     return named
 
 
+def _given(nodes: list[FieldNode], allowed: set[str]) -> dict[str, Any]:
+    """A field's arguments (value nodes by name), if it takes no other than ``allowed``."""
+    given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+    if not set(given) <= allowed:
+        raise Uncompilable(f"arguments of {nodes[0].name.value}")
+    return given
+
+
 def _no_arguments(nodes: list[FieldNode]) -> None:
     if any(node.arguments for node in nodes):
         raise Uncompilable(f"arguments of {nodes[0].name.value}")
-
-
-def _argument(node: FieldNode, name: str) -> Any:
-    value = None
-    for argument in node.arguments or ():
-        if argument.name.value != name:
-            raise Uncompilable(f"argument {argument.name.value}")
-        value = argument.value
-    return value
 
 
 def _int_value(node: Any, variables: dict[str, Any]) -> int | None:
@@ -635,14 +780,18 @@ def _compile(info: Info) -> Plan | None:
         label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
         projection = entities.Projection(label, tuple(compiler.rows))
         # Written now (and cached): a selection deeper than the query's variables falls back.
+        unnarrowed = tuple(
+            (n.key, entities.Narrowed(n.node, "true", ())) for n in compiler.narrowings
+        )
         if node is not None:
-            entities.one_query(projection)
+            entities.one_query(projection, unnarrowed)
         else:
-            entities.page_query(projection, None)
+            entities.page_query(projection, None, total=compiler.total, nested=unnarrowed)
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
-    return Plan(projection, tuple(compiler.limits), node, parts)
+    narrowings = tuple(compiler.narrowings)
+    return Plan(projection, tuple(compiler.limits), node, parts, compiler.total, narrowings)
 
 
 def _connection_node(owner: GraphQLObjectType) -> Any:
@@ -659,32 +808,50 @@ def _connection_node(owner: GraphQLObjectType) -> Any:
 async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     assert plan.node is not None  # noqa: S101 - a plan of a single-entity field
     graph = info.context.graph
-    rows = await entities.fetch_one(
-        graph, entities.one_query(plan.projection), id=node_id, now=_now(), **plan.params(info)
-    )
+    nested, values = plan.narrowed(info)
+    query = entities.one_query(plan.projection, nested)
+    params = {"id": node_id, "now": _now(), **plan.params(info)} | values
+    rows = await entities.fetch_one(graph, query, **params)
     if rows is None:
         return None
     with _resolvers_on_personal_data_error():
         return Shaped(plan.node(rows[0], graph.personal))
 
 
-async def compiled_page(
-    info: Info, plan: Plan, found: NodeFilter, after: str | None, limit: int
-) -> Shaped:
+@dataclass(frozen=True)
+class Chosen:
+    """Which nodes a root connection lists: its filters, where, sort and cursor."""
+
+    found: NodeFilter
+    where: Where
+    keys: tuple[SortKey, ...]
+    after: list[Any] | None  # the sort values then id of the previous page's last node
+
+
+async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> Shaped:
     graph = info.context.graph
+    found, keys = chosen.found, chosen.keys
     hashed = found.hashed[0] if found.hashed is not None else None
-    page = await entities.fetch_page(
-        graph,
-        entities.page_query(plan.projection, hashed),
-        after=after or "",
-        limit=limit + 1,
-        now=_now(),
-        **found.params(),
-        **plan.params(info),
-    )
+    params = Params()
+    where = where_cypher(plan.projection.label, "n", chosen.where, params)
+    after: LiteralString | None = None
+    if keys and chosen.after is not None:
+        after = after_cypher(keys, chosen.after, "n", params)
+    first_id = chosen.after[-1] if chosen.after is not None and not keys else ""
+    nested, narrowing = plan.narrowed(info)
+    query = entities.page_query(plan.projection, hashed, keys, where, after, plan.total, nested)
+    values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
+    values |= plan.params(info) | params.values | narrowing
+    page, total = await entities.fetch_page(graph, query, plan.total, **values)
     shown = page[:limit]
-    cursors = [encode_cursor(node_id) for node_id, _ in shown]
-    found_page = Page(shown, cursors, len(page) > limit, after is not None, graph.personal)
+    names = [key.field.name for key in keys]
+    cursors = [
+        encode_sort_cursor(keys, {**dict(zip(names, row, strict=False)), "id": row[-1]}, {})
+        for row, _ in shown
+    ]
+    rows = [(row[-1], columns) for row, columns in shown]
+    paged = chosen.after is not None
+    found_page = Page(rows, cursors, len(page) > limit, paged, graph.personal, total)
     with _resolvers_on_personal_data_error():
         return Shaped({key: part(found_page) for key, part in plan.parts})
 

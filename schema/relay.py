@@ -42,9 +42,15 @@ _SORTED_PREFIX = "k:"
 def encode_sort_cursor(keys: Sequence[SortKey], props: dict[str, Any], rel: dict[str, Any]) -> str:
     """The cursor of a row in ``keys`` order (then id): its values of the keys, so the
     next page starts right after it whatever was written since (a keyset page)."""
-    if not keys:
-        return encode_cursor(props["id"])
-    payload = {"sort": [key.token for key in keys], "after": sort_values(tuple(keys), props, rel)}
+    return cursor_of([key.token for key in keys], sort_values(tuple(keys), props, rel))
+
+
+def cursor_of(tokens: list[str], values: list[Any]) -> str:
+    """The cursor of a row whose sort values (then id) are ``values``, under the sort keys
+    of these ``tokens`` (``SortKey.token``): its id alone without keys."""
+    if not tokens:
+        return encode_cursor(values[-1])
+    payload = {"sort": tokens, "after": values}
     raw = _SORTED_PREFIX + json.dumps(payload, separators=(",", ":"), default=str)
     return base64.urlsafe_b64encode(raw.encode()).decode()
 

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry.types import ExecutionResult
@@ -213,13 +220,14 @@ NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
     """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
-    relationship connections, totals and aggregates, which the resolvers answer."""
+    aggregates and the relationship properties of a connection's edges, which the
+    resolvers answer."""
     field = owner.fields[name]
     return not (
         (owner.name, name) in NOT_COMPILED
         or field.deprecation_reason
-        or name.endswith("Connection")
-        or name in {"totalCount", "aggregate"}
+        or name == "aggregate"
+        or (owner.name.endswith("Edge") and name == "properties")
     )
 
 
@@ -426,6 +434,141 @@ async def test_pages_filters_and_cursors_as_the_resolvers(graph: Graph) -> None:
     assert [n["id"] for n in found["touchpoints"]["nodes"]] == ["tp2", "tp3", "tp4"]
 
 
+async def test_where_sort_and_total_of_a_root_connection_in_one_query(graph: Graph) -> None:
+    await seed(graph)
+    query = """
+    query($after: String, $where: CustomerWhere, $sort: [CustomerSort!]) {
+      customers(first: 2, after: $after, where: $where, sort: $sort) {
+        totalCount edges { cursor node { id name segment } }
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+      }
+    }
+    """
+    touched = {"touchpoints": {"some": {"at": {"gt": "2024-03-02T00:00:00Z"}}}}
+    where = {"OR": [{"name": {"startsWith": "A"}}, touched, {"segment": {"eq": None}}]}
+    sort = [{"segment": "DESC"}, {"name": "ASC"}]
+    # by hand: all three match (ACME by name, Beta by tp4, Gamma without segment);
+    # segment DESC puts nulls first: ACME, Gamma (by name), then Beta (smb)
+    seen: list[str] = []
+    after = None
+    for _ in range(3):
+        variables = {"after": after, "where": where, "sort": sort}
+        compiled, resolved, sent = await both(graph, query, variables)
+        assert sent == 1
+        assert compiled == resolved
+        page = json.loads(compiled)["data"]["customers"]
+        assert page["totalCount"] == 3
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert seen == ["c1", "c3", "c2"]
+    narrowed = {"where": {"name": {"in": ["Beta", "Gamma"]}, "NOT": {"name": {"eq": "Gamma"}}}}
+    compiled, resolved, sent = await both(graph, query, narrowed)
+    assert (sent, compiled) == (1, resolved)
+    page = json.loads(compiled)["data"]["customers"]
+    assert (page["totalCount"], [e["node"]["id"] for e in page["edges"]]) == (1, ["c2"])
+
+
+async def test_a_total_of_nothing_and_an_empty_page_as_the_resolvers(graph: Graph) -> None:
+    await seed(graph)
+    query = """
+    { none: touchpoints(where: {type: {eq: CALL}, at: {lt: "2024-01-01T00:00:00Z"}})
+        { totalCount nodes { id } pageInfo { hasNextPage endCursor } }
+      zero: touchpoints(first: 0, sort: [{at: DESC}]) { totalCount edges { cursor } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (2, resolved)
+    data = json.loads(compiled)["data"]
+    assert data["none"] == {
+        "totalCount": 0,
+        "nodes": [],
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+    }
+    assert data["zero"] == {"totalCount": 4, "edges": []}
+
+
+async def test_where_and_sort_of_relationship_fields_in_one_query(graph: Graph) -> None:
+    await seed(graph)
+    query = """
+    query($types: [TouchpointType!], $sort: [PersonSort!]) {
+      customer(id: "c1") {
+        touchpoints(where: {type: {in: $types}}, sort: [{at: DESC}]) { id
+          concerns(where: {name: {startsWith: "Order"}}) { qualifier object { id } } }
+        objects(where: {NOT: {type: {eq: "item"}}}) { id }
+      }
+      team(id: "t1") { members(first: 1, sort: $sort) { person { name } }
+        children(where: {name: {contains: "nothing"}}) { id } }
+    }
+    """
+    variables = {"types": ["PAGE_VIEW", "PURCHASE"], "sort": [{"name": "DESC"}]}
+    compiled, resolved, sent = await both(graph, query, variables)
+    assert (sent, compiled) == (2, resolved)
+    data = json.loads(compiled)["data"]
+    # by hand: c1's page view (tp1) and purchase (tp3), newest first; tp3 concerns o1
+    assert data["customer"] == {
+        "touchpoints": [
+            {"id": "tp3", "concerns": [{"qualifier": "bought", "object": {"id": "o1"}}]},
+            {"id": "tp1", "concerns": []},
+        ],
+        "objects": [{"id": "o1"}],
+    }
+    assert data["team"] == {"members": [{"person": {"name": "Bob"}}], "children": []}
+
+
+async def test_a_relationship_connection_pages_in_one_query(graph: Graph) -> None:
+    await seed(graph)
+    query = """
+    query($after: String) { customer(id: "c1") {
+      touchpointsConnection(first: 2, after: $after, sort: [{at: DESC}]) {
+        totalCount edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage } }
+      objectsConnection(where: {type: {eq: "nothing"}}) { totalCount nodes { id } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (1, resolved)
+    customer = json.loads(compiled)["data"]["customer"]
+    first = customer["touchpointsConnection"]
+    # by hand: c1's three touchpoints, newest first: tp3, tp2, then tp1
+    assert [e["node"]["id"] for e in first["edges"]] == ["tp3", "tp2"]
+    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (3, True)
+    assert customer["objectsConnection"] == {"totalCount": 0, "nodes": []}
+    after = {"after": first["edges"][-1]["cursor"]}
+    compiled, resolved, sent = await both(graph, query, after)
+    assert (sent, compiled) == (1, resolved)
+    rest = json.loads(compiled)["data"]["customer"]["touchpointsConnection"]
+    assert [e["node"]["id"] for e in rest["edges"]] == ["tp1"]
+    assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+
+
+async def test_a_nested_where_through_current_memberships_reads_them_at_now(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    # both sides hold `now`: the memberships' validity and the where's (a regression)
+    query = """
+    { person(id: "p2") { teams(where: {children: {some: {}}}) { team { id } }
+      teamsConnection(where: {children: {some: {}}}) { totalCount } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (1, resolved)
+    # by hand: p2 is a member of t1 (now) and was of t2; t1 has a child, t3
+    assert json.loads(compiled)["data"]["person"] == {
+        "teams": [{"team": {"id": "t1"}}],
+        "teamsConnection": {"totalCount": 1},
+    }
+
+
+async def test_a_refused_nested_where_fails_as_on_the_resolvers(graph: Graph) -> None:
+    await seed(graph)
+    deep: dict[str, Any] = {"id": {"eq": "tp1"}}
+    for _ in range(12):
+        deep = {"NOT": deep}
+    query = 'query($w: TouchpointWhere) { customer(id: "c1") { id touchpoints(where: $w) { id } } }'
+    compiled, resolved, _ = await both(graph, query, {"w": deep})
+    assert compiled == resolved
+    assert error_codes(await run(graph, COMPILED, query, {"w": deep})) == ["QUERY_TOO_COMPLEX"]
+
+
 async def test_bad_arguments_fail_as_they_do_on_the_resolvers(graph: Graph) -> None:
     await seed(graph)
     for query in (
@@ -470,7 +613,15 @@ async def test_a_field_with_its_own_resolver_sends_its_root_field_to_the_resolve
 # --- random selections (property-based) ---------------------------------------------------
 
 
-def random_selection(draw: Callable[[Any], Any], owner: GraphQLObjectType, depth: int) -> str:
+# Variables a random selection declares: (name, GraphQL type, value).
+Declared = list[tuple[str, str, Any]]
+
+
+def random_selection(
+    draw: Callable[[Any], Any], owner: GraphQLObjectType, depth: int, declared: Declared
+) -> str:
+    """Random fields of ``owner``; relationship fields with random ``first``, ``where``
+    and ``sort`` (as variables, added to ``declared``)."""
     names = sorted(owner.fields)
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=5, unique=True))
     parts: list[str] = []
@@ -482,12 +633,21 @@ def random_selection(draw: Callable[[Any], Any], owner: GraphQLObjectType, depth
         text = name
         if draw(st.booleans()):
             text = f"a{index}: {text}"
+        arguments = []
         if "first" in field.args and draw(st.booleans()):
-            text += f"(first: {draw(st.integers(0, 3))})"
+            arguments.append(f"first: {draw(st.integers(0, 3))}")
+        for argument, make in (("where", random_where), ("sort", random_sort)):
+            if argument in field.args and draw(st.integers(0, 2)) == 0:
+                given = field.args[argument].type
+                variable = f"v{len(declared)}"
+                declared.append((variable, str(given), make(draw, named_input(given), 1)))
+                arguments.append(f"{argument}: ${variable}")
+        if arguments:
+            text += "(" + ", ".join(arguments) + ")"
         if draw(st.integers(0, 5)) == 0:
             text += draw(st.sampled_from([" @skip(if: $yes)", " @include(if: $yes)"]))
         if inner is not None:
-            text += " { " + random_selection(draw, inner, depth - 1) + " }"
+            text += " { " + random_selection(draw, inner, depth - 1, declared) + " }"
         if draw(st.integers(0, 4)) == 0:
             text = f"... on {owner.name} {{ {text} }}"
         parts.append(text)
@@ -497,22 +657,97 @@ def random_selection(draw: Callable[[Any], Any], owner: GraphQLObjectType, depth
 
 
 def random_operation(draw: Callable[[Any], Any]) -> tuple[str, dict[str, Any]]:
-    variables: dict[str, Any] = {"yes": draw(st.booleans())}
+    declared: Declared = [("yes", "Boolean!", draw(st.booleans()))]
     if draw(st.booleans()):
         root, type_name = draw(st.sampled_from(ONE_ROOTS))
         owner = GRAPHQL.get_type(type_name)
         assert isinstance(owner, GraphQLObjectType)
-        variables["id"] = draw(st.sampled_from(IDS[type_name]))
-        body = f"{root}(id: $id) {{ {random_selection(draw, owner, 3)} }}"
-        return f"query($id: ID!, $yes: Boolean!) {{ {body} }}", variables
+        declared.append(("id", "ID!", draw(st.sampled_from(IDS[type_name]))))
+        body = f"{root}(id: $id) {{ {random_selection(draw, owner, 3, declared)} }}"
+        return operation(body, declared)
     root, type_name = draw(st.sampled_from(MANY_ROOTS))
     owner = GRAPHQL.get_type(type_name)
     assert isinstance(owner, GraphQLObjectType)
-    first = draw(st.integers(0, 3))
-    node = random_selection(draw, owner, 2)
-    body = f"{root}(first: {first}) {{ edges {{ cursor node {{ {node} }} }} "
-    body += "pageInfo { hasNextPage } }"
-    return f"query($yes: Boolean!) {{ {body} }}", variables
+    field = GRAPHQL.query_type.fields[root]  # type: ignore[union-attr]
+    arguments = f"first: {draw(st.integers(0, 3))}"
+    for argument, make in (("where", random_where), ("sort", random_sort)):
+        if draw(st.booleans()):
+            given = field.args[argument].type
+            declared.append((argument, str(given), make(draw, named_input(given), 2)))
+            arguments += f", {argument}: ${argument}"
+    node = random_selection(draw, owner, 2, declared)
+    body = f"{root}({arguments}) {{ edges {{ cursor node {{ {node} }} }} "
+    body += "pageInfo { hasNextPage endCursor }"
+    body += " totalCount }" if draw(st.booleans()) else " }"
+    return operation(body, declared)
+
+
+def operation(body: str, declared: Declared) -> tuple[str, dict[str, Any]]:
+    header = ", ".join(f"${name}: {given}" for name, given, _ in declared)
+    return f"query({header}) {{ {body} }}", {name: value for name, _, value in declared}
+
+
+def named_input(field_type: Any) -> GraphQLInputObjectType:
+    while isinstance(field_type, GraphQLNonNull | GraphQLList):
+        field_type = field_type.of_type
+    assert isinstance(field_type, GraphQLInputObjectType)
+    return field_type
+
+
+# Values a random comparison draws from, per operand type (the hand-built graph's own).
+OPERANDS: dict[str, list[Any]] = {
+    "ID": [i for ids in IDS.values() for i in ids],
+    "String": ["", "A", "Le", "S", "Web", "smb", "order"],
+    "Int": [0, 1, 2, 3, 10],
+    "Float": [0, 7.5, 10, 12, 19.99, 24],
+    "DateTime": ["2024-01-01T00:00:00Z", "2024-03-02T07:00:00Z", "2024-03-03T12:00:00Z"],
+    "Boolean": [True, False],
+}
+
+
+def random_where(draw: Callable[[Any], Any], where: GraphQLInputObjectType, depth: int) -> Any:
+    """A random ``<Type>Where``: comparisons of its fields, AND/OR/NOT and relationship
+    quantifiers, ``depth`` levels deep at most."""
+    names = [n for n in where.fields if depth > 0 or n not in ("AND", "OR", "NOT")]
+    chosen = draw(st.lists(st.sampled_from(sorted(names)), min_size=0, max_size=2, unique=True))
+    value: dict[str, Any] = {}
+    for name in chosen:
+        inner = named_input(where.fields[name].type)
+        if name in ("AND", "OR"):
+            value[name] = [
+                random_where(draw, where, depth - 1) for _ in range(draw(st.integers(0, 2)))
+            ]
+        elif name == "NOT":
+            value[name] = random_where(draw, where, depth - 1)
+        elif set(inner.fields) == {"some", "none", "all"}:
+            if depth > 0:
+                quantifier = draw(st.sampled_from(["some", "none", "all"]))
+                target = named_input(inner.fields[quantifier].type)
+                value[name] = {quantifier: random_where(draw, target, depth - 1)}
+        else:
+            value[name] = random_comparison(draw, inner)
+    return value
+
+
+def random_comparison(draw: Callable[[Any], Any], scalar: GraphQLInputObjectType) -> Any:
+    operator = draw(st.sampled_from(sorted(scalar.fields)))
+    operand = scalar.fields[operator].type
+    while isinstance(operand, GraphQLNonNull | GraphQLList):
+        operand = operand.of_type
+    if isinstance(operand, GraphQLEnumType):
+        values = sorted(operand.values)
+    else:
+        values = OPERANDS[operand.name]
+    if operator == "in":
+        return {operator: draw(st.lists(st.sampled_from(values), max_size=3))}
+    if operator == "eq" and draw(st.integers(0, 5)) == 0:
+        return {operator: None}
+    return {operator: draw(st.sampled_from(values))}
+
+
+def random_sort(draw: Callable[[Any], Any], sort: GraphQLInputObjectType, _: int = 0) -> Any:
+    fields = draw(st.lists(st.sampled_from(sorted(sort.fields)), max_size=2, unique=True))
+    return [{name: draw(st.sampled_from(["ASC", "DESC"]))} for name in fields]
 
 
 def drawn_operations(count: int) -> list[tuple[str, dict[str, Any]]]:
