@@ -555,11 +555,15 @@ async def test_markov_by_channel_uses_bobs_lost_journey(graph: Graph) -> None:
     assert view["nonConvertingJourneys"] == 1
 
 
-async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
-    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
+async def channel_journeys(
+    graph: Graph, customers: int, touches: list[tuple[str, str, int]], won: dict[str, int]
+) -> None:
+    """Channels A and B, customers c0.., their page views (customer, channel, day) and
+    won deals (customer -> amount, opened on day 2, closed on day 3)."""
     await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
-    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(4)])
-    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
+    await upsert_nodes(
+        graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(customers)]
+    )
     await upsert_nodes(
         graph,
         "Touchpoint",
@@ -568,28 +572,18 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
             for i, (c, ch, day) in enumerate(touches)
         ],
     )
-    await upsert_nodes(
-        graph,
-        "Deal",
-        [
-            {
-                "id": "w0",
-                "customerId": "c0",
-                "amount": 1000,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            },
-            {
-                "id": "w2",
-                "customerId": "c2",
-                "amount": 400,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            },
-        ],
-    )
+    deals = [
+        {"id": "w" + c[1:], "customerId": c, "amount": amount, "openedAt": at(2)}
+        | {"closedAt": at(3), "won": True}
+        for c, amount in won.items()
+    ]
+    await upsert_nodes(graph, "Deal", deals)
+
+
+async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
+    # A B conv (deal of 1000) | A null | B conv (deal of 400) | B null
+    touches = [("c0", "A", 1), ("c0", "B", 2), ("c1", "A", 1), ("c2", "B", 1), ("c3", "B", 1)]
+    await channel_journeys(graph, 4, touches, {"c0": 1000, "c2": 400})
     view = await run(graph, model="MARKOV", by="CHANNEL")
     # RE(A) = 1/3, RE(B) = 1: w0 splits 1:3 -> A 250, B 750; w2 -> B 400
     assert view_credits(view) == {"B": "1150.00", "A": "250.00"}
@@ -601,32 +595,8 @@ async def test_markov_on_a_chain_solved_by_hand(graph: Graph) -> None:
 
 async def test_markov_global_split_through_the_api(graph: Graph) -> None:
     # A -> won 100 | A, B -> won 100 | B -> no deal (the hand-made case above)
-    await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in ("A", "B")])
-    await upsert_nodes(graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(3)])
     touches = [("c0", "A", 1), ("c1", "A", 1), ("c1", "B", 2), ("c2", "B", 1)]
-    await upsert_nodes(
-        graph,
-        "Touchpoint",
-        [
-            {"id": f"t{i}", "customerId": c, "channelId": ch, "at": at(day), "type": "PAGE_VIEW"}
-            for i, (c, ch, day) in enumerate(touches)
-        ],
-    )
-    await upsert_nodes(
-        graph,
-        "Deal",
-        [
-            {
-                "id": f"w{i}",
-                "customerId": f"c{i}",
-                "amount": 100,
-                "openedAt": at(2),
-                "closedAt": at(3),
-                "won": True,
-            }
-            for i in range(2)
-        ],
-    )
+    await channel_journeys(graph, 3, touches, {"c0": 100, "c1": 100})
     per_deal = await run(graph, model="MARKOV", by="CHANNEL")
     assert per_deal["markovSplit"] == "PER_DEAL"
     assert view_credits(per_deal) == {"A": "160.00", "B": "40.00"}
