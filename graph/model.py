@@ -159,6 +159,12 @@ class Record(BaseModel):
     money_fields: ClassVar[tuple[str, ...]] = ()
     id: NodeId
 
+    def __init_subclass__(cls, label: LiteralString | None = None, **kwargs: Any) -> None:
+        """``class TeamRecord(Record, label="Team")``: the Neo4j label, said once."""
+        super().__init_subclass__(**kwargs)
+        if label is not None:
+            cls.label = label
+
     def properties(self) -> dict[str, Any]:
         """Neo4j properties (camelCase) of the fields the caller set, refs excluded."""
         refs = set(REFS.get(self.label, {}))
@@ -190,56 +196,47 @@ def _to_neo4j(value: Any) -> Any:
     return value
 
 
-class TeamRecord(Record):
-    label: ClassVar[LiteralString] = "Team"
+class NamedRecord(Record):
+    """A record with a display name (most labels but touchpoints, deals, measurements)."""
+
     name: ShortText
+
+
+class TeamRecord(NamedRecord, label="Team"):
     kind: TeamKind = TeamKind.TEAM
     function: Function | None = None
 
 
-class PersonRecord(Record):
-    label: ClassVar[LiteralString] = "Person"
-    name: ShortText
+class PersonRecord(NamedRecord, label="Person"):
     role: ShortText | None = None
 
 
-class ServiceRecord(Record):
-    label: ClassVar[LiteralString] = "Service"
-    name: ShortText
+class ServiceRecord(NamedRecord, label="Service"):
     audience: ServiceAudience = ServiceAudience.INTERNAL
 
 
-class SystemRecord(Record):
-    label: ClassVar[LiteralString] = "System"
-    name: ShortText
+class SystemRecord(NamedRecord, label="System"):
     kind: SystemKind = SystemKind.OTHER
 
 
-class ProcessRecord(Record):
-    label: ClassVar[LiteralString] = "Process"
-    name: ShortText
+class ProcessRecord(NamedRecord, label="Process"):
     lifecycle: Lifecycle = Lifecycle.CONSOLIDATED
 
 
-class StepRecord(Record):
-    label: ClassVar[LiteralString] = "Step"
-    name: ShortText
+class StepRecord(NamedRecord, label="Step"):
     stage: Stage = Stage.OTHER
     process_id: NodeId | None = None
     order: int | None = Field(default=None, ge=0, le=100_000)
 
 
-class CustomerRecord(Record):
-    label: ClassVar[LiteralString] = "Customer"
-    name: ShortText
+class CustomerRecord(NamedRecord, label="Customer"):
     kind: CustomerKind = CustomerKind.ACCOUNT
     segment: ShortText | None = None
     # Personal: stored encrypted, with a keyed hash beside it (SEALED_PROPERTIES).
     email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
 
-class TouchpointRecord(Record):
-    label: ClassVar[LiteralString] = "Touchpoint"
+class TouchpointRecord(Record, label="Touchpoint"):
     money_fields: ClassVar[tuple[str, ...]] = ("value",)
     at: UtcDatetime
     type: TouchpointType
@@ -261,22 +258,17 @@ class TouchpointRecord(Record):
         return value
 
 
-class ChannelRecord(Record):
-    label: ClassVar[LiteralString] = "Channel"
-    name: ShortText
+class ChannelRecord(NamedRecord, label="Channel"):
     kind: ChannelKind
     online: bool = True
 
 
-class CampaignRecord(Record):
-    label: ClassVar[LiteralString] = "Campaign"
-    name: ShortText
+class CampaignRecord(NamedRecord, label="Campaign"):
     source_kind: SourceKind = SourceKind.OTHER
     team_id: NodeId | None = None
 
 
-class DealRecord(Record):
-    label: ClassVar[LiteralString] = "Deal"
+class DealRecord(Record, label="Deal"):
     money_fields: ClassVar[tuple[str, ...]] = ("amount",)
     amount: ExactAmount  # exact (graph.money): stored as amountE4, and as a float
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
@@ -287,9 +279,7 @@ class DealRecord(Record):
     team_id: NodeId | None = None
 
 
-class KpiRecord(Record):
-    label: ClassVar[LiteralString] = "KPI"
-    name: ShortText
+class KpiRecord(NamedRecord, label="KPI"):
     unit: ShortText = ""
     direction: KpiDirection = KpiDirection.HIGHER_IS_BETTER
     target: float | None = Field(default=None, allow_inf_nan=False)
@@ -298,8 +288,7 @@ class KpiRecord(Record):
     accountable_team_id: NodeId | None = None
 
 
-class MeasurementRecord(Record):
-    label: ClassVar[LiteralString] = "Measurement"
+class MeasurementRecord(Record, label="Measurement"):
     at: UtcDatetime
     period_start: UtcDatetime
     value: float | None = Field(default=None, allow_inf_nan=False)
@@ -307,9 +296,7 @@ class MeasurementRecord(Record):
     kpi_id: NodeId | None = None
 
 
-class SlaRecord(Record):
-    label: ClassVar[LiteralString] = "SLA"
-    name: ShortText
+class SlaRecord(NamedRecord, label="SLA"):
     kind: SlaKind = SlaKind.RESPONSE_TIME
     threshold: float = Field(allow_inf_nan=False)
     unit: ShortText = "hours"
@@ -320,10 +307,9 @@ class SlaRecord(Record):
     kpi_id: NodeId | None = None
 
 
-class BusinessObjectRecord(Record):
+class BusinessObjectRecord(Record, label="BusinessObject"):
     """An object an event concerns (order, item, package, ...): event knowledge graphs."""
 
-    label: ClassVar[LiteralString] = "BusinessObject"
     type: Annotated[str, Field(min_length=1, max_length=100)]
     name: ShortText | None = None
     attributes: dict[str, Any] | None = None
