@@ -193,49 +193,18 @@ GraphInput = declare(
 # --- filters for list queries ------------------------------------------------------------
 
 
-@strawberry.input
-class TeamFilter:
-    kind: enums.TeamKind | None = None
-    function: enums.Function | None = None
-    name_contains: str | None = None
-
-
-@strawberry.input
-class CustomerFilter:
-    kind: enums.CustomerKind | None = None
-    segment: str | None = None
-    name_contains: str | None = None
-    email: str | None = strawberry.field(
-        default=None,
-        description="Exactly this email (trimmed, case-insensitive); needs the `pii` claim.",
-    )
-
-
-@strawberry.input
-class TouchpointFilter:
-    type: enums.TouchpointType | None = None
-    activity: str | None = None
-    at_from: datetime | None = None
-    at_to: datetime | None = None
-
-
-@strawberry.input
-class StepFilter:
-    stage: enums.Stage | None = None
-    name_contains: str | None = None
-
-
-@strawberry.input
-class ProcessFilter:
-    lifecycle: enums.Lifecycle | None = None
-    name_contains: str | None = None
-
-
-@strawberry.input
-class ChannelFilter:
-    kind: enums.ChannelKind | None = None
-    online: bool | None = None
-    name_contains: str | None = None
+def list_filter(label: str, *equal: str, extra: dict[str, tuple[Any, Any]] | None = None) -> Any:
+    """``<Label>Filter``, the (deprecated) ``filter`` of a list field: the record's
+    ``equal`` fields matched exactly, typed as in the model; ``nameContains`` where the
+    record has a name; then ``extra`` (Python name -> (annotation, default or field))."""
+    fields = RECORDS[label].model_fields
+    declared = {name: plain_type(fields[name].annotation) | None for name in equal}
+    if "name" in fields:
+        declared["name_contains"] = str | None
+    namespace: dict[str, Any] = dict.fromkeys(declared)
+    for name, (annotation, default) in (extra or {}).items():
+        declared[name], namespace[name] = annotation, default
+    return strawberry.input(type(f"{label}Filter", (), {**namespace, "__annotations__": declared}))
 
 
 @strawberry.input
@@ -243,13 +212,29 @@ class NameFilter:
     name_contains: str | None = None
 
 
-@strawberry.input
-class DealFilter:
-    won: bool | None = None
-    currency: str | None = None
-
-
-@strawberry.input
-class BusinessObjectFilter:
-    type: str | None = None
-    name_contains: str | None = None
+TeamFilter = list_filter("Team", "kind", "function")
+CustomerFilter = list_filter(
+    "Customer",
+    "kind",
+    "segment",
+    extra={
+        "email": (
+            str | None,
+            strawberry.field(
+                default=None,
+                description="Exactly this email (trimmed, case-insensitive); needs the `pii` claim.",
+            ),
+        )
+    },
+)
+TouchpointFilter = list_filter(
+    "Touchpoint",
+    "type",
+    "activity",
+    extra={"at_from": (datetime | None, None), "at_to": (datetime | None, None)},
+)
+StepFilter = list_filter("Step", "stage")
+ProcessFilter = list_filter("Process", "lifecycle")
+ChannelFilter = list_filter("Channel", "kind", "online")
+DealFilter = list_filter("Deal", "won", "currency")
+BusinessObjectFilter = list_filter("BusinessObject", "type")
