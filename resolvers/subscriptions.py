@@ -8,8 +8,9 @@ for what is dropped when a consumer is slow).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncGenerator, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
 
@@ -19,6 +20,7 @@ from orggraph.events import Broker, Event, broker_of
 from orggraph.schema.subscriptions import KpiUpdate, SlaBreach, TouchpointAdded, TouchpointRemoved
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 def _broker(info: Info) -> Broker:
@@ -54,16 +56,41 @@ async def _live(
             yield payload(event)
 
 
+class Payload(Protocol[T_co]):
+    @classmethod
+    def from_event(cls, event: Event) -> T_co: ...
+
+
+def _live_field(topic: str, payload: type[Payload[T]], description: str, **filters: str) -> Any:
+    """The subscription to ``topic``: one optional ID argument per filter (Python name ->
+    the event field it matches), in that order."""
+
+    def subscribe(info: Info, **given: strawberry.ID | None) -> AsyncGenerator[T, None]:
+        wanted = {filters[name]: value for name, value in given.items()}
+        return _live(info, topic, payload.from_event, **wanted)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    arguments = [
+        inspect.Parameter(name, keyword, default=None, annotation=strawberry.ID | None)
+        for name in filters
+    ]
+    subscribe.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("info", keyword, annotation=Info), *arguments],
+        return_annotation=AsyncGenerator[payload, None],  # type: ignore[valid-type]
+    )
+    return strawberry.subscription(resolver=subscribe, description=description)
+
+
 @strawberry.type
 class LiveSubscription:
-    @strawberry.subscription(
-        description="KPI measurements committed by a computation; filter by KPI or by a team "
-        "accountable for it or sharing it."
+    kpi_updated = _live_field(
+        "kpiUpdated",
+        KpiUpdate,
+        "KPI measurements committed by a computation; filter by KPI or by a team "
+        "accountable for it or sharing it.",
+        kpi_id="kpiId",
+        team_id="teamIds",
     )
-    def kpi_updated(
-        self, info: Info, kpi_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[KpiUpdate, None]:
-        return _live(info, "kpiUpdated", KpiUpdate.from_event, kpiId=kpi_id, teamIds=team_id)
 
     @strawberry.subscription(
         description="Touchpoints a committed write created or changed (a replayed, unchanged "
@@ -92,30 +119,20 @@ class LiveSubscription:
             channelId=channel_id or channel,
         )
 
-    @strawberry.subscription(
-        description="Touchpoints a committed delete removed: deleteTouchpoint(s), a customer "
+    touchpoint_removed = _live_field(
+        "touchpointRemoved",
+        TouchpointRemoved,
+        "Touchpoints a committed delete removed: deleteTouchpoint(s), a customer "
         "deleted with cascade, eraseCustomer deleting its touchpoints; a repeated delete "
-        "sends nothing. Filter by customerId or channelId, as touchpointAdded."
+        "sends nothing. Filter by customerId or channelId, as touchpointAdded.",
+        customer_id="customerId",
+        channel_id="channelId",
     )
-    def touchpoint_removed(
-        self,
-        info: Info,
-        customer_id: strawberry.ID | None = None,
-        channel_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[TouchpointRemoved, None]:
-        return _live(
-            info,
-            "touchpointRemoved",
-            TouchpointRemoved.from_event,
-            customerId=customer_id,
-            channelId=channel_id,
-        )
-
-    @strawberry.subscription(
-        description="Periods where an SLA_COMPLIANCE KPI is off target, when computed; filter "
-        "by SLA or by its provider or consumer team."
+    sla_breached = _live_field(
+        "slaBreached",
+        SlaBreach,
+        "Periods where an SLA_COMPLIANCE KPI is off target, when computed; filter "
+        "by SLA or by its provider or consumer team.",
+        sla_id="slaId",
+        team_id="teamIds",
     )
-    def sla_breached(
-        self, info: Info, sla_id: strawberry.ID | None = None, team_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[SlaBreach, None]:
-        return _live(info, "slaBreached", SlaBreach.from_event, slaId=sla_id, teamIds=team_id)
