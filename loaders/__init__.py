@@ -7,7 +7,7 @@ and relationship of the model; domain modules add their own through ``get``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, LiteralString, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
 from orggraph.graph.driver import Graph
 from orggraph.graph.filters import Where
@@ -21,6 +21,7 @@ from orggraph.loaders.relationships import (
 )
 
 L = TypeVar("L")
+P = ParamSpec("P")
 
 
 class Loaders:
@@ -35,26 +36,25 @@ class Loaders:
         loader: L = self._cache[key]
         return loader
 
+    def shared(
+        self, loader: Callable[Concatenate[Graph, P], L], *args: P.args, **kwargs: P.kwargs
+    ) -> L:
+        """The request's ``loader(graph, *args, **kwargs)``: one per loader and arguments."""
+        key = (loader, args, tuple(sorted(kwargs.items())))
+        return self.get(key, lambda graph: loader(graph, *args, **kwargs))
+
     def node_by_id(self, label: LiteralString) -> NodeByIdLoader:
-        return self.get(("node", label), lambda graph: NodeByIdLoader(graph, label))
+        return self.shared(NodeByIdLoader, label)
 
     def related(self, kind: RelationshipKind, outgoing: bool) -> RelatedByIdLoader:
-        return self.get(
-            ("related", kind, outgoing), lambda graph: RelatedByIdLoader(graph, kind, outgoing)
-        )
+        return self.shared(RelatedByIdLoader, kind, outgoing)
 
     def related_page(
         self, kind: RelationshipKind, outgoing: bool, page: RelatedPage, limit: int
     ) -> RelatedPageLoader:
-        return self.get(
-            ("page", kind, outgoing, page, limit),
-            lambda graph: RelatedPageLoader(graph, kind, outgoing, page, limit),
-        )
+        return self.shared(RelatedPageLoader, kind, outgoing, page, limit)
 
     def related_totals(
         self, kind: RelationshipKind, outgoing: bool, where: Where, aggregate: bool
     ) -> RelatedTotalsLoader:
-        return self.get(
-            ("totals", kind, outgoing, where, aggregate),
-            lambda graph: RelatedTotalsLoader(graph, kind, outgoing, where, aggregate),
-        )
+        return self.shared(RelatedTotalsLoader, kind, outgoing, where, aggregate)
