@@ -18,12 +18,13 @@ from orggraph.resolvers.entities import (
     entity_query,
     found,
 )
-from orggraph.schema.inputs import TouchpointFilter, TouchpointInput
 from orggraph.schema.journeys import (
     Journey,
     JourneyStep,
     JourneyStepConnection,
     JourneyStepEdge,
+    TouchpointFilter,
+    TouchpointInput,
     stage_of,
 )
 from orggraph.schema.relay import (

@@ -16,13 +16,8 @@ from orggraph.graph.model import RECORDS, RELATIONSHIPS, Record, RelationshipKin
 from orggraph.graph.touchpoint_changes import changed, touchpoint_ends, touchpoint_states
 from orggraph.resolvers.entities import UpsertResult, check_batch_size, checked_id
 from orggraph.resolvers.history import write_recorded
-from orggraph.schema.inputs import (
-    GRAPH_INPUT_LABELS,
-    GraphInput,
-    RelationshipBatchInput,
-    RelationshipInput,
-    to_dict,
-)
+from orggraph.schema.inputs import RelationshipInput, to_dict
+from orggraph.schema.nodes import GRAPH_INPUT_LABELS, GraphInput, RelationshipBatchInput
 from orggraph.schema.types import NODE_TYPES, Node
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import typing
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +20,6 @@ from orggraph.errors import BadInputError
 from orggraph.graph.filters import plain_type
 from orggraph.graph.model import RECORDS, REFS
 from orggraph.graph.money import PLACES
-from orggraph.schema import enums
 from orggraph.schema.filters import declare
 
 UNSET: Any = strawberry.UNSET
@@ -130,9 +128,6 @@ SystemInput = record_input("System")
 ProcessInput = record_input("Process")
 StepInput = record_input("Step")
 CustomerInput = record_input("Customer")
-TouchpointInput = record_input(
-    "Touchpoint", "A touchpoint; the *Id fields link it (replacing earlier links)."
-)
 ChannelInput = record_input("Channel")
 CampaignInput = record_input("Campaign")
 DealInput = record_input("Deal")
@@ -147,47 +142,6 @@ class RelationshipInput:
     from_: strawberry.ID = strawberry.field(name="from")
     to: strawberry.ID
     properties: JSON | None = UNSET
-
-
-@strawberry.input
-class RelationshipBatchInput:
-    kind: enums.RelationshipKind
-    rows: list[RelationshipInput]
-
-
-# upsertGraph's lists, in the order it writes them (referenced entities first).
-GRAPH_INPUT_LABELS: tuple[tuple[str, str], ...] = (
-    ("teams", "Team"),
-    ("people", "Person"),
-    ("services", "Service"),
-    ("systems", "System"),
-    ("processes", "Process"),
-    ("steps", "Step"),
-    ("channels", "Channel"),
-    ("campaigns", "Campaign"),
-    ("customers", "Customer"),
-    ("business_objects", "BusinessObject"),
-    ("deals", "Deal"),
-    ("kpis", "KPI"),
-    ("measurements", "Measurement"),
-    ("slas", "SLA"),
-    ("touchpoints", "Touchpoint"),
-)
-
-
-def _list_of(item: Any) -> Any:
-    return list[item] | None
-
-
-GraphInput = declare(
-    "GraphInput",
-    {
-        **{field: (_list_of(INPUTS[label]), None) for field, label in GRAPH_INPUT_LABELS},
-        "relationships": (list[RelationshipBatchInput] | None, None),
-    },
-    input=True,
-    description="Entities and relationships written in one transaction.",
-)
 
 
 # --- filters for list queries ------------------------------------------------------------
@@ -222,16 +176,12 @@ CustomerFilter = list_filter(
             str | None,
             strawberry.field(
                 default=None,
-                description="Exactly this email (trimmed, case-insensitive); needs the `pii` claim.",
+                description=(
+                    "Exactly this email (trimmed, case-insensitive); needs the `pii` claim."
+                ),
             ),
         )
     },
-)
-TouchpointFilter = list_filter(
-    "Touchpoint",
-    "type",
-    "activity",
-    extra={"at_from": (datetime | None, None), "at_to": (datetime | None, None)},
 )
 StepFilter = list_filter("Step", "stage")
 ProcessFilter = list_filter("Process", "lifecycle")

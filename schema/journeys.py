@@ -1,12 +1,14 @@
-"""Result types of the customer-journey traversal."""
+"""Touchpoints' input and filter, and the result types of the customer-journey traversal."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
 
 from orggraph.schema.enums import Stage
+from orggraph.schema.inputs import list_filter, record_input
 from orggraph.schema.relay import PageInfo
 from orggraph.schema.types import (
     Campaign,
@@ -18,6 +20,16 @@ from orggraph.schema.types import (
     Team,
     Touchpoint,
     as_enum,
+)
+
+TouchpointInput = record_input(
+    "Touchpoint", "A touchpoint; the *Id fields link it (replacing earlier links)."
+)
+TouchpointFilter = list_filter(
+    "Touchpoint",
+    "type",
+    "activity",
+    extra={"at_from": (datetime | None, None), "at_to": (datetime | None, None)},
 )
 
 
