@@ -45,6 +45,9 @@ from orggraph.graph.personal import PersonalData
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+PING: LiteralString = "RETURN 1"
+"""The health check's query (``Graph.ping``)."""
+
 
 @dataclass
 class QueryLog:
@@ -220,9 +223,14 @@ class Graph:
         await self.driver.close()
 
     async def ping(self) -> None:
+        """The database answers a trivial query (once, no retry: a health check).
+
+        Not ``verify_connectivity(database=...)``: the driver marks its arguments a
+        preview feature and warns on every call."""
         with mapped_errors(), self._bounded():
             async with asyncio.timeout(self.timeout_s):
-                await self.driver.verify_connectivity(database=self.database)
+                async with self.driver.session(database=self.database) as session:
+                    await (await session.run(PING)).consume()
 
     async def read(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run ``work`` in a read transaction (retried on transient errors)."""
