@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -56,6 +57,7 @@ from orggraph.graph.demo_organisation import (
     load_demo_organisation,
 )
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.importers.bulk import (
     DEFAULT_BULK_BATCH,
     ChangeTracking,
@@ -65,6 +67,7 @@ from orggraph.graph.importers.bulk import (
 )
 from orggraph.graph.kpis import measurement_id, periods, status_of, write_measurements
 from orggraph.graph.model import (
+    RECORDS,
     CustomerRecord,
     DealRecord,
     Record,
@@ -72,7 +75,12 @@ from orggraph.graph.model import (
     TouchpointRecord,
 )
 from orggraph.graph.write_rules import WriteSummary
-from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from orggraph.graph.writes import (
+    validate_records,
+    validate_relationships,
+    write_records,
+    write_relationships,
+)
 
 K = RelationshipKind
 ProgressCallback = Callable[[str], None]
@@ -271,13 +279,35 @@ def _relationship_rows(org: DemoOrganisation) -> list[tuple[RelationshipKind, li
 async def write_organisation(
     graph: Graph, organisation: DemoOrganisation = ORGANISATION
 ) -> WriteSummary:
-    """Upsert the static organisation through the general write layer (small)."""
+    """Upsert the static organisation through the general write layer (small: one
+    transaction per label and per relationship kind, each with its batch's Change)."""
     total = WriteSummary()
     for label, rows in _node_rows(organisation):
-        total.merge(await upsert_nodes(graph, label, rows))
+        records, record_label = validate_records(label, rows), RECORDS[label].label
+        write = functools.partial(write_records, label=record_label, records=records)
+        total.merge(await _recorded_batch(graph, record_label, write))
     for kind, rows in _relationship_rows(organisation):
-        total.merge(await upsert_relationships(graph, kind, rows))
+        prepared = validate_relationships(kind, rows)
+        write = functools.partial(write_relationships, kind=kind, rows=prepared)
+        total.merge(await _recorded_batch(graph, kind.value, write))
     return total
+
+
+SEED_OPERATION = "seed"
+"""The operation of the seed's Change records (one per batch, like an import's)."""
+
+
+async def _recorded_batch(
+    graph: Graph, what: str, write: Callable[[Tx], Awaitable[WriteSummary]]
+) -> WriteSummary:
+    """``write`` in one transaction with the Change summarising it (graph.history)."""
+
+    async def work(tx: Tx) -> WriteSummary:
+        summary = await write(tx)
+        await record_batch(tx, SEED_OPERATION, BULK_PRINCIPAL, what, summary)
+        return summary
+
+    return await graph.write(work)
 
 
 def reported_measurements(
@@ -576,13 +606,14 @@ async def write_customer_batch(
     tx: Tx, batch: Sequence[CustomerData], tracking: ChangeTracking | None = None
 ) -> WriteSummary:
     """One transaction: whole customers, their touchpoints, journey chains and deals (the
-    touchpoints it changed reported when ``tracking``, graph/importers/bulk.py)."""
-    summary = WriteSummary()
-    summary.merge(await write_nodes(tx, "Customer", [c.customer for c in batch]))
-    deals: list[Record] = [d for c in batch for d in c.deals]
-    if deals:
-        summary.merge(await write_nodes(tx, "Deal", deals))
-        summary.add(
+    touchpoints it changed reported when ``tracking``, graph/importers/bulk.py), with one
+    Change per label summarising what it wrote of it (graph.history.record_batch)."""
+    customers = await write_nodes(tx, "Customer", [c.customer for c in batch])
+    deals = WriteSummary()
+    deal_records: list[Record] = [d for c in batch for d in c.deals]
+    if deal_records:
+        deals.merge(await write_nodes(tx, "Deal", deal_records))
+        deals.add(
             await tx.run(
                 DEAL_REFS,
                 rows=[
@@ -592,9 +623,13 @@ async def write_customer_batch(
                 ],
             )
         )
-    touchpoints = [t for c in batch for t in c.touchpoints]
-    summary.merge(await write_touchpoints(tx, touchpoints, tracking=tracking))
-    return summary
+    touchpoints = await write_touchpoints(
+        tx, [t for c in batch for t in c.touchpoints], tracking=tracking
+    )
+    parts = {"Customer": customers, "Deal": deals, "Touchpoint": touchpoints}
+    for label, part in parts.items():
+        await record_batch(tx, SEED_OPERATION, BULK_PRINCIPAL, label, part)
+    return WriteSummary.total(parts.values())
 
 
 DEAL_REFS: LiteralString = """

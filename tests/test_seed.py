@@ -215,7 +215,8 @@ async def test_the_seeded_organisation_has_the_counts_of_the_description(graph: 
     await seed_organisation(graph, customers=0, seed=1)
     labels = await rows(
         graph,
-        "MATCH (n) WHERE NOT n:Migration RETURN labels(n)[0] AS label, count(*) AS n",
+        "MATCH (n) WHERE NOT n:Migration AND NOT n:Change "
+        "RETURN labels(n)[0] AS label, count(*) AS n",
     )
     # 13 teams with 4 members each; 6 + 3 + 2 + 2 + 2 steps in the five processes.
     assert {r["label"]: r["n"] for r in labels} == {
@@ -251,6 +252,46 @@ async def test_the_seeded_organisation_has_the_counts_of_the_description(graph: 
         "GOVERNS": 3,
         "TRACKED_BY": 3,
     }
+
+
+SEED_CHANGES = (
+    "MATCH (c:Change) RETURN c.operation AS operation, c.principal AS principal, "
+    "c.entityLabel AS label, c.entityId AS what, c.after AS counts ORDER BY c.id"
+)
+
+
+async def test_seeding_records_one_summary_per_batch_and_none_when_nothing_is_new(
+    graph: Graph,
+) -> None:
+    await seed_organisation(graph, customers=0, seed=1)
+    organisation = await rows(graph, SEED_CHANGES)
+    assert {(c["operation"], c["principal"], c["label"]) for c in organisation} == {
+        ("seed", "orggraph", "Batch")
+    }
+    counts = {c["what"]: json.loads(c["counts"]) for c in organisation}
+    # One transaction per label and per relationship kind of the description.
+    assert sorted(counts) == sorted(
+        [
+            *("Team", "Person", "Service", "System", "Channel", "Campaign", "Process", "Step"),
+            *("KPI", "SLA", "TEAM_PART_OF_TEAM", "PERSON_MEMBER_OF_TEAM"),
+            *("TEAM_PROVIDES_SERVICE", "SERVICE_CONSUMED_BY_TEAM", "TEAM_OPERATES_SYSTEM"),
+            *("TEAM_SERVES_CHANNEL", "STEP_NEXT_STEP", "TEAM_OWNS_STEP", "SYSTEM_SUPPORTS_STEP"),
+            *("KPI_SHARED_WITH_TEAM", "KPI_MEASURES_STEP", "KPI_MEASURES_PROCESS"),
+            *("KPI_MEASURES_CHANNEL", "KPI_MEASURES_CAMPAIGN"),
+        ]
+    )
+    assert (counts["Person"]["rows"], counts["Person"]["nodesCreated"]) == (52, 52)
+    assert counts["PERSON_MEMBER_OF_TEAM"]["relationshipsCreated"] == 52
+    # Two customers more: their batch's Customer and Touchpoint summaries, the
+    # organisation's replay nothing; the whole seed again: nothing at all.
+    await seed_organisation(graph, customers=2, seed=1, touchpoints_per_customer=3)
+    customers = (await rows(graph, SEED_CHANGES))[len(organisation) :]
+    created = {c["what"]: json.loads(c["counts"])["nodesCreated"] for c in customers}
+    assert created["Customer"] == 2
+    assert created["Touchpoint"] > 0
+    assert set(created) <= {"Customer", "Deal", "Touchpoint"}
+    await seed_organisation(graph, customers=2, seed=1, touchpoints_per_customer=3)
+    assert len(await rows(graph, SEED_CHANGES)) == len(organisation) + len(customers)
 
 
 async def test_the_seeded_steps_have_the_owners_of_the_description(graph: Graph) -> None:
