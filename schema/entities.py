@@ -11,10 +11,10 @@ hands it through as the field's completed value, so graphql-core does not comple
 subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
-its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
-a directive the compiler does not know, a type it does not map, and every request of a
-team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
-by schema.authorization. Personal fields follow schema.authorization: null without the
+its own resolver (``Process.lifecycleHistory``; not those declaring a ``COMPILED`` twin),
+an argument or a directive the compiler does not know, a type it does not map, and every
+request of a team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at
+every depth by schema.authorization. Personal fields follow schema.authorization: null without the
 ``pii`` claim, opened in Python with it (graph.personal), as ``Customer.email`` does.
 """
 
@@ -57,7 +57,6 @@ from orggraph.context import Info
 from orggraph.errors import OrgGraphError
 from orggraph.graph import entities
 from orggraph.graph.entities import (
-    Before,
     Column,
     Const,
     Far,
@@ -71,9 +70,9 @@ from orggraph.graph.entities import (
 from orggraph.graph.filters import Params, SortKey, Where, after_cypher, where_cypher
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
-    RELATIONSHIPS,
+    RELATIONSHIP_FIELDS,
     SEALED_PROPERTIES,
-    RelationshipKind,
+    RelationshipField,
     RelationshipSpec,
 )
 from orggraph.graph.money import stored_amount
@@ -89,23 +88,16 @@ from orggraph.schema.relay import (
     encode_sort_cursor,
     page_size,
 )
-from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
+from orggraph.schema.types import COMPILED, RELATIONSHIP, NodeType, as_datetime, nested_limit
 from orggraph.schema.types import as_json as _as_json
 
 # Edge types of relationship fields: the field holding the far node, and each other field's
-# relationship property (schema.types builds these from ``Related``).
+# relationship property (graph.model.RELATIONSHIP_FIELDS, as schema.types builds them).
 EDGES: dict[str, tuple[str, dict[str, str]]] = {
-    "TeamMember": ("person", {"role": "role"}),
-    "TeamMembership": ("team", {"role": "role"}),
-    "StepOwnership": ("step", {"validFrom": "from", "validTo": "to"}),
-    "StepOwner": ("team", {"validFrom": "from", "validTo": "to"}),
-    "ProcessStep": ("step", {"order": "order"}),
-    "ConcernedObject": ("object", {"qualifier": "qualifier"}),
-}
-# Fields computed by a resolver of their type from its own properties, compiled to Cypher.
-COMPUTED: dict[tuple[str, str], Column] = {
-    # Measurement.partial: taken before its period ended (schema.types.Measurement)
-    ("Measurement", "partial"): Before("at", "periodEnd"),
+    field.edge.type_name: (field.edge.node, field.edge_properties)
+    for fields in RELATIONSHIP_FIELDS.values()
+    for field in fields
+    if field.edge is not None
 }
 PLAN_CACHE_SIZE = 512
 log = logging.getLogger(__name__)
@@ -394,7 +386,7 @@ class _Compiler:
         if name in SEALED_PROPERTIES.get(label, {}):
             sealed = entities.allowed_property(label, name)
             return Sealed(sealed), _opener(label, sealed)
-        computed = COMPUTED.get((owner.name, name))
+        computed = field.metadata.get(COMPILED)  # computed by a resolver, and in Cypher
         if computed is not None:
             return computed, None
         if field.base_resolver is not None:
@@ -405,12 +397,11 @@ class _Compiler:
         self,
         owner: GraphQLObjectType,
         name: str,
-        relationship: Any,
+        relationship: RelationshipField,
         nodes: list[FieldNode],
         field: StrawberryField,
     ) -> tuple[Column, Convert]:
-        kind, outgoing, paged, fixed = relationship
-        spec = RELATIONSHIPS[RelationshipKind(kind)]
+        spec, paged = relationship.spec, relationship.paged
         given = _given(nodes, {"first", "where", "sort"} if paged else {"where", "sort"})
         graphql_type = owner.fields[name].type
         single = not isinstance(_nullable(graphql_type), GraphQLList)
@@ -426,26 +417,25 @@ class _Compiler:
         self.depth -= 1
         param = _limit_param(len(self.limits))
         if not single:
-            self.limits.append(Limit(param, given.get("first"), fixed))
+            self.limits.append(Limit(param, given.get("first"), relationship.limit))
         narrowed = "where" in given or "sort" in given
         if narrowed:
-            label = spec.target if outgoing else spec.source
+            label = relationship.far_label
             arguments = tuple(field.arguments)
             graphql_field = owner.fields[name]
             self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
-        hop = Hop(spec, outgoing, single, param, columns, narrowed)
+        hop = Hop(spec, relationship.outgoing, single, param, columns, narrowed)
         return hop, (_maybe(shape) if single else _many(shape))
 
     def _paged(
         self,
         owner: GraphQLObjectType,
         name: str,
-        relationship: Any,
+        relationship: RelationshipField,
         nodes: list[FieldNode],
         field: StrawberryField,
     ) -> tuple[Column, Convert]:
-        kind, outgoing, _, _ = relationship
-        spec = RELATIONSHIPS[RelationshipKind(kind)]
+        spec, outgoing = relationship.spec, relationship.outgoing
         _given(nodes, {"first", "after", "where", "sort"})
         saved = (self.rows, self.total)
         self.rows, self.total = [], False
@@ -456,7 +446,7 @@ class _Compiler:
         self.depth -= 1
         self.rows, self.total = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
-        label = spec.target if outgoing else spec.source
+        label = relationship.far_label
         page = (spec, outgoing, rel)
         arguments = tuple(field.arguments)
         narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
