@@ -169,6 +169,10 @@ class Limit:
         return nested_limit(info, _int_value(self.first, variables) if self.first else self.fixed)
 
 
+# A connection's relationship, direction and relationship variable.
+ConnectionPage = tuple[RelationshipSpec, bool, LiteralString]
+
+
 @dataclass(frozen=True)
 class Narrowing:
     """A relationship field's ``where`` and ``sort`` arguments, read per request: written
@@ -180,8 +184,7 @@ class Narrowing:
     field: GraphQLField
     selection: FieldNode
     arguments: tuple[StrawberryArgument, ...]
-    page: tuple[RelationshipSpec, bool, LiteralString] | None = None  # a connection's
-    # relationship, direction and relationship variable
+    page: ConnectionPage | None = None  # a connection's
 
     def narrowed(self, info: Info, params: Params) -> entities.Narrowed:
         variables: Any = info._raw_info.variable_values
@@ -219,6 +222,23 @@ class Narrowing:
             self.key + "k": [key.token for key in used],
         }
         return None if start is None else after_cypher(used, start, self.node, params, rel)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A relationship field (or its connection) as the selection asks for it."""
+
+    declared: RelationshipField
+    field: GraphQLField
+    nodes: list[FieldNode]
+    arguments: tuple[StrawberryArgument, ...]
+
+    def narrowing(
+        self, key: LiteralString, node: LiteralString, page: ConnectionPage | None = None
+    ) -> Narrowing:
+        """Its ``where`` and ``sort`` for the far node's variable, under ``key``."""
+        label = self.declared.far_label
+        return Narrowing(key, label, node, self.field, self.nodes[0], self.arguments, page)
 
 
 @dataclass(frozen=True)
@@ -373,14 +393,15 @@ class _Compiler:
         field = fields.get(name)
         if field is None:
             raise Uncompilable(f"{owner.name}.{name}")
+        arguments = tuple(field.arguments)
         relationship = field.metadata.get(RELATIONSHIP)
         if relationship is not None:
-            return self._hop(owner, name, relationship, nodes, field)
+            return self._hop(Asked(relationship, owner.fields[name], nodes, arguments))
         related = fields.get(name.removesuffix("Connection"))
         if name.endswith("Connection") and related is not None:
             declared = related.metadata.get(RELATIONSHIP)
             if declared is not None:
-                return self._paged(owner, name, declared, nodes, field)
+                return self._paged(Asked(declared, owner.fields[name], nodes, arguments))
         _no_arguments(nodes)
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
@@ -393,20 +414,14 @@ class _Compiler:
             raise Uncompilable(f"{owner.name}.{name} has its own resolver")
         return _scalar(owner.fields[name].type, entities.allowed_property(label, prop))
 
-    def _hop(
-        self,
-        owner: GraphQLObjectType,
-        name: str,
-        relationship: RelationshipField,
-        nodes: list[FieldNode],
-        field: StrawberryField,
-    ) -> tuple[Column, Convert]:
+    def _hop(self, asked: Asked) -> tuple[Column, Convert]:
+        relationship, nodes = asked.declared, asked.nodes
         spec, paged = relationship.spec, relationship.paged
         given = _given(nodes, {"first", "where", "sort"} if paged else {"where", "sort"})
-        graphql_type = owner.fields[name].type
+        graphql_type = asked.field.type
         single = not isinstance(_nullable(graphql_type), GraphQLList)
         if single and given:
-            raise Uncompilable(f"arguments of {name}")
+            raise Uncompilable(f"arguments of {relationship.name}")
         item = _object_type(graphql_type)
         self.depth += 1
         far, _ = entities.variables(self.depth)
@@ -420,37 +435,23 @@ class _Compiler:
             self.limits.append(Limit(param, given.get("first"), relationship.limit))
         narrowed = "where" in given or "sort" in given
         if narrowed:
-            label = relationship.far_label
-            arguments = tuple(field.arguments)
-            graphql_field = owner.fields[name]
-            self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
+            self.narrowings.append(asked.narrowing(param, far))
         hop = Hop(spec, relationship.outgoing, single, param, columns, narrowed)
         return hop, (_maybe(shape) if single else _many(shape))
 
-    def _paged(
-        self,
-        owner: GraphQLObjectType,
-        name: str,
-        relationship: RelationshipField,
-        nodes: list[FieldNode],
-        field: StrawberryField,
-    ) -> tuple[Column, Convert]:
-        spec, outgoing = relationship.spec, relationship.outgoing
-        _given(nodes, {"first", "after", "where", "sort"})
+    def _paged(self, asked: Asked) -> tuple[Column, Convert]:
+        spec, outgoing = asked.declared.spec, asked.declared.outgoing
+        _given(asked.nodes, {"first", "after", "where", "sort"})
         saved = (self.rows, self.total)
         self.rows, self.total = [], False
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(owner.fields[name].type), nodes)
+        parts = self.connection(_object_type(asked.field.type), asked.nodes)
         rows, total = tuple(self.rows), self.total
         self.depth -= 1
         self.rows, self.total = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
-        label = relationship.far_label
-        page = (spec, outgoing, rel)
-        arguments = tuple(field.arguments)
-        narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
-        self.narrowings.append(narrowing)
+        self.narrowings.append(asked.narrowing(key, far, (spec, outgoing, rel)))
         return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
 
     def _edge(

@@ -1,8 +1,10 @@
 """GraphQL object types, one per label of the model.
 
-Scalar fields come from the node's properties; relationship fields go through
-the request's DataLoaders (``orggraph.loaders``), so a list of N entities with
-nested relationships costs one query per relationship field, not per entity.
+Scalar fields come from the node's properties. Relationship fields, their
+``<field>Connection``s and edge types are generated from the model's declarations
+(``graph.model.RELATIONSHIP_FIELDS``, ``entity_types``); they go through the
+request's DataLoaders (``orggraph.loaders``), so a list of N entities with nested
+relationships costs one query per relationship field, not per entity.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def _readers_of(cls: type[FromProps]) -> tuple[tuple[str, str, Reader], ...]:
     hints = typing.get_type_hints(cls)
     return tuple(
         (f.name, cls.PROPERTY_OF.get(f.name, to_camel(f.name)), _reader(hints[f.name]))
-        for f in dataclasses.fields(cls)
+        for f in dataclasses.fields(typing.cast(Any, cls))  # a Strawberry type: a dataclass
         if f.init
     )
 
@@ -181,18 +183,19 @@ RELATIONSHIP = "relationship"
 # A field its own resolver computes from the entity's properties: metadata holding the
 # same computation as a ``graph.entities`` column, which the compiled read path reads.
 COMPILED = "compiled"
-# The type of each label (its GraphQL name and description), until ``entity_types``.
-_DECLARED: dict[type, tuple[str | None, str]] = {}
+# The type of each label and its description, until ``entity_types``.
+_DECLARED: dict[type, str] = {}
 _RELATED_FIELDS: dict[str, list[filters.RelatedField]] = {}
-T = TypeVar("T")
+N = TypeVar("N", bound="NodeType")
 
 
-def node_type(*, name: str | None = None, description: str) -> Callable[[type[T]], type[T]]:
-    """Declares the type of a label: ``entity_types`` makes it a Strawberry type, with
-    its relationship fields, once every type exists."""
+def node_type(label: LiteralString, *, description: str) -> Callable[[type[N]], type[N]]:
+    """Declares the type of a label, named after it: ``entity_types`` makes it a
+    Strawberry type, with its relationship fields, once every type exists."""
 
-    def decorate(cls: type[T]) -> type[T]:
-        _DECLARED[cls] = (name, description)
+    def decorate(cls: type[N]) -> type[N]:
+        cls.LABEL = label
+        _DECLARED[cls] = description
         return cls
 
     return decorate
@@ -205,8 +208,7 @@ def entity_types(*classes: type[NodeType]) -> dict[str, Any]:
     by_label = {cls.LABEL: cls for cls in classes}
     for cls in classes:
         _add_relationship_fields(cls, by_label)
-        name, description = _DECLARED[cls]
-        strawberry.type(cls, name=name, description=description)
+        strawberry.type(cls, name=cls.LABEL, description=_DECLARED[cls])
     return by_label
 
 
@@ -368,35 +370,27 @@ def related_one(field: RelationshipField, far: type[NodeType]) -> Any:
 # --- the organisation ----------------------------------------------------------------
 
 
-@node_type(description="An organisational unit: group, business unit, function or team.")
+@node_type("Team", description="An organisational unit: group, business unit, function or team.")
 class Team(NodeType):
-    LABEL: ClassVar[LiteralString] = "Team"
-    id: strawberry.ID
     name: str
     kind: enums.TeamKind | None
     function: enums.Function | None
 
 
-@node_type(description="A person of the organisation.")
+@node_type("Person", description="A person of the organisation.")
 class Person(NodeType):
-    LABEL: ClassVar[LiteralString] = "Person"
-    id: strawberry.ID
     name: str
     role: str | None
 
 
-@node_type(description="What a team provides, to internal teams or external customers.")
+@node_type("Service", description="What a team provides, to internal teams or external customers.")
 class Service(NodeType):
-    LABEL: ClassVar[LiteralString] = "Service"
-    id: strawberry.ID
     name: str
     audience: enums.ServiceAudience | None
 
 
-@node_type(description="An information system (CRM, ERP, chat, ...).")
+@node_type("System", description="An information system (CRM, ERP, chat, ...).")
 class System(NodeType):
-    LABEL: ClassVar[LiteralString] = "System"
-    id: strawberry.ID
     name: str
     kind: enums.SystemKind | None
 
@@ -404,10 +398,8 @@ class System(NodeType):
 # --- processes ---------------------------------------------------------------------
 
 
-@node_type(description="A process (value stream) made of ordered steps.")
+@node_type("Process", description="A process (value stream) made of ordered steps.")
 class Process(NodeType):
-    LABEL: ClassVar[LiteralString] = "Process"
-    id: strawberry.ID
     name: str
     lifecycle: enums.Lifecycle | None
 
@@ -428,10 +420,8 @@ class LifecycleTransition(FromProps):
     principal: str
 
 
-@node_type(description="A step of a process, at a customer lifecycle or operational stage.")
+@node_type("Step", description="A step of a process, at a customer lifecycle or operational stage.")
 class Step(NodeType):
-    LABEL: ClassVar[LiteralString] = "Step"
-    id: strawberry.ID
     name: str
     stage: enums.Stage | None
 
@@ -448,10 +438,8 @@ def open_email(root: Customer, info: Info) -> str | None:
     return open_value(info.context.graph.personal, "Customer", root.id, "email", root.stored_email)
 
 
-@node_type(description="A customer: a person or an account.")
+@node_type("Customer", description="A customer: a person or an account.")
 class Customer(NodeType):
-    LABEL: ClassVar[LiteralString] = "Customer"
-    id: strawberry.ID
     name: str
     kind: enums.CustomerKind | None
     segment: str | None
@@ -464,11 +452,11 @@ class Customer(NodeType):
     )
 
 
-@node_type(description="An event of a customer's journey, or an internal event of a process.")
+@node_type(
+    "Touchpoint", description="An event of a customer's journey, or an internal event of a process."
+)
 class Touchpoint(NodeType):
-    LABEL: ClassVar[LiteralString] = "Touchpoint"
     PROPERTY_OF: ClassVar[dict[str, str]] = {"value_exact": "value"}
-    id: strawberry.ID
     at: datetime | None
     type: enums.TouchpointType | None
     activity: str | None
@@ -482,37 +470,31 @@ class Touchpoint(NodeType):
     attributes: JSON | None
 
 
-@node_type(description="An object events concern: an order, an item, a package, ...")
+@node_type(
+    "BusinessObject", description="An object events concern: an order, an item, a package, ..."
+)
 class BusinessObject(NodeType):
-    LABEL: ClassVar[LiteralString] = "BusinessObject"
-    id: strawberry.ID
     type: str
     name: str | None
     attributes: JSON | None
 
 
-@node_type(description="A channel of touchpoints, online or offline.")
+@node_type("Channel", description="A channel of touchpoints, online or offline.")
 class Channel(NodeType):
-    LABEL: ClassVar[LiteralString] = "Channel"
-    id: strawberry.ID
     name: str
     kind: enums.ChannelKind | None
     online: bool | None
 
 
-@node_type(description="A campaign that sources touchpoints.")
+@node_type("Campaign", description="A campaign that sources touchpoints.")
 class Campaign(NodeType):
-    LABEL: ClassVar[LiteralString] = "Campaign"
-    id: strawberry.ID
     name: str
     source_kind: enums.SourceKind | None
 
 
-@node_type(description="A sales deal (opportunity), won or lost once closed.")
+@node_type("Deal", description="A sales deal (opportunity), won or lost once closed.")
 class Deal(NodeType):
-    LABEL: ClassVar[LiteralString] = "Deal"
     PROPERTY_OF: ClassVar[dict[str, str]] = {"amount_exact": "amount"}
-    id: strawberry.ID
     amount: float | None = strawberry.field(
         description="The amount as a float (may be inexact).",
         deprecation_reason="Inexact: read amountExact. Removed in the next release.",
@@ -529,10 +511,8 @@ class Deal(NodeType):
 # --- KPIs and SLAs ----------------------------------------------------------------------------
 
 
-@node_type(name="KPI", description="A key performance indicator with a target.")
+@node_type("KPI", description="A key performance indicator with a target.")
 class Kpi(NodeType):
-    LABEL: ClassVar[LiteralString] = "KPI"
-    id: strawberry.ID
     name: str
     unit: str | None
     direction: enums.KpiDirection | None
@@ -541,10 +521,8 @@ class Kpi(NodeType):
     window: enums.Window | None
 
 
-@node_type(description="A KPI's value for one period.")
+@node_type("Measurement", description="A KPI's value for one period.")
 class Measurement(NodeType):
-    LABEL: ClassVar[LiteralString] = "Measurement"
-    id: strawberry.ID
     at: datetime | None
     period_start: datetime | None
     period_end: datetime | None = strawberry.field(
@@ -571,10 +549,8 @@ class Measurement(NodeType):
         return self.at is not None and self.period_end is not None and self.at < self.period_end
 
 
-@node_type(name="SLA", description="A service level agreement between two teams.")
+@node_type("SLA", description="A service level agreement between two teams.")
 class Sla(NodeType):
-    LABEL: ClassVar[LiteralString] = "SLA"
-    id: strawberry.ID
     name: str
     kind: enums.SlaKind | None
     threshold: float | None
