@@ -541,6 +541,8 @@ class RelationshipField:
 
 out = functools.partial(RelationshipField, outgoing=True)  # the source's field: its targets
 into = functools.partial(RelationshipField, outgoing=False)  # the target's: its sources
+out_one = functools.partial(RelationshipField, outgoing=True, many=False)  # the first target
+into_one = functools.partial(RelationshipField, outgoing=False, many=False)  # the first source
 
 _MEMBER = EdgeShape("TeamMember", "person", ("role",))
 _MEMBERSHIP = EdgeShape("TeamMembership", "team", ("role",))
@@ -603,7 +605,7 @@ RELATIONSHIP_FIELDS: dict[str, tuple[RelationshipField, ...]] = {
         into(K.KPI_MEASURES_PROCESS, "kpis"),
     ),
     "Step": (
-        into(K.PROCESS_HAS_STEP, "process", many=False),
+        into_one(K.PROCESS_HAS_STEP, "process"),
         out(K.STEP_NEXT_STEP, "next", "Steps that directly follow this one."),
         into(K.TEAM_OWNS_STEP, "owners", "Owning teams over time (validity periods).", edge=_OWNER),
         into(K.SYSTEM_SUPPORTS_STEP, "systems"),
@@ -626,23 +628,17 @@ RELATIONSHIP_FIELDS: dict[str, tuple[RelationshipField, ...]] = {
         ),
     ),
     "Touchpoint": (
-        into(K.CUSTOMER_HAD_TOUCHPOINT, "customer", many=False),
-        out(K.TOUCHPOINT_VIA_CHANNEL, "channel", many=False),
-        out(K.TOUCHPOINT_FROM_CAMPAIGN, "campaign", many=False),
-        out(K.TOUCHPOINT_HANDLED_BY_TEAM, "team", "The team that handled it.", many=False),
-        out(K.TOUCHPOINT_HANDLED_BY_PERSON, "person", "The person who handled it.", many=False),
-        out(K.TOUCHPOINT_AT_STEP, "step", "The process step it reached.", many=False),
-        out(
-            K.TOUCHPOINT_NEXT_TOUCHPOINT,
-            "next",
-            "The next touchpoint of the same customer.",
-            many=False,
-        ),
-        into(
+        into_one(K.CUSTOMER_HAD_TOUCHPOINT, "customer"),
+        out_one(K.TOUCHPOINT_VIA_CHANNEL, "channel"),
+        out_one(K.TOUCHPOINT_FROM_CAMPAIGN, "campaign"),
+        out_one(K.TOUCHPOINT_HANDLED_BY_TEAM, "team", "The team that handled it."),
+        out_one(K.TOUCHPOINT_HANDLED_BY_PERSON, "person", "The person who handled it."),
+        out_one(K.TOUCHPOINT_AT_STEP, "step", "The process step it reached."),
+        out_one(K.TOUCHPOINT_NEXT_TOUCHPOINT, "next", "The next touchpoint of the same customer."),
+        into_one(
             K.TOUCHPOINT_NEXT_TOUCHPOINT,
             "previous",
             "The previous touchpoint of the same customer.",
-            many=False,
         ),
         out(
             K.TOUCHPOINT_CONCERNS_OBJECT,
@@ -654,22 +650,22 @@ RELATIONSHIP_FIELDS: dict[str, tuple[RelationshipField, ...]] = {
     "BusinessObject": (
         into(K.TOUCHPOINT_CONCERNS_OBJECT, "touchpoints", paged=True),
         out(K.OBJECT_RELATED_TO_OBJECT, "related", paged=True, edge=_OBJECT),
-        out(K.OBJECT_BELONGS_TO_CUSTOMER, "customer", many=False),
+        out_one(K.OBJECT_BELONGS_TO_CUSTOMER, "customer"),
     ),
     "Channel": (
         into(K.TEAM_SERVES_CHANNEL, "served_by", "Teams that staff this channel."),
         into(K.KPI_MEASURES_CHANNEL, "kpis"),
     ),
     "Campaign": (
-        out(K.CAMPAIGN_RUN_BY_TEAM, "run_by", many=False),
+        out_one(K.CAMPAIGN_RUN_BY_TEAM, "run_by"),
         into(K.KPI_MEASURES_CAMPAIGN, "kpis"),
     ),
     "Deal": (
-        into(K.CUSTOMER_OPENED_DEAL, "customer", many=False),
-        out(K.DEAL_OWNED_BY_TEAM, "owner", many=False),
+        into_one(K.CUSTOMER_OPENED_DEAL, "customer"),
+        out_one(K.DEAL_OWNED_BY_TEAM, "owner"),
     ),
     "KPI": (
-        into(K.TEAM_ACCOUNTABLE_FOR_KPI, "accountable_team", many=False),
+        into_one(K.TEAM_ACCOUNTABLE_FOR_KPI, "accountable_team"),
         out(K.KPI_SHARED_WITH_TEAM, "shared_with"),
         out(K.KPI_MEASURES_STEP, "measured_steps"),
         out(K.KPI_MEASURES_PROCESS, "measured_processes"),
@@ -680,12 +676,12 @@ RELATIONSHIP_FIELDS: dict[str, tuple[RelationshipField, ...]] = {
         ),
         into(K.SLA_TRACKED_BY_KPI, "slas", "SLAs tracked by this KPI."),
     ),
-    "Measurement": (into(K.KPI_HAS_MEASUREMENT, "kpi", many=False),),
+    "Measurement": (into_one(K.KPI_HAS_MEASUREMENT, "kpi"),),
     "SLA": (
-        out(K.SLA_PROVIDER_TEAM, "provider", many=False),
-        out(K.SLA_CONSUMER_TEAM, "consumer", many=False),
-        out(K.SLA_GOVERNS_STEP, "step", "The step whose hand-off it governs.", many=False),
-        out(K.SLA_TRACKED_BY_KPI, "kpi", many=False),
+        out_one(K.SLA_PROVIDER_TEAM, "provider"),
+        out_one(K.SLA_CONSUMER_TEAM, "consumer"),
+        out_one(K.SLA_GOVERNS_STEP, "step", "The step whose hand-off it governs."),
+        out_one(K.SLA_TRACKED_BY_KPI, "kpi"),
     ),
 }
 
