@@ -23,7 +23,6 @@ from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
 from orggraph.context import Info
-from orggraph.graph import nodes
 from orggraph.graph.entities import Before
 from orggraph.graph.filters import plain_type
 from orggraph.graph.model import (
@@ -185,7 +184,6 @@ RELATIONSHIP = "relationship"
 COMPILED = "compiled"
 # The type of each label and its description, until ``entity_types``.
 _DECLARED: dict[type, str] = {}
-_RELATED_FIELDS: dict[str, list[filters.RelatedField]] = {}
 N = TypeVar("N", bound="NodeType")
 
 
@@ -224,11 +222,8 @@ def _add_relationship_fields(cls: type[NodeType], by_label: dict[str, Any]) -> N
         item, build = (far, _node_of(far)) if field.edge is None else _edge(field, far)
         cls.__annotations__[field.name] = list[item]  # type: ignore[valid-type]
         setattr(cls, field.name, related(field, build))
-    connected = _RELATED_FIELDS.setdefault(label, [])
     for field in declared:
         if field.many:
-            current = field.kind in nodes.CURRENT_ONLY
-            connected.append(filters.RelatedField(field.name, field.kind, field.outgoing, current))
             setattr(cls, f"{field.name}_connection", related_connection(label, field))
 
 
@@ -577,4 +572,4 @@ NODE_TYPES: dict[str, Any] = entity_types(
 )
 # The edge, where, sort, connection and aggregate types of every label; named in this
 # module too, where the relationship fields' annotations find them.
-globals().update(filters.generate(NODE_TYPES, _RELATED_FIELDS))
+globals().update(filters.generate(NODE_TYPES))
