@@ -11,10 +11,10 @@ hands it through as the field's completed value, so graphql-core does not comple
 subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
-its own resolver (``Process.lifecycleHistory``; not those declaring a ``COMPILED`` twin),
-an argument or a directive the compiler does not know, a type it does not map, and every
-request of a team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at
-every depth by schema.authorization. Personal fields follow schema.authorization: null without the
+its own resolver (``Process.lifecycleHistory``, not one declaring ``COMPILED``), an argument or
+a directive the compiler does not know, a type it does not map, and every request of a
+team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
+by schema.authorization. Personal fields follow schema.authorization: null without the
 ``pii`` claim, opened in Python with it (graph.personal), as ``Customer.email`` does.
 """
 
