@@ -15,7 +15,7 @@ import functools
 import json
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, LiteralString
@@ -474,6 +474,201 @@ RELATIONSHIPS: dict[RelationshipKind, RelationshipSpec] = {
         _spec(K.SLA_GOVERNS_STEP, "GOVERNS", "SLA", "Step"),
         _spec(K.SLA_TRACKED_BY_KPI, "TRACKED_BY", "SLA", "KPI"),
     )
+}
+
+
+# --- relationship fields: each relationship end's GraphQL field --------------------------
+
+PROCESS_STEPS_LIMIT = 1000  # a process's steps, in order (schema.cost bounds lists by these)
+
+
+@dataclass(frozen=True)
+class EdgeShape:
+    """A relationship field listing edges, not nodes: ``TeamMember {person, role}``."""
+
+    type_name: str  # the GraphQL edge type (several fields may share one)
+    node: str  # its field holding the node at the relationship's other end
+    properties: tuple[str, ...]  # the relationship properties it shows (their model fields)
+
+
+@dataclass(frozen=True)
+class RelationshipField:
+    """The GraphQL field a relationship gives the entity at one of its ends, like a field
+    of @neo4j/graphql's type definitions with its ``@relationship`` directive: what
+    schema.types generates (the field, its ``<field>Connection`` when to-many, its where
+    filters) and what the compiled read path (schema.entities) reads."""
+
+    kind: RelationshipKind
+    name: str  # the Python name (``owned_steps``); GraphQL's is its camelCase
+    description: str | None = None
+    _: KW_ONLY
+    outgoing: bool  # the entity is the relationship's source
+    many: bool = True  # a list, else the first related node or null
+    paged: bool = False  # takes ``first``; else lists ``limit`` (the default when None)
+    limit: int | None = None
+    edge: EdgeShape | None = None
+
+    @property
+    def spec(self) -> RelationshipSpec:
+        return RELATIONSHIPS[self.kind]
+
+    @property
+    def far_label(self) -> LiteralString:
+        return self.spec.target if self.outgoing else self.spec.source
+
+    @property
+    def edge_properties(self) -> dict[str, str]:
+        """The edge's GraphQL fields showing relationship properties, and those properties."""
+        if self.edge is None:
+            return {}
+        fields = self.spec.properties.model_fields
+        return {to_camel(name): fields[name].alias or name for name in self.edge.properties}
+
+
+out = functools.partial(RelationshipField, outgoing=True)  # the source's field: its targets
+into = functools.partial(RelationshipField, outgoing=False)  # the target's: its sources
+out_one = functools.partial(RelationshipField, outgoing=True, many=False)  # the first target
+into_one = functools.partial(RelationshipField, outgoing=False, many=False)  # the first source
+
+_MEMBER = EdgeShape("TeamMember", "person", ("role",))
+_MEMBERSHIP = EdgeShape("TeamMembership", "team", ("role",))
+_OWNED_STEP = EdgeShape("StepOwnership", "step", ("valid_from", "valid_to"))
+_OWNER = EdgeShape("StepOwner", "team", ("valid_from", "valid_to"))
+_STEP = EdgeShape("ProcessStep", "step", ("order",))
+_OBJECT = EdgeShape("ConcernedObject", "object", ("qualifier",))
+
+# Per label, the relationship fields of its GraphQL type, in the type's order. An end
+# without a field (REACHED, LATEST, ...) is in no list.
+RELATIONSHIP_FIELDS: dict[str, tuple[RelationshipField, ...]] = {
+    "Team": (
+        out(
+            K.TEAM_PART_OF_TEAM,
+            "parents",
+            "Parent units now (several parents make a matrix; ended ones are not listed).",
+        ),
+        into(K.TEAM_PART_OF_TEAM, "children", "Units directly under this one now.", paged=True),
+        into(
+            K.PERSON_MEMBER_OF_TEAM,
+            "members",
+            "Its members now (memberships that ended are not listed).",
+            paged=True,
+            edge=_MEMBER,
+        ),
+        out(K.TEAM_PROVIDES_SERVICE, "provides", "Services this team provides."),
+        into(K.SERVICE_CONSUMED_BY_TEAM, "consumes", "Services this team consumes."),
+        out(
+            K.TEAM_OWNS_STEP,
+            "owned_steps",
+            "Steps this team owns or owned, with validity periods.",
+            edge=_OWNED_STEP,
+        ),
+        out(K.TEAM_OPERATES_SYSTEM, "operates"),
+        out(K.TEAM_SERVES_CHANNEL, "serves", "Channels this team staffs."),
+        out(K.TEAM_ACCOUNTABLE_FOR_KPI, "accountable_for", "KPIs this team is accountable for."),
+        into(K.KPI_SHARED_WITH_TEAM, "shared_kpis", "KPIs shared with this team."),
+        into(K.SLA_PROVIDER_TEAM, "slas_as_provider"),
+        into(K.SLA_CONSUMER_TEAM, "slas_as_consumer"),
+        into(K.CAMPAIGN_RUN_BY_TEAM, "campaigns", paged=True),
+    ),
+    "Person": (
+        out(
+            K.PERSON_MEMBER_OF_TEAM,
+            "teams",
+            "The teams this person is a member of now.",
+            edge=_MEMBERSHIP,
+        ),
+    ),
+    "Service": (
+        into(K.TEAM_PROVIDES_SERVICE, "providers"),
+        out(K.SERVICE_CONSUMED_BY_TEAM, "consumers"),
+    ),
+    "System": (
+        into(K.TEAM_OPERATES_SYSTEM, "operators"),
+        out(K.SYSTEM_SUPPORTS_STEP, "supports"),
+    ),
+    "Process": (
+        out(K.PROCESS_HAS_STEP, "steps", "Steps in order.", limit=PROCESS_STEPS_LIMIT, edge=_STEP),
+        into(K.KPI_MEASURES_PROCESS, "kpis"),
+    ),
+    "Step": (
+        into_one(K.PROCESS_HAS_STEP, "process"),
+        out(K.STEP_NEXT_STEP, "next", "Steps that directly follow this one."),
+        into(K.TEAM_OWNS_STEP, "owners", "Owning teams over time (validity periods).", edge=_OWNER),
+        into(K.SYSTEM_SUPPORTS_STEP, "systems"),
+        into(K.SLA_GOVERNS_STEP, "slas", "SLAs governing the hand-off at this step."),
+        into(K.KPI_MEASURES_STEP, "kpis"),
+    ),
+    "Customer": (
+        out(
+            K.CUSTOMER_HAD_TOUCHPOINT,
+            "touchpoints",
+            "Touchpoints in time order (the journey chain).",
+            paged=True,
+        ),
+        out(K.CUSTOMER_OPENED_DEAL, "deals", paged=True),
+        into(
+            K.OBJECT_BELONGS_TO_CUSTOMER,
+            "objects",
+            "Business objects (orders, ...) belonging to this customer.",
+            paged=True,
+        ),
+    ),
+    "Touchpoint": (
+        into_one(K.CUSTOMER_HAD_TOUCHPOINT, "customer"),
+        out_one(K.TOUCHPOINT_VIA_CHANNEL, "channel"),
+        out_one(K.TOUCHPOINT_FROM_CAMPAIGN, "campaign"),
+        out_one(K.TOUCHPOINT_HANDLED_BY_TEAM, "team", "The team that handled it."),
+        out_one(K.TOUCHPOINT_HANDLED_BY_PERSON, "person", "The person who handled it."),
+        out_one(K.TOUCHPOINT_AT_STEP, "step", "The process step it reached."),
+        out_one(K.TOUCHPOINT_NEXT_TOUCHPOINT, "next", "The next touchpoint of the same customer."),
+        into_one(
+            K.TOUCHPOINT_NEXT_TOUCHPOINT,
+            "previous",
+            "The previous touchpoint of the same customer.",
+        ),
+        out(
+            K.TOUCHPOINT_CONCERNS_OBJECT,
+            "concerns",
+            "Every business object the event concerns.",
+            edge=_OBJECT,
+        ),
+    ),
+    "BusinessObject": (
+        into(K.TOUCHPOINT_CONCERNS_OBJECT, "touchpoints", paged=True),
+        out(K.OBJECT_RELATED_TO_OBJECT, "related", paged=True, edge=_OBJECT),
+        out_one(K.OBJECT_BELONGS_TO_CUSTOMER, "customer"),
+    ),
+    "Channel": (
+        into(K.TEAM_SERVES_CHANNEL, "served_by", "Teams that staff this channel."),
+        into(K.KPI_MEASURES_CHANNEL, "kpis"),
+    ),
+    "Campaign": (
+        out_one(K.CAMPAIGN_RUN_BY_TEAM, "run_by"),
+        into(K.KPI_MEASURES_CAMPAIGN, "kpis"),
+    ),
+    "Deal": (
+        into_one(K.CUSTOMER_OPENED_DEAL, "customer"),
+        out_one(K.DEAL_OWNED_BY_TEAM, "owner"),
+    ),
+    "KPI": (
+        into_one(K.TEAM_ACCOUNTABLE_FOR_KPI, "accountable_team"),
+        out(K.KPI_SHARED_WITH_TEAM, "shared_with"),
+        out(K.KPI_MEASURES_STEP, "measured_steps"),
+        out(K.KPI_MEASURES_PROCESS, "measured_processes"),
+        out(K.KPI_MEASURES_CHANNEL, "measured_channels"),
+        out(K.KPI_MEASURES_CAMPAIGN, "measured_campaigns"),
+        out(
+            K.KPI_HAS_MEASUREMENT, "measurements", "Measurements, newest period first.", paged=True
+        ),
+        into(K.SLA_TRACKED_BY_KPI, "slas", "SLAs tracked by this KPI."),
+    ),
+    "Measurement": (into_one(K.KPI_HAS_MEASUREMENT, "kpi"),),
+    "SLA": (
+        out_one(K.SLA_PROVIDER_TEAM, "provider"),
+        out_one(K.SLA_CONSUMER_TEAM, "consumer"),
+        out_one(K.SLA_GOVERNS_STEP, "step", "The step whose hand-off it governs."),
+        out_one(K.SLA_TRACKED_BY_KPI, "kpi"),
+    ),
 }
 
 

@@ -53,15 +53,16 @@ from graphql import (
     default_field_resolver,
 )
 from graphql.type.definition import GraphQLType
+from pydantic.alias_generators import to_camel
 from strawberry.extensions import SchemaExtension
 
 from orggraph.errors import QueryTooComplexError
 from orggraph.graph.kpis import MAX_PERIODS
-from orggraph.graph.model import Stage
+from orggraph.graph.model import RELATIONSHIP_FIELDS, Stage
 from orggraph.schema.kpi_lineage import MAX_SERIES
 from orggraph.schema.relay import DEFAULT_PAGE_SIZE
 from orggraph.schema.reorg import MAX_IN_FLIGHT_SAMPLE
-from orggraph.schema.types import DEFAULT_NESTED_LIMIT, PROCESS_STEPS_LIMIT
+from orggraph.schema.types import DEFAULT_NESTED_LIMIT
 
 log = logging.getLogger("orggraph.graphql")
 
@@ -72,7 +73,13 @@ UNPAGED_LIST_LIMIT = DEFAULT_NESTED_LIMIT
 ORGANISATION_LIST_LIMIT = 1_000
 
 LIST_BOUNDS: dict[str, int] = {
-    "Process.steps": PROCESS_STEPS_LIMIT,  # its relationship query's LIMIT
+    # relationship fields read up to a fixed limit (Process.steps): their query's LIMIT
+    **{
+        f"{label}.{to_camel(field.name)}": field.limit
+        for label, fields in RELATIONSHIP_FIELDS.items()
+        for field in fields
+        if field.limit is not None
+    },
     "ValueStream.funnel": len(Stage),  # one per stage
     # calendar periods: ``graph.kpis.periods`` refuses more
     "KpiUpdate.periods": MAX_PERIODS,

@@ -11,7 +11,7 @@ hands it through as the field's completed value, so graphql-core does not comple
 subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
-its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
+its own resolver (``Process.lifecycleHistory``, not one declaring ``COMPILED``), an argument or
 a directive the compiler does not know, a type it does not map, and every request of a
 team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
 by schema.authorization. Personal fields follow schema.authorization: null without the
@@ -57,7 +57,6 @@ from orggraph.context import Info
 from orggraph.errors import OrgGraphError
 from orggraph.graph import entities
 from orggraph.graph.entities import (
-    Before,
     Column,
     Const,
     Far,
@@ -71,9 +70,9 @@ from orggraph.graph.entities import (
 from orggraph.graph.filters import Params, SortKey, Where, after_cypher, where_cypher
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
-    RELATIONSHIPS,
+    RELATIONSHIP_FIELDS,
     SEALED_PROPERTIES,
-    RelationshipKind,
+    RelationshipField,
     RelationshipSpec,
 )
 from orggraph.graph.money import stored_amount
@@ -89,23 +88,16 @@ from orggraph.schema.relay import (
     encode_sort_cursor,
     page_size,
 )
-from orggraph.schema.types import RELATIONSHIP, NodeType, as_datetime, nested_limit
+from orggraph.schema.types import COMPILED, RELATIONSHIP, NodeType, as_datetime, nested_limit
 from orggraph.schema.types import as_json as _as_json
 
 # Edge types of relationship fields: the field holding the far node, and each other field's
-# relationship property (schema.types builds these from ``Related``).
+# relationship property (graph.model.RELATIONSHIP_FIELDS, as schema.types builds them).
 EDGES: dict[str, tuple[str, dict[str, str]]] = {
-    "TeamMember": ("person", {"role": "role"}),
-    "TeamMembership": ("team", {"role": "role"}),
-    "StepOwnership": ("step", {"validFrom": "from", "validTo": "to"}),
-    "StepOwner": ("team", {"validFrom": "from", "validTo": "to"}),
-    "ProcessStep": ("step", {"order": "order"}),
-    "ConcernedObject": ("object", {"qualifier": "qualifier"}),
-}
-# Fields computed by a resolver of their type from its own properties, compiled to Cypher.
-COMPUTED: dict[tuple[str, str], Column] = {
-    # Measurement.partial: taken before its period ended (schema.types.Measurement)
-    ("Measurement", "partial"): Before("at", "periodEnd"),
+    field.edge.type_name: (field.edge.node, field.edge_properties)
+    for fields in RELATIONSHIP_FIELDS.values()
+    for field in fields
+    if field.edge is not None
 }
 PLAN_CACHE_SIZE = 512
 log = logging.getLogger(__name__)
@@ -177,6 +169,10 @@ class Limit:
         return nested_limit(info, _int_value(self.first, variables) if self.first else self.fixed)
 
 
+# A connection's relationship, direction and relationship variable.
+ConnectionPage = tuple[RelationshipSpec, bool, LiteralString]
+
+
 @dataclass(frozen=True)
 class Narrowing:
     """A relationship field's ``where`` and ``sort`` arguments, read per request: written
@@ -188,8 +184,7 @@ class Narrowing:
     field: GraphQLField
     selection: FieldNode
     arguments: tuple[StrawberryArgument, ...]
-    page: tuple[RelationshipSpec, bool, LiteralString] | None = None  # a connection's
-    # relationship, direction and relationship variable
+    page: ConnectionPage | None = None  # a connection's
 
     def narrowed(self, info: Info, params: Params) -> entities.Narrowed:
         variables: Any = info._raw_info.variable_values
@@ -227,6 +222,23 @@ class Narrowing:
             self.key + "k": [key.token for key in used],
         }
         return None if start is None else after_cypher(used, start, self.node, params, rel)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A relationship field (or its connection) as the selection asks for it."""
+
+    declared: RelationshipField
+    field: GraphQLField
+    nodes: list[FieldNode]
+    arguments: tuple[StrawberryArgument, ...]
+
+    def narrowing(
+        self, key: LiteralString, node: LiteralString, page: ConnectionPage | None = None
+    ) -> Narrowing:
+        """Its ``where`` and ``sort`` for the far node's variable, under ``key``."""
+        label = self.declared.far_label
+        return Narrowing(key, label, node, self.field, self.nodes[0], self.arguments, page)
 
 
 @dataclass(frozen=True)
@@ -381,41 +393,35 @@ class _Compiler:
         field = fields.get(name)
         if field is None:
             raise Uncompilable(f"{owner.name}.{name}")
+        arguments = tuple(field.arguments)
         relationship = field.metadata.get(RELATIONSHIP)
         if relationship is not None:
-            return self._hop(owner, name, relationship, nodes, field)
+            return self._hop(Asked(relationship, owner.fields[name], nodes, arguments))
         related = fields.get(name.removesuffix("Connection"))
         if name.endswith("Connection") and related is not None:
             declared = related.metadata.get(RELATIONSHIP)
             if declared is not None:
-                return self._paged(owner, name, declared, nodes, field)
+                return self._paged(Asked(declared, owner.fields[name], nodes, arguments))
         _no_arguments(nodes)
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
             sealed = entities.allowed_property(label, name)
             return Sealed(sealed), _opener(label, sealed)
-        computed = COMPUTED.get((owner.name, name))
+        computed = field.metadata.get(COMPILED)  # computed by a resolver, and in Cypher
         if computed is not None:
             return computed, None
         if field.base_resolver is not None:
             raise Uncompilable(f"{owner.name}.{name} has its own resolver")
         return _scalar(owner.fields[name].type, entities.allowed_property(label, prop))
 
-    def _hop(
-        self,
-        owner: GraphQLObjectType,
-        name: str,
-        relationship: Any,
-        nodes: list[FieldNode],
-        field: StrawberryField,
-    ) -> tuple[Column, Convert]:
-        kind, outgoing, paged, fixed = relationship
-        spec = RELATIONSHIPS[RelationshipKind(kind)]
+    def _hop(self, asked: Asked) -> tuple[Column, Convert]:
+        relationship, nodes = asked.declared, asked.nodes
+        spec, paged = relationship.spec, relationship.paged
         given = _given(nodes, {"first", "where", "sort"} if paged else {"where", "sort"})
-        graphql_type = owner.fields[name].type
+        graphql_type = asked.field.type
         single = not isinstance(_nullable(graphql_type), GraphQLList)
         if single and given:
-            raise Uncompilable(f"arguments of {name}")
+            raise Uncompilable(f"arguments of {relationship.name}")
         item = _object_type(graphql_type)
         self.depth += 1
         far, _ = entities.variables(self.depth)
@@ -426,41 +432,26 @@ class _Compiler:
         self.depth -= 1
         param = _limit_param(len(self.limits))
         if not single:
-            self.limits.append(Limit(param, given.get("first"), fixed))
+            self.limits.append(Limit(param, given.get("first"), relationship.limit))
         narrowed = "where" in given or "sort" in given
         if narrowed:
-            label = spec.target if outgoing else spec.source
-            arguments = tuple(field.arguments)
-            graphql_field = owner.fields[name]
-            self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
-        hop = Hop(spec, outgoing, single, param, columns, narrowed)
+            self.narrowings.append(asked.narrowing(param, far))
+        hop = Hop(spec, relationship.outgoing, single, param, columns, narrowed)
         return hop, (_maybe(shape) if single else _many(shape))
 
-    def _paged(
-        self,
-        owner: GraphQLObjectType,
-        name: str,
-        relationship: Any,
-        nodes: list[FieldNode],
-        field: StrawberryField,
-    ) -> tuple[Column, Convert]:
-        kind, outgoing, _, _ = relationship
-        spec = RELATIONSHIPS[RelationshipKind(kind)]
-        _given(nodes, {"first", "after", "where", "sort"})
+    def _paged(self, asked: Asked) -> tuple[Column, Convert]:
+        spec, outgoing = asked.declared.spec, asked.declared.outgoing
+        _given(asked.nodes, {"first", "after", "where", "sort"})
         saved = (self.rows, self.total)
         self.rows, self.total = [], False
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(owner.fields[name].type), nodes)
+        parts = self.connection(_object_type(asked.field.type), asked.nodes)
         rows, total = tuple(self.rows), self.total
         self.depth -= 1
         self.rows, self.total = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
-        label = spec.target if outgoing else spec.source
-        page = (spec, outgoing, rel)
-        arguments = tuple(field.arguments)
-        narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
-        self.narrowings.append(narrowing)
+        self.narrowings.append(asked.narrowing(key, far, (spec, outgoing, rel)))
         return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
 
     def _edge(

@@ -1,9 +1,10 @@
 """Where, sort, connection and aggregate types of every entity, generated from the model.
 
 One generator (``generate``) builds, for each label, from its record's fields
-(``graph.filters.filter_fields``) and the to-many relationship fields its type
-declares: ``<Label>Where`` (per field ``{eq, in, startsWith, ...}`` in the shapes of
-@neo4j/graphql v7, ``AND``/``OR``/``NOT``, relationship ``{some, none, all}``),
+(``graph.filters.filter_fields``) and its to-many relationship fields
+(``graph.model.RELATIONSHIP_FIELDS``): ``<Label>Where`` (per field ``{eq, in,
+startsWith, ...}`` in the shapes of @neo4j/graphql v7, ``AND``/``OR``/``NOT``,
+relationship ``{some, none, all}``),
 ``<Label>Sort``, ``<Label>Aggregate``, the root ``<Label>Connection`` with its edges,
 and ``<Owner><Field>Connection`` for each relationship field, whose edges carry the
 relationship's properties. ``to_where`` and ``to_keys`` turn the inputs into the
@@ -15,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +35,13 @@ from orggraph.graph.filters import (
     SortKey,
     Where,
 )
-from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
+from orggraph.graph.model import (
+    RELATIONSHIP_FIELDS,
+    RELATIONSHIPS,
+    RelationshipField,
+    RelationshipKind,
+)
+from orggraph.graph.nodes import CURRENT_ONLY
 from orggraph.schema.relay import PageInfo
 
 UNSET: Any = strawberry.UNSET
@@ -53,27 +59,11 @@ class SortDirection(enum.Enum):
     DESC = "DESC"
 
 
-@dataclass(frozen=True)
-class RelatedField:
-    """A to-many relationship field of a node type, as declared in ``schema.types``."""
-
-    name: str  # the Python name of the field (``owned_steps``)
-    kind: RelationshipKind
-    outgoing: bool
-    current_only: bool = False
-
-    @property
-    def target(self) -> str:
-        spec = RELATIONSHIPS[self.kind]
-        return spec.target if self.outgoing else spec.source
-
-    @property
-    def properties(self) -> dict[str, FieldSpec]:
-        return filters.relationship_fields(self.kind)
-
-
-# Per label, its type's to-many relationship fields (filled by ``generate``).
-RELATED: dict[str, dict[str, RelatedField]] = {}
+# Per label, its type's to-many relationship fields by Python name (graph.model).
+RELATED: dict[str, dict[str, RelationshipField]] = {
+    label: {field.name: field for field in fields if field.many}
+    for label, fields in RELATIONSHIP_FIELDS.items()
+}
 # Every generated type by its GraphQL name.
 GENERATED: dict[str, Any] = {}
 
@@ -258,10 +248,8 @@ def connection_type(name: str, node_type: Any, label: str, edge_properties: Any 
 # --- the generator ----------------------------------------------------------------------------
 
 
-def generate(node_types: dict[str, Any], related: dict[str, list[RelatedField]]) -> dict[str, Any]:
+def generate(node_types: dict[str, Any]) -> dict[str, Any]:
     """Every label's where, sort, aggregate and connection types (see module doc)."""
-    for label, fields in related.items():
-        RELATED[label] = {field.name: field for field in fields}
     wheres = {label: type(f"{label}Where", (), {}) for label in node_types}
     for label in node_types:
         _where_type(label, wheres)
@@ -273,11 +261,12 @@ def generate(node_types: dict[str, Any], related: dict[str, list[RelatedField]])
         )
         aggregate_type(label)
         connection_type(label, node_types[label], label)
-    for owner, fields in related.items():
-        for field in fields:
+    for owner, fields in RELATED.items():
+        for field in fields.values():
             edge_properties = _properties_type(field.kind)
             name = relationship_type_name(owner, field.name)
-            connection_type(name, node_types[field.target], field.target, edge_properties)
+            target = field.far_label
+            connection_type(name, node_types[target], target, edge_properties)
     return GENERATED
 
 
@@ -301,7 +290,7 @@ def _where_type(label: str, wheres: dict[str, type]) -> None:
     for spec in filters.filter_fields(label).values():
         fields[spec.python_name] = (scalar_filters(spec.kind, spec.enum_type) | None, None)
     for field in RELATED.get(label, {}).values():
-        fields[field.name] = (_relationship_filters(field.target, wheres) | None, None)
+        fields[field.name] = (_relationship_filters(field.far_label, wheres) | None, None)
     declare(
         f"{label}Where",
         fields,
@@ -403,14 +392,14 @@ def _compares(spec: FieldSpec, given: Any) -> list[Where]:
     return compares
 
 
-def _across(field: RelatedField, given: Any) -> list[Where]:
+def _across(field: RelationshipField, given: Any) -> list[Where]:
     return [
         filters.Across(
             field.kind,
             field.outgoing,
             quantifier,
-            _where(field.target, getattr(given, quantifier)),
-            field.current_only,
+            _where(field.far_label, getattr(given, quantifier)),
+            field.kind in CURRENT_ONLY,
         )
         for quantifier in filters.QUANTIFIERS
         if getattr(given, quantifier) not in (None, UNSET)
@@ -449,7 +438,7 @@ def labels_reached(label: str, value: Any) -> set[str]:
             if name in ("AND", "OR", "NOT"):
                 pending.append((at, given))
             elif name in related and isinstance(given, dict):
-                target = related[name].target
+                target = related[name].far_label
                 reached.add(target)
                 pending.extend((target, inner) for inner in given.values())
     return reached
