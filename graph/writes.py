@@ -30,7 +30,7 @@ from typing import Any, LiteralString, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.driver import Graph, Tx, keep_plan
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     ENTITY_LABEL,
@@ -175,7 +175,7 @@ def missing_refs_query(label: LiteralString) -> LiteralString:
         "[id IN $ids[" + slot + "] WHERE NOT EXISTS { MATCH (:" + ref.other_label + " {id: id}) }]"
         for slot, ref in zip(_SLOTS, REFS[label].values(), strict=False)
     ]
-    return "RETURN [" + ", ".join(checks) + "] AS missing"
+    return keep_plan("RETURN [" + ", ".join(checks) + "] AS missing")
 
 
 def replace_ref_clause(
@@ -213,7 +213,7 @@ def replace_ref_clause(
 @functools.cache
 def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
     """Replace the record's single relationship of this kind with one to ``row.ref``."""
-    return (
+    return keep_plan(
         "UNWIND $rows AS row MATCH (a:"
         + record_label
         + " {id: row.id})"
@@ -248,7 +248,7 @@ def merge_with_refs_query(label: LiteralString) -> LiteralString:
     return query
 
 
-MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
+MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = keep_plan(
     "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
     "WITH row, "
     + touchpoint_state_of("was")
@@ -279,20 +279,25 @@ def merge_relationships_query(spec: RelationshipSpec) -> LiteralString:
     )
 
 
-CUSTOMERS_OF_TOUCHPOINTS: LiteralString = """
+CUSTOMERS_OF_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (:Touchpoint {id: id})<-[:HAD]-(c:Customer)
 RETURN collect(DISTINCT c.id) AS customerIds
 """
+)
 
-DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = """
+DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
 MATCH (t)-[r:NEXT]-(:Touchpoint)
 DELETE r
 """
+)
 
-REBUILD_JOURNEY_CHAINS: LiteralString = """
+REBUILD_JOURNEY_CHAINS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 REMOVE c._LOCK_
@@ -314,6 +319,7 @@ CALL (c) {
   }
 }
 """
+)
 """Rebuild each customer's directly-follows chain in (at, id) order.
 
 Only wrong NEXT relationships are removed and only missing ones created, so a
@@ -325,7 +331,8 @@ is, so the lock writes nothing and counts in no counter.
 """
 
 
-REBUILD_REACHED_STEPS: LiteralString = """
+REBUILD_REACHED_STEPS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 CALL (c) {
@@ -348,6 +355,7 @@ CALL (c, firsts) {
   SET r.at = f.at, r.touchpointId = f.touchpointId
 }
 """
+)
 """Rebuild each customer's REACHED relationships: one per step it has a touchpoint at,
 carrying the first such touchpoint (in (at, id) order) and its time.
 
@@ -356,7 +364,8 @@ reached lose their relationship; the others are set in place, so a replay
 creates and deletes nothing. Anchored on the Customer id constraint.
 """
 
-REBUILD_LATEST_TOUCHPOINTS: LiteralString = """
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 CALL (c) {
@@ -374,6 +383,7 @@ CALL (c, latest) {
   MERGE (c)-[:LATEST]->(latest)
 }
 """
+)
 """Point each customer's LATEST relationship at the end of its chain (the last
 touchpoint in (at, id) order), or remove it when it has none left.
 
@@ -382,7 +392,8 @@ customers through it instead of every touchpoint at a step. Idempotent like
 the chain: a replay creates and deletes nothing.
 """
 
-APPEND_TO_JOURNEYS: LiteralString = """
+APPEND_TO_JOURNEYS: LiteralString = keep_plan(
+    """
 UNWIND $appends AS append
 MATCH (c:Customer {id: append.customerId})
 REMOVE c._LOCK_
@@ -424,6 +435,7 @@ CALL (c, added, inOrder) {
 }
 RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
 """
+)
 """Append each customer's new touchpoints (``$appends``: customer id and the ids of
 touchpoints it did not have before the write) to its journey, when all of them come
 after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
@@ -436,11 +448,13 @@ The customer is write-locked before its LATEST is read, so that two transactions
 appending to one customer queue instead of both linking from the same LATEST.
 """
 
-CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
+CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
 RETURN collect(DISTINCT c.id) AS customerIds
 """
+)
 """The customers whose touchpoints a batch of AT_STEP relationships concerns."""
 
 

@@ -16,10 +16,23 @@ from starlette.testclient import TestClient
 
 from orggraph.app import create_app
 from orggraph.events import TOUCHPOINT_EVENTS
-from orggraph.graph.driver import Graph, recording
+from orggraph.graph.changes import RECORD_CHANGES
+from orggraph.graph.driver import KEPT_PLANS, Graph, recording
+from orggraph.graph.model import REFS
 from orggraph.graph.touchpoint_changes import touchpoint_event
-from orggraph.graph.tracking import TrackingMapping, map_batch, now, write_tracked
-from orggraph.graph.writes import WriteSummary
+from orggraph.graph.tracking import (
+    WRITE_TRACKING_ROWS,
+    TrackingMapping,
+    map_batch,
+    now,
+    write_tracked,
+)
+from orggraph.graph.writes import (
+    MERGE_TOUCHPOINTS_WITH_STATES,
+    WriteSummary,
+    missing_refs_query,
+    set_ref_query,
+)
 from orggraph.settings import Settings
 from tests.helpers import unlabelled_entities
 from tests.served import Served, receive, send
@@ -233,6 +246,35 @@ async def test_a_group_costs_the_same_round_trips_whatever_its_size(graph: Graph
     # the tracking rows; the merge (customers of the moved touchpoints, their HAD, three
     # journey rebuilds, the emptied visitors); the touchpoints (checks, merge, append)
     assert statements == [10, 10]
+
+
+# Operators whose choice depends on the graph's statistics (how many nodes of a label,
+# of a type): a plan kept while the graph grows must have none of them.
+STATISTICS_BOUND_OPERATORS = ("Scan", "HashJoin", "CartesianProduct", "Triadic")
+
+
+def operators(plan: Any) -> Iterator[str]:
+    yield str(plan["operatorType"]).split("@")[0]
+    for child in plan.get("children", []):
+        yield from operators(child)
+
+
+async def test_every_statement_that_keeps_its_plan_finds_its_nodes_by_unique_id(
+    graph: Graph,
+) -> None:
+    """The tracking group's statements keep their first plan (``keep_plan``), made on this
+    emptied graph: each finds every node by a unique id seek or by expanding from one."""
+    missing_refs_query("Touchpoint")  # built on first use, like every label's
+    set_ref_query("Touchpoint", REFS["Touchpoint"]["customer_id"])
+    assert {RECORD_CHANGES, WRITE_TRACKING_ROWS, MERGE_TOUCHPOINTS_WITH_STATES} <= set(KEPT_PLANS)
+
+    async with graph.driver.session(database=graph.database) as session:
+        for query in KEPT_PLANS:
+            result = await session.run("EXPLAIN " + query)
+            plan = list(operators((await result.consume()).plan))
+            assert any("Seek" in op for op in plan) or "RETURN [" in query, (query, plan)
+            bound = [op for op in plan if any(word in op for word in STATISTICS_BOUND_OPERATORS)]
+            assert bound == [], (query, bound)
 
 
 async def test_the_event_of_a_written_state_is_the_event_read_after_the_commit(
