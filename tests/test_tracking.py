@@ -18,6 +18,7 @@ from orggraph.app import create_app
 from orggraph.events import TOUCHPOINT_EVENTS
 from orggraph.graph.changes import RECORD_CHANGES
 from orggraph.graph.driver import KEPT_PLANS, Graph, recording
+from orggraph.graph.journeys import MERGE_TOUCHPOINTS_WITH_STATES
 from orggraph.graph.model import REFS
 from orggraph.graph.touchpoint_changes import touchpoint_event
 from orggraph.graph.tracking import (
@@ -27,12 +28,8 @@ from orggraph.graph.tracking import (
     now,
     write_tracked,
 )
-from orggraph.graph.writes import (
-    MERGE_TOUCHPOINTS_WITH_STATES,
-    WriteSummary,
-    missing_refs_query,
-    set_ref_query,
-)
+from orggraph.graph.write_rules import WriteSummary, missing_refs_query
+from orggraph.graph.writes import set_ref_query
 from orggraph.settings import Settings
 from tests.helpers import unlabelled_entities
 from tests.served import Served, receive, send
