@@ -259,8 +259,9 @@ def operators(plan: Any) -> Iterator[str]:
 async def test_every_statement_that_keeps_its_plan_finds_its_nodes_by_unique_id(
     graph: Graph,
 ) -> None:
-    """The tracking group's statements keep their first plan (``keep_plan``), made on this
-    emptied graph: each finds every node by a unique id seek or by expanding from one."""
+    """The tracking group's statements keep their first plan (``keep_plan``), whatever the
+    graph was when it was made: each plan must find every node by a unique id seek or by
+    expanding from one, with no operator that the graph's statistics would choose."""
     missing_refs_query("Touchpoint")  # built on first use, like every label's
     set_ref_query("Touchpoint", REFS["Touchpoint"]["customer_id"])
     assert {RECORD_CHANGES, WRITE_TRACKING_ROWS, MERGE_TOUCHPOINTS_WITH_STATES} <= set(KEPT_PLANS)
