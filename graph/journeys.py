@@ -321,18 +321,23 @@ RETURN collect(DISTINCT c.id) AS customerIds
 """The customers whose touchpoints a batch of AT_STEP relationships concerns."""
 
 
-async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
+async def write_touchpoints(
+    tx: Tx, records: Sequence[Record], *, references_written: bool = False
+) -> WriteSummary:
     """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
     touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
     and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``).
 
     Three round trips whatever the batch's size: the references checked, the touchpoints
     merged with their states before and after (``MERGE_TOUCHPOINTS_WITH_STATES``, the
-    states ``touchpoint_states`` would read), the journeys appended to."""
+    states ``touchpoint_states`` would read), the journeys appended to. A caller that
+    merged every node the records refer to earlier in ``tx`` (the tracking rows) says so
+    with ``references_written``, and the check, which could find nothing, is skipped."""
     summary = WriteSummary(rows=len(records))
     if not records:
         return summary
-    await require_existing_refs(tx, "Touchpoint", records)
+    if not references_written:
+        await require_existing_refs(tx, "Touchpoint", records)
     rows = [node_row(tx, "Touchpoint", r) for r in records]
     found, counters = await tx.records_and_counters(
         MERGE_TOUCHPOINTS_WITH_STATES, rows=rows, refTypes=list(REF_TYPES)

@@ -589,9 +589,12 @@ async def write_tracked(tx: Tx, batch: TrackedBatch, mapping: TrackingMapping) -
     summary = WriteSummary()
     summary.add(counters)
     if visitors:
-        summary.merge(await _merge_visitors(tx, visitors, moved))
+        # A visitor an event of the group names (as its userId) stays: it is referred to.
+        emptied = [v for v in visitors if v["visitorId"] not in customers]
+        summary.merge(await _merge_visitors(tx, emptied, moved))
     if records:
-        summary.merge(await write_touchpoints(tx, records))
+        # Their customers, channels and campaigns were all merged above.
+        summary.merge(await write_touchpoints(tx, records, references_written=True))
     return summary
 
 
