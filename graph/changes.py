@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.driver import Graph, Tx, keep_plan
 from orggraph.graph.model import PERSONAL_PROPERTIES
 
 # The properties of a (:Change) node (docs/model.md lists them).
@@ -52,7 +52,8 @@ class ChangeEntry:
     team_ids: tuple[str, ...] = ()
 
 
-RECORD_CHANGES: LiteralString = """
+RECORD_CHANGES: LiteralString = keep_plan(
+    """
 UNWIND $rows AS row
 MERGE (c:Change {id: row.id})
 ON CREATE SET c.operation = $operation, c.principal = $principal,
@@ -60,6 +61,7 @@ ON CREATE SET c.operation = $operation, c.principal = $principal,
   c.entityId = row.entityId, c.entityLabel = row.entityLabel, c.field = row.field,
   c.before = row.before, c.after = row.after, c.teamIds = row.teamIds
 """
+)
 """Record a batch of changes (MERGE on id: a retried transaction writes each once)."""
 
 CHANGES_OF: LiteralString = """

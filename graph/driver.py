@@ -76,6 +76,26 @@ _query_spans: contextvars.ContextVar[QuerySpans | None] = contextvars.ContextVar
 )
 
 
+KEPT_PLANS: list[LiteralString] = []
+"""Every statement made with :func:`keep_plan` (tests check that each plan is stable)."""
+
+
+def keep_plan(query: LiteralString) -> LiteralString:
+    """``query`` with the option that keeps its first plan (``CYPHER replan=skip``).
+
+    Neo4j replans a cached query when the statistics of the labels and types it reads
+    drift (by 75% at first): while a graph grows from empty, every write statement is
+    replanned again and again, and planning the large ones costs more processor time
+    than running them (a quarter of the database's time while tracking events stream
+    into a fresh graph). For a statement whose every node is found by a unique id (a
+    unique index seek) or by expanding from one, the plan does not depend on those
+    statistics, so the first one is kept. ``tests/test_tracking.py`` checks each such
+    statement's plan for scans and joins, the plans that statistics would decide."""
+    kept: LiteralString = "CYPHER replan=skip " + query
+    KEPT_PLANS.append(kept)
+    return kept
+
+
 @contextlib.contextmanager
 def recording() -> Iterator[QueryLog]:
     """Record every query run in this context (and tasks it spawns)."""

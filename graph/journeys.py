@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.driver import Graph, Tx, keep_plan
 from orggraph.graph.model import Record, Stage
 from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
 from orggraph.graph.write_rules import (
@@ -123,7 +123,7 @@ def stalled(furthest: str | None) -> bool:
 # --- the chain written ---------------------------------------------------------------
 
 
-MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
+MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = keep_plan(
     "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
     "WITH row, "
     + touchpoint_state_of("was")
@@ -142,20 +142,25 @@ two more round trips. Rows concern distinct touchpoints and a row writes only it
 touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
-CUSTOMERS_OF_TOUCHPOINTS: LiteralString = """
+CUSTOMERS_OF_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (:Touchpoint {id: id})<-[:HAD]-(c:Customer)
 RETURN collect(DISTINCT c.id) AS customerIds
 """
+)
 
-DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = """
+DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
 MATCH (t)-[r:NEXT]-(:Touchpoint)
 DELETE r
 """
+)
 
-REBUILD_JOURNEY_CHAINS: LiteralString = """
+REBUILD_JOURNEY_CHAINS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 REMOVE c._LOCK_
@@ -177,6 +182,7 @@ CALL (c) {
   }
 }
 """
+)
 """Rebuild each customer's directly-follows chain in (at, id) order.
 
 Only wrong NEXT relationships are removed and only missing ones created, so a
@@ -188,7 +194,8 @@ is, so the lock writes nothing and counts in no counter.
 """
 
 
-REBUILD_REACHED_STEPS: LiteralString = """
+REBUILD_REACHED_STEPS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 CALL (c) {
@@ -211,6 +218,7 @@ CALL (c, firsts) {
   SET r.at = f.at, r.touchpointId = f.touchpointId
 }
 """
+)
 """Rebuild each customer's REACHED relationships: one per step it has a touchpoint at,
 carrying the first such touchpoint (in (at, id) order) and its time.
 
@@ -219,7 +227,8 @@ reached lose their relationship; the others are set in place, so a replay
 creates and deletes nothing. Anchored on the Customer id constraint.
 """
 
-REBUILD_LATEST_TOUCHPOINTS: LiteralString = """
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = keep_plan(
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 CALL (c) {
@@ -237,6 +246,7 @@ CALL (c, latest) {
   MERGE (c)-[:LATEST]->(latest)
 }
 """
+)
 """Point each customer's LATEST relationship at the end of its chain (the last
 touchpoint in (at, id) order), or remove it when it has none left.
 
@@ -245,7 +255,8 @@ customers through it instead of every touchpoint at a step. Idempotent like
 the chain: a replay creates and deletes nothing.
 """
 
-APPEND_TO_JOURNEYS: LiteralString = """
+APPEND_TO_JOURNEYS: LiteralString = keep_plan(
+    """
 UNWIND $appends AS append
 MATCH (c:Customer {id: append.customerId})
 REMOVE c._LOCK_
@@ -287,6 +298,7 @@ CALL (c, added, inOrder) {
 }
 RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
 """
+)
 """Append each customer's new touchpoints (``$appends``: customer id and the ids of
 touchpoints it did not have before the write) to its journey, when all of them come
 after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
@@ -299,26 +311,33 @@ The customer is write-locked before its LATEST is read, so that two transactions
 appending to one customer queue instead of both linking from the same LATEST.
 """
 
-CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
+CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
 RETURN collect(DISTINCT c.id) AS customerIds
 """
+)
 """The customers whose touchpoints a batch of AT_STEP relationships concerns."""
 
 
-async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
+async def write_touchpoints(
+    tx: Tx, records: Sequence[Record], *, references_written: bool = False
+) -> WriteSummary:
     """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
     touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
     and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``).
 
     Three round trips whatever the batch's size: the references checked, the touchpoints
     merged with their states before and after (``MERGE_TOUCHPOINTS_WITH_STATES``, the
-    states ``touchpoint_states`` would read), the journeys appended to."""
+    states ``touchpoint_states`` would read), the journeys appended to. A caller that
+    merged every node the records refer to earlier in ``tx`` (the tracking rows) says so
+    with ``references_written``, and the check, which could find nothing, is skipped."""
     summary = WriteSummary(rows=len(records))
     if not records:
         return summary
-    await require_existing_refs(tx, "Touchpoint", records)
+    if not references_written:
+        await require_existing_refs(tx, "Touchpoint", records)
     rows = [node_row(tx, "Touchpoint", r) for r in records]
     found, counters = await tx.records_and_counters(
         MERGE_TOUCHPOINTS_WITH_STATES, rows=rows, refTypes=list(REF_TYPES)

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orggraph.errors import BadInputError, PayloadTooLargeError
-from orggraph.graph.driver import Tx
+from orggraph.graph.driver import Tx, keep_plan
 from orggraph.graph.journeys import write_touchpoints
 from orggraph.graph.model import (
     CustomerRecord,
@@ -484,14 +484,17 @@ def _host_kind(host: str) -> SourceKind:
 
 # --- Cypher ----------------------------------------------------------------------------
 
-RESOLVE_ANONYMOUS_IDS: LiteralString = """
+RESOLVE_ANONYMOUS_IDS: LiteralString = keep_plan(
+    """
 UNWIND $anonymousIds AS anonymousId
 MATCH (a:TrackingAlias {id: anonymousId})
 RETURN a.id AS anonymousId, a.customerId AS customerId
 """
+)
 """The known customer each already-linked anonymous id is."""
 
-WRITE_TRACKING_ROWS: LiteralString = """
+WRITE_TRACKING_ROWS: LiteralString = keep_plan(
+    """
 CALL () {
   UNWIND $customers AS row
   MERGE (c:Customer {id: row.id})
@@ -521,6 +524,7 @@ UNWIND $visitors AS row
 MATCH (:Customer {id: row.visitorId})-[:HAD]->(t:Touchpoint)
 RETURN row.customerId AS customerId, t.id AS touchpointId
 """
+)
 """Everything of a group of requests but its touchpoints, in one statement: the customers
 the events name (created, as a person named by its id, when missing), each source's
 channel and the campaigns of utm parameters and referrers (created when missing; an
@@ -529,11 +533,13 @@ hash), which known customer each linked anonymous id is (later anonymous events 
 there); it returns the touchpoints of the anonymous visitors being merged, with their
 new customer."""
 
-DELETE_EMPTY_VISITORS: LiteralString = """
+DELETE_EMPTY_VISITORS: LiteralString = keep_plan(
+    """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id}) WHERE NOT (c)--()
 DELETE c
 """
+)
 """Anonymous visitors left without any relationship once merged."""
 
 
@@ -583,9 +589,12 @@ async def write_tracked(tx: Tx, batch: TrackedBatch, mapping: TrackingMapping) -
     summary = WriteSummary()
     summary.add(counters)
     if visitors:
-        summary.merge(await _merge_visitors(tx, visitors, moved))
+        # A visitor an event of the group names (as its userId) stays: it is referred to.
+        emptied = [v for v in visitors if v["visitorId"] not in customers]
+        summary.merge(await _merge_visitors(tx, emptied, moved))
     if records:
-        summary.merge(await write_touchpoints(tx, records))
+        # Their customers, channels and campaigns were all merged above.
+        summary.merge(await write_touchpoints(tx, records, references_written=True))
     return summary
 
 
