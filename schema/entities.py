@@ -420,7 +420,7 @@ class _Compiler:
         self.depth += 1
         far, _ = entities.variables(self.depth)
         if item.name in EDGES:
-            columns, shape = self._edge(item, spec, nodes)
+            columns, shape = self._edge(item, spec, nodes, *EDGES[item.name])
         else:
             columns, shape = self.node(item, nodes)
         self.depth -= 1
@@ -451,7 +451,7 @@ class _Compiler:
         self.rows, self.total = [], False
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(owner.fields[name].type), nodes)
+        parts = self.connection(_object_type(owner.fields[name].type), nodes, spec)
         rows, total = tuple(self.rows), self.total
         self.depth -= 1
         self.rows, self.total = saved
@@ -464,9 +464,16 @@ class _Compiler:
         return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
 
     def _edge(
-        self, edge: GraphQLObjectType, spec: Any, nodes: list[FieldNode]
+        self,
+        edge: GraphQLObjectType,
+        spec: RelationshipSpec,
+        nodes: list[FieldNode],
+        node_field: str | None,
+        properties: dict[str, str],
     ) -> tuple[tuple[Column, ...], ObjectShape]:
-        node_field, properties = EDGES[edge.name]
+        """An object of a relationship: its ``properties`` (field: property) and the far
+        node under ``node_field`` (an edge type of ``EDGES``, a connection edge's
+        ``properties``)."""
         keys: list[str] = []
         columns: list[Column] = []
         converts: list[tuple[int, str, Convert]] = []
@@ -498,8 +505,12 @@ class _Compiler:
         return len(self.rows) - 1, shape
 
     def connection(
-        self, owner: GraphQLObjectType, nodes: list[FieldNode]
+        self,
+        owner: GraphQLObjectType,
+        nodes: list[FieldNode],
+        spec: RelationshipSpec | None = None,
     ) -> tuple[tuple[str, Part], ...]:
+        """A connection's parts; a relationship's (``spec``) edges carry its properties."""
         parts: list[tuple[str, Part]] = []
         for key, field_nodes in self.collect(owner, nodes).items():
             name = field_nodes[0].name.value
@@ -508,7 +519,8 @@ class _Compiler:
             if name == "__typename":
                 parts.append((key, _constant(owner.name)))
             elif name == "edges":
-                parts.append((key, self._edges(_object_type(field_type), field_nodes)))
+                edge = _object_type(field_type)
+                parts.append((key, self._edges(edge, field_nodes, spec)))
             elif name == "nodes":
                 index, shape = self.row(_object_type(field_type), field_nodes)
                 parts.append((key, _nodes_part(index, shape)))
@@ -521,7 +533,9 @@ class _Compiler:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
 
-    def _edges(self, edge: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+    def _edges(
+        self, edge: GraphQLObjectType, nodes: list[FieldNode], spec: RelationshipSpec | None
+    ) -> Part:
         fields: list[tuple[str, Callable[[str, Any, PersonalData | None], Any]]] = []
         for key, field_nodes in self.collect(edge, nodes).items():
             name = field_nodes[0].name.value
@@ -532,6 +546,10 @@ class _Compiler:
                 fields.append((key, lambda cursor, rows, personal: cursor))
             elif name == "node":
                 index, shape = self.row(_object_type(edge.fields[name].type), field_nodes)
+                fields.append((key, _row_of(index, shape)))
+            elif name == "properties" and spec is not None:
+                owner = _object_type(edge.fields[name].type)
+                index, shape = self._properties(owner, spec, field_nodes)
                 fields.append((key, _row_of(index, shape)))
             else:
                 raise Uncompilable(f"{edge.name}.{name}")
@@ -544,6 +562,16 @@ class _Compiler:
             ]
 
         return part
+
+    def _properties(
+        self, owner: GraphQLObjectType, spec: RelationshipSpec, nodes: list[FieldNode]
+    ) -> tuple[int, ObjectShape]:
+        """An edge's ``properties`` object: the relationship's properties, as a row of the
+        page (its fields are named as the properties: ``schema.filters``)."""
+        named = {name: name for name in owner.fields}
+        columns, shape = self._edge(owner, spec, nodes, None, named)
+        self.rows.append(columns)
+        return len(self.rows) - 1, shape
 
     def _page_info(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
         wanted: list[tuple[str, str]] = []

@@ -220,14 +220,10 @@ NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
     """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
-    aggregates and the relationship properties of a connection's edges, which the
-    resolvers answer."""
+    aggregates, which the resolvers answer."""
     field = owner.fields[name]
     return not (
-        (owner.name, name) in NOT_COMPILED
-        or field.deprecation_reason
-        or name == "aggregate"
-        or (owner.name.endswith("Edge") and name == "properties")
+        (owner.name, name) in NOT_COMPILED or field.deprecation_reason or name == "aggregate"
     )
 
 
@@ -538,6 +534,33 @@ async def test_a_relationship_connection_pages_in_one_query(graph: Graph) -> Non
     rest = json.loads(compiled)["data"]["customer"]["touchpointsConnection"]
     assert [e["node"]["id"] for e in rest["edges"]] == ["tp1"]
     assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+
+
+async def test_the_relationship_properties_of_connection_edges_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { team(id: "t1") { membersConnection(sort: [{name: DESC}]) { edges {
+        properties { role from to __typename } node { id } } }
+      ownedStepsConnection { edges { p: properties { validFrom: from to } } } }
+      process(id: "pr1") { stepsConnection(first: 1) { edges { properties { order } } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (2, resolved)
+    data = json.loads(compiled)["data"]
+    # by hand: t1's current members, Bob (no role) then Ada (lead), valid since the
+    # write layer's default start; t1 owns st1
+    since = "1970-01-01T00:00:00+00:00"
+    member = {"from": since, "to": None, "__typename": "MemberOfProperties"}
+    assert data["team"]["membersConnection"]["edges"] == [
+        {"properties": {"role": None, **member}, "node": {"id": "p2"}},
+        {"properties": {"role": "lead", **member}, "node": {"id": "p1"}},
+    ]
+    assert data["team"]["ownedStepsConnection"]["edges"] == [
+        {"p": {"validFrom": "2024-01-01T00:00:00+00:00", "to": "2024-06-01T12:00:00.500000+00:00"}}
+    ]
+    assert data["process"]["stepsConnection"]["edges"] == [{"properties": {"order": 1}}]
 
 
 async def test_a_nested_where_through_current_memberships_reads_them_at_now(
