@@ -62,13 +62,20 @@ from orggraph.graph.entities import (
     Const,
     Far,
     Hop,
-    Money,
     Paged,
+    Paired,
     Prop,
-    Sealed,
     Uncompilable,
 )
-from orggraph.graph.filters import Params, SortKey, Where, after_cypher, where_cypher
+from orggraph.graph.filters import (
+    AGGREGATABLE,
+    Params,
+    SortKey,
+    Where,
+    after_cypher,
+    filter_fields,
+    where_cypher,
+)
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
     RELATIONSHIPS,
@@ -239,6 +246,7 @@ class Page:
     paged: bool  # asked with `after`
     personal: PersonalData | None
     total: int | None = None  # how many match over every page, when asked
+    fields: dict[str, Any] | None = None  # the aggregate's (graph.nodes.aggregations)
 
 
 # A connection's field (edges, nodes, pageInfo, __typename), from its page.
@@ -253,6 +261,7 @@ class Plan:
     parts: tuple[tuple[str, Part], ...]  # a connection: its parts
     total: bool = False  # a connection: its totalCount is asked
     narrowings: tuple[Narrowing, ...] = ()
+    aggregate: tuple[LiteralString, ...] | None = None  # a connection: its aggregate's fields
 
     def params(self, info: Info) -> dict[str, Any]:
         variables = _variables(info)
@@ -285,6 +294,7 @@ class _Compiler:
         self.limits: list[Limit] = []
         self.rows: list[tuple[Column, ...]] = []
         self.total = False
+        self.aggregated: set[LiteralString] | None = None  # a connection's aggregate fields
         self.narrowings: list[Narrowing] = []
         self.depth = 0  # relationships from the root: the node variable's
 
@@ -393,7 +403,7 @@ class _Compiler:
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
             sealed = entities.allowed_property(label, name)
-            return Sealed(sealed), _opener(label, sealed)
+            return Paired(sealed, personal=True), _opener(label, sealed)
         computed = COMPUTED.get((owner.name, name))
         if computed is not None:
             return computed, None
@@ -447,21 +457,21 @@ class _Compiler:
         kind, outgoing, _, _ = relationship
         spec = RELATIONSHIPS[RelationshipKind(kind)]
         _given(nodes, {"first", "after", "where", "sort"})
-        saved = (self.rows, self.total)
-        self.rows, self.total = [], False
+        saved = (self.rows, self.total, self.aggregated)
+        self.rows, self.total, self.aggregated = [], False, None
         self.depth += 1
         far, rel = entities.variables(self.depth)
         parts = self.connection(_object_type(owner.fields[name].type), nodes, spec)
-        rows, total = tuple(self.rows), self.total
+        rows, total, aggregate = tuple(self.rows), self.total, self._aggregate_fields()
         self.depth -= 1
-        self.rows, self.total = saved
+        self.rows, self.total, self.aggregated = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
         label = spec.target if outgoing else spec.source
         page = (spec, outgoing, rel)
         arguments = tuple(field.arguments)
         narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
         self.narrowings.append(narrowing)
-        return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
+        return Paged(spec, outgoing, key, rows, total, aggregate), _paged_shape(parts)
 
     def _edge(
         self,
@@ -529,6 +539,8 @@ class _Compiler:
             elif name == "totalCount":
                 self.total = True
                 parts.append((key, _total))
+            elif name == "aggregate":
+                parts.append((key, self._aggregate(_object_type(field_type), field_nodes)))
             else:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
@@ -572,6 +584,54 @@ class _Compiler:
         columns, shape = self._edge(owner, spec, nodes, None, named)
         self.rows.append(columns)
         return len(self.rows) - 1, shape
+
+    def _aggregate(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+        """A connection's ``<Label>Aggregate``: its count and the selected fields' extremes,
+        made as the resolvers make them (``schema.filters.aggregate_of``) and serialised by
+        their scalars."""
+        label = owner.name.removesuffix("Aggregate")
+        specs = {s.python_name: s for s in filter_fields(label).values() if s.kind in AGGREGATABLE}
+        fields = self._strawberry_fields(owner.name)
+        aggregated = self.aggregated if self.aggregated is not None else set()
+        wanted: list[tuple[str, Callable[[Any], Any]]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            if name == "__typename":
+                wanted.append((key, _fixed_of(owner.name)))
+            elif name == "count":
+                wanted.append((key, _attribute("count")))
+            else:
+                spec = specs[fields[name].python_name]
+                aggregated.add(spec.name)
+                selection = _object_type(owner.fields[name].type)
+                values = self._selection(selection, field_nodes)
+                wanted.append((key, _nested(spec.python_name, values)))
+        self.aggregated = aggregated
+
+        def part(page: Page) -> Any:
+            totals = {"count": page.total, "fields": page.fields or {}}
+            found = filters.aggregate_of(label, totals)
+            return {key: value(found) for key, value in wanted}
+
+        return part
+
+    def _selection(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Callable[[Any], Any]:
+        """A ``<Scalar>AggregateSelection``'s fields (min, max, ...), as their scalars
+        serialise them."""
+        wanted: list[tuple[str, Callable[[Any], Any]]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            if name == "__typename":
+                wanted.append((key, _fixed_of(owner.name)))
+            else:
+                scalar = _nullable(owner.fields[name].type)
+                wanted.append((key, _serialised(name, scalar)))
+        return lambda found: {key: value(found) for key, value in wanted}
+
+    def _aggregate_fields(self) -> tuple[LiteralString, ...] | None:
+        return None if self.aggregated is None else tuple(sorted(self.aggregated))
 
     def _page_info(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
         wanted: list[tuple[str, str]] = []
@@ -617,11 +677,14 @@ def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
     """A relationship connection's answer from its column (``graph.entities.Paged``)."""
 
     def convert(value: list[Any], personal: PersonalData | None) -> dict[str, Any]:
-        total, limit, paged, tokens, items = value
+        total, limit, paged, tokens, items, counted = value
+        fields = None
+        if counted is not None:  # the aggregate, which counts too
+            total, fields = counted[0], dict(counted[1])
         shown = items[: limit - 1]
         cursors = [cursor_of(tokens, values) for values, _ in shown]
         rows = [(values[-1], columns) for values, columns in shown]
-        page = Page(rows, cursors, len(items) >= limit, paged, personal, total)
+        page = Page(rows, cursors, len(items) >= limit, paged, personal, total, fields)
         return {key: part(page) for key, part in parts}
 
     return convert
@@ -629,6 +692,26 @@ def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
 
 def _total(page: Page) -> int | None:
     return page.total
+
+
+def _fixed_of(value: str) -> Callable[[Any], Any]:
+    return lambda found: value
+
+
+def _attribute(name: str) -> Callable[[Any], Any]:
+    return lambda found: getattr(found, name)
+
+
+def _nested(name: str, shape: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda found: shape(getattr(found, name))
+
+
+def _serialised(name: str, scalar: GraphQLScalarType) -> Callable[[Any], Any]:
+    def value(found: Any) -> Any:
+        plain = getattr(found, name)
+        return None if plain is None else scalar.serialize(plain)
+
+    return value
 
 
 def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
@@ -718,7 +801,7 @@ def _scalar(
     if kind == "JSON":
         return Prop(prop, on_relationship), lambda value, _: _as_json(value)
     if kind == "Decimal" and not on_relationship:
-        return Money(prop), lambda value, _: _money(prop, value)
+        return Paired(prop), lambda value, _: _money(prop, value)
     raise Uncompilable(f"scalar {kind}")
 
 
@@ -811,15 +894,19 @@ def _compile(info: Info) -> Plan | None:
         unnarrowed = tuple(
             (n.key, entities.Narrowed(n.node, "true", ())) for n in compiler.narrowings
         )
+        aggregate = compiler._aggregate_fields()
         if node is not None:
             entities.one_query(projection, unnarrowed)
         else:
-            entities.page_query(projection, None, total=compiler.total, nested=unnarrowed)
+            entities.page_query(
+                projection, None, total=compiler.total, nested=unnarrowed, aggregate=aggregate
+            )
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
     narrowings = tuple(compiler.narrowings)
-    return Plan(projection, tuple(compiler.limits), node, parts, compiler.total, narrowings)
+    limits = tuple(compiler.limits)
+    return Plan(projection, limits, node, parts, compiler.total, narrowings, aggregate)
 
 
 def _connection_node(owner: GraphQLObjectType) -> Any:
@@ -867,10 +954,14 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
         after = after_cypher(keys, chosen.after, "n", params)
     first_id = chosen.after[-1] if chosen.after is not None and not keys else ""
     nested, narrowing = plan.narrowed(info)
-    query = entities.page_query(plan.projection, hashed, keys, where, after, plan.total, nested)
+    query = entities.page_query(
+        plan.projection, hashed, keys, where, after, plan.total, nested, plan.aggregate
+    )
     values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
     values |= plan.params(info) | params.values | narrowing
-    page, total = await entities.fetch_page(graph, query, plan.total, **values)
+    counted = plan.total or plan.aggregate is not None
+    fetched = await entities.fetch_page(graph, query, counted, **values)
+    page = fetched.page
     shown = page[:limit]
     names = [key.field.name for key in keys]
     cursors = [
@@ -879,7 +970,9 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
     ]
     rows = [(row[-1], columns) for row, columns in shown]
     paged = chosen.after is not None
-    found_page = Page(rows, cursors, len(page) > limit, paged, graph.personal, total)
+    found_page = Page(
+        rows, cursors, len(page) > limit, paged, graph.personal, fetched.total, fetched.fields
+    )
     with _resolvers_on_personal_data_error():
         return Shaped({key: part(found_page) for key, part in plan.parts})
 

@@ -219,12 +219,8 @@ NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 
 def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
-    """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
-    aggregates, which the resolvers answer."""
-    field = owner.fields[name]
-    return not (
-        (owner.name, name) in NOT_COMPILED or field.deprecation_reason or name == "aggregate"
-    )
+    """Whether the compiler answers this field: all but the resolver-only fields."""
+    return not ((owner.name, name) in NOT_COMPILED or owner.fields[name].deprecation_reason)
 
 
 def object_of(field_type: Any) -> GraphQLObjectType | None:
@@ -563,6 +559,63 @@ async def test_the_relationship_properties_of_connection_edges_in_one_query(
     assert data["process"]["stepsConnection"]["edges"] == [{"properties": {"order": 1}}]
 
 
+async def test_aggregates_of_root_and_relationship_connections_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { customer(id: "c1") {
+        touchpointsConnection(first: 1, where: {type: {in: [PAGE_VIEW, PURCHASE]}}) {
+          totalCount aggregate { count at { min max __typename } value { sum average } }
+          nodes { id } } }
+      kpi(id: "k1") { measurementsConnection(first: 0) {
+        aggregate { count value { min max average sum } sampleSize { min sum average } } } }
+      deals(where: {won: {eq: true}}) {
+        aggregate { __typename count amount { min max sum } closedAt { max } } }
+      none: touchpoints(where: {at: {lt: "2000-01-01T00:00:00Z"}}) {
+        totalCount aggregate { count at { min } value { sum } } }
+      customers(first: 1) { totalCount nodes { id dealsConnection { aggregate { count } } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (5, resolved)
+    data = json.loads(compiled)["data"]
+    # by hand: c1's page view tp1 (no value) and purchase tp3 (19.99); the first by time
+    assert data["customer"]["touchpointsConnection"] == {
+        "totalCount": 2,
+        "aggregate": {
+            "count": 2,
+            "at": {
+                "min": "2024-03-01T09:00:00.123000+00:00",
+                "max": "2024-03-03T09:00:00+00:00",
+                "__typename": "DateTimeAggregateSelection",
+            },
+            "value": {"sum": 19.99, "average": 19.99},
+        },
+        "nodes": [{"id": "tp1"}],
+    }
+    # k1's measurements: values 7.5 and 12, one sample size (3)
+    assert data["kpi"]["measurementsConnection"]["aggregate"] == {
+        "count": 2,
+        "value": {"min": 7.5, "max": 12.0, "average": 9.75, "sum": 19.5},
+        "sampleSize": {"min": 3, "sum": 3, "average": 3.0},
+    }
+    assert data["deals"]["aggregate"] == {
+        "__typename": "DealAggregate",
+        "count": 1,
+        "amount": {"min": 120.5, "max": 120.5, "sum": 120.5},
+        "closedAt": {"max": "2024-04-01T10:30:00.250000+00:00"},
+    }
+    assert data["customers"] == {
+        "totalCount": 3,
+        "nodes": [{"id": "c1", "dealsConnection": {"aggregate": {"count": 1}}}],
+    }
+    # nothing matches: no extremes, and Cypher's sum of nothing is 0
+    assert data["none"] == {
+        "totalCount": 0,
+        "aggregate": {"count": 0, "at": {"min": None}, "value": {"sum": 0.0}},
+    }
+
+
 async def test_a_nested_where_through_current_memberships_reads_them_at_now(
     graph: Graph,
 ) -> None:
@@ -701,8 +754,13 @@ def random_operation(draw: Callable[[Any], Any]) -> tuple[str, dict[str, Any]]:
     node = random_selection(draw, owner, 2, declared)
     body = f"{root}({arguments}) {{ edges {{ cursor node {{ {node} }} }} "
     body += "pageInfo { hasNextPage endCursor }"
-    body += " totalCount }" if draw(st.booleans()) else " }"
-    return operation(body, declared)
+    if draw(st.booleans()):
+        body += " totalCount"
+    if draw(st.booleans()):
+        aggregate = object_of(object_of(field.type).fields["aggregate"].type)  # type: ignore[union-attr]
+        assert aggregate is not None
+        body += f" aggregate {{ {random_selection(draw, aggregate, 1, declared)} }}"
+    return operation(body + " }", declared)
 
 
 def operation(body: str, declared: Declared) -> tuple[str, dict[str, Any]]:
