@@ -30,6 +30,7 @@ from orggraph.graph.nodes import (
     hashed_anchor,
     nested_order,
 )
+from orggraph.graph.visibility import visible_cypher
 
 # Variables of the node and relationship at each depth: literals, never built from input.
 _NODES: tuple[LiteralString, ...] = ("n", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
@@ -97,6 +98,8 @@ class Hop:
     limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
     columns: tuple[Column, ...]
     narrowed: bool = False  # takes ``where`` and ``sort``: see ``Narrowed``
+    visible: bool = False  # only what a team member sees: a single object it does not
+    # see reads ``false``, a list leaves it out (after its limit, as the resolvers do)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Paged:
     rows: tuple[tuple[Column, ...], ...]
     total: bool
     aggregate: tuple[LiteralString, ...] | None = None  # the fields of its ``aggregate``
+    visible: bool = False  # each item ends with whether a team member sees it
 
 
 Column = Prop | Paired | Const | Before | Far | Hop | Paged
@@ -228,6 +232,12 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
     valid: LiteralString = " WHERE " + " AND ".join(conditions) if conditions else ""
     limit: LiteralString = "1" if hop.single else "$" + hop.limit
     columns = _columns(hop.columns, b, r, depth + 1, nested, None)
+    seen = visible_cypher(spec.target if hop.outgoing else spec.source, b)
+    if hop.visible and seen is not None:
+        if hop.single:
+            columns = "CASE WHEN " + seen + " THEN " + columns + " ELSE false END"
+        else:
+            limit += " WITH " + r + ", " + b + " WHERE " + seen
     items = (
         "COLLECT { MATCH " + pattern + valid + " WITH " + r + ", " + b + " ORDER BY "
         + order + " LIMIT " + limit + " RETURN " + columns + " }"
@@ -267,14 +277,21 @@ def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed], outer: Calls) 
     values = _sort_values(keys, far, b, r, temporal_properties(spec.properties))
     rows = ", ".join([_columns(row, b, r, depth + 1, nested, None) for row in paged.rows])
     limit: LiteralString = "$" + paged.limit
+    seen = _seen(far, b) if paged.visible else ""
     items = (
         "COLLECT { " + matched + after + " WITH " + r + ", " + b + " ORDER BY "
-        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]] }"
+        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]"
+        + seen + "] }"
     )  # fmt: skip
     return (
         "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + ", "
         + counted + "]"
     )  # fmt: skip
+
+
+def _seen(label: str, node: LiteralString) -> LiteralString:
+    """``, <whether a team member sees node>``: a page's item's last value."""
+    return ", " + (visible_cypher(label, node) or "true")
 
 
 def _column(
@@ -348,6 +365,7 @@ def page_query(
     total: bool = False,
     nested: Narrowings = (),
     aggregate: tuple[LiteralString, ...] | None = None,
+    visible: bool = False,
 ) -> LiteralString:
     """A keyset page with the list filters of ``graph.nodes.list_nodes_query`` (on a sealed
     property's hash with ``hash_property``) and the ``where`` expression, in ``keys``
@@ -356,7 +374,7 @@ def page_query(
     expression (``graph.filters.after_cypher``) with them. With ``total`` or an
     ``aggregate`` (its fields), one record: how many match over every page, the
     aggregate's fields (``graph.nodes.aggregations``) and the page as a list of [values,
-    rows]."""
+    rows]. With ``visible``, each row ends with whether a team member sees it."""
     label = projection.label
     anchor: LiteralString = (
         "MATCH (n:" + label + ") WHERE "
@@ -371,13 +389,14 @@ def page_query(
         + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit" + calls + " RETURN "
     )  # fmt: skip
     values = _sort_values(keys, label, "n", "r", ())
+    seen = _seen(label, "n") if visible else ""
     if not total and aggregate is None:
-        return page + values + " AS after, " + rows + " AS rows"
+        return page + "[" + values + ", " + rows + seen + "] AS row"
     counted = _counted(label, "n", aggregate or (), "total", "fields")
     fields: LiteralString = "fields" if aggregate else "null" if aggregate is None else "{}"
     return (  # the page collected in a CALL, where its rows' own CALLs may stand
         "CALL () { " + matched + counted + " } CALL () { " + page + "collect([" + values
-        + ", " + rows + "]) AS page } RETURN total, " + fields + " AS fields, page"
+        + ", " + rows + seen + "]) AS page } RETURN total, " + fields + " AS fields, page"
     )  # fmt: skip
 
 
@@ -422,10 +441,11 @@ async def fetch_one(graph: Graph, query: LiteralString, **params: Any) -> list[A
 
 @dataclass(frozen=True)
 class Found:
-    """A root page: (sort values then id, rows) per node; the total and the aggregate's
-    fields, when the query counted (``page_query``'s ``total`` or ``aggregate``)."""
+    """A root page: [sort values then id, rows] per node (then whether a team member sees
+    it: ``page_query``'s ``visible``); the total and the aggregate's fields, when the query
+    counted (``page_query``'s ``total`` or ``aggregate``)."""
 
-    page: list[tuple[list[Any], Any]]
+    page: list[list[Any]]
     total: int | None = None
     fields: dict[str, Any] | None = None
 
@@ -433,8 +453,7 @@ class Found:
 async def fetch_page(graph: Graph, query: LiteralString, counted: bool, **params: Any) -> Found:
     records = await graph.query(query, **params)
     if not counted:
-        return Found([(record["after"], record["rows"]) for record in records])
+        return Found([record["row"] for record in records])
     record = records[0]
     fields = record["fields"]
-    page = [(item[0], item[1]) for item in record["page"]]
-    return Found(page, int(record["total"]), None if fields is None else dict(fields))
+    return Found(record["page"], int(record["total"]), None if fields is None else dict(fields))

@@ -86,8 +86,9 @@ from orggraph.graph.model import (
 from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import NodeFilter, default_keys
 from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
+from orggraph.graph.visibility import visible_params
 from orggraph.schema import filters
-from orggraph.schema.authorization import is_function_only
+from orggraph.schema.authorization import PARTLY_VISIBLE, is_function_only, visible_to
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
     PageInfo,
@@ -172,6 +173,18 @@ def _maybe(shape: ObjectShape) -> Convert:
     return lambda item, personal: None if item is None else shape(item, personal)
 
 
+def _seen(shape: ObjectShape) -> Convert:
+    """A single object a team member may not see (``false``) is FORBIDDEN: the resolvers
+    answer again, so that the error stands at its field."""
+
+    def convert(item: Any, personal: PersonalData | None) -> Any:
+        if item is False:
+            raise Uncompilable("an object outside the team member's KPIs and SLAs")
+        return None if item is None else shape(item, personal)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class Limit:
     """A relationship field's item count, from its ``first`` argument (or its fixed cap)."""
@@ -203,6 +216,10 @@ class Narrowing:
         if not isinstance(variables, VariableValues):  # the coerced values alone
             variables = VariableValues({}, dict(variables or {}))
         given = get_argument_values(self.field, self.selection, variables)
+        if is_function_only(info.context.principal):
+            reached = filters.labels_reached(self.label, given.get("where"))
+            if reached & PARTLY_VISIBLE:  # FORBIDDEN: the resolvers say so
+                raise Uncompilable("a where through what a team member sees in part")
         registry = info.schema.schema_converter.scalar_registry
         kwargs = convert_arguments(given, list(self.arguments), registry, info.schema.config)
         try:
@@ -247,6 +264,14 @@ class Page:
     personal: PersonalData | None
     total: int | None = None  # how many match over every page, when asked
     fields: dict[str, Any] | None = None  # the aggregate's (graph.nodes.aggregations)
+    hidden: frozenset[int] = frozenset()  # the rows a team member does not see
+
+    def shown(self) -> Iterator[tuple[str, Any]]:
+        """(cursor, rows) of the rows shown: the page info counts the hidden too, as
+        schema.authorization leaves them out of a connection's edges only."""
+        for index, (cursor, (_, rows)) in enumerate(zip(self.cursors, self.rows, strict=True)):
+            if index not in self.hidden:
+                yield cursor, rows
 
 
 # A connection's field (edges, nodes, pageInfo, __typename), from its page.
@@ -262,6 +287,11 @@ class Plan:
     total: bool = False  # a connection: its totalCount is asked
     narrowings: tuple[Narrowing, ...] = ()
     aggregate: tuple[LiteralString, ...] | None = None  # a connection: its aggregate's fields
+    restricted: bool = False  # a team member's: what it sees (graph.visibility) is read
+    visible: bool = False  # a root connection of what a team member sees in part
+
+    async def visibility(self, info: Info) -> dict[str, Any]:
+        return visible_params(await visible_to(info._raw_info)) if self.restricted else {}
 
     def params(self, info: Info) -> dict[str, Any]:
         variables = _variables(info)
@@ -291,6 +321,7 @@ class _Compiler:
         self.fragments = raw.fragments
         self.variables = _variables(info)
         self.can_read_pii = info.context.principal.can_read_pii
+        self.restricted = is_function_only(info.context.principal)
         self.limits: list[Limit] = []
         self.rows: list[tuple[Column, ...]] = []
         self.total = False
@@ -434,6 +465,8 @@ class _Compiler:
         else:
             columns, shape = self.node(item, nodes)
         self.depth -= 1
+        far_label = spec.target if outgoing else spec.source
+        visible = self.restricted and far_label in PARTLY_VISIBLE
         param = _limit_param(len(self.limits))
         if not single:
             self.limits.append(Limit(param, given.get("first"), fixed))
@@ -443,8 +476,8 @@ class _Compiler:
             arguments = tuple(field.arguments)
             graphql_field = owner.fields[name]
             self.narrowings.append(Narrowing(param, label, far, graphql_field, nodes[0], arguments))
-        hop = Hop(spec, outgoing, single, param, columns, narrowed)
-        return hop, (_maybe(shape) if single else _many(shape))
+        hop = Hop(spec, outgoing, single, param, columns, narrowed, visible)
+        return hop, ((_seen(shape) if visible else _maybe(shape)) if single else _many(shape))
 
     def _paged(
         self,
@@ -467,11 +500,13 @@ class _Compiler:
         self.rows, self.total, self.aggregated = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
         label = spec.target if outgoing else spec.source
+        visible = self._partly_visible(label, total, aggregate)
         page = (spec, outgoing, rel)
         arguments = tuple(field.arguments)
         narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
         self.narrowings.append(narrowing)
-        return Paged(spec, outgoing, key, rows, total, aggregate), _paged_shape(parts)
+        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible)
+        return paged, _paged_shape(parts)
 
     def _edge(
         self,
@@ -570,7 +605,7 @@ class _Compiler:
             personal = page.personal
             return [
                 {key: value(cursor, rows, personal) for key, value in fields}
-                for cursor, (_, rows) in zip(page.cursors, page.rows, strict=True)
+                for cursor, rows in page.shown()
             ]
 
         return part
@@ -630,6 +665,16 @@ class _Compiler:
                 wanted.append((key, _serialised(name, scalar)))
         return lambda found: {key: value(found) for key, value in wanted}
 
+    def _partly_visible(
+        self, label: str, total: bool, aggregate: tuple[LiteralString, ...] | None
+    ) -> bool:
+        """Whether a team member's connection of ``label`` leaves out what it does not
+        see; counting or aggregating those is FORBIDDEN (the resolvers say so)."""
+        visible = self.restricted and label in PARTLY_VISIBLE
+        if visible and (total or aggregate is not None):
+            raise Uncompilable(f"a total or aggregate of {label} for a team member")
+        return visible
+
     def _aggregate_fields(self) -> tuple[LiteralString, ...] | None:
         return None if self.aggregated is None else tuple(sorted(self.aggregated))
 
@@ -682,12 +727,18 @@ def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
         if counted is not None:  # the aggregate, which counts too
             total, fields = counted[0], dict(counted[1])
         shown = items[: limit - 1]
-        cursors = [cursor_of(tokens, values) for values, _ in shown]
-        rows = [(values[-1], columns) for values, columns in shown]
-        page = Page(rows, cursors, len(items) >= limit, paged, personal, total, fields)
+        cursors = [cursor_of(tokens, item[0]) for item in shown]
+        rows = [(item[0][-1], item[1]) for item in shown]
+        has_next = len(items) >= limit
+        page = Page(rows, cursors, has_next, paged, personal, total, fields, _hidden(shown))
         return {key: part(page) for key, part in parts}
 
     return convert
+
+
+def _hidden(items: list[list[Any]]) -> frozenset[int]:
+    """The items a team member does not see (their last value, when read, is false)."""
+    return frozenset(index for index, item in enumerate(items) if item[2:3] == [False])
 
 
 def _total(page: Page) -> int | None:
@@ -723,7 +774,7 @@ def _constant(value: str) -> Part:
 
 
 def _nodes_part(index: int, shape: ObjectShape) -> Part:
-    return lambda page: [shape(rows[index], page.personal) for _, rows in page.rows]
+    return lambda page: [shape(rows[index], page.personal) for _, rows in page.shown()]
 
 
 def _row_of(index: int, shape: ObjectShape) -> Callable[[str, Any, PersonalData | None], Any]:
@@ -855,11 +906,10 @@ def plan_of(info: Info) -> Plan | None:
     principal = info.context.principal
     if not info.context.settings.compiled_reads:
         return None
-    if is_function_only(principal):
-        return None  # KPIs, SLAs and measurements filtered at every depth: schema.authorization
     raw = info._raw_info
     flags = tuple(sorted((k, v) for k, v in _variables(info).items() if isinstance(v, bool)))
-    key = (id(raw.operation), raw.path.key, principal.can_read_pii, flags)
+    restricted = is_function_only(principal)
+    key = (id(raw.operation), raw.path.key, principal.can_read_pii, restricted, flags)
     with _plans_lock:
         cached = _plans.get(key)
         if cached is not None and cached[0] is raw.operation:
@@ -889,24 +939,33 @@ def _compile(info: Info) -> Plan | None:
             _, node = compiler.row(owner, raw.field_nodes)
             parts = ()
         label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
+        if node is not None and compiler.restricted and label in PARTLY_VISIBLE:
+            raise Uncompilable(f"a single {label} for a team member")
+        aggregate = compiler._aggregate_fields()
+        visible = node is None and compiler._partly_visible(label, compiler.total, aggregate)
         projection = entities.Projection(label, tuple(compiler.rows))
         # Written now (and cached): a selection deeper than the query's variables falls back.
         unnarrowed = tuple(
             (n.key, entities.Narrowed(n.node, "true", ())) for n in compiler.narrowings
         )
-        aggregate = compiler._aggregate_fields()
         if node is not None:
             entities.one_query(projection, unnarrowed)
         else:
             entities.page_query(
-                projection, None, total=compiler.total, nested=unnarrowed, aggregate=aggregate
+                projection,
+                None,
+                total=compiler.total,
+                nested=unnarrowed,
+                aggregate=aggregate,
+                visible=visible,
             )
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
     narrowings = tuple(compiler.narrowings)
     limits = tuple(compiler.limits)
-    return Plan(projection, limits, node, parts, compiler.total, narrowings, aggregate)
+    total, restricted = compiler.total, compiler.restricted
+    return Plan(projection, limits, node, parts, total, narrowings, aggregate, restricted, visible)
 
 
 def _connection_node(owner: GraphQLObjectType) -> Any:
@@ -926,6 +985,7 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     nested, values = plan.narrowed(info)
     query = entities.one_query(plan.projection, nested)
     params = {"id": node_id, "now": _now(), **plan.params(info)} | values
+    params |= await plan.visibility(info)
     rows = await entities.fetch_one(graph, query, **params)
     if rows is None:
         return None
@@ -955,23 +1015,38 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
     first_id = chosen.after[-1] if chosen.after is not None and not keys else ""
     nested, narrowing = plan.narrowed(info)
     query = entities.page_query(
-        plan.projection, hashed, keys, where, after, plan.total, nested, plan.aggregate
+        plan.projection,
+        hashed,
+        keys,
+        where,
+        after,
+        plan.total,
+        nested,
+        plan.aggregate,
+        plan.visible,
     )
     values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
-    values |= plan.params(info) | params.values | narrowing
+    values |= plan.params(info) | params.values | narrowing | await plan.visibility(info)
     counted = plan.total or plan.aggregate is not None
     fetched = await entities.fetch_page(graph, query, counted, **values)
     page = fetched.page
     shown = page[:limit]
     names = [key.field.name for key in keys]
     cursors = [
-        encode_sort_cursor(keys, {**dict(zip(names, row, strict=False)), "id": row[-1]}, {})
-        for row, _ in shown
+        encode_sort_cursor(keys, {**dict(zip(names, item[0], strict=False)), "id": item[0][-1]}, {})
+        for item in shown
     ]
-    rows = [(row[-1], columns) for row, columns in shown]
+    rows = [(item[0][-1], item[1]) for item in shown]
     paged = chosen.after is not None
     found_page = Page(
-        rows, cursors, len(page) > limit, paged, graph.personal, fetched.total, fetched.fields
+        rows,
+        cursors,
+        len(page) > limit,
+        paged,
+        graph.personal,
+        fetched.total,
+        fetched.fields,
+        _hidden(shown),
     )
     with _resolvers_on_personal_data_error():
         return Shaped({key: part(found_page) for key, part in plan.parts})

@@ -668,11 +668,73 @@ async def test_personal_data_and_authorization_as_on_the_resolvers(graph: Graph)
         assert compiled == resolved
     masked = json.loads((await both(graph, query, principal=ANALYST))[0])["data"]["customer"]
     assert masked == {"name": "ACME", "email": None, "objects": [{"customer": {"email": None}}]}
-    # a team member: `customer` allowed, KPIs filtered at every depth (the resolvers answer)
+    # a team member: `customers` refused at the root, as on the resolvers
     kpis = '{ step(id: "st1") { kpis { id } slas { id } } customers { nodes { id } } }'
     compiled, resolved, _ = await both(graph, kpis, principal=FUNCTION_T1)
     assert compiled == resolved
     assert error_codes(await run(graph, COMPILED, kpis, principal=FUNCTION_T1)) == ["FORBIDDEN"]
+
+
+async def test_a_team_member_sees_its_teams_kpis_slas_and_measurements_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { step(id: "st1") { kpis { id measurements { id kpi { id } } } slas { id kpi { id } } }
+      teams { nodes { id accountableFor { id } sharedKpis { id }
+        kpisConnection: accountableForConnection {
+          edges { node { id } } pageInfo { endCursor } } } }
+      kpis(first: 5) { edges { cursor node { id } } nodes { id }
+        pageInfo { hasNextPage endCursor } }
+      customer(id: "c1") { name email } }
+    """
+    compiled, resolved, sent = await both(graph, query, principal=FUNCTION_T1)
+    assert (sent, compiled) == (5, resolved)  # what it sees (once), then each root field
+    data = json.loads(compiled)["data"]
+    # by hand: t1 is accountable for k1 (measured by m1, m2) and provides sla1; k2 is t2's
+    assert data["step"] == {
+        "kpis": [
+            {
+                "id": "k1",
+                "measurements": [
+                    {"id": "m2", "kpi": {"id": "k1"}},
+                    {"id": "m1", "kpi": {"id": "k1"}},
+                ],
+            }
+        ],
+        "slas": [{"id": "sla1", "kpi": {"id": "k1"}}],
+    }
+    teams = {team["id"]: team for team in data["teams"]["nodes"]}
+    assert (teams["t1"]["accountableFor"], teams["t1"]["sharedKpis"]) == ([{"id": "k1"}], [])
+    assert (teams["t2"]["accountableFor"], teams["t2"]["sharedKpis"]) == ([], [{"id": "k1"}])
+    # k2 is left out of the edges; the page still ends at it, as on the resolvers
+    hidden = teams["t2"]["kpisConnection"]
+    assert hidden["edges"] == [] and hidden["pageInfo"]["endCursor"] is not None
+    assert [e["node"]["id"] for e in data["kpis"]["edges"]] == ["k1"]
+    assert data["kpis"]["nodes"] == [{"id": "k1"}]
+    assert data["kpis"]["pageInfo"]["endCursor"] == encode_cursor("k2")
+    assert data["customer"] == {"name": "ACME", "email": None}
+
+
+async def test_what_a_team_member_may_not_count_or_reach_fails_as_on_the_resolvers(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    # sla2: t1 provides it, but its KPI is t2's k2
+    sla2 = {"id": "sla2", "name": "Orders", "threshold": 2, "providerTeamId": "t1", "kpiId": "k2"}
+    extra = {"slas": [sla2]}
+    ok(await run(graph, RESOLVED, SEED, {"input": extra}))
+    for query in (
+        "{ kpis { totalCount } }",
+        '{ step(id: "st1") { kpisConnection { aggregate { count } } } }',
+        "{ teams { nodes { id children(where: {accountableFor: {some: {}}}) { id } } } }",
+        "{ slas { nodes { id kpi { id } } } }",
+    ):
+        compiled, resolved, _ = await both(graph, query, principal=FUNCTION_T1)
+        assert compiled == resolved, query
+        assert error_codes(await run(graph, COMPILED, query, principal=FUNCTION_T1)) == [
+            "FORBIDDEN"
+        ], query
 
 
 async def test_a_field_with_its_own_resolver_sends_its_root_field_to_the_resolvers(
@@ -848,4 +910,11 @@ async def test_random_selections_answer_as_the_resolvers(graph: Graph) -> None:
     await seed(graph)
     for query, variables in drawn_operations(150):
         compiled, resolved, _ = await both(graph, query, variables)
+        assert compiled == resolved, (query, variables)
+
+
+async def test_random_selections_of_a_team_member_answer_as_the_resolvers(graph: Graph) -> None:
+    await seed(graph)
+    for query, variables in drawn_operations(80):
+        compiled, resolved, _ = await both(graph, query, variables, FUNCTION_T1)
         assert compiled == resolved, (query, variables)
