@@ -211,7 +211,16 @@ def _prop(column: Prop, node: LiteralString, rel: LiteralString) -> LiteralStrin
 Calls = list[LiteralString] | None
 
 
-def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
+@dataclass(frozen=True)
+class _Scope:
+    """What a column is written with: the request's narrowed relationship fields (by
+    ``Hop.limit``) and the CALL subqueries of the root (None below it)."""
+
+    nested: dict[str, Narrowed]
+    calls: Calls = None
+
+
+def _hop(hop: Hop, depth: int, scope: _Scope) -> LiteralString:
     if depth + 1 > MAX_DEPTH:
         raise Uncompilable("nested deeper than the compiler's variables")
     a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
@@ -222,7 +231,7 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
         pattern = "(" + a + ")<-[" + r + ":" + spec.type + "]-(" + b + ":" + spec.source + ")"
     conditions: list[LiteralString] = [valid_now(r)] if spec.kind in CURRENT_ONLY else []
     order = nested_order(spec, hop.outgoing, r, b)
-    narrowed = nested.get(hop.limit) if hop.narrowed else None
+    narrowed = scope.nested.get(hop.limit) if hop.narrowed else None
     if narrowed is not None:
         if narrowed.node != b:
             raise Uncompilable("a where written for another variable")
@@ -231,7 +240,7 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
             order = order_by(narrowed.keys, b, r)
     valid: LiteralString = " WHERE " + " AND ".join(conditions) if conditions else ""
     limit: LiteralString = "1" if hop.single else "$" + hop.limit
-    columns = _columns(hop.columns, b, r, depth + 1, nested, None)
+    columns = _columns(hop.columns, b, r, depth + 1, _Scope(scope.nested))
     seen = visible_cypher(spec.target if hop.outgoing else spec.source, b)
     if hop.visible and seen is not None:
         if hop.single:
@@ -245,8 +254,8 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
     return "head(" + items + ")" if hop.single else items
 
 
-def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed], outer: Calls) -> LiteralString:
-    narrowed = nested.get(paged.limit)
+def _paged(paged: Paged, depth: int, scope: _Scope) -> LiteralString:
+    narrowed = scope.nested.get(paged.limit)
     if depth + 1 > MAX_DEPTH or narrowed is None or narrowed.node != _NODES[depth + 1]:
         raise Uncompilable("a connection without its request's page")
     a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
@@ -258,24 +267,20 @@ def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed], outer: Calls) 
     matched = "MATCH " + pattern + " WHERE " + " AND ".join(conditions)
     total: LiteralString = "COUNT { " + matched + " }" if paged.total else "null"
     counted: LiteralString = "null"
-    if paged.aggregate is not None:
-        if outer is None:
-            raise Uncompilable("an aggregate below the root's own relationships")
+    if paged.aggregate == ():  # only its count: no aggregating function
+        counted, total = "[COUNT { " + matched + " }, {}]", "null"
+    elif paged.aggregate is not None:
+        if scope.calls is None:
+            raise Uncompilable("an aggregate's fields below the root's own relationships")
         count, found = "c" + paged.limit, "f" + paged.limit
-        outer.append(
-            " CALL ("
-            + a
-            + ") { "
-            + matched
-            + _counted(far, b, paged.aggregate, count, found)
-            + " }"
-        )
-        fields: LiteralString = found if paged.aggregate else "{}"
-        counted, total = "[" + count + ", " + fields + "]", "null"
+        calls = " CALL (" + a + ") { " + matched + _counted(far, b, paged.aggregate, count, found)
+        scope.calls.append(calls + " }")
+        counted, total = "[" + count + ", " + found + "]", "null"
     after: LiteralString = " AND " + narrowed.after if narrowed.after is not None else ""
     keys = narrowed.keys or default_keys(spec, paged.outgoing)
     values = _sort_values(keys, far, b, r, temporal_properties(spec.properties))
-    rows = ", ".join([_columns(row, b, r, depth + 1, nested, None) for row in paged.rows])
+    below = _Scope(scope.nested)
+    rows = ", ".join([_columns(row, b, r, depth + 1, below) for row in paged.rows])
     limit: LiteralString = "$" + paged.limit
     seen = _seen(far, b) if paged.visible else ""
     items = (
@@ -295,12 +300,7 @@ def _seen(label: str, node: LiteralString) -> LiteralString:
 
 
 def _column(
-    column: Column,
-    node: LiteralString,
-    rel: LiteralString,
-    depth: int,
-    nested: dict[str, Narrowed],
-    calls: Calls,
+    column: Column, node: LiteralString, rel: LiteralString, depth: int, scope: _Scope
 ) -> LiteralString:
     if isinstance(column, Prop):
         return _prop(column, node, rel)
@@ -315,28 +315,23 @@ def _column(
             "coalesce(" + node + "." + column.name + " < " + node + "." + column.other + ", false)"
         )
     if isinstance(column, Far):
-        return _columns(column.columns, node, rel, depth, nested, calls)
+        return _columns(column.columns, node, rel, depth, scope)
     if isinstance(column, Paged):
-        return _paged(column, depth, nested, calls)
-    return _hop(column, depth, nested)
+        return _paged(column, depth, scope)
+    return _hop(column, depth, scope)
 
 
 def _columns(
-    columns: tuple[Column, ...],
-    node: LiteralString,
-    rel: LiteralString,
-    depth: int,
-    nested: dict[str, Narrowed],
-    calls: Calls,
+    columns: tuple[Column, ...], node: LiteralString, rel: LiteralString, depth: int, scope: _Scope
 ) -> LiteralString:
-    return "[" + ", ".join([_column(c, node, rel, depth, nested, calls) for c in columns]) + "]"
+    return "[" + ", ".join([_column(c, node, rel, depth, scope) for c in columns]) + "]"
 
 
 def _rows(projection: Projection, nested: Narrowings) -> tuple[LiteralString, LiteralString]:
     """The root node's rows, and the CALL subqueries to write before them."""
-    found = dict(nested)
     calls: list[LiteralString] = []
-    rows = ", ".join([_columns(row, "n", "r", 0, found, calls) for row in projection.rows])
+    root = _Scope(dict(nested), calls)
+    rows = ", ".join([_columns(row, "n", "r", 0, root) for row in projection.rows])
     return "[" + rows + "]", "".join(calls)
 
 

@@ -12,10 +12,14 @@ subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
 its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
-a directive the compiler does not know, a type it does not map, and every request of a
-team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
-by schema.authorization. Personal fields follow schema.authorization: null without the
-``pii`` claim, opened in Python with it (graph.personal), as ``Customer.email`` does.
+a directive the compiler does not know, a type it does not map, an aggregate's fields
+below the root's own relationships (``graph.entities.Calls``; a count alone is compiled). At run time ``Uncompilable`` sends a
+root field back to them too, where their answer holds an error the compiled one cannot
+place: a personal value that does not open, and what a team member (FUNCTION role) is
+refused (schema.authorization). Otherwise a team member's KPIs, SLAs and measurements are
+filtered in the query (graph.visibility.visible_cypher). Personal fields follow
+schema.authorization: null without the ``pii`` claim, opened in Python with it
+(graph.personal), as ``Customer.email`` does.
 """
 
 from __future__ import annotations
@@ -628,41 +632,43 @@ class _Compiler:
         specs = {s.python_name: s for s in filter_fields(label).values() if s.kind in AGGREGATABLE}
         fields = self._strawberry_fields(owner.name)
         aggregated = self.aggregated if self.aggregated is not None else set()
-        wanted: list[tuple[str, Callable[[Any], Any]]] = []
-        for key, field_nodes in self.collect(owner, nodes).items():
-            name = field_nodes[0].name.value
-            _no_arguments(field_nodes)
-            if name == "__typename":
-                wanted.append((key, _fixed_of(owner.name)))
-            elif name == "count":
-                wanted.append((key, _attribute("count")))
-            else:
-                spec = specs[fields[name].python_name]
-                aggregated.add(spec.name)
-                selection = _object_type(owner.fields[name].type)
-                values = self._selection(selection, field_nodes)
-                wanted.append((key, _nested(spec.python_name, values)))
+
+        def read(name: str, field_nodes: list[FieldNode]) -> Callable[[Any], Any]:
+            if name == "count":
+                return _attribute("count")
+            spec = specs[fields[name].python_name]
+            aggregated.add(spec.name)
+            selection = _object_type(owner.fields[name].type)
+
+            def extreme(field: str, _: list[FieldNode]) -> Callable[[Any], Any]:
+                """A ``<Scalar>AggregateSelection``'s min, max, ... as its scalars write."""
+                return _serialised(field, _nullable(selection.fields[field].type))
+
+            return _nested(spec.python_name, self._object_of(selection, field_nodes, extreme))
+
+        shape = self._object_of(owner, nodes, read)
         self.aggregated = aggregated
 
         def part(page: Page) -> Any:
             totals = {"count": page.total, "fields": page.fields or {}}
-            found = filters.aggregate_of(label, totals)
-            return {key: value(found) for key, value in wanted}
+            return shape(filters.aggregate_of(label, totals))
 
         return part
 
-    def _selection(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Callable[[Any], Any]:
-        """A ``<Scalar>AggregateSelection``'s fields (min, max, ...), as their scalars
-        serialise them."""
+    def _object_of(
+        self,
+        owner: GraphQLObjectType,
+        nodes: list[FieldNode],
+        read: Callable[[str, list[FieldNode]], Callable[[Any], Any]],
+    ) -> Callable[[Any], dict[str, Any]]:
+        """The selection of ``owner`` as a dict of a Python object's values, each field
+        read by ``read`` (its name and nodes), ``__typename`` from the schema."""
         wanted: list[tuple[str, Callable[[Any], Any]]] = []
         for key, field_nodes in self.collect(owner, nodes).items():
             name = field_nodes[0].name.value
             _no_arguments(field_nodes)
-            if name == "__typename":
-                wanted.append((key, _fixed_of(owner.name)))
-            else:
-                scalar = _nullable(owner.fields[name].type)
-                wanted.append((key, _serialised(name, scalar)))
+            typename = name == "__typename"
+            wanted.append((key, _fixed_of(owner.name) if typename else read(name, field_nodes)))
         return lambda found: {key: value(found) for key, value in wanted}
 
     def _partly_visible(

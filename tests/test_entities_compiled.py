@@ -574,7 +574,8 @@ async def test_aggregates_of_root_and_relationship_connections_in_one_query(
         aggregate { __typename count amount { min max sum } closedAt { max } } }
       none: touchpoints(where: {at: {lt: "2000-01-01T00:00:00Z"}}) {
         totalCount aggregate { count at { min } value { sum } } }
-      customers(first: 1) { totalCount nodes { id dealsConnection { aggregate { count } } } } }
+      customers(first: 1) { totalCount nodes { id dealsConnection { aggregate { count } }
+        touchpoints(first: 1) { c: concernsConnection { aggregate { count } } } } } }
     """
     compiled, resolved, sent = await both(graph, query)
     assert (sent, compiled) == (5, resolved)
@@ -607,7 +608,13 @@ async def test_aggregates_of_root_and_relationship_connections_in_one_query(
     }
     assert data["customers"] == {
         "totalCount": 3,
-        "nodes": [{"id": "c1", "dealsConnection": {"aggregate": {"count": 1}}}],
+        "nodes": [
+            {
+                "id": "c1",
+                "dealsConnection": {"aggregate": {"count": 1}},
+                "touchpoints": [{"c": {"aggregate": {"count": 0}}}],
+            }
+        ],
     }
     # nothing matches: no extremes, and Cypher's sum of nothing is 0
     assert data["none"] == {
