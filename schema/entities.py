@@ -13,8 +13,9 @@ subtree field by field.
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
 its own resolver (``Process.lifecycleHistory``; ``COMPUTED`` lists those compiled), an argument or
 a directive the compiler does not know, a type it does not map, an aggregate's fields
-below the root's own relationships (``graph.entities.Calls``; a count alone is compiled). At run time ``Uncompilable`` sends a
-root field back to them too, where their answer holds an error the compiled one cannot
+below the root's own relationships (``graph.entities.Calls``; a count alone is compiled),
+a single measurement asked by a team member. At run time ``Uncompilable`` sends a root
+field back to them too, where their answer holds an error the compiled one cannot
 place: a personal value that does not open, and what a team member (FUNCTION role) is
 refused (schema.authorization). Otherwise a team member's KPIs, SLAs and measurements are
 filtered in the query (graph.visibility.visible_cypher). Personal fields follow
@@ -945,8 +946,8 @@ def _compile(info: Info) -> Plan | None:
             _, node = compiler.row(owner, raw.field_nodes)
             parts = ()
         label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
-        if node is not None and compiler.restricted and label in PARTLY_VISIBLE:
-            raise Uncompilable(f"a single {label} for a team member")
+        if node is not None and compiler.restricted and label == "Measurement":
+            raise Uncompilable("a single measurement for a team member")  # seen by its KPI
         aggregate = compiler._aggregate_fields()
         visible = node is None and compiler._partly_visible(label, compiler.total, aggregate)
         projection = entities.Projection(label, tuple(compiler.rows))
@@ -991,12 +992,20 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     nested, values = plan.narrowed(info)
     query = entities.one_query(plan.projection, nested)
     params = {"id": node_id, "now": _now(), **plan.params(info)} | values
-    params |= await plan.visibility(info)
-    rows = await entities.fetch_one(graph, query, **params)
+    seen = await plan.visibility(info)
+    listed = _SEEN_BY_ID.get(plan.projection.label)
+    if plan.restricted and listed is not None and node_id not in seen[listed]:
+        # a KPI or SLA the team member does not see: FORBIDDEN, on the resolvers
+        raise Uncompilable(f"a {plan.projection.label} outside the team member's")
+    rows = await entities.fetch_one(graph, query, **params | seen)
     if rows is None:
         return None
     with _resolvers_on_personal_data_error():
         return Shaped(plan.node(rows[0], graph.personal))
+
+
+# The single entities a team member sees by id: the parameter of graph.visibility listing them.
+_SEEN_BY_ID = {"KPI": "seenKpis", "SLA": "seenSlas"}
 
 
 @dataclass(frozen=True)

@@ -693,10 +693,11 @@ async def test_a_team_member_sees_its_teams_kpis_slas_and_measurements_in_one_qu
           edges { node { id } } pageInfo { endCursor } } } }
       kpis(first: 5) { edges { cursor node { id } } nodes { id }
         pageInfo { hasNextPage endCursor } }
-      customer(id: "c1") { name email } }
+      customer(id: "c1") { name email }
+      kpi(id: "k1") { name measurements(first: 1) { id } } }
     """
     compiled, resolved, sent = await both(graph, query, principal=FUNCTION_T1)
-    assert (sent, compiled) == (5, resolved)  # what it sees (once), then each root field
+    assert (sent, compiled) == (6, resolved)  # what it sees (once), then each root field
     data = json.loads(compiled)["data"]
     # by hand: t1 is accountable for k1 (measured by m1, m2) and provides sla1; k2 is t2's
     assert data["step"] == {
@@ -721,21 +722,25 @@ async def test_a_team_member_sees_its_teams_kpis_slas_and_measurements_in_one_qu
     assert data["kpis"]["nodes"] == [{"id": "k1"}]
     assert data["kpis"]["pageInfo"]["endCursor"] == encode_cursor("k2")
     assert data["customer"] == {"name": "ACME", "email": None}
+    assert data["kpi"] == {"name": "Leads", "measurements": [{"id": "m2"}]}
 
 
 async def test_what_a_team_member_may_not_count_or_reach_fails_as_on_the_resolvers(
     graph: Graph,
 ) -> None:
     await seed(graph)
-    # sla2: t1 provides it, but its KPI is t2's k2
+    # sla2: t1 provides it, but its KPI is t2's k2, which m3 measures
     sla2 = {"id": "sla2", "name": "Orders", "threshold": 2, "providerTeamId": "t1", "kpiId": "k2"}
-    extra = {"slas": [sla2]}
+    m3 = {"id": "m3", "at": "2024-02-01T00:00:00Z", "periodStart": "2024-01-01T00:00:00Z"}
+    extra = {"slas": [sla2], "measurements": [m3 | {"value": 1, "kpiId": "k2"}]}
     ok(await run(graph, RESOLVED, SEED, {"input": extra}))
     for query in (
         "{ kpis { totalCount } }",
         '{ step(id: "st1") { kpisConnection { aggregate { count } } } }',
         "{ teams { nodes { id children(where: {accountableFor: {some: {}}}) { id } } } }",
         "{ slas { nodes { id kpi { id } } } }",
+        '{ kpi(id: "k2") { id } }',
+        '{ measurement(id: "m3") { id } }',
     ):
         compiled, resolved, _ = await both(graph, query, principal=FUNCTION_T1)
         assert compiled == resolved, query
