@@ -25,10 +25,12 @@ from orggraph.graph.model import RECORDS, RelationshipSpec, temporal_properties
 from orggraph.graph.nodes import (
     CURRENT_ONLY,
     FILTER_ARGUMENTS,
+    aggregations,
     default_keys,
     hashed_anchor,
     nested_order,
 )
+from orggraph.graph.visibility import visible_cypher
 
 # Variables of the node and relationship at each depth: literals, never built from input.
 _NODES: tuple[LiteralString, ...] = ("n", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
@@ -54,17 +56,13 @@ class Prop:
 
 
 @dataclass(frozen=True)
-class Money:
-    """A money field: ``[<name>E4, <name>]``, read exactly in Python (graph.money)."""
+class Paired:
+    """A property read with what Python needs to read it: a money field as ``[<name>E4,
+    <name>]`` (exact: graph.money), a ``personal`` one as ``[id, ciphertext]`` (opened
+    with its node's id: graph.personal)."""
 
     name: LiteralString
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """A personal property: ``[id, ciphertext]``, opened in Python (graph.personal)."""
-
-    name: LiteralString
+    personal: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,23 +98,28 @@ class Hop:
     limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
     columns: tuple[Column, ...]
     narrowed: bool = False  # takes ``where`` and ``sort``: see ``Narrowed``
+    visible: bool = False  # only what a team member sees: a single object it does not
+    # see reads ``false``, a list leaves it out (after its limit, as the resolvers do)
 
 
 @dataclass(frozen=True)
 class Paged:
     """A relationship field's connection: ``[total or null, $<limit>, $<limit>p,
-    $<limit>k, items]`` (the page's size and one more, whether it follows a cursor, the
-    sort keys' tokens), each item ``[sort values then id, rows]``, after the request's
-    cursor, in its sort (its ``Narrowed``, always given)."""
+    $<limit>k, items, aggregate or null]`` (the page's size and one more, whether it
+    follows a cursor, the sort keys' tokens), each item ``[sort values then id, rows]``,
+    after the request's cursor, in its sort (its ``Narrowed``, always given); the
+    aggregate ``[count, fields]`` (``graph.nodes.aggregations``) replaces the total."""
 
     spec: RelationshipSpec
     outgoing: bool
     limit: LiteralString  # the parameter's name, also the key of its ``Narrowed``
     rows: tuple[tuple[Column, ...], ...]
     total: bool
+    aggregate: tuple[LiteralString, ...] | None = None  # the fields of its ``aggregate``
+    visible: bool = False  # each item ends with whether a team member sees it
 
 
-Column = Prop | Money | Sealed | Const | Before | Far | Hop | Paged
+Column = Prop | Paired | Const | Before | Far | Hop | Paged
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,23 @@ def _prop(column: Prop, node: LiteralString, rel: LiteralString) -> LiteralStrin
     return value
 
 
-def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
+# The CALL subqueries the root's projection reads (a connection's aggregate, written before
+# it): an aggregating function in the projection, even inside a COLLECT subquery, would make
+# it aggregate (Neo4j 5 refuses it), so an aggregate below the root's own relationships is
+# not compiled (None: there).
+Calls = list[LiteralString] | None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a column is written with: the request's narrowed relationship fields (by
+    ``Hop.limit``) and the CALL subqueries of the root (None below it)."""
+
+    nested: dict[str, Narrowed]
+    calls: Calls = None
+
+
+def _hop(hop: Hop, depth: int, scope: _Scope) -> LiteralString:
     if depth + 1 > MAX_DEPTH:
         raise Uncompilable("nested deeper than the compiler's variables")
     a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
@@ -212,7 +231,7 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
         pattern = "(" + a + ")<-[" + r + ":" + spec.type + "]-(" + b + ":" + spec.source + ")"
     conditions: list[LiteralString] = [valid_now(r)] if spec.kind in CURRENT_ONLY else []
     order = nested_order(spec, hop.outgoing, r, b)
-    narrowed = nested.get(hop.limit) if hop.narrowed else None
+    narrowed = scope.nested.get(hop.limit) if hop.narrowed else None
     if narrowed is not None:
         if narrowed.node != b:
             raise Uncompilable("a where written for another variable")
@@ -221,16 +240,22 @@ def _hop(hop: Hop, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
             order = order_by(narrowed.keys, b, r)
     valid: LiteralString = " WHERE " + " AND ".join(conditions) if conditions else ""
     limit: LiteralString = "1" if hop.single else "$" + hop.limit
+    columns = _columns(hop.columns, b, r, depth + 1, _Scope(scope.nested))
+    seen = visible_cypher(spec.target if hop.outgoing else spec.source, b)
+    if hop.visible and seen is not None:
+        if hop.single:
+            columns = "CASE WHEN " + seen + " THEN " + columns + " ELSE false END"
+        else:
+            limit += " WITH " + r + ", " + b + " WHERE " + seen
     items = (
         "COLLECT { MATCH " + pattern + valid + " WITH " + r + ", " + b + " ORDER BY "
-        + order + " LIMIT " + limit + " RETURN "
-        + _columns(hop.columns, b, r, depth + 1, nested) + " }"
+        + order + " LIMIT " + limit + " RETURN " + columns + " }"
     )  # fmt: skip
     return "head(" + items + ")" if hop.single else items
 
 
-def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed]) -> LiteralString:
-    narrowed = nested.get(paged.limit)
+def _paged(paged: Paged, depth: int, scope: _Scope) -> LiteralString:
+    narrowed = scope.nested.get(paged.limit)
     if depth + 1 > MAX_DEPTH or narrowed is None or narrowed.node != _NODES[depth + 1]:
         raise Uncompilable("a connection without its request's page")
     a, b, r = _NODES[depth], _NODES[depth + 1], _RELS[depth + 1]
@@ -241,28 +266,48 @@ def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed]) -> LiteralStri
     conditions.append(narrowed.where)
     matched = "MATCH " + pattern + " WHERE " + " AND ".join(conditions)
     total: LiteralString = "COUNT { " + matched + " }" if paged.total else "null"
+    counted: LiteralString = "null"
+    if paged.aggregate == ():  # only its count: no aggregating function
+        counted, total = "[COUNT { " + matched + " }, {}]", "null"
+    elif paged.aggregate is not None:
+        if scope.calls is None:
+            raise Uncompilable("an aggregate's fields below the root's own relationships")
+        count, found = "c" + paged.limit, "f" + paged.limit
+        calls = " CALL (" + a + ") { " + matched + _counted(far, b, paged.aggregate, count, found)
+        scope.calls.append(calls + " }")
+        counted, total = "[" + count + ", " + found + "]", "null"
     after: LiteralString = " AND " + narrowed.after if narrowed.after is not None else ""
     keys = narrowed.keys or default_keys(spec, paged.outgoing)
     values = _sort_values(keys, far, b, r, temporal_properties(spec.properties))
-    rows = ", ".join([_columns(row, b, r, depth + 1, nested) for row in paged.rows])
+    below = _Scope(scope.nested)
+    rows = ", ".join([_columns(row, b, r, depth + 1, below) for row in paged.rows])
     limit: LiteralString = "$" + paged.limit
+    seen = _seen(far, b) if paged.visible else ""
     items = (
         "COLLECT { " + matched + after + " WITH " + r + ", " + b + " ORDER BY "
-        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]] }"
+        + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]"
+        + seen + "] }"
     )  # fmt: skip
-    return "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + "]"
+    return (
+        "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + ", "
+        + counted + "]"
+    )  # fmt: skip
+
+
+def _seen(label: str, node: LiteralString) -> LiteralString:
+    """``, <whether a team member sees node>``: a page's item's last value."""
+    return ", " + (visible_cypher(label, node) or "true")
 
 
 def _column(
-    column: Column, node: LiteralString, rel: LiteralString, depth: int, nested: dict[str, Narrowed]
+    column: Column, node: LiteralString, rel: LiteralString, depth: int, scope: _Scope
 ) -> LiteralString:
     if isinstance(column, Prop):
         return _prop(column, node, rel)
-    if isinstance(column, Money):
+    if isinstance(column, Paired):
         # graph.money.exact_property: the exact integer beside the float
-        return "[" + node + "." + column.name + "E4, " + node + "." + column.name + "]"
-    if isinstance(column, Sealed):
-        return "[" + node + ".id, " + node + "." + column.name + "]"
+        first: LiteralString = node + (".id" if column.personal else "." + column.name + "E4")
+        return "[" + first + ", " + node + "." + column.name + "]"
     if isinstance(column, Const):
         return "null" if column.value is None else "'" + column.value + "'"
     if isinstance(column, Before):
@@ -270,25 +315,24 @@ def _column(
             "coalesce(" + node + "." + column.name + " < " + node + "." + column.other + ", false)"
         )
     if isinstance(column, Far):
-        return _columns(column.columns, node, rel, depth, nested)
+        return _columns(column.columns, node, rel, depth, scope)
     if isinstance(column, Paged):
-        return _paged(column, depth, nested)
-    return _hop(column, depth, nested)
+        return _paged(column, depth, scope)
+    return _hop(column, depth, scope)
 
 
 def _columns(
-    columns: tuple[Column, ...],
-    node: LiteralString,
-    rel: LiteralString,
-    depth: int,
-    nested: dict[str, Narrowed],
+    columns: tuple[Column, ...], node: LiteralString, rel: LiteralString, depth: int, scope: _Scope
 ) -> LiteralString:
-    return "[" + ", ".join([_column(c, node, rel, depth, nested) for c in columns]) + "]"
+    return "[" + ", ".join([_column(c, node, rel, depth, scope) for c in columns]) + "]"
 
 
-def _rows(projection: Projection, nested: Narrowings) -> LiteralString:
-    found = dict(nested)
-    return "[" + ", ".join([_columns(row, "n", "r", 0, found) for row in projection.rows]) + "]"
+def _rows(projection: Projection, nested: Narrowings) -> tuple[LiteralString, LiteralString]:
+    """The root node's rows, and the CALL subqueries to write before them."""
+    calls: list[LiteralString] = []
+    root = _Scope(dict(nested), calls)
+    rows = ", ".join([_columns(row, "n", "r", 0, root) for row in projection.rows])
+    return "[" + rows + "]", "".join(calls)
 
 
 def variables(depth: int) -> tuple[LiteralString, LiteralString]:
@@ -302,8 +346,8 @@ def variables(depth: int) -> tuple[LiteralString, LiteralString]:
 @functools.lru_cache(maxsize=1024)
 def one_query(projection: Projection, nested: Narrowings = ()) -> LiteralString:
     """One entity by id (anchored on the id uniqueness constraint): its rows."""
-    rows = _rows(projection, nested)
-    return "MATCH (n:" + projection.label + " {id: $id}) RETURN " + rows + " AS rows"
+    rows, calls = _rows(projection, nested)
+    return "MATCH (n:" + projection.label + " {id: $id})" + calls + " RETURN " + rows + " AS rows"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -315,13 +359,17 @@ def page_query(
     after: LiteralString | None = None,
     total: bool = False,
     nested: Narrowings = (),
+    aggregate: tuple[LiteralString, ...] | None = None,
+    visible: bool = False,
 ) -> LiteralString:
     """A keyset page with the list filters of ``graph.nodes.list_nodes_query`` (on a sealed
     property's hash with ``hash_property``) and the ``where`` expression, in ``keys``
     order then by id: each node's sort values (then its id, as a cursor holds them) and
     rows. The page starts after ``$after`` (an id) without keys, after the ``after``
-    expression (``graph.filters.after_cypher``) with them. With ``total``, one record:
-    how many match over every page, and the page as a list of [values, rows]."""
+    expression (``graph.filters.after_cypher``) with them. With ``total`` or an
+    ``aggregate`` (its fields), one record: how many match over every page, the
+    aggregate's fields (``graph.nodes.aggregations``) and the page as a list of [values,
+    rows]. With ``visible``, each row ends with whether a team member sees it."""
     label = projection.label
     anchor: LiteralString = (
         "MATCH (n:" + label + ") WHERE "
@@ -330,23 +378,37 @@ def page_query(
     )
     matched = anchor + FILTER_ARGUMENTS + " AND " + where
     start: LiteralString = "n.id > $after" if not keys else after or "true"
+    rows, calls = _rows(projection, nested)
     page = (
         anchor + start + " AND " + FILTER_ARGUMENTS + " AND " + where
-        + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit RETURN "
+        + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit" + calls + " RETURN "
     )  # fmt: skip
     values = _sort_values(keys, label, "n", "r", ())
-    if not total:
-        return page + values + " AS after, " + _rows(projection, nested) + " AS rows"
-    return (
-        "CALL () { " + matched + " RETURN count(n) AS total } "
-        "RETURN total, COLLECT { "
-        + page
-        + "["
-        + values
-        + ", "
-        + _rows(projection, nested)
-        + "] } AS page"
-    )
+    seen = _seen(label, "n") if visible else ""
+    if not total and aggregate is None:
+        return page + "[" + values + ", " + rows + seen + "] AS row"
+    counted = _counted(label, "n", aggregate or (), "total", "fields")
+    fields: LiteralString = "fields" if aggregate else "null" if aggregate is None else "{}"
+    return (  # the page collected in a CALL, where its rows' own CALLs may stand
+        "CALL () { " + matched + counted + " } CALL () { " + page + "collect([" + values
+        + ", " + rows + seen + "]) AS page } RETURN total, " + fields + " AS fields, page"
+    )  # fmt: skip
+
+
+def _counted(
+    label: str,
+    node: LiteralString,
+    fields: tuple[LiteralString, ...],
+    count: LiteralString,
+    found: LiteralString,
+) -> LiteralString:
+    """`` RETURN`` how many ``node``s as ``count``, with the aggregations of ``fields``
+    as ``found`` if any: a constant beside ``count`` would be a grouping key, and no
+    row would come back when nothing matches."""
+    returned: LiteralString = " RETURN count(" + node + ") AS " + count
+    if not fields:
+        return returned
+    return returned + ", " + aggregations(label, node, fields) + " AS " + found
 
 
 def _sort_values(
@@ -372,11 +434,21 @@ async def fetch_one(graph: Graph, query: LiteralString, **params: Any) -> list[A
     return list(records[0]["rows"]) if records else None
 
 
-async def fetch_page(
-    graph: Graph, query: LiteralString, total: bool, **params: Any
-) -> tuple[list[tuple[list[Any], Any]], int | None]:
-    """The page's (sort values then id, rows) per node, and the total when asked."""
+@dataclass(frozen=True)
+class Found:
+    """A root page: [sort values then id, rows] per node (then whether a team member sees
+    it: ``page_query``'s ``visible``); the total and the aggregate's fields, when the query
+    counted (``page_query``'s ``total`` or ``aggregate``)."""
+
+    page: list[list[Any]]
+    total: int | None = None
+    fields: dict[str, Any] | None = None
+
+
+async def fetch_page(graph: Graph, query: LiteralString, counted: bool, **params: Any) -> Found:
     records = await graph.query(query, **params)
-    if total:
-        return [(item[0], item[1]) for item in records[0]["page"]], int(records[0]["total"])
-    return [(record["after"], record["rows"]) for record in records], None
+    if not counted:
+        return Found([record["row"] for record in records])
+    record = records[0]
+    fields = record["fields"]
+    return Found(record["page"], int(record["total"]), None if fields is None else dict(fields))

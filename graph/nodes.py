@@ -7,6 +7,7 @@ allow-lists (literal strings); ids, filters and limits are parameters.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
@@ -276,14 +277,17 @@ async def count_nodes(
     return int(records[0]["total"]) if records else 0
 
 
-def aggregations(label: str, variable: LiteralString) -> LiteralString:
-    """A Cypher map of the label's aggregatable properties: ``{at: {min, max}, value:
-    {min, max, average, sum}}`` over the rows of ``variable`` (datetimes as ISO text;
-    money from its exact integer, so a sum carries no float error: graph.money)."""
+def aggregations(
+    label: str, variable: LiteralString, only: Collection[str] | None = None
+) -> LiteralString:
+    """A Cypher map of the label's aggregatable properties (those named in ``only`` when
+    given): ``{at: {min, max}, value: {min, max, average, sum}}`` over the rows of
+    ``variable`` (datetimes as ISO text; money from its exact integer, so a sum carries no
+    float error: graph.money)."""
     parts: list[LiteralString] = []
     money = RECORDS[label].money_fields
     for spec in filter_fields(label).values():
-        if spec.kind not in AGGREGATABLE:
+        if spec.kind not in AGGREGATABLE or (only is not None and spec.name not in only):
             continue
         prop: LiteralString = variable + "." + spec.name
         if spec.kind is FieldKind.DATETIME:
@@ -313,6 +317,8 @@ async def aggregate_nodes(
         + " RETURN count(n) AS count, " + aggregations(label, "n") + " AS fields"
     )  # fmt: skip
     records = await graph.query(query, **node_filter.params(), **params.values)
+    if not records:  # a label without aggregatable fields groups by its constant `{}`
+        return {"count": 0, "fields": {}}
     return {"count": records[0]["count"], "fields": dict(records[0]["fields"])}
 
 

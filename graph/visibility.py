@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 from orggraph.graph.driver import Graph
+from orggraph.graph.model import RELATIONSHIPS, RelationshipKind
 
 VISIBLE_TO_TEAMS: LiteralString = """
 OPTIONAL MATCH (t:Team) WHERE t.id IN $teamIds
@@ -35,3 +36,24 @@ async def visibility(graph: Graph, team_ids: frozenset[str]) -> Visibility:
     records = await graph.query(VISIBLE_TO_TEAMS, teamIds=sorted(team_ids))
     record = records[0]
     return Visibility(team_ids, frozenset(record["kpiIds"]), frozenset(record["slaIds"]))
+
+
+def visible_cypher(label: str, node: LiteralString) -> LiteralString | None:
+    """Whether a team member sees ``node``, a node of ``label``, given its ``Visibility``
+    as the parameters ``$seenKpis`` and ``$seenSlas`` (``visible_params``); None when it
+    sees every node of the label. A measurement is seen with the KPI it belongs to."""
+    if label == "KPI":
+        return node + ".id IN $seenKpis"
+    if label == "SLA":
+        return node + ".id IN $seenSlas"
+    if label == "Measurement":
+        measured = RELATIONSHIPS[RelationshipKind.KPI_HAS_MEASUREMENT].type
+        return (
+            "EXISTS { MATCH (seen:KPI)-[:" + measured + "]->(" + node + ") "
+            "WHERE seen.id IN $seenKpis }"
+        )
+    return None
+
+
+def visible_params(seen: Visibility) -> dict[str, list[str]]:
+    return {"seenKpis": sorted(seen.kpis), "seenSlas": sorted(seen.slas)}

@@ -222,6 +222,11 @@ def _personal_fields(type_name: str) -> frozenset[str]:
     return PERSONAL_PROPERTIES.get(type_name, frozenset())
 
 
+async def visible_to(info: GraphQLResolveInfo[Any]) -> Visibility:
+    """What the request's team member sees (loaded once per request)."""
+    return await _visibility(info, info.context.principal)
+
+
 async def _visibility(info: GraphQLResolveInfo[Any], principal: Principal) -> Visibility:
     """Loaded once per request (one query), shared by every field."""
     extras: dict[str, Any] = info.context.extras

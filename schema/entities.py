@@ -11,11 +11,16 @@ hands it through as the field's completed value, so graphql-core does not comple
 subtree field by field.
 
 ``plan_of`` is the one place that decides what falls back to the resolvers: a field with
-its own resolver (``Process.lifecycleHistory``, not one declaring ``COMPILED``), an argument or
-a directive the compiler does not know, a type it does not map, and every request of a
-team member (FUNCTION role), whose KPIs, SLAs and measurements are filtered at every depth
-by schema.authorization. Personal fields follow schema.authorization: null without the
-``pii`` claim, opened in Python with it (graph.personal), as ``Customer.email`` does.
+its own resolver (``Process.lifecycleHistory``; not one declaring ``COMPILED``), an argument or
+a directive the compiler does not know, a type it does not map, an aggregate's fields
+below the root's own relationships (``graph.entities.Calls``; a count alone is compiled),
+a single measurement asked by a team member. At run time ``Uncompilable`` sends a root
+field back to them too, where their answer holds an error the compiled one cannot
+place: a personal value that does not open, and what a team member (FUNCTION role) is
+refused (schema.authorization). Otherwise a team member's KPIs, SLAs and measurements are
+filtered in the query (graph.visibility.visible_cypher). Personal fields follow
+schema.authorization: null without the ``pii`` claim, opened in Python with it
+(graph.personal), as ``Customer.email`` does.
 """
 
 from __future__ import annotations
@@ -61,13 +66,20 @@ from orggraph.graph.entities import (
     Const,
     Far,
     Hop,
-    Money,
     Paged,
+    Paired,
     Prop,
-    Sealed,
     Uncompilable,
 )
-from orggraph.graph.filters import Params, SortKey, Where, after_cypher, where_cypher
+from orggraph.graph.filters import (
+    AGGREGATABLE,
+    Params,
+    SortKey,
+    Where,
+    after_cypher,
+    filter_fields,
+    where_cypher,
+)
 from orggraph.graph.model import (
     PERSONAL_PROPERTIES,
     RELATIONSHIP_FIELDS,
@@ -78,8 +90,9 @@ from orggraph.graph.model import (
 from orggraph.graph.money import stored_amount
 from orggraph.graph.nodes import NodeFilter, default_keys
 from orggraph.graph.personal import PersonalData, PersonalDataError, open_value
+from orggraph.graph.visibility import visible_params
 from orggraph.schema import filters
-from orggraph.schema.authorization import is_function_only
+from orggraph.schema.authorization import PARTLY_VISIBLE, is_function_only, visible_to
 from orggraph.schema.relay import (
     DEFAULT_PAGE_SIZE,
     PageInfo,
@@ -157,6 +170,18 @@ def _maybe(shape: ObjectShape) -> Convert:
     return lambda item, personal: None if item is None else shape(item, personal)
 
 
+def _seen(shape: ObjectShape) -> Convert:
+    """A single object a team member may not see (``false``) is FORBIDDEN: the resolvers
+    answer again, so that the error stands at its field."""
+
+    def convert(item: Any, personal: PersonalData | None) -> Any:
+        if item is False:
+            raise Uncompilable("an object outside the team member's KPIs and SLAs")
+        return None if item is None else shape(item, personal)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class Limit:
     """A relationship field's item count, from its ``first`` argument (or its fixed cap)."""
@@ -191,6 +216,10 @@ class Narrowing:
         if not isinstance(variables, VariableValues):  # the coerced values alone
             variables = VariableValues({}, dict(variables or {}))
         given = get_argument_values(self.field, self.selection, variables)
+        if is_function_only(info.context.principal):
+            reached = filters.labels_reached(self.label, given.get("where"))
+            if reached & PARTLY_VISIBLE:  # FORBIDDEN: the resolvers say so
+                raise Uncompilable("a where through what a team member sees in part")
         registry = info.schema.schema_converter.scalar_registry
         kwargs = convert_arguments(given, list(self.arguments), registry, info.schema.config)
         try:
@@ -251,6 +280,15 @@ class Page:
     paged: bool  # asked with `after`
     personal: PersonalData | None
     total: int | None = None  # how many match over every page, when asked
+    fields: dict[str, Any] | None = None  # the aggregate's (graph.nodes.aggregations)
+    hidden: frozenset[int] = frozenset()  # the rows a team member does not see
+
+    def shown(self) -> Iterator[tuple[str, Any]]:
+        """(cursor, rows) of the rows shown: the page info counts the hidden too, as
+        schema.authorization leaves them out of a connection's edges only."""
+        for index, (cursor, (_, rows)) in enumerate(zip(self.cursors, self.rows, strict=True)):
+            if index not in self.hidden:
+                yield cursor, rows
 
 
 # A connection's field (edges, nodes, pageInfo, __typename), from its page.
@@ -265,6 +303,12 @@ class Plan:
     parts: tuple[tuple[str, Part], ...]  # a connection: its parts
     total: bool = False  # a connection: its totalCount is asked
     narrowings: tuple[Narrowing, ...] = ()
+    aggregate: tuple[LiteralString, ...] | None = None  # a connection: its aggregate's fields
+    restricted: bool = False  # a team member's: what it sees (graph.visibility) is read
+    visible: bool = False  # a root connection of what a team member sees in part
+
+    async def visibility(self, info: Info) -> dict[str, Any]:
+        return visible_params(await visible_to(info._raw_info)) if self.restricted else {}
 
     def params(self, info: Info) -> dict[str, Any]:
         variables = _variables(info)
@@ -294,9 +338,11 @@ class _Compiler:
         self.fragments = raw.fragments
         self.variables = _variables(info)
         self.can_read_pii = info.context.principal.can_read_pii
+        self.restricted = is_function_only(info.context.principal)
         self.limits: list[Limit] = []
         self.rows: list[tuple[Column, ...]] = []
         self.total = False
+        self.aggregated: set[LiteralString] | None = None  # a connection's aggregate fields
         self.narrowings: list[Narrowing] = []
         self.depth = 0  # relationships from the root: the node variable's
 
@@ -406,7 +452,7 @@ class _Compiler:
         prop = cls.PROPERTY_OF.get(field.python_name, to_camel(field.python_name))
         if name in SEALED_PROPERTIES.get(label, {}):
             sealed = entities.allowed_property(label, name)
-            return Sealed(sealed), _opener(label, sealed)
+            return Paired(sealed, personal=True), _opener(label, sealed)
         computed = field.metadata.get(COMPILED)  # computed by a resolver, and in Cypher
         if computed is not None:
             return computed, None
@@ -426,38 +472,48 @@ class _Compiler:
         self.depth += 1
         far, _ = entities.variables(self.depth)
         if item.name in EDGES:
-            columns, shape = self._edge(item, spec, nodes)
+            columns, shape = self._edge(item, spec, nodes, *EDGES[item.name])
         else:
             columns, shape = self.node(item, nodes)
         self.depth -= 1
+        visible = self.restricted and relationship.far_label in PARTLY_VISIBLE
         param = _limit_param(len(self.limits))
         if not single:
             self.limits.append(Limit(param, given.get("first"), relationship.limit))
         narrowed = "where" in given or "sort" in given
         if narrowed:
             self.narrowings.append(asked.narrowing(param, far))
-        hop = Hop(spec, relationship.outgoing, single, param, columns, narrowed)
-        return hop, (_maybe(shape) if single else _many(shape))
+        hop = Hop(spec, relationship.outgoing, single, param, columns, narrowed, visible)
+        return hop, ((_seen(shape) if visible else _maybe(shape)) if single else _many(shape))
 
     def _paged(self, asked: Asked) -> tuple[Column, Convert]:
         spec, outgoing = asked.declared.spec, asked.declared.outgoing
         _given(asked.nodes, {"first", "after", "where", "sort"})
-        saved = (self.rows, self.total)
-        self.rows, self.total = [], False
+        saved = (self.rows, self.total, self.aggregated)
+        self.rows, self.total, self.aggregated = [], False, None
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(asked.field.type), asked.nodes)
-        rows, total = tuple(self.rows), self.total
+        parts = self.connection(_object_type(asked.field.type), asked.nodes, spec)
+        rows, total, aggregate = tuple(self.rows), self.total, self._aggregate_fields()
         self.depth -= 1
-        self.rows, self.total = saved
+        self.rows, self.total, self.aggregated = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
+        visible = self._partly_visible(asked.declared.far_label, total, aggregate)
         self.narrowings.append(asked.narrowing(key, far, (spec, outgoing, rel)))
-        return Paged(spec, outgoing, key, rows, total), _paged_shape(parts)
+        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible)
+        return paged, _paged_shape(parts)
 
     def _edge(
-        self, edge: GraphQLObjectType, spec: Any, nodes: list[FieldNode]
+        self,
+        edge: GraphQLObjectType,
+        spec: RelationshipSpec,
+        nodes: list[FieldNode],
+        node_field: str | None,
+        properties: dict[str, str],
     ) -> tuple[tuple[Column, ...], ObjectShape]:
-        node_field, properties = EDGES[edge.name]
+        """An object of a relationship: its ``properties`` (field: property) and the far
+        node under ``node_field`` (an edge type of ``EDGES``, a connection edge's
+        ``properties``)."""
         keys: list[str] = []
         columns: list[Column] = []
         converts: list[tuple[int, str, Convert]] = []
@@ -489,8 +545,12 @@ class _Compiler:
         return len(self.rows) - 1, shape
 
     def connection(
-        self, owner: GraphQLObjectType, nodes: list[FieldNode]
+        self,
+        owner: GraphQLObjectType,
+        nodes: list[FieldNode],
+        spec: RelationshipSpec | None = None,
     ) -> tuple[tuple[str, Part], ...]:
+        """A connection's parts; a relationship's (``spec``) edges carry its properties."""
         parts: list[tuple[str, Part]] = []
         for key, field_nodes in self.collect(owner, nodes).items():
             name = field_nodes[0].name.value
@@ -499,7 +559,8 @@ class _Compiler:
             if name == "__typename":
                 parts.append((key, _constant(owner.name)))
             elif name == "edges":
-                parts.append((key, self._edges(_object_type(field_type), field_nodes)))
+                edge = _object_type(field_type)
+                parts.append((key, self._edges(edge, field_nodes, spec)))
             elif name == "nodes":
                 index, shape = self.row(_object_type(field_type), field_nodes)
                 parts.append((key, _nodes_part(index, shape)))
@@ -508,11 +569,15 @@ class _Compiler:
             elif name == "totalCount":
                 self.total = True
                 parts.append((key, _total))
+            elif name == "aggregate":
+                parts.append((key, self._aggregate(_object_type(field_type), field_nodes)))
             else:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
 
-    def _edges(self, edge: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+    def _edges(
+        self, edge: GraphQLObjectType, nodes: list[FieldNode], spec: RelationshipSpec | None
+    ) -> Part:
         fields: list[tuple[str, Callable[[str, Any, PersonalData | None], Any]]] = []
         for key, field_nodes in self.collect(edge, nodes).items():
             name = field_nodes[0].name.value
@@ -524,6 +589,10 @@ class _Compiler:
             elif name == "node":
                 index, shape = self.row(_object_type(edge.fields[name].type), field_nodes)
                 fields.append((key, _row_of(index, shape)))
+            elif name == "properties" and spec is not None:
+                owner = _object_type(edge.fields[name].type)
+                index, shape = self._properties(owner, spec, field_nodes)
+                fields.append((key, _row_of(index, shape)))
             else:
                 raise Uncompilable(f"{edge.name}.{name}")
 
@@ -531,10 +600,80 @@ class _Compiler:
             personal = page.personal
             return [
                 {key: value(cursor, rows, personal) for key, value in fields}
-                for cursor, (_, rows) in zip(page.cursors, page.rows, strict=True)
+                for cursor, rows in page.shown()
             ]
 
         return part
+
+    def _properties(
+        self, owner: GraphQLObjectType, spec: RelationshipSpec, nodes: list[FieldNode]
+    ) -> tuple[int, ObjectShape]:
+        """An edge's ``properties`` object: the relationship's properties, as a row of the
+        page (its fields are named as the properties: ``schema.filters``)."""
+        named = {name: name for name in owner.fields}
+        columns, shape = self._edge(owner, spec, nodes, None, named)
+        self.rows.append(columns)
+        return len(self.rows) - 1, shape
+
+    def _aggregate(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
+        """A connection's ``<Label>Aggregate``: its count and the selected fields' extremes,
+        made as the resolvers make them (``schema.filters.aggregate_of``) and serialised by
+        their scalars."""
+        label = owner.name.removesuffix("Aggregate")
+        specs = {s.python_name: s for s in filter_fields(label).values() if s.kind in AGGREGATABLE}
+        fields = self._strawberry_fields(owner.name)
+        aggregated = self.aggregated if self.aggregated is not None else set()
+
+        def read(name: str, field_nodes: list[FieldNode]) -> Callable[[Any], Any]:
+            if name == "count":
+                return _attribute("count")
+            spec = specs[fields[name].python_name]
+            aggregated.add(spec.name)
+            selection = _object_type(owner.fields[name].type)
+
+            def extreme(field: str, _: list[FieldNode]) -> Callable[[Any], Any]:
+                """A ``<Scalar>AggregateSelection``'s min, max, ... as its scalars write."""
+                return _serialised(field, _nullable(selection.fields[field].type))
+
+            return _nested(spec.python_name, self._object_of(selection, field_nodes, extreme))
+
+        shape = self._object_of(owner, nodes, read)
+        self.aggregated = aggregated
+
+        def part(page: Page) -> Any:
+            totals = {"count": page.total, "fields": page.fields or {}}
+            return shape(filters.aggregate_of(label, totals))
+
+        return part
+
+    def _object_of(
+        self,
+        owner: GraphQLObjectType,
+        nodes: list[FieldNode],
+        read: Callable[[str, list[FieldNode]], Callable[[Any], Any]],
+    ) -> Callable[[Any], dict[str, Any]]:
+        """The selection of ``owner`` as a dict of a Python object's values, each field
+        read by ``read`` (its name and nodes), ``__typename`` from the schema."""
+        wanted: list[tuple[str, Callable[[Any], Any]]] = []
+        for key, field_nodes in self.collect(owner, nodes).items():
+            name = field_nodes[0].name.value
+            _no_arguments(field_nodes)
+            typename = name == "__typename"
+            wanted.append((key, _fixed_of(owner.name) if typename else read(name, field_nodes)))
+        return lambda found: {key: value(found) for key, value in wanted}
+
+    def _partly_visible(
+        self, label: str, total: bool, aggregate: tuple[LiteralString, ...] | None
+    ) -> bool:
+        """Whether a team member's connection of ``label`` leaves out what it does not
+        see; counting or aggregating those is FORBIDDEN (the resolvers say so)."""
+        visible = self.restricted and label in PARTLY_VISIBLE
+        if visible and (total or aggregate is not None):
+            raise Uncompilable(f"a total or aggregate of {label} for a team member")
+        return visible
+
+    def _aggregate_fields(self) -> tuple[LiteralString, ...] | None:
+        return None if self.aggregated is None else tuple(sorted(self.aggregated))
 
     def _page_info(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> Part:
         wanted: list[tuple[str, str]] = []
@@ -580,18 +719,47 @@ def _paged_shape(parts: tuple[tuple[str, Part], ...]) -> Convert:
     """A relationship connection's answer from its column (``graph.entities.Paged``)."""
 
     def convert(value: list[Any], personal: PersonalData | None) -> dict[str, Any]:
-        total, limit, paged, tokens, items = value
+        total, limit, paged, tokens, items, counted = value
+        fields = None
+        if counted is not None:  # the aggregate, which counts too
+            total, fields = counted[0], dict(counted[1])
         shown = items[: limit - 1]
-        cursors = [cursor_of(tokens, values) for values, _ in shown]
-        rows = [(values[-1], columns) for values, columns in shown]
-        page = Page(rows, cursors, len(items) >= limit, paged, personal, total)
+        cursors = [cursor_of(tokens, item[0]) for item in shown]
+        rows = [(item[0][-1], item[1]) for item in shown]
+        has_next = len(items) >= limit
+        page = Page(rows, cursors, has_next, paged, personal, total, fields, _hidden(shown))
         return {key: part(page) for key, part in parts}
 
     return convert
 
 
+def _hidden(items: list[list[Any]]) -> frozenset[int]:
+    """The items a team member does not see (their last value, when read, is false)."""
+    return frozenset(index for index, item in enumerate(items) if item[2:3] == [False])
+
+
 def _total(page: Page) -> int | None:
     return page.total
+
+
+def _fixed_of(value: str) -> Callable[[Any], Any]:
+    return lambda found: value
+
+
+def _attribute(name: str) -> Callable[[Any], Any]:
+    return lambda found: getattr(found, name)
+
+
+def _nested(name: str, shape: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda found: shape(getattr(found, name))
+
+
+def _serialised(name: str, scalar: GraphQLScalarType) -> Callable[[Any], Any]:
+    def value(found: Any) -> Any:
+        plain = getattr(found, name)
+        return None if plain is None else scalar.serialize(plain)
+
+    return value
 
 
 def _fixed(value: str) -> Callable[[str, Any, PersonalData | None], Any]:
@@ -603,7 +771,7 @@ def _constant(value: str) -> Part:
 
 
 def _nodes_part(index: int, shape: ObjectShape) -> Part:
-    return lambda page: [shape(rows[index], page.personal) for _, rows in page.rows]
+    return lambda page: [shape(rows[index], page.personal) for _, rows in page.shown()]
 
 
 def _row_of(index: int, shape: ObjectShape) -> Callable[[str, Any, PersonalData | None], Any]:
@@ -681,7 +849,7 @@ def _scalar(
     if kind == "JSON":
         return Prop(prop, on_relationship), lambda value, _: _as_json(value)
     if kind == "Decimal" and not on_relationship:
-        return Money(prop), lambda value, _: _money(prop, value)
+        return Paired(prop), lambda value, _: _money(prop, value)
     raise Uncompilable(f"scalar {kind}")
 
 
@@ -735,11 +903,10 @@ def plan_of(info: Info) -> Plan | None:
     principal = info.context.principal
     if not info.context.settings.compiled_reads:
         return None
-    if is_function_only(principal):
-        return None  # KPIs, SLAs and measurements filtered at every depth: schema.authorization
     raw = info._raw_info
     flags = tuple(sorted((k, v) for k, v in _variables(info).items() if isinstance(v, bool)))
-    key = (id(raw.operation), raw.path.key, principal.can_read_pii, flags)
+    restricted = is_function_only(principal)
+    key = (id(raw.operation), raw.path.key, principal.can_read_pii, restricted, flags)
     with _plans_lock:
         cached = _plans.get(key)
         if cached is not None and cached[0] is raw.operation:
@@ -769,6 +936,10 @@ def _compile(info: Info) -> Plan | None:
             _, node = compiler.row(owner, raw.field_nodes)
             parts = ()
         label = compiler._node_type(_object_type(_connection_node(owner))).LABEL
+        if node is not None and compiler.restricted and label == "Measurement":
+            raise Uncompilable("a single measurement for a team member")  # seen by its KPI
+        aggregate = compiler._aggregate_fields()
+        visible = node is None and compiler._partly_visible(label, compiler.total, aggregate)
         projection = entities.Projection(label, tuple(compiler.rows))
         # Written now (and cached): a selection deeper than the query's variables falls back.
         unnarrowed = tuple(
@@ -777,12 +948,21 @@ def _compile(info: Info) -> Plan | None:
         if node is not None:
             entities.one_query(projection, unnarrowed)
         else:
-            entities.page_query(projection, None, total=compiler.total, nested=unnarrowed)
+            entities.page_query(
+                projection,
+                None,
+                total=compiler.total,
+                nested=unnarrowed,
+                aggregate=aggregate,
+                visible=visible,
+            )
     except Uncompilable as why:
         log.debug("%s answered by its resolvers: %s", raw.field_name, why)
         return None
     narrowings = tuple(compiler.narrowings)
-    return Plan(projection, tuple(compiler.limits), node, parts, compiler.total, narrowings)
+    limits = tuple(compiler.limits)
+    total, restricted = compiler.total, compiler.restricted
+    return Plan(projection, limits, node, parts, total, narrowings, aggregate, restricted, visible)
 
 
 def _connection_node(owner: GraphQLObjectType) -> Any:
@@ -802,11 +982,20 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     nested, values = plan.narrowed(info)
     query = entities.one_query(plan.projection, nested)
     params = {"id": node_id, "now": _now(), **plan.params(info)} | values
-    rows = await entities.fetch_one(graph, query, **params)
+    seen = await plan.visibility(info)
+    listed = _SEEN_BY_ID.get(plan.projection.label)
+    if plan.restricted and listed is not None and node_id not in seen[listed]:
+        # a KPI or SLA the team member does not see: FORBIDDEN, on the resolvers
+        raise Uncompilable(f"a {plan.projection.label} outside the team member's")
+    rows = await entities.fetch_one(graph, query, **params | seen)
     if rows is None:
         return None
     with _resolvers_on_personal_data_error():
         return Shaped(plan.node(rows[0], graph.personal))
+
+
+# The single entities a team member sees by id: the parameter of graph.visibility listing them.
+_SEEN_BY_ID = {"KPI": "seenKpis", "SLA": "seenSlas"}
 
 
 @dataclass(frozen=True)
@@ -830,19 +1019,40 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
         after = after_cypher(keys, chosen.after, "n", params)
     first_id = chosen.after[-1] if chosen.after is not None and not keys else ""
     nested, narrowing = plan.narrowed(info)
-    query = entities.page_query(plan.projection, hashed, keys, where, after, plan.total, nested)
+    query = entities.page_query(
+        plan.projection,
+        hashed,
+        keys,
+        where,
+        after,
+        plan.total,
+        nested,
+        plan.aggregate,
+        plan.visible,
+    )
     values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
-    values |= plan.params(info) | params.values | narrowing
-    page, total = await entities.fetch_page(graph, query, plan.total, **values)
+    values |= plan.params(info) | params.values | narrowing | await plan.visibility(info)
+    counted = plan.total or plan.aggregate is not None
+    fetched = await entities.fetch_page(graph, query, counted, **values)
+    page = fetched.page
     shown = page[:limit]
     names = [key.field.name for key in keys]
     cursors = [
-        encode_sort_cursor(keys, {**dict(zip(names, row, strict=False)), "id": row[-1]}, {})
-        for row, _ in shown
+        encode_sort_cursor(keys, {**dict(zip(names, item[0], strict=False)), "id": item[0][-1]}, {})
+        for item in shown
     ]
-    rows = [(row[-1], columns) for row, columns in shown]
+    rows = [(item[0][-1], item[1]) for item in shown]
     paged = chosen.after is not None
-    found_page = Page(rows, cursors, len(page) > limit, paged, graph.personal, total)
+    found_page = Page(
+        rows,
+        cursors,
+        len(page) > limit,
+        paged,
+        graph.personal,
+        fetched.total,
+        fetched.fields,
+        _hidden(shown),
+    )
     with _resolvers_on_personal_data_error():
         return Shaped({key: part(found_page) for key, part in plan.parts})
 

@@ -152,6 +152,8 @@ def aggregate_selection(kind: FieldKind) -> Any:
 
 
 def _selection(kind: FieldKind, values: dict[str, Any]) -> Any:
+    extremes = ("min", "max", "average", "sum") if kind in NUMERIC else ("min", "max")
+    values = dict.fromkeys(extremes) | values  # nothing related: no extremes (null)
     if kind is FieldKind.DATETIME:
         values = {key: _iso(value) for key, value in values.items()}
     return GENERATED[f"{kind.value}AggregateSelection"](**values)

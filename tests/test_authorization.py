@@ -163,11 +163,15 @@ async def test_visibility_costs_one_query_per_request(graph: Graph) -> None:
 
     await seed(graph)
     query = "{ teams { edges { node { id accountableFor { id } sharedKpis { id } } } } }"
-    with recording() as as_admin:  # on the resolvers, as a team member's request is
-        ok(await run(graph, LOCAL_ADMIN, query, settings=Settings(compiled_reads=False)))
+    resolvers = Settings(compiled_reads=False)
+    with recording() as as_admin:
+        ok(await run(graph, LOCAL_ADMIN, query, settings=resolvers))
     with recording() as as_member:
-        ok(await run(graph, FUNCTION_T1, query))
+        ok(await run(graph, FUNCTION_T1, query, settings=resolvers))
     assert as_member.count == as_admin.count + 1
+    with recording() as compiled:  # what it sees, then the root field's one query
+        ok(await run(graph, FUNCTION_T1, query))
+    assert compiled.count == 2
 
 
 @pytest.mark.parametrize(

@@ -219,16 +219,8 @@ NOT_COMPILED = {("Process", "lifecycleHistory")}
 
 
 def compiled_field(owner: GraphQLObjectType, name: str) -> bool:
-    """Whether the compiler answers this field: not the resolver-only fields, nor (yet) the
-    aggregates and the relationship properties of a connection's edges, which the
-    resolvers answer."""
-    field = owner.fields[name]
-    return not (
-        (owner.name, name) in NOT_COMPILED
-        or field.deprecation_reason
-        or name == "aggregate"
-        or (owner.name.endswith("Edge") and name == "properties")
-    )
+    """Whether the compiler answers this field: all but the resolver-only fields."""
+    return not ((owner.name, name) in NOT_COMPILED or owner.fields[name].deprecation_reason)
 
 
 def object_of(field_type: Any) -> GraphQLObjectType | None:
@@ -540,6 +532,97 @@ async def test_a_relationship_connection_pages_in_one_query(graph: Graph) -> Non
     assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
 
 
+async def test_the_relationship_properties_of_connection_edges_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { team(id: "t1") { membersConnection(sort: [{name: DESC}]) { edges {
+        properties { role from to __typename } node { id } } }
+      ownedStepsConnection { edges { p: properties { validFrom: from to } } } }
+      process(id: "pr1") { stepsConnection(first: 1) { edges { properties { order } } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (2, resolved)
+    data = json.loads(compiled)["data"]
+    # by hand: t1's current members, Bob (no role) then Ada (lead), valid since the
+    # write layer's default start; t1 owns st1
+    since = "1970-01-01T00:00:00+00:00"
+    member = {"from": since, "to": None, "__typename": "MemberOfProperties"}
+    assert data["team"]["membersConnection"]["edges"] == [
+        {"properties": {"role": None, **member}, "node": {"id": "p2"}},
+        {"properties": {"role": "lead", **member}, "node": {"id": "p1"}},
+    ]
+    assert data["team"]["ownedStepsConnection"]["edges"] == [
+        {"p": {"validFrom": "2024-01-01T00:00:00+00:00", "to": "2024-06-01T12:00:00.500000+00:00"}}
+    ]
+    assert data["process"]["stepsConnection"]["edges"] == [{"properties": {"order": 1}}]
+
+
+async def test_aggregates_of_root_and_relationship_connections_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { customer(id: "c1") {
+        touchpointsConnection(first: 1, where: {type: {in: [PAGE_VIEW, PURCHASE]}}) {
+          totalCount aggregate { count at { min max __typename } value { sum average } }
+          nodes { id } } }
+      kpi(id: "k1") { measurementsConnection(first: 0) {
+        aggregate { count value { min max average sum } sampleSize { min sum average } } } }
+      deals(where: {won: {eq: true}}) {
+        aggregate { __typename count amount { min max sum } closedAt { max } } }
+      none: touchpoints(where: {at: {lt: "2000-01-01T00:00:00Z"}}) {
+        totalCount aggregate { count at { min } value { sum } } }
+      customers(first: 1) { totalCount nodes { id dealsConnection { aggregate { count } }
+        touchpoints(first: 1) { c: concernsConnection { aggregate { count } } } } } }
+    """
+    compiled, resolved, sent = await both(graph, query)
+    assert (sent, compiled) == (5, resolved)
+    data = json.loads(compiled)["data"]
+    # by hand: c1's page view tp1 (no value) and purchase tp3 (19.99); the first by time
+    assert data["customer"]["touchpointsConnection"] == {
+        "totalCount": 2,
+        "aggregate": {
+            "count": 2,
+            "at": {
+                "min": "2024-03-01T09:00:00.123000+00:00",
+                "max": "2024-03-03T09:00:00+00:00",
+                "__typename": "DateTimeAggregateSelection",
+            },
+            "value": {"sum": 19.99, "average": 19.99},
+        },
+        "nodes": [{"id": "tp1"}],
+    }
+    # k1's measurements: values 7.5 and 12, one sample size (3)
+    assert data["kpi"]["measurementsConnection"]["aggregate"] == {
+        "count": 2,
+        "value": {"min": 7.5, "max": 12.0, "average": 9.75, "sum": 19.5},
+        "sampleSize": {"min": 3, "sum": 3, "average": 3.0},
+    }
+    assert data["deals"]["aggregate"] == {
+        "__typename": "DealAggregate",
+        "count": 1,
+        "amount": {"min": 120.5, "max": 120.5, "sum": 120.5},
+        "closedAt": {"max": "2024-04-01T10:30:00.250000+00:00"},
+    }
+    assert data["customers"] == {
+        "totalCount": 3,
+        "nodes": [
+            {
+                "id": "c1",
+                "dealsConnection": {"aggregate": {"count": 1}},
+                "touchpoints": [{"c": {"aggregate": {"count": 0}}}],
+            }
+        ],
+    }
+    # nothing matches: no extremes, and Cypher's sum of nothing is 0
+    assert data["none"] == {
+        "totalCount": 0,
+        "aggregate": {"count": 0, "at": {"min": None}, "value": {"sum": 0.0}},
+    }
+
+
 async def test_a_nested_where_through_current_memberships_reads_them_at_now(
     graph: Graph,
 ) -> None:
@@ -592,11 +675,78 @@ async def test_personal_data_and_authorization_as_on_the_resolvers(graph: Graph)
         assert compiled == resolved
     masked = json.loads((await both(graph, query, principal=ANALYST))[0])["data"]["customer"]
     assert masked == {"name": "ACME", "email": None, "objects": [{"customer": {"email": None}}]}
-    # a team member: `customer` allowed, KPIs filtered at every depth (the resolvers answer)
+    # a team member: `customers` refused at the root, as on the resolvers
     kpis = '{ step(id: "st1") { kpis { id } slas { id } } customers { nodes { id } } }'
     compiled, resolved, _ = await both(graph, kpis, principal=FUNCTION_T1)
     assert compiled == resolved
     assert error_codes(await run(graph, COMPILED, kpis, principal=FUNCTION_T1)) == ["FORBIDDEN"]
+
+
+async def test_a_team_member_sees_its_teams_kpis_slas_and_measurements_in_one_query(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    { step(id: "st1") { kpis { id measurements { id kpi { id } } } slas { id kpi { id } } }
+      teams { nodes { id accountableFor { id } sharedKpis { id }
+        kpisConnection: accountableForConnection {
+          edges { node { id } } pageInfo { endCursor } } } }
+      kpis(first: 5) { edges { cursor node { id } } nodes { id }
+        pageInfo { hasNextPage endCursor } }
+      customer(id: "c1") { name email }
+      kpi(id: "k1") { name measurements(first: 1) { id } } }
+    """
+    compiled, resolved, sent = await both(graph, query, principal=FUNCTION_T1)
+    assert (sent, compiled) == (6, resolved)  # what it sees (once), then each root field
+    data = json.loads(compiled)["data"]
+    # by hand: t1 is accountable for k1 (measured by m1, m2) and provides sla1; k2 is t2's
+    assert data["step"] == {
+        "kpis": [
+            {
+                "id": "k1",
+                "measurements": [
+                    {"id": "m2", "kpi": {"id": "k1"}},
+                    {"id": "m1", "kpi": {"id": "k1"}},
+                ],
+            }
+        ],
+        "slas": [{"id": "sla1", "kpi": {"id": "k1"}}],
+    }
+    teams = {team["id"]: team for team in data["teams"]["nodes"]}
+    assert (teams["t1"]["accountableFor"], teams["t1"]["sharedKpis"]) == ([{"id": "k1"}], [])
+    assert (teams["t2"]["accountableFor"], teams["t2"]["sharedKpis"]) == ([], [{"id": "k1"}])
+    # k2 is left out of the edges; the page still ends at it, as on the resolvers
+    hidden = teams["t2"]["kpisConnection"]
+    assert hidden["edges"] == [] and hidden["pageInfo"]["endCursor"] is not None
+    assert [e["node"]["id"] for e in data["kpis"]["edges"]] == ["k1"]
+    assert data["kpis"]["nodes"] == [{"id": "k1"}]
+    assert data["kpis"]["pageInfo"]["endCursor"] == encode_cursor("k2")
+    assert data["customer"] == {"name": "ACME", "email": None}
+    assert data["kpi"] == {"name": "Leads", "measurements": [{"id": "m2"}]}
+
+
+async def test_what_a_team_member_may_not_count_or_reach_fails_as_on_the_resolvers(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    # sla2: t1 provides it, but its KPI is t2's k2, which m3 measures
+    sla2 = {"id": "sla2", "name": "Orders", "threshold": 2, "providerTeamId": "t1", "kpiId": "k2"}
+    m3 = {"id": "m3", "at": "2024-02-01T00:00:00Z", "periodStart": "2024-01-01T00:00:00Z"}
+    extra = {"slas": [sla2], "measurements": [m3 | {"value": 1, "kpiId": "k2"}]}
+    ok(await run(graph, RESOLVED, SEED, {"input": extra}))
+    for query in (
+        "{ kpis { totalCount } }",
+        '{ step(id: "st1") { kpisConnection { aggregate { count } } } }',
+        "{ teams { nodes { id children(where: {accountableFor: {some: {}}}) { id } } } }",
+        "{ slas { nodes { id kpi { id } } } }",
+        '{ kpi(id: "k2") { id } }',
+        '{ measurement(id: "m3") { id } }',
+    ):
+        compiled, resolved, _ = await both(graph, query, principal=FUNCTION_T1)
+        assert compiled == resolved, query
+        assert error_codes(await run(graph, COMPILED, query, principal=FUNCTION_T1)) == [
+            "FORBIDDEN"
+        ], query
 
 
 async def test_a_field_with_its_own_resolver_sends_its_root_field_to_the_resolvers(
@@ -678,8 +828,13 @@ def random_operation(draw: Callable[[Any], Any]) -> tuple[str, dict[str, Any]]:
     node = random_selection(draw, owner, 2, declared)
     body = f"{root}({arguments}) {{ edges {{ cursor node {{ {node} }} }} "
     body += "pageInfo { hasNextPage endCursor }"
-    body += " totalCount }" if draw(st.booleans()) else " }"
-    return operation(body, declared)
+    if draw(st.booleans()):
+        body += " totalCount"
+    if draw(st.booleans()):
+        aggregate = object_of(object_of(field.type).fields["aggregate"].type)  # type: ignore[union-attr]
+        assert aggregate is not None
+        body += f" aggregate {{ {random_selection(draw, aggregate, 1, declared)} }}"
+    return operation(body + " }", declared)
 
 
 def operation(body: str, declared: Declared) -> tuple[str, dict[str, Any]]:
@@ -767,4 +922,11 @@ async def test_random_selections_answer_as_the_resolvers(graph: Graph) -> None:
     await seed(graph)
     for query, variables in drawn_operations(150):
         compiled, resolved, _ = await both(graph, query, variables)
+        assert compiled == resolved, (query, variables)
+
+
+async def test_random_selections_of_a_team_member_answer_as_the_resolvers(graph: Graph) -> None:
+    await seed(graph)
+    for query, variables in drawn_operations(80):
+        compiled, resolved, _ = await both(graph, query, variables, FUNCTION_T1)
         assert compiled == resolved, (query, variables)
