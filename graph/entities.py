@@ -117,6 +117,7 @@ class Paged:
     total: bool
     aggregate: tuple[LiteralString, ...] | None = None  # the fields of its ``aggregate``
     visible: bool = False  # each item ends with whether a team member sees it
+    listed: bool = True  # its edges, nodes or pageInfo are asked: else no items are read
 
 
 Column = Prop | Paired | Const | Before | Far | Hop | Paged
@@ -278,11 +279,11 @@ def _paged(paged: Paged, depth: int, nested: dict[str, Narrowed], outer: Calls) 
     rows = ", ".join([_columns(row, b, r, depth + 1, nested, None) for row in paged.rows])
     limit: LiteralString = "$" + paged.limit
     seen = _seen(far, b) if paged.visible else ""
-    items = (
+    items: LiteralString = (
         "COLLECT { " + matched + after + " WITH " + r + ", " + b + " ORDER BY "
         + order_by(keys, b, r) + " LIMIT " + limit + " RETURN [" + values + ", [" + rows + "]"
         + seen + "] }"
-    )  # fmt: skip
+    ) if paged.listed else "[]"  # fmt: skip
     return (
         "[" + total + ", " + limit + ", " + limit + "p, " + limit + "k, " + items + ", "
         + counted + "]"
@@ -366,9 +367,12 @@ def page_query(
     nested: Narrowings = (),
     aggregate: tuple[LiteralString, ...] | None = None,
     visible: bool = False,
+    filtered: bool = True,
 ) -> LiteralString:
     """A keyset page with the list filters of ``graph.nodes.list_nodes_query`` (on a sealed
-    property's hash with ``hash_property``) and the ``where`` expression, in ``keys``
+    property's hash with ``hash_property``; left out of the text when the request gives
+    none, not ``filtered``: the planner cannot drop them, and reads every node's
+    properties for them) and the ``where`` expression, in ``keys``
     order then by id: each node's sort values (then its id, as a cursor holds them) and
     rows. The page starts after ``$after`` (an id) without keys, after the ``after``
     expression (``graph.filters.after_cypher``) with them. With ``total`` or an
@@ -381,11 +385,12 @@ def page_query(
         if hash_property is None
         else hashed_anchor(label, hash_property)
     )
-    matched = anchor + FILTER_ARGUMENTS + " AND " + where
+    conditions: LiteralString = FILTER_ARGUMENTS + " AND " + where if filtered else where
+    matched = anchor + conditions
     start: LiteralString = "n.id > $after" if not keys else after or "true"
     rows, calls = _rows(projection, nested)
     page = (
-        anchor + start + " AND " + FILTER_ARGUMENTS + " AND " + where
+        anchor + start + " AND " + conditions
         + " WITH n ORDER BY " + order_by(keys, "n") + " LIMIT $limit" + calls + " RETURN "
     )  # fmt: skip
     values = _sort_values(keys, label, "n", "r", ())

@@ -494,7 +494,9 @@ class _Compiler:
         self.rows, self.total, self.aggregated = [], False, None
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(owner.fields[name].type), nodes, spec)
+        connection = _object_type(owner.fields[name].type)
+        parts = self.connection(connection, nodes, spec)
+        listed = self._lists(connection, nodes)
         rows, total, aggregate = tuple(self.rows), self.total, self._aggregate_fields()
         self.depth -= 1
         self.rows, self.total, self.aggregated = saved
@@ -505,7 +507,7 @@ class _Compiler:
         arguments = tuple(field.arguments)
         narrowing = Narrowing(key, label, far, owner.fields[name], nodes[0], arguments, page)
         self.narrowings.append(narrowing)
-        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible)
+        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible, listed)
         return paged, _paged_shape(parts)
 
     def _edge(
@@ -579,6 +581,11 @@ class _Compiler:
             else:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
+
+    def _lists(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> bool:
+        """Whether a connection's items are asked (not only its total or aggregate)."""
+        asked = {field_nodes[0].name.value for field_nodes in self.collect(owner, nodes).values()}
+        return not asked.isdisjoint({"edges", "nodes", "pageInfo"})
 
     def _edges(
         self, edge: GraphQLObjectType, nodes: list[FieldNode], spec: RelationshipSpec | None
@@ -1024,6 +1031,7 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
         nested,
         plan.aggregate,
         plan.visible,
+        found.given,
     )
     values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
     values |= plan.params(info) | params.values | narrowing | await plan.visibility(info)
