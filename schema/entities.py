@@ -991,7 +991,7 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     graph = info.context.graph
     nested, values = plan.narrowed(info)
     query = entities.one_query(plan.projection, nested)
-    params = {"id": node_id, "now": _now(), **plan.params(info)} | values
+    params = {"id": node_id, **_now_for(query), **plan.params(info)} | values
     params |= await plan.visibility(info)
     rows = await entities.fetch_one(graph, query, **params)
     if rows is None:
@@ -1033,7 +1033,8 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
         plan.visible,
         found.given,
     )
-    values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
+    filtered = found.params() if found.given or found.hashed is not None else {}
+    values = {"after": first_id, "limit": limit + 1, **_now_for(query), **filtered}
     values |= plan.params(info) | params.values | narrowing | await plan.visibility(info)
     counted = plan.total or plan.aggregate is not None
     fetched = await entities.fetch_page(graph, query, counted, **values)
@@ -1072,3 +1073,9 @@ def _resolvers_on_personal_data_error() -> Iterator[None]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _now_for(query: str) -> dict[str, datetime]:
+    """``$now`` if the query reads it (a current relationship's validity): a datetime
+    parameter costs the driver a conversion on every request."""
+    return {"now": _now()} if "$now" in query else {}

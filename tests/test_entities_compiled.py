@@ -554,6 +554,8 @@ async def test_a_count_only_connection_and_a_page_without_filter_send_no_unused_
     assert [e["node"]["id"] for e in edges] == ["c1", "c2"]
     assert [e["node"]["touchpointsConnection"]["totalCount"] for e in edges] == [2, 1]
     assert [e["node"]["objectsConnection"]["aggregate"]["count"] for e in edges] == [1, 0]
+    # the page comes back as one record, not one per customer
+    assert sent.queries[0].endswith(" AS page")
     # the deprecated filter, when given, still narrows the compiled page
     filtered = '{ customers(filter: {nameContains: "bet"}) { edges { node { id } } } }'
     with recording() as sent:
