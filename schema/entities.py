@@ -991,7 +991,7 @@ async def compiled_one(info: Info, plan: Plan, node_id: str) -> Shaped | None:
     graph = info.context.graph
     nested, values = plan.narrowed(info)
     query = entities.one_query(plan.projection, nested)
-    params = {"id": node_id, **_now_for(query), **plan.params(info)} | values
+    params = {"id": node_id, "now": _now(), **plan.params(info)} | values
     params |= await plan.visibility(info)
     rows = await entities.fetch_one(graph, query, **params)
     if rows is None:
