@@ -198,6 +198,13 @@ class NodeFilter:
     # A sealed property's equality filter: its hash property and the hashes that match.
     hashed: tuple[LiteralString, list[str]] | None = None
 
+    @property
+    def given(self) -> bool:
+        """Whether any of ``FILTER_ARGUMENTS`` narrows the list."""
+        return bool(self.equals) or any(
+            value is not None for value in (self.name_contains, self.at_from, self.at_to)
+        )
+
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
             "equals": self.equals,

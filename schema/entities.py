@@ -493,14 +493,16 @@ class _Compiler:
         self.rows, self.total, self.aggregated = [], False, None
         self.depth += 1
         far, rel = entities.variables(self.depth)
-        parts = self.connection(_object_type(asked.field.type), asked.nodes, spec)
+        connection = _object_type(asked.field.type)
+        parts = self.connection(connection, asked.nodes, spec)
+        listed = self._lists(connection, asked.nodes)
         rows, total, aggregate = tuple(self.rows), self.total, self._aggregate_fields()
         self.depth -= 1
         self.rows, self.total, self.aggregated = saved
         key: LiteralString = "p" + str(len(self.narrowings))  # never input
         visible = self._partly_visible(asked.declared.far_label, total, aggregate)
         self.narrowings.append(asked.narrowing(key, far, (spec, outgoing, rel)))
-        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible)
+        paged = Paged(spec, outgoing, key, rows, total, aggregate, visible, listed)
         return paged, _paged_shape(parts)
 
     def _edge(
@@ -574,6 +576,11 @@ class _Compiler:
             else:
                 raise Uncompilable(f"{owner.name}.{name}")
         return tuple(parts)
+
+    def _lists(self, owner: GraphQLObjectType, nodes: list[FieldNode]) -> bool:
+        """Whether a connection's items are asked (not only its total or aggregate)."""
+        asked = {field_nodes[0].name.value for field_nodes in self.collect(owner, nodes).values()}
+        return not asked.isdisjoint({"edges", "nodes", "pageInfo"})
 
     def _edges(
         self, edge: GraphQLObjectType, nodes: list[FieldNode], spec: RelationshipSpec | None
@@ -1029,8 +1036,10 @@ async def compiled_page(info: Info, plan: Plan, chosen: Chosen, limit: int) -> S
         nested,
         plan.aggregate,
         plan.visible,
+        found.given,
     )
-    values = {"after": first_id, "limit": limit + 1, "now": _now(), **found.params()}
+    filtered = found.params() if found.given or found.hashed is not None else {}
+    values = {"after": first_id, "limit": limit + 1, **_now_for(query), **filtered}
     values |= plan.params(info) | params.values | narrowing | await plan.visibility(info)
     counted = plan.total or plan.aggregate is not None
     fetched = await entities.fetch_page(graph, query, counted, **values)
@@ -1069,3 +1078,9 @@ def _resolvers_on_personal_data_error() -> Iterator[None]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _now_for(query: str) -> dict[str, datetime]:
+    """``$now`` if the query reads it (a current relationship's validity): a datetime
+    parameter costs the driver a conversion on every request."""
+    return {"now": _now()} if "$now" in query else {}

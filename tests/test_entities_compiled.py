@@ -532,6 +532,39 @@ async def test_a_relationship_connection_pages_in_one_query(graph: Graph) -> Non
     assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
 
 
+async def test_a_count_only_connection_and_a_page_without_filter_send_no_unused_cypher(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    query = """
+    query($since: DateTime) { customers(first: 2, sort: [{name: ASC}]) { edges { node { id
+        touchpointsConnection(where: {at: {gt: $since}}) { totalCount }
+        objectsConnection { aggregate { count } } } } } }
+    """
+    variables = {"since": "2024-03-01T12:00:00Z"}
+    with recording() as sent:
+        compiled = as_json(await run(graph, COMPILED, query, variables, ADMIN))
+    assert compiled == as_json(await run(graph, RESOLVED, query, variables, ADMIN))
+    # no touchpoints or objects read for a page nobody asked for, no deprecated filter
+    assert sent.count == 1
+    assert "COLLECT" not in sent.queries[0]
+    assert "$equals" not in sent.queries[0]
+    # by hand: ACME (c1: tp2, tp3 after noon on 1 March; object o1), Beta (c2: tp4)
+    edges = json.loads(compiled)["data"]["customers"]["edges"]
+    assert [e["node"]["id"] for e in edges] == ["c1", "c2"]
+    assert [e["node"]["touchpointsConnection"]["totalCount"] for e in edges] == [2, 1]
+    assert [e["node"]["objectsConnection"]["aggregate"]["count"] for e in edges] == [1, 0]
+    # the page comes back as one record, not one per customer
+    assert sent.queries[0].endswith(" AS page")
+    # the deprecated filter, when given, still narrows the compiled page
+    filtered = '{ customers(filter: {nameContains: "bet"}) { edges { node { id } } } }'
+    with recording() as sent:
+        compiled = as_json(await run(graph, COMPILED, filtered, None, ADMIN))
+    assert compiled == as_json(await run(graph, RESOLVED, filtered, None, ADMIN))
+    assert "$equals" in sent.queries[0]
+    assert [e["node"]["id"] for e in json.loads(compiled)["data"]["customers"]["edges"]] == ["c2"]
+
+
 async def test_the_relationship_properties_of_connection_edges_in_one_query(
     graph: Graph,
 ) -> None:
