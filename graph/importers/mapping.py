@@ -52,7 +52,12 @@ from pydantic import (
     model_validator,
 )
 
-from orggraph.errors import BadInputError, DatabaseUnavailableError, OrgGraphError
+from orggraph.errors import (
+    BadInputError,
+    ConflictError,
+    DatabaseUnavailableError,
+    OrgGraphError,
+)
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.importers.bulk import Progress, write_nodes
 from orggraph.graph.model import (
@@ -1120,15 +1125,26 @@ async def _write_retrying(
     pending = [batch]
     failures = 0
     before = Before(_ids(w for _, w in batch))
+    create = True  # until the first failure: nodes the batch finds absent are CREATEd
     while pending:
         part = pending.pop(0)
         started = time.perf_counter()
         try:
-            await _write_batch(graph, [w for _, w in part], before, result, counts, order)
+            await _write_batch(graph, [w for _, w in part], before, result, counts, order, create)
+        except ConflictError:
+            if not create:
+                raise  # by MERGE too: an id used by a node of another label
+            # Another writer created one of the nodes since the batch looked (or an id is
+            # another label's): nothing was written. Look again, and write by MERGE.
+            create, before.states = False, None
+            pending.insert(0, part)
+            continue
         except OrgGraphError as error:
             why = _outcome_unknown(error)
             if why is None:
                 raise
+            # The lost attempt may have committed: what it found absent may exist now.
+            create = False
             failures += 1
             lines = f"lines {part[0][0]}-{part[-1][0]}"
             if failures > MAX_RETRIES:
@@ -1241,10 +1257,13 @@ async def _write_batch(
     result: MappingResult,
     counts: SourceResult,
     order: list[str],
+    create: bool,
 ) -> None:
     """One transaction: the batch's nodes (label by label, in mapping order), partial
     updates, then its relationships; duplicates within the batch are merged (the last row
-    wins).
+    wins). With ``create``, the nodes the first read found absent are created
+    (``CREATE``, no ``MERGE``: see bulk.create_new_query), customers created here
+    with their journeys.
 
     What the batch did to each node is measured, not assumed: the stored properties of the
     batch's nodes are read first (``Before``: once, so a retry compares with the state
@@ -1267,16 +1286,25 @@ async def _write_batch(
         summary = WriteSummary()
         previous = await before.read(tx)
         written: dict[str, set[str]] = {}  # by this transaction, so far
+        new_customers: set[str] = set()  # created by this transaction
         for label, records in nodes.items():
             if records:
                 batch_records = list(records.values())
                 await _require_known(tx, label, batch_records, (known, written))
+                stored = previous.get(label, {})
+                record_label = RECORDS[label].label
                 summary.merge(
                     await write_nodes(
-                        tx, RECORDS[label].label, batch_records, previous.get(label, {})
+                        tx,
+                        record_label,
+                        batch_records,
+                        stored if create else None,
+                        new_customers=new_customers,
                     )
                 )
                 written[label] = set(records)
+                if create and record_label == "Customer":
+                    new_customers |= set(records) - set(stored)
         for label, changes in updates.items():
             rows = [
                 {"id": i, "props": seal_properties(tx.personal, label, i, p)}
