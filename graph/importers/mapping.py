@@ -1214,14 +1214,19 @@ States = dict[str, dict[str, Any]]
 
 
 async def _states_of(ids: dict[str, list[str]], tx: Tx) -> States:
-    labels = tuple(RECORDS[label].label for label in ids)
+    """Each label's stored states (no round trip for the labels without ids: after a
+    batch of new nodes, none)."""
+    states: States = {label: {} for label in ids}
+    asked = {label: label_ids for label, label_ids in ids.items() if label_ids}
+    labels = tuple(RECORDS[label].label for label in asked)
     if not labels:
-        return {}
+        return states
     record = await tx.single(
-        node_states_query(labels), ids=dict(zip(labels, ids.values(), strict=True))
+        node_states_query(labels), ids=dict(zip(labels, asked.values(), strict=True))
     )
     found = record["states"] if record else [[] for _ in labels]
-    return {label: dict(pairs) for label, pairs in zip(ids, found, strict=True)}
+    states.update({label: dict(pairs) for label, pairs in zip(asked, found, strict=True)})
+    return states
 
 
 @dataclass
