@@ -527,7 +527,7 @@ key of each touch (``''`` for none), its time (epoch ms) and its step's
 stage (``''`` for none). Keys and stages come from OPTIONAL MATCH rather than
 pattern comprehensions (a quarter faster at 1M); that adds no row because the
 write layer keeps a touch's channel, campaign, team and step single-valued
-(``writes.SINGLE_VALUED``). The journey is the customer's touchpoints strictly
+(``write_rules.SINGLE_VALUED``). The journey is the customer's touchpoints strictly
 before ``closedAt`` and, when the customer won an earlier deal, strictly
 after that deal's ``closedAt`` (no touch is credited twice). Won deals of one
 customer are ordered by ``(closedAt, id)``: of two closing at the same instant,

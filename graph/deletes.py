@@ -16,7 +16,7 @@ Rules that hold for every delete:
   (graph/touchpoint_changes.py says what a touchpoint's state is);
 * the derived relationships stay true: deleting touchpoints (or a customer's HAD,
   or a touchpoint's AT_STEP) rebuilds the journey chain (NEXT), REACHED and LATEST
-  of the customers concerned, in the same transaction (``writes.rebuild_chains``).
+  of the customers concerned, in the same transaction (``journeys.rebuild_chains``).
 
 All Cypher is built from the model's allow-listed labels and types (literal strings).
 """
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from orggraph.errors import BadInputError, ConflictError
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.journeys import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
@@ -41,7 +42,6 @@ from orggraph.graph.model import (
     validate_node_id,
 )
 from orggraph.graph.touchpoint_changes import REF_KINDS, touched_by_delete, touchpoint_ends
-from orggraph.graph.writes import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 
 K = RelationshipKind
 

@@ -33,9 +33,9 @@ from typing import Any, Literal, LiteralString
 
 from orggraph.graph.deletes import delete_nodes_query
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.journeys import rebuild_chains
 from orggraph.graph.model import validate_node_id
 from orggraph.graph.touchpoint_changes import REMOVAL_EVENT
-from orggraph.graph.writes import rebuild_chains
 
 TouchpointErasure = Literal["anonymise", "delete"]
 ERASED_NAME = "(erased)"

@@ -30,7 +30,7 @@ from orggraph.graph.model import (
     SEALED_PROPERTIES,
     RelationshipKind,
 )
-from orggraph.graph.writes import SINGLE_VALUED, WriteSummary
+from orggraph.graph.write_rules import SINGLE_VALUED, WriteSummary
 
 T = TypeVar("T")
 

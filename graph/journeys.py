@@ -1,12 +1,33 @@
-"""A customer's journey: one Cypher query, anchored on the Customer id constraint."""
+"""Customer journeys: the chain each customer's touchpoints form, written and read.
+
+Writing: every touchpoint write of every path (``upsertTouchpoints``, ``upsertGraph``,
+imports, tracking, the seed) goes through ``write_touchpoints``, and every change of a
+journey's members through ``maintain_journeys`` or ``rebuild_chains``. The chain
+``(:Touchpoint)-[:NEXT]->(:Touchpoint)`` is kept in ``(at, id)`` order for every customer
+a batch touches, so touchpoints may arrive late, out of order, or move between
+customers: new touchpoints later than their customer's LATEST are appended to it (the
+live case), any other change rebuilds the customer's chain, its first arrivals per step
+(REACHED) and LATEST whole.
+
+Reading: ``customer_journey``, one Cypher query anchored on the Customer id constraint.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph
-from orggraph.graph.model import Stage
+from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.model import Record, Stage
+from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
+from orggraph.graph.write_rules import (
+    WriteSummary,
+    merge_entity,
+    node_row,
+    ref_clauses,
+    require_existing_refs,
+)
 
 # The order of stages for "furthest stage reached": the Stage enum's own order.
 STAGE_ORDER: list[str] = [stage.value for stage in Stage]
@@ -97,3 +118,276 @@ def furthest_stage(stages: list[str]) -> str | None:
 def stalled(furthest: str | None) -> bool:
     """A journey stalls when its furthest stage comes before CUSTOMER (or it has none)."""
     return furthest is None or STAGE_ORDER.index(furthest) < _CUSTOMER_RANK
+
+
+# --- the chain written ---------------------------------------------------------------
+
+
+MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = (
+    "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
+    "WITH row, "
+    + touchpoint_state_of("was")
+    + " AS before "
+    + merge_entity("Touchpoint")
+    + " WITH a, row, before"
+    + ref_clauses("Touchpoint")
+    + " RETURN row.id AS id, before, "
+    + touchpoint_state_of("a")
+    + " AS after"
+)
+"""``merge_with_refs_query`` for touchpoints, returning each one's state before and after
+the statement (``touchpoint_state_of``, what ``touchpoint_states`` reads): the write gets
+the states its journeys and change events need from the nodes it holds, instead of from
+two more round trips. Rows concern distinct touchpoints and a row writes only its own
+touchpoint's relationships, so a row's after state is final when it is projected."""
+
+
+CUSTOMERS_OF_TOUCHPOINTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Touchpoint {id: id})<-[:HAD]-(c:Customer)
+RETURN collect(DISTINCT c.id) AS customerIds
+"""
+
+DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
+MATCH (t)-[r:NEXT]-(:Touchpoint)
+DELETE r
+"""
+
+REBUILD_JOURNEY_CHAINS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+REMOVE c._LOCK_
+WITH c
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  WITH collect(t) AS chain
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH chain[i] AS t, CASE WHEN i + 1 < size(chain) THEN chain[i + 1] END AS successor
+  CALL (t, successor) {
+    OPTIONAL MATCH (t)-[r:NEXT]->(other:Touchpoint)
+    WHERE successor IS NULL OR other <> successor
+    DELETE r
+  }
+  CALL (t, successor) {
+    WITH t, successor WHERE successor IS NOT NULL
+    MERGE (t)-[:NEXT]->(successor)
+  }
+}
+"""
+"""Rebuild each customer's directly-follows chain in (at, id) order.
+
+Only wrong NEXT relationships are removed and only missing ones created, so a
+replayed batch changes nothing. Anchored on the Customer id constraint. The
+customer is write-locked first so that a concurrent append (``APPEND_TO_JOURNEYS``)
+waits for the rebuild, and the other way round: removing a property takes the node's
+write lock (held to the commit) even when the property is absent, as ``_LOCK_`` always
+is, so the lock writes nothing and counts in no counter.
+"""
+
+
+REBUILD_REACHED_STEPS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
+  WITH s, t ORDER BY t.at, t.id
+  WITH s, head(collect(t)) AS first
+  WHERE s IS NOT NULL
+  RETURN collect({step: s, at: first.at, touchpointId: first.id}) AS firsts
+}
+CALL (c, firsts) {
+  OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
+  WHERE NOT s IN [f IN firsts | f.step]
+  DELETE r
+}
+CALL (c, firsts) {
+  UNWIND firsts AS f
+  WITH c, f, f.step AS s
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, f WHERE r.touchpointId IS NULL OR r.touchpointId <> f.touchpointId OR r.at <> f.at
+  SET r.at = f.at, r.touchpointId = f.touchpointId
+}
+"""
+"""Rebuild each customer's REACHED relationships: one per step it has a touchpoint at,
+carrying the first such touchpoint (in (at, id) order) and its time.
+
+Funnels read these instead of scanning every touchpoint. Steps no longer
+reached lose their relationship; the others are set in place, so a replay
+creates and deletes nothing. Anchored on the Customer id constraint.
+"""
+
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at DESC, t.id DESC LIMIT 1
+  RETURN t AS latest
+}
+CALL (c, latest) {
+  OPTIONAL MATCH (c)-[r:LATEST]->(other:Touchpoint)
+  WHERE latest IS NULL OR other <> latest
+  DELETE r
+}
+CALL (c, latest) {
+  WITH c, latest WHERE latest IS NOT NULL
+  MERGE (c)-[:LATEST]->(latest)
+}
+"""
+"""Point each customer's LATEST relationship at the end of its chain (the last
+touchpoint in (at, id) order), or remove it when it has none left.
+
+Traversals that ask "where is each customer now" (customers in flight) scan
+customers through it instead of every touchpoint at a step. Idempotent like
+the chain: a replay creates and deletes nothing.
+"""
+
+APPEND_TO_JOURNEYS: LiteralString = """
+UNWIND $appends AS append
+MATCH (c:Customer {id: append.customerId})
+REMOVE c._LOCK_
+WITH c, append
+CALL (append) {
+  UNWIND append.ids AS id
+  MATCH (t:Touchpoint {id: id})
+  WITH t ORDER BY t.at, t.id
+  RETURN collect(t) AS added
+}
+OPTIONAL MATCH (c)-[:LATEST]->(last:Touchpoint)
+WITH c, added, last, added[0] AS first
+WITH c, added, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
+  OR (first.at = last.at AND first.id > last.id)) AS inOrder
+CALL (c, added, last, inOrder) {
+  WITH added, last WHERE inOrder
+  WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS t, chain[i + 1] AS successor
+  MERGE (t)-[:NEXT]->(successor)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
+  DELETE old
+  WITH DISTINCT c, added[size(added) - 1] AS newest
+  MERGE (c)-[:LATEST]->(newest)
+}
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  UNWIND added AS t
+  MATCH (t)-[:AT_STEP]->(s:Step)
+  WITH c, s, t ORDER BY t.at, t.id
+  WITH c, s, head(collect(t)) AS first
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, first
+  WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
+  SET r.at = first.at, r.touchpointId = first.id
+}
+RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
+"""
+"""Append each customer's new touchpoints (``$appends``: customer id and the ids of
+touchpoints it did not have before the write) to its journey, when all of them come
+after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
+moved to the last, REACHED created (or moved earlier) only where one of them is the
+first arrival at its step. Nothing else of the journey is read or rewritten, so the
+cost is that of the new touchpoints, not of the customers' whole history.
+
+The customers where that does not hold are returned, untouched, for the full rebuild.
+The customer is write-locked before its LATEST is read, so that two transactions
+appending to one customer queue instead of both linking from the same LATEST.
+"""
+
+CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = """
+UNWIND $ids AS id
+MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})
+RETURN collect(DISTINCT c.id) AS customerIds
+"""
+"""The customers whose touchpoints a batch of AT_STEP relationships concerns."""
+
+
+async def write_touchpoints(tx: Tx, records: Sequence[Record]) -> WriteSummary:
+    """Touchpoints are nodes and the journeys they sit in: the customers a batch gives
+    touchpoints to, or takes them from, get their chain (NEXT), first arrivals (REACHED)
+    and latest touchpoint (LATEST) kept in the same transaction (``maintain_journeys``).
+
+    Three round trips whatever the batch's size: the references checked, the touchpoints
+    merged with their states before and after (``MERGE_TOUCHPOINTS_WITH_STATES``, the
+    states ``touchpoint_states`` would read), the journeys appended to."""
+    summary = WriteSummary(rows=len(records))
+    if not records:
+        return summary
+    await require_existing_refs(tx, "Touchpoint", records)
+    rows = [node_row(tx, "Touchpoint", r) for r in records]
+    found, counters = await tx.records_and_counters(
+        MERGE_TOUCHPOINTS_WITH_STATES, rows=rows, refTypes=list(REF_TYPES)
+    )
+    summary.add(counters)
+    before = {r["id"]: r["before"] for r in found}
+    after = {r["id"]: r["after"] for r in found}
+    summary.merge(await maintain_journeys(tx, before, after))
+    summary.changed_touchpoints = changed(before, after)
+    summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
+    return summary
+
+
+def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """What of a touchpoint's state its journey depends on: its time, customer and step."""
+    refs = [ref for ref in state["refs"] if ref.startswith(("HAD:", "AT_STEP:"))]
+    return state["properties"].get("at"), refs
+
+
+async def maintain_journeys(
+    tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> WriteSummary:
+    """Keep the journeys of the touchpoints written (their states before and after the
+    write, from ``touchpoint_states``) in order: a new touchpoint is appended to its
+    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
+    a touchpoint that moved in time, step or customer, and a new one arriving before
+    its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
+    A touchpoint whose time, step and customer did not change costs nothing."""
+    appends: dict[str, list[str]] = {}
+    rebuild: set[str] = set()
+    moved: list[str] = []
+    for touchpoint_id, state in sorted(after.items()):
+        old = before.get(touchpoint_id)
+        if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
+            continue
+        customer = referenced(state, "HAD")
+        if old is None:
+            if customer is not None:
+                appends.setdefault(customer, []).append(touchpoint_id)
+            continue
+        moved.append(touchpoint_id)
+        rebuild |= {c for c in (customer, referenced(old, "HAD")) if c is not None}
+    summary = WriteSummary()
+    appending = sorted(c for c in appends if c not in rebuild)
+    if appending:
+        rows = [{"customerId": c, "ids": appends[c]} for c in appending]
+        records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
+        summary.add(counters)
+        rebuild |= set(records[0]["outOfOrder"]) if records else set()
+    summary.merge(await rebuild_chains(tx, rebuild, moved))
+    return summary
+
+
+async def customers_of_touchpoints(tx: Tx, touchpoint_ids: Sequence[str]) -> set[str]:
+    """The customers these touchpoints belong to now: read before a write that may move
+    them, so the journeys they leave are rebuilt too."""
+    record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS, ids=list(touchpoint_ids))
+    return set(record["customerIds"]) if record else set()
+
+
+async def rebuild_chains(
+    tx: Tx, customer_ids: Iterable[str], touchpoint_ids: Sequence[str] = ()
+) -> WriteSummary:
+    summary = WriteSummary()
+    if touchpoint_ids:
+        summary.add(await tx.run(DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS, ids=list(touchpoint_ids)))
+    ids = sorted(set(customer_ids))
+    if ids:
+        summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
+        summary.add(await tx.run(REBUILD_REACHED_STEPS, customerIds=ids))
+        summary.add(await tx.run(REBUILD_LATEST_TOUCHPOINTS, customerIds=ids))
+    return summary

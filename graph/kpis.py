@@ -32,7 +32,7 @@ from orggraph.errors import BadInputError, NotFoundError, OrgGraphError
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.model import Stage, TouchpointType, Window
 from orggraph.graph.slas import SLA_COMPLIANCE_PERIODS
-from orggraph.graph.writes import WriteSummary
+from orggraph.graph.write_rules import WriteSummary
 
 log = logging.getLogger(__name__)
 

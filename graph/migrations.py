@@ -62,14 +62,14 @@ async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> N
 
 async def backfill_reached_steps(graph: Graph) -> None:
     """Build every customer's REACHED relationships."""
-    from orggraph.graph.writes import REBUILD_REACHED_STEPS
+    from orggraph.graph.journeys import REBUILD_REACHED_STEPS
 
     await _per_customer_page(graph, REBUILD_REACHED_STEPS, "REACHED")
 
 
 async def backfill_latest_touchpoints(graph: Graph) -> None:
     """Point every customer's LATEST relationship at the end of its chain."""
-    from orggraph.graph.writes import REBUILD_LATEST_TOUCHPOINTS
+    from orggraph.graph.journeys import REBUILD_LATEST_TOUCHPOINTS
 
     await _per_customer_page(graph, REBUILD_LATEST_TOUCHPOINTS, "LATEST")
 

@@ -71,7 +71,8 @@ from orggraph.graph.model import (
     RelationshipKind,
     TouchpointRecord,
 )
-from orggraph.graph.writes import WriteSummary, upsert_nodes, upsert_relationships
+from orggraph.graph.write_rules import WriteSummary
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
 
 K = RelationshipKind
 ProgressCallback = Callable[[str], None]

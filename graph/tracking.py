@@ -3,7 +3,7 @@
 The mapping (docs/tracking.md) is pure: :func:`map_batch` turns the events of one
 request into rows and per-event errors; :func:`write_tracked` writes the rows in one
 transaction through the same write path as every other writer
-(``graph.writes.write_touchpoints``, ``merge_relationship_rows``), so the journey
+(``graph.journeys.write_touchpoints``, ``graph.writes.merge_relationship_rows``), so the journey
 chain, REACHED and LATEST are kept and a replay changes nothing.
 
 * Touchpoint id: ``<source>:<messageId>``, so a re-sent event is the same touchpoint.
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orggraph.errors import BadInputError, PayloadTooLargeError
 from orggraph.graph.driver import Tx
+from orggraph.graph.journeys import write_touchpoints
 from orggraph.graph.model import (
     CustomerRecord,
     RelationshipKind,
@@ -43,7 +44,8 @@ from orggraph.graph.model import (
     validate_node_id,
 )
 from orggraph.graph.personal import seal_properties
-from orggraph.graph.writes import WriteSummary, merge_relationship_rows, write_touchpoints
+from orggraph.graph.write_rules import WriteSummary
+from orggraph.graph.writes import merge_relationship_rows
 
 # Segment's documented limits (HTTP Tracking API).
 EVENT_MAX_BYTES = 32 * 1024

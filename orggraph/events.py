@@ -36,7 +36,7 @@ from orggraph.graph.touchpoint_changes import touchpoint_event
 
 if TYPE_CHECKING:
     from orggraph.graph.kpis import KpiComputation
-    from orggraph.graph.writes import WriteSummary
+    from orggraph.graph.write_rules import WriteSummary
     from orggraph.settings import Settings
 
 log = logging.getLogger(__name__)

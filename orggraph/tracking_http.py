@@ -46,7 +46,7 @@ from orggraph.graph.tracking import (
     now,
     write_tracked,
 )
-from orggraph.graph.writes import WriteSummary
+from orggraph.graph.write_rules import WriteSummary
 from orggraph.http_security import decode_json_object
 from orggraph.settings import Settings
 

@@ -26,6 +26,7 @@ from orggraph.graph.entities import Uncompilable
 from orggraph.graph.filters import SortKey
 from orggraph.graph.history import tracked_nodes
 from orggraph.graph.model import Record, as_utc, validate_node_id
+from orggraph.graph.write_rules import WriteSummary
 from orggraph.resolvers.history import write_recorded
 from orggraph.schema import filters
 from orggraph.schema.entities import Chosen, compiled_one, compiled_page, plan_of
@@ -59,7 +60,7 @@ class UpsertResult:
     properties_set: int
 
     @classmethod
-    def from_summary(cls, summary: writes.WriteSummary) -> UpsertResult:
+    def from_summary(cls, summary: WriteSummary) -> UpsertResult:
         """The summary's counts of the same names."""
         return from_fields(cls, summary)
 
@@ -232,11 +233,11 @@ def upsert_many_field(
 
 async def _write_with_history(
     info: Info, label: LiteralString, records: list[Record]
-) -> writes.WriteSummary:
+) -> WriteSummary:
     """Upsert validated records in one transaction, recording what changed (who, when,
     before and after: graph.history), then publish to live subscriptions."""
 
-    async def work(tx: Tx) -> writes.WriteSummary:
+    async def work(tx: Tx) -> WriteSummary:
         return await writes.write_records(tx, label, records)
 
     tracked = [tracked_nodes(label, [r.id for r in records])]

@@ -14,6 +14,7 @@ from orggraph.graph.driver import Tx
 from orggraph.graph.history import tracked_nodes, tracked_relationships
 from orggraph.graph.model import RECORDS, RELATIONSHIPS, Record, RelationshipKind
 from orggraph.graph.touchpoint_changes import changed, touchpoint_ends, touchpoint_states
+from orggraph.graph.write_rules import WriteSummary
 from orggraph.resolvers.entities import UpsertResult, check_batch_size, checked_id
 from orggraph.resolvers.history import write_recorded
 from orggraph.schema.inputs import (
@@ -44,7 +45,7 @@ async def _upsert_relationships(
 ) -> UpsertResult:
     prepared = writes.validate_relationships(kind, checked_relationship_rows(info, rows))
 
-    async def work(tx: Tx) -> writes.WriteSummary:
+    async def work(tx: Tx) -> WriteSummary:
         ends = touchpoint_ends([(RELATIONSHIPS[kind].source, RELATIONSHIPS[kind].target, prepared)])
         before = await touchpoint_states(tx, ends)
         summary = await writes.write_relationships(tx, kind, prepared)
@@ -120,8 +121,8 @@ class NodesMutation:
             )
         check_batch_size(info, [None] * total_rows, "input")
 
-        async def work(tx: Tx) -> writes.WriteSummary:
-            summary = writes.WriteSummary()
+        async def work(tx: Tx) -> WriteSummary:
+            summary = WriteSummary()
             ends = touchpoint_ends(
                 (RELATIONSHIPS[kind].source, RELATIONSHIPS[kind].target, rows)
                 for kind, rows in relationships

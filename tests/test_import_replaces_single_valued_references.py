@@ -24,7 +24,8 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import load_nodes, load_relationships, load_touchpoints
 from orggraph.graph.importers.ocel_order_management import import_order_management
 from orggraph.graph.model import RelationshipKind
-from orggraph.graph.writes import WriteSummary, upsert_nodes
+from orggraph.graph.write_rules import WriteSummary
+from orggraph.graph.writes import upsert_nodes
 
 K = RelationshipKind
 

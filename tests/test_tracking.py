@@ -19,7 +19,7 @@ from orggraph.events import TOUCHPOINT_EVENTS
 from orggraph.graph.driver import Graph, recording
 from orggraph.graph.touchpoint_changes import touchpoint_event
 from orggraph.graph.tracking import TrackingMapping, map_batch, now, write_tracked
-from orggraph.graph.writes import WriteSummary
+from orggraph.graph.write_rules import WriteSummary
 from orggraph.settings import Settings
 from tests.helpers import unlabelled_entities
 from tests.served import Served, receive, send

@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 
 from orggraph.errors import BadInputError, NotFoundError
-from orggraph.graph import writes
 from orggraph.graph.driver import Graph, recording
+from orggraph.graph.journeys import APPEND_TO_JOURNEYS, REBUILD_JOURNEY_CHAINS, rebuild_chains
 from orggraph.graph.model import RelationshipKind
-from orggraph.graph.writes import (
-    APPEND_TO_JOURNEYS,
-    REBUILD_JOURNEY_CHAINS,
-    upsert_nodes,
-    upsert_relationships,
-)
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
 
 
 async def count(graph: Graph, query: str, **params: Any) -> int:
@@ -447,7 +442,7 @@ async def test_appending_and_rebuilding_leave_the_same_journeys_on_random_batche
     for written in batches:
         await upsert_nodes(graph, "Touchpoint", written)
     appended = await journeys(graph)
-    rebuilt = await graph.write(lambda tx: writes.rebuild_chains(tx, customers))
+    rebuilt = await graph.write(lambda tx: rebuild_chains(tx, customers))
     assert (rebuilt.relationships_created, rebuilt.relationships_deleted) == (0, 0)
     assert rebuilt.properties_set == 0
     assert await journeys(graph) == appended

@@ -55,6 +55,7 @@ from typing import Any, LiteralString, TypeVar
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
+from orggraph.graph.journeys import APPEND_TO_JOURNEYS, customers_of_touchpoints, rebuild_chains
 from orggraph.graph.model import (
     ENTITY_LABEL,
     RECORDS,
@@ -68,15 +69,10 @@ from orggraph.graph.model import (
 )
 from orggraph.graph.personal import PersonalData, seal_properties
 from orggraph.graph.touchpoint_changes import REF_KINDS, changed, touchpoint_ends, touchpoint_states
+from orggraph.graph.write_rules import WriteSummary, merge_entity, replace_ref_clause
 from orggraph.graph.writes import (
-    APPEND_TO_JOURNEYS,
-    WriteSummary,
-    customers_of_touchpoints,
-    merge_entity,
     merge_nodes_query,
     merge_relationship_rows,
-    rebuild_chains,
-    replace_ref_clause,
     validate_records,
     validate_relationships,
     write_refs,

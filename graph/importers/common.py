@@ -19,7 +19,7 @@ from orggraph.graph.importers.bulk import (
     load_touchpoints,
 )
 from orggraph.graph.model import RelationshipKind
-from orggraph.graph.writes import WriteSummary
+from orggraph.graph.write_rules import WriteSummary
 
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]

@@ -71,12 +71,8 @@ from orggraph.graph.model import (
     validate_node_id,
 )
 from orggraph.graph.personal import seal_properties
-from orggraph.graph.writes import (
-    RelationshipRow,
-    WriteSummary,
-    require_existing,
-    write_relationships,
-)
+from orggraph.graph.write_rules import WriteSummary, require_existing
+from orggraph.graph.writes import RelationshipRow, write_relationships
 
 Say = Callable[[str], None]
 T = TypeVar("T")
