@@ -24,7 +24,8 @@ from orggraph.graph.importers.mapping import (
     parse_mapping,
     run_mapping,
 )
-from orggraph.graph.writes import rebuild_chains, upsert_nodes
+from orggraph.graph.journeys import rebuild_chains
+from orggraph.graph.writes import upsert_nodes
 from tests.helpers import unlabelled_entities
 
 T = TypeVar("T")
