@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator,
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any, LiteralString, TypeVar
+from typing import Any, LiteralString, TypeVar, get_args
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
@@ -209,7 +209,22 @@ _CUSTOMER_SLOT = list(REFS["Touchpoint"]).index("customer_id")
 
 
 @functools.cache
-def create_new_query(label: LiteralString) -> LiteralString:
+def datetime_properties(label: str) -> tuple[LiteralString, ...]:
+    """The label's datetime properties: ``new_node_row`` sends them as two integers each."""
+    names: list[LiteralString] = []
+    for name, info in RECORDS[label].model_fields.items():
+        if _holds_datetime(info.annotation):
+            alias: LiteralString = info.alias or name  # a field name of the model
+            names.append(alias)
+    return tuple(names)
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    return annotation is datetime or any(_holds_datetime(a) for a in get_args(annotation))
+
+
+@functools.cache
+def create_new_query(label: LiteralString, used: tuple[bool, ...] | None = None) -> LiteralString:
     """``CREATE`` (no ``MERGE``) of nodes known to be new, each with the references its row
     sets (``row.refs``, in ``REFS`` order, null: none) created to their existing targets: a
     new node has no old reference to replace, so no subquery and no Eager barrier.
@@ -218,21 +233,26 @@ def create_new_query(label: LiteralString) -> LiteralString:
     one of these ids that another writer created since the caller looked fails the statement
     (ConflictError), and the caller writes the batch again by ``MERGE``. A touchpoint's
     ``row.latest`` also creates its customer's LATEST (the caller knows the journey whole:
-    the customer is new too, see ``new_journeys``)."""
+    the customer is new too, see ``new_journeys``). ``used``: per reference, whether any
+    row sets it (None: all may); the others are left out of the statement."""
     query: LiteralString = (
         "UNWIND $rows AS row CREATE (a:" + label + ":" + ENTITY_LABEL + " {id: row.id}) "
         "SET a += row.props"
     )
-    if label == "Touchpoint":
-        query += ", a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs})"
-    refs = REFS.get(label, {})
-    if not refs:
-        return query
-    query += " WITH a, row"
-    creates: LiteralString = ""
-    for slot, (field_name, ref) in zip(_SLOTS, refs.items(), strict=False):
-        end: LiteralString = "to" + slot
+    for name in datetime_properties(label):
+        time: LiteralString = "row.times." + name
         query += (
+            ", a." + name + " = CASE WHEN " + time + " IS NULL THEN null ELSE "
+            "datetime({epochSeconds: " + time + "[0], nanosecond: " + time + "[1]}) END"
+        )
+    matches: LiteralString = ""
+    creates: LiteralString = ""
+    refs = REFS.get(label, {})
+    for slot, (field_name, ref) in zip(_SLOTS, refs.items(), strict=False):
+        if used is not None and not used[int(slot)] and field_name != "customer_id":
+            continue
+        end: LiteralString = "to" + slot
+        matches += (
             " OPTIONAL MATCH (" + end + ":" + ref.other_label + " {id: row.refs[" + slot + "]})"
         )
         link: LiteralString = (
@@ -253,7 +273,7 @@ def create_new_query(label: LiteralString) -> LiteralString:
             " FOREACH (_ IN CASE WHEN row.latest AND to" + customer + " IS NOT NULL "
             "THEN [1] ELSE [] END | CREATE (to" + customer + ")-[:LATEST]->(a))"
         )
-    return query + creates
+    return query + (" WITH a, row" + matches + creates if creates else "")
 
 
 CREATE_NEW_JOURNEYS: LiteralString = """
@@ -326,15 +346,19 @@ def new_node_row(
     refs = record.refs()
     fields = REFS.get(label, {})
     props = seal_properties(personal, label, record.id, record.properties())
+    times: dict[str, tuple[int, int]] = {}
+    for name in datetime_properties(label):
+        value = props.pop(name, None)
+        if isinstance(value, datetime):
+            times[name] = epoch(value)
     row: dict[str, Any] = {
         "id": record.id,
         "props": props,
+        "times": times,
         "refs": [refs.get(name) for name in fields],
         "refProps": [_ref_props(label, name, record) for name in fields],
     }
     if isinstance(record, TouchpointRecord):
-        props.pop("at", None)
-        row["atS"], row["atNs"] = epoch(record.at)
         row["latest"] = latest
     return row
 
@@ -400,17 +424,24 @@ async def write_nodes(
     existing: Collection[str] | None = None,
     tracking: ChangeTracking | None = None,
     new_customers: Collection[str] = (),
+    new_rows: Mapping[str, dict[str, Any]] | None = None,
 ) -> WriteSummary:
     """Upsert records of one label with the references they set (touchpoints: with chains).
 
     ``existing``: the ids among ``records`` that may exist already (None: any may); the
     others are known to be new and created (``create_new_query``: a node another writer
     created meanwhile fails the transaction with a ConflictError, see there).
-    ``new_customers``: for touchpoints, the customers this transaction created."""
+    ``new_customers``: for touchpoints, the customers this transaction created.
+    ``new_rows``: the records' ``new_node_row`` by id, if built in advance."""
     if label == "Touchpoint":
         touchpoints = [r for r in records if isinstance(r, TouchpointRecord)]
         return await write_touchpoints(
-            tx, touchpoints, existing=existing, new_customers=new_customers, tracking=tracking
+            tx,
+            touchpoints,
+            existing=existing,
+            new_customers=new_customers,
+            new_rows=new_rows,
+            tracking=tracking,
         )
     summary = WriteSummary(rows=len(records))
     new = [r for r in records if existing is not None and r.id not in existing]
@@ -420,9 +451,22 @@ async def write_nodes(
         summary.add(await tx.run(merge_nodes_query(label), rows=rows))
         summary.merge(await write_refs(tx, label, old))
     if new:
-        rows = [new_node_row(r, tx.personal) for r in new]
-        summary.add(await tx.run(create_new_query(label), rows=rows))
+        rows = [_new_row(r, tx.personal, new_rows) for r in new]
+        summary.add(await tx.run(create_new_query(label, _used(rows)), rows=rows))
     return summary
+
+
+def _used(rows: Sequence[dict[str, Any]]) -> tuple[bool, ...]:
+    """Per reference slot of ``new_node_row`` rows, whether any row sets it."""
+    width = len(rows[0]["refs"]) if rows else 0
+    return tuple(any(r["refs"][i] is not None for r in rows) for i in range(width))
+
+
+def _new_row(
+    record: Record, personal: PersonalData | None, built: Mapping[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    row = built.get(record.id) if built is not None else None
+    return row if row is not None else new_node_row(record, personal)
 
 
 async def write_relationship_rows(
@@ -447,6 +491,7 @@ async def write_touchpoints(
     *,
     existing: Collection[str] | None = None,
     new_customers: Collection[str] = (),
+    new_rows: Mapping[str, dict[str, Any]] | None = None,
     tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Upsert touchpoints with their references and keep their customers' journeys.
@@ -473,8 +518,10 @@ async def write_touchpoints(
         if old:
             summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in old]))
         if new:
-            rows = [new_node_row(r, tx.personal, r.id in journeys.latest) for r in new]
-            summary.add(await tx.run(create_new_query("Touchpoint"), rows=rows))
+            rows = [_new_row(r, tx.personal, new_rows) for r in new]
+            for row in rows:
+                row["latest"] = row["id"] in journeys.latest
+            summary.add(await tx.run(create_new_query("Touchpoint", _used(rows)), rows=rows))
         if journeys.next or journeys.reached:
             summary.add(
                 await tx.run(CREATE_NEW_JOURNEYS, next=journeys.next, reached=journeys.reached)

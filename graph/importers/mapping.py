@@ -59,7 +59,7 @@ from orggraph.errors import (
     OrgGraphError,
 )
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.importers.bulk import Progress, write_nodes
+from orggraph.graph.importers.bulk import Progress, new_node_row, write_nodes
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
@@ -70,7 +70,7 @@ from orggraph.graph.model import (
     RelationshipKind,
     validate_node_id,
 )
-from orggraph.graph.personal import seal_properties
+from orggraph.graph.personal import PersonalData, seal_properties
 from orggraph.graph.write_rules import WriteSummary, require_existing
 from orggraph.graph.writes import RelationshipRow, write_relationships
 
@@ -1066,14 +1066,18 @@ async def run_mapping(
             while True:
                 # Read (and, past KEEP_ROWS, validate) the next batch in a thread while the
                 # database commits the previous one.
-                batch = await asyncio.to_thread(_take, rows, sizer.size)
+                batch, prepared = await asyncio.to_thread(
+                    _take_prepared, rows, sizer.size, order, graph.personal
+                )
                 if writing is not None:
                     task, writing = writing, None
                     await task
                     meter.advance(in_flight)
                 if not batch:
                     break
-                write = _write_retrying(graph, batch, sizer, result, counts, progress, order)
+                write = _write_retrying(
+                    graph, batch, prepared, sizer, result, counts, progress, order
+                )
                 writing, in_flight = asyncio.create_task(write), len(batch)
         finally:
             if writing is not None:  # reading failed: let the batch in flight finish
@@ -1085,9 +1089,15 @@ async def run_mapping(
     return result
 
 
-def _take(rows: Iterator[T], size: int) -> list[T]:
-    """The next ``size`` items of ``rows`` (fewer at the end, none when done)."""
-    return list(itertools.islice(rows, size))
+def _take_prepared(
+    rows: Iterator[tuple[int, RowWrites]],
+    size: int,
+    order: list[str],
+    personal: PersonalData | None,
+) -> tuple[list[tuple[int, RowWrites]], Batch]:
+    """The next ``size`` rows (fewer at the end, none when done), and what they write."""
+    batch = list(itertools.islice(rows, size))
+    return batch, prepare_batch([w for _, w in batch], order, personal)
 
 
 def _good_rows(
@@ -1111,6 +1121,7 @@ def _good_rows(
 async def _write_retrying(
     graph: Graph,
     batch: list[tuple[int, RowWrites]],
+    prepared: Batch,
     sizer: BatchSizer,
     result: MappingResult,
     counts: SourceResult,
@@ -1126,7 +1137,9 @@ async def _write_retrying(
         part = pending.pop(0)
         started = time.perf_counter()
         try:
-            await _write_batch(graph, [w for _, w in part], before, result, counts, order, create)
+            if part is not batch:  # a retried half
+                prepared = prepare_batch([w for _, w in part], order, graph.personal)
+            await _write_batch(graph, prepared, before, result, counts, order, create)
         except ConflictError:
             if not create:
                 raise  # by MERGE too: an id used by a node of another label
@@ -1251,9 +1264,40 @@ def _ids(batch: Iterable[RowWrites]) -> dict[str, list[str]]:
     return {label: sorted(i) for label, i in ids.items()}
 
 
+@dataclass
+class Batch:
+    """What a batch of rows writes, duplicates merged (the last row wins), with the rows
+    of the statements creating its nodes built in advance (``bulk.new_node_row``: off the
+    transaction, while the database commits the previous batch)."""
+
+    nodes: dict[str, dict[str, Record]]
+    updates: dict[str, dict[str, dict[str, Any]]]
+    rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]]
+    ids: dict[str, list[str]]
+    new_rows: dict[str, dict[str, dict[str, Any]]]
+
+
+def prepare_batch(batch: list[RowWrites], order: list[str], personal: PersonalData | None) -> Batch:
+    nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
+    updates: dict[str, dict[str, dict[str, Any]]] = {}
+    rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
+    for writes in batch:
+        for label, record in writes.nodes:
+            nodes.setdefault(label, {})[record.id] = record
+        for update in writes.updates:
+            updates.setdefault(update.label, {}).setdefault(update.id, {}).update(update.props)
+        for kind, rel in writes.relationships:
+            rels.setdefault(kind, {})[(rel["from"], rel["to"], rel["key"])] = rel
+    new_rows = {
+        label: {i: new_node_row(r, personal) for i, r in records.items()}
+        for label, records in nodes.items()
+    }
+    return Batch(nodes, updates, rels, _ids(batch), new_rows)
+
+
 async def _write_batch(
     graph: Graph,
-    batch: list[RowWrites],
+    batch: Batch,
     before: Before,
     result: MappingResult,
     counts: SourceResult,
@@ -1270,17 +1314,7 @@ async def _write_batch(
     batch's nodes are read first (``Before``: once, so a retry compares with the state
     before the first attempt, not with what a lost attempt committed) and, for those that
     existed, again at the end of the write transaction."""
-    nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
-    updates: dict[str, dict[str, dict[str, Any]]] = {}
-    rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
-    for writes in batch:
-        for label, record in writes.nodes:
-            nodes.setdefault(label, {})[record.id] = record
-        for update in writes.updates:
-            updates.setdefault(update.label, {}).setdefault(update.id, {}).update(update.props)
-        for kind, rel in writes.relationships:
-            rels.setdefault(kind, {})[(rel["from"], rel["to"], rel["key"])] = rel
-    ids = _ids(batch)
+    nodes, updates, rels, ids = batch.nodes, batch.updates, batch.rels, batch.ids
     known = result.known
 
     async def work(tx: Tx) -> tuple[WriteSummary, dict[str, dict[str, Any]]]:
@@ -1301,6 +1335,7 @@ async def _write_batch(
                         batch_records,
                         stored if create else None,
                         new_customers=new_customers,
+                        new_rows=batch.new_rows.get(label),
                     )
                 )
                 written[label] = set(records)
