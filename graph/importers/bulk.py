@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator,
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any, LiteralString, TypeVar, get_args
+from typing import Any, LiteralString, TypedDict, TypeVar, Unpack, get_args
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
@@ -545,23 +545,26 @@ async def write_touchpoints(
 # --- whole loads -------------------------------------------------------------------------
 
 
+class LoadOptions(TypedDict, total=False):
+    """How a whole load writes, besides its rows: the batch size (DEFAULT_BULK_BATCH), the
+    meter advanced after each batch, whether the touchpoints it changes are tracked."""
+
+    batch_size: int
+    progress: Progress | None
+    tracking: ChangeTracking | None
+
+
 async def load_nodes(
-    graph: Graph,
-    label: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    graph: Graph, label: str, rows: Sequence[Mapping[str, Any]], **options: Unpack[LoadOptions]
 ) -> WriteSummary:
     """Validate every row (the first bad one raises), then upsert batch by batch."""
     records = validate_records(label, rows)
     record_label = RECORDS[label].label
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         records,
-        batch_size,
-        progress,
+        options,
         (label, _summary),
         lambda tx, batch: write_nodes(tx, record_label, batch, tracking=tracking),
     )
@@ -578,18 +581,15 @@ async def load_relationships(
     graph: Graph,
     kind: RelationshipKind,
     rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    **options: Unpack[LoadOptions],
 ) -> RelationshipLoad:
     """Validate, then write relationships; rows whose ends do not exist are counted."""
     prepared = validate_relationships(kind, rows)
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         prepared,
-        batch_size,
-        progress,
+        options,
         (kind.value, _first),
         lambda tx, batch: write_relationship_rows(tx, kind, batch, tracking),
     )
@@ -599,12 +599,7 @@ async def load_relationships(
 
 
 async def load_touchpoints(
-    graph: Graph,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    graph: Graph, rows: Sequence[Mapping[str, Any]], **options: Unpack[LoadOptions]
 ) -> WriteSummary:
     """Validate every touchpoint, then write them grouped by customer, chain included.
 
@@ -613,11 +608,11 @@ async def load_touchpoints(
     """
     records = validate_touchpoints(rows)
     records.sort(key=lambda r: (r.customer_id or "", r.at, r.id))
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         records,
-        batch_size,
-        progress,
+        options,
         ("Touchpoint", _summary),
         lambda tx, batch: write_touchpoints(tx, batch, tracking=tracking),
     )
@@ -635,8 +630,7 @@ def _first(result: tuple[WriteSummary, int]) -> WriteSummary:
 async def _in_batches(
     graph: Graph,
     items: Sequence[T],
-    batch_size: int,
-    progress: Progress | None,
+    options: LoadOptions,
     recorded: tuple[str, Callable[[R], WriteSummary]],
     write_batch: Callable[[Tx, list[T]], Awaitable[R]],
 ) -> list[R]:
@@ -644,8 +638,9 @@ async def _in_batches(
     (``recorded``: what was written, and the summary of a batch's result; see
     graph.history.record_batch), the meter advanced after each."""
     what, summary_of = recorded
+    progress = options.get("progress")
     results: list[R] = []
-    for batch in chunked(items, batch_size):
+    for batch in chunked(items, options.get("batch_size", DEFAULT_BULK_BATCH)):
 
         async def work(tx: Tx, batch: list[T] = batch) -> R:
             result = await write_batch(tx, batch)
