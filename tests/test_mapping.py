@@ -24,6 +24,8 @@ from orggraph.graph.importers.mapping import (
     parse_mapping,
     run_mapping,
 )
+from orggraph.graph.journeys import rebuild_chains
+from orggraph.graph.writes import upsert_nodes
 from tests.helpers import unlabelled_entities
 
 T = TypeVar("T")
@@ -700,3 +702,167 @@ async def test_demo_seeding_runs_under_the_write_budget_not_the_interactive_one(
     interactive = graph.bounded_by(30.0, "ORGGRAPH_QUERY_TIMEOUT_S")
     await demo.load_demo(interactive, Settings(query_timeout_s=30.0, write_timeout_s=900.0))
     assert bounds == [(900.0, "ORGGRAPH_WRITE_TIMEOUT_S")] * 4
+
+
+# --- new nodes are created, not merged: journeys and the race with another writer ----------
+
+JOURNEYS_MAPPING = """
+version: 1
+sources:
+  - rows: [{id: sales, name: Sales}]
+    nodes: [{label: Process, id: id, properties: {name: name}}]
+  - rows:
+      - {id: lead, name: Lead, order: "1"}
+      - {id: won, name: Won, order: "2"}
+      - {id: other, name: Other, order: "3"}
+    nodes:
+      - label: Step
+        id: id
+        properties: {name: name, processId: {value: sales}, order: {column: order, type: int}}
+  - rows: [{id: web, name: Web, kind: WEB}, {id: mail, name: Mail, kind: EMAIL}]
+    nodes: [{label: Channel, id: id, properties: {name: name, kind: kind}}]
+  - file: touchpoints.csv
+    nodes:
+      - label: Customer
+        id: "c{customer}"
+        properties: {name: {template: "Customer {customer}"}}
+      - label: Touchpoint
+        id: "t{tp}"
+        properties:
+          at: {column: at, type: datetime}
+          type: {value: EMAIL}
+          customerId: "c{customer}"
+          channelId: channel
+          stepId: step
+"""
+# Rows out of time order; c1's t3 and t4 share a time (the id breaks the tie).
+JOURNEY_ROWS = [
+    ("1", "1", "2024-01-03T00:00:00", "lead", "web"),
+    ("2", "1", "2024-01-01T00:00:00", "won", "web"),
+    ("6", "3", "2024-03-01T00:00:00", "", "mail"),
+    ("3", "1", "2024-01-02T00:00:00", "lead", "mail"),
+    ("5", "2", "2024-02-01T00:00:00", "", "web"),
+    ("4", "1", "2024-01-02T00:00:00", "", "web"),
+    ("7", "3", "2024-03-01T00:00:00", "", "web"),
+]
+
+JOURNEY_EDGES: LiteralString = """
+MATCH (a)-[r:NEXT|LATEST|REACHED]->(b)
+RETURN type(r) AS kind, a.id AS from, b.id AS to, r.touchpointId AS touchpoint,
+       toString(r.at) AS at
+ORDER BY kind, from, to
+"""
+
+
+def write_journey_files(folder: Path, rows: list[tuple[str, ...]] = JOURNEY_ROWS) -> Path:
+    with (folder / "touchpoints.csv").open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["tp", "customer", "at", "step", "channel"])
+        out.writerows(rows)
+    path = folder / "mapping.yaml"
+    path.write_text(JOURNEYS_MAPPING)
+    return path
+
+
+@pytest.mark.parametrize("batch_size", [1_000, 2])
+async def test_the_journeys_of_customers_the_import_creates_are_those_a_rebuild_writes(
+    graph: Graph, tmp_path: Path, batch_size: int
+) -> None:
+    # In one batch every customer is new (journeys written from the rows); in batches of
+    # two, c1 and c3 get touchpoints in later batches too (appended or rebuilt).
+    mapping = load_mapping(write_journey_files(tmp_path))
+    result = await run_mapping(graph, mapping, batch_size=batch_size)
+    assert result.rejected == 0
+    assert await rows_of(graph, JOURNEY_EDGES) == [
+        ("LATEST", "c1", "t1", None, None),
+        ("LATEST", "c2", "t5", None, None),
+        ("LATEST", "c3", "t7", None, None),
+        ("NEXT", "t2", "t3", None, None),
+        ("NEXT", "t3", "t4", None, None),
+        ("NEXT", "t4", "t1", None, None),
+        ("NEXT", "t6", "t7", None, None),
+        ("REACHED", "c1", "lead", "t3", "2024-01-02T00:00:00Z"),
+        ("REACHED", "c1", "won", "t2", "2024-01-01T00:00:00Z"),
+    ]
+    # What the write layer's rebuild would write: it finds nothing to change.
+    summary = await graph.write(lambda tx: rebuild_chains(tx, ["c1", "c2", "c3"]))
+    assert (summary.relationships_created, summary.relationships_deleted) == (0, 0)
+    assert summary.properties_set == 0
+    # Every reference once, step orders on HAS_STEP, the Entity label on every node.
+    assert await rows_of(
+        graph,
+        "MATCH (t:Touchpoint) RETURN count { (t)<-[:HAD]-() } AS had, "
+        "count { (t)-[:VIA]->() } AS via, count(*) AS n ORDER BY had, via",
+    ) == [(1, 1, 7)]
+    assert await rows_of(
+        graph, "MATCH (:Process)-[r:HAS_STEP]->(s:Step) RETURN s.id, r.order ORDER BY s.id"
+    ) == [("lead", 1), ("other", 3), ("won", 2)]
+    assert await unlabelled_entities(graph) == []
+
+
+class WriterAfterRead(Graph):
+    """The real database, where another writer runs ``race`` once, right after an import
+    batch read which of its touchpoints exist (its first statement), when ``touchpoint``
+    was among them."""
+
+    def __init__(
+        self, graph: Graph, touchpoint: str, race: Callable[[], Awaitable[object]]
+    ) -> None:
+        super().__init__(graph.driver, graph.database, graph.timeout_s, personal=graph.personal)
+        self.touchpoint = touchpoint
+        self.race = race
+        self.raced = False
+
+    async def write(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        async def racing(tx: Tx) -> T:
+            read = tx.single
+
+            async def single(query: LiteralString, **params: Any) -> Any:
+                record = await read(query, **params)
+                asked = params.get("ids", {})
+                if not self.raced and self.touchpoint in asked.get("Touchpoint", []):
+                    self.raced = True
+                    await self.race()
+                return record
+
+            setattr(tx, "single", single)  # noqa: B010 (the instance's method, for this test)
+            return await work(tx)
+
+        return await super().write(racing)
+
+
+async def test_a_touchpoint_another_writer_creates_meanwhile_keeps_one_target_of_each_kind(
+    graph: Graph, tmp_path: Path
+) -> None:
+    # c1 and its channels exist; between the import batch's read (t1 absent) and its write,
+    # another writer creates t1 via mail. The batch's CREATE fails on the id constraint and
+    # the batch is written again by MERGE: one t1, via web as imported, one of each reference.
+    rows = [
+        ("1", "1", "2024-01-03T00:00:00", "", "web"),
+        ("2", "1", "2024-01-04T00:00:00", "", "web"),
+    ]
+    await run_mapping(graph, load_mapping(write_journey_files(tmp_path, [])))
+    mapping = load_mapping(write_journey_files(tmp_path, rows))
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "Customer 1"}])
+
+    async def other_writer() -> None:
+        touchpoint = {"id": "t1", "at": "2024-01-05T00:00:00Z", "type": "CALL"}
+        await upsert_nodes(
+            graph, "Touchpoint", [{**touchpoint, "customerId": "c1", "channelId": "mail"}]
+        )
+
+    racing = WriterAfterRead(graph, touchpoint="t1", race=other_writer)
+    result = await run_mapping(racing, mapping)
+    assert racing.raced
+    assert await rows_of(
+        graph,
+        "MATCH (t:Touchpoint) RETURN t.id, t.type, [(t)-[:VIA]->(c) | c.id], "
+        "[(t)<-[:HAD]-(c) | c.id] ORDER BY t.id",
+    ) == [("t1", "EMAIL", ["web"], ["c1"]), ("t2", "EMAIL", ["web"], ["c1"])]
+    assert await rows_of(graph, JOURNEY_EDGES) == [
+        ("LATEST", "c1", "t2", None, None),
+        ("NEXT", "t1", "t2", None, None),
+    ]
+    touchpoints = result.labels["Touchpoint"]
+    assert (touchpoints.created, touchpoints.updated) == ({"t2"}, {"t1"})
+    assert await unlabelled_entities(graph) == []

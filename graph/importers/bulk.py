@@ -12,14 +12,18 @@ module writes each batch with a handful of ``UNWIND`` statements instead:
   kinds replace the record's previous one), after counting the rows missing an end;
 * touchpoints: one statement that merges the node and every single-valued
   reference it sets (customer, channel, campaign, team, person, step), each by
-  the write layer's ``replace_ref_clause``; touchpoints the caller knows to be
-  new (the mapping import reads which exist) by a lighter one with nothing to
-  replace;
-* the journeys: new touchpoints appended after their customers' LATEST by the
-  write layer's ``APPEND_TO_JOURNEYS``; for the others (and the customers the
-  append refuses), ``rebuild_chains`` of the write layer for the customers the
-  batch touches, before and after (a touchpoint may have moved); all in the
-  same transaction (so a batch is never left with a half-built chain).
+  the write layer's ``replace_ref_clause``;
+* nodes the caller knows to be new (the mapping import reads which exist):
+  ``CREATE``d with their references (``create_new_query``), the id uniqueness
+  constraints as the guard (a node another writer created meanwhile fails the
+  batch, which the caller writes again by ``MERGE``);
+* the journeys: those of customers created in the same transaction written
+  whole from the rows (``new_journeys``); other new touchpoints appended after
+  their customers' LATEST by the write layer's ``APPEND_TO_JOURNEYS``; for the
+  others (and the customers the append refuses), ``rebuild_chains`` of the
+  write layer for the customers the batch touches, before and after (a
+  touchpoint may have moved); all in the same transaction (so a batch is never
+  left with a half-built chain).
 
 The write semantics are the write layer's: rows are validated by the model's
 pydantic records before anything is sent; every statement is a literal built
@@ -46,13 +50,16 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, LiteralString, TypeVar
+from itertools import pairwise
+from typing import Any, LiteralString, TypedDict, TypeVar, Unpack, get_args
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.journeys import APPEND_TO_JOURNEYS, customers_of_touchpoints, rebuild_chains
 from orggraph.graph.model import (
+    ENTITY_LABEL,
     RECORDS,
+    REF_PROPERTIES,
     REFS,
     RELATIONSHIPS,
     Record,
@@ -196,39 +203,98 @@ row sets (``row.given``), by the write layer's rule (``replace_ref_clause``): a
 reference written again replaces the previous one, an unset one is left alone."""
 
 
-def _merge_new_touchpoints_query() -> LiteralString:
+_SLOTS: tuple[LiteralString, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+assert all(len(refs) <= len(_SLOTS) for refs in REFS.values())
+_CUSTOMER_SLOT = list(REFS["Touchpoint"]).index("customer_id")
+
+
+@functools.cache
+def datetime_properties(label: str) -> tuple[LiteralString, ...]:
+    """The label's datetime properties: ``new_node_row`` sends them as two integers each."""
+    names: list[LiteralString] = []
+    for name, info in RECORDS[label].model_fields.items():
+        if _holds_datetime(info.annotation):
+            alias: LiteralString = info.alias or name  # a field name of the model
+            names.append(alias)
+    return tuple(names)
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    return annotation is datetime or any(_holds_datetime(a) for a in get_args(annotation))
+
+
+@functools.cache
+def create_new_query(label: LiteralString, used: tuple[bool, ...] | None = None) -> LiteralString:
+    """``CREATE`` (no ``MERGE``) of nodes known to be new, each with the references its row
+    sets (``row.refs``, in ``REFS`` order, null: none) created to their existing targets: a
+    new node has no old reference to replace, so no subquery and no Eager barrier.
+
+    The id uniqueness constraints (the label's and ``Entity``'s) are the guard: a node with
+    one of these ids that another writer created since the caller looked fails the statement
+    (ConflictError), and the caller writes the batch again by ``MERGE``. A touchpoint's
+    ``row.latest`` also creates its customer's LATEST (the caller knows the journey whole:
+    the customer is new too, see ``new_journeys``). ``used``: per reference, whether any
+    row sets it (None: all may); the others are left out of the statement."""
     query: LiteralString = (
-        "UNWIND $rows AS row "
-        + merge_entity("Touchpoint")
-        + ", a.at = datetime({epochSeconds: row.atS, nanosecond: row.atNs}) "
-        "WITH a, row"
+        "UNWIND $rows AS row CREATE (a:" + label + ":" + ENTITY_LABEL + " {id: row.id}) "
+        "SET a += row.props"
     )
-    merges: LiteralString = ""
-    for field_name, ref in REFS["Touchpoint"].items():
-        key = _TOUCHPOINT_REF_KEYS[field_name]
-        end: LiteralString = "to_" + key
-        query += " OPTIONAL MATCH (" + end + ":" + ref.other_label + " {id: row." + key + "})"
+    for name in datetime_properties(label):
+        time: LiteralString = "row.times." + name
+        query += (
+            ", a." + name + " = CASE WHEN " + time + " IS NULL THEN null ELSE "
+            "datetime({epochSeconds: " + time + "[0], nanosecond: " + time + "[1]}) END"
+        )
+    matches: LiteralString = ""
+    creates: LiteralString = ""
+    refs = REFS.get(label, {})
+    for slot, (field_name, ref) in zip(_SLOTS, refs.items(), strict=False):
+        if used is not None and not used[int(slot)] and field_name != "customer_id":
+            continue
+        end: LiteralString = "to" + slot
+        matches += (
+            " OPTIONAL MATCH (" + end + ":" + ref.other_label + " {id: row.refs[" + slot + "]})"
+        )
         link: LiteralString = (
-            "(a)-[:" + ref.spec.type + "]->(" + end + ")"
+            "(a)-[r:" + ref.spec.type + "]->(" + end + ")"
             if ref.record_is_source
-            else "(" + end + ")-[:" + ref.spec.type + "]->(a)"
+            else "(" + end + ")-[r:" + ref.spec.type + "]->(a)"
         )
-        merges += (
-            " FOREACH (_ IN CASE WHEN "
-            + end
-            + " IS NULL THEN [] ELSE [1] END | MERGE "
-            + link
-            + ")"
+        props: LiteralString = (
+            " SET r += row.refProps[" + slot + "]" if (label, field_name) in REF_PROPERTIES else ""
         )
-    return query + merges
+        creates += (
+            " FOREACH (_ IN CASE WHEN " + end + " IS NULL THEN [] ELSE [1] END | "
+            "CREATE " + link + props + ")"
+        )
+    if label == "Touchpoint":
+        customer = _SLOTS[_CUSTOMER_SLOT]
+        creates += (
+            " FOREACH (_ IN CASE WHEN row.latest AND to" + customer + " IS NOT NULL "
+            "THEN [1] ELSE [] END | CREATE (to" + customer + ")-[:LATEST]->(a))"
+        )
+    return query + (" WITH a, row" + matches + creates if creates else "")
 
 
-MERGE_NEW_TOUCHPOINTS: LiteralString = _merge_new_touchpoints_query()
-"""``MERGE_TOUCHPOINTS`` for touchpoints known not to exist before the batch: a new
-node has no reference to replace, so each one is merged without looking for an old
-one to delete (no subquery, no Eager barrier: about half the time). Still a MERGE of
-node and relationships, so a retried batch whose first attempt committed duplicates
-nothing (a retry writes the same rows, hence the same targets)."""
+CREATE_NEW_JOURNEYS: LiteralString = """
+CALL () {
+  UNWIND $next AS pair
+  MATCH (a:Touchpoint {id: pair[0]})
+  MATCH (b:Touchpoint {id: pair[1]})
+  CREATE (a)-[:NEXT]->(b)
+}
+CALL () {
+  UNWIND $reached AS row
+  MATCH (c:Customer {id: row.customerId})
+  MATCH (s:Step {id: row.stepId})
+  CREATE (c)-[:REACHED {
+    at: datetime({epochSeconds: row.atS, nanosecond: row.atNs}), touchpointId: row.touchpointId
+  }]->(s)
+}
+"""
+"""The NEXT chain and REACHED first arrivals of customers created in the same transaction
+(``new_journeys``; their LATEST came with the touchpoints): what ``rebuild_chains`` would
+write for them, computed by the caller from the rows, created without reading."""
 
 
 # --- row shaping ---------------------------------------------------------------------
@@ -271,6 +337,79 @@ def touchpoint_row(record: TouchpointRecord) -> dict[str, Any]:
     return row
 
 
+def new_node_row(
+    record: Record, personal: PersonalData | None, latest: bool = False
+) -> dict[str, Any]:
+    """A ``create_new_query`` row: properties sealed as in ``node_row``, the references in
+    ``REFS`` order (null: none), a touchpoint's ``at`` as two integers (``epoch``)."""
+    label = record.label
+    refs = record.refs()
+    fields = REFS.get(label, {})
+    props = seal_properties(personal, label, record.id, record.properties())
+    times: dict[str, tuple[int, int]] = {}
+    for name in datetime_properties(label):
+        value = props.pop(name, None)
+        if isinstance(value, datetime):
+            times[name] = epoch(value)
+    row: dict[str, Any] = {
+        "id": record.id,
+        "props": props,
+        "times": times,
+        "refs": [refs.get(name) for name in fields],
+        "refProps": [_ref_props(label, name, record) for name in fields],
+    }
+    if isinstance(record, TouchpointRecord):
+        row["latest"] = latest
+    return row
+
+
+def _ref_props(label: str, field_name: str, record: Record) -> dict[str, Any]:
+    """The relationship's own properties a reference carries (``REF_PROPERTIES``)."""
+    extra = REF_PROPERTIES.get((label, field_name))
+    value = getattr(record, extra[0]) if extra is not None else None
+    return {extra[1]: value} if extra is not None and value is not None else {}
+
+
+@dataclass
+class NewJourneys:
+    """The journeys of customers whose every touchpoint is new in one transaction, as
+    ``rebuild_chains`` would write them: LATEST (the touchpoints), NEXT pairs and REACHED."""
+
+    latest: set[str] = field(default_factory=set)
+    next: list[list[str]] = field(default_factory=list)
+    reached: list[dict[str, Any]] = field(default_factory=list)
+
+
+def new_journeys(records: Iterable[TouchpointRecord]) -> NewJourneys:
+    """Each customer's touchpoints in (at, id) order: consecutive ones linked by NEXT, the
+    last one its LATEST, the first at each step its REACHED (with that one's time and id)."""
+    by_customer: dict[str, list[TouchpointRecord]] = {}
+    for record in records:
+        if record.customer_id is not None:
+            by_customer.setdefault(record.customer_id, []).append(record)
+    out = NewJourneys()
+    for customer_id, touchpoints in sorted(by_customer.items()):
+        touchpoints.sort(key=lambda r: (r.at, r.id))
+        out.latest.add(touchpoints[-1].id)
+        out.next.extend([a.id, b.id] for a, b in pairwise(touchpoints))
+        firsts: dict[str, TouchpointRecord] = {}
+        for record in touchpoints:
+            if record.step_id is not None:
+                firsts.setdefault(record.step_id, record)
+        for step_id, first in firsts.items():
+            seconds, nanos = epoch(first.at)
+            out.reached.append(
+                {
+                    "customerId": customer_id,
+                    "stepId": step_id,
+                    "atS": seconds,
+                    "atNs": nanos,
+                    "touchpointId": first.id,
+                }
+            )
+    return out
+
+
 def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRecord]:
     return [r for r in validate_records("Touchpoint", rows) if isinstance(r, TouchpointRecord)]
 
@@ -284,18 +423,50 @@ async def write_nodes(
     records: Sequence[Record],
     existing: Collection[str] | None = None,
     tracking: ChangeTracking | None = None,
+    new_customers: Collection[str] = (),
+    new_rows: Mapping[str, dict[str, Any]] | None = None,
 ) -> WriteSummary:
     """Upsert records of one label with the references they set (touchpoints: with chains).
 
-    ``existing``: the ids among ``records`` that may exist already (None: any may)."""
+    ``existing``: the ids among ``records`` that may exist already (None: any may); the
+    others are known to be new and created (``create_new_query``: a node another writer
+    created meanwhile fails the transaction with a ConflictError, see there).
+    ``new_customers``: for touchpoints, the customers this transaction created.
+    ``new_rows``: the records' ``new_node_row`` by id, if built in advance."""
     if label == "Touchpoint":
         touchpoints = [r for r in records if isinstance(r, TouchpointRecord)]
-        return await write_touchpoints(tx, touchpoints, existing=existing, tracking=tracking)
+        return await write_touchpoints(
+            tx,
+            touchpoints,
+            existing=existing,
+            new_customers=new_customers,
+            new_rows=new_rows,
+            tracking=tracking,
+        )
     summary = WriteSummary(rows=len(records))
-    rows = [node_row(r, tx.personal) for r in records]
-    summary.add(await tx.run(merge_nodes_query(label), rows=rows))
-    summary.merge(await write_refs(tx, label, records))
+    new = [r for r in records if existing is not None and r.id not in existing]
+    old = [r for r in records if existing is None or r.id in existing]
+    if old:
+        rows = [node_row(r, tx.personal) for r in old]
+        summary.add(await tx.run(merge_nodes_query(label), rows=rows))
+        summary.merge(await write_refs(tx, label, old))
+    if new:
+        rows = [_new_row(r, tx.personal, new_rows) for r in new]
+        summary.add(await tx.run(create_new_query(label, _used(rows)), rows=rows))
     return summary
+
+
+def _used(rows: Sequence[dict[str, Any]]) -> tuple[bool, ...]:
+    """Per reference slot of ``new_node_row`` rows, whether any row sets it."""
+    width = len(rows[0]["refs"]) if rows else 0
+    return tuple(any(r["refs"][i] is not None for r in rows) for i in range(width))
+
+
+def _new_row(
+    record: Record, personal: PersonalData | None, built: Mapping[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    row = built.get(record.id) if built is not None else None
+    return row if row is not None else new_node_row(record, personal)
 
 
 async def write_relationship_rows(
@@ -318,18 +489,21 @@ async def write_touchpoints(
     tx: Tx,
     records: Sequence[TouchpointRecord],
     *,
-    chain: bool = True,
     existing: Collection[str] | None = None,
+    new_customers: Collection[str] = (),
+    new_rows: Mapping[str, dict[str, Any]] | None = None,
     tracking: ChangeTracking | None = None,
 ) -> WriteSummary:
     """Upsert touchpoints with their references and keep their customers' journeys.
 
-    ``existing``: the ids that may exist already (None: any may). The others are new:
-    merged without an old reference to replace (``MERGE_NEW_TOUCHPOINTS``) and appended
-    to their customers' journeys (the write layer's ``APPEND_TO_JOURNEYS``), which
-    leaves a customer whose new touchpoints come before its LATEST to the full rebuild.
-    The customers of touchpoints that may exist, former ones included (a touchpoint may
-    have moved), get their chains rebuilt whole (``rebuild_chains``)."""
+    ``existing``: the ids that may exist already (None: any may). The others are known
+    to be new: created (``create_new_query``) and appended to their customers' journeys
+    (the write layer's ``APPEND_TO_JOURNEYS``, which leaves a customer whose new
+    touchpoints come before its LATEST to the full rebuild). A customer of
+    ``new_customers`` (created by this transaction) with only new touchpoints has its
+    journey written whole from the rows (``new_journeys``), without reading. The customers
+    of touchpoints that may exist, former ones included (a touchpoint may have moved),
+    get their chains rebuilt whole (``rebuild_chains``)."""
     ids = [r.id for r in records]
     new = [r for r in records if existing is not None and r.id not in existing]
     old = [r for r in records if existing is None or r.id in existing]
@@ -337,24 +511,32 @@ async def write_touchpoints(
     async def write() -> WriteSummary:
         summary = WriteSummary(rows=len(records))
         old_ids = [r.id for r in old]
-        previous = await customers_of_touchpoints(tx, old_ids) if chain and old else set()
+        previous = await customers_of_touchpoints(tx, old_ids) if old else set()
+        rebuild = previous | {r.customer_id for r in old if r.customer_id is not None}
+        fresh = set(new_customers) - rebuild
+        journeys = new_journeys(r for r in new if r.customer_id in fresh)
         if old:
             summary.add(await tx.run(MERGE_TOUCHPOINTS, rows=[touchpoint_row(r) for r in old]))
         if new:
-            rows = [touchpoint_row(r) for r in new]
-            summary.add(await tx.run(MERGE_NEW_TOUCHPOINTS, rows=rows))
-        if chain:
-            rebuild = previous | {r.customer_id for r in old if r.customer_id is not None}
-            appends: dict[str, list[str]] = {}
-            for record in new:
-                if record.customer_id is not None and record.customer_id not in rebuild:
-                    appends.setdefault(record.customer_id, []).append(record.id)
-            if appends:
-                rows_ = [{"customerId": c, "ids": i} for c, i in sorted(appends.items())]
-                found, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows_)
-                summary.add(counters)
-                rebuild |= set(found[0]["outOfOrder"]) if found else set()
-            summary.merge(await rebuild_chains(tx, rebuild, old_ids))
+            rows = [_new_row(r, tx.personal, new_rows) for r in new]
+            for row in rows:
+                row["latest"] = row["id"] in journeys.latest
+            summary.add(await tx.run(create_new_query("Touchpoint", _used(rows)), rows=rows))
+        if journeys.next or journeys.reached:
+            summary.add(
+                await tx.run(CREATE_NEW_JOURNEYS, next=journeys.next, reached=journeys.reached)
+            )
+        appends: dict[str, list[str]] = {}
+        for record in new:
+            customer = record.customer_id
+            if customer is not None and customer not in rebuild and customer not in fresh:
+                appends.setdefault(customer, []).append(record.id)
+        if appends:
+            rows_ = [{"customerId": c, "ids": i} for c, i in sorted(appends.items())]
+            found, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows_)
+            summary.add(counters)
+            rebuild |= set(found[0]["outOfOrder"]) if found else set()
+        summary.merge(await rebuild_chains(tx, rebuild, old_ids))
         return summary
 
     return await tracked(tx, tracking, ids, write)
@@ -363,23 +545,26 @@ async def write_touchpoints(
 # --- whole loads -------------------------------------------------------------------------
 
 
+class LoadOptions(TypedDict, total=False):
+    """How a whole load writes, besides its rows: the batch size (DEFAULT_BULK_BATCH), the
+    meter advanced after each batch, whether the touchpoints it changes are tracked."""
+
+    batch_size: int
+    progress: Progress | None
+    tracking: ChangeTracking | None
+
+
 async def load_nodes(
-    graph: Graph,
-    label: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    graph: Graph, label: str, rows: Sequence[Mapping[str, Any]], **options: Unpack[LoadOptions]
 ) -> WriteSummary:
     """Validate every row (the first bad one raises), then upsert batch by batch."""
     records = validate_records(label, rows)
     record_label = RECORDS[label].label
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         records,
-        batch_size,
-        progress,
+        options,
         (label, _summary),
         lambda tx, batch: write_nodes(tx, record_label, batch, tracking=tracking),
     )
@@ -396,18 +581,15 @@ async def load_relationships(
     graph: Graph,
     kind: RelationshipKind,
     rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    **options: Unpack[LoadOptions],
 ) -> RelationshipLoad:
     """Validate, then write relationships; rows whose ends do not exist are counted."""
     prepared = validate_relationships(kind, rows)
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         prepared,
-        batch_size,
-        progress,
+        options,
         (kind.value, _first),
         lambda tx, batch: write_relationship_rows(tx, kind, batch, tracking),
     )
@@ -417,12 +599,7 @@ async def load_relationships(
 
 
 async def load_touchpoints(
-    graph: Graph,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = DEFAULT_BULK_BATCH,
-    progress: Progress | None = None,
-    tracking: ChangeTracking | None = None,
+    graph: Graph, rows: Sequence[Mapping[str, Any]], **options: Unpack[LoadOptions]
 ) -> WriteSummary:
     """Validate every touchpoint, then write them grouped by customer, chain included.
 
@@ -431,11 +608,11 @@ async def load_touchpoints(
     """
     records = validate_touchpoints(rows)
     records.sort(key=lambda r: (r.customer_id or "", r.at, r.id))
+    tracking = options.get("tracking")
     written = await _in_batches(
         graph,
         records,
-        batch_size,
-        progress,
+        options,
         ("Touchpoint", _summary),
         lambda tx, batch: write_touchpoints(tx, batch, tracking=tracking),
     )
@@ -453,8 +630,7 @@ def _first(result: tuple[WriteSummary, int]) -> WriteSummary:
 async def _in_batches(
     graph: Graph,
     items: Sequence[T],
-    batch_size: int,
-    progress: Progress | None,
+    options: LoadOptions,
     recorded: tuple[str, Callable[[R], WriteSummary]],
     write_batch: Callable[[Tx, list[T]], Awaitable[R]],
 ) -> list[R]:
@@ -462,8 +638,9 @@ async def _in_batches(
     (``recorded``: what was written, and the summary of a batch's result; see
     graph.history.record_batch), the meter advanced after each."""
     what, summary_of = recorded
+    progress = options.get("progress")
     results: list[R] = []
-    for batch in chunked(items, batch_size):
+    for batch in chunked(items, options.get("batch_size", DEFAULT_BULK_BATCH)):
 
         async def work(tx: Tx, batch: list[T] = batch) -> R:
             result = await write_batch(tx, batch)

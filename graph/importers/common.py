@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from orggraph.errors import BadInputError
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import (
     ChangeTracking,
+    LoadOptions,
     Progress,
     load_nodes,
     load_relationships,
@@ -72,14 +73,6 @@ class ImportSummary:
         )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-class LoadOptions(TypedDict):
-    """What every bulk load of an importer is given besides its rows."""
-
-    batch_size: int
-    progress: Progress
-    tracking: ChangeTracking | None
 
 
 @dataclass

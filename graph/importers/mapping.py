@@ -52,9 +52,14 @@ from pydantic import (
     model_validator,
 )
 
-from orggraph.errors import BadInputError, DatabaseUnavailableError, OrgGraphError
+from orggraph.errors import (
+    BadInputError,
+    ConflictError,
+    DatabaseUnavailableError,
+    OrgGraphError,
+)
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.importers.bulk import Progress, write_nodes
+from orggraph.graph.importers.bulk import Progress, new_node_row, write_nodes
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
@@ -65,7 +70,7 @@ from orggraph.graph.model import (
     RelationshipKind,
     validate_node_id,
 )
-from orggraph.graph.personal import seal_properties
+from orggraph.graph.personal import PersonalData, seal_properties
 from orggraph.graph.write_rules import WriteSummary, require_existing
 from orggraph.graph.writes import RelationshipRow, write_relationships
 
@@ -1061,14 +1066,18 @@ async def run_mapping(
             while True:
                 # Read (and, past KEEP_ROWS, validate) the next batch in a thread while the
                 # database commits the previous one.
-                batch = await asyncio.to_thread(_take, rows, sizer.size)
+                batch, prepared = await asyncio.to_thread(
+                    _take_prepared, rows, sizer.size, order, graph.personal
+                )
                 if writing is not None:
                     task, writing = writing, None
                     await task
                     meter.advance(in_flight)
                 if not batch:
                     break
-                write = _write_retrying(graph, batch, sizer, result, counts, progress, order)
+                write = _write_retrying(
+                    graph, batch, prepared, sizer, result, counts, progress, order
+                )
                 writing, in_flight = asyncio.create_task(write), len(batch)
         finally:
             if writing is not None:  # reading failed: let the batch in flight finish
@@ -1080,9 +1089,15 @@ async def run_mapping(
     return result
 
 
-def _take(rows: Iterator[T], size: int) -> list[T]:
-    """The next ``size`` items of ``rows`` (fewer at the end, none when done)."""
-    return list(itertools.islice(rows, size))
+def _take_prepared(
+    rows: Iterator[tuple[int, RowWrites]],
+    size: int,
+    order: list[str],
+    personal: PersonalData | None,
+) -> tuple[list[tuple[int, RowWrites]], Batch]:
+    """The next ``size`` rows (fewer at the end, none when done), and what they write."""
+    batch = list(itertools.islice(rows, size))
+    return batch, prepare_batch([w for _, w in batch], order, personal)
 
 
 def _good_rows(
@@ -1106,6 +1121,7 @@ def _good_rows(
 async def _write_retrying(
     graph: Graph,
     batch: list[tuple[int, RowWrites]],
+    prepared: Batch,
     sizer: BatchSizer,
     result: MappingResult,
     counts: SourceResult,
@@ -1116,15 +1132,28 @@ async def _write_retrying(
     pending = [batch]
     failures = 0
     before = Before(_ids(w for _, w in batch))
+    create = True  # until the first failure: nodes the batch finds absent are CREATEd
     while pending:
         part = pending.pop(0)
         started = time.perf_counter()
         try:
-            await _write_batch(graph, [w for _, w in part], before, result, counts, order)
+            if part is not batch:  # a retried half
+                prepared = prepare_batch([w for _, w in part], order, graph.personal)
+            await _write_batch(graph, prepared, before, result, counts, order, create)
+        except ConflictError:
+            if not create:
+                raise  # by MERGE too: an id used by a node of another label
+            # Another writer created one of the nodes since the batch looked (or an id is
+            # another label's): nothing was written. Look again, and write by MERGE.
+            create, before.states = False, None
+            pending.insert(0, part)
+            continue
         except OrgGraphError as error:
             why = _outcome_unknown(error)
             if why is None:
                 raise
+            # The lost attempt may have committed: what it found absent may exist now.
+            create = False
             failures += 1
             lines = f"lines {part[0][0]}-{part[-1][0]}"
             if failures > MAX_RETRIES:
@@ -1194,14 +1223,19 @@ States = dict[str, dict[str, Any]]
 
 
 async def _states_of(ids: dict[str, list[str]], tx: Tx) -> States:
-    labels = tuple(RECORDS[label].label for label in ids)
+    """Each label's stored states (no round trip for the labels without ids: after a
+    batch of new nodes, none)."""
+    states: States = {label: {} for label in ids}
+    asked = {label: label_ids for label, label_ids in ids.items() if label_ids}
+    labels = tuple(RECORDS[label].label for label in asked)
     if not labels:
-        return {}
+        return states
     record = await tx.single(
-        node_states_query(labels), ids=dict(zip(labels, ids.values(), strict=True))
+        node_states_query(labels), ids=dict(zip(labels, asked.values(), strict=True))
     )
     found = record["states"] if record else [[] for _ in labels]
-    return {label: dict(pairs) for label, pairs in zip(ids, found, strict=True)}
+    states.update({label: dict(pairs) for label, pairs in zip(asked, found, strict=True)})
+    return states
 
 
 @dataclass
@@ -1230,22 +1264,20 @@ def _ids(batch: Iterable[RowWrites]) -> dict[str, list[str]]:
     return {label: sorted(i) for label, i in ids.items()}
 
 
-async def _write_batch(
-    graph: Graph,
-    batch: list[RowWrites],
-    before: Before,
-    result: MappingResult,
-    counts: SourceResult,
-    order: list[str],
-) -> None:
-    """One transaction: the batch's nodes (label by label, in mapping order), partial
-    updates, then its relationships; duplicates within the batch are merged (the last row
-    wins).
+@dataclass
+class Batch:
+    """What a batch of rows writes, duplicates merged (the last row wins), with the rows
+    of the statements creating its nodes built in advance (``bulk.new_node_row``: off the
+    transaction, while the database commits the previous batch)."""
 
-    What the batch did to each node is measured, not assumed: the stored properties of the
-    batch's nodes are read first (``Before``: once, so a retry compares with the state
-    before the first attempt, not with what a lost attempt committed) and, for those that
-    existed, again at the end of the write transaction."""
+    nodes: dict[str, dict[str, Record]]
+    updates: dict[str, dict[str, dict[str, Any]]]
+    rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]]
+    ids: dict[str, list[str]]
+    new_rows: dict[str, dict[str, dict[str, Any]]]
+
+
+def prepare_batch(batch: list[RowWrites], order: list[str], personal: PersonalData | None) -> Batch:
     nodes: dict[str, dict[str, Record]] = {label: {} for label in order}
     updates: dict[str, dict[str, dict[str, Any]]] = {}
     rels: dict[RelationshipKind, dict[tuple[str, str, Any], dict[str, Any]]] = {}
@@ -1256,23 +1288,59 @@ async def _write_batch(
             updates.setdefault(update.label, {}).setdefault(update.id, {}).update(update.props)
         for kind, rel in writes.relationships:
             rels.setdefault(kind, {})[(rel["from"], rel["to"], rel["key"])] = rel
-    ids = _ids(batch)
+    new_rows = {
+        label: {i: new_node_row(r, personal) for i, r in records.items()}
+        for label, records in nodes.items()
+    }
+    return Batch(nodes, updates, rels, _ids(batch), new_rows)
+
+
+async def _write_batch(
+    graph: Graph,
+    batch: Batch,
+    before: Before,
+    result: MappingResult,
+    counts: SourceResult,
+    order: list[str],
+    create: bool,
+) -> None:
+    """One transaction: the batch's nodes (label by label, in mapping order), partial
+    updates, then its relationships; duplicates within the batch are merged (the last row
+    wins). With ``create``, the nodes the first read found absent are created
+    (``CREATE``, no ``MERGE``: see bulk.create_new_query), customers created here
+    with their journeys.
+
+    What the batch did to each node is measured, not assumed: the stored properties of the
+    batch's nodes are read first (``Before``: once, so a retry compares with the state
+    before the first attempt, not with what a lost attempt committed) and, for those that
+    existed, again at the end of the write transaction."""
+    nodes, updates, rels, ids = batch.nodes, batch.updates, batch.rels, batch.ids
     known = result.known
 
     async def work(tx: Tx) -> tuple[WriteSummary, dict[str, dict[str, Any]]]:
         summary = WriteSummary()
         previous = await before.read(tx)
         written: dict[str, set[str]] = {}  # by this transaction, so far
+        new_customers: set[str] = set()  # created by this transaction
         for label, records in nodes.items():
             if records:
                 batch_records = list(records.values())
                 await _require_known(tx, label, batch_records, (known, written))
+                stored = previous.get(label, {})
+                record_label = RECORDS[label].label
                 summary.merge(
                     await write_nodes(
-                        tx, RECORDS[label].label, batch_records, previous.get(label, {})
+                        tx,
+                        record_label,
+                        batch_records,
+                        stored if create else None,
+                        new_customers=new_customers,
+                        new_rows=batch.new_rows.get(label),
                     )
                 )
                 written[label] = set(records)
+                if create and record_label == "Customer":
+                    new_customers |= set(records) - set(stored)
         for label, changes in updates.items():
             rows = [
                 {"id": i, "props": seal_properties(tx.personal, label, i, p)}
