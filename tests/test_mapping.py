@@ -736,7 +736,7 @@ sources:
           stepId: step
 """
 # Rows out of time order; c1's t3 and t4 share a time (the id breaks the tie).
-JOURNEY_ROWS = [
+JOURNEY_ROWS: list[tuple[str, ...]] = [
     ("1", "1", "2024-01-03T00:00:00", "lead", "web"),
     ("2", "1", "2024-01-01T00:00:00", "won", "web"),
     ("6", "3", "2024-03-01T00:00:00", "", "mail"),
@@ -837,7 +837,7 @@ async def test_a_touchpoint_another_writer_creates_meanwhile_keeps_one_target_of
     # c1 and its channels exist; between the import batch's read (t1 absent) and its write,
     # another writer creates t1 via mail. The batch's CREATE fails on the id constraint and
     # the batch is written again by MERGE: one t1, via web as imported, one of each reference.
-    rows = [
+    rows: list[tuple[str, ...]] = [
         ("1", "1", "2024-01-03T00:00:00", "", "web"),
         ("2", "1", "2024-01-04T00:00:00", "", "web"),
     ]
