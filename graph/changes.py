@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph, Tx, keep_plan
+from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.model import PERSONAL_PROPERTIES
 
 # The properties of a (:Change) node (docs/model.md lists them).
@@ -52,7 +52,7 @@ class ChangeEntry:
     team_ids: tuple[str, ...] = ()
 
 
-RECORD_CHANGES: LiteralString = keep_plan(
+RECORD_CHANGES: LiteralString = id_anchored(
     """
 UNWIND $rows AS row
 MERGE (c:Change {id: row.id})

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, LiteralString
 
-from orggraph.graph.driver import Graph, Tx, keep_plan
+from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.model import Record, Stage
 from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
 from orggraph.graph.write_rules import (
@@ -123,7 +123,7 @@ def stalled(furthest: str | None) -> bool:
 # --- the chain written ---------------------------------------------------------------
 
 
-MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = keep_plan(
+MERGE_TOUCHPOINTS_WITH_STATES: LiteralString = id_anchored(
     "UNWIND $rows AS row OPTIONAL MATCH (was:Touchpoint {id: row.id}) "
     "WITH row, "
     + touchpoint_state_of("was")
@@ -142,7 +142,7 @@ two more round trips. Rows concern distinct touchpoints and a row writes only it
 touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
-CUSTOMERS_OF_TOUCHPOINTS: LiteralString = keep_plan(
+CUSTOMERS_OF_TOUCHPOINTS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
 MATCH (:Touchpoint {id: id})<-[:HAD]-(c:Customer)
@@ -150,7 +150,7 @@ RETURN collect(DISTINCT c.id) AS customerIds
 """
 )
 
-DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = keep_plan(
+DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
@@ -159,7 +159,7 @@ DELETE r
 """
 )
 
-REBUILD_JOURNEY_CHAINS: LiteralString = keep_plan(
+REBUILD_JOURNEY_CHAINS: LiteralString = id_anchored(
     """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
@@ -194,7 +194,7 @@ is, so the lock writes nothing and counts in no counter.
 """
 
 
-REBUILD_REACHED_STEPS: LiteralString = keep_plan(
+REBUILD_REACHED_STEPS: LiteralString = id_anchored(
     """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
@@ -227,7 +227,7 @@ reached lose their relationship; the others are set in place, so a replay
 creates and deletes nothing. Anchored on the Customer id constraint.
 """
 
-REBUILD_LATEST_TOUCHPOINTS: LiteralString = keep_plan(
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = id_anchored(
     """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
@@ -255,7 +255,7 @@ customers through it instead of every touchpoint at a step. Idempotent like
 the chain: a replay creates and deletes nothing.
 """
 
-APPEND_TO_JOURNEYS: LiteralString = keep_plan(
+APPEND_TO_JOURNEYS: LiteralString = id_anchored(
     """
 UNWIND $appends AS append
 MATCH (c:Customer {id: append.customerId})
@@ -311,7 +311,7 @@ The customer is write-locked before its LATEST is read, so that two transactions
 appending to one customer queue instead of both linking from the same LATEST.
 """
 
-CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = keep_plan(
+CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
 MATCH (c:Customer)-[:HAD]->(:Touchpoint {id: id})

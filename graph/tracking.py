@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orggraph.errors import BadInputError, PayloadTooLargeError
-from orggraph.graph.driver import Tx, keep_plan
+from orggraph.graph.driver import Tx, id_anchored
 from orggraph.graph.journeys import write_touchpoints
 from orggraph.graph.model import (
     CustomerRecord,
@@ -484,7 +484,7 @@ def _host_kind(host: str) -> SourceKind:
 
 # --- Cypher ----------------------------------------------------------------------------
 
-RESOLVE_ANONYMOUS_IDS: LiteralString = keep_plan(
+RESOLVE_ANONYMOUS_IDS: LiteralString = id_anchored(
     """
 UNWIND $anonymousIds AS anonymousId
 MATCH (a:TrackingAlias {id: anonymousId})
@@ -493,7 +493,7 @@ RETURN a.id AS anonymousId, a.customerId AS customerId
 )
 """The known customer each already-linked anonymous id is."""
 
-WRITE_TRACKING_ROWS: LiteralString = keep_plan(
+WRITE_TRACKING_ROWS: LiteralString = id_anchored(
     """
 CALL () {
   UNWIND $customers AS row
@@ -533,7 +533,7 @@ hash), which known customer each linked anonymous id is (later anonymous events 
 there); it returns the touchpoints of the anonymous visitors being merged, with their
 new customer."""
 
-DELETE_EMPTY_VISITORS: LiteralString = keep_plan(
+DELETE_EMPTY_VISITORS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id}) WHERE NOT (c)--()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from orggraph.errors import NotFoundError
-from orggraph.graph.driver import Tx, keep_plan
+from orggraph.graph.driver import Tx, id_anchored
 from orggraph.graph.model import (
     ENTITY_LABEL,
     RECORDS,
@@ -94,7 +94,7 @@ def missing_refs_query(label: LiteralString) -> LiteralString:
         "[id IN $ids[" + slot + "] WHERE NOT EXISTS { MATCH (:" + ref.other_label + " {id: id}) }]"
         for slot, ref in zip(_SLOTS, REFS[label].values(), strict=False)
     ]
-    return keep_plan("RETURN [" + ", ".join(checks) + "] AS missing")
+    return id_anchored("RETURN [" + ", ".join(checks) + "] AS missing")
 
 
 def replace_ref_clause(

@@ -26,7 +26,7 @@ from typing import Any, LiteralString, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from orggraph.errors import BadInputError
-from orggraph.graph.driver import Graph, Tx, keep_plan
+from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.journeys import (
     CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
     customers_of_touchpoints,
@@ -119,7 +119,7 @@ def merge_nodes_query(label: LiteralString) -> LiteralString:
 @functools.cache
 def set_ref_query(record_label: LiteralString, ref: RefSpec) -> LiteralString:
     """Replace the record's single relationship of this kind with one to ``row.ref``."""
-    return keep_plan(
+    return id_anchored(
         "UNWIND $rows AS row MATCH (a:"
         + record_label
         + " {id: row.id})"

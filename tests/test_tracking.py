@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from orggraph.app import create_app
 from orggraph.events import TOUCHPOINT_EVENTS
 from orggraph.graph.changes import RECORD_CHANGES
-from orggraph.graph.driver import KEPT_PLANS, Graph, recording
+from orggraph.graph.driver import ID_ANCHORED, Graph, recording
 from orggraph.graph.journeys import MERGE_TOUCHPOINTS_WITH_STATES
 from orggraph.graph.model import REFS
 from orggraph.graph.touchpoint_changes import touchpoint_event
@@ -279,18 +279,18 @@ def operators(plan: Any) -> Iterator[str]:
         yield from operators(child)
 
 
-async def test_every_statement_that_keeps_its_plan_finds_its_nodes_by_unique_id(
+async def test_every_id_anchored_write_statement_finds_its_nodes_by_unique_id(
     graph: Graph,
 ) -> None:
-    """The tracking group's statements keep their first plan (``keep_plan``), whatever the
-    graph was when it was made: each plan must find every node by a unique id seek or by
-    expanding from one, with no operator that the graph's statistics would choose."""
+    """The tracking group's statements (``id_anchored``) each find every node by a unique id
+    seek or by expanding from one, with no operator that the graph's statistics would
+    choose."""
     missing_refs_query("Touchpoint")  # built on first use, like every label's
     set_ref_query("Touchpoint", REFS["Touchpoint"]["customer_id"])
-    assert {RECORD_CHANGES, WRITE_TRACKING_ROWS, MERGE_TOUCHPOINTS_WITH_STATES} <= set(KEPT_PLANS)
+    assert {RECORD_CHANGES, WRITE_TRACKING_ROWS, MERGE_TOUCHPOINTS_WITH_STATES} <= set(ID_ANCHORED)
 
     async with graph.driver.session(database=graph.database) as session:
-        for query in KEPT_PLANS:
+        for query in ID_ANCHORED:
             result = await session.run("EXPLAIN " + query)
             plan = list(operators((await result.consume()).plan))
             assert any("Seek" in op for op in plan) or "RETURN [" in query, (query, plan)
