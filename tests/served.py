@@ -60,7 +60,7 @@ class Served:
         self.loop.call_soon_threadsafe(self.broker.publish, topic, event)
 
     def wait_for_subscribers(self, topic: str, count: int) -> None:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while self.broker.subscriber_count(topic) != count:
             assert time.monotonic() < deadline, "the subscription never started"
             time.sleep(0.01)
@@ -73,12 +73,12 @@ class Served:
         return connect(
             f"ws://127.0.0.1:{self.port}/graphql",
             subprotocols=[protocol],  # type: ignore[list-item]
-            open_timeout=10,
+            open_timeout=60,
             **options,
         )
 
 
-def receive(conn: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+def receive(conn: ClientConnection, timeout: float = 60) -> dict[str, Any]:
     message: dict[str, Any] = json.loads(conn.recv(timeout))
     return message
 

@@ -43,7 +43,7 @@ async def test_a_slow_consumer_loses_its_oldest_events_and_blocks_nobody() -> No
         for n in range(10):
             broker.publish("t", {"n": n})  # never awaits: the publisher is never blocked
             await asyncio.sleep(0)
-        await asyncio.wait_for(consumer, 1)
+        await asyncio.wait_for(consumer, 30)
         assert received == list(range(10))
         assert [(await slow.get())["n"] for _ in range(3)] == [7, 8, 9]  # the newest 3
         assert (slow.dropped, fast.dropped, broker.dropped_total) == (7, 0, 7)
@@ -107,7 +107,7 @@ def subscribe(
 ) -> None:
     before = broker(client).subscriber_count(topic)
     ws.send_json({"id": sub_id, "type": "subscribe", "payload": {"query": query}})
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while broker(client).subscriber_count(topic) <= before:  # registered: nothing is missed
         assert time.monotonic() < deadline, "the subscription never started"
         time.sleep(0.01)
@@ -172,7 +172,7 @@ def test_kpi_updated_is_pushed_after_compute_kpis_commits(client: TestClient) ->
 
 
 def wait_for_subscribers(client: TestClient, topic: str, count: int) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while broker(client).subscriber_count(topic) != count:
         assert time.monotonic() < deadline, broker(client).subscriber_count(topic)
         time.sleep(0.01)
