@@ -381,11 +381,12 @@ def test_random_journeys_match_the_reference(journeys: Journeys) -> None:
 
 
 async def write_journeys(
-    graph: Graph, won: list[tuple[str, ...]], lost: list[tuple[str, ...]], amounts: list[str]
+    graph: Graph, won: list[tuple[Key, ...]], lost: list[tuple[Key, ...]], amounts: list[str]
 ) -> None:
-    """One customer per journey, one touch a day from day 1, won deals closing on day 28."""
+    """One customer per journey, one touch a day from day 1 (a ``None`` key: no channel),
+    won deals closing on day 28."""
     paths = [*won, *lost]
-    channels = sorted({k for path in paths for k in path})
+    channels = sorted({k for path in paths for k in path if k is not None})
     await upsert_nodes(graph, "Channel", [{"id": c, "name": c, "kind": "WEB"} for c in channels])
     await upsert_nodes(
         graph, "Customer", [{"id": f"c{i}", "name": f"c{i}"} for i in range(len(paths))]
@@ -394,13 +395,8 @@ async def write_journeys(
         graph,
         "Touchpoint",
         [
-            {
-                "id": f"t{i}-{day}",
-                "customerId": f"c{i}",
-                "channelId": channel,
-                "at": at(day + 1),
-                "type": "PAGE_VIEW",
-            }
+            {"id": f"t{i}-{day}", "customerId": f"c{i}", "at": at(day + 1), "type": "PAGE_VIEW"}
+            | ({} if channel is None else {"channelId": channel})
             for i, path in enumerate(paths)
             for day, channel in enumerate(path)
         ],
@@ -423,9 +419,10 @@ async def write_journeys(
 
 
 async def test_the_attribution_query_matches_the_reference(graph: Graph) -> None:
-    won = [("A",), ("A", "B"), ("C", "A", "C"), ("B", "C", "B")]
+    # The hand-made case (A won, A B won, B lost) and more, with the (none) bucket.
+    won: list[tuple[Key, ...]] = [("A",), ("A", "B"), ("C", None, "A", "C"), ("B", "C", "B")]
     amounts = ["100", "100", "250.01", "99.99"]
-    lost = [("B",), ("C", "B")]
+    lost: list[tuple[Key, ...]] = [("B",), ("C", "B"), (None, "B")]
     await write_journeys(graph, won, lost, amounts)
     journeys = Journeys(
         won=[(keys, int(Decimal(a) * 100)) for keys, a in zip(won, amounts, strict=True)],
