@@ -62,7 +62,7 @@ from orggraph.graph.attribution import (
 )
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
-from tests.test_attribution import at, run
+from tests.graphs.attribution import at, run
 
 M = AttributionModel
 # How the "(none)" bucket is spelt in the reference's paths.
