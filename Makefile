@@ -22,6 +22,7 @@ install: $(BIN)/python check-tools
 	$(PIP_INSTALL) -e .
 
 install-test: $(BIN)/python check-tools
+	@command -v g++ >/dev/null || { echo "g++ is needed to build the tests' ChannelAttribution (e.g. apt-get install g++)"; exit 1; }
 	$(PIP_INSTALL) -e '.[test]'
 
 check-tools:

@@ -28,6 +28,7 @@ from orggraph.graph.attribution import (
 )
 from orggraph.graph.driver import Graph
 from orggraph.graph.writes import upsert_nodes
+from tests.graphs.attribution import ATTRIBUTION, at, run
 from tests.helpers import error_codes, execute, execute_counted, ok
 
 M = AttributionModel
@@ -289,23 +290,6 @@ def test_every_model_splits_every_deal_exactly(
 
 # --- attribution against the database: hand-built journeys, hand-computed credits ---
 
-ATTRIBUTION = """
-query A($model: AttributionModel!, $by: AttributionDimension!, $from: DateTime, $to: DateTime,
-        $half: Float, $currency: String, $split: MarkovSplit) {
-  attribution(model: $model, by: $by, from: $from, to: $to, halfLifeDays: $half,
-              currency: $currency, markovSplit: $split) {
-    model by currency halfLifeDays markovSplit
-    rows { key name credit share deals journeys removalEffect }
-    wonRevenue attributedRevenue unattributedRevenue dealCount unattributedDeals
-    nonConvertingJourneys
-  }
-}
-"""
-
-
-def at(day: int, hour: int = 0) -> str:
-    return f"2024-03-{day:02d}T{hour:02d}:00:00Z"
-
 
 async def seed(graph: Graph) -> None:
     """Three customers, four channels, two campaigns, two teams.
@@ -443,10 +427,6 @@ async def seed(graph: Graph) -> None:
             {"id": "do", "customerId": "bob", "amount": 700, "openedAt": at(5)},
         ],
     )
-
-
-async def run(graph: Graph, **variables: Any) -> dict[str, Any]:
-    return ok(await execute(graph, ATTRIBUTION, variables))["attribution"]  # type: ignore[no-any-return]
 
 
 def view_credits(view: dict[str, Any]) -> dict[str | None, str]:
