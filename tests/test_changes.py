@@ -15,8 +15,8 @@ from orggraph.graph.driver import Graph, Tx
 from orggraph.resolvers.changes import concerning
 from orggraph.resolvers.history import TOPIC
 from orggraph.settings import Settings
+from tests.graphs.reorg import APPLY, EFFECTIVE, MERGE_CHANGES, MERGE_PLAN, PLAN_FIELDS, seed_org
 from tests.helpers import error_codes, execute, execute_counted, ok
-from tests.test_reorg import APPLY, EFFECTIVE, MERGE_CHANGES, MERGE_PLAN, PLAN_FIELDS, seed_org
 
 CHANGES = """
 query C($id: ID!, $first: Int, $after: String) {
