@@ -1,0 +1,372 @@
+"""Derived facts: what the write layer keeps beside the touchpoints, checked and rebuilt.
+
+The write layer keeps some facts in the same transaction as the touchpoints they come
+from (graph/journeys.py), so that readers need not scan every touchpoint. This module
+is the registry of those facts, for ``orggraph db check-derived`` and ``orggraph db
+rebuild-derived``: each ``DerivedFact`` names an invariant and a parameterised check
+that, for one batch of customer ids, returns the customers whose stored fact differs
+from what their touchpoints give, with a short description of the difference; each
+``FactFamily`` groups the facts one rebuild keeps (the journeys: ``rebuild_chains``).
+
+A check states the invariant in its own terms (what must hold of the stored facts)
+instead of recomputing the facts with the rebuild's Cypher, so a fault of the rebuild
+is caught too. Both walk customers in id order, a page at a time (keyset on the
+Customer id constraint): memory stays that of one page whatever the graph's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import LiteralString
+
+from orggraph.graph.driver import Graph, Tx, id_anchored
+from orggraph.graph.importers.bulk import Progress
+from orggraph.graph.journeys import rebuild_chains
+from orggraph.graph.migrations import CUSTOMER_ID_PAGE
+from orggraph.graph.write_rules import WriteSummary
+
+PAGE_SIZE = 1_000
+"""Customers per check transaction and per rebuild transaction."""
+
+EXAMPLES = 10
+"""Drifted customer ids kept per fact for the report."""
+
+CHECK_JOURNEY_CHAINS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  WITH collect(t) AS chain
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH chain[i] AS t,
+       CASE WHEN i + 1 < size(chain) THEN chain[i + 1] END AS successor,
+       CASE WHEN i > 0 THEN chain[i - 1] END AS predecessor
+  WITH COUNT { (t)-[:NEXT]->() } AS outgoing,
+       CASE WHEN successor IS NULL THEN 0 ELSE COUNT { (t)-[:NEXT]->(successor) } END AS forward,
+       COUNT { ()-[:NEXT]->(t) } AS incoming,
+       CASE WHEN predecessor IS NULL THEN 0
+            ELSE COUNT { (predecessor)-[:NEXT]->(t) } END AS backward,
+       successor
+  RETURN sum(CASE WHEN successor IS NOT NULL AND forward = 0 THEN 1 ELSE 0 END) AS missing,
+         sum(outgoing - CASE WHEN forward > 0 THEN 1 ELSE 0 END) AS extraOut,
+         sum(incoming - CASE WHEN backward > 0 THEN 1 ELSE 0 END) AS extraIn
+}
+WITH c, missing, extraOut, extraIn
+WHERE missing > 0 OR extraOut > 0 OR extraIn > 0
+RETURN c.id AS customerId,
+       [p IN [CASE WHEN missing > 0 THEN toString(missing) + ' missing' END,
+              CASE WHEN extraOut > 0 THEN toString(extraOut) + ' extra (out)' END,
+              CASE WHEN extraIn > 0 THEN toString(extraIn) + ' extra (in)' END]
+        WHERE p IS NOT NULL] AS problems
+ORDER BY customerId
+"""
+)
+"""The customers (of ``$customerIds``) whose NEXT chain is not their touchpoints in
+``(at, id)`` order: a NEXT missing between two consecutive touchpoints; a NEXT out of one
+of their touchpoints to anything but its successor (a skip, a link into another customer's
+journey, a duplicate); a NEXT into one of their touchpoints from anything but its
+predecessor (from another customer's or an orphan touchpoint). A stray NEXT between two
+customers' touchpoints names both. One row per drifted customer, with the counts."""
+
+CHECK_FIRST_ARRIVALS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+WITH c,
+     size(COLLECT {
+       MATCH (c)-[:HAD]->(:Touchpoint)-[:AT_STEP]->(s:Step)
+       WHERE NOT EXISTS { (c)-[:REACHED]->(s) }
+       RETURN DISTINCT s
+     }) AS missing,
+     COUNT {
+       MATCH (c)-[:REACHED]->(s:Step)
+       WHERE NOT EXISTS { (c)-[:HAD]->(:Touchpoint)-[:AT_STEP]->(s) }
+     } AS extra,
+     size(COLLECT {
+       MATCH (c)-[:REACHED]->(s:Step)
+       WITH s, count(*) AS n WHERE n > 1
+       RETURN s
+     }) AS duplicated,
+     COLLECT {
+       MATCH (c)-[r:REACHED]->(s:Step)
+       WITH r, COLLECT {
+         MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s)
+         RETURN t ORDER BY t.at, t.id LIMIT 1
+       } AS firsts
+       WHERE size(firsts) > 0
+       RETURN CASE WHEN r.touchpointId IS NULL OR r.touchpointId <> firsts[0].id
+                   THEN 'target' WHEN NOT coalesce(r.at = firsts[0].at, false)
+                   THEN 'time' END AS wrong
+     } AS wrongs
+WITH c, missing, extra, duplicated,
+     size([w IN wrongs WHERE w = 'target']) AS wrongTarget,
+     size([w IN wrongs WHERE w = 'time']) AS wrongTime
+WHERE missing > 0 OR extra > 0 OR duplicated > 0 OR wrongTarget > 0 OR wrongTime > 0
+RETURN c.id AS customerId,
+       [p IN [CASE WHEN missing > 0 THEN toString(missing) + ' missing' END,
+              CASE WHEN extra > 0 THEN toString(extra) + ' extra' END,
+              CASE WHEN duplicated > 0 THEN toString(duplicated) + ' duplicated' END,
+              CASE WHEN wrongTarget > 0 THEN toString(wrongTarget) + ' wrong target' END,
+              CASE WHEN wrongTime > 0 THEN toString(wrongTime) + ' wrong time' END]
+        WHERE p IS NOT NULL] AS problems
+ORDER BY customerId
+"""
+)
+"""The customers (of ``$customerIds``) whose REACHED relationships are not one per step
+they have a touchpoint at, naming the first such touchpoint in ``(at, id)`` order
+(``touchpointId``) and its time (``at``): a step reached without REACHED (missing); a
+REACHED to a step none of their touchpoints is at (extra); two REACHED to one step
+(duplicated); a REACHED naming another touchpoint (wrong target) or another time (wrong
+time)."""
+
+CHECK_LATEST_TOUCHPOINTS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+WITH c,
+     COLLECT {
+       MATCH (c)-[:HAD]->(t:Touchpoint)
+       RETURN t ORDER BY t.at DESC, t.id DESC LIMIT 1
+     } AS last,
+     COLLECT { MATCH (c)-[:LATEST]->(t) RETURN t } AS stored
+WITH c, size(last) AS expected, size(stored) AS kept,
+     size([t IN stored WHERE size(last) = 0 OR t <> last[0]]) AS wrong
+WHERE kept <> expected OR wrong > 0
+RETURN c.id AS customerId,
+       [p IN [CASE WHEN kept < expected THEN 'missing' END,
+              CASE WHEN kept > 1 THEN toString(kept) + ' LATEST' END,
+              CASE WHEN expected = 0 AND kept > 0 THEN 'extra (no touchpoints)' END,
+              CASE WHEN expected > 0 AND wrong > 0 THEN 'wrong target' END]
+        WHERE p IS NOT NULL] AS problems
+ORDER BY customerId
+"""
+)
+"""The customers (of ``$customerIds``) whose LATEST relationships are not exactly one, to
+their last touchpoint in ``(at, id)`` order (none when they have no touchpoint): missing,
+two or more, one without touchpoints, one to another touchpoint (wrong target, which
+includes another customer's)."""
+
+STRAY_NEXT_SOURCES: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})-[:HAD]->(t:Touchpoint)<-[:NEXT]-(source:Touchpoint)
+WHERE NOT (c)-[:HAD]->(source)
+OPTIONAL MATCH (owner:Customer)-[:HAD]->(source)
+RETURN collect(DISTINCT owner.id) AS customerIds,
+       collect(DISTINCT CASE WHEN owner IS NULL THEN source.id END) AS orphanIds
+"""
+)
+"""Where the NEXT relationships into these customers' touchpoints from outside their
+journeys come from: the customers owning their sources (whose rebuild removes them, as a
+rebuild rewrites what leaves a journey) and the sources no customer has (whose chain
+``rebuild_chains`` detaches)."""
+
+REMOVE_DUPLICATE_JOURNEY_FACTS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  MATCH (c)-[r:REACHED|LATEST]->(x)
+  WITH type(r) AS kind, x, collect(r) AS found WHERE size(found) > 1
+  FOREACH (r IN tail(found) | DELETE r)
+}
+CALL (c) {
+  MATCH (c)-[:HAD]->(:Touchpoint)-[r:NEXT]->(x)
+  WITH startNode(r) AS t, x, collect(r) AS found WHERE size(found) > 1
+  FOREACH (r IN tail(found) | DELETE r)
+}
+"""
+)
+"""Keep one of two or more parallel REACHED, LATEST or NEXT relationships of these
+customers' journeys (the write path's MERGE never makes them, so only a hand-made edit
+can): the rebuild's MERGE would keep them all. A replay finds none."""
+
+ID_ANCHORED_STATEMENTS: tuple[LiteralString, ...] = (
+    CHECK_JOURNEY_CHAINS,
+    CHECK_FIRST_ARRIVALS,
+    CHECK_LATEST_TOUCHPOINTS,
+    STRAY_NEXT_SOURCES,
+    REMOVE_DUPLICATE_JOURNEY_FACTS,
+)
+"""This module's statements: each anchored on the Customer id constraint (tests plan them)."""
+
+
+Rebuild = Callable[[Tx, list[str]], Awaitable[WriteSummary]]
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    """One derived fact: its name and the check of its invariant (docstring of ``check``)."""
+
+    name: str
+    check: LiteralString
+
+
+@dataclass(frozen=True)
+class FactFamily:
+    """Facts one rebuild keeps together (for one batch of customer ids, in one transaction,
+    idempotent)."""
+
+    name: str
+    facts: tuple[DerivedFact, ...]
+    rebuild: Rebuild
+
+
+async def rebuild_journeys(tx: Tx, customer_ids: list[str]) -> WriteSummary:
+    """The journeys of these customers rebuilt (``rebuild_chains``), with the journeys
+    their touchpoints' stray incoming NEXT leave from, and parallel duplicates removed."""
+    summary = WriteSummary()
+    summary.add(await tx.run(REMOVE_DUPLICATE_JOURNEY_FACTS, customerIds=customer_ids))
+    stray = await tx.single(STRAY_NEXT_SOURCES, customerIds=customer_ids)
+    owners = list(stray["customerIds"]) if stray else []
+    orphans = list(stray["orphanIds"]) if stray else []
+    summary.merge(await rebuild_chains(tx, [*customer_ids, *owners], orphans))
+    return summary
+
+
+JOURNEYS = FactFamily(
+    "journeys",
+    (
+        DerivedFact("journey chain (NEXT)", CHECK_JOURNEY_CHAINS),
+        DerivedFact("first arrivals (REACHED)", CHECK_FIRST_ARRIVALS),
+        DerivedFact("latest touchpoint (LATEST)", CHECK_LATEST_TOUCHPOINTS),
+    ),
+    rebuild_journeys,
+)
+
+FAMILIES: tuple[FactFamily, ...] = (JOURNEYS,)
+"""Every family of derived facts; a new one (journey-map, funnel facts) is added here."""
+
+
+def all_facts() -> list[DerivedFact]:
+    return [fact for family in FAMILIES for fact in family.facts]
+
+
+# --- walking the customers --------------------------------------------------------------
+
+
+COUNT_CUSTOMERS: LiteralString = "MATCH (c:Customer) RETURN count(c) AS total"
+"""How many customers there are (from the count store: no scan)."""
+
+
+async def customer_count(graph: Graph) -> int:
+    records = await graph.query(COUNT_CUSTOMERS)
+    return int(records[0]["total"]) if records else 0
+
+
+async def customer_pages(graph: Graph, size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
+    """Every customer id in id order, a page at a time (keyset: a page per round trip)."""
+    after = ""
+    while True:
+        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=size)
+        ids = [str(record["id"]) for record in records]
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+def given_pages(customer_ids: Sequence[str], size: int = PAGE_SIZE) -> list[list[str]]:
+    """Given customer ids, distinct and in id order, in pages."""
+    ids = sorted(set(customer_ids))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+# --- check -------------------------------------------------------------------------------
+
+
+@dataclass
+class Drift:
+    """One fact's result: customers checked, those drifted, the first few with their
+    problems."""
+
+    fact: str
+    checked: int = 0
+    drifted: int = 0
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, customer_id: str, problems: list[str]) -> None:
+        self.drifted += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples[customer_id] = problems
+
+
+async def check_page(tx: Tx, customer_ids: list[str], drifts: Sequence[Drift]) -> None:
+    """Every fact's check on one page of customers (in one read transaction)."""
+    for fact, drift in zip(all_facts(), drifts, strict=True):
+        for record in await tx.records(fact.check, customerIds=customer_ids):
+            drift.note(str(record["customerId"]), [str(p) for p in record["problems"]])
+        drift.checked += len(customer_ids)
+
+
+async def check_derived(
+    graph: Graph,
+    customer_ids: Sequence[str] | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> list[Drift]:
+    """Check every derived fact for every customer (or those given), one read
+    transaction per page; the drift found, per fact in registry order."""
+    drifts = [Drift(fact.name) for fact in all_facts()]
+    total = len(set(customer_ids)) if customer_ids is not None else await customer_count(graph)
+    meter = Progress("checked", total, progress, every=page_size * 10, unit="customers")
+    async for page in _pages(graph, customer_ids, page_size):
+
+        async def work(tx: Tx, page: list[str] = page) -> None:
+            await check_page(tx, page, drifts)
+
+        await graph.read(work)
+        meter.advance(len(page))
+    return drifts
+
+
+# --- rebuild -----------------------------------------------------------------------------
+
+
+@dataclass
+class Rebuilt:
+    """One family's rebuild: customers walked and what the rebuild changed."""
+
+    family: str
+    customers: int = 0
+    changes: WriteSummary = field(default_factory=WriteSummary)
+
+
+async def rebuild_derived(
+    graph: Graph,
+    customer_ids: Sequence[str] | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> list[Rebuilt]:
+    """Rebuild every family of derived facts for every customer (or those given) from
+    their touchpoints, one write transaction per page (a page run again changes nothing).
+    """
+    results = [Rebuilt(family.name) for family in FAMILIES]
+    total = len(set(customer_ids)) if customer_ids is not None else await customer_count(graph)
+    meter = Progress("rebuilt", total, progress, every=page_size * 10, unit="customers")
+    async for page in _pages(graph, customer_ids, page_size):
+
+        async def work(tx: Tx, page: list[str] = page) -> list[WriteSummary]:
+            return [await family.rebuild(tx, page) for family in FAMILIES]
+
+        for result, changes in zip(results, await graph.write(work), strict=True):
+            result.customers += len(page)
+            result.changes.merge(changes)
+        meter.advance(len(page))
+    return results
+
+
+async def _pages(
+    graph: Graph, customer_ids: Sequence[str] | None, size: int
+) -> AsyncIterator[list[str]]:
+    if customer_ids is None:
+        async for page in customer_pages(graph, size):
+            yield page
+    else:
+        for page in given_pages(customer_ids, size):
+            yield page
