@@ -152,9 +152,9 @@ includes another customer's)."""
 STRAY_NEXT_SOURCES: LiteralString = id_anchored(
     """
 UNWIND $customerIds AS customerId
-MATCH (c:Customer {id: customerId})-[:HAD]->(t:Touchpoint)<-[:NEXT]-(source:Touchpoint)
-WHERE NOT (c)-[:HAD]->(source)
+MATCH (c:Customer {id: customerId})-[:HAD]->(:Touchpoint)<-[:NEXT]-(source:Touchpoint)
 OPTIONAL MATCH (owner:Customer)-[:HAD]->(source)
+WITH source, owner WHERE owner IS NULL OR owner <> c
 RETURN collect(DISTINCT owner.id) AS customerIds,
        collect(DISTINCT CASE WHEN owner IS NULL THEN source.id END) AS orphanIds
 """
