@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orggraph.cli import build_parser
-from orggraph.commands.db import DRIFT_FOUND, check_derived, rebuild_derived
+from orggraph.commands.db import DRIFT_FOUND
 from orggraph.graph.deletes import delete_nodes
 from orggraph.graph.derived import ID_ANCHORED_STATEMENTS, Drift
 from orggraph.graph.derived import check_derived as check
@@ -276,8 +276,7 @@ async def apply(graph: Graph, operations: list[tuple[str, Any]]) -> None:
             await delete_nodes(graph, "Touchpoint", payload)
             continue
         rows = [
-            touchpoint(w["id"], f"09:{w['minute']:02d}", w["customer"], w["step"])
-            for w in payload
+            touchpoint(w["id"], f"09:{w['minute']:02d}", w["customer"], w["step"]) for w in payload
         ]
         await upsert_nodes(graph, "Touchpoint", rows)
 

@@ -70,9 +70,7 @@ DRIFT_FOUND = 4
 
 
 def _customer_option(parser: argparse.ArgumentParser, help: str) -> None:
-    parser.add_argument(
-        "--customer", dest="customers", action="append", metavar="ID", help=help
-    )
+    parser.add_argument("--customer", dest="customers", action="append", metavar="ID", help=help)
 
 
 def start(_: argparse.Namespace, settings: Settings) -> int:
