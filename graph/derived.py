@@ -29,6 +29,9 @@ from orggraph.graph.write_rules import WriteSummary
 PAGE_SIZE = 1_000
 """Customers per check transaction and per rebuild transaction."""
 
+LOOSE_PAGE_SIZE = 10_000
+"""Touchpoints per transaction of the sweep for chains no customer has."""
+
 EXAMPLES = 10
 """Drifted customer ids kept per fact for the report."""
 
@@ -184,14 +187,26 @@ CALL (c) {
 customers' journeys (the write path's MERGE never makes them, so only a hand-made edit
 can): the rebuild's MERGE would keep them all. A replay finds none."""
 
-ID_ANCHORED_STATEMENTS: tuple[LiteralString, ...] = (
+TOUCHPOINT_PAGE: LiteralString = """
+MATCH (t:Touchpoint) WHERE t.id > $after
+WITH t ORDER BY t.id LIMIT $size
+RETURN t.id AS id,
+       NOT EXISTS { (t)<-[:HAD]-(:Customer) } AND EXISTS { (t)-[:NEXT]-() } AS loose
+"""
+"""One page of touchpoint ids in id order (keyset on the id constraint), each saying
+whether it has a NEXT although no customer has it: a chain hanging off nothing, which no
+customer's check sees when both ends are such touchpoints."""
+
+STATEMENTS: tuple[LiteralString, ...] = (
     CHECK_JOURNEY_CHAINS,
     CHECK_FIRST_ARRIVALS,
     CHECK_LATEST_TOUCHPOINTS,
     STRAY_NEXT_SOURCES,
     REMOVE_DUPLICATE_JOURNEY_FACTS,
+    TOUCHPOINT_PAGE,
 )
-"""This module's statements: each anchored on the Customer id constraint (tests plan them)."""
+"""This module's statements: each starts from an id constraint (a seek) and expands from
+there, so a page costs what its journeys hold (tests plan them)."""
 
 
 Rebuild = Callable[[Tx, list[str]], Awaitable[WriteSummary]]
@@ -241,6 +256,10 @@ FAMILIES: tuple[FactFamily, ...] = (JOURNEYS,)
 """Every family of derived facts; a new one (journey-map, funnel facts) is added here."""
 
 
+LOOSE_CHAINS = "chains of touchpoints no customer has (NEXT)"
+"""The fact checked over touchpoints rather than customers (``TOUCHPOINT_PAGE``)."""
+
+
 def all_facts() -> list[DerivedFact]:
     return [fact for family in FAMILIES for fact in family.facts]
 
@@ -251,10 +270,31 @@ def all_facts() -> list[DerivedFact]:
 COUNT_CUSTOMERS: LiteralString = "MATCH (c:Customer) RETURN count(c) AS total"
 """How many customers there are (from the count store: no scan)."""
 
+COUNT_TOUCHPOINTS: LiteralString = "MATCH (t:Touchpoint) RETURN count(t) AS total"
+"""How many touchpoints there are (from the count store: no scan)."""
+
+
+async def _count(graph: Graph, query: LiteralString) -> int:
+    records = await graph.query(query)
+    return int(records[0]["total"]) if records else 0
+
 
 async def customer_count(graph: Graph) -> int:
-    records = await graph.query(COUNT_CUSTOMERS)
-    return int(records[0]["total"]) if records else 0
+    return await _count(graph, COUNT_CUSTOMERS)
+
+
+async def loose_touchpoint_pages(
+    graph: Graph, size: int = LOOSE_PAGE_SIZE
+) -> AsyncIterator[tuple[int, list[str]]]:
+    """Every touchpoint in id order, a page per read transaction: per page, how many
+    touchpoints it held and the ids of those with a chain although no customer has them."""
+    after = ""
+    while True:
+        records = await graph.query(TOUCHPOINT_PAGE, after=after, size=size)
+        if not records:
+            return
+        yield len(records), [str(r["id"]) for r in records if r["loose"]]
+        after = str(records[-1]["id"])
 
 
 async def customer_pages(graph: Graph, size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
@@ -284,6 +324,7 @@ class Drift:
     problems."""
 
     fact: str
+    unit: str = "customers"
     checked: int = 0
     drifted: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -321,7 +362,23 @@ async def check_derived(
 
         await graph.read(work)
         meter.advance(len(page))
+    if customer_ids is None:
+        drifts.append(await check_loose_chains(graph, progress))
     return drifts
+
+
+async def check_loose_chains(graph: Graph, progress: Callable[[str], None] | None) -> Drift:
+    """Touchpoints no customer has that still carry a NEXT (a sweep over every
+    touchpoint: their chains are no customer's)."""
+    drift = Drift(LOOSE_CHAINS, "touchpoints")
+    total = await _count(graph, COUNT_TOUCHPOINTS)
+    meter = Progress("swept", total, progress, every=LOOSE_PAGE_SIZE * 10, unit="touchpoints")
+    async for seen, loose in loose_touchpoint_pages(graph):
+        drift.checked += seen
+        for touchpoint_id in loose:
+            drift.note(touchpoint_id, ["NEXT without a customer"])
+        meter.advance(seen)
+    return drift
 
 
 # --- rebuild -----------------------------------------------------------------------------
@@ -329,10 +386,11 @@ async def check_derived(
 
 @dataclass
 class Rebuilt:
-    """One family's rebuild: customers walked and what the rebuild changed."""
+    """One family's rebuild: customers (or touchpoints) rebuilt and what that changed."""
 
     family: str
-    customers: int = 0
+    unit: str = "customers"
+    rebuilt: int = 0
     changes: WriteSummary = field(default_factory=WriteSummary)
 
 
@@ -355,10 +413,28 @@ async def rebuild_derived(
             return [await family.rebuild(tx, page) for family in FAMILIES]
 
         for result, changes in zip(results, await graph.write(work), strict=True):
-            result.customers += len(page)
+            result.rebuilt += len(page)
             result.changes.merge(changes)
         meter.advance(len(page))
+    if customer_ids is None:
+        results.append(await detach_loose_chains(graph))
     return results
+
+
+async def detach_loose_chains(graph: Graph) -> Rebuilt:
+    """Detach the chains of touchpoints no customer has (``rebuild_chains``), a write
+    transaction per page of such touchpoints found."""
+    rebuilt = Rebuilt(LOOSE_CHAINS, "touchpoints")
+    async for _, loose in loose_touchpoint_pages(graph):
+        if not loose:
+            continue
+
+        async def work(tx: Tx, loose: list[str] = loose) -> WriteSummary:
+            return await rebuild_chains(tx, (), loose)
+
+        rebuilt.changes.merge(await graph.write(work))
+        rebuilt.rebuilt += len(loose)
+    return rebuilt
 
 
 async def _pages(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from orggraph.cli import build_parser
 from orggraph.commands.db import DRIFT_FOUND
 from orggraph.graph.deletes import delete_nodes
-from orggraph.graph.derived import ID_ANCHORED_STATEMENTS, Drift
+from orggraph.graph.derived import STATEMENTS, Drift
 from orggraph.graph.derived import check_derived as check
 from orggraph.graph.derived import rebuild_derived as rebuild
 from orggraph.graph.driver import Graph
@@ -24,11 +24,13 @@ from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
 from tests.helpers import connect, wipe
 
-NEXT, REACHED, LATEST = (
+NEXT, REACHED, LATEST, LOOSE = (
     "journey chain (NEXT)",
     "first arrivals (REACHED)",
     "latest touchpoint (LATEST)",
+    "chains of touchpoints no customer has (NEXT)",
 )
+ORPHAN = ["NEXT without a customer"]
 
 
 async def organisation(graph: Graph) -> None:
@@ -85,6 +87,7 @@ async def test_journeys_written_through_the_write_path_check_clean(graph: Graph)
         (NEXT, 3, 0),
         (REACHED, 3, 0),
         (LATEST, 3, 0),
+        (LOOSE, 5, 0),
     ]
 
 
@@ -124,7 +127,13 @@ CORRUPTIONS: dict[str, tuple[str, dict[str, dict[str, list[str]]]]] = {
         "MATCH (t:Touchpoint {id: 't1'}) "
         "CREATE (:Touchpoint:Entity {id: 'o1', at: datetime('2024-03-01T08:00:00Z'), "
         "type: 'PAGE_VIEW'})-[:NEXT]->(t)",
-        {NEXT: {"c1": ["1 extra (in)"]}},
+        {NEXT: {"c1": ["1 extra (in)"]}, LOOSE: {"o1": ORPHAN}},
+    ),
+    "a NEXT between touchpoints no customer has": (
+        "CREATE (:Touchpoint:Entity {id: 'o1', at: datetime('2024-03-01T08:00:00Z'), "
+        "type: 'PAGE_VIEW'})-[:NEXT]->(:Touchpoint:Entity {id: 'o2', "
+        "at: datetime('2024-03-01T08:30:00Z'), type: 'PAGE_VIEW'})",
+        {LOOSE: {"o1": ORPHAN, "o2": ORPHAN}},
     ),
     "LATEST pointed elsewhere": (
         "MATCH (c:Customer {id: 'c1'})-[r:LATEST]->() DELETE r WITH DISTINCT c "
@@ -151,19 +160,24 @@ async def test_check_names_exactly_the_customers_and_facts_corrupted_and_rebuild
     await corrupt(graph, query)
 
     assert found(await check(graph)) == expected
-    drifted = sorted({c for customers in expected.values() for c in customers})
-    assert found(await check(graph, drifted)) == expected
+    per_customer = {fact: drift for fact, drift in expected.items() if fact != LOOSE}
+    drifted = sorted({c for customers in per_customer.values() for c in customers})
+    assert found(await check(graph, drifted)) == per_customer
 
-    # Only the customers named: a stray NEXT into c2 is removed through its source's journey.
-    changes = (await rebuild(graph, drifted[-1:]))[0].changes
-    assert changes.relationships_created + changes.relationships_deleted + changes.properties_set
+    # Only one customer named: a stray NEXT into c2 (or from a touchpoint no customer has)
+    # is removed through where it comes from.
+    rebuilt = await rebuild(graph, drifted[-1:] if drifted else None)
+    assert sum(
+        r.changes.relationships_created + r.changes.relationships_deleted + r.changes.properties_set
+        for r in rebuilt
+    )
     assert found(await check(graph)) == {}
     again = await rebuild(graph)
     assert [
-        (r.family, r.customers, r.changes.relationships_created, r.changes.relationships_deleted)
+        (r.family, r.rebuilt, r.unit, r.changes.relationships_created)
+        + (r.changes.relationships_deleted, r.changes.properties_set)
         for r in again
-    ] == [("journeys", 3, 0, 0)]
-    assert again[0].changes.properties_set == 0
+    ] == [("journeys", 3, "customers", 0, 0, 0), (LOOSE, 0, "touchpoints", 0, 0, 0)]
 
 
 async def test_pages_cover_every_customer_once(graph: Graph) -> None:
@@ -171,10 +185,14 @@ async def test_pages_cover_every_customer_once(graph: Graph) -> None:
     await corrupt(graph, "MATCH (:Customer {id: 'c2'})-[r:LATEST]->() DELETE r")
     lines: list[str] = []
     drifts = await check(graph, progress=lines.append, page_size=2)
-    assert [(d.checked, d.drifted) for d in drifts] == [(3, 0), (3, 0), (3, 1)]
-    assert lines[-1].startswith("checked: 3/3 customers, ")
+    assert [(d.checked, d.drifted) for d in drifts] == [(3, 0), (3, 0), (3, 1), (5, 0)]
+    assert [line.split(",")[0] for line in lines] == [
+        "checked: 2/3 customers",
+        "checked: 3/3 customers",
+        "swept: 5/5 touchpoints",
+    ]
     rebuilt = await rebuild(graph, page_size=1)
-    assert rebuilt[0].customers == 3
+    assert rebuilt[0].rebuilt == 3
     assert found(await check(graph)) == {}
 
 
@@ -194,8 +212,10 @@ async def test_the_commands_exit_codes_and_output(
         f"{NEXT}: 3 customers checked, 0 drifted",
         f"{REACHED}: 3 customers checked, 0 drifted",
         f"{LATEST}: 3 customers checked, 0 drifted",
+        f"{LOOSE}: 5 touchpoints checked, 0 drifted",
     ]
     assert "checked: 3/3 customers, " in err
+    assert "swept: 5/5 touchpoints, " in err
 
     await corrupt(graph, CORRUPTIONS["a second LATEST"][0])
     await corrupt(graph, CORRUPTIONS["a NEXT removed"][0])
@@ -208,6 +228,7 @@ async def test_the_commands_exit_codes_and_output(
         f"{REACHED}: 3 customers checked, 0 drifted",
         f"{LATEST}: 3 customers checked, 1 drifted",
         "  c2: 2 LATEST, wrong target",
+        f"{LOOSE}: 5 touchpoints checked, 0 drifted",
         "drift found: `orggraph db rebuild-derived` recomputes the facts",
     ]
 
@@ -220,7 +241,8 @@ async def test_the_commands_exit_codes_and_output(
     assert "rebuilt: 2/2 customers, " in err
     assert await asyncio.to_thread(run_command, ["db", "rebuild-derived"], test_settings) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "journeys: 3 customers rebuilt; 0 relationships created, 0 deleted, 0 properties set"
+        "journeys: 3 customers rebuilt; 0 relationships created, 0 deleted, 0 properties set",
+        f"{LOOSE}: 0 touchpoints rebuilt; 0 relationships created, 0 deleted, 0 properties set",
     ]
     assert await asyncio.to_thread(run_command, ["db", "check-derived"], test_settings) == 0
 
@@ -233,7 +255,7 @@ async def test_the_checks_and_rebuild_statements_start_from_customer_ids(graph: 
     its cost is that of the page's journeys, whatever the graph's size."""
     await journeys(graph)
     async with graph.driver.session(database=graph.database) as session:
-        for query in ID_ANCHORED_STATEMENTS:
+        for query in STATEMENTS:
             result = await session.run("EXPLAIN " + query)
             plan = (await result.consume()).plan
             assert plan is not None

@@ -201,7 +201,7 @@ def check_derived(args: argparse.Namespace, settings: Settings) -> int:
 
     drifts = asyncio.run(run())
     for drift in drifts:
-        print(f"{drift.fact}: {drift.checked:,} customers checked, {drift.drifted:,} drifted")
+        print(f"{drift.fact}: {drift.checked:,} {drift.unit} checked, {drift.drifted:,} drifted")
         for customer, problems in drift.examples.items():
             print(f"  {customer}: {', '.join(problems)}")
         if drift.drifted > len(drift.examples):
@@ -225,7 +225,7 @@ def rebuild_derived(args: argparse.Namespace, settings: Settings) -> int:
     for rebuilt in asyncio.run(run()):
         changes = rebuilt.changes
         print(
-            f"{rebuilt.family}: {rebuilt.customers:,} customers rebuilt; "
+            f"{rebuilt.family}: {rebuilt.rebuilt:,} {rebuilt.unit} rebuilt; "
             f"{changes.relationships_created:,} relationships created, "
             f"{changes.relationships_deleted:,} deleted, {changes.properties_set:,} properties set"
         )
