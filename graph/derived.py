@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import LiteralString
 
+from orggraph.errors import NotFoundError
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.importers.bulk import Progress
 from orggraph.graph.journeys import rebuild_chains
@@ -267,6 +268,28 @@ def all_facts() -> list[DerivedFact]:
 # --- walking the customers --------------------------------------------------------------
 
 
+MISSING_CUSTOMERS: LiteralString = """
+UNWIND $ids AS id
+OPTIONAL MATCH (c:Customer {id: id})
+WITH id WHERE c IS NULL
+RETURN collect(id) AS missing
+"""
+"""Which of the given customer ids name no customer."""
+
+
+async def given_customers(graph: Graph, customer_ids: Sequence[str]) -> list[str]:
+    """The customer ids given, distinct, in id order; an id naming no customer is an error
+    (naming the first few), before anything is checked or written."""
+    ids = sorted(set(customer_ids))
+    records = await graph.query(MISSING_CUSTOMERS, ids=ids)
+    missing = [str(i) for i in records[0]["missing"]] if records else []
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:EXAMPLES])
+        more = f" and {len(missing) - EXAMPLES} more" if len(missing) > EXAMPLES else ""
+        raise NotFoundError(f"no customer with id {shown}{more}", ids=missing[:EXAMPLES])
+    return ids
+
+
 COUNT_CUSTOMERS: LiteralString = "MATCH (c:Customer) RETURN count(c) AS total"
 """How many customers there are (from the count store: no scan)."""
 
@@ -309,12 +332,6 @@ async def customer_pages(graph: Graph, size: int = PAGE_SIZE) -> AsyncIterator[l
         after = ids[-1]
 
 
-def given_pages(customer_ids: Sequence[str], size: int = PAGE_SIZE) -> list[list[str]]:
-    """Given customer ids, distinct and in id order, in pages."""
-    ids = sorted(set(customer_ids))
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
-
-
 # --- check -------------------------------------------------------------------------------
 
 
@@ -353,7 +370,7 @@ async def check_derived(
     """Check every derived fact for every customer (or those given), one read
     transaction per page; the drift found, per fact in registry order."""
     drifts = [Drift(fact.name) for fact in all_facts()]
-    total = len(set(customer_ids)) if customer_ids is not None else await customer_count(graph)
+    customer_ids, total = await _walk(graph, customer_ids)
     meter = Progress("checked", total, progress, every=page_size * 10, unit="customers")
     async for page in _pages(graph, customer_ids, page_size):
 
@@ -405,7 +422,7 @@ async def rebuild_derived(
     their touchpoints, one write transaction per page (a page run again changes nothing).
     """
     results = [Rebuilt(family.name) for family in FAMILIES]
-    total = len(set(customer_ids)) if customer_ids is not None else await customer_count(graph)
+    customer_ids, total = await _walk(graph, customer_ids)
     meter = Progress("rebuilt", total, progress, every=page_size * 10, unit="customers")
     async for page in _pages(graph, customer_ids, page_size):
 
@@ -444,5 +461,15 @@ async def _pages(
         async for page in customer_pages(graph, size):
             yield page
     else:
-        for page in given_pages(customer_ids, size):
-            yield page
+        for start in range(0, len(customer_ids), size):
+            yield list(customer_ids[start : start + size])
+
+
+async def _walk(
+    graph: Graph, customer_ids: Sequence[str] | None
+) -> tuple[Sequence[str] | None, int]:
+    """The customers to walk (None: all) and how many they are."""
+    if customer_ids is None:
+        return None, await customer_count(graph)
+    ids = await given_customers(graph, customer_ids)
+    return ids, len(ids)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orggraph.cli import build_parser
+from orggraph.cli import build_parser, main
 from orggraph.commands.db import DRIFT_FOUND
+from orggraph.errors import NotFoundError
 from orggraph.graph.deletes import delete_nodes
 from orggraph.graph.derived import STATEMENTS, Drift
 from orggraph.graph.derived import check_derived as check
@@ -245,6 +247,28 @@ async def test_the_commands_exit_codes_and_output(
         f"{LOOSE}: 0 touchpoints rebuilt; 0 relationships created, 0 deleted, 0 properties set",
     ]
     assert await asyncio.to_thread(run_command, ["db", "check-derived"], test_settings) == 0
+
+
+async def test_a_customer_id_naming_no_customer_is_refused_before_any_work(
+    graph: Graph,
+    test_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await journeys(graph)
+    await corrupt(graph, CORRUPTIONS["a NEXT removed"][0])
+    with pytest.raises(NotFoundError, match="no customer with id 'nobody'"):
+        await rebuild(graph, ["c1", "nobody"])
+    assert found(await check(graph)) == {NEXT: {"c1": ["1 missing"]}}
+    monkeypatch.setenv("NEO4J_URI", test_settings.neo4j_uri or "")
+    if test_settings.neo4j_password is not None:
+        monkeypatch.setenv("NEO4J_PASSWORD", test_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("ORGGRAPH_HOME", str(tmp_path))
+    # As from a shell: the command runs its own event loop, a refusal exits 1.
+    argv = ["db", "check-derived", "--customer", "nobody"]
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "orggraph: no customer with id 'nobody'" in capsys.readouterr().err
 
 
 STATISTICS_BOUND = ("Scan", "HashJoin", "CartesianProduct", "Triadic")
