@@ -81,25 +81,27 @@ UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 CALL (c) {
   OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
-  WITH s, t ORDER BY t.at, t.id
-  WITH s, head(collect(t)) AS first
-  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: first.id, at: first.at} END)
-         AS expected
+  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: t.id, at: t.at} END) AS visits
 }
 CALL (c) {
   OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
   RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: r.touchpointId, at: r.at} END)
          AS stored
 }
-WITH c, expected, stored, [e IN expected | e.step] AS visited, [x IN stored | x.step] AS reached
+WITH c, visits, stored, [x IN stored | x.step] AS reached,
+     [x IN stored | [v IN visits WHERE v.step = x.step AND v.id = x.id]] AS named
+WITH c, visits, stored, reached, named,
+     [i IN range(0, size(stored) - 1) WHERE size(named[i]) = 0 OR any(v IN visits
+        WHERE v.step = reached[i] AND (v.at < named[i][0].at
+          OR (v.at = named[i][0].at AND v.id < named[i][0].id)))] AS wrongTargets
 WITH c,
-     size([s IN visited WHERE NOT s IN reached]) AS missing,
-     size([s IN reached WHERE NOT s IN visited]) AS extra,
+     size(COLLECT { UNWIND visits AS v WITH v WHERE NOT v.step IN reached
+                    RETURN DISTINCT v.step }) AS missing,
+     size([s IN reached WHERE NONE(v IN visits WHERE v.step = s)]) AS extra,
      size([i IN range(0, size(reached) - 1) WHERE reached[i] IN reached[0..i]]) AS duplicated,
-     size([e IN expected WHERE any(x IN stored
-       WHERE x.step = e.step AND coalesce(x.id <> e.id, true))]) AS wrongTarget,
-     size([e IN expected WHERE any(x IN stored
-       WHERE x.step = e.step AND x.id = e.id AND NOT coalesce(x.at = e.at, false))]) AS wrongTime
+     size([i IN wrongTargets WHERE any(v IN visits WHERE v.step = reached[i])]) AS wrongTarget,
+     size([i IN range(0, size(stored) - 1) WHERE NOT i IN wrongTargets
+           AND NOT coalesce(stored[i].at = named[i][0].at, false)]) AS wrongTime
 WHERE missing > 0 OR extra > 0 OR duplicated > 0 OR wrongTarget > 0 OR wrongTime > 0
 RETURN c.id AS customerId,
        [p IN [CASE WHEN missing > 0 THEN toString(missing) + ' missing' END,
@@ -115,8 +117,13 @@ ORDER BY customerId
 they have a touchpoint at, naming the first such touchpoint in ``(at, id)`` order
 (``touchpointId``) and its time (``at``): a step reached without REACHED (missing); a
 REACHED to a step none of their touchpoints is at (extra); two REACHED to one step
-(duplicated); a REACHED naming another touchpoint (wrong target) or another time (wrong
-time)."""
+(duplicated); a REACHED naming no touchpoint of theirs at its step, or one that another
+comes before (wrong target); naming the right one with another time (wrong time).
+
+Stated as those invariants over the customer's (step, touchpoint) visits, read once from
+the customer's side (a pattern ending on the step let the planner expand from the step,
+through every touchpoint at it), rather than by recomputing the first arrivals as the
+rebuild does."""
 
 CHECK_LATEST_TOUCHPOINTS: LiteralString = id_anchored(
     """
