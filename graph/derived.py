@@ -373,15 +373,12 @@ async def check_derived(
     """Check every derived fact for every customer (or those given), one read
     transaction per page; the drift found, per fact in registry order."""
     drifts = [Drift(fact.name) for fact in all_facts()]
-    customer_ids, total = await _walk(graph, customer_ids)
-    meter = Progress("checked", total, progress, every=page_size * 10, unit="customers")
-    async for page in _pages(graph, customer_ids, page_size):
+    async for page in walk_customers(graph, customer_ids, "checked", progress, page_size):
 
         async def work(tx: Tx, page: list[str] = page) -> None:
             await check_page(tx, page, drifts)
 
         await graph.read(work)
-        meter.advance(len(page))
     if customer_ids is None:
         drifts.append(await check_loose_chains(graph, progress))
     return drifts
@@ -425,9 +422,7 @@ async def rebuild_derived(
     their touchpoints, one write transaction per page (a page run again changes nothing).
     """
     results = [Rebuilt(family.name) for family in FAMILIES]
-    customer_ids, total = await _walk(graph, customer_ids)
-    meter = Progress("rebuilt", total, progress, every=page_size * 10, unit="customers")
-    async for page in _pages(graph, customer_ids, page_size):
+    async for page in walk_customers(graph, customer_ids, "rebuilt", progress, page_size):
 
         async def work(tx: Tx, page: list[str] = page) -> list[WriteSummary]:
             return [await family.rebuild(tx, page) for family in FAMILIES]
@@ -435,7 +430,6 @@ async def rebuild_derived(
         for result, changes in zip(results, await graph.write(work), strict=True):
             result.rebuilt += len(page)
             result.changes.merge(changes)
-        meter.advance(len(page))
     if customer_ids is None:
         results.append(await detach_loose_chains(graph))
     return results
@@ -457,22 +451,24 @@ async def detach_loose_chains(graph: Graph) -> Rebuilt:
     return rebuilt
 
 
-async def _pages(
-    graph: Graph, customer_ids: Sequence[str] | None, size: int
+async def walk_customers(
+    graph: Graph,
+    customer_ids: Sequence[str] | None,
+    what: str,
+    progress: Callable[[str], None] | None,
+    page_size: int,
 ) -> AsyncIterator[list[str]]:
-    if customer_ids is None:
-        async for page in customer_pages(graph, size):
-            yield page
-    else:
-        for start in range(0, len(customer_ids), size):
-            yield list(customer_ids[start : start + size])
+    """Pages of the customers given (refused if one does not exist) or of every customer,
+    in id order, reporting customers done / total and the rate as each page is done."""
+    given = None if customer_ids is None else await given_customers(graph, customer_ids)
+    total = len(given) if given is not None else await customer_count(graph)
+    meter = Progress(what, total, progress, every=page_size * 10, unit="customers")
+    pages = customer_pages(graph, page_size) if given is None else _slices(given, page_size)
+    async for page in pages:
+        yield page
+        meter.advance(len(page))
 
 
-async def _walk(
-    graph: Graph, customer_ids: Sequence[str] | None
-) -> tuple[Sequence[str] | None, int]:
-    """The customers to walk (None: all) and how many they are."""
-    if customer_ids is None:
-        return None, await customer_count(graph)
-    ids = await given_customers(graph, customer_ids)
-    return ids, len(ids)
+async def _slices(ids: list[str], size: int) -> AsyncIterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
