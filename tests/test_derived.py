@@ -79,7 +79,7 @@ def found(drifts: list[Drift]) -> dict[str, dict[str, list[str]]]:
 
 async def corrupt(graph: Graph, query: str) -> None:
     async with graph.driver.session(database=graph.database) as session:
-        await (await session.run(query)).consume()  # type: ignore[arg-type]
+        await (await session.run(query)).consume()
 
 
 async def test_journeys_written_through_the_write_path_check_clean(graph: Graph) -> None:
