@@ -6,7 +6,9 @@ is the registry of those facts, for ``orggraph db check-derived`` and ``orggraph
 rebuild-derived``: each ``DerivedFact`` names an invariant and a parameterised check
 that, for one batch of customer ids, returns the customers whose stored fact differs
 from what their touchpoints give, with a short description of the difference; each
-``FactFamily`` groups the facts one rebuild keeps (the journeys: ``rebuild_chains``).
+``FactFamily`` groups the facts one rebuild keeps (the journeys: ``rebuild_chains``),
+with the ``Sweep`` over every touchpoint for what of them hangs off no customer. A new
+family (journey-map, funnel facts) is one more entry of ``FAMILIES``.
 
 A check states the invariant in its own terms (what must hold of the stored facts)
 instead of recomputing the facts with the rebuild's Cypher, so a fault of the rebuild
@@ -224,13 +226,26 @@ class DerivedFact:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A fact that hangs off no customer, checked over every touchpoint: ``page`` takes
+    ``$after`` and ``$size`` and returns one row, ``seen``, ``last`` (the keyset) and
+    ``loose`` (the ids at fault); ``repair`` mends those ids in one transaction."""
+
+    name: str
+    page: LiteralString
+    problem: str
+    repair: Callable[[Tx, list[str]], Awaitable[WriteSummary]]
+
+
+@dataclass(frozen=True)
 class FactFamily:
     """Facts one rebuild keeps together (for one batch of customer ids, in one transaction,
-    idempotent)."""
+    idempotent), and the sweeps for what of them no customer holds."""
 
     name: str
     facts: tuple[DerivedFact, ...]
     rebuild: Rebuild
+    sweeps: tuple[Sweep, ...] = ()
 
 
 async def rebuild_journeys(tx: Tx, customer_ids: list[str]) -> WriteSummary:
@@ -245,6 +260,11 @@ async def rebuild_journeys(tx: Tx, customer_ids: list[str]) -> WriteSummary:
     return summary
 
 
+async def detach_chains(tx: Tx, touchpoint_ids: list[str]) -> WriteSummary:
+    """The chains of these touchpoints no customer has, detached (``rebuild_chains``)."""
+    return await rebuild_chains(tx, (), touchpoint_ids)
+
+
 JOURNEYS = FactFamily(
     "journeys",
     (
@@ -253,18 +273,26 @@ JOURNEYS = FactFamily(
         DerivedFact("latest touchpoint (LATEST)", CHECK_LATEST_TOUCHPOINTS),
     ),
     rebuild_journeys,
+    (
+        Sweep(
+            "chains of touchpoints no customer has (NEXT)",
+            TOUCHPOINT_PAGE,
+            "NEXT without a customer",
+            detach_chains,
+        ),
+    ),
 )
 
 FAMILIES: tuple[FactFamily, ...] = (JOURNEYS,)
 """Every family of derived facts; a new one (journey-map, funnel facts) is added here."""
 
 
-LOOSE_CHAINS = "chains of touchpoints no customer has (NEXT)"
-"""The fact checked over touchpoints rather than customers (``TOUCHPOINT_PAGE``)."""
-
-
 def all_facts() -> list[DerivedFact]:
     return [fact for family in FAMILIES for fact in family.facts]
+
+
+def all_sweeps() -> list[Sweep]:
+    return [sweep for family in FAMILIES for sweep in family.sweeps]
 
 
 # --- walking the customers --------------------------------------------------------------
@@ -308,14 +336,14 @@ async def customer_count(graph: Graph) -> int:
     return await _count(graph, COUNT_CUSTOMERS)
 
 
-async def loose_touchpoint_pages(
-    graph: Graph, size: int = LOOSE_PAGE_SIZE
+async def swept_pages(
+    graph: Graph, sweep: Sweep, size: int = LOOSE_PAGE_SIZE
 ) -> AsyncIterator[tuple[int, list[str]]]:
     """Every touchpoint in id order, a page per read transaction: per page, how many
-    touchpoints it held and the ids of those with a chain although no customer has them."""
+    touchpoints it held and the ids of those at fault."""
     after = ""
     while True:
-        records = await graph.query(TOUCHPOINT_PAGE, after=after, size=size)
+        records = await graph.query(sweep.page, after=after, size=size)
         seen = int(records[0]["seen"]) if records else 0
         if not seen:
             return
@@ -380,20 +408,19 @@ async def check_derived(
 
         await graph.read(work)
     if customer_ids is None:
-        drifts.append(await check_loose_chains(graph, progress))
+        drifts += [await check_sweep(graph, sweep, progress) for sweep in all_sweeps()]
     return drifts
 
 
-async def check_loose_chains(graph: Graph, progress: Callable[[str], None] | None) -> Drift:
-    """Touchpoints no customer has that still carry a NEXT (a sweep over every
-    touchpoint: their chains are no customer's)."""
-    drift = Drift(LOOSE_CHAINS, "touchpoints")
+async def check_sweep(graph: Graph, sweep: Sweep, progress: Callable[[str], None] | None) -> Drift:
+    """One sweep over every touchpoint, a read per page."""
+    drift = Drift(sweep.name, "touchpoints")
     total = await _count(graph, COUNT_TOUCHPOINTS)
     meter = Progress("swept", total, progress, every=LOOSE_PAGE_SIZE * 10, unit="touchpoints")
-    async for seen, loose in loose_touchpoint_pages(graph):
+    async for seen, loose in swept_pages(graph, sweep):
         drift.checked += seen
         for touchpoint_id in loose:
-            drift.note(touchpoint_id, ["NEXT without a customer"])
+            drift.note(touchpoint_id, [sweep.problem])
         meter.advance(seen)
     return drift
 
@@ -431,20 +458,19 @@ async def rebuild_derived(
             result.rebuilt += len(page)
             result.changes.merge(changes)
     if customer_ids is None:
-        results.append(await detach_loose_chains(graph))
+        results += [await repair_sweep(graph, sweep) for sweep in all_sweeps()]
     return results
 
 
-async def detach_loose_chains(graph: Graph) -> Rebuilt:
-    """Detach the chains of touchpoints no customer has (``rebuild_chains``), a write
-    transaction per page of such touchpoints found."""
-    rebuilt = Rebuilt(LOOSE_CHAINS, "touchpoints")
-    async for _, loose in loose_touchpoint_pages(graph):
+async def repair_sweep(graph: Graph, sweep: Sweep) -> Rebuilt:
+    """One sweep over every touchpoint, a write transaction per page with ids at fault."""
+    rebuilt = Rebuilt(sweep.name, "touchpoints")
+    async for _, loose in swept_pages(graph, sweep):
         if not loose:
             continue
 
         async def work(tx: Tx, loose: list[str] = loose) -> WriteSummary:
-            return await rebuild_chains(tx, (), loose)
+            return await sweep.repair(tx, loose)
 
         rebuilt.changes.merge(await graph.write(work))
         rebuilt.rebuilt += len(loose)
