@@ -383,12 +383,23 @@ class Drift:
             self.examples[customer_id] = problems
 
 
-async def check_page(tx: Tx, customer_ids: list[str], drifts: Sequence[Drift]) -> None:
-    """Every fact's check on one page of customers (in one read transaction)."""
-    for fact, drift in zip(all_facts(), drifts, strict=True):
-        for record in await tx.records(fact.check, customerIds=customer_ids):
-            drift.note(str(record["customerId"]), [str(p) for p in record["problems"]])
-        drift.checked += len(customer_ids)
+Found = list[dict[str, list[str]]]
+"""Per fact (registry order): the drifted customers' ids and their problems."""
+
+
+async def check_page(graph: Graph, customer_ids: list[str]) -> Found:
+    """Every fact's check on one page of customers, in one read transaction."""
+
+    async def work(tx: Tx) -> Found:
+        return [
+            {
+                str(record["customerId"]): [str(p) for p in record["problems"]]
+                for record in await tx.records(fact.check, customerIds=customer_ids)
+            }
+            for fact in all_facts()
+        ]
+
+    return await graph.read(work)
 
 
 async def check_derived(
@@ -399,14 +410,22 @@ async def check_derived(
     page_size: int = PAGE_SIZE,
 ) -> list[Drift]:
     """Check every derived fact for every customer (or those given), one read
-    transaction per page; the drift found, per fact in registry order."""
+    transaction per page; the drift found, per fact in registry order.
+
+    Neo4j reads committed data, not a snapshot: a customer written while its page is
+    read may look drifted (its chain read before a write commits, its LATEST after).
+    The customers found are read again in a second transaction and only those still
+    drifted are reported."""
     drifts = [Drift(fact.name) for fact in all_facts()]
     async for page in walk_customers(graph, customer_ids, "checked", progress, page_size):
-
-        async def work(tx: Tx, page: list[str] = page) -> None:
-            await check_page(tx, page, drifts)
-
-        await graph.read(work)
+        found = await check_page(graph, page)
+        suspects = sorted({c for per_fact in found for c in per_fact})
+        if suspects:
+            found = await check_page(graph, suspects)
+        for drift, per_fact in zip(drifts, found, strict=True):
+            drift.checked += len(page)
+            for customer, problems in per_fact.items():
+                drift.note(customer, problems)
     if customer_ids is None:
         drifts += [await check_sweep(graph, sweep, progress) for sweep in all_sweeps()]
     return drifts
