@@ -128,6 +128,7 @@ class Progress:
     total: int | None = None
     report: Callable[[str], None] | None = None
     every: int = 50_000
+    unit: str = "rows"
     done: int = 0
     started: float = field(default_factory=time.perf_counter)
     _next_report: int = 0
@@ -145,7 +146,7 @@ class Progress:
 
     def line(self) -> str:
         of = f"/{self.total:,}" if self.total else ""
-        return f"{self.what}: {self.done:,}{of} rows, {self.rate:,.0f} rows/s"
+        return f"{self.what}: {self.done:,}{of} {self.unit}, {self.rate:,.0f} {self.unit}/s"
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

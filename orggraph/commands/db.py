@@ -1,4 +1,5 @@
-"""``orggraph db start|stop|status|password|migrate|backup|restore``: the embedded Neo4j.
+"""``orggraph db start|stop|status|password|migrate|backup|restore``: the embedded Neo4j;
+``orggraph db check-derived|rebuild-derived``: the facts the write layer keeps, on any Neo4j.
 
 The embedded Bolt asks for user ``neo4j`` and the password kept in
 ``ORGGRAPH_HOME/bolt-password``: ``status`` prints the address and the user,
@@ -35,6 +36,18 @@ def register(subparsers: Any) -> None:
     actions.add_parser(
         "migrate", help="apply pending schema migrations (constraints, indexes)"
     ).set_defaults(handler=migrate)
+    checking = actions.add_parser(
+        "check-derived",
+        help="report customers whose derived facts (NEXT, REACHED, LATEST) drifted from their "
+        f"touchpoints (exit {DRIFT_FOUND} when any did)",
+    )
+    _customer_option(checking, "check only this customer (repeatable)")
+    checking.set_defaults(handler=check_derived)
+    rebuilding = actions.add_parser(
+        "rebuild-derived", help="recompute the derived facts from the touchpoints"
+    )
+    _customer_option(rebuilding, "rebuild only this customer (repeatable)")
+    rebuilding.set_defaults(handler=rebuild_derived)
     saving = actions.add_parser(
         "backup", help="copy the stopped embedded database to a .tar.gz (offline backup)"
     )
@@ -50,6 +63,14 @@ def register(subparsers: Any) -> None:
         help="replace an existing database (it is moved aside, not deleted)",
     )
     loading.set_defaults(handler=restore)
+
+
+DRIFT_FOUND = 4
+"""``check-derived``'s exit code when a derived fact drifted (1 is any other failure)."""
+
+
+def _customer_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--customer", dest="customers", action="append", metavar="ID", help=help)
 
 
 def start(_: argparse.Namespace, settings: Settings) -> int:
@@ -166,3 +187,50 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
         print(f"the previous database was moved to {kept}")
     print(f"restored {args.archive} into {settings.home}; start it with `orggraph db start`")
     return 0
+
+
+def check_derived(args: argparse.Namespace, settings: Settings) -> int:
+    """Per fact: customers checked, drifted, and the first few drifted with what differs."""
+    from orggraph.database import open_graph
+    from orggraph.graph.derived import Drift
+    from orggraph.graph.derived import check_derived as check
+
+    async def run() -> list[Drift]:
+        async with open_graph(settings) as graph:
+            return await check(graph, args.customers, progress=_say)
+
+    drifts = asyncio.run(run())
+    for drift in drifts:
+        print(f"{drift.fact}: {drift.checked:,} {drift.unit} checked, {drift.drifted:,} drifted")
+        for customer, problems in drift.examples.items():
+            print(f"  {customer}: {', '.join(problems)}")
+        if drift.drifted > len(drift.examples):
+            print(f"  ... and {drift.drifted - len(drift.examples):,} more")
+    if any(drift.drifted for drift in drifts):
+        print("drift found: `orggraph db rebuild-derived` recomputes the facts")
+        return DRIFT_FOUND
+    return 0
+
+
+def rebuild_derived(args: argparse.Namespace, settings: Settings) -> int:
+    """Per family of facts: customers rebuilt and the relationships and properties changed."""
+    from orggraph.database import open_graph
+    from orggraph.graph.derived import Rebuilt
+    from orggraph.graph.derived import rebuild_derived as rebuild
+
+    async def run() -> list[Rebuilt]:
+        async with open_graph(settings) as graph:
+            return await rebuild(graph, args.customers, progress=_say)
+
+    for rebuilt in asyncio.run(run()):
+        changes = rebuilt.changes
+        print(
+            f"{rebuilt.family}: {rebuilt.rebuilt:,} {rebuilt.unit} rebuilt; "
+            f"{changes.relationships_created:,} relationships created, "
+            f"{changes.relationships_deleted:,} deleted, {changes.properties_set:,} properties set"
+        )
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
