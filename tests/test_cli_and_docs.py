@@ -24,7 +24,7 @@ def test_help_lists_every_command_group(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_db_actions_parse() -> None:
     parser = build_parser()
-    for action in ("start", "stop", "status", "migrate"):
+    for action in ("start", "stop", "status", "migrate", "check-derived", "rebuild-derived"):
         assert parser.parse_args(["db", action]).handler is not None
 
 
