@@ -64,7 +64,8 @@ RESPONSE_CASES_FROM_REACHED: LiteralString = """
   MATCH (c:Customer)-[r:REACHED]->(source)
   WHERE r.at >= lo AND r.at < hi AND r.at <= $asOf
   WITH c, min(r.at) AS reachedAt, sources, consumer, limitSeconds
-  WHERE NOT EXISTS { MATCH (c)-[e:REACHED]->(s:Step) WHERE e.at < reachedAt AND s IN sources }
+  WHERE size(sources) = 1
+     OR NOT EXISTS { MATCH (c)-[e:REACHED]->(s:Step) WHERE e.at < reachedAt AND s IN sources }
 """
 """Binds ``c, reachedAt, consumer, limitSeconds``: one row per RESPONSE_TIME case whose
 ``reachedAt`` lies in ``[lo, hi)`` and not after ``$asOf``.
@@ -72,9 +73,9 @@ RESPONSE_CASES_FROM_REACHED: LiteralString = """
 REACHED holds each customer's first touchpoint at each step (graph/journeys.py keeps it
 in the touchpoints' transaction), so a case is a customer whose earliest REACHED among
 the source steps lies in the window: the source steps' REACHED relationships in the
-window, then that customer's own REACHED to the other source steps (a handful) to drop
-those who reached one of them earlier. Cost: the customers who first reached a source
-step, not the touchpoints at it."""
+window, then (when there are several source steps) that customer's own REACHED (a
+handful) to drop those who reached another source step earlier. Cost: the customers
+who first reached a source step, not the touchpoints at it."""
 
 _RESPONSE_OPEN: LiteralString = """
 CALL (kind, sources, consumer, limitSeconds, lo, hi) {

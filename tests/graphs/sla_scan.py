@@ -3,7 +3,7 @@ by scanning the source (or governed) steps' AT_STEP touchpoints in the window, t
 checking per customer that no earlier touchpoint at those steps exists.
 
 Kept as the reference the REACHED queries (graph/slas.py) must equal on any graph the
-write path produces (tests/test_slas_reached.py); the rest of each query, from the SLA's
+write path produces (tests/test_slas.py); the rest of each query, from the SLA's
 terms to the statuses, periods and paging, is the production text itself.
 """
 
