@@ -61,7 +61,7 @@ WITH sla, governed, provider, consumer, limitSeconds, kind,
 
 RESPONSE_CASES_FROM_REACHED: LiteralString = """
   UNWIND sources AS source
-  MATCH (c:Customer)-[r:REACHED]->(source)
+  MATCH (c:Customer)-[r:REACHED]->(source) USING INDEX r:REACHED(at)
   WHERE r.at >= lo AND r.at < hi AND r.at <= $asOf
   WITH c, min(r.at) AS reachedAt, sources, consumer, limitSeconds
   WHERE size(sources) = 1
@@ -74,8 +74,13 @@ REACHED holds each customer's first touchpoint at each step (graph/journeys.py k
 in the touchpoints' transaction), so a case is a customer whose earliest REACHED among
 the source steps lies in the window: the source steps' REACHED relationships in the
 window, then (when there are several source steps) that customer's own REACHED (a
-handful) to drop those who reached another source step earlier. Cost: the customers
-who first reached a source step, not the touchpoints at it."""
+handful) to drop those who reached another source step earlier.
+
+Anchored on the REACHED(at) index (migration 13): the first arrivals in the window at
+any step, kept where they are at a source step. That costs the window's first arrivals,
+however long the history; expanding the source steps' REACHED instead (the planner's
+own choice) costs every first arrival there since the start: slower on a quarter of a
+two-year history, a little faster on all of it (bench/README.md)."""
 
 _RESPONSE_OPEN: LiteralString = """
 CALL (kind, sources, consumer, limitSeconds, lo, hi) {
@@ -109,13 +114,14 @@ def response_cases(cases: LiteralString) -> LiteralString:
 
 
 DELIVERIES_FROM_REACHED: LiteralString = """
-  MATCH (c:Customer)-[r:REACHED]->(governed)
+  MATCH (c:Customer)-[r:REACHED]->(governed) USING INDEX r:REACHED(at)
   WHERE r.at >= lo AND r.at < hi AND r.at <= $asOf
   WITH c, r.at AS reachedAt
 """
 """Binds ``c, reachedAt``: one row per customer whose first touchpoint ever at the
-governed step (its REACHED) lies in ``[lo, hi)`` and not after ``$asOf``. Cost: those
-customers, not the touchpoints at the step."""
+governed step (its REACHED) lies in ``[lo, hi)`` and not after ``$asOf``. Anchored on
+the REACHED(at) index like the cases: the window's first arrivals, not the touchpoints
+at the step."""
 
 
 _PER_PERIOD: LiteralString = """
