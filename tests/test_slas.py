@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from orggraph.graph import slas
 from orggraph.graph.deletes import delete_nodes, delete_relationships
 from orggraph.graph.driver import Graph
+from orggraph.graph.erasure import erase_customer
 from orggraph.graph.kpis import compute_kpis
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
@@ -224,11 +225,16 @@ TOUCH = st.tuples(
     st.sampled_from(("t-c", "t-x", None)),  # handled by the consumer, another team, nobody
     st.integers(0, 2 * 96),  # quarter hours after T0: ties are frequent
 )
+UPSERT = st.tuples(
+    st.just("upsert"), st.lists(TOUCH, min_size=2, max_size=8, unique_by=lambda t: t[0])
+)
 OPERATION = st.one_of(
-    st.tuples(st.just("upsert"), st.lists(TOUCH, min_size=2, max_size=8, unique_by=lambda t: t[0])),
+    UPSERT,
     st.tuples(st.just("resend")),
     st.tuples(st.just("delete"), st.lists(st.integers(0, 9), min_size=1, max_size=3, unique=True)),
-    st.tuples(st.just("unstep"), st.integers(0, 9)),
+    st.tuples(st.just("unlink"), st.integers(0, 9), st.sampled_from(("AT_STEP", "HAD"))),
+    st.tuples(st.just("link"), st.integers(0, 9), st.sampled_from((*STEPS, *CUSTOMERS))),
+    st.tuples(st.just("erase"), st.sampled_from(CUSTOMERS)),
 )
 QUESTION = st.tuples(
     st.integers(0, 2),  # first day of the periods
@@ -246,9 +252,13 @@ def drawn_histories(count: int) -> list[tuple[list[Any], list[Any]]]:
     drawn: list[tuple[list[Any], list[Any]]] = []
 
     @settings(max_examples=count, derandomize=True, database=None, deadline=None)
-    @given(st.lists(OPERATION, min_size=3, max_size=10), st.lists(QUESTION, min_size=2, max_size=4))
-    def collect(operations: list[Any], questions: list[Any]) -> None:
-        drawn.append((operations, questions))
+    @given(
+        st.lists(UPSERT, min_size=1, max_size=3),
+        st.lists(OPERATION, min_size=2, max_size=10),
+        st.lists(QUESTION, min_size=2, max_size=4),
+    )
+    def collect(upserts: list[Any], operations: list[Any], questions: list[Any]) -> None:
+        drawn.append((upserts + operations, questions))
 
     collect()
     return drawn
@@ -284,14 +294,21 @@ async def seed_handoffs(graph: Graph) -> None:
     await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in CUSTOMERS])
 
 
+LINKS = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id})
+RETURN t.id AS id, [(t)-[:AT_STEP]->(s) | s.id] AS AT_STEP, [(c)-[:HAD]->(t) | c.id] AS HAD
+"""
+
+
 async def replay(graph: Graph, operations: list[Any]) -> None:
-    """The operations through the write path: upserts (new, moved in time, step, customer
-    or team, often out of order), the last batch re-sent, deletes of touchpoints and of
-    their AT_STEP relationship."""
-    steps: dict[str, str | None] = {}
+    """The operations through the write paths: touchpoint upserts (new, moved in time,
+    step, customer or team, often out of order), the last batch re-sent, deletes of
+    touchpoints, their AT_STEP or HAD relationship written or deleted on its own, and
+    customers erased (their touchpoints deleted)."""
     last: list[dict[str, Any]] = []
-    for operation in operations:
-        if operation[0] == "upsert":
+    for name, *args in operations:
+        if name == "upsert":
             last = [
                 {
                     "id": f"tp{n}",
@@ -301,22 +318,39 @@ async def replay(graph: Graph, operations: list[Any]) -> None:
                     **({"stepId": s} if s else {}),
                     **({"teamId": t} if t else {}),
                 }
-                for n, c, s, t, q in operation[1]
+                for n, c, s, t, q in args[0]
             ]
             await upsert_nodes(graph, "Touchpoint", last)
-            steps.update({row["id"]: row.get("stepId") for row in last})
-        elif operation[0] == "resend" and last:
-            await upsert_nodes(graph, "Touchpoint", last)
-        elif operation[0] == "delete":
-            ids = [f"tp{n}" for n in operation[1] if f"tp{n}" in steps]
-            if ids:
-                await delete_nodes(graph, "Touchpoint", ids)
-            for i in ids:
-                del steps[i]
-        elif operation[0] == "unstep" and steps.get(f"tp{operation[1]}"):
-            tp = f"tp{operation[1]}"
-            await delete_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": tp, "to": steps[tp]}])
-            steps[tp] = None
+        elif name == "resend":
+            if last:
+                await upsert_nodes(graph, "Touchpoint", last)
+        elif name == "delete":
+            found = await graph.query(LINKS, ids=[f"tp{n}" for n in args[0]])
+            if found:
+                await delete_nodes(graph, "Touchpoint", [r["id"] for r in found])
+        elif name == "erase":
+            await erase_customer(graph, args[0], mode="delete", by="test")
+        else:
+            await relink(graph, name, f"tp{args[0]}", args[1])
+
+
+async def relink(graph: Graph, name: str, tp: str, what: str) -> None:
+    """``link``: the touchpoint's AT_STEP (``what`` a step) or HAD (a customer) written as
+    a relationship; ``unlink``: its ``what`` relationship deleted. Unknown touchpoints
+    are skipped."""
+    found = await graph.query(LINKS, ids=[tp])
+    if not found:
+        return
+    if name == "link" and what in STEPS:
+        await upsert_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": tp, "to": what}])
+    elif name == "link":
+        await upsert_relationships(graph, K.CUSTOMER_HAD_TOUCHPOINT, [{"from": what, "to": tp}])
+    elif what == "AT_STEP" and found[0]["AT_STEP"]:
+        step = found[0]["AT_STEP"][0]
+        await delete_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": tp, "to": step}])
+    elif what == "HAD" and found[0]["HAD"]:
+        owner = found[0]["HAD"][0]
+        await delete_relationships(graph, K.CUSTOMER_HAD_TOUCHPOINT, [{"from": owner, "to": tp}])
 
 
 async def both(graph: Graph, scan: Any, reached: Any, **params: Any) -> tuple[Any, Any]:
@@ -330,7 +364,7 @@ async def test_compliance_and_breaches_from_reached_equal_the_scan_after_any_wri
     graph: Graph,
 ) -> None:
     seen = {"cases": 0, "delivered": 0, "breaches": 0}
-    for operations, questions in drawn_histories(30):
+    for operations, questions in drawn_histories(40):
         await wipe(graph)
         await seed_handoffs(graph)
         await replay(graph, operations)
