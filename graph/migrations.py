@@ -324,6 +324,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         backfill_entity_label,
     ),
+    Migration(
+        13,
+        "index on REACHED(at): SLA cases and deliveries found by first arrival in a window",
+        ("CREATE INDEX index_reached_at IF NOT EXISTS FOR ()-[r:REACHED]-() ON (r.at)",),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -27,6 +27,11 @@ The rules (the KPI engine's SLA_COMPLIANCE measure runs the same Cypher):
   are not in the sample (they cannot be graded yet).
 * Periods are whole calendar periods (UTC, weeks from Monday) covering the
   asked window; the caller builds them (``orggraph.graph.kpis.periods``).
+
+Cases and deliveries are read from the first arrivals the write layer keeps,
+``(:Customer)-[:REACHED {at}]->(:Step)`` (graph/journeys.py), in a window found through
+the REACHED(at) index: their cost is that of the customers who first arrived in the
+window, not of the touchpoints there. Every other look-up starts from the customer.
 """
 
 from __future__ import annotations
@@ -54,15 +59,35 @@ WITH sla, governed, provider, consumer, limitSeconds, kind,
 """
 """Binds, per SLA: governed step, provider, consumer, limit in seconds, kind, source steps."""
 
-_RESPONSE_CASES: LiteralString = """
+RESPONSE_CASES_FROM_REACHED: LiteralString = """
+  UNWIND sources AS source
+  MATCH (c:Customer)-[r:REACHED]->(source) USING INDEX r:REACHED(at)
+  WHERE r.at >= lo AND r.at < hi AND r.at <= $asOf
+  WITH c, min(r.at) AS reachedAt, sources, consumer, limitSeconds
+  WHERE size(sources) = 1
+     OR NOT EXISTS { MATCH (c)-[e:REACHED]->(s:Step) WHERE e.at < reachedAt AND s IN sources }
+"""
+"""Binds ``c, reachedAt, consumer, limitSeconds``: one row per RESPONSE_TIME case whose
+``reachedAt`` lies in ``[lo, hi)`` and not after ``$asOf``.
+
+REACHED holds each customer's first touchpoint at each step (graph/journeys.py keeps it
+in the touchpoints' transaction), so a case is a customer whose earliest REACHED among
+the source steps lies in the window: the source steps' REACHED relationships in the
+window, then (when there are several source steps) that customer's own REACHED (a
+handful) to drop those who reached another source step earlier.
+
+Anchored on the REACHED(at) index (migration 13): the first arrivals in the window at
+any step, kept where they are at a source step. That costs the window's first arrivals,
+however long the history; expanding the source steps' REACHED instead (the planner's
+own choice) costs every first arrival there since the start: slower on a quarter of a
+two-year history, a little faster on all of it (bench/README.md)."""
+
+_RESPONSE_OPEN: LiteralString = """
 CALL (kind, sources, consumer, limitSeconds, lo, hi) {
   WITH * WHERE kind = 'RESPONSE_TIME'
-  UNWIND sources AS source
-  MATCH (source)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE t.at >= lo AND t.at < hi AND t.at <= $asOf
-  WITH c, min(t.at) AS reachedAt, sources, consumer, limitSeconds
-  WHERE none(e IN COLLECT { MATCH (c)-[:HAD]->(e:Touchpoint) WHERE e.at < reachedAt RETURN e }
-             WHERE EXISTS { MATCH (e)-[:AT_STEP]->(s:Step) WHERE s IN sources })
+"""
+
+_RESPONSE_JUDGED: LiteralString = """
   WITH c, reachedAt, limitSeconds, head(COLLECT {
     MATCH (c)-[:HAD]->(u:Touchpoint)
     WHERE u.at > reachedAt AND u.at <= $asOf AND EXISTS { (u)-[:HANDLED_BY]->(consumer) }
@@ -76,35 +101,30 @@ CALL (kind, sources, consumer, limitSeconds, lo, hi) {
               ELSE 'OPEN' END AS status
 }
 """
-"""Needs ``kind, sources, consumer, limitSeconds`` and the bounds ``lo, hi``; one row per case.
 
-Every look-up after the source steps' AT_STEP expansion starts from the customer's
-own HAD touchpoints (a handful), never from the consumer team's HANDLED_BY
-relationships or a step's AT_STEP (both grow with the log)."""
 
-SLA_COMPLIANCE_PERIODS: LiteralString = (
-    """
-MATCH (sla:SLA {id: $slaId})
+def response_cases(cases: LiteralString) -> LiteralString:
+    """A ``CALL`` that needs ``kind, sources, consumer, limitSeconds`` and the bounds
+    ``lo, hi``, finds the cases with ``cases`` (``RESPONSE_CASES_FROM_REACHED``), and
+    returns one row per case: customer, reachedAt, respondedAt, waited, status.
+
+    The response is looked up through the customer's own HAD touchpoints (a handful),
+    never through the consumer team's HANDLED_BY relationships (they grow with the log)."""
+    return _RESPONSE_OPEN + cases + _RESPONSE_JUDGED
+
+
+DELIVERIES_FROM_REACHED: LiteralString = """
+  MATCH (c:Customer)-[r:REACHED]->(governed) USING INDEX r:REACHED(at)
+  WHERE r.at >= lo AND r.at < hi AND r.at <= $asOf
+  WITH c, r.at AS reachedAt
 """
-    + _SLA_TERMS
-    + """
-WITH sla, governed, consumer, limitSeconds, kind, sources,
-     $periods[0][0] AS lo, $periods[-1][1] AS hi
-CALL (kind, sources, consumer, limitSeconds, lo, hi) {
-"""
-    + _RESPONSE_CASES
-    + """
-  RETURN collect({at: reachedAt, status: status, answered: respondedAt IS NOT NULL}) AS rcases
-}
-CALL (governed, kind, lo, hi) {
-  WITH governed, kind, lo, hi WHERE kind = 'VOLUME'
-  MATCH (governed)<-[:AT_STEP]-(t:Touchpoint)<-[:HAD]-(c:Customer)
-  WHERE t.at >= lo AND t.at < hi AND t.at <= $asOf
-  WITH c, min(t.at) AS reachedAt, governed
-  WHERE none(e IN COLLECT { MATCH (c)-[:HAD]->(e:Touchpoint) WHERE e.at < reachedAt RETURN e }
-             WHERE EXISTS { (e)-[:AT_STEP]->(governed) })
-  RETURN collect(reachedAt) AS deliveries
-}
+"""Binds ``c, reachedAt``: one row per customer whose first touchpoint ever at the
+governed step (its REACHED) lies in ``[lo, hi)`` and not after ``$asOf``. Anchored on
+the REACHED(at) index like the cases: the window's first arrivals, not the touchpoints
+at the step."""
+
+
+_PER_PERIOD: LiteralString = """
 UNWIND $periods AS period
 WITH sla, kind, period,
      [x IN rcases WHERE x.at >= period[0] AND x.at < period[1]] AS pc,
@@ -128,11 +148,45 @@ WITH period[0] AS periodStart, period[1] AS periodEnd, kind, cases, delivered,
      met, breached, open, inBreachNow,
      CASE WHEN met + breached > 0 THEN toFloat(met) / (met + breached) END AS rate
 """
+
+
+def compliance_periods(cases: LiteralString, deliveries: LiteralString) -> LiteralString:
+    """The per-period body of an SLA's compliance (``SLA_COMPLIANCE_PERIODS``), with
+    ``cases`` finding its RESPONSE_TIME cases and ``deliveries`` its VOLUME deliveries."""
+    return (
+        """
+MATCH (sla:SLA {id: $slaId})
+"""
+        + _SLA_TERMS
+        + """
+WITH sla, governed, consumer, limitSeconds, kind, sources,
+     $periods[0][0] AS lo, $periods[-1][1] AS hi
+CALL (kind, sources, consumer, limitSeconds, lo, hi) {
+"""
+        + response_cases(cases)
+        + """
+  RETURN collect({at: reachedAt, status: status, answered: respondedAt IS NOT NULL}) AS rcases
+}
+CALL (governed, kind, lo, hi) {
+  WITH governed, kind, lo, hi WHERE kind = 'VOLUME'
+"""
+        + deliveries
+        + """
+  RETURN collect(reachedAt) AS deliveries
+}
+"""
+        + _PER_PERIOD
+    )
+
+
+SLA_COMPLIANCE_PERIODS: LiteralString = compliance_periods(
+    RESPONSE_CASES_FROM_REACHED, DELIVERIES_FROM_REACHED
 )
 """The per-period body both SLA_COMPLIANCE and the KPI engine's measure end with a RETURN.
 
-Cases are found once over the whole span of ``$periods`` (which must be sorted and
-contiguous), then counted per period in memory."""
+Cases and deliveries are found once over the whole span of ``$periods`` (which must be
+sorted and contiguous) from the customers' REACHED relationships, then counted per
+period in memory."""
 
 SLA_COMPLIANCE: LiteralString = (
     SLA_COMPLIANCE_PERIODS
@@ -146,9 +200,10 @@ RETURN periodStart, periodEnd, cases, delivered, met, breached, open, inBreachNo
 judged at. Per period: RESPONSE_TIME cases (``cases``) split into ``met``,
 ``breached`` (of which ``inBreachNow`` unanswered) and ``open``; VOLUME customers
 ``delivered`` and the period itself graded (``met``/``breached``/``open`` are 0 or 1);
-``rate`` = met / (met + breached). Response cases start from the AT_STEP
-relationships of the source steps (filtered on ``t.at`` to the periods' span), each
-customer's look-ups go through their own HAD touchpoints only. Rules: module doc.
+``rate`` = met / (met + breached). Cases and deliveries start from the REACHED
+relationships (first arrivals) in the periods' span (``RESPONSE_CASES_FROM_REACHED``,
+``DELIVERIES_FROM_REACHED``), each customer's look-ups go through their own REACHED and
+HAD relationships only. Rules: module doc.
 """
 
 SLA_EXISTS: LiteralString = """
@@ -157,19 +212,22 @@ RETURN sla {.*} AS sla
 """
 """The SLA's own properties (kind and window pick the periods), by the id constraint."""
 
-SLA_BREACHES: LiteralString = (
-    """
+
+def breaches(cases: LiteralString) -> LiteralString:
+    """The breaches query (``SLA_BREACHES``), with ``cases`` finding the RESPONSE_TIME cases."""
+    return (
+        """
 CALL () {
   MATCH (sla:SLA)
   WHERE ($slaId IS NULL OR sla.id = $slaId)
     AND ($teamId IS NULL OR EXISTS { (sla)-[:PROVIDER|CONSUMER]->(:Team {id: $teamId}) })
 """
-    + _SLA_TERMS
-    + """
+        + _SLA_TERMS
+        + """
   WITH sla, governed, provider, consumer, limitSeconds, kind, sources, $from AS lo, $to AS hi
 """
-    + _RESPONSE_CASES
-    + """
+        + response_cases(cases)
+        + """
   WITH sla, governed, provider, consumer, limitSeconds, customer, reachedAt, respondedAt,
        waited, status
   WHERE status = 'BREACHED'
@@ -191,7 +249,10 @@ RETURN size(rows) AS totalCount, start,
        ($slaId IS NULL OR EXISTS { MATCH (:SLA {id: $slaId}) }) AS slaExists,
        ($teamId IS NULL OR EXISTS { MATCH (:Team {id: $teamId}) }) AS teamExists
 """
-)
+    )
+
+
+SLA_BREACHES: LiteralString = breaches(RESPONSE_CASES_FROM_REACHED)
 """Each breach of the RESPONSE_TIME SLAs (of one SLA, of the SLAs a team provides or
 consumes, or all), one round trip.
 

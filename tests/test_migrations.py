@@ -90,3 +90,14 @@ async def test_the_entity_backfill_labels_every_entity_written_before_it(graph: 
         "MATCH (n:Entity) RETURN n.id AS id ORDER BY id", database_=graph.database
     )
     assert [r["id"] for r in records] == ["a", "b"]
+
+
+async def test_first_arrivals_are_indexed_by_time_for_sla_windows(graph: Graph) -> None:
+    records, _, _ = await graph.driver.execute_query(
+        "SHOW INDEXES YIELD entityType, labelsOrTypes, properties, type "
+        "WHERE labelsOrTypes = ['REACHED'] RETURN entityType, properties, type",
+        database_=graph.database,
+    )
+    assert [dict(r) for r in records] == [
+        {"entityType": "RELATIONSHIP", "properties": ["at"], "type": "RANGE"}
+    ]

@@ -6,16 +6,23 @@ The graph and its cases, judged as of 2024-03-20 over the weeks of 4, 11 and 18 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from orggraph.graph import slas
+from orggraph.graph.deletes import delete_nodes, delete_relationships
 from orggraph.graph.driver import Graph
+from orggraph.graph.erasure import erase_customer
 from orggraph.graph.kpis import compute_kpis
-from orggraph.graph.writes import upsert_nodes
+from orggraph.graph.model import RelationshipKind as K
+from orggraph.graph.writes import upsert_nodes, upsert_relationships
+from tests.graphs.sla_scan import SCAN_SLA_BREACHES, SCAN_SLA_COMPLIANCE
 from tests.graphs.slas import seed
-from tests.helpers import error_codes, execute, execute_counted, ok
+from tests.helpers import error_codes, execute, execute_counted, ok, wipe
 
 H = 3600.0
 COMPLIANCE = """
@@ -203,3 +210,185 @@ async def test_breaches_of_the_synthetic_organisation_match_the_generator(graph:
     }
     late = ok(await execute(graph, BREACHES, {**window, "now": False, "first": 0}))["slaBreaches"]
     assert late["totalCount"] == summary.follow_up_breaches > 0
+
+
+# --- the REACHED queries against the scan they replaced, on random write histories ---
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
+QUARTER_HOUR = timedelta(minutes=15)
+STEPS = ("s0", "s1", "s2", "s3")
+CUSTOMERS = ("c0", "c1", "c2", "c3")
+TOUCH = st.tuples(
+    st.integers(0, 9),  # touchpoint
+    st.sampled_from((*CUSTOMERS, None)),
+    st.sampled_from((*STEPS, None)),
+    st.sampled_from(("t-c", "t-x", None)),  # handled by the consumer, another team, nobody
+    st.integers(0, 2 * 96),  # quarter hours after T0: ties are frequent
+)
+UPSERT = st.tuples(
+    st.just("upsert"), st.lists(TOUCH, min_size=2, max_size=8, unique_by=lambda t: t[0])
+)
+OPERATION = st.one_of(
+    UPSERT,
+    st.tuples(st.just("resend")),
+    st.tuples(st.just("delete"), st.lists(st.integers(0, 9), min_size=1, max_size=3, unique=True)),
+    st.tuples(st.just("unlink"), st.integers(0, 9), st.sampled_from(("AT_STEP", "HAD"))),
+    st.tuples(st.just("link"), st.integers(0, 9), st.sampled_from((*STEPS, *CUSTOMERS))),
+    st.tuples(st.just("erase"), st.sampled_from(CUSTOMERS)),
+)
+QUESTION = st.tuples(
+    st.integers(0, 2),  # first day of the periods
+    st.integers(1, 3),  # days
+    st.integers(0, 4 * 96),  # asOf, quarter hours after T0
+    st.integers(0, 2 * 96),  # breaches from, quarter hours after T0
+    st.integers(0, 3 * 96),  # breaches span
+    st.sampled_from((None, True, False)),  # inBreachNow
+)
+
+
+def drawn_histories(count: int) -> list[tuple[list[Any], list[Any]]]:
+    """``count`` random write histories, each with the questions asked after it (the same
+    on every run: derandomized)."""
+    drawn: list[tuple[list[Any], list[Any]]] = []
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None)
+    @given(
+        st.lists(UPSERT, min_size=1, max_size=3),
+        st.lists(OPERATION, min_size=2, max_size=10),
+        st.lists(QUESTION, min_size=2, max_size=4),
+    )
+    def collect(upserts: list[Any], operations: list[Any], questions: list[Any]) -> None:
+        drawn.append((upserts + operations, questions))
+
+    collect()
+    return drawn
+
+
+async def seed_handoffs(graph: Graph) -> None:
+    """rt1 answers s2 within 6 h from two sources linked NEXT to it (s0, s1); rt2 answers
+    s3 within a day from the step before it by order (s2); vol wants 2 customers a day
+    at s1."""
+    await upsert_nodes(graph, "Team", [{"id": t, "name": t} for t in ("t-p", "t-c", "t-x")])
+    await upsert_nodes(graph, "Process", [{"id": "p", "name": "p"}])
+    await upsert_nodes(
+        graph,
+        "Step",
+        [{"id": s, "name": s, "processId": "p", "order": i} for i, s in enumerate(STEPS)],
+    )
+    await upsert_relationships(
+        graph, K.STEP_NEXT_STEP, [{"from": "s0", "to": "s2"}, {"from": "s1", "to": "s2"}]
+    )
+    sla: dict[str, Any] = {"providerTeamId": "t-p", "window": "DAY"}
+    await upsert_nodes(
+        graph,
+        "SLA",
+        [
+            {**sla, "id": "rt1", "name": "rt1", "kind": "RESPONSE_TIME", "threshold": 6,
+             "unit": "hours", "consumerTeamId": "t-c", "stepId": "s2"},
+            {**sla, "id": "rt2", "name": "rt2", "kind": "RESPONSE_TIME", "threshold": 1,
+             "unit": "days", "consumerTeamId": "t-x", "stepId": "s3"},
+            {**sla, "id": "vol", "name": "vol", "kind": "VOLUME", "threshold": 2,
+             "unit": "customers", "consumerTeamId": "t-c", "stepId": "s1"},
+        ],
+    )  # fmt: skip
+    await upsert_nodes(graph, "Customer", [{"id": c, "name": c} for c in CUSTOMERS])
+
+
+LINKS = """
+UNWIND $ids AS id
+MATCH (t:Touchpoint {id: id})
+RETURN t.id AS id, [(t)-[:AT_STEP]->(s) | s.id] AS AT_STEP, [(c)-[:HAD]->(t) | c.id] AS HAD
+"""
+
+
+async def replay(graph: Graph, operations: list[Any]) -> None:
+    """The operations through the write paths: touchpoint upserts (new, moved in time,
+    step, customer or team, often out of order), the last batch re-sent, deletes of
+    touchpoints, their AT_STEP or HAD relationship written or deleted on its own, and
+    customers erased (their touchpoints deleted)."""
+    last: list[dict[str, Any]] = []
+    for name, *args in operations:
+        if name == "upsert":
+            last = [
+                {
+                    "id": f"tp{n}",
+                    "at": (T0 + q * QUARTER_HOUR).isoformat(),
+                    "type": "OTHER",
+                    **({"customerId": c} if c else {}),
+                    **({"stepId": s} if s else {}),
+                    **({"teamId": t} if t else {}),
+                }
+                for n, c, s, t, q in args[0]
+            ]
+            await upsert_nodes(graph, "Touchpoint", last)
+        elif name == "resend":
+            if last:
+                await upsert_nodes(graph, "Touchpoint", last)
+        elif name == "delete":
+            found = await graph.query(LINKS, ids=[f"tp{n}" for n in args[0]])
+            if found:
+                await delete_nodes(graph, "Touchpoint", [r["id"] for r in found])
+        elif name == "erase":
+            await erase_customer(graph, args[0], mode="delete", by="test")
+        else:
+            await relink(graph, name, f"tp{args[0]}", args[1])
+
+
+async def relink(graph: Graph, name: str, tp: str, what: str) -> None:
+    """``link``: the touchpoint's AT_STEP (``what`` a step) or HAD (a customer) written as
+    a relationship; ``unlink``: its ``what`` relationship deleted. Unknown touchpoints
+    are skipped."""
+    found = await graph.query(LINKS, ids=[tp])
+    if not found:
+        return
+    if name == "link" and what in STEPS:
+        await upsert_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": tp, "to": what}])
+    elif name == "link":
+        await upsert_relationships(graph, K.CUSTOMER_HAD_TOUCHPOINT, [{"from": what, "to": tp}])
+    elif what == "AT_STEP" and found[0]["AT_STEP"]:
+        step = found[0]["AT_STEP"][0]
+        await delete_relationships(graph, K.TOUCHPOINT_AT_STEP, [{"from": tp, "to": step}])
+    elif what == "HAD" and found[0]["HAD"]:
+        owner = found[0]["HAD"][0]
+        await delete_relationships(graph, K.CUSTOMER_HAD_TOUCHPOINT, [{"from": owner, "to": tp}])
+
+
+async def both(graph: Graph, scan: Any, reached: Any, **params: Any) -> tuple[Any, Any]:
+    return (
+        [dict(r) for r in await graph.query(scan, **params)],
+        [dict(r) for r in await graph.query(reached, **params)],
+    )
+
+
+async def test_compliance_and_breaches_from_reached_equal_the_scan_after_any_writes(
+    graph: Graph,
+) -> None:
+    seen = {"cases": 0, "delivered": 0, "breaches": 0}
+    for operations, questions in drawn_histories(40):
+        await wipe(graph)
+        await seed_handoffs(graph)
+        await replay(graph, operations)
+        for first_day, days, as_of, since, span, now in questions:
+            day = timedelta(days=1)
+            spans = [
+                [T0 + (first_day + d) * day, T0 + (first_day + d + 1) * day] for d in range(days)
+            ]
+            judged = T0 + as_of * QUARTER_HOUR
+            for sla_id in ("rt1", "rt2", "vol"):
+                scan, reached = await both(
+                    graph, SCAN_SLA_COMPLIANCE, slas.SLA_COMPLIANCE,
+                    slaId=sla_id, periods=spans, asOf=judged,
+                )  # fmt: skip
+                assert reached == scan, (operations, sla_id, spans, judged)
+                for key in ("cases", "delivered"):
+                    seen[key] += sum(p[key] for p in scan)
+            window = {"from": T0 + since * QUARTER_HOUR, "to": T0 + (since + span) * QUARTER_HOUR}
+            scan, reached = await both(
+                graph, SCAN_SLA_BREACHES, slas.SLA_BREACHES,
+                slaId=None, teamId=None, inBreachNow=now, asOf=judged, first=100,
+                afterSla=None, afterCustomer=None, **window,
+            )  # fmt: skip
+            assert reached == scan, (operations, window, judged, now)
+            seen["breaches"] += scan[0]["totalCount"]
+    # the histories make cases, deliveries and breaches, not only empty answers
+    assert min(seen.values()) > 0, seen
