@@ -133,13 +133,6 @@ async def data_span(graph: Graph) -> tuple[datetime, datetime]:
     )
 
 
-def last_quarter(end: datetime) -> tuple[datetime, datetime]:
-    """The last whole calendar quarter before ``end``."""
-    start = datetime(end.year, 3 * ((end.month - 1) // 3) + 1, 1, tzinfo=UTC)
-    year, month = (start.year, start.month - 3) if start.month > 3 else (start.year - 1, 10)
-    return datetime(year, month, 1, tzinfo=UTC), start
-
-
 async def timed(runs: int, calls: list[Callable[[], Awaitable[Any]]]) -> list[list[float]]:
     """Each call ``runs`` times, interleaved, after two warm-up rounds; ms per run."""
     samples: list[list[float]] = [[] for _ in calls]
@@ -169,7 +162,7 @@ async def measure(graph: Graph, args: argparse.Namespace) -> str:
     size = await run.counts(graph)
     reached = (await graph.query("MATCH ()-[r:REACHED]->() RETURN count(r)"))[0][0]
     span = await data_span(graph)
-    quarter = last_quarter(span[1])
+    quarter = traversals.last_quarter(span[1])
     as_of = span[1]
     lines = [
         f"# SLA compliance and breaches from REACHED, {size['touchpoints']:,} touchpoints",

@@ -193,28 +193,34 @@ async def cases(graph: Graph) -> list[Case]:
     ]
 
 
-# The synthetic organisation's SLAs and a quarter of its 700 days of journeys.
-QUARTER = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
-ANALYTICS_WINDOW = {"from": QUARTER[0].isoformat(), "to": QUARTER[1].isoformat()}
+def last_quarter(end: datetime) -> tuple[datetime, datetime]:
+    """The last whole calendar quarter before ``end``."""
+    start = datetime(end.year, 3 * ((end.month - 1) // 3) + 1, 1, tzinfo=UTC)
+    year, month = (start.year, start.month - 3) if start.month > 3 else (start.year - 1, 10)
+    return datetime(year, month, 1, tzinfo=UTC), start
 
 
 def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
-    weeks = periods(QUARTER[0], QUARTER[1] - timedelta(microseconds=1), Window.WEEK)
-    months = periods(QUARTER[0], QUARTER[1] - timedelta(microseconds=1), Window.MONTH)
+    """The synthetic organisation's SLAs and coverage over the last whole quarter of its
+    700 days of journeys (the generator's days end on the day it runs)."""
+    quarter = last_quarter(now)
+    window = {"from": quarter[0].isoformat(), "to": quarter[1].isoformat()}
+    weeks = periods(quarter[0], quarter[1] - timedelta(microseconds=1), Window.WEEK)
+    months = periods(quarter[0], quarter[1] - timedelta(microseconds=1), Window.MONTH)
     return [
         Case(
             "slaCompliance (response time, a quarter by week)",
             'query($from: DateTime!, $to: DateTime!) { slaCompliance(id: "sla-mql-follow-up", '
             "from: $from, to: $to, period: WEEK) { met breached open inBreachNow rate "
             "trend { periodStart met breached open rate } } }",
-            ANALYTICS_WINDOW,
+            window,
             lambda: slas.sla_compliance(graph, "sla-mql-follow-up", weeks, now),
         ),
         Case(
             "slaCompliance (volume, a quarter by month)",
             'query($from: DateTime!, $to: DateTime!) { slaCompliance(id: "sla-mql-volume", '
             "from: $from, to: $to) { met breached rate trend { periodStart delivered met } } }",
-            ANALYTICS_WINDOW,
+            window,
             lambda: slas.sla_compliance(graph, "sla-mql-volume", months, now),
         ),
         Case(
@@ -223,13 +229,13 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
             "slaBreaches(from: $from, to: $to, first: 50) { totalCount edges { cursor node { "
             "sla { id } customer { id } provider { id } "
             "consumer { id } step { id } reachedAt respondedAt lateSeconds inBreachNow } } } }",
-            ANALYTICS_WINDOW,
+            window,
             lambda: slas.sla_breaches(
                 graph,
                 sla_id=None,
                 team_id=None,
-                window_from=QUARTER[0],
-                window_to=QUARTER[1],
+                window_from=quarter[0],
+                window_to=quarter[1],
                 in_breach_now=None,
                 as_of=now,
                 first=50,
@@ -242,8 +248,8 @@ def analytics_cases(graph: Graph, now: datetime) -> list[Case]:
             "channelCoverage(from: $from, to: $to, period: WEEK) { channel { id } touchpoints "
             "unstaffed trend { periodStart touchpoints } "
             "servingTeams { team { id } } responseTimeKpis { kpi { id } status } } }",
-            ANALYTICS_WINDOW,
-            lambda: channels.channel_coverage(graph, QUARTER[0], QUARTER[1], Window.WEEK),
+            window,
+            lambda: channels.channel_coverage(graph, quarter[0], quarter[1], Window.WEEK),
         ),
         Case(
             "informationGaps",
