@@ -373,7 +373,7 @@ async def main() -> None:
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://asgi", timeout=120
+                transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=120
             ) as local,
         ):
             for case in await cases(graph):
