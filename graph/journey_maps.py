@@ -144,7 +144,7 @@ RETURN r."""
         + target
         + """ AS nextKey, count(*) AS events, percentileCont(r.seconds, 0.5) AS median
 UNION ALL
-MATCH (:Customer)-[:LATEST]->(t:Touchpoint)
+MATCH ()-[:LATEST]->(t)
 WITH """
         + key
         + """ AS key WHERE key IS NOT NULL
@@ -161,7 +161,8 @@ First part: one row per (type, next type) pair of NEXT relationships with its co
 median seconds, aggregated from the relationship index ``index_next_type_pair`` alone
 (the planner reads the three properties from the index: no relationship is read).
 Second part (``nextKey`` null): per type, how many customers' LATEST touchpoints, i.e.
-journeys, end at it. ``fold_facts`` turns these into the scan's rows: every touchpoint
+journeys, end at it (from the relationship type scan of LATEST, which only a customer
+has and only towards a touchpoint: no customer is expanded). ``fold_facts`` turns these into the scan's rows: every touchpoint
 of a customer is followed by one NEXT or is its LATEST, and the first of each journey
 has no NEXT into it, so a key's events are its outgoing pairs plus its ends and its
 starts are its events minus its incoming pairs."""
