@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -59,13 +59,17 @@ TYPES = ["PAGE_VIEW", "EMAIL", "FORM_SUBMIT", "CALL", "MEETING", "DEMO", "QUOTE"
 
 
 async def from_facts(graph: Graph) -> dict[str, Any]:
-    return await directly_follows_graph(
+    answer: dict[str, Any] = await directly_follows_graph(
         graph, by="TYPE", object_type=None, min_edge_count=1, window_from=None, window_to=None
     )
+    return answer
 
 
 async def by_scan(graph: Graph) -> dict[str, Any]:
-    return fold(await graph.query(DFG_BY_CUSTOMER, by="TYPE", **{"from": None, "to": None}), 1)
+    answer: dict[str, Any] = fold(
+        await graph.query(DFG_BY_CUSTOMER, by="TYPE", **{"from": None, "to": None}), 1
+    )
+    return answer
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -74,9 +78,9 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - began) * 1000
 
 
-async def db_hits(graph: Graph, query: str, **params: Any) -> int:
+async def db_hits(graph: Graph, query: LiteralString, **params: Any) -> int:
     async with graph.driver.session(database=graph.database) as session:
-        result = await session.run("PROFILE " + query, params)  # type: ignore[arg-type]
+        result = await session.run("PROFILE " + query, params)
         summary = await result.consume()
 
     def hits(plan: Any) -> int:
@@ -117,13 +121,13 @@ def without_facts() -> Iterator[None]:
     """The chain statements as they were before the facts: the rule taken out."""
     saved = journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS
     rule = journeys.set_next_facts("r", "t", "successor")
-    journeys.APPEND_TO_JOURNEYS = saved[0].replace(rule, "")  # type: ignore[misc]
-    journeys.REBUILD_JOURNEY_CHAINS = saved[1].replace(rule, "")  # type: ignore[misc]
+    journeys.APPEND_TO_JOURNEYS = saved[0].replace(rule, "")
+    journeys.REBUILD_JOURNEY_CHAINS = saved[1].replace(rule, "")
     assert rule not in journeys.APPEND_TO_JOURNEYS + journeys.REBUILD_JOURNEY_CHAINS
     try:
         yield
     finally:
-        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS = saved  # type: ignore[misc]
+        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS = saved
 
 
 @dataclass
