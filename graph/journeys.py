@@ -142,16 +142,6 @@ two more round trips. Rows concern distinct touchpoints and a row writes only it
 touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
-NEXT_FACT_NAMES: tuple[LiteralString, ...] = (
-    "fromType",
-    "toType",
-    "fromActivity",
-    "toActivity",
-    "seconds",
-)
-"""The directly-follows facts each NEXT relationship carries (``set_next_facts``)."""
-
-
 def next_facts(source: LiteralString, target: LiteralString) -> LiteralString:
     """The directly-follows facts of a NEXT from ``source`` to ``target``, as a map: the
     ends' type and activity (``coalesce(activity, type)``, the journey map's ACTIVITY key)

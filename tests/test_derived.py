@@ -24,6 +24,7 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
+from tests.graphs.journey_writes import TOUCHPOINT_IDS, Operation, delete
 from tests.helpers import connect, wipe
 
 NEXT, REACHED, LATEST, FACTS, LOOSE = (
@@ -310,8 +311,6 @@ def _operators(plan: Any) -> Any:
 
 # --- the write path leaves no drift (property-based) --------------------------------------
 
-TOUCHPOINT_IDS = [f"p{i}" for i in range(6)]
-
 write = st.fixed_dictionaries(
     {
         "id": st.sampled_from(TOUCHPOINT_IDS),
@@ -325,12 +324,6 @@ upsert = st.tuples(
     st.lists(write, min_size=1, max_size=4, unique_by=lambda w: w["id"]),
     st.booleans(),
 )
-delete = st.tuples(
-    st.just("delete"),
-    st.lists(st.sampled_from(TOUCHPOINT_IDS), min_size=1, max_size=2, unique=True),
-    st.just(False),
-)
-Operation = tuple[str, Any, bool]
 
 
 async def apply(graph: Graph, operations: list[Operation]) -> None:

@@ -23,6 +23,7 @@ from orggraph.graph.migrations import migrate
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 from orggraph.settings import Settings
+from tests.graphs.journey_writes import TOUCHPOINT_IDS, Operation, delete
 from tests.helpers import as_dfg, connect, error_codes, execute, execute_counted, ok, wipe
 
 MAP = """
@@ -372,8 +373,6 @@ def _flatten(plan: dict[str, Any]) -> Any:
         yield from _flatten(child)
 
 
-TOUCHPOINT_IDS = [f"p{i}" for i in range(6)]
-
 write = st.fixed_dictionaries(
     {
         "id": st.sampled_from(TOUCHPOINT_IDS),
@@ -387,11 +386,6 @@ upsert = st.tuples(
     st.sampled_from(["upsert", "bulk"]),
     st.lists(write, min_size=1, max_size=4, unique_by=lambda w: w["id"]),
     st.booleans(),
-)
-delete = st.tuples(
-    st.just("delete"),
-    st.lists(st.sampled_from(TOUCHPOINT_IDS), min_size=1, max_size=2, unique=True),
-    st.just(False),
 )
 relabel = st.tuples(
     st.just("relabel"),
@@ -409,7 +403,6 @@ relabel = st.tuples(
     ),
     st.booleans(),
 )
-Operation = tuple[str, Any, bool]
 
 
 def touchpoint_row(w: dict[str, Any]) -> dict[str, Any]:
