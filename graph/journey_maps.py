@@ -162,10 +162,10 @@ median seconds, aggregated from the relationship index ``index_next_type_pair`` 
 (the planner reads the three properties from the index: no relationship is read).
 Second part (``nextKey`` null): per type, how many customers' LATEST touchpoints, i.e.
 journeys, end at it (from the relationship type scan of LATEST, which only a customer
-has and only towards a touchpoint: no customer is expanded). ``fold_facts`` turns these into the scan's rows: every touchpoint
-of a customer is followed by one NEXT or is its LATEST, and the first of each journey
-has no NEXT into it, so a key's events are its outgoing pairs plus its ends and its
-starts are its events minus its incoming pairs."""
+has and only towards a touchpoint: no customer is expanded). ``fold_facts`` turns these
+into the scan's rows: every touchpoint of a customer is followed by one NEXT or is its
+LATEST, and the first of each journey has no NEXT into it, so a key's events are its
+outgoing pairs plus its ends and its starts are its events minus its incoming pairs."""
 
 DFG_FROM_FACTS_BY_ACTIVITY: LiteralString = _dfg_from_facts(
     "fromActivity", "toActivity", "coalesce(t.activity, t.type)"
