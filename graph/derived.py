@@ -8,7 +8,8 @@ that, for one batch of customer ids, returns the customers whose stored fact dif
 from what their touchpoints give, with a short description of the difference; each
 ``FactFamily`` groups the facts one rebuild keeps (the journeys: ``rebuild_chains``),
 with the ``Sweep`` over every touchpoint for what of them hangs off no customer. A new
-family (journey-map, funnel facts) is one more entry of ``FAMILIES``.
+family (funnel facts) is one more entry of ``FAMILIES``; the journey map's
+directly-follows facts ride on the NEXT chain, so the journeys' rebuild keeps them.
 
 A check states the invariant in its own terms (what must hold of the stored facts)
 instead of recomputing the facts with the rebuild's Cypher, so a fault of the rebuild
@@ -154,6 +155,31 @@ their last touchpoint in ``(at, id)`` order (none when they have no touchpoint):
 two or more, one without touchpoints, one to another touchpoint (wrong target, which
 includes another customer's)."""
 
+CHECK_NEXT_FACTS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(a:Touchpoint)-[r:NEXT]->(b:Touchpoint)
+  WITH r, a, b, (b.at.epochMillis - a.at.epochMillis) / 1000.0 AS seconds
+  RETURN sum(CASE WHEN r IS NULL THEN 0
+                  WHEN r.fromType = a.type AND r.toType = b.type
+                   AND r.fromActivity = coalesce(a.activity, a.type)
+                   AND r.toActivity = coalesce(b.activity, b.type)
+                   AND r.seconds = seconds THEN 0
+                  ELSE 1 END) AS wrong
+}
+WITH c, wrong WHERE wrong > 0
+RETURN c.id AS customerId, [toString(wrong) + ' wrong'] AS problems
+ORDER BY customerId
+"""
+)
+"""The customers (of ``$customerIds``) with a NEXT out of one of their touchpoints whose
+directly-follows facts are not those of its ends: ``fromType`` and ``toType`` their
+types, ``fromActivity`` and ``toActivity`` their activities (``coalesce(activity,
+type)``), ``seconds`` the seconds from one to the other (a fact missing counts as wrong).
+The journey map by type and activity reads these instead of the touchpoints."""
+
 STRAY_NEXT_SOURCES: LiteralString = id_anchored(
     """
 UNWIND $customerIds AS customerId
@@ -206,6 +232,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     CHECK_JOURNEY_CHAINS,
     CHECK_FIRST_ARRIVALS,
     CHECK_LATEST_TOUCHPOINTS,
+    CHECK_NEXT_FACTS,
     STRAY_NEXT_SOURCES,
     REMOVE_DUPLICATE_JOURNEY_FACTS,
     TOUCHPOINT_PAGE,
@@ -271,6 +298,7 @@ JOURNEYS = FactFamily(
         DerivedFact("journey chain (NEXT)", CHECK_JOURNEY_CHAINS),
         DerivedFact("first arrivals (REACHED)", CHECK_FIRST_ARRIVALS),
         DerivedFact("latest touchpoint (LATEST)", CHECK_LATEST_TOUCHPOINTS),
+        DerivedFact("directly-follows facts (NEXT properties)", CHECK_NEXT_FACTS),
     ),
     rebuild_journeys,
     (
@@ -284,7 +312,7 @@ JOURNEYS = FactFamily(
 )
 
 FAMILIES: tuple[FactFamily, ...] = (JOURNEYS,)
-"""Every family of derived facts; a new one (journey-map, funnel facts) is added here."""
+"""Every family of derived facts; a new one (funnel facts) is added here."""
 
 
 def all_facts() -> list[DerivedFact]:

@@ -127,6 +127,93 @@ id), and the total. One row.
 """
 
 
+def _dfg_from_facts(
+    source: LiteralString, target: LiteralString, key: LiteralString
+) -> LiteralString:
+    return (
+        """
+MATCH ()-[r:NEXT]->()
+WHERE r."""
+        + source
+        + """ IS NOT NULL AND r."""
+        + target
+        + """ IS NOT NULL AND r.seconds IS NOT NULL
+RETURN r."""
+        + source
+        + """ AS key, r."""
+        + target
+        + """ AS nextKey, count(*) AS events, percentileCont(r.seconds, 0.5) AS median
+UNION ALL
+MATCH ()-[:LATEST]->(t)
+WITH """
+        + key
+        + """ AS key WHERE key IS NOT NULL
+RETURN key, null AS nextKey, count(*) AS events, null AS median
+"""
+    )
+
+
+DFG_FROM_FACTS_BY_TYPE: LiteralString = _dfg_from_facts("fromType", "toType", "t.type")
+"""``DFG_BY_CUSTOMER`` by TYPE, all customers and all time, from the facts the write layer
+keeps (graph/journeys.py ``set_next_facts``) instead of every touchpoint.
+
+First part: one row per (type, next type) pair of NEXT relationships with its count and
+median seconds, aggregated from the relationship index ``index_next_type_pair`` alone
+(the planner reads the three properties from the index: no relationship is read).
+Second part (``nextKey`` null): per type, how many customers' LATEST touchpoints, i.e.
+journeys, end at it (from the relationship type scan of LATEST, which only a customer
+has and only towards a touchpoint: no customer is expanded). ``fold_facts`` turns these
+into the scan's rows: every touchpoint of a customer is followed by one NEXT or is its
+LATEST, and the first of each journey has no NEXT into it, so a key's events are its
+outgoing pairs plus its ends and its starts are its events minus its incoming pairs."""
+
+DFG_FROM_FACTS_BY_ACTIVITY: LiteralString = _dfg_from_facts(
+    "fromActivity", "toActivity", "coalesce(t.activity, t.type)"
+)
+"""``DFG_FROM_FACTS_BY_TYPE`` by ACTIVITY (``coalesce(activity, type)``), from the index
+``index_next_activity_pair``."""
+
+FROM_FACTS: dict[str, LiteralString] = {
+    "TYPE": DFG_FROM_FACTS_BY_TYPE,
+    "ACTIVITY": DFG_FROM_FACTS_BY_ACTIVITY,
+}
+"""The keys whose customer journey map (all time) is read from the facts."""
+
+
+def fold_facts(rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows ``DFG_BY_CUSTOMER`` would return, from those of ``DFG_FROM_FACTS_*``: the
+    pairs as they are, then one row per key with its ends (events and ends), its starts
+    and no next key."""
+    outgoing: dict[str, int] = defaultdict(int)
+    incoming: dict[str, int] = defaultdict(int)
+    ends: dict[str, int] = defaultdict(int)
+    pairs: list[dict[str, Any]] = []
+    for row in rows:
+        key = row["key"]
+        if row["nextKey"] is None:
+            ends[key] += row["events"]
+            continue
+        outgoing[key] += row["events"]
+        incoming[row["nextKey"]] += row["events"]
+        pairs.append(
+            {**_row(key, row["events"], 0, 0), "nextKey": row["nextKey"], "median": row["median"]}
+        )
+    keys = sorted(set(outgoing) | set(incoming) | set(ends))
+    return pairs + [_row(k, ends[k], outgoing[k] + ends[k] - incoming[k], ends[k]) for k in keys]
+
+
+def _row(key: str, events: int, starts: int, ends: int) -> dict[str, Any]:
+    return {
+        "key": key,
+        "label": key,
+        "nextKey": None,
+        "events": events,
+        "starts": starts,
+        "ends": ends,
+        "median": None,
+    }
+
+
 def fold(rows: list[Any], min_edge_count: int) -> dict[str, Any]:
     """Nodes, edges, start and end activities (each in key order) from the grouped rows."""
     events: dict[str, int] = defaultdict(int)
@@ -176,6 +263,8 @@ async def directly_follows_graph(
         params["from"] = window_from or EARLIEST
         params["to"] = window_to or LATEST
         records = await graph.query(DFG_BY_CUSTOMER_IN_WINDOW, **params)
+    elif object_type is None and by in FROM_FACTS:
+        return fold(fold_facts(await graph.query(FROM_FACTS[by])), min_edge_count)
     elif object_type is None:
         records = await graph.query(DFG_BY_CUSTOMER, **params)
     else:

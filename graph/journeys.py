@@ -142,6 +142,59 @@ two more round trips. Rows concern distinct touchpoints and a row writes only it
 touchpoint's relationships, so a row's after state is final when it is projected."""
 
 
+def next_facts(source: LiteralString, target: LiteralString) -> LiteralString:
+    """The directly-follows facts of a NEXT from ``source`` to ``target``, as a map: the
+    ends' type and activity (``coalesce(activity, type)``, the journey map's ACTIVITY key)
+    and the seconds between them, computed as the journey map's scan computes them
+    (``DFG_BY_CUSTOMER``), so that an aggregation of the facts equals the scan's."""
+    return (
+        "{fromType: " + source + ".type, toType: " + target + ".type, "
+        "fromActivity: coalesce(" + source + ".activity, " + source + ".type), "
+        "toActivity: coalesce(" + target + ".activity, " + target + ".type), "
+        "seconds: (" + target + ".at.epochMillis - " + source + ".at.epochMillis) / 1000.0}"
+    )
+
+
+def set_next_facts(
+    rel: LiteralString, source: LiteralString, target: LiteralString
+) -> LiteralString:
+    """The one rule every statement that makes or keeps a NEXT relationship ends with:
+    ``rel`` (from ``source`` to ``target``) gets its directly-follows facts (``next_facts``)
+    unless it carries them already, so a replay sets no property. A clause list that
+    continues the query (it filters the rows it is given: use it last, in a subquery)."""
+    return (
+        " WITH " + rel + ", " + next_facts(source, target) + " AS facts"
+        " WHERE NOT coalesce(" + rel + " {.fromType, .toType, .fromActivity, .toActivity, "
+        ".seconds} = facts, false)"
+        " SET " + rel + " += facts"
+    )
+
+
+REFRESH_NEXT_FACTS: LiteralString = id_anchored(
+    """
+UNWIND $ids AS id
+MATCH (:Touchpoint {id: id})-[r:NEXT]-(:Touchpoint)
+WITH DISTINCT r
+WITH r, startNode(r) AS a, endNode(r) AS b
+"""
+    + set_next_facts("r", "a", "b")
+)
+"""The NEXT relationships into and out of these touchpoints (at most two each) given the
+facts of their ends again: after a write that changed a touchpoint's type or activity
+but not its place in its journey (which no chain rebuild follows)."""
+
+
+SET_CUSTOMERS_NEXT_FACTS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (:Customer {id: customerId})-[:HAD]->(a:Touchpoint)-[r:NEXT]->(b:Touchpoint)
+"""
+    + set_next_facts("r", "a", "b")
+)
+"""Every NEXT relationship out of these customers' touchpoints given its facts (where they
+differ): the backfill of a graph whose chains were written before the facts existed."""
+
+
 CUSTOMERS_OF_TOUCHPOINTS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
@@ -178,15 +231,19 @@ CALL (c) {
   }
   CALL (t, successor) {
     WITH t, successor WHERE successor IS NOT NULL
-    MERGE (t)-[:NEXT]->(successor)
+    MERGE (t)-[r:NEXT]->(successor)
+"""
+    + set_next_facts("r", "t", "successor")
+    + """
   }
 }
 """
 )
 """Rebuild each customer's directly-follows chain in (at, id) order.
 
-Only wrong NEXT relationships are removed and only missing ones created, so a
-replayed batch changes nothing. Anchored on the Customer id constraint. The
+Only wrong NEXT relationships are removed and only missing ones created, and each
+gets its directly-follows facts (``set_next_facts``) where they differ, so a replayed
+batch changes nothing. Anchored on the Customer id constraint. The
 customer is write-locked first so that a concurrent append (``APPEND_TO_JOURNEYS``)
 waits for the rebuild, and the other way round: removing a property takes the node's
 write lock (held to the commit) even when the property is absent, as ``_LOCK_`` always
@@ -276,7 +333,10 @@ CALL (c, added, last, inOrder) {
   WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
   UNWIND range(0, size(chain) - 2) AS i
   WITH chain[i] AS t, chain[i + 1] AS successor
-  MERGE (t)-[:NEXT]->(successor)
+  MERGE (t)-[r:NEXT]->(successor)
+"""
+    + set_next_facts("r", "t", "successor")
+    + """
 }
 CALL (c, added, inOrder) {
   WITH c, added WHERE inOrder
@@ -301,7 +361,8 @@ RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
 )
 """Append each customer's new touchpoints (``$appends``: customer id and the ids of
 touchpoints it did not have before the write) to its journey, when all of them come
-after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them, LATEST
+after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them (with their
+directly-follows facts, ``set_next_facts``), LATEST
 moved to the last, REACHED created (or moved earlier) only where one of them is the
 first arrival at its step. Nothing else of the journey is read or rewritten, so the
 cost is that of the new touchpoints, not of the customers' whole history.
@@ -357,6 +418,13 @@ def _journey_key(state: Mapping[str, Any]) -> tuple[Any, list[str]]:
     return state["properties"].get("at"), refs
 
 
+def _facts_key(state: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What of a touchpoint's state its NEXT relationships' facts depend on besides its
+    time: its type and activity."""
+    properties = state["properties"]
+    return properties.get("type"), properties.get("activity")
+
+
 async def maintain_journeys(
     tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> WriteSummary:
@@ -365,15 +433,22 @@ async def maintain_journeys(
     customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
     a touchpoint that moved in time, step or customer, and a new one arriving before
     its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
-    A touchpoint whose time, step and customer did not change costs nothing."""
+    A touchpoint whose time, step and customer did not change costs nothing, unless its
+    type or activity changed: then the NEXT relationships at its ends get their facts
+    again (``REFRESH_NEXT_FACTS``, one more round trip for the batch)."""
     appends: dict[str, list[str]] = {}
     rebuild: set[str] = set()
     moved: list[str] = []
+    relabelled: dict[str, str] = {}
     for touchpoint_id, state in sorted(after.items()):
         old = before.get(touchpoint_id)
-        if state is None or (old is not None and _journey_key(old) == _journey_key(state)):
+        if state is None:
             continue
         customer = referenced(state, "HAD")
+        if old is not None and _journey_key(old) == _journey_key(state):
+            if customer is not None and _facts_key(old) != _facts_key(state):
+                relabelled[touchpoint_id] = customer
+            continue
         if old is None:
             if customer is not None:
                 appends.setdefault(customer, []).append(touchpoint_id)
@@ -388,6 +463,9 @@ async def maintain_journeys(
         summary.add(counters)
         rebuild |= set(records[0]["outOfOrder"]) if records else set()
     summary.merge(await rebuild_chains(tx, rebuild, moved))
+    refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
+    if refresh:
+        summary.add(await tx.run(REFRESH_NEXT_FACTS, ids=refresh))
     return summary
 
 

@@ -74,6 +74,22 @@ async def backfill_latest_touchpoints(graph: Graph) -> None:
     await _per_customer_page(graph, REBUILD_LATEST_TOUCHPOINTS, "LATEST")
 
 
+async def backfill_next_facts(graph: Graph) -> None:
+    """Give every NEXT relationship of every customer's chain its directly-follows facts."""
+    from orggraph.graph.journeys import SET_CUSTOMERS_NEXT_FACTS
+
+    await _per_customer_page(graph, SET_CUSTOMERS_NEXT_FACTS, "NEXT facts")
+
+
+def _next_pair_index(
+    name: LiteralString, source: LiteralString, target: LiteralString
+) -> LiteralString:
+    return (
+        "CREATE INDEX " + name + " IF NOT EXISTS FOR ()-[r:NEXT]-() "
+        "ON (r." + source + ", r." + target + ", r.seconds)"
+    )
+
+
 CUSTOMER_EMAIL_PAGE: LiteralString = """
 MATCH (c:Customer) WHERE c.id > $after
 RETURN c.id AS id, c.email AS email ORDER BY c.id LIMIT $size
@@ -328,6 +344,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         13,
         "index on REACHED(at): SLA cases and deliveries found by first arrival in a window",
         ("CREATE INDEX index_reached_at IF NOT EXISTS FOR ()-[r:REACHED]-() ON (r.at)",),
+    ),
+    Migration(
+        14,
+        "directly-follows facts on each NEXT (the ends' type and activity, the seconds "
+        "between them) and the two pair indexes the journey map reads them from",
+        (
+            _next_pair_index("index_next_type_pair", "fromType", "toType"),
+            _next_pair_index("index_next_activity_pair", "fromActivity", "toActivity"),
+        ),
+        backfill_next_facts,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

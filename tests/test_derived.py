@@ -24,12 +24,14 @@ from orggraph.graph.driver import Graph
 from orggraph.graph.migrations import migrate
 from orggraph.graph.writes import upsert_nodes
 from orggraph.settings import Settings
+from tests.graphs.journey_writes import TOUCHPOINT_IDS, Operation, delete
 from tests.helpers import connect, wipe
 
-NEXT, REACHED, LATEST, LOOSE = (
+NEXT, REACHED, LATEST, FACTS, LOOSE = (
     "journey chain (NEXT)",
     "first arrivals (REACHED)",
     "latest touchpoint (LATEST)",
+    "directly-follows facts (NEXT properties)",
     "chains of touchpoints no customer has (NEXT)",
 )
 ORPHAN = ["NEXT without a customer"]
@@ -89,6 +91,7 @@ async def test_journeys_written_through_the_write_path_check_clean(graph: Graph)
         (NEXT, 3, 0),
         (REACHED, 3, 0),
         (LATEST, 3, 0),
+        (FACTS, 3, 0),
         (LOOSE, 5, 0),
     ]
 
@@ -115,7 +118,7 @@ CORRUPTIONS: dict[str, tuple[str, dict[str, dict[str, list[str]]]]] = {
     ),
     "a stray NEXT across customers": (
         "MATCH (a:Touchpoint {id: 't3'}), (b:Touchpoint {id: 'u1'}) CREATE (a)-[:NEXT]->(b)",
-        {NEXT: {"c1": ["1 extra (out)"], "c2": ["1 extra (in)"]}},
+        {NEXT: {"c1": ["1 extra (out)"], "c2": ["1 extra (in)"]}, FACTS: {"c1": ["1 wrong"]}},
     ),
     "a NEXT removed": (
         "MATCH (:Touchpoint {id: 't1'})-[r:NEXT]->(:Touchpoint {id: 't2'}) DELETE r",
@@ -123,7 +126,7 @@ CORRUPTIONS: dict[str, tuple[str, dict[str, dict[str, list[str]]]]] = {
     ),
     "a NEXT doubled": (
         "MATCH (a:Touchpoint {id: 'u1'}), (b:Touchpoint {id: 'u2'}) CREATE (a)-[:NEXT]->(b)",
-        {NEXT: {"c2": ["1 extra (out)", "1 extra (in)"]}},
+        {NEXT: {"c2": ["1 extra (out)", "1 extra (in)"]}, FACTS: {"c2": ["1 wrong"]}},
     ),
     "a NEXT from a touchpoint no customer has": (
         "MATCH (t:Touchpoint {id: 't1'}) "
@@ -145,6 +148,15 @@ CORRUPTIONS: dict[str, tuple[str, dict[str, dict[str, list[str]]]]] = {
     "a second LATEST": (
         "MATCH (c:Customer {id: 'c2'}), (t:Touchpoint {id: 'u1'}) CREATE (c)-[:LATEST]->(t)",
         {LATEST: {"c2": ["2 LATEST", "wrong target"]}},
+    ),
+    "a NEXT with another type than its target's": (
+        "MATCH (:Touchpoint {id: 't1'})-[r:NEXT]->() SET r.toType = 'EMAIL'",
+        {FACTS: {"c1": ["1 wrong"]}},
+    ),
+    "a NEXT with the wrong seconds and one without its activity": (
+        "MATCH (:Touchpoint {id: 't1'})-[r:NEXT]->() SET r.seconds = 60.0 "
+        "WITH 1 AS done MATCH (:Touchpoint {id: 't2'})-[r:NEXT]->() REMOVE r.fromActivity",
+        {FACTS: {"c1": ["2 wrong"]}},
     ),
     "a LATEST of a customer without touchpoints": (
         "MATCH (c:Customer {id: 'c3'}), (t:Touchpoint {id: 'u2'}) CREATE (c)-[:LATEST]->(t)",
@@ -187,7 +199,7 @@ async def test_pages_cover_every_customer_once(graph: Graph) -> None:
     await corrupt(graph, "MATCH (:Customer {id: 'c2'})-[r:LATEST]->() DELETE r")
     lines: list[str] = []
     drifts = await check(graph, progress=lines.append, page_size=2)
-    assert [(d.checked, d.drifted) for d in drifts] == [(3, 0), (3, 0), (3, 1), (5, 0)]
+    assert [(d.checked, d.drifted) for d in drifts] == [(3, 0), (3, 0), (3, 1), (3, 0), (5, 0)]
     assert [line.split(",")[0] for line in lines] == [
         "checked: 2/3 customers",
         "checked: 3/3 customers",
@@ -214,6 +226,7 @@ async def test_the_commands_exit_codes_and_output(
         f"{NEXT}: 3 customers checked, 0 drifted",
         f"{REACHED}: 3 customers checked, 0 drifted",
         f"{LATEST}: 3 customers checked, 0 drifted",
+        f"{FACTS}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
     ]
     assert "checked: 3/3 customers, " in err
@@ -230,6 +243,7 @@ async def test_the_commands_exit_codes_and_output(
         f"{REACHED}: 3 customers checked, 0 drifted",
         f"{LATEST}: 3 customers checked, 1 drifted",
         "  c2: 2 LATEST, wrong target",
+        f"{FACTS}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
         "drift found: `orggraph db rebuild-derived` recomputes the facts",
     ]
@@ -237,8 +251,9 @@ async def test_the_commands_exit_codes_and_output(
     argv = ["db", "rebuild-derived", "--customer", "c1", "--customer", "c2"]
     assert await asyncio.to_thread(run_command, argv, test_settings) == 0
     out, err = capsys.readouterr()
+    # the NEXT recreated carries its five directly-follows facts
     assert out.splitlines() == [
-        "journeys: 2 customers rebuilt; 1 relationships created, 1 deleted, 0 properties set"
+        "journeys: 2 customers rebuilt; 1 relationships created, 1 deleted, 5 properties set"
     ]
     assert "rebuilt: 2/2 customers, " in err
     assert await asyncio.to_thread(run_command, ["db", "rebuild-derived"], test_settings) == 0
@@ -296,8 +311,6 @@ def _operators(plan: Any) -> Any:
 
 # --- the write path leaves no drift (property-based) --------------------------------------
 
-TOUCHPOINT_IDS = [f"p{i}" for i in range(6)]
-
 write = st.fixed_dictionaries(
     {
         "id": st.sampled_from(TOUCHPOINT_IDS),
@@ -311,12 +324,6 @@ upsert = st.tuples(
     st.lists(write, min_size=1, max_size=4, unique_by=lambda w: w["id"]),
     st.booleans(),
 )
-delete = st.tuples(
-    st.just("delete"),
-    st.lists(st.sampled_from(TOUCHPOINT_IDS), min_size=1, max_size=2, unique=True),
-    st.just(False),
-)
-Operation = tuple[str, Any, bool]
 
 
 async def apply(graph: Graph, operations: list[Operation]) -> None:

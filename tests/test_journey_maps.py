@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orggraph.graph.deletes import delete_nodes
 from orggraph.graph.driver import Graph
+from orggraph.graph.importers.bulk import load_nodes
+from orggraph.graph.journey_maps import (
+    DFG_BY_CUSTOMER,
+    DFG_FROM_FACTS_BY_TYPE,
+    directly_follows_graph,
+    fold,
+)
+from orggraph.graph.migrations import migrate
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
-from tests.helpers import as_dfg, error_codes, execute, execute_counted, ok
+from orggraph.settings import Settings
+from tests.graphs.journey_writes import TOUCHPOINT_IDS, Operation, delete
+from tests.helpers import as_dfg, connect, error_codes, execute, execute_counted, ok, wipe
 
 MAP = """
 query M($by: JourneyMapKey!, $case: String!, $type: String, $min: Int!,
@@ -277,3 +292,183 @@ async def test_cases_behind_reject_bad_input_and_cost_one_round_trip(graph: Grap
     result, large = await execute_counted(graph, CASES, {"by": "TYPE", "source": "CALL"})
     assert cases_of(ok(result))[0] == 40
     assert small.count == large.count == 1
+
+
+# --- the map by type and activity, from the facts on NEXT, equals the scan ------------------
+
+
+async def scanned_and_from_facts(graph: Graph, by: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The customer journey map (all time) by the reference scan and as served (the facts)."""
+    scan = fold(await graph.query(DFG_BY_CUSTOMER, by=by, **{"from": None, "to": None}), 1)
+    served = await directly_follows_graph(
+        graph, by=by, object_type=None, min_edge_count=1, window_from=None, window_to=None
+    )
+    return scan, served
+
+
+async def test_a_type_or_activity_changed_later_moves_the_edges_it_ends(graph: Graph) -> None:
+    await seed(graph)
+    # c1: PAGE_VIEW -60s-> FORM_SUBMIT -120s-> CALL becomes PAGE_VIEW -> DEMO (book) -> CALL
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [{"id": "e1", "at": at(60), "type": "DEMO", "customerId": "c1", "activity": "book"}],
+    )
+    scan, served = await scanned_and_from_facts(graph, "TYPE")
+    assert served == scan
+    assert edges(served) == [
+        ("DEMO", "CALL", 1, 120.0),
+        ("PAGE_VIEW", "CALL", 1, 60.0),
+        ("PAGE_VIEW", "DEMO", 1, 60.0),
+        ("PAGE_VIEW", "FORM_SUBMIT", 1, 100.0),
+        ("PAGE_VIEW", "PAGE_VIEW", 1, 30.0),
+    ]
+    scan, served = await scanned_and_from_facts(graph, "ACTIVITY")
+    assert served == scan
+    assert ("PAGE_VIEW", "book", 1, 60.0) in edges(served)
+    assert (served["caseCount"], served["startKeys"], served["startCounts"]) == (
+        4,
+        ["CHAT", "PAGE_VIEW"],
+        [1, 3],
+    )
+
+
+def edges(answer: dict[str, Any]) -> list[tuple[str, str, int, float]]:
+    return list(
+        zip(
+            answer["edgeSources"],
+            answer["edgeTargets"],
+            answer["edgeCounts"],
+            answer["edgeMedians"],
+            strict=True,
+        )
+    )
+
+
+async def test_the_facts_query_reads_the_pair_index_alone(graph: Graph) -> None:
+    """The pairs, counts and medians come from the relationship index's values: the plan
+    scans the index and reads no relationship or its properties from the store."""
+    await seed(graph)
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run("PROFILE " + DFG_FROM_FACTS_BY_TYPE)
+        summary = await result.consume()
+    assert summary.profile is not None
+    pairs = _pairs_branch(summary.profile)
+    operators = [str(op["operatorType"]).split("@")[0] for op in pairs]
+    assert any("RelationshipIndexScan" in op for op in operators), operators
+    details = " ".join(str(op.get("args", {}).get("Details", "")) for op in pairs)
+    assert "cache[r.fromType]" in details and "cache[r.seconds]" in details, details
+
+
+def _pairs_branch(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operators of the union's first branch (the pairs from the index)."""
+    if str(plan["operatorType"]).startswith("Union"):
+        return list(_flatten(plan["children"][0]))
+    return [plan] + [op for child in plan.get("children", []) for op in _pairs_branch(child)]
+
+
+def _flatten(plan: dict[str, Any]) -> Any:
+    yield plan
+    for child in plan.get("children", []):
+        yield from _flatten(child)
+
+
+write = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(TOUCHPOINT_IDS),
+        "minute": st.integers(min_value=0, max_value=4),
+        "customer": st.sampled_from(["c1", "c2", "c1", "c2", None]),
+        "type": st.sampled_from(["PAGE_VIEW", "EMAIL", "CALL"]),
+        "activity": st.sampled_from([None, "browse", "buy"]),
+    }
+)
+upsert = st.tuples(
+    st.sampled_from(["upsert", "bulk"]),
+    st.lists(write, min_size=1, max_size=4, unique_by=lambda w: w["id"]),
+    st.booleans(),
+)
+relabel = st.tuples(
+    st.just("relabel"),
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(TOUCHPOINT_IDS),
+                "type": st.sampled_from(["PAGE_VIEW", "EMAIL", "CALL"]),
+                "activity": st.sampled_from([None, "browse", "buy"]),
+            }
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda w: w["id"],
+    ),
+    st.booleans(),
+)
+
+
+def touchpoint_row(w: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": w["id"], "at": at(60 * w["minute"]), "type": w["type"]}
+    if w["customer"] is not None:
+        row["customerId"] = w["customer"]
+    if w["activity"] is not None:
+        row["activity"] = w["activity"]
+    return row
+
+
+async def apply(graph: Graph, operations: list[Operation]) -> None:
+    """Each operation: a batch through the write layer or the bulk importer (sent twice
+    when its flag says so), a delete, or a batch giving touchpoints written before another
+    type and activity and nothing else (through the bulk importer when its flag says so)."""
+    written: dict[str, dict[str, Any]] = {}
+    for kind, payload, flag in operations:
+        if kind == "delete":
+            await delete_nodes(graph, "Touchpoint", payload)
+            for touchpoint_id in payload:
+                written.pop(touchpoint_id, None)
+            continue
+        if kind == "relabel":
+            changes = [w for w in payload if w["id"] in written]
+            payload = [{**written[w["id"]], **w} for w in changes]
+            kind, flag = ("bulk" if flag else "upsert"), False
+        written.update({w["id"]: w for w in payload})
+        rows = [touchpoint_row(w) for w in payload]
+        for _ in range(2 if flag else 1):
+            if not rows:
+                break
+            if kind == "bulk":
+                await load_nodes(graph, "Touchpoint", rows)
+            else:
+                await upsert_nodes(graph, "Touchpoint", rows)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.lists(write, min_size=3, max_size=6, unique_by=lambda w: w["id"]),
+    operations=st.lists(st.one_of(upsert, delete, relabel), min_size=1, max_size=5),
+)
+def test_the_map_from_facts_equals_the_scan_after_any_writes(
+    test_settings: Settings, first: list[dict[str, Any]], operations: list[Operation]
+) -> None:
+    """Touchpoints written late and out of order (same minutes: the id breaks ties), their
+    type and activity changed, moved between customers (or to none), re-sent, through the
+    write layer or the bulk importer, and deleted: the map by type and by activity from the
+    facts is the scan's, exactly (medians included)."""
+
+    async def example() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        db = connect(test_settings)
+        try:
+            await wipe(db)
+            await migrate(db)
+            await upsert_nodes(
+                db, "Customer", [{"id": f"c{i}", "name": f"C{i}"} for i in (1, 2, 3)]
+            )
+            await apply(db, [("upsert", first, False), *operations])
+            return [await scanned_and_from_facts(db, by) for by in ("TYPE", "ACTIVITY")]
+        finally:
+            await db.close()
+
+    for scan, served in asyncio.run(example()):
+        assert served == scan

@@ -101,3 +101,68 @@ async def test_first_arrivals_are_indexed_by_time_for_sla_windows(graph: Graph) 
     assert [dict(r) for r in records] == [
         {"entityType": "RELATIONSHIP", "properties": ["at"], "type": "RANGE"}
     ]
+
+
+async def test_the_next_facts_backfill_gives_every_chain_its_facts(graph: Graph) -> None:
+    from orggraph.graph.migrations import backfill_next_facts
+    from orggraph.graph.writes import upsert_nodes
+
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "A"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [
+            {"id": "t1", "at": "2024-01-01T00:00:00Z", "type": "EMAIL", "customerId": "c1"},
+            {
+                "id": "t2",
+                "at": "2024-01-01T00:01:30Z",
+                "type": "CALL",
+                "activity": "call back",
+                "customerId": "c1",
+            },
+        ],
+    )
+    # a chain written before the facts existed
+    await graph.driver.execute_query(
+        "MATCH ()-[r:NEXT]->() REMOVE r.fromType, r.toType, r.fromActivity, r.toActivity, "
+        "r.seconds",
+        database_=graph.database,
+    )
+
+    await backfill_next_facts(graph)
+
+    records, _, _ = await graph.driver.execute_query(
+        "MATCH (a)-[r:NEXT]->(b) RETURN a.id AS a, b.id AS b, properties(r) AS facts",
+        database_=graph.database,
+    )
+    assert [(r["a"], r["b"], r["facts"]) for r in records] == [
+        (
+            "t1",
+            "t2",
+            {
+                "fromType": "EMAIL",
+                "toType": "CALL",
+                "fromActivity": "EMAIL",
+                "toActivity": "call back",
+                "seconds": 90.0,
+            },
+        )
+    ]
+
+
+async def test_the_journey_map_pair_indexes_exist(graph: Graph) -> None:
+    records, _, _ = await graph.driver.execute_query(
+        "SHOW INDEXES YIELD name, entityType, labelsOrTypes, properties "
+        "WHERE name STARTS WITH 'index_next_' RETURN name, entityType, labelsOrTypes, properties "
+        "ORDER BY name",
+        database_=graph.database,
+    )
+    assert [(r["name"], r["entityType"], r["labelsOrTypes"], r["properties"]) for r in records] == [
+        (
+            "index_next_activity_pair",
+            "RELATIONSHIP",
+            ["NEXT"],
+            ["fromActivity", "toActivity", "seconds"],
+        ),
+        ("index_next_type_pair", "RELATIONSHIP", ["NEXT"], ["fromType", "toType", "seconds"]),
+    ]

@@ -55,7 +55,12 @@ from typing import Any, LiteralString, TypedDict, TypeVar, Unpack, get_args
 
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
-from orggraph.graph.journeys import APPEND_TO_JOURNEYS, customers_of_touchpoints, rebuild_chains
+from orggraph.graph.journeys import (
+    APPEND_TO_JOURNEYS,
+    customers_of_touchpoints,
+    rebuild_chains,
+    set_next_facts,
+)
 from orggraph.graph.model import (
     ENTITY_LABEL,
     RECORDS,
@@ -277,12 +282,16 @@ def create_new_query(label: LiteralString, used: tuple[bool, ...] | None = None)
     return query + (" WITH a, row" + matches + creates if creates else "")
 
 
-CREATE_NEW_JOURNEYS: LiteralString = """
+CREATE_NEW_JOURNEYS: LiteralString = (
+    """
 CALL () {
   UNWIND $next AS pair
   MATCH (a:Touchpoint {id: pair[0]})
   MATCH (b:Touchpoint {id: pair[1]})
-  CREATE (a)-[:NEXT]->(b)
+  CREATE (a)-[r:NEXT]->(b)
+"""
+    + set_next_facts("r", "a", "b")
+    + """
 }
 CALL () {
   UNWIND $reached AS row
@@ -293,7 +302,9 @@ CALL () {
   }]->(s)
 }
 """
-"""The NEXT chain and REACHED first arrivals of customers created in the same transaction
+)
+"""The NEXT chain (with its directly-follows facts) and REACHED first arrivals of customers
+created in the same transaction
 (``new_journeys``; their LATEST came with the touchpoints): what ``rebuild_chains`` would
 write for them, computed by the caller from the rows, created without reading."""
 
