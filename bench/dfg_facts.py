@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,12 +72,6 @@ async def by_scan(graph: Graph) -> dict[str, Any]:
     return answer
 
 
-async def timed(call: Callable[[], Awaitable[Any]]) -> float:
-    began = time.perf_counter()
-    await call()
-    return (time.perf_counter() - began) * 1000
-
-
 async def db_hits(graph: Graph, query: LiteralString, **params: Any) -> int:
     async with graph.driver.session(database=graph.database) as session:
         result = await session.run("PROFILE " + query, params)
@@ -100,12 +94,9 @@ class MapResult:
 
 async def measure_map(graph: Graph, runs: int) -> MapResult:
     result = MapResult(await from_facts(graph) == await by_scan(graph))
-    for _ in range(2):  # warm both
-        await from_facts(graph)
-        await by_scan(graph)
-    for _ in range(runs):
-        result.facts_ms.append(await timed(lambda: from_facts(graph)))
-        result.scan_ms.append(await timed(lambda: by_scan(graph)))
+    result.facts_ms, result.scan_ms = await traversals.interleaved(
+        runs, [lambda: from_facts(graph), lambda: by_scan(graph)]
+    )
     result.facts_hits = await db_hits(graph, DFG_FROM_FACTS_BY_TYPE)
     result.scan_hits = await db_hits(
         graph, DFG_BY_CUSTOMER, by="TYPE", **{"from": None, "to": None}

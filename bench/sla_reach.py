@@ -23,7 +23,6 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -133,22 +132,6 @@ async def data_span(graph: Graph) -> tuple[datetime, datetime]:
     )
 
 
-async def timed(runs: int, calls: list[Callable[[], Awaitable[Any]]]) -> list[list[float]]:
-    """Each call ``runs`` times, interleaved, after two warm-up rounds; ms per run."""
-    samples: list[list[float]] = [[] for _ in calls]
-    for round_ in range(runs + 2):
-        for i, call in enumerate(calls):
-            started = time.perf_counter()
-            await call()
-            if round_ >= 2:
-                samples[i].append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def p(values: list[float], q: float) -> float:
-    return traversals.percentile(values, q)
-
-
 async def measure(graph: Graph, args: argparse.Namespace) -> str:
     shipped = Form("REACHED (shipped)", slas.SLA_COMPLIANCE, slas.SLA_BREACHES)
     shipped_anchor = await anchor(graph, shipped.compliance)
@@ -197,7 +180,7 @@ async def measure(graph: Graph, args: argparse.Namespace) -> str:
             answers = [await question.run(graph, f) for f in forms]
             same = all(a == answers[0] for a in answers[1:])
             run.say(f"{window_name}, {question.name}: answers equal: {same}")
-            samples = await timed(
+            samples = await traversals.interleaved(
                 args.runs,
                 [lambda f=f, q=question: q.run(graph, f) for f in forms],  # type: ignore[misc]
             )
@@ -206,7 +189,10 @@ async def measure(graph: Graph, args: argparse.Namespace) -> str:
                 f"| {window_name} | {question.name} | {describe(answers[0])}"
                 + ("" if same else " **DIFFERS**")
                 + " | "
-                + " | ".join(f"{statistics.median(s):.1f} / {p(s, 0.95):.1f}" for s in samples)
+                + " | ".join(
+                    f"{statistics.median(s):.1f} / {traversals.percentile(s, 0.95):.1f}"
+                    for s in samples
+                )
                 + f" | {p50s[0] / p50s[1]:.1f}x | {p50s[0] / p50s[2]:.1f}x |"
             )
             run.say(lines[-1])

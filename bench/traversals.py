@@ -76,6 +76,19 @@ async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
     return samples
 
 
+async def interleaved(runs: int, calls: list[Callable[[], Awaitable[Any]]]) -> list[list[float]]:
+    """Each call ``runs`` times, interleaved (drift in the machine's load falls on all of
+    them alike), after two warm-up rounds; ms per run, per call."""
+    samples: list[list[float]] = [[] for _ in calls]
+    for round_ in range(runs + 2):
+        for i, call in enumerate(calls):
+            started = time.perf_counter()
+            await call()
+            if round_ >= 2:
+                samples[i].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 async def pick(graph: Graph, query: Any) -> Any:
     records = await graph.query(query)
     return records[0][0] if records else None
