@@ -27,7 +27,7 @@ from orggraph.errors import NotFoundError
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.importers.bulk import Progress
 from orggraph.graph.journeys import rebuild_chains
-from orggraph.graph.migrations import CUSTOMER_ID_PAGE
+from orggraph.graph.migrations import customer_pages
 from orggraph.graph.write_rules import WriteSummary
 
 PAGE_SIZE = 1_000
@@ -377,18 +377,6 @@ async def swept_pages(
             return
         yield seen, [str(i) for i in records[0]["loose"]]
         after = str(records[0]["last"])
-
-
-async def customer_pages(graph: Graph, size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
-    """Every customer id in id order, a page at a time (keyset: a page per round trip)."""
-    after = ""
-    while True:
-        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=size)
-        ids = [str(record["id"]) for record in records]
-        if not ids:
-            return
-        yield ids
-        after = ids[-1]
 
 
 # --- check -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ kept as ``(:Migration {version})`` nodes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import LiteralString
@@ -41,22 +41,28 @@ RETURN c.id AS id ORDER BY c.id LIMIT $size
 BACKFILL_PAGE_SIZE = 2_000
 
 
-async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
-    """Run ``query`` (taking ``$customerIds``) over every customer, a page per transaction."""
+async def customer_pages(graph: Graph, size: int) -> AsyncIterator[list[str]]:
+    """Every customer id in id order, a page at a time (keyset: a page per round trip)."""
     after = ""
-    done = 0
     while True:
-        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=BACKFILL_PAGE_SIZE)
+        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=size)
         ids = [str(record["id"]) for record in records]
         if not ids:
             return
+        yield ids
+        after = ids[-1]
+
+
+async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
+    """Run ``query`` (taking ``$customerIds``) over every customer, a page per transaction."""
+    done = 0
+    async for ids in customer_pages(graph, BACKFILL_PAGE_SIZE):
 
         async def page(tx: Tx, ids: list[str] = ids) -> None:
             await tx.run(query, customerIds=ids)
 
         await graph.write(page)
         done += len(ids)
-        after = ids[-1]
         log.info("%s backfill: %d customers done", what, done)
 
 
