@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from orggraph.errors import BadInputError, ConflictError
 from orggraph.graph.driver import Graph, Tx
+from orggraph.graph.channels import link_channel_days
 from orggraph.graph.journeys import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
@@ -200,6 +201,9 @@ async def delete_nodes_in(
         for kind in owned:
             summary.add(await tx.run(cascade_query(kind), ids=found))
     summary.add(await tx.run(delete_nodes_query(label), ids=found))
+    # A deleted channel's touchpoints leave its days (a deleted touchpoint's IN_DAY went
+    # with it).
+    await link_channel_days(tx, touched.changed)
     if customers:
         # The deleted touchpoints' neighbours are linked again, first arrivals and the
         # latest touchpoint recomputed without them.
@@ -288,6 +292,8 @@ async def delete_relationships_in(
     elif summary.relationships_deleted and kind is K.TOUCHPOINT_AT_STEP:
         owners = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         await rebuild_chains(tx, owners["customerIds"] if owners else [])
+    elif summary.relationships_deleted and kind is K.TOUCHPOINT_VIA_CHANNEL:
+        await link_channel_days(tx, summary.changed_touchpoints)
     return summary
 
 

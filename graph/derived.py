@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import LiteralString
 
 from orggraph.errors import NotFoundError
+from orggraph.graph.channels import LINK_CHANNEL_DAYS
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.importers.bulk import Progress
 from orggraph.graph.journeys import rebuild_chains
@@ -228,6 +229,24 @@ id, and those with a NEXT although no customer has them (a chain hanging off not
 which no customer's check sees when both ends are such touchpoints). One row per page:
 a row per touchpoint made the sweep ten times slower."""
 
+CHANNEL_DAY_PAGE: LiteralString = """
+MATCH (t:Touchpoint) WHERE t.id > $after
+WITH t ORDER BY t.id LIMIT $size
+WITH t, head(COLLECT { MATCH (t)-[:VIA]->(ch:Channel) RETURN ch.id }) AS channelId,
+     COLLECT { MATCH (t)-[:IN_DAY]->(d) RETURN d } AS days
+WITH t, channelId, days,
+     date(datetime({epochMillis: t.at.epochMillis})) AS day
+WITH collect({id: t.id, wrong: size(days) <> CASE WHEN channelId IS NULL THEN 0 ELSE 1 END
+     OR any(d IN days WHERE NOT d:ChannelDay OR d.channelId <> channelId OR d.day <> day
+                         OR d.channelId IS NULL OR d.day IS NULL)}) AS page
+RETURN size(page) AS seen, page[-1].id AS last, [p IN page WHERE p.wrong | p.id] AS loose
+"""
+"""One page of touchpoints in id order (keyset on the id constraint): how many, the last
+id, and those whose IN_DAY is not exactly one relationship to the ChannelDay of their
+channel and UTC day (none without a channel): missing, to another day or channel,
+duplicated, or to something else. A ChannelDay's degree then counts exactly the
+touchpoints via its channel that day, which is what channel coverage reads."""
+
 STATEMENTS: tuple[LiteralString, ...] = (
     CHECK_JOURNEY_CHAINS,
     CHECK_FIRST_ARRIVALS,
@@ -236,6 +255,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     STRAY_NEXT_SOURCES,
     REMOVE_DUPLICATE_JOURNEY_FACTS,
     TOUCHPOINT_PAGE,
+    CHANNEL_DAY_PAGE,
 )
 """This module's statements: each starts from an id constraint (a seek) and expands from
 there, so a page costs what its journeys hold (tests plan them)."""
@@ -311,7 +331,34 @@ JOURNEYS = FactFamily(
     ),
 )
 
-FAMILIES: tuple[FactFamily, ...] = (JOURNEYS,)
+
+async def no_customer_facts(tx: Tx, customer_ids: list[str]) -> WriteSummary:
+    """The channel days hang off no customer: their sweep repairs them."""
+    return WriteSummary()
+
+
+async def relink_channel_days(tx: Tx, touchpoint_ids: list[str]) -> WriteSummary:
+    """These touchpoints' IN_DAY made right (``channels.LINK_CHANNEL_DAYS``)."""
+    summary = WriteSummary()
+    summary.add(await tx.run(LINK_CHANNEL_DAYS, ids=touchpoint_ids))
+    return summary
+
+
+CHANNEL_DAYS = FactFamily(
+    "channel days",
+    (),
+    no_customer_facts,
+    (
+        Sweep(
+            "touchpoints per channel and day (IN_DAY)",
+            CHANNEL_DAY_PAGE,
+            "IN_DAY not its channel's day",
+            relink_channel_days,
+        ),
+    ),
+)
+
+FAMILIES: tuple[FactFamily, ...] = (JOURNEYS, CHANNEL_DAYS)
 """Every family of derived facts; a new one (funnel facts) is added here."""
 
 

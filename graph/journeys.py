@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, LiteralString
 
+from orggraph.graph.channels import link_channel_days, moved_in_channel_days
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.model import Record, Stage
 from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
@@ -407,6 +408,7 @@ async def write_touchpoints(
     before = {r["id"]: r["before"] for r in found}
     after = {r["id"]: r["after"] for r in found}
     summary.merge(await maintain_journeys(tx, before, after))
+    await link_channel_days(tx, moved_in_channel_days(before, after))
     summary.changed_touchpoints = changed(before, after)
     summary.changed_states = {i: after[i] for i in summary.changed_touchpoints}
     return summary

@@ -41,16 +41,21 @@ RETURN c.id AS id ORDER BY c.id LIMIT $size
 BACKFILL_PAGE_SIZE = 2_000
 
 
-async def customer_pages(graph: Graph, size: int) -> AsyncIterator[list[str]]:
-    """Every customer id in id order, a page at a time (keyset: a page per round trip)."""
+async def id_pages(graph: Graph, query: LiteralString, size: int) -> AsyncIterator[list[str]]:
+    """Every id ``query`` pages through (``$after``, ``$size``), a page per round trip."""
     after = ""
     while True:
-        records = await graph.query(CUSTOMER_ID_PAGE, after=after, size=size)
+        records = await graph.query(query, after=after, size=size)
         ids = [str(record["id"]) for record in records]
         if not ids:
             return
         yield ids
         after = ids[-1]
+
+
+def customer_pages(graph: Graph, size: int) -> AsyncIterator[list[str]]:
+    """Every customer id in id order, a page at a time (keyset: a page per round trip)."""
+    return id_pages(graph, CUSTOMER_ID_PAGE, size)
 
 
 async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
@@ -85,6 +90,31 @@ async def backfill_next_facts(graph: Graph) -> None:
     from orggraph.graph.journeys import SET_CUSTOMERS_NEXT_FACTS
 
     await _per_customer_page(graph, SET_CUSTOMERS_NEXT_FACTS, "NEXT facts")
+
+
+TOUCHPOINT_ID_PAGE: LiteralString = """
+MATCH (t:Touchpoint) WHERE t.id > $after
+RETURN t.id AS id ORDER BY t.id LIMIT $size
+"""
+"""One page of touchpoint ids in id order (keyset on the id constraint)."""
+
+TOUCHPOINT_BACKFILL_PAGE_SIZE = 10_000
+
+
+async def backfill_channel_days(graph: Graph) -> None:
+    """Link every touchpoint with a channel to its ChannelDay (IN_DAY), a page of
+    touchpoints per transaction."""
+    from orggraph.graph.channels import LINK_CHANNEL_DAYS
+
+    done = 0
+    async for ids in id_pages(graph, TOUCHPOINT_ID_PAGE, TOUCHPOINT_BACKFILL_PAGE_SIZE):
+
+        async def page(tx: Tx, ids: list[str] = ids) -> None:
+            await tx.run(LINK_CHANNEL_DAYS, ids=ids)
+
+        await graph.write(page)
+        done += len(ids)
+        log.info("ChannelDay backfill: %d touchpoints done", done)
 
 
 def _next_pair_index(
@@ -360,6 +390,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             _next_pair_index("index_next_activity_pair", "fromActivity", "toActivity"),
         ),
         backfill_next_facts,
+    ),
+    Migration(
+        17,
+        "per channel and UTC day, a ChannelDay node each touchpoint via the channel that day "
+        "links to (IN_DAY): channel coverage sums days instead of scanning touchpoints",
+        (
+            "CREATE CONSTRAINT unique_channel_day IF NOT EXISTS "
+            "FOR (d:ChannelDay) REQUIRE (d.channelId, d.day) IS UNIQUE",
+            _range_index("ChannelDay", "day"),
+        ),
+        backfill_channel_days,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

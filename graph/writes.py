@@ -26,6 +26,7 @@ from typing import Any, LiteralString, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from orggraph.errors import BadInputError
+from orggraph.graph.channels import link_channel_days
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.journeys import (
     CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
@@ -279,6 +280,8 @@ async def merge_relationship_rows(
     elif kind is RelationshipKind.TOUCHPOINT_AT_STEP:
         record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         summary.merge(await rebuild_chains(tx, record["customerIds"] if record else []))
+    elif kind is RelationshipKind.TOUCHPOINT_VIA_CHANNEL:
+        await link_channel_days(tx, [r["from"] for r in rows])
     return summary
 
 

@@ -53,6 +53,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, LiteralString, TypedDict, TypeVar, Unpack, get_args
 
+from orggraph.graph.channels import link_channel_days
 from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.history import BULK_PRINCIPAL, record_batch
 from orggraph.graph.journeys import (
@@ -549,6 +550,7 @@ async def write_touchpoints(
             summary.add(counters)
             rebuild |= set(found[0]["outOfOrder"]) if found else set()
         summary.merge(await rebuild_chains(tx, rebuild, old_ids))
+        await link_channel_days(tx, ids)
         return summary
 
     return await tracked(tx, tracking, ids, write)
