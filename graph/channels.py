@@ -92,9 +92,9 @@ Demand per channel and period (``datetime.truncate($unit, ...)``, UTC calendar p
 is the sum of the window's whole UTC days ``[$fromDay, $toDay)``, each a ChannelDay's
 IN_DAY degree (found by the ChannelDay(day) index: channels times days, whatever the
 touchpoints), and of the touchpoints of the partial days at its edges (``$edges``, at
-most two ranges shorter than a day, on the Touchpoint ``at`` index). Per channel: its total and non-empty
-periods, the teams that SERVE it and its response-time KPIs (KPIs that MEASURE
-the channel in a time unit: ``$timeUnits``) with their accountable team, the
+most two ranges shorter than a day, on the Touchpoint ``at`` index). Per channel: its
+total and non-empty periods, the teams that SERVE it and its response-time KPIs (KPIs
+that MEASURE the channel in a time unit: ``$timeUnits``) with their accountable team, the
 teams they are shared with and their latest measurement (newest complete period).
 Channels without demand are listed too (with zero).
 """
@@ -211,7 +211,9 @@ def moved_in_channel_days(before: Any, after: Any) -> list[str]:
 async def link_channel_days(tx: Tx, touchpoint_ids: Iterable[str]) -> None:
     """Make these touchpoints' IN_DAY right (``LINK_CHANNEL_DAYS``), in ``tx``: after any
     write that may have created them, moved them in time or between channels, or taken
-    their channel away. Not counted in the write's summary: a derived fact, like no count of its own."""
+    their channel away. Not counted in the write's summary: the NEXT chain's bookkeeping
+    is, but a write's counts should say what the caller wrote, not one more relationship
+    per touchpoint."""
     ids = sorted(set(touchpoint_ids))
     if ids:
         await tx.run(LINK_CHANNEL_DAYS, ids=ids)

@@ -31,8 +31,8 @@ from typing import Any, LiteralString
 from pydantic import ValidationError
 
 from orggraph.errors import BadInputError, ConflictError
-from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.channels import link_channel_days
+from orggraph.graph.driver import Graph, Tx
 from orggraph.graph.journeys import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,

@@ -171,7 +171,7 @@ CORRUPTIONS = {
 
 async def corrupt(graph: Graph, query: str) -> None:
     async with graph.driver.session(database=graph.database) as session:
-        await (await session.run(query)).consume()  # type: ignore[arg-type]
+        await (await session.run(query)).consume()
 
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
