@@ -333,7 +333,8 @@ JOURNEYS = FactFamily(
 
 
 async def no_customer_facts(tx: Tx, customer_ids: list[str]) -> WriteSummary:
-    """The channel days hang off no customer: their sweep repairs them."""
+    """The channel days hang off no customer (their sweep repairs them): never called,
+    as a family without per-customer facts is left out of the customer pages."""
     return WriteSummary()
 
 
@@ -530,11 +531,12 @@ async def rebuild_derived(
     """Rebuild every family of derived facts for every customer (or those given) from
     their touchpoints, one write transaction per page (a page run again changes nothing).
     """
-    results = [Rebuilt(family.name) for family in FAMILIES]
+    families = [family for family in FAMILIES if family.facts]
+    results = [Rebuilt(family.name) for family in families]
     async for page in walk_customers(graph, customer_ids, "rebuilt", progress, page_size):
 
         async def work(tx: Tx, page: list[str] = page) -> list[WriteSummary]:
-            return [await family.rebuild(tx, page) for family in FAMILIES]
+            return [await family.rebuild(tx, page) for family in families]
 
         for result, changes in zip(results, await graph.write(work), strict=True):
             result.rebuilt += len(page)

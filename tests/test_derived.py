@@ -27,12 +27,13 @@ from orggraph.settings import Settings
 from tests.graphs.journey_writes import TOUCHPOINT_IDS, Operation, delete
 from tests.helpers import connect, wipe
 
-NEXT, REACHED, LATEST, FACTS, LOOSE = (
+NEXT, REACHED, LATEST, FACTS, LOOSE, DAYS = (
     "journey chain (NEXT)",
     "first arrivals (REACHED)",
     "latest touchpoint (LATEST)",
     "directly-follows facts (NEXT properties)",
     "chains of touchpoints no customer has (NEXT)",
+    "touchpoints per channel and day (IN_DAY)",
 )
 ORPHAN = ["NEXT without a customer"]
 
@@ -93,6 +94,7 @@ async def test_journeys_written_through_the_write_path_check_clean(graph: Graph)
         (LATEST, 3, 0),
         (FACTS, 3, 0),
         (LOOSE, 5, 0),
+        (DAYS, 5, 0),
     ]
 
 
@@ -191,7 +193,11 @@ async def test_check_names_exactly_the_customers_and_facts_corrupted_and_rebuild
         (r.family, r.rebuilt, r.unit, r.changes.relationships_created)
         + (r.changes.relationships_deleted, r.changes.properties_set)
         for r in again
-    ] == [("journeys", 3, "customers", 0, 0, 0), (LOOSE, 0, "touchpoints", 0, 0, 0)]
+    ] == [
+        ("journeys", 3, "customers", 0, 0, 0),
+        (LOOSE, 0, "touchpoints", 0, 0, 0),
+        (DAYS, 0, "touchpoints", 0, 0, 0),
+    ]
 
 
 async def test_pages_cover_every_customer_once(graph: Graph) -> None:
@@ -199,10 +205,18 @@ async def test_pages_cover_every_customer_once(graph: Graph) -> None:
     await corrupt(graph, "MATCH (:Customer {id: 'c2'})-[r:LATEST]->() DELETE r")
     lines: list[str] = []
     drifts = await check(graph, progress=lines.append, page_size=2)
-    assert [(d.checked, d.drifted) for d in drifts] == [(3, 0), (3, 0), (3, 1), (3, 0), (5, 0)]
+    assert [(d.checked, d.drifted) for d in drifts] == [
+        (3, 0),
+        (3, 0),
+        (3, 1),
+        (3, 0),
+        (5, 0),
+        (5, 0),
+    ]
     assert [line.split(",")[0] for line in lines] == [
         "checked: 2/3 customers",
         "checked: 3/3 customers",
+        "swept: 5/5 touchpoints",
         "swept: 5/5 touchpoints",
     ]
     rebuilt = await rebuild(graph, page_size=1)
@@ -228,6 +242,7 @@ async def test_the_commands_exit_codes_and_output(
         f"{LATEST}: 3 customers checked, 0 drifted",
         f"{FACTS}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
+        f"{DAYS}: 5 touchpoints checked, 0 drifted",
     ]
     assert "checked: 3/3 customers, " in err
     assert "swept: 5/5 touchpoints, " in err
@@ -245,6 +260,7 @@ async def test_the_commands_exit_codes_and_output(
         "  c2: 2 LATEST, wrong target",
         f"{FACTS}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
+        f"{DAYS}: 5 touchpoints checked, 0 drifted",
         "drift found: `orggraph db rebuild-derived` recomputes the facts",
     ]
 
@@ -260,6 +276,7 @@ async def test_the_commands_exit_codes_and_output(
     assert capsys.readouterr().out.splitlines() == [
         "journeys: 3 customers rebuilt; 0 relationships created, 0 deleted, 0 properties set",
         f"{LOOSE}: 0 touchpoints rebuilt; 0 relationships created, 0 deleted, 0 properties set",
+        f"{DAYS}: 0 touchpoints rebuilt; 0 relationships created, 0 deleted, 0 properties set",
     ]
     assert await asyncio.to_thread(run_command, ["db", "check-derived"], test_settings) == 0
 
