@@ -172,23 +172,26 @@ UNWIND $ids AS id
 MATCH (t:Touchpoint {id: id})
 OPTIONAL MATCH (t)-[:VIA]->(ch:Channel)
 WITH t, ch.id AS channelId, date(datetime({epochMillis: t.at.epochMillis})) AS day
-ORDER BY channelId, day
 CALL (t, channelId, day) {
   OPTIONAL MATCH (t)-[old:IN_DAY]->(d:ChannelDay)
   WHERE channelId IS NULL OR d.channelId <> channelId OR d.day <> day
   DELETE old
 }
-WITH t, channelId, day WHERE channelId IS NOT NULL AND day IS NOT NULL
+WITH channelId, day, collect(t) AS touchpoints
+WHERE channelId IS NOT NULL AND day IS NOT NULL
+WITH channelId, day, touchpoints ORDER BY channelId, day
 MERGE (d:ChannelDay {channelId: channelId, day: day})
+WITH d, touchpoints
+UNWIND touchpoints AS t
 MERGE (t)-[:IN_DAY]->(d)
 """
 )
 """Each of these touchpoints' IN_DAY made right: one relationship to the ChannelDay of
 its channel (VIA) and UTC day when it has a channel, none otherwise. A wrong one is
 deleted and the right one merged, so a touchpoint already right (a re-sent batch)
-writes nothing; the ChannelDay is merged on its (channelId, day) uniqueness constraint,
-which also serialises two writers creating the same one, and the rows are taken in
-(channel, day) order so that two writers lock ChannelDays in one order. Ids naming no
+writes nothing; each ChannelDay the batch concerns is merged once, on its (channelId,
+day) uniqueness constraint (which also serialises two writers creating the same one),
+in (channel, day) order so that two writers lock ChannelDays in one order. Ids naming no
 touchpoint (deleted ones) are skipped: their relationships went with them."""
 
 
