@@ -29,7 +29,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -43,8 +42,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import traversals  # noqa: E402
-from bench.dfg_facts import TYPES, db_hits, p  # noqa: E402
-from bench.run import TOUCHPOINTS_PER_CUSTOMER, connect, counts, neo4j_database, say, seed  # noqa: E402
+from bench.dfg_facts import (  # noqa: E402
+    TYPES,
+    db_hits,
+    facts_bench_parser,
+    load_average,
+    p,
+    seeded_run,
+)
+from bench.run import say  # noqa: E402
 from orggraph.graph import channels, journeys  # noqa: E402
 from orggraph.graph.driver import Graph, Tx  # noqa: E402
 from orggraph.graph.importers import bulk  # noqa: E402
@@ -169,7 +175,7 @@ async def _upsert(graph: Graph, rows: list[dict[str, Any]]) -> Any:
     return await upsert_nodes(graph, "Touchpoint", rows)
 
 
-async def _load(graph: Graph, rows: list[dict[str, Any]]) -> Any:
+async def _bulk(graph: Graph, rows: list[dict[str, Any]]) -> Any:
     return await bulk.load_touchpoints(graph, rows, batch_size=len(rows))
 
 
@@ -200,7 +206,7 @@ async def measure_writes(graph: Graph, rounds: int, batches: int, batch: int) ->
     loads = [
         Workload("upsertTouchpoints: new after LATEST (appended)", live, _upsert),
         Workload("upsertTouchpoints: late, inside journeys (chain rebuilt)", late, _upsert),
-        Workload("bulk load (importers): late, inside journeys", late, _load),
+        Workload("bulk load (importers): late, inside journeys", late, _bulk),
     ]
     rng = random.Random(7)
     for load in loads:  # warm-up, not counted: both sides' statements planned and JIT-ed
@@ -250,7 +256,8 @@ def report(
         f"--touchpoints {args.touchpoints} --runs {args.runs} --rounds {args.rounds} "
         f"--batches {args.batches} --batch {args.batch}`. Embedded Neo4j 5.26, heap "
         f"{args.heap}, page cache {args.pagecache}, on {os.cpu_count()} cores shared with "
-        f"other work: load average (1, 5, 15 min) {_avg(load[0])} before, {_avg(load[1])} after.",
+        f"other work: load average (1, 5, 15 min) {load_average(load[0])} before, "
+        f"{load_average(load[1])} after.",
         "",
         f"Graph: {size['nodes']:,} nodes, {size['relationships']:,} relationships, "
         f"{size['customers']:,} customers, {size['touchpoints']:,} touchpoints (seeded, "
@@ -292,47 +299,20 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def _avg(values: tuple[float, ...]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
-
-
 async def main(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="orggraph-bench-"))
-    say(f"work dir {work} (logs)")
-    before = os.getloadavg()
-    with neo4j_database(args, work) as (uri, _):
-        graph = connect(uri)
-        try:
-            if args.touchpoints:
-                customers = max(1, round(args.touchpoints / TOUCHPOINTS_PER_CUSTOMER))
-                say(f"wiping, then seeding {customers:,} customers (~{args.touchpoints:,})")
-                await traversals.wipe(graph)
-                seed(uri, customers, work / "seed.log")
-            size = await counts(graph)
-            say(f"graph: {size}")
-            say(f"a. channel coverage, {args.runs} runs each")
-            asked = await measure_coverage(graph, args.runs)
-            say("b. write throughput with and without the facts")
-            writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
-            text = report(args, size, (before, os.getloadavg()), asked, writes)
-        finally:
-            await graph.close()
-    Path(args.out).write_text(text)
-    say(f"wrote {args.out}")
+    async def measured(graph: Graph, size: dict[str, int]) -> Callable[[tuple[float, ...]], str]:
+        say(f"a. channel coverage, {args.runs} runs each")
+        asked = await measure_coverage(graph, args.runs)
+        say("b. write throughput with and without the facts")
+        writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
+        after = os.getloadavg()
+        return lambda before: report(args, size, (before, after), asked, writes)
+
+    await seeded_run(args, measured)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--touchpoints", type=int, default=100_000, help="0: the data as is")
-    parser.add_argument("--out", default="bench/results-coverage-facts.md")
-    parser.add_argument("--runs", type=int, default=20, help="runs per coverage question (a)")
-    parser.add_argument("--rounds", type=int, default=4, help="write rounds (b)")
-    parser.add_argument("--batches", type=int, default=10, help="batches per side per round (b)")
-    parser.add_argument("--batch", type=int, default=100, help="touchpoints per batch (b)")
-    parser.add_argument("--heap", default="2g", help="embedded Neo4j heap")
-    parser.add_argument("--pagecache", default="1g", help="embedded Neo4j page cache")
+    parser = facts_bench_parser(__doc__, "bench/results-coverage-facts.md", "coverage question")
     return parser.parse_args(argv)
 
 

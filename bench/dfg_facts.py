@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -221,7 +221,8 @@ def report(
         f"--touchpoints {args.touchpoints} --runs {args.runs} --rounds {args.rounds} "
         f"--batches {args.batches} --batch {args.batch}`. Embedded Neo4j 5.26, heap "
         f"{args.heap}, page cache {args.pagecache}, on {os.cpu_count()} cores shared with "
-        f"other work: load average (1, 5, 15 min) {_load(load[0])} before, {_load(load[1])} after.",
+        f"other work: load average (1, 5, 15 min) {load_average(load[0])} before, "
+        f"{load_average(load[1])} after.",
         "",
         f"Graph: {size['nodes']:,} nodes, {size['relationships']:,} relationships, "
         f"{size['customers']:,} customers, {size['touchpoints']:,} touchpoints (seeded, "
@@ -258,11 +259,18 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def _load(values: tuple[float, ...]) -> str:
+def load_average(values: tuple[float, ...]) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
 
-async def main(args: argparse.Namespace) -> None:
+Measured = Callable[[Graph, dict[str, int]], Awaitable[Callable[[tuple[float, ...]], str]]]
+"""A bench's measurements on the seeded graph (and its size): the report, given the load
+average before the run (the one after is read when the measurements are done)."""
+
+
+async def seeded_run(args: argparse.Namespace, measured: Measured) -> None:
+    """Start the database (embedded, or ``NEO4J_URI``), seed ``--touchpoints`` (0: the
+    data as is), run the measurements and write their report to ``--out``."""
     work = Path(tempfile.mkdtemp(prefix="orggraph-bench-"))
     say(f"work dir {work} (logs)")
     before = os.getloadavg()
@@ -276,33 +284,47 @@ async def main(args: argparse.Namespace) -> None:
                 seed(uri, customers, work / "seed.log")
             size = await counts(graph)
             say(f"graph: {size}")
-            say(f"a. journey map by TYPE, {args.runs} runs each")
-            dfg = await measure_map(graph, args.runs)
-            say(
-                f"  equal {dfg.equal}; facts p50 {statistics.median(dfg.facts_ms):.1f} ms, "
-                f"scan p50 {statistics.median(dfg.scan_ms):.1f} ms"
-            )
-            say("b. write throughput with and without the facts")
-            writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
-            text = report(args, size, (before, os.getloadavg()), dfg, writes)
+            text = (await measured(graph, size))(before)
         finally:
             await graph.close()
     Path(args.out).write_text(text)
     say(f"wrote {args.out}")
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
+async def main(args: argparse.Namespace) -> None:
+    async def measured(graph: Graph, size: dict[str, int]) -> Callable[[tuple[float, ...]], str]:
+        say(f"a. journey map by TYPE, {args.runs} runs each")
+        dfg = await measure_map(graph, args.runs)
+        say(
+            f"  equal {dfg.equal}; facts p50 {statistics.median(dfg.facts_ms):.1f} ms, "
+            f"scan p50 {statistics.median(dfg.scan_ms):.1f} ms"
+        )
+        say("b. write throughput with and without the facts")
+        writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
+        after = os.getloadavg()
+        return lambda before: report(args, size, (before, after), dfg, writes)
+
+    await seeded_run(args, measured)
+
+
+def facts_bench_parser(doc: str | None, out: str, queried: str) -> argparse.ArgumentParser:
+    """The options of a facts-against-scan bench: ``queried`` says what part a runs."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--touchpoints", type=int, default=100_000, help="0: the data as is")
-    parser.add_argument("--out", default="bench/results-dfg-facts.md")
-    parser.add_argument("--runs", type=int, default=20, help="runs per journey map query (a)")
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--runs", type=int, default=20, help=f"runs per {queried} (a)")
     parser.add_argument("--rounds", type=int, default=4, help="write rounds (b)")
     parser.add_argument("--batches", type=int, default=10, help="batches per side per round (b)")
     parser.add_argument("--batch", type=int, default=100, help="touchpoints per batch (b)")
     parser.add_argument("--heap", default="2g", help="embedded Neo4j heap")
     parser.add_argument("--pagecache", default="1g", help="embedded Neo4j page cache")
+    return parser
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = facts_bench_parser(__doc__, "bench/results-dfg-facts.md", "journey map query")
     return parser.parse_args(argv)
 
 
