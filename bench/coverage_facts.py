@@ -148,12 +148,15 @@ async def _no_link(tx: Tx, touchpoint_ids: Any) -> None:
 @contextmanager
 def without_facts() -> Iterator[None]:
     """The write paths as they were before the facts: no ChannelDay linking."""
-    saved = journeys.link_channel_days, bulk.link_channel_days
-    journeys.link_channel_days = bulk.link_channel_days = _no_link
+    modules = [vars(journeys), vars(bulk)]  # where the write paths look the linking up
+    saved = [module["link_channel_days"] for module in modules]
+    for module in modules:
+        module["link_channel_days"] = _no_link
     try:
         yield
     finally:
-        journeys.link_channel_days, bulk.link_channel_days = saved
+        for module, linking in zip(modules, saved, strict=True):
+            module["link_channel_days"] = linking
 
 
 Rows = Callable[[random.Random, str, int], list[dict[str, Any]]]
