@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
     ).set_defaults(handler=migrate)
     checking = actions.add_parser(
         "check-derived",
-        help="report customers whose derived facts (NEXT, REACHED, LATEST) drifted from their "
-        f"touchpoints (exit {DRIFT_FOUND} when any did)",
+        help="report customers (and touchpoints) whose derived facts (NEXT, REACHED, LATEST, "
+        f"IN_DAY) drifted from their touchpoints (exit {DRIFT_FOUND} when any did)",
     )
     _customer_option(checking, "check only this customer (repeatable)")
     checking.set_defaults(handler=check_derived)
