@@ -20,7 +20,7 @@ from orggraph.graph.derived import check_derived as check
 from orggraph.graph.derived import rebuild_derived as rebuild
 from orggraph.graph.driver import Graph
 from orggraph.graph.importers.bulk import load_touchpoints
-from orggraph.graph.migrations import migrate
+from orggraph.graph.migrations import backfill_channel_days, migrate
 from orggraph.graph.model import RelationshipKind as K
 from orggraph.graph.model import Window
 from orggraph.graph.seed import seed_organisation
@@ -358,3 +358,35 @@ async def test_the_generator_with_several_writers_leaves_coverage_equal_to_the_s
             await channel_coverage_scan(graph, start, end, unit)
         )
     assert found(await check(graph)) == {}
+
+
+# --- migration 17 ------------------------------------------------------------------------
+
+
+async def test_the_channel_days_are_unique_indexed_by_day_and_backfilled(graph: Graph) -> None:
+    """Touchpoints written before the facts (their IN_DAY and ChannelDays removed by hand)
+    get them from the backfill; run again, it writes nothing."""
+    records, _, _ = await graph.driver.execute_query(
+        "SHOW INDEXES YIELD labelsOrTypes, properties, owningConstraint "
+        "WHERE labelsOrTypes = ['ChannelDay'] "
+        "RETURN properties, owningConstraint IS NOT NULL AS unique ORDER BY unique",
+        database_=graph.database,
+    )
+    assert [(r["properties"], r["unique"]) for r in records] == [
+        (["day"], False),
+        (["channelId", "day"], True),
+    ]
+    await organisation(graph)
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint("a", 0, 1, "phone", "c1"), touchpoint("b", 9, 5, "chat", None)],
+    )
+    await corrupt(graph, "MATCH (d:ChannelDay) DETACH DELETE d")
+    wrong = ["IN_DAY not its channel's day"]
+    assert found(await check(graph)) == {SWEEP: {"a": wrong, "b": wrong}}
+    await backfill_channel_days(graph)
+    assert found(await check(graph)) == {}
+    await backfill_channel_days(graph)
+    rows = await channel_coverage(graph, MONDAY, MONDAY + timedelta(days=14), Window.WEEK)
+    assert {r[0]: r[1] for r in normalised(rows)} == {"phone": 1, "chat": 1}
