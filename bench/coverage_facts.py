@@ -29,7 +29,6 @@ import os
 import random
 import statistics
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,18 +43,19 @@ if str(ROOT) not in sys.path:
 from bench import traversals  # noqa: E402
 from bench.dfg_facts import (  # noqa: E402
     TYPES,
+    Workload,
     db_hits,
     facts_bench_parser,
     load_average,
     p,
     seeded_run,
+    timed_rounds,
 )
 from bench.run import say  # noqa: E402
 from orggraph.graph import channels, journeys  # noqa: E402
 from orggraph.graph.driver import Graph, Tx  # noqa: E402
 from orggraph.graph.importers import bulk  # noqa: E402
 from orggraph.graph.model import Window  # noqa: E402
-from orggraph.graph.writes import upsert_nodes  # noqa: E402
 
 # --- a. coverage -------------------------------------------------------------------------
 
@@ -159,25 +159,6 @@ def without_facts() -> Iterator[None]:
             module["link_channel_days"] = linking
 
 
-Rows = Callable[[random.Random, str, int], list[dict[str, Any]]]
-
-
-@dataclass
-class Workload:
-    name: str
-    rows: Rows
-    write: Callable[[Graph, list[dict[str, Any]]], Awaitable[Any]]
-    seconds: dict[str, float] = field(default_factory=lambda: {"with": 0.0, "without": 0.0})
-    written: dict[str, int] = field(default_factory=lambda: {"with": 0, "without": 0})
-
-    def rate(self, side: str) -> float:
-        return self.written[side] / self.seconds[side] if self.seconds[side] else 0.0
-
-
-async def _upsert(graph: Graph, rows: list[dict[str, Any]]) -> Any:
-    return await upsert_nodes(graph, "Touchpoint", rows)
-
-
 async def _bulk(graph: Graph, rows: list[dict[str, Any]]) -> Any:
     return await bulk.load_touchpoints(graph, rows, batch_size=len(rows))
 
@@ -207,39 +188,11 @@ async def measure_writes(graph: Graph, rounds: int, batches: int, batch: int) ->
         return [row(prefix, lo + (hi - lo) * rng.random(), rng) for _ in range(n)]
 
     loads = [
-        Workload("upsertTouchpoints: new after LATEST (appended)", live, _upsert),
-        Workload("upsertTouchpoints: late, inside journeys (chain rebuilt)", late, _upsert),
+        Workload("upsertTouchpoints: new after LATEST (appended)", live),
+        Workload("upsertTouchpoints: late, inside journeys (chain rebuilt)", late),
         Workload("bulk load (importers): late, inside journeys", late, _bulk),
     ]
-    rng = random.Random(7)
-    for load in loads:  # warm-up, not counted: both sides' statements planned and JIT-ed
-        for side in ("with", "without"):
-            await _write(
-                graph, load, side, [load.rows(rng, f"warm-{side}", b) for b in (batch,) * 2]
-            )
-    for number in range(rounds):
-        sides = ["with", "without"] if number % 2 == 0 else ["without", "with"]
-        for load in loads:
-            for side in sides:
-                payloads = [load.rows(rng, f"bench-{side}", batch) for _ in range(batches)]
-                began = time.perf_counter()
-                await _write(graph, load, side, payloads)
-                load.seconds[side] += time.perf_counter() - began
-                load.written[side] += batches * batch
-        say(f"  write round {number + 1}/{rounds} done")
-    return loads
-
-
-async def _write(
-    graph: Graph, load: Workload, side: str, payloads: list[list[dict[str, Any]]]
-) -> None:
-    if side == "with":
-        for rows in payloads:
-            await load.write(graph, rows)
-        return
-    with without_facts():
-        for rows in payloads:
-            await load.write(graph, rows)
+    return await timed_rounds(graph, loads, without_facts, (rounds, batches, batch))
 
 
 # --- report -------------------------------------------------------------------------------

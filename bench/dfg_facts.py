@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,15 +121,60 @@ def without_facts() -> Iterator[None]:
         journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS = saved
 
 
+Rows = Callable[[random.Random, str, int], list[dict[str, Any]]]
+Write = Callable[[Graph, list[dict[str, Any]]], Awaitable[Any]]
+
+
+async def upsert_touchpoints(graph: Graph, rows: list[dict[str, Any]]) -> Any:
+    return await upsert_nodes(graph, "Touchpoint", rows)
+
+
 @dataclass
 class Workload:
+    """Rows of one kind written one way (``write``: a batch per transaction), timed with
+    the facts and without them."""
+
     name: str
-    rows: Callable[[random.Random, str, int], list[dict[str, Any]]]
+    rows: Rows
+    write: Write = upsert_touchpoints
     seconds: dict[str, float] = field(default_factory=lambda: {"with": 0.0, "without": 0.0})
     written: dict[str, int] = field(default_factory=lambda: {"with": 0, "without": 0})
 
     def rate(self, side: str) -> float:
         return self.written[side] / self.seconds[side] if self.seconds[side] else 0.0
+
+
+async def timed_rounds(
+    graph: Graph,
+    loads: list[Workload],
+    without: Callable[[], AbstractContextManager[None]],
+    sizes: tuple[int, int, int],
+) -> list[Workload]:
+    """``sizes`` = (rounds, batches, batch): each round writes ``batches`` batches of
+    ``batch`` rows per workload and side, the sides' order alternating per round (the
+    side without the facts inside ``without()``), after an untimed warm-up."""
+    rounds, batches, batch = sizes
+    rng = random.Random(7)
+
+    async def write(load: Workload, side: str, payloads: list[list[dict[str, Any]]]) -> None:
+        with without() if side == "without" else nullcontext():
+            for rows in payloads:
+                await load.write(graph, rows)
+
+    for load in loads:  # warm-up, not counted: both sides' statements planned and JIT-ed
+        for side in ("with", "without"):
+            await write(load, side, [load.rows(rng, f"warm-{side}", batch) for _ in range(2)])
+    for number in range(rounds):
+        sides = ["with", "without"] if number % 2 == 0 else ["without", "with"]
+        for load in loads:
+            for side in sides:
+                payloads = [load.rows(rng, f"bench-{side}", batch) for _ in range(batches)]
+                began = time.perf_counter()
+                await write(load, side, payloads)
+                load.seconds[side] += time.perf_counter() - began
+                load.written[side] += batches * batch
+        say(f"  write round {number + 1}/{rounds} done")
+    return loads
 
 
 async def measure_writes(graph: Graph, rounds: int, batches: int, batch: int) -> list[Workload]:
@@ -162,31 +207,7 @@ async def measure_writes(graph: Graph, rounds: int, batches: int, batch: int) ->
         Workload("new touchpoints after LATEST (appended)", live),
         Workload("late touchpoints inside journeys (chain rebuilt)", late),
     ]
-    rng = random.Random(7)
-    for load in loads:  # warm-up, not counted: both sides' statements planned and JIT-ed
-        for side in ("with", "without"):
-            await _write(graph, side, [load.rows(rng, f"warm-{side}", batch) for _ in range(2)])
-    for number in range(rounds):
-        sides = ["with", "without"] if number % 2 == 0 else ["without", "with"]
-        for load in loads:
-            for side in sides:
-                payloads = [load.rows(rng, f"bench-{side}", batch) for _ in range(batches)]
-                began = time.perf_counter()
-                await _write(graph, side, payloads)
-                load.seconds[side] += time.perf_counter() - began
-                load.written[side] += batches * batch
-        say(f"  write round {number + 1}/{rounds} done")
-    return loads
-
-
-async def _write(graph: Graph, side: str, payloads: list[list[dict[str, Any]]]) -> None:
-    if side == "with":
-        for rows in payloads:
-            await upsert_nodes(graph, "Touchpoint", rows)
-        return
-    with without_facts():
-        for rows in payloads:
-            await upsert_nodes(graph, "Touchpoint", rows)
+    return await timed_rounds(graph, loads, without_facts, (rounds, batches, batch))
 
 
 def _row(id_: str, at: datetime, rng: random.Random, customers: list[str]) -> dict[str, Any]:
