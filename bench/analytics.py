@@ -524,10 +524,8 @@ def section(
 
 
 def ratio_section(blocks: list[dict[str, Any]]) -> str:
-    small, large = (
-        min(blocks, key=lambda b: b["touchpoints"]),
-        max(blocks, key=lambda b: b["touchpoints"]),
-    )
+    latest = {b["touchpoints"]: b for b in blocks}  # a size measured again: its last run
+    small, large = latest[min(latest)], latest[max(latest)]
     growth = large["touchpoints"] / small["touchpoints"]
     lines = [
         RATIO_MARKER,
