@@ -607,7 +607,7 @@ async def measure_all(graph: Graph, base: str, args: argparse.Namespace) -> list
     rows = []
     async with httpx.AsyncClient(base_url=base, timeout=1800) as client:
         for analytic in chosen:
-            if args.only and not any(part in analytic.name for part in args.only.split(",")):
+            if args.only and not any(part in analytic.name for part in args.only.split("|")):
                 continue
             m = await measure_one(graph, client, analytic, args.runs, args.no_scan)
             run.say(
@@ -682,7 +682,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="only the analytics whose name has one of these comma-separated texts",
+        help="only the analytics whose name has one of these texts, separated by |",
     )
     parser.add_argument("--no-scan", action="store_true", help="served only: skip the scans")
     parser.add_argument(
