@@ -207,7 +207,8 @@ RETURN collect(DISTINCT c.id) AS customerIds
 DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
-MATCH (t:Touchpoint {id: id}) WHERE NOT (t)<-[:HAD]-(:Customer)
+MATCH (t:Touchpoint {id: id}) USING INDEX t:Touchpoint(id)
+WHERE NOT (t)<-[:HAD]-(:Customer)
 MATCH (t)-[r:NEXT]-(:Touchpoint)
 DELETE r
 """
