@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.dfg_facts import load_average  # noqa: E402
 from bench.run import TOUCHPOINTS_PER_CUSTOMER, connect, counts, neo4j_database, say, seed  # noqa: E402
 
 ROUND = Path(__file__).resolve().parent / "write_round.py"
@@ -105,10 +106,6 @@ def rounds(uri: str, args: argparse.Namespace) -> dict[str, Side]:
     return sides
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def report(
     args: argparse.Namespace,
     graph_size: dict[str, int],
@@ -168,9 +165,9 @@ def main(args: argparse.Namespace) -> None:
                     max(1, round(args.touchpoints / TOUCHPOINTS_PER_CUSTOMER)),
                     work / "seed.log",
                 )
-            before = load_average()
+            before = load_average(os.getloadavg())
             sides = rounds(uri, args)
-            after = load_average()
+            after = load_average(os.getloadavg())
             text = report(args, asyncio.run(size(uri)), sides, (before, after))
     Path(args.out).write_text(text)
     print(text)

@@ -40,6 +40,8 @@ IDS: dict[str, LiteralString] = {
 
 
 def connect() -> Graph:
+    # bench.run.connect's twin: importing bench.run would put this checkout's root, and its
+    # orggraph folder, before the interpreter's own orggraph (the baseline's, when it runs).
     password = os.environ.get("NEO4J_PASSWORD")
     user = os.environ.get("NEO4J_USER", "neo4j") if password else None
     database = os.environ.get("NEO4J_DATABASE", "neo4j")

@@ -19,6 +19,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.model import Window
+from orggraph.graph.write_rules import WriteSummary
 
 TIME_UNITS: list[str] = ["seconds", "minutes", "hours", "days"]
 """A KPI with one of these units that MEASURES a channel is a response-time KPI of it."""
@@ -211,12 +212,14 @@ def moved_in_channel_days(before: Any, after: Any) -> list[str]:
     )
 
 
-async def link_channel_days(tx: Tx, touchpoint_ids: Iterable[str]) -> None:
+async def link_channel_days(tx: Tx, touchpoint_ids: Iterable[str]) -> WriteSummary:
     """Make these touchpoints' IN_DAY right (``LINK_CHANNEL_DAYS``), in ``tx``: after any
     write that may have created them, moved them in time or between channels, or taken
-    their channel away. Not counted in the write's summary: the NEXT chain's bookkeeping
-    is, but a write's counts should say what the caller wrote, not one more relationship
-    per touchpoint."""
+    their channel away; returns what that changed. The write paths leave it out of their
+    summary (the NEXT chain's bookkeeping is counted, but a write's counts should say what
+    the caller wrote, not one more relationship per touchpoint); a repair reports it."""
+    summary = WriteSummary()
     ids = sorted(set(touchpoint_ids))
     if ids:
-        await tx.run(LINK_CHANNEL_DAYS, ids=ids)
+        summary.add(await tx.run(LINK_CHANNEL_DAYS, ids=ids))
+    return summary

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import LiteralString
 
 from orggraph.errors import NotFoundError
-from orggraph.graph.channels import LINK_CHANNEL_DAYS
+from orggraph.graph.channels import link_channel_days
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.importers.bulk import Progress
 from orggraph.graph.journeys import rebuild_chains
@@ -338,13 +338,6 @@ async def no_customer_facts(tx: Tx, customer_ids: list[str]) -> WriteSummary:
     return WriteSummary()
 
 
-async def relink_channel_days(tx: Tx, touchpoint_ids: list[str]) -> WriteSummary:
-    """These touchpoints' IN_DAY made right (``channels.LINK_CHANNEL_DAYS``)."""
-    summary = WriteSummary()
-    summary.add(await tx.run(LINK_CHANNEL_DAYS, ids=touchpoint_ids))
-    return summary
-
-
 CHANNEL_DAYS = FactFamily(
     "channel days",
     (),
@@ -354,7 +347,7 @@ CHANNEL_DAYS = FactFamily(
             "touchpoints per channel and day (IN_DAY)",
             CHANNEL_DAY_PAGE,
             "IN_DAY not its channel's day",
-            relink_channel_days,
+            link_channel_days,
         ),
     ),
 )

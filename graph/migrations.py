@@ -58,17 +58,34 @@ def customer_pages(graph: Graph, size: int) -> AsyncIterator[list[str]]:
     return id_pages(graph, CUSTOMER_ID_PAGE, size)
 
 
-async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
-    """Run ``query`` (taking ``$customerIds``) over every customer, a page per transaction."""
+async def _backfill_pages(
+    graph: Graph,
+    pages: AsyncIterator[list[str]],
+    write: Callable[[Tx, list[str]], Awaitable[object]],
+    what: str,
+    unit: str,
+) -> None:
+    """``write`` each page of ids in a transaction of its own, logging the running count."""
     done = 0
-    async for ids in customer_pages(graph, BACKFILL_PAGE_SIZE):
+    async for ids in pages:
 
         async def page(tx: Tx, ids: list[str] = ids) -> None:
-            await tx.run(query, customerIds=ids)
+            await write(tx, ids)
 
         await graph.write(page)
         done += len(ids)
-        log.info("%s backfill: %d customers done", what, done)
+        log.info("%s backfill: %d %s done", what, done, unit)
+
+
+async def _per_customer_page(graph: Graph, query: LiteralString, what: str) -> None:
+    """Run ``query`` (taking ``$customerIds``) over every customer, a page per transaction."""
+
+    async def write(tx: Tx, ids: list[str]) -> None:
+        await tx.run(query, customerIds=ids)
+
+    await _backfill_pages(
+        graph, customer_pages(graph, BACKFILL_PAGE_SIZE), write, what, "customers"
+    )
 
 
 async def backfill_reached_steps(graph: Graph) -> None:
@@ -104,17 +121,10 @@ TOUCHPOINT_BACKFILL_PAGE_SIZE = 10_000
 async def backfill_channel_days(graph: Graph) -> None:
     """Link every touchpoint with a channel to its ChannelDay (IN_DAY), a page of
     touchpoints per transaction."""
-    from orggraph.graph.channels import LINK_CHANNEL_DAYS
+    from orggraph.graph.channels import link_channel_days
 
-    done = 0
-    async for ids in id_pages(graph, TOUCHPOINT_ID_PAGE, TOUCHPOINT_BACKFILL_PAGE_SIZE):
-
-        async def page(tx: Tx, ids: list[str] = ids) -> None:
-            await tx.run(LINK_CHANNEL_DAYS, ids=ids)
-
-        await graph.write(page)
-        done += len(ids)
-        log.info("ChannelDay backfill: %d touchpoints done", done)
+    pages = id_pages(graph, TOUCHPOINT_ID_PAGE, TOUCHPOINT_BACKFILL_PAGE_SIZE)
+    await _backfill_pages(graph, pages, link_channel_days, "ChannelDay", "touchpoints")
 
 
 def _next_pair_index(
