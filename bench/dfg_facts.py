@@ -110,15 +110,15 @@ async def measure_map(graph: Graph, runs: int) -> MapResult:
 @contextmanager
 def without_facts() -> Iterator[None]:
     """The chain statements as they were before the facts: the rule taken out."""
-    saved = journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS
+    saved = journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEYS
     rule = journeys.set_next_facts("r", "t", "successor")
     journeys.APPEND_TO_JOURNEYS = saved[0].replace(rule, "")
-    journeys.REBUILD_JOURNEY_CHAINS = saved[1].replace(rule, "")
-    assert rule not in journeys.APPEND_TO_JOURNEYS + journeys.REBUILD_JOURNEY_CHAINS
+    journeys.REBUILD_JOURNEYS = saved[1].replace(rule, "")
+    assert rule not in journeys.APPEND_TO_JOURNEYS + journeys.REBUILD_JOURNEYS
     try:
         yield
     finally:
-        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEY_CHAINS = saved
+        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEYS = saved
 
 
 Rows = Callable[[random.Random, str, int], list[dict[str, Any]]]

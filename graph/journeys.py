@@ -214,16 +214,27 @@ DELETE r
 """
 )
 
-REBUILD_JOURNEY_CHAINS: LiteralString = id_anchored(
-    """
+_CUSTOMERS_WITH_CHAINS: LiteralString = """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 REMOVE c._LOCK_
 WITH c
 CALL (c) {
-  MATCH (c)-[:HAD]->(t:Touchpoint)
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
   WITH t ORDER BY t.at, t.id
-  WITH collect(t) AS chain
+  RETURN collect(t) AS chain
+}
+"""
+"""Each customer of ``$customerIds`` as ``c`` with its touchpoints in (at, id) order as
+``chain``, read once for all the facts a rebuild keeps. The customer is write-locked
+first so that a concurrent append (``APPEND_TO_JOURNEYS``) waits for the rebuild, and the
+other way round: removing a property takes the node's write lock (held to the commit)
+even when the property is absent, as ``_LOCK_`` always is, so the lock writes nothing
+and counts in no counter."""
+
+_RELINK_NEXT: LiteralString = (
+    """
+CALL (chain) {
   UNWIND range(0, size(chain) - 1) AS i
   WITH chain[i] AS t, CASE WHEN i + 1 < size(chain) THEN chain[i + 1] END AS successor
   CALL (t, successor) {
@@ -241,27 +252,17 @@ CALL (c) {
 }
 """
 )
-"""Rebuild each customer's directly-follows chain in (at, id) order.
+"""The directly-follows chain (NEXT) of ``chain``: only wrong NEXT relationships are
+removed and only missing ones created, and each gets its directly-follows facts
+(``set_next_facts``) where they differ, so a replayed batch changes nothing."""
 
-Only wrong NEXT relationships are removed and only missing ones created, and each
-gets its directly-follows facts (``set_next_facts``) where they differ, so a replayed
-batch changes nothing. Anchored on the Customer id constraint. The
-customer is write-locked first so that a concurrent append (``APPEND_TO_JOURNEYS``)
-waits for the rebuild, and the other way round: removing a property takes the node's
-write lock (held to the commit) even when the property is absent, as ``_LOCK_`` always
-is, so the lock writes nothing and counts in no counter.
-"""
-
-
-REBUILD_REACHED_STEPS: LiteralString = id_anchored(
-    """
-UNWIND $customerIds AS customerId
-MATCH (c:Customer {id: customerId})
-CALL (c) {
-  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
-  WITH s, t ORDER BY t.at, t.id
+_RESET_REACHED: LiteralString = """
+CALL (c, chain) {
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH i, chain[i] AS t
+  MATCH (t)-[:AT_STEP]->(s:Step)
+  WITH s, t ORDER BY i
   WITH s, head(collect(t)) AS first
-  WHERE s IS NOT NULL
   RETURN collect({step: s, at: first.at, touchpointId: first.id}) AS firsts
 }
 CALL (c, firsts) {
@@ -277,42 +278,41 @@ CALL (c, firsts) {
   SET r.at = f.at, r.touchpointId = f.touchpointId
 }
 """
-)
-"""Rebuild each customer's REACHED relationships: one per step it has a touchpoint at,
-carrying the first such touchpoint (in (at, id) order) and its time.
+"""The customer's REACHED relationships: one per step it has a touchpoint at, carrying
+the first such touchpoint of ``chain`` and its time. Funnels read these instead of
+scanning every touchpoint. Steps no longer reached lose their relationship; the others
+are set in place, so a replay creates and deletes nothing."""
 
-Funnels read these instead of scanning every touchpoint. Steps no longer
-reached lose their relationship; the others are set in place, so a replay
-creates and deletes nothing. Anchored on the Customer id constraint.
-"""
-
-REBUILD_LATEST_TOUCHPOINTS: LiteralString = id_anchored(
-    """
-UNWIND $customerIds AS customerId
-MATCH (c:Customer {id: customerId})
-CALL (c) {
-  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)
-  WITH t ORDER BY t.at DESC, t.id DESC LIMIT 1
-  RETURN t AS latest
-}
-CALL (c, latest) {
+_RESET_LATEST: LiteralString = """
+CALL (c, chain) {
+  WITH c, last(chain) AS latest
   OPTIONAL MATCH (c)-[r:LATEST]->(other:Touchpoint)
   WHERE latest IS NULL OR other <> latest
   DELETE r
 }
-CALL (c, latest) {
-  WITH c, latest WHERE latest IS NOT NULL
+CALL (c, chain) {
+  WITH c, last(chain) AS latest WHERE latest IS NOT NULL
   MERGE (c)-[:LATEST]->(latest)
 }
 """
-)
-"""Point each customer's LATEST relationship at the end of its chain (the last
-touchpoint in (at, id) order), or remove it when it has none left.
+"""The customer's LATEST relationship pointed at the end of ``chain``, or removed when it
+has none. Traversals that ask "where is each customer now" (customers in flight) scan
+customers through it instead of every touchpoint at a step. A replay creates and
+deletes nothing."""
 
-Traversals that ask "where is each customer now" (customers in flight) scan
-customers through it instead of every touchpoint at a step. Idempotent like
-the chain: a replay creates and deletes nothing.
-"""
+REBUILD_JOURNEYS: LiteralString = id_anchored(
+    _CUSTOMERS_WITH_CHAINS + _RELINK_NEXT + _RESET_REACHED + _RESET_LATEST
+)
+"""Rebuild each customer's journey facts whole from its touchpoints, read once: the
+chain (NEXT, with its facts), first arrivals (REACHED) and LATEST. Anchored on the
+Customer id constraint; one statement, so a rebuilt batch costs one round trip and one
+read of each customer's touchpoints."""
+
+REBUILD_REACHED_STEPS: LiteralString = id_anchored(_CUSTOMERS_WITH_CHAINS + _RESET_REACHED)
+"""Only the REACHED relationships of ``REBUILD_JOURNEYS`` (the backfill of migration 3)."""
+
+REBUILD_LATEST_TOUCHPOINTS: LiteralString = id_anchored(_CUSTOMERS_WITH_CHAINS + _RESET_LATEST)
+"""Only the LATEST relationship of ``REBUILD_JOURNEYS`` (the backfill of migration 4)."""
 
 APPEND_TO_JOURNEYS: LiteralString = id_anchored(
     """
@@ -487,7 +487,5 @@ async def rebuild_chains(
         summary.add(await tx.run(DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS, ids=list(touchpoint_ids)))
     ids = sorted(set(customer_ids))
     if ids:
-        summary.add(await tx.run(REBUILD_JOURNEY_CHAINS, customerIds=ids))
-        summary.add(await tx.run(REBUILD_REACHED_STEPS, customerIds=ids))
-        summary.add(await tx.run(REBUILD_LATEST_TOUCHPOINTS, customerIds=ids))
+        summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids))
     return summary

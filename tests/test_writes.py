@@ -10,7 +10,7 @@ import pytest
 
 from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph, recording
-from orggraph.graph.journeys import APPEND_TO_JOURNEYS, REBUILD_JOURNEY_CHAINS, rebuild_chains
+from orggraph.graph.journeys import APPEND_TO_JOURNEYS, REBUILD_JOURNEYS, rebuild_chains
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 
@@ -390,7 +390,7 @@ async def test_a_new_touchpoint_after_the_latest_is_appended_without_a_rebuild(
              touchpoint("b", "2024-01-02T00:00:00Z", stepId="s1")],
         )  # fmt: skip
     assert APPEND_TO_JOURNEYS in log.queries
-    assert REBUILD_JOURNEY_CHAINS not in log.queries
+    assert REBUILD_JOURNEYS not in log.queries
     # HAD and AT_STEP twice; NEXT a->b, b->c; LATEST moved (one deleted, one created);
     # REACHED s1 by b
     assert (summary.relationships_created, summary.relationships_deleted) == (8, 1)
