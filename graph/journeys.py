@@ -239,12 +239,19 @@ CALL (chain) {
   WITH chain[i] AS t, CASE WHEN i + 1 < size(chain) THEN chain[i + 1] END AS successor
   CALL (t, successor) {
     OPTIONAL MATCH (t)-[r:NEXT]->(other:Touchpoint)
-    WHERE successor IS NULL OR other <> successor
-    DELETE r
-  }
-  CALL (t, successor) {
-    WITH t, successor WHERE successor IS NOT NULL
-    MERGE (t)-[r:NEXT]->(successor)
+    WITH t, successor,
+         collect(CASE WHEN other = successor THEN r END) AS kept,
+         collect(CASE WHEN successor IS NULL OR other <> successor THEN r END) AS wrong
+    FOREACH (w IN wrong + kept[1..] | DELETE w)
+    WITH t, successor, kept WHERE successor IS NOT NULL
+    CALL (t, successor, kept) {
+      WITH t, successor WHERE size(kept) = 0
+      CREATE (t)-[r:NEXT]->(successor)
+      RETURN r
+    UNION ALL
+      WITH kept WHERE size(kept) > 0
+      RETURN kept[0] AS r
+    }
 """
     + set_next_facts("r", "t", "successor")
     + """
@@ -252,9 +259,12 @@ CALL (chain) {
 }
 """
 )
-"""The directly-follows chain (NEXT) of ``chain``: only wrong NEXT relationships are
-removed and only missing ones created, and each gets its directly-follows facts
-(``set_next_facts``) where they differ, so a replayed batch changes nothing."""
+"""The directly-follows chain (NEXT) of ``chain``: each touchpoint's outgoing NEXT read
+once; a wrong one (or a second to the right successor) removed, a missing one created,
+and each gets its directly-follows facts (``set_next_facts``) where they differ, so a
+replayed batch changes nothing. No MERGE: the customer's lock (``_CUSTOMERS_WITH_CHAINS``)
+already keeps every other writer of this chain waiting, and a MERGE would expand each
+touchpoint's relationships a second time."""
 
 _RESET_REACHED: LiteralString = """
 CALL (c, chain) {
@@ -267,21 +277,24 @@ CALL (c, chain) {
 }
 CALL (c, firsts) {
   OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
-  WHERE NOT s IN [f IN firsts | f.step]
-  DELETE r
-}
-CALL (c, firsts) {
-  UNWIND firsts AS f
-  WITH c, f, f.step AS s
-  MERGE (c)-[r:REACHED]->(s)
-  WITH r, f WHERE r.touchpointId IS NULL OR r.touchpointId <> f.touchpointId OR r.at <> f.at
-  SET r.at = f.at, r.touchpointId = f.touchpointId
+  WITH c, firsts, [f IN firsts | f.step] AS reached,
+       collect(CASE WHEN r IS NOT NULL THEN {r: r, step: s} END) AS had
+  FOREACH (h IN [h IN had WHERE NOT h.step IN reached] | DELETE h.r)
+  FOREACH (h IN had |
+    FOREACH (f IN [f IN firsts WHERE f.step = h.step
+                   AND (h.r.at <> f.at OR h.r.touchpointId <> f.touchpointId
+                        OR h.r.touchpointId IS NULL)] |
+      FOREACH (r IN [h.r] | SET r.at = f.at, r.touchpointId = f.touchpointId)))
+  FOREACH (f IN [f IN firsts WHERE NOT f.step IN [h IN had | h.step]] |
+    FOREACH (s IN [f.step] | CREATE (c)-[:REACHED {at: f.at, touchpointId: f.touchpointId}]->(s)))
 }
 """
 """The customer's REACHED relationships: one per step it has a touchpoint at, carrying
 the first such touchpoint of ``chain`` and its time. Funnels read these instead of
-scanning every touchpoint. Steps no longer reached lose their relationship; the others
-are set in place, so a replay creates and deletes nothing."""
+scanning every touchpoint. The customer's REACHED are read once and compared with the
+first arrivals: steps no longer reached lose their relationship, the others are set in
+place where they differ, missing ones are created, so a replay creates, deletes and
+sets nothing."""
 
 _RESET_LATEST: LiteralString = """
 CALL (c, chain) {
