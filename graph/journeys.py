@@ -339,26 +339,25 @@ CALL (append) {
   WITH t ORDER BY t.at, t.id
   RETURN collect(t) AS added
 }
-OPTIONAL MATCH (c)-[:LATEST]->(last:Touchpoint)
-WITH c, added, last, added[0] AS first
-WITH c, added, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
+OPTIONAL MATCH (c)-[latest:LATEST]->(last:Touchpoint)
+WITH c, added, latest, last, added[0] AS first
+WITH c, added, latest, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
   OR (first.at = last.at AND first.id > last.id)) AS inOrder
 CALL (c, added, last, inOrder) {
   WITH added, last WHERE inOrder
   WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
   UNWIND range(0, size(chain) - 2) AS i
   WITH chain[i] AS t, chain[i + 1] AS successor
-  MERGE (t)-[r:NEXT]->(successor)
+  CREATE (t)-[r:NEXT]->(successor)
 """
     + set_next_facts("r", "t", "successor")
     + """
 }
-CALL (c, added, inOrder) {
-  WITH c, added WHERE inOrder
-  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
-  DELETE old
-  WITH DISTINCT c, added[size(added) - 1] AS newest
-  MERGE (c)-[:LATEST]->(newest)
+CALL (c, added, latest, inOrder) {
+  WITH c, added, latest WHERE inOrder
+  FOREACH (old IN CASE WHEN latest IS NULL THEN [] ELSE [latest] END | DELETE old)
+  WITH c, added[size(added) - 1] AS newest
+  CREATE (c)-[:LATEST]->(newest)
 }
 CALL (c, added, inOrder) {
   WITH c, added WHERE inOrder
@@ -384,7 +383,11 @@ cost is that of the new touchpoints, not of the customers' whole history.
 
 The customers where that does not hold are returned, untouched, for the full rebuild.
 The customer is write-locked before its LATEST is read, so that two transactions
-appending to one customer queue instead of both linking from the same LATEST.
+appending to one customer queue instead of both linking from the same LATEST. The new
+NEXT and LATEST are created, not merged: the touchpoints appended did not exist before
+the write, so no relationship to them can exist yet (a re-sent batch finds them and
+appends nothing), and the LATEST read first is the one deleted, so the customer's
+relationships are expanded once instead of three times.
 """
 
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = id_anchored(
