@@ -252,6 +252,8 @@ CALL (chain) {
       WITH kept WHERE size(kept) > 0
       RETURN kept[0] AS r
     }
+    WITH r, t, successor
+    WHERE size(kept) = 0 OR $touched IS NULL OR t.id IN $touched OR successor.id IN $touched
 """
     + set_next_facts("r", "t", "successor")
     + """
@@ -262,9 +264,12 @@ CALL (chain) {
 """The directly-follows chain (NEXT) of ``chain``: each touchpoint's outgoing NEXT read
 once; a wrong one (or a second to the right successor) removed, a missing one created,
 and each gets its directly-follows facts (``set_next_facts``) where they differ, so a
-replayed batch changes nothing. No MERGE: the customer's lock (``_CUSTOMERS_WITH_CHAINS``)
-already keeps every other writer of this chain waiting, and a MERGE would expand each
-touchpoint's relationships a second time."""
+replayed batch changes nothing. ``$touched``: the touchpoints a write changed, when the
+caller knows them; a kept NEXT between two others keeps its facts unread, since they
+depend only on its ends (null: every NEXT is compared, as a repair needs). No MERGE:
+the customer's lock (``_CUSTOMERS_WITH_CHAINS``) already keeps every other writer of
+this chain waiting, and a MERGE would expand each touchpoint's relationships a second
+time."""
 
 _RESET_REACHED: LiteralString = """
 CALL (c, chain) {
@@ -481,7 +486,7 @@ async def maintain_journeys(
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
         rebuild |= set(records[0]["outOfOrder"]) if records else set()
-    summary.merge(await rebuild_chains(tx, rebuild, moved))
+    summary.merge(await rebuild_chains(tx, rebuild, moved, touched=sorted(after)))
     refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
     if refresh:
         summary.add(await tx.run(REFRESH_NEXT_FACTS, ids=refresh))
@@ -496,12 +501,21 @@ async def customers_of_touchpoints(tx: Tx, touchpoint_ids: Sequence[str]) -> set
 
 
 async def rebuild_chains(
-    tx: Tx, customer_ids: Iterable[str], touchpoint_ids: Sequence[str] = ()
+    tx: Tx,
+    customer_ids: Iterable[str],
+    touchpoint_ids: Sequence[str] = (),
+    *,
+    touched: Sequence[str] | None = None,
 ) -> WriteSummary:
+    """Rebuild these customers' journeys whole (``REBUILD_JOURNEYS``), after detaching
+    the chains of ``touchpoint_ids`` that no customer has any more. ``touched``: every
+    touchpoint whose properties the write changed, when the caller knows them all (only
+    NEXT at their ends, or new ones, get their facts compared); None compares every NEXT."""
     summary = WriteSummary()
     if touchpoint_ids:
         summary.add(await tx.run(DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS, ids=list(touchpoint_ids)))
     ids = sorted(set(customer_ids))
     if ids:
-        summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids))
+        touched_ids = None if touched is None else list(touched)
+        summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids, touched=touched_ids))
     return summary
