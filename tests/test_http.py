@@ -4,13 +4,14 @@ the answers to bodies it cannot read (always JSON errors with a code)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
-from orggraph.app import create_app
+from orggraph.app import GC_YOUNG_THRESHOLD, create_app
 from orggraph.database import open_graph
 from orggraph.graph.driver import Graph
 from orggraph.settings import Settings
@@ -33,6 +34,18 @@ def test_readyz_says_database_reachable_and_migrations_applied(client: TestClien
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["migrations"] == "applied"
+
+
+def test_a_running_service_keeps_the_cycle_collector_off_its_start_up_objects(
+    test_settings: Settings, graph: Graph
+) -> None:
+    before = gc.get_threshold()
+    with TestClient(create_app(test_settings)) as running:
+        assert running.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_readyz_is_503_when_the_database_is_gone(test_settings: Settings) -> None:
