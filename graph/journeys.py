@@ -20,7 +20,7 @@ from typing import Any, LiteralString
 
 from orggraph.graph.channels import link_channel_days, moved_in_channel_days
 from orggraph.graph.driver import Graph, Tx, id_anchored
-from orggraph.graph.model import Record, Stage
+from orggraph.graph.model import Record, RelationshipKind, Stage
 from orggraph.graph.touchpoint_changes import REF_TYPES, changed, referenced, touchpoint_state_of
 from orggraph.graph.write_rules import (
     WriteSummary,
@@ -300,11 +300,152 @@ has none. Traversals that ask "where is each customer now" (customers in flight)
 customers through it instead of every touchpoint at a step. A replay creates and
 deletes nothing."""
 
+# --- first arrivals per step and channel / campaign (funnel facts) ---------------------
+
+
+def _first_arrivals_by(
+    fact: LiteralString, ref: LiteralString, label: LiteralString
+) -> LiteralString:
+    """The one rule of a funnel fact ``(c:Customer)-[:<fact> {stepId, at, touchpointId}]->
+    (x:<label>)``: one per step and ``label`` node (a channel, a campaign) the customer has
+    a touchpoint at and ``ref`` (VIA, FROM), naming the first such touchpoint in (at, id)
+    order and its time. Returns the rebuild of customer ``c``'s facts from its ``visits``
+    (``_FUNNEL_VISITS``; a unit subquery); ``APPEND_FUNNEL_FACTS`` appends to both facts.
+
+    The fact hangs off the channel (or campaign) node so that deleting the node takes its
+    facts with it and a filtered funnel starts from the node's facts only. The rebuild
+    reads the customer's kept facts once and compares them as lists, instead of a MERGE
+    per fact: a MERGE between a customer and a channel walks all the customer's
+    relationships, and made the rebuild cost 2.5 times REACHED's."""
+    rebuild: LiteralString = (
+        """
+CALL (c, visits) {
+CALL (visits) {
+  UNWIND visits AS v
+  WITH v.stepId AS stepId, v."""
+        + ref
+        + """ AS x, head(collect(v.t)) AS first
+  WHERE x IS NOT NULL
+  RETURN collect({stepId: stepId, x: x, at: first.at, touchpointId: first.id}) AS firsts
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[r:"""
+        + fact
+        + "]->(x:"
+        + label
+        + """)
+  WITH r.stepId AS stepId, x, collect(r) AS found
+  WHERE x IS NOT NULL
+  RETURN collect({stepId: stepId, x: x, r: head(found), extra: tail(found)}) AS stored
+}
+CALL (firsts, stored) {
+  UNWIND stored AS k
+  WITH k.r AS r, head([f IN firsts WHERE f.stepId = k.stepId AND f.x = k.x]) AS f
+  WITH r, f WHERE f IS NOT NULL
+    AND coalesce(r.at <> f.at OR r.touchpointId <> f.touchpointId, true)
+  SET r.at = f.at, r.touchpointId = f.touchpointId
+}
+CALL (firsts, stored) {
+  UNWIND stored AS k
+  WITH k, any(f IN firsts WHERE f.stepId = k.stepId AND f.x = k.x) AS kept
+  FOREACH (r IN CASE WHEN kept THEN k.extra ELSE [k.r] + k.extra END | DELETE r)
+}
+CALL (c, firsts, stored) {
+  UNWIND [f IN firsts WHERE NONE(k IN stored WHERE k.stepId = f.stepId AND k.x = f.x)] AS f
+  WITH c, f, f.x AS x
+  CREATE (c)-[:"""
+        + fact
+        + """ {stepId: f.stepId, at: f.at, touchpointId: f.touchpointId}]->(x)
+}
+}
+"""
+    )
+    return rebuild
+
+
+_REBUILD_REACHED_VIA = _first_arrivals_by("REACHED_VIA", "VIA", "Channel")
+"""Each customer's first arrival at each step via each channel (``_first_arrivals_by``):
+the channel-filtered funnel reads these instead of every touchpoint of the channel."""
+
+_REBUILD_REACHED_FROM = _first_arrivals_by("REACHED_FROM", "FROM", "Campaign")
+"""Each customer's first arrival at each step from each campaign (``_first_arrivals_by``):
+the campaign-filtered funnel reads these instead of every touchpoint of the campaign."""
+
+FUNNEL_REF_KINDS: frozenset[RelationshipKind] = frozenset(
+    {RelationshipKind.TOUCHPOINT_VIA_CHANNEL, RelationshipKind.TOUCHPOINT_FROM_CAMPAIGN}
+)
+"""The touchpoint references the funnel facts depend on: writing or deleting one of them
+rebuilds the funnel facts of the touchpoints' customers."""
+
+_FUNNEL_VISITS: LiteralString = """
+CALL (chain) {
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH i, chain[i] AS t
+  MATCH (t)-[r:AT_STEP|VIA|FROM]->(x)
+  WITH i, t, collect([type(r), x]) AS refs
+  WITH i, t, [p IN refs WHERE p[0] = 'AT_STEP' | p[1]][0] AS s, refs
+  WHERE s IS NOT NULL
+  WITH i, t, s, refs ORDER BY i
+  RETURN collect({t: t, stepId: s.id,
+                  VIA: [p IN refs WHERE p[0] = 'VIA' | p[1]][0],
+                  FROM: [p IN refs WHERE p[0] = 'FROM' | p[1]][0]}) AS visits
+}
+"""
+"""The touchpoints of ``chain`` at a step, in its (at, id) order, each with its step's id,
+channel (``VIA``) and campaign (``FROM``): read in one walk of each touchpoint's
+relationships for both funnel facts (a walk per reference cost a third more)."""
+
+_RESET_FUNNEL_FACTS: LiteralString = (
+    "CALL (c, chain) {" + _FUNNEL_VISITS + _REBUILD_REACHED_VIA + _REBUILD_REACHED_FROM + "}\n"
+)
+"""The customer's funnel facts (REACHED_VIA, REACHED_FROM) from ``chain``: the part of
+``REBUILD_JOURNEYS`` that keeps them. Like REACHED, a replay creates and deletes nothing."""
+
+APPEND_FUNNEL_FACTS: LiteralString = """
+CALL (c, added, inOrder) {
+  WITH c, added WHERE inOrder
+  CALL (added) {
+    UNWIND added AS t
+    MATCH (t)-[r:AT_STEP|VIA|FROM]->(x)
+    WITH t, collect([type(r), x]) AS refs
+    WITH t, [p IN refs WHERE p[0] = 'AT_STEP' | p[1]][0] AS s, refs
+    WHERE s IS NOT NULL
+    UNWIND [p IN refs WHERE p[0] <> 'AT_STEP'] AS p
+    WITH 'REACHED_' + p[0] AS fact, s.id AS stepId, p[1] AS x, t ORDER BY t.at, t.id
+    WITH fact, stepId, x, head(collect(t)) AS first
+    RETURN collect({fact: fact, stepId: stepId, x: x, at: first.at, touchpointId: first.id})
+           AS firsts
+  }
+  WITH c, firsts WHERE size(firsts) > 0
+  WITH c, firsts, COLLECT { MATCH (c)-[r:REACHED_VIA|REACHED_FROM]->(x)
+                            RETURN [type(r), r.stepId, x.id] } AS kept
+  UNWIND [f IN firsts WHERE NOT [f.fact, f.stepId, f.x.id] IN kept] AS f
+  WITH c, f, f.x AS x
+  CALL (c, f, x) {
+    WITH f WHERE f.fact = 'REACHED_VIA'
+    CREATE (c)-[:REACHED_VIA {stepId: f.stepId, at: f.at, touchpointId: f.touchpointId}]->(x)
+  }
+  CALL (c, f, x) {
+    WITH f WHERE f.fact = 'REACHED_FROM'
+    CREATE (c)-[:REACHED_FROM {stepId: f.stepId, at: f.at, touchpointId: f.touchpointId}]->(x)
+  }
+}
+"""
+"""The funnel facts' append, spliced into ``APPEND_TO_JOURNEYS``: for a customer's new
+touchpoints (``added``, all after its LATEST), the first at each step via each channel and
+from each campaign, a fact created where none is kept for its step and node (one kept
+names an earlier touchpoint, as every touchpoint kept comes before LATEST). Both facts in
+one clause: one walk of each new touchpoint's relationships and one of the customer's
+(a clause per fact walked each twice: the append statement cost 1.5 times its database
+hits without the facts)."""
+
+
 REBUILD_JOURNEYS: LiteralString = id_anchored(
-    _CUSTOMERS_WITH_CHAINS + _RELINK_NEXT + _RESET_REACHED + _RESET_LATEST
+    _CUSTOMERS_WITH_CHAINS + _RELINK_NEXT + _RESET_REACHED + _RESET_LATEST + _RESET_FUNNEL_FACTS
 )
 """Rebuild each customer's journey facts whole from its touchpoints, read once: the
-chain (NEXT, with its facts), first arrivals (REACHED) and LATEST. Anchored on the
+chain (NEXT, with its facts), first arrivals (REACHED), LATEST and the funnel facts
+(REACHED_VIA, REACHED_FROM). Anchored on the
 Customer id constraint; one statement, so a rebuilt batch costs one round trip and one
 read of each customer's touchpoints."""
 
@@ -313,6 +454,11 @@ REBUILD_REACHED_STEPS: LiteralString = id_anchored(_CUSTOMERS_WITH_CHAINS + _RES
 
 REBUILD_LATEST_TOUCHPOINTS: LiteralString = id_anchored(_CUSTOMERS_WITH_CHAINS + _RESET_LATEST)
 """Only the LATEST relationship of ``REBUILD_JOURNEYS`` (the backfill of migration 4)."""
+
+REBUILD_FUNNEL_FACTS: LiteralString = id_anchored(_CUSTOMERS_WITH_CHAINS + _RESET_FUNNEL_FACTS)
+"""Only the funnel facts of ``REBUILD_JOURNEYS`` (after a change of a touchpoint's channel
+or campaign, which leaves its journey as it was; the backfill of migration 15)."""
+
 
 APPEND_TO_JOURNEYS: LiteralString = id_anchored(
     """
@@ -358,6 +504,9 @@ CALL (c, added, inOrder) {
   WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
   SET r.at = first.at, r.touchpointId = first.id
 }
+"""
+    + APPEND_FUNNEL_FACTS
+    + """
 RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
 """
 )
@@ -428,6 +577,12 @@ def _facts_key(state: Mapping[str, Any]) -> tuple[Any, Any]:
     return properties.get("type"), properties.get("activity")
 
 
+def _funnel_key(state: Mapping[str, Any]) -> list[str]:
+    """What of a touchpoint's state its funnel facts depend on besides its journey: its
+    channel and campaign."""
+    return [ref for ref in state["refs"] if ref.startswith(("VIA:", "FROM:"))]
+
+
 async def maintain_journeys(
     tx: Tx, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> WriteSummary:
@@ -438,11 +593,13 @@ async def maintain_journeys(
     its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
     A touchpoint whose time, step and customer did not change costs nothing, unless its
     type or activity changed: then the NEXT relationships at its ends get their facts
-    again (``REFRESH_NEXT_FACTS``, one more round trip for the batch)."""
+    again (``REFRESH_NEXT_FACTS``, one more round trip for the batch); its channel or
+    campaign changed: its customer's funnel facts are rebuilt (``rebuild_funnel_facts``)."""
     appends: dict[str, list[str]] = {}
     rebuild: set[str] = set()
     moved: list[str] = []
     relabelled: dict[str, str] = {}
+    refunnel: set[str] = set()
     for touchpoint_id, state in sorted(after.items()):
         old = before.get(touchpoint_id)
         if state is None:
@@ -451,6 +608,8 @@ async def maintain_journeys(
         if old is not None and _journey_key(old) == _journey_key(state):
             if customer is not None and _facts_key(old) != _facts_key(state):
                 relabelled[touchpoint_id] = customer
+            if customer is not None and _funnel_key(old) != _funnel_key(state):
+                refunnel.add(customer)
             continue
         if old is None:
             if customer is not None:
@@ -469,6 +628,7 @@ async def maintain_journeys(
     refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
     if refresh:
         summary.add(await tx.run(REFRESH_NEXT_FACTS, ids=refresh))
+    summary.merge(await rebuild_funnel_facts(tx, refunnel - rebuild))
     return summary
 
 
@@ -489,3 +649,23 @@ async def rebuild_chains(
     if ids:
         summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids))
     return summary
+
+
+async def rebuild_funnel_facts(tx: Tx, customer_ids: Iterable[str]) -> WriteSummary:
+    """These customers' funnel facts (REACHED_VIA, REACHED_FROM) recomputed from their
+    touchpoints: after a write that changed a touchpoint's channel or campaign but not its
+    place in its journey, or that removed a step, channel or campaign reference."""
+    summary = WriteSummary()
+    ids = sorted(set(customer_ids))
+    if ids:
+        summary.add(await tx.run(REBUILD_FUNNEL_FACTS, customerIds=ids))
+    return summary
+
+
+async def rebuild_funnel_facts_of_touchpoints(
+    tx: Tx, touchpoint_ids: Sequence[str]
+) -> WriteSummary:
+    """``rebuild_funnel_facts`` for the customers these touchpoints belong to now."""
+    if not touchpoint_ids:
+        return WriteSummary()
+    return await rebuild_funnel_facts(tx, await customers_of_touchpoints(tx, touchpoint_ids))
