@@ -30,8 +30,7 @@ import os
 import random
 import statistics
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,9 +41,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import dfg_facts, traversals  # noqa: E402
-from bench.dfg_facts import TYPES, Workload, _load, db_hits, p, run_rounds, seeded, writer  # noqa: E402
-from bench.run import connect, neo4j_database, say  # noqa: E402
+from bench import traversals  # noqa: E402
+from bench.dfg_facts import (  # noqa: E402
+    TYPES,
+    Workload,
+    db_hits,
+    facts_bench_parser,
+    load_average,
+    p,
+    seeded_run,
+    timed_rounds,
+)
+from bench.run import say  # noqa: E402
 from orggraph.graph import journeys, processes  # noqa: E402
 from orggraph.graph.deletes import delete_nodes  # noqa: E402
 from orggraph.graph.driver import Graph  # noqa: E402
@@ -54,6 +62,7 @@ from orggraph.graph.processes import (  # noqa: E402
     value_stream_parameters,
     value_stream_query,
 )
+from orggraph.graph.writes import upsert_nodes  # noqa: E402
 
 # --- a. the funnels ----------------------------------------------------------------------
 
@@ -132,16 +141,16 @@ async def measure_funnel(
 @contextmanager
 def without_funnel_facts() -> Iterator[None]:
     """The journey statements as they were before the funnel facts: their clauses out."""
-    saved = journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_REACHED_STEPS
-    append, rebuild = journeys.APPEND_FUNNEL_FACTS, journeys._REBUILD_FUNNEL_FACTS_OF_C
+    saved = journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEYS
+    append, rebuild = journeys.APPEND_FUNNEL_FACTS, journeys._RESET_FUNNEL_FACTS
     journeys.APPEND_TO_JOURNEYS = saved[0].replace(append, "")
-    journeys.REBUILD_REACHED_STEPS = saved[1].replace(rebuild, "")
+    journeys.REBUILD_JOURNEYS = saved[1].replace(rebuild, "")
     assert append not in journeys.APPEND_TO_JOURNEYS
-    assert rebuild not in journeys.REBUILD_REACHED_STEPS
+    assert rebuild not in journeys.REBUILD_JOURNEYS
     try:
         yield
     finally:
-        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_REACHED_STEPS = saved
+        journeys.APPEND_TO_JOURNEYS, journeys.REBUILD_JOURNEYS = saved
 
 
 WRITTEN: list[str] = []
@@ -214,19 +223,15 @@ async def measure_writes(graph: Graph, rounds: int, batches: int, batch: int) ->
         ]
 
     loads = [
-        Workload("new touchpoints after LATEST (appended)", live),
-        Workload("late touchpoints inside journeys (rebuilt)", late),
+        Workload("new touchpoints after LATEST (appended)", live, _write),
+        Workload("late touchpoints inside journeys (rebuilt)", late, _write),
     ]
-    await run_rounds(graph, loads, (rounds, batches, batch), _write)
-    return loads
+    return await timed_rounds(graph, loads, without_funnel_facts, (rounds, batches, batch))
 
 
-_upsert = writer(without_funnel_facts)
-
-
-async def _write(graph: Graph, side: str, payloads: list[list[dict[str, Any]]]) -> None:
-    WRITTEN.extend(row["id"] for rows in payloads for row in rows)
-    await _upsert(graph, side, payloads)
+async def _write(graph: Graph, rows: list[dict[str, Any]]) -> Any:
+    WRITTEN.extend(row["id"] for row in rows)
+    return await upsert_nodes(graph, "Touchpoint", rows)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -247,7 +252,8 @@ def report(
         f"--touchpoints {args.touchpoints} --runs {args.runs} --rounds {args.rounds} "
         f"--batches {args.batches} --batch {args.batch}`. Embedded Neo4j 5.26, heap "
         f"{args.heap}, page cache {args.pagecache}, on {os.cpu_count()} cores shared with "
-        f"other work: load average (1, 5, 15 min) {_load(load[0])} before, {_load(load[1])} after.",
+        f"other work: load average (1, 5, 15 min) {load_average(load[0])} before, "
+        f"{load_average(load[1])} after.",
         "",
         f"Graph: {size['nodes']:,} nodes, {size['relationships']:,} relationships, "
         f"{size['customers']:,} customers, {size['touchpoints']:,} touchpoints (before the "
@@ -295,35 +301,29 @@ def report(
 
 
 async def main(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="orggraph-bench-"))
-    say(f"work dir {work} (logs)")
-    before = os.getloadavg()
-    with neo4j_database(args, work) as (uri, _):
-        graph = connect(uri)
-        try:
-            size = await seeded(graph, args, uri, work)
-            process, funnels = await variants(graph)
-            results = []
-            for name, funnel in funnels:
-                say(f"a. funnel {name}, {args.runs} runs each")
-                result = await measure_funnel(graph, process, name, funnel, args.runs)
-                say(
-                    f"  equal {result.equal}; served p50 {statistics.median(result.served_ms):.1f}"
-                    f" ms, scan p50 {statistics.median(result.scan_ms):.1f} ms"
-                )
-                results.append(result)
-            say("b. write throughput with and without the funnel facts")
-            writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
-            await clean_up(graph)
-            text = report(args, size, (before, os.getloadavg()), process, results, writes)
-        finally:
-            await graph.close()
-    Path(args.out).write_text(text)
-    say(f"wrote {args.out}")
+    async def measured(graph: Graph, size: dict[str, int]) -> Callable[[tuple[float, ...]], str]:
+        process, funnels = await variants(graph)
+        results = []
+        for name, funnel in funnels:
+            say(f"a. funnel {name}, {args.runs} runs each")
+            result = await measure_funnel(graph, process, name, funnel, args.runs)
+            say(
+                f"  equal {result.equal}; served p50 {statistics.median(result.served_ms):.1f}"
+                f" ms, scan p50 {statistics.median(result.scan_ms):.1f} ms"
+            )
+            results.append(result)
+        say("b. write throughput with and without the funnel facts")
+        writes = await measure_writes(graph, args.rounds, args.batches, args.batch)
+        await clean_up(graph)
+        after = os.getloadavg()
+        return lambda before: report(args, size, (before, after), process, results, writes)
+
+    await seeded_run(args, measured)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    return dfg_facts.parse(argv, __doc__, "bench/results-funnel-facts.md", "funnel")
+    parser = facts_bench_parser(__doc__, "bench/results-funnel-facts.md", "funnel")
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
