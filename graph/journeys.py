@@ -214,7 +214,30 @@ DELETE r
 """
 )
 
-_CUSTOMERS_WITH_CHAINS: LiteralString = """
+
+def _visits(touchpoints: LiteralString, links: LiteralString) -> LiteralString:
+    """The touchpoints of the list ``touchpoints`` that are at a step, in its order, each as
+    ``{t, step, VIA, FROM}`` (its step, channel and campaign) from ``links`` (per
+    touchpoint, ``[type, relationship, end]`` of its outgoing relationships): what the
+    first arrivals are computed from, in a rebuild and in an append."""
+    return (
+        "[i IN range(0, size(" + touchpoints + ") - 1) "
+        "WHERE any(l IN " + links + "[i] WHERE l[0] = 'AT_STEP') | "
+        "{t: " + touchpoints + "[i], "
+        "step: [l IN " + links + "[i] WHERE l[0] = 'AT_STEP' | l[2]][0], "
+        "VIA: [l IN " + links + "[i] WHERE l[0] = 'VIA' | l[2]][0], "
+        "FROM: [l IN " + links + "[i] WHERE l[0] = 'FROM' | l[2]][0]}]"
+    )
+
+
+_KEPT_FACTS: LiteralString = (
+    "[(c)-[r:REACHED|REACHED_VIA|REACHED_FROM|LATEST]->(x) | [type(r), r, x]] AS kept"
+)
+"""The customer's first-arrival facts and LATEST, ``[type, relationship, end]`` each, in
+one walk of its relationships."""
+
+_CUSTOMERS_WITH_CHAINS: LiteralString = (
+    """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {id: customerId})
 REMOVE c._LOCK_
@@ -226,13 +249,14 @@ CALL (c) {
 }
 WITH c, chain,
      [t IN chain | [(t)-[r:NEXT|AT_STEP|VIA|FROM]->(x) | [type(r), r, x]]] AS links,
-     [(c)-[r:REACHED|REACHED_VIA|REACHED_FROM|LATEST]->(x) | [type(r), r, x]] AS kept
-WITH c, chain, links, kept,
-     [i IN range(0, size(chain) - 1) WHERE any(l IN links[i] WHERE l[0] = 'AT_STEP') |
-      {t: chain[i], step: [l IN links[i] WHERE l[0] = 'AT_STEP' | l[2]][0],
-       VIA: [l IN links[i] WHERE l[0] = 'VIA' | l[2]][0],
-       FROM: [l IN links[i] WHERE l[0] = 'FROM' | l[2]][0]}] AS visits
 """
+    + _KEPT_FACTS
+    + """
+WITH c, chain, links, kept, """
+    + _visits("chain", "links")
+    + """ AS visits
+"""
+)
 """Each customer of ``$customerIds`` as ``c`` with everything a rebuild of its journey
 facts reads, each read once: its touchpoints in (at, id) order as ``chain``; each one's
 outgoing NEXT, step, channel and campaign as ``links`` (``[type, relationship, end]``
@@ -338,15 +362,58 @@ CALL (c, """
     )
 
 
-_RESET_REACHED: LiteralString = """
+def _add_first_arrivals(
+    fact: LiteralString, firsts: LiteralString, key: LiteralString, properties: LiteralString
+) -> LiteralString:
+    """The append's side of ``_reset_first_arrivals``: ``firsts`` come from touchpoints all
+    later than every touchpoint the customer had (they follow its LATEST), so a kept
+    ``fact`` for a key names an earlier touchpoint and stays as it is; a first whose key
+    has none is created. Only the kept facts pointing at a node of ``firsts`` are keyed
+    (their properties read)."""
+    return (
+        """
+CALL (c, """
+        + firsts
+        + """, kept) {
+  WITH c, """
+        + firsts
+        + """, [k IN kept WHERE k[0] = '"""
+        + fact
+        + """' AND k[2] IN [f IN """
+        + firsts
+        + """ | f.x] | """
+        + key
+        + """] AS storedKeys
+  UNWIND [f IN """
+        + firsts
+        + """ WHERE NOT f.key IN storedKeys] AS f
+  WITH c, f, f.x AS x
+  CREATE (c)-[:"""
+        + fact
+        + " "
+        + properties
+        + """]->(x)
+}
+"""
+    )
+
+
+_REACHED_FIRSTS: LiteralString = """
 CALL (visits) {
   UNWIND range(0, size(visits) - 1) AS i
   WITH visits[i].step AS s, visits[i].t AS t ORDER BY i
   WITH s, head(collect(t)) AS first
   RETURN collect({key: [s], x: s, at: first.at, touchpointId: first.id}) AS reachedFirsts
 }
-""" + _reset_first_arrivals(
-    "REACHED", "reachedFirsts", "[k[2]]", "{at: f.at, touchpointId: f.touchpointId}"
+"""
+"""The first of ``visits`` at each step, as ``reachedFirsts`` (the first arrivals REACHED
+keeps, keyed by the step)."""
+
+_REACHED_KEY: LiteralString = "[k[2]]"
+_REACHED_PROPERTIES: LiteralString = "{at: f.at, touchpointId: f.touchpointId}"
+
+_RESET_REACHED: LiteralString = _REACHED_FIRSTS + _reset_first_arrivals(
+    "REACHED", "reachedFirsts", _REACHED_KEY, _REACHED_PROPERTIES
 )
 """The customer's REACHED relationships: one per step it has a touchpoint at, carrying
 the first such touchpoint of ``visits`` and its time (``_reset_first_arrivals``). Funnels
@@ -369,12 +436,7 @@ deletes nothing."""
 
 # --- first arrivals per step and channel / campaign (funnel facts) ---------------------
 
-_FUNNEL_FACT_PROPERTIES: LiteralString = (
-    "{stepId: f.key[0], at: f.at, touchpointId: f.touchpointId}"
-)
-
-_RESET_FUNNEL_FACTS: LiteralString = (
-    """
+_FUNNEL_FIRSTS: LiteralString = """
 CALL (visits) {
   UNWIND range(0, size(visits) - 1) AS i
   WITH i, visits[i] AS v, visits[i].step.id AS stepId
@@ -387,12 +449,16 @@ CALL (visits) {
          [f IN pairs WHERE f[0] = 'FROM' | f[1]] AS fromFirsts
 }
 """
-    + _reset_first_arrivals(
-        "REACHED_VIA", "viaFirsts", "[k[1].stepId, k[2]]", _FUNNEL_FACT_PROPERTIES
-    )
-    + _reset_first_arrivals(
-        "REACHED_FROM", "fromFirsts", "[k[1].stepId, k[2]]", _FUNNEL_FACT_PROPERTIES
-    )
+"""The first of ``visits`` at each step via each channel (``viaFirsts``) and from each
+campaign (``fromFirsts``), keyed by the step's id and the node: one pass for both."""
+
+_FUNNEL_KEY: LiteralString = "[k[1].stepId, k[2]]"
+_FUNNEL_PROPERTIES: LiteralString = "{stepId: f.key[0], at: f.at, touchpointId: f.touchpointId}"
+
+_RESET_FUNNEL_FACTS: LiteralString = (
+    _FUNNEL_FIRSTS
+    + _reset_first_arrivals("REACHED_VIA", "viaFirsts", _FUNNEL_KEY, _FUNNEL_PROPERTIES)
+    + _reset_first_arrivals("REACHED_FROM", "fromFirsts", _FUNNEL_KEY, _FUNNEL_PROPERTIES)
 )
 """The customer's funnel facts ``(c)-[:REACHED_VIA {stepId, at, touchpointId}]->
 (:Channel)`` and ``-[:REACHED_FROM ...]->(:Campaign)``: one per step and channel
@@ -411,43 +477,16 @@ FUNNEL_REF_KINDS: frozenset[RelationshipKind] = frozenset(
 """The touchpoint references the funnel facts depend on: writing or deleting one of them
 rebuilds the funnel facts of the touchpoints' customers."""
 
-APPEND_FUNNEL_FACTS: LiteralString = """
-CALL (c, added, inOrder) {
-  WITH c, added WHERE inOrder
-  CALL (added) {
-    UNWIND added AS t
-    MATCH (t)-[r:AT_STEP|VIA|FROM]->(x)
-    WITH t, collect([type(r), x]) AS refs
-    WITH t, [p IN refs WHERE p[0] = 'AT_STEP' | p[1]][0] AS s, refs
-    WHERE s IS NOT NULL
-    UNWIND [p IN refs WHERE p[0] <> 'AT_STEP'] AS p
-    WITH 'REACHED_' + p[0] AS fact, s.id AS stepId, p[1] AS x, t ORDER BY t.at, t.id
-    WITH fact, stepId, x, head(collect(t)) AS first
-    RETURN collect({fact: fact, stepId: stepId, x: x, at: first.at, touchpointId: first.id})
-           AS firsts
-  }
-  WITH c, firsts WHERE size(firsts) > 0
-  WITH c, firsts, COLLECT { MATCH (c)-[r:REACHED_VIA|REACHED_FROM]->(x)
-                            RETURN [type(r), r.stepId, x.id] } AS kept
-  UNWIND [f IN firsts WHERE NOT [f.fact, f.stepId, f.x.id] IN kept] AS f
-  WITH c, f, f.x AS x
-  CALL (c, f, x) {
-    WITH f WHERE f.fact = 'REACHED_VIA'
-    CREATE (c)-[:REACHED_VIA {stepId: f.stepId, at: f.at, touchpointId: f.touchpointId}]->(x)
-  }
-  CALL (c, f, x) {
-    WITH f WHERE f.fact = 'REACHED_FROM'
-    CREATE (c)-[:REACHED_FROM {stepId: f.stepId, at: f.at, touchpointId: f.touchpointId}]->(x)
-  }
-}
-"""
-"""The funnel facts' append, spliced into ``APPEND_TO_JOURNEYS``: for a customer's new
-touchpoints (``added``, all after its LATEST), the first at each step via each channel and
-from each campaign, a fact created where none is kept for its step and node (one kept
-names an earlier touchpoint, as every touchpoint kept comes before LATEST). Both facts in
-one clause: one walk of each new touchpoint's relationships and one of the customer's
-(a clause per fact walked each twice: the append statement cost 1.5 times its database
-hits without the facts)."""
+APPEND_FUNNEL_FACTS: LiteralString = (
+    _FUNNEL_FIRSTS
+    + _add_first_arrivals("REACHED_VIA", "viaFirsts", _FUNNEL_KEY, _FUNNEL_PROPERTIES)
+    + _add_first_arrivals("REACHED_FROM", "fromFirsts", _FUNNEL_KEY, _FUNNEL_PROPERTIES)
+)
+"""The funnel facts' part of ``APPEND_TO_JOURNEYS``: for a customer's new touchpoints
+(its ``visits`` there, all after its LATEST), the first at each step via each channel
+and from each campaign, created where no fact is kept for its step and node
+(``_add_first_arrivals``). It reads nothing of its own: the new touchpoints' references
+and the customer's kept facts are read once for the whole append."""
 
 
 REBUILD_JOURNEYS: LiteralString = id_anchored(
@@ -482,39 +521,37 @@ CALL (append) {
   WITH t ORDER BY t.at, t.id
   RETURN collect(t) AS added
 }
-OPTIONAL MATCH (c)-[:LATEST]->(last:Touchpoint)
-WITH c, added, last, added[0] AS first
-WITH c, added, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
+WITH c, added, """
+    + _KEPT_FACTS
+    + """
+WITH c, added, kept, [k IN kept WHERE k[0] = 'LATEST' | k[2]][0] AS last, added[0] AS first
+WITH c, added, kept, last, size(added) > 0 AND (last IS NULL OR first.at > last.at
   OR (first.at = last.at AND first.id > last.id)) AS inOrder
-CALL (c, added, last, inOrder) {
+WITH c, added, kept, last, inOrder,
+     CASE WHEN inOrder THEN [t IN added | [(t)-[r:AT_STEP|VIA|FROM]->(x) | [type(r), r, x]]]
+          ELSE [] END AS links
+WITH c, added, kept, last, inOrder, CASE WHEN inOrder THEN """
+    + _visits("added", "links")
+    + """ ELSE [] END AS visits
+CALL (added, last, inOrder) {
   WITH added, last WHERE inOrder
   WITH CASE WHEN last IS NULL THEN added ELSE [last] + added END AS chain
   UNWIND range(0, size(chain) - 2) AS i
   WITH chain[i] AS t, chain[i + 1] AS successor
-  MERGE (t)-[r:NEXT]->(successor)
+  CREATE (t)-[r:NEXT]->(successor)
 """
     + set_next_facts("r", "t", "successor")
     + """
 }
-CALL (c, added, inOrder) {
-  WITH c, added WHERE inOrder
-  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
-  DELETE old
-  WITH DISTINCT c, added[size(added) - 1] AS newest
-  MERGE (c)-[:LATEST]->(newest)
-}
-CALL (c, added, inOrder) {
-  WITH c, added WHERE inOrder
-  UNWIND added AS t
-  MATCH (t)-[:AT_STEP]->(s:Step)
-  WITH c, s, t ORDER BY t.at, t.id
-  WITH c, s, head(collect(t)) AS first
-  MERGE (c)-[r:REACHED]->(s)
-  WITH r, first
-  WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
-  SET r.at = first.at, r.touchpointId = first.id
+CALL (c, added, kept, inOrder) {
+  WITH c, added, kept WHERE inOrder
+  FOREACH (r IN [k IN kept WHERE k[0] = 'LATEST' | k[1]] | DELETE r)
+  WITH c, added[size(added) - 1] AS newest
+  CREATE (c)-[:LATEST]->(newest)
 }
 """
+    + _REACHED_FIRSTS
+    + _add_first_arrivals("REACHED", "reachedFirsts", _REACHED_KEY, _REACHED_PROPERTIES)
     + APPEND_FUNNEL_FACTS
     + """
 RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
@@ -523,10 +560,15 @@ RETURN collect(CASE WHEN NOT inOrder THEN c.id END) AS outOfOrder
 """Append each customer's new touchpoints (``$appends``: customer id and the ids of
 touchpoints it did not have before the write) to its journey, when all of them come
 after its LATEST touchpoint in (at, id) order: NEXT from LATEST through them (with their
-directly-follows facts, ``set_next_facts``), LATEST
-moved to the last, REACHED created (or moved earlier) only where one of them is the
-first arrival at its step. Nothing else of the journey is read or rewritten, so the
-cost is that of the new touchpoints, not of the customers' whole history.
+directly-follows facts, ``set_next_facts``), LATEST moved to the last, and a first-arrival
+fact (REACHED per step, the funnel facts per step and channel / campaign) created only
+where one of them is the first arrival at its key (``_add_first_arrivals``). Nothing
+else of the journey is read or rewritten: the customer's kept facts are read in one walk
+of its relationships (``_KEPT_FACTS``) and each new touchpoint's references in one walk
+of its own, so the cost is that of the new touchpoints, not of the customers' whole
+history. What the append writes is new (its touchpoints did not exist, LATEST is
+replaced), so it CREATEs instead of MERGE-ing, which would walk the customer's
+relationships again for each.
 
 The customers where that does not hold are returned, untouched, for the full rebuild.
 The customer is write-locked before its LATEST is read, so that two transactions
