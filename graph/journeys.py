@@ -311,6 +311,28 @@ each gets its directly-follows facts (``set_next_facts``) where they differ, so 
 replayed batch changes nothing."""
 
 
+def _create_missing(
+    fact: LiteralString, firsts: LiteralString, properties: LiteralString
+) -> LiteralString:
+    """The end of both first-arrival rules: a ``fact`` created, with ``properties`` (over
+    ``f``), for each of ``firsts`` whose key is not in ``storedKeys``; closes the rule's
+    subquery."""
+    return (
+        """
+  UNWIND [f IN """
+        + firsts
+        + """ WHERE NOT f.key IN storedKeys] AS f
+  WITH c, f, f.x AS x
+  CREATE (c)-[:"""
+        + fact
+        + " "
+        + properties
+        + """]->(x)
+}
+"""
+    )
+
+
 def _reset_first_arrivals(
     fact: LiteralString, firsts: LiteralString, key: LiteralString, properties: LiteralString
 ) -> LiteralString:
@@ -348,17 +370,8 @@ CALL (c, """
     FOREACH (r IN CASE WHEN f IS NULL THEN found ELSE tail(found) END | DELETE r)
     RETURN collect(key) AS storedKeys
   }
-  UNWIND [f IN """
-        + firsts
-        + """ WHERE NOT f.key IN storedKeys] AS f
-  WITH c, f, f.x AS x
-  CREATE (c)-[:"""
-        + fact
-        + " "
-        + properties
-        + """]->(x)
-}
 """
+        + _create_missing(fact, firsts, properties)
     )
 
 
@@ -384,17 +397,8 @@ CALL (c, """
         + """ | f.x] | """
         + key
         + """] AS storedKeys
-  UNWIND [f IN """
-        + firsts
-        + """ WHERE NOT f.key IN storedKeys] AS f
-  WITH c, f, f.x AS x
-  CREATE (c)-[:"""
-        + fact
-        + " "
-        + properties
-        + """]->(x)
-}
 """
+        + _create_missing(fact, firsts, properties)
     )
 
 
