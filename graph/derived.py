@@ -143,7 +143,7 @@ rebuild does."""
 def _check_first_arrivals_by(
     fact: LiteralString, ref: LiteralString, label: LiteralString
 ) -> LiteralString:
-    """The check of a funnel fact (graph/journeys.py ``_first_arrivals_by``): the first
+    """The check of a funnel fact (graph/journeys.py ``_reset_first_arrivals``): the first
     arrivals' invariants with a step and a ``label`` node (channel, campaign) as the key."""
     return id_anchored(
         """

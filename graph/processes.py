@@ -57,7 +57,7 @@ def _firsts_from_fact(
     fact: LiteralString, label: LiteralString, key: LiteralString
 ) -> LiteralString:
     """The first arrivals of a funnel filtered by one channel or campaign, from that node's
-    funnel facts (graph/journeys.py ``_first_arrivals_by``): one row per customer, step and
+    funnel facts (graph/journeys.py ``_RESET_FUNNEL_FACTS``): one row per customer, step and
     node, instead of every touchpoint via the channel (from the campaign)."""
     return (
         """

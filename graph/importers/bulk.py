@@ -322,7 +322,7 @@ def _create_first_arrivals_by(fact: LiteralString, label: LiteralString) -> Lite
 
 CREATE_NEW_REACHED_VIA: LiteralString = _create_first_arrivals_by("REACHED_VIA", "Channel")
 """The funnel facts per step and channel of customers created in the same transaction
-(``journeys.REBUILD_REACHED_VIA`` would write the same), created without reading."""
+(``journeys.REBUILD_FUNNEL_FACTS`` would write the same), created without reading."""
 
 CREATE_NEW_REACHED_FROM: LiteralString = _create_first_arrivals_by("REACHED_FROM", "Campaign")
 """The funnel facts per step and campaign of customers created in the same transaction."""
