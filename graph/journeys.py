@@ -297,7 +297,7 @@ CALL (chain, links) {
   }
   CALL (t, successor, nexts) {
     WITH t, successor, [l IN nexts WHERE l[2] = successor | l[1]][0] AS r
-    WHERE r IS NOT NULL
+    WHERE r IS NOT NULL AND ($touched IS NULL OR t.id IN $touched OR successor.id IN $touched)
 """
     + set_next_facts("r", "t", "successor")
     + """
@@ -308,7 +308,10 @@ CALL (chain, links) {
 """The directly-follows chain (NEXT) of ``chain``, from each touchpoint's outgoing NEXT in
 ``links``: only wrong NEXT relationships are removed and only missing ones created, and
 each gets its directly-follows facts (``set_next_facts``) where they differ, so a
-replayed batch changes nothing."""
+replayed batch changes nothing. A NEXT kept between two touchpoints neither of which is
+in ``$touched`` (the touchpoints the write changed) keeps its facts unread: they depend
+on its ends only, so they are right when they were; ``$touched`` null compares every
+NEXT, as the repair of drifted facts (``orggraph db rebuild-derived``) needs."""
 
 
 def _create_missing(
@@ -680,7 +683,7 @@ async def maintain_journeys(
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
         rebuild |= set(records[0]["outOfOrder"]) if records else set()
-    summary.merge(await rebuild_chains(tx, rebuild, moved))
+    summary.merge(await rebuild_chains(tx, rebuild, moved, touched=after))
     refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
     if refresh:
         summary.add(await tx.run(REFRESH_NEXT_FACTS, ids=refresh))
@@ -696,14 +699,23 @@ async def customers_of_touchpoints(tx: Tx, touchpoint_ids: Sequence[str]) -> set
 
 
 async def rebuild_chains(
-    tx: Tx, customer_ids: Iterable[str], touchpoint_ids: Sequence[str] = ()
+    tx: Tx,
+    customer_ids: Iterable[str],
+    touchpoint_ids: Sequence[str] = (),
+    *,
+    touched: Iterable[str] | None = None,
 ) -> WriteSummary:
+    """Rebuild these customers' journeys whole (``REBUILD_JOURNEYS``), detaching the
+    ``touchpoint_ids`` left without a customer from any chain first. ``touched``: the
+    touchpoints the caller's write changed (every other NEXT's directly-follows facts are
+    taken as right); None, the default, checks them all."""
     summary = WriteSummary()
     if touchpoint_ids:
         summary.add(await tx.run(DETACH_CHAIN_OF_ORPHAN_TOUCHPOINTS, ids=list(touchpoint_ids)))
     ids = sorted(set(customer_ids))
     if ids:
-        summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids))
+        written = None if touched is None else sorted(set(touched))
+        summary.add(await tx.run(REBUILD_JOURNEYS, customerIds=ids, touched=written))
     return summary
 
 
