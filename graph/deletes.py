@@ -33,7 +33,12 @@ from pydantic import ValidationError
 from orggraph.errors import BadInputError, ConflictError
 from orggraph.graph.channels import link_channel_days
 from orggraph.graph.driver import Graph, Tx
-from orggraph.graph.journeys import CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, rebuild_chains
+from orggraph.graph.journeys import (
+    CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
+    FUNNEL_REF_KINDS,
+    rebuild_chains,
+    rebuild_funnel_facts_of_touchpoints,
+)
 from orggraph.graph.model import (
     DERIVED_RELATIONSHIPS,
     RECORDS,
@@ -209,6 +214,9 @@ async def delete_nodes_in(
         # latest touchpoint recomputed without them.
         rebuilt = await rebuild_chains(tx, customers)
         summary.relationships_deleted += rebuilt.relationships_deleted
+    elif label == "Step" and touched.changed:
+        # The touchpoints that were at the step leave its funnel facts.
+        await rebuild_funnel_facts_of_touchpoints(tx, touched.changed)
     return summary
 
 
@@ -292,8 +300,10 @@ async def delete_relationships_in(
     elif summary.relationships_deleted and kind is K.TOUCHPOINT_AT_STEP:
         owners = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         await rebuild_chains(tx, owners["customerIds"] if owners else [])
-    elif summary.relationships_deleted and kind is K.TOUCHPOINT_VIA_CHANNEL:
-        await link_channel_days(tx, summary.changed_touchpoints)
+    elif summary.relationships_deleted and kind in FUNNEL_REF_KINDS:
+        if kind is K.TOUCHPOINT_VIA_CHANNEL:
+            await link_channel_days(tx, summary.changed_touchpoints)
+        await rebuild_funnel_facts_of_touchpoints(tx, [row["from"] for row in rows])
     return summary
 
 

@@ -8,8 +8,10 @@ that, for one batch of customer ids, returns the customers whose stored fact dif
 from what their touchpoints give, with a short description of the difference; each
 ``FactFamily`` groups the facts one rebuild keeps (the journeys: ``rebuild_chains``),
 with the ``Sweep`` over every touchpoint for what of them hangs off no customer. A new
-family (funnel facts) is one more entry of ``FAMILIES``; the journey map's
-directly-follows facts ride on the NEXT chain, so the journeys' rebuild keeps them.
+family is one more entry of ``FAMILIES``; the journey map's directly-follows facts ride
+on the NEXT chain, and the funnel's first arrivals per step and channel / campaign
+(REACHED_VIA, REACHED_FROM) are rebuilt with the chain, so the journeys' rebuild keeps
+them.
 
 A check states the invariant in its own terms (what must hold of the stored facts)
 instead of recomputing the facts with the rebuild's Cypher, so a fault of the rebuild
@@ -79,19 +81,7 @@ journey, a duplicate); a NEXT into one of their touchpoints from anything but it
 predecessor (from another customer's or an orphan touchpoint). A stray NEXT between two
 customers' touchpoints names both. One row per drifted customer, with the counts."""
 
-CHECK_FIRST_ARRIVALS: LiteralString = id_anchored(
-    """
-UNWIND $customerIds AS customerId
-MATCH (c:Customer {id: customerId})
-CALL (c) {
-  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
-  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: t.id, at: t.at} END) AS visits
-}
-CALL (c) {
-  OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
-  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: r.touchpointId, at: r.at} END)
-         AS stored
-}
+_FIRST_ARRIVALS_INVARIANTS: LiteralString = """
 WITH c, visits, stored, [x IN stored | x.step] AS reached,
      [x IN stored | [v IN visits WHERE v.step = x.step AND v.id = x.id]] AS named
 WITH c, visits, stored, reached, named,
@@ -116,6 +106,26 @@ RETURN c.id AS customerId,
         WHERE p IS NOT NULL] AS problems
 ORDER BY customerId
 """
+"""The invariants of first arrivals, over ``visits`` (a customer's touchpoints, each as
+``{step, id, at}``, ``step`` the key a first arrival is kept per) and ``stored`` (its
+facts, as ``{step, id, at}``): shared by REACHED (per step) and the funnel facts (per
+step and channel, per step and campaign)."""
+
+CHECK_FIRST_ARRIVALS: LiteralString = id_anchored(
+    """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
+  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: t.id, at: t.at} END) AS visits
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[r:REACHED]->(s:Step)
+  RETURN collect(CASE WHEN s IS NOT NULL THEN {step: s.id, id: r.touchpointId, at: r.at} END)
+         AS stored
+}
+"""
+    + _FIRST_ARRIVALS_INVARIANTS
 )
 """The customers (of ``$customerIds``) whose REACHED relationships are not one per step
 they have a touchpoint at, naming the first such touchpoint in ``(at, id)`` order
@@ -128,6 +138,51 @@ Stated as those invariants over the customer's (step, touchpoint) visits, read o
 the customer's side (a pattern ending on the step let the planner expand from the step,
 through every touchpoint at it), rather than by recomputing the first arrivals as the
 rebuild does."""
+
+
+def _check_first_arrivals_by(
+    fact: LiteralString, ref: LiteralString, label: LiteralString
+) -> LiteralString:
+    """The check of a funnel fact (graph/journeys.py ``_reset_first_arrivals``): the first
+    arrivals' invariants with a step and a ``label`` node (channel, campaign) as the key."""
+    return id_anchored(
+        """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {id: customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD]->(t:Touchpoint)-[:AT_STEP]->(s:Step)
+  OPTIONAL MATCH (t)-[:"""
+        + ref
+        + "]->(x:"
+        + label
+        + """)
+  RETURN collect(CASE WHEN x IS NOT NULL THEN {step: [s.id, x.id], id: t.id, at: t.at} END)
+         AS visits
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[r:"""
+        + fact
+        + "]->(x:"
+        + label
+        + """)
+  RETURN collect(CASE WHEN x IS NOT NULL THEN {step: [r.stepId, x.id], id: r.touchpointId,
+                                               at: r.at} END) AS stored
+}
+"""
+        + _FIRST_ARRIVALS_INVARIANTS
+    )
+
+
+CHECK_FIRST_ARRIVALS_VIA: LiteralString = _check_first_arrivals_by("REACHED_VIA", "VIA", "Channel")
+"""The customers (of ``$customerIds``) whose REACHED_VIA relationships are not one per
+step and channel they have a touchpoint at and via, to the channel, carrying the step's
+id (``stepId``), naming the first such touchpoint in ``(at, id)`` order and its time:
+missing, extra, duplicated, wrong target, wrong time as for REACHED."""
+
+CHECK_FIRST_ARRIVALS_FROM: LiteralString = _check_first_arrivals_by(
+    "REACHED_FROM", "FROM", "Campaign"
+)
+"""``CHECK_FIRST_ARRIVALS_VIA`` for REACHED_FROM: per step and campaign."""
 
 CHECK_LATEST_TOUCHPOINTS: LiteralString = id_anchored(
     """
@@ -250,6 +305,8 @@ touchpoints via its channel that day, which is what channel coverage reads."""
 STATEMENTS: tuple[LiteralString, ...] = (
     CHECK_JOURNEY_CHAINS,
     CHECK_FIRST_ARRIVALS,
+    CHECK_FIRST_ARRIVALS_VIA,
+    CHECK_FIRST_ARRIVALS_FROM,
     CHECK_LATEST_TOUCHPOINTS,
     CHECK_NEXT_FACTS,
     STRAY_NEXT_SOURCES,
@@ -319,6 +376,8 @@ JOURNEYS = FactFamily(
         DerivedFact("first arrivals (REACHED)", CHECK_FIRST_ARRIVALS),
         DerivedFact("latest touchpoint (LATEST)", CHECK_LATEST_TOUCHPOINTS),
         DerivedFact("directly-follows facts (NEXT properties)", CHECK_NEXT_FACTS),
+        DerivedFact("first arrivals per channel (REACHED_VIA)", CHECK_FIRST_ARRIVALS_VIA),
+        DerivedFact("first arrivals per campaign (REACHED_FROM)", CHECK_FIRST_ARRIVALS_FROM),
     ),
     rebuild_journeys,
     (
@@ -353,7 +412,7 @@ CHANNEL_DAYS = FactFamily(
 )
 
 FAMILIES: tuple[FactFamily, ...] = (JOURNEYS, CHANNEL_DAYS)
-"""Every family of derived facts; a new one (funnel facts) is added here."""
+"""Every family of derived facts; a new one is added here."""
 
 
 def all_facts() -> list[DerivedFact]:

@@ -109,6 +109,13 @@ async def backfill_next_facts(graph: Graph) -> None:
     await _per_customer_page(graph, SET_CUSTOMERS_NEXT_FACTS, "NEXT facts")
 
 
+async def backfill_funnel_facts(graph: Graph) -> None:
+    """Give every customer its first arrivals per step and channel / campaign."""
+    from orggraph.graph.journeys import REBUILD_FUNNEL_FACTS
+
+    await _per_customer_page(graph, REBUILD_FUNNEL_FACTS, "funnel facts")
+
+
 TOUCHPOINT_ID_PAGE: LiteralString = """
 MATCH (t:Touchpoint) WHERE t.id > $after
 RETURN t.id AS id ORDER BY t.id LIMIT $size
@@ -400,6 +407,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             _next_pair_index("index_next_activity_pair", "fromActivity", "toActivity"),
         ),
         backfill_next_facts,
+    ),
+    Migration(
+        15,
+        "each customer's first arrival at each step via each channel (REACHED_VIA) and from "
+        "each campaign (REACHED_FROM), read by the channel and campaign funnels",
+        (),
+        backfill_funnel_facts,
     ),
     Migration(
         17,

@@ -52,6 +52,33 @@ _FIRSTS_FROM_REACHED: LiteralString = """
   WITH c, i, min(r.at) AS firstAt
 """
 
+
+def _firsts_from_fact(
+    fact: LiteralString, label: LiteralString, key: LiteralString
+) -> LiteralString:
+    """The first arrivals of a funnel filtered by one channel or campaign, from that node's
+    funnel facts (graph/journeys.py ``_RESET_FUNNEL_FACTS``): one row per customer, step and
+    node, instead of every touchpoint via the channel (from the campaign)."""
+    return (
+        """
+  MATCH (p)-[:HAS_STEP]->(s:Step)
+  WITH collect({id: s.id, i: head([k IN range(0, size(stages) - 1) WHERE stages[k] = s.stage])})
+       AS steps
+  MATCH (:"""
+        + label
+        + " {id: $"
+        + key
+        + "})<-[r:"
+        + fact
+        + """]-(c:Customer)
+  WHERE $segment IS NULL OR c.segment = $segment
+  WITH c, r, [x IN steps WHERE x.id = r.stepId | x.i] AS here
+  WHERE size(here) > 0
+  WITH c, here[0] AS i, min(r.at) AS firstAt
+"""
+    )
+
+
 _FUNNEL_FROM_FIRSTS: LiteralString = """
   WITH c, collect([i, firstAt]) AS firsts
   UNWIND firsts AS here
@@ -95,6 +122,23 @@ from one row per customer and step rather than one per touchpoint. Windows,
 channels and campaigns filter touchpoints, so they take ``VALUE_STREAM``.
 """
 
+VALUE_STREAM_FROM_REACHED_VIA: LiteralString = (
+    _STEPS_AND_STAGES
+    + _firsts_from_fact("REACHED_VIA", "Channel", "channelId")
+    + _FUNNEL_FROM_FIRSTS
+)
+"""``VALUE_STREAM`` for a funnel over all time via one channel (optionally one segment),
+from the channel's REACHED_VIA facts (each customer's first touchpoint at each step via
+the channel, kept by the write layer)."""
+
+VALUE_STREAM_FROM_REACHED_FROM: LiteralString = (
+    _STEPS_AND_STAGES
+    + _firsts_from_fact("REACHED_FROM", "Campaign", "campaignId")
+    + _FUNNEL_FROM_FIRSTS
+)
+"""``VALUE_STREAM`` for a funnel over all time from one campaign (optionally one segment),
+from the campaign's REACHED_FROM facts."""
+
 
 @dataclass(frozen=True)
 class FunnelParams:
@@ -105,24 +149,41 @@ class FunnelParams:
     segment: str | None = None
 
 
+def value_stream_query(funnel: FunnelParams) -> LiteralString:
+    """The cheapest query answering this funnel exactly: an all-time funnel (optionally
+    one segment) from the first-arrival facts, REACHED or, filtered by one channel or one
+    campaign, REACHED_VIA / REACHED_FROM; a window, or a channel and a campaign at once,
+    from the touchpoints (``VALUE_STREAM``)."""
+    if funnel.window_from is not None or funnel.window_to is not None:
+        return VALUE_STREAM
+    if funnel.channel_id is None and funnel.campaign_id is None:
+        return VALUE_STREAM_FROM_REACHED
+    if funnel.campaign_id is None:
+        return VALUE_STREAM_FROM_REACHED_VIA
+    if funnel.channel_id is None:
+        return VALUE_STREAM_FROM_REACHED_FROM
+    return VALUE_STREAM
+
+
+def value_stream_parameters(process_id: str, at: datetime, funnel: FunnelParams) -> dict[str, Any]:
+    """The parameters every form of the value stream query takes."""
+    return {
+        "processId": process_id,
+        "at": at,
+        "segment": funnel.segment,
+        "channelId": funnel.channel_id,
+        "campaignId": funnel.campaign_id,
+        "from": funnel.window_from,
+        "to": funnel.window_to,
+    }
+
+
 async def value_stream(
     graph: Graph, process_id: str, at: datetime, funnel: FunnelParams
 ) -> dict[str, Any] | None:
     """The value stream's raw answer, or None when the process does not exist."""
-    over_all_touchpoints = (
-        funnel.window_from is None
-        and funnel.window_to is None
-        and funnel.channel_id is None
-        and funnel.campaign_id is None
-    )
     records = await graph.query(
-        VALUE_STREAM_FROM_REACHED if over_all_touchpoints else VALUE_STREAM,
-        processId=process_id,
-        at=at,
-        segment=funnel.segment,
-        channelId=funnel.channel_id,
-        campaignId=funnel.campaign_id,
-        **{"from": funnel.window_from, "to": funnel.window_to},
+        value_stream_query(funnel), **value_stream_parameters(process_id, at, funnel)
     )
     return dict(records[0]) if records else None
 

@@ -30,8 +30,10 @@ from orggraph.graph.channels import link_channel_days
 from orggraph.graph.driver import Graph, Tx, id_anchored
 from orggraph.graph.journeys import (
     CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS,
+    FUNNEL_REF_KINDS,
     customers_of_touchpoints,
     rebuild_chains,
+    rebuild_funnel_facts_of_touchpoints,
     write_touchpoints,
 )
 from orggraph.graph.model import (
@@ -280,8 +282,11 @@ async def merge_relationship_rows(
     elif kind is RelationshipKind.TOUCHPOINT_AT_STEP:
         record = await tx.single(CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS, ids=[r["from"] for r in rows])
         summary.merge(await rebuild_chains(tx, record["customerIds"] if record else []))
-    elif kind is RelationshipKind.TOUCHPOINT_VIA_CHANNEL:
-        await link_channel_days(tx, [r["from"] for r in rows])
+    elif kind in FUNNEL_REF_KINDS:
+        touchpoints = [r["from"] for r in rows]
+        if kind is RelationshipKind.TOUCHPOINT_VIA_CHANNEL:
+            await link_channel_days(tx, touchpoints)
+        summary.merge(await rebuild_funnel_facts_of_touchpoints(tx, touchpoints))
     return summary
 
 

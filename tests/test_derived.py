@@ -35,6 +35,7 @@ NEXT, REACHED, LATEST, FACTS, LOOSE, DAYS = (
     "chains of touchpoints no customer has (NEXT)",
     "touchpoints per channel and day (IN_DAY)",
 )
+VIA, FROM = "first arrivals per channel (REACHED_VIA)", "first arrivals per campaign (REACHED_FROM)"
 ORPHAN = ["NEXT without a customer"]
 
 
@@ -93,6 +94,8 @@ async def test_journeys_written_through_the_write_path_check_clean(graph: Graph)
         (REACHED, 3, 0),
         (LATEST, 3, 0),
         (FACTS, 3, 0),
+        (VIA, 3, 0),
+        (FROM, 3, 0),
         (LOOSE, 5, 0),
         (DAYS, 5, 0),
     ]
@@ -210,6 +213,8 @@ async def test_pages_cover_every_customer_once(graph: Graph) -> None:
         (3, 0),
         (3, 1),
         (3, 0),
+        (3, 0),
+        (3, 0),
         (5, 0),
         (5, 0),
     ]
@@ -241,6 +246,8 @@ async def test_the_commands_exit_codes_and_output(
         f"{REACHED}: 3 customers checked, 0 drifted",
         f"{LATEST}: 3 customers checked, 0 drifted",
         f"{FACTS}: 3 customers checked, 0 drifted",
+        f"{VIA}: 3 customers checked, 0 drifted",
+        f"{FROM}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
         f"{DAYS}: 5 touchpoints checked, 0 drifted",
     ]
@@ -259,6 +266,8 @@ async def test_the_commands_exit_codes_and_output(
         f"{LATEST}: 3 customers checked, 1 drifted",
         "  c2: 2 LATEST, wrong target",
         f"{FACTS}: 3 customers checked, 0 drifted",
+        f"{VIA}: 3 customers checked, 0 drifted",
+        f"{FROM}: 3 customers checked, 0 drifted",
         f"{LOOSE}: 5 touchpoints checked, 0 drifted",
         f"{DAYS}: 5 touchpoints checked, 0 drifted",
         "drift found: `orggraph db rebuild-derived` recomputes the facts",

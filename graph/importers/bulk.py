@@ -310,6 +310,33 @@ created in the same transaction
 write for them, computed by the caller from the rows, created without reading."""
 
 
+def _create_first_arrivals_by(fact: LiteralString, label: LiteralString) -> LiteralString:
+    return (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.customerId}) "
+        "MATCH (x:" + label + " {id: row.key}) "
+        "CREATE (c)-[:" + fact + " {stepId: row.stepId, "
+        "at: datetime({epochSeconds: row.atS, nanosecond: row.atNs}), "
+        "touchpointId: row.touchpointId}]->(x)"
+    )
+
+
+CREATE_NEW_REACHED_VIA: LiteralString = _create_first_arrivals_by("REACHED_VIA", "Channel")
+"""The funnel facts per step and channel of customers created in the same transaction
+(``journeys.REBUILD_FUNNEL_FACTS`` would write the same), created without reading."""
+
+CREATE_NEW_REACHED_FROM: LiteralString = _create_first_arrivals_by("REACHED_FROM", "Campaign")
+"""The funnel facts per step and campaign of customers created in the same transaction."""
+
+
+async def create_new_funnel_facts(tx: Tx, journeys: NewJourneys) -> WriteSummary:
+    summary = WriteSummary()
+    if journeys.reached_via:
+        summary.add(await tx.run(CREATE_NEW_REACHED_VIA, rows=journeys.reached_via))
+    if journeys.reached_from:
+        summary.add(await tx.run(CREATE_NEW_REACHED_FROM, rows=journeys.reached_from))
+    return summary
+
+
 # --- row shaping ---------------------------------------------------------------------
 
 
@@ -391,11 +418,14 @@ class NewJourneys:
     latest: set[str] = field(default_factory=set)
     next: list[list[str]] = field(default_factory=list)
     reached: list[dict[str, Any]] = field(default_factory=list)
+    reached_via: list[dict[str, Any]] = field(default_factory=list)
+    reached_from: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_journeys(records: Iterable[TouchpointRecord]) -> NewJourneys:
     """Each customer's touchpoints in (at, id) order: consecutive ones linked by NEXT, the
-    last one its LATEST, the first at each step its REACHED (with that one's time and id)."""
+    last one its LATEST, the first at each step its REACHED (with that one's time and id),
+    the first at each step via each channel and from each campaign its funnel facts."""
     by_customer: dict[str, list[TouchpointRecord]] = {}
     for record in records:
         if record.customer_id is not None:
@@ -405,22 +435,39 @@ def new_journeys(records: Iterable[TouchpointRecord]) -> NewJourneys:
         touchpoints.sort(key=lambda r: (r.at, r.id))
         out.latest.add(touchpoints[-1].id)
         out.next.extend([a.id, b.id] for a, b in pairwise(touchpoints))
-        firsts: dict[str, TouchpointRecord] = {}
-        for record in touchpoints:
-            if record.step_id is not None:
-                firsts.setdefault(record.step_id, record)
-        for step_id, first in firsts.items():
-            seconds, nanos = epoch(first.at)
-            out.reached.append(
-                {
-                    "customerId": customer_id,
-                    "stepId": step_id,
-                    "atS": seconds,
-                    "atNs": nanos,
-                    "touchpointId": first.id,
-                }
-            )
+        out.reached += first_arrivals(customer_id, touchpoints, lambda r: r.step_id)
+        out.reached_via += first_arrivals(customer_id, touchpoints, lambda r: r.channel_id)
+        out.reached_from += first_arrivals(customer_id, touchpoints, lambda r: r.campaign_id)
     return out
+
+
+def first_arrivals(
+    customer_id: str,
+    touchpoints: Sequence[TouchpointRecord],
+    by: Callable[[TouchpointRecord], str | None],
+) -> list[dict[str, Any]]:
+    """The first of one customer's touchpoints (given in (at, id) order) at each step and,
+    unless ``by`` gives a step's touchpoints no key, each key ``by`` gives them: a
+    REACHED row (``by`` the step) or a funnel fact's (``by`` the channel or campaign)."""
+    firsts: dict[tuple[str, str], TouchpointRecord] = {}
+    for record in touchpoints:
+        key = by(record)
+        if record.step_id is not None and key is not None:
+            firsts.setdefault((record.step_id, key), record)
+    rows: list[dict[str, Any]] = []
+    for (step_id, key), first in firsts.items():
+        seconds, nanos = epoch(first.at)
+        rows.append(
+            {
+                "customerId": customer_id,
+                "stepId": step_id,
+                "key": key,
+                "atS": seconds,
+                "atNs": nanos,
+                "touchpointId": first.id,
+            }
+        )
+    return rows
 
 
 def validate_touchpoints(rows: Sequence[Mapping[str, Any]]) -> list[TouchpointRecord]:
@@ -539,6 +586,7 @@ async def write_touchpoints(
             summary.add(
                 await tx.run(CREATE_NEW_JOURNEYS, next=journeys.next, reached=journeys.reached)
             )
+        summary.merge(await create_new_funnel_facts(tx, journeys))
         appends: dict[str, list[str]] = {}
         for record in new:
             customer = record.customer_id
