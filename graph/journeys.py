@@ -395,6 +395,67 @@ appends nothing), and the LATEST read first is the one deleted, so the customer'
 relationships are expanded once instead of three times.
 """
 
+INSERT_INTO_JOURNEYS: LiteralString = id_anchored(
+    """
+UNWIND $inserts AS insert
+MATCH (c:Customer {id: insert.customerId})
+REMOVE c._LOCK_
+WITH c, insert.ids AS added
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  RETURN collect(t) AS chain
+}
+CALL (chain, added) {
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS t, chain[i + 1] AS successor, added
+  WITH t, successor, t.id IN added AS isNew
+  WHERE isNew OR successor.id IN added
+  CALL (t, isNew) {
+    WITH t WHERE NOT isNew
+    OPTIONAL MATCH (t)-[old:NEXT]->(:Touchpoint)
+    DELETE old
+  }
+  CREATE (t)-[r:NEXT]->(successor)
+"""
+    + set_next_facts("r", "t", "successor")
+    + """
+}
+CALL (c, chain, added) {
+  WITH c, last(chain) AS newest WHERE newest.id IN added
+  OPTIONAL MATCH (c)-[old:LATEST]->(:Touchpoint)
+  WITH c, newest, collect(old) AS olds
+  FOREACH (old IN olds | DELETE old)
+  CREATE (c)-[:LATEST]->(newest)
+}
+CALL (c, chain, added) {
+  UNWIND range(0, size(chain) - 1) AS i
+  WITH c, i, chain[i] AS t, added
+  WHERE t.id IN added
+  MATCH (t)-[:AT_STEP]->(s:Step)
+  WITH c, s, t ORDER BY i
+  WITH c, s, head(collect(t)) AS first
+  MERGE (c)-[r:REACHED]->(s)
+  WITH r, first
+  WHERE r.at IS NULL OR first.at < r.at OR (first.at = r.at AND first.id < r.touchpointId)
+  SET r.at = first.at, r.touchpointId = first.id
+}
+"""
+)
+"""Insert each customer's new touchpoints (``$inserts``: customer id and the ids of
+touchpoints it did not have before the write) into its journey wherever they fall: the
+late ones ``APPEND_TO_JOURNEYS`` refuses. The customer's touchpoints are read once in
+(at, id) order; only the NEXT around a new touchpoint change: an old touchpoint now
+followed by a new one loses its NEXT (to the touchpoint the new one now precedes) and
+gets one to the new touchpoint, a new one gets one to its successor (each with its
+directly-follows facts, ``set_next_facts``); LATEST moves when the last is new; REACHED
+is created or moved earlier where a new touchpoint is the first at its step. No other
+NEXT is read or compared, which a rebuild (``REBUILD_JOURNEYS``) does for each. Right
+only for touchpoints that did not exist before the write, so nothing can point at them
+yet: moved touchpoints take the rebuild. The customer is write-locked first, as for the
+append."""
+
+
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
@@ -454,9 +515,10 @@ async def maintain_journeys(
 ) -> WriteSummary:
     """Keep the journeys of the touchpoints written (their states before and after the
     write, from ``touchpoint_states``) in order: a new touchpoint is appended to its
-    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
-    a touchpoint that moved in time, step or customer, and a new one arriving before
-    its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
+    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``),
+    and inserted where it falls when it does not (``INSERT_INTO_JOURNEYS``, one more round
+    trip for the batches that have late ones); a touchpoint that moved in time, step or
+    customer gets the customers concerned rebuilt whole (``rebuild_chains``).
     A touchpoint whose time, step and customer did not change costs nothing, unless its
     type or activity changed: then the NEXT relationships at its ends get their facts
     again (``REFRESH_NEXT_FACTS``, one more round trip for the batch)."""
@@ -485,7 +547,10 @@ async def maintain_journeys(
         rows = [{"customerId": c, "ids": appends[c]} for c in appending]
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
-        rebuild |= set(records[0]["outOfOrder"]) if records else set()
+        late = sorted(records[0]["outOfOrder"]) if records else []
+        if late:
+            inserts = [{"customerId": c, "ids": appends[c]} for c in late]
+            summary.add(await tx.run(INSERT_INTO_JOURNEYS, inserts=inserts))
     summary.merge(await rebuild_chains(tx, rebuild, moved, touched=sorted(after)))
     refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
     if refresh:
