@@ -582,6 +582,64 @@ The customer is write-locked before its LATEST is read, so that two transactions
 appending to one customer queue instead of both linking from the same LATEST.
 """
 
+INSERT_INTO_JOURNEYS: LiteralString = id_anchored(
+    """
+UNWIND $inserts AS insert
+MATCH (c:Customer {id: insert.customerId})
+REMOVE c._LOCK_
+WITH c, insert.ids AS added
+CALL (c) {
+  MATCH (c)-[:HAD]->(t:Touchpoint)
+  WITH t ORDER BY t.at, t.id
+  RETURN collect(t) AS chain
+}
+WITH c, added, chain,
+     [t IN chain | [(t)-[r:AT_STEP|VIA|FROM]->(x) | [type(r), r, x]]] AS links,
+"""
+    + _KEPT_FACTS
+    + """
+WITH c, added, chain, kept, """
+    + _visits("chain", "links")
+    + """ AS visits
+CALL (chain, added) {
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS t, chain[i + 1] AS successor, added
+  WITH t, successor, t.id IN added AS isNew
+  WHERE isNew OR successor.id IN added
+  CALL (t, isNew) {
+    WITH t WHERE NOT isNew
+    OPTIONAL MATCH (t)-[old:NEXT]->(:Touchpoint)
+    DELETE old
+  }
+  CREATE (t)-[r:NEXT]->(successor)
+"""
+    + set_next_facts("r", "t", "successor")
+    + """
+}
+CALL (c, chain, added, kept) {
+  WITH c, kept, last(chain) AS newest WHERE newest.id IN added
+  FOREACH (r IN [k IN kept WHERE k[0] = 'LATEST' | k[1]] | DELETE r)
+  CREATE (c)-[:LATEST]->(newest)
+}
+"""
+    + _RESET_REACHED
+    + _RESET_FUNNEL_FACTS
+)
+"""Insert each customer's new touchpoints (``$inserts``: customer id and the ids of
+touchpoints it did not have before the write) into its journey wherever they fall: the
+late ones ``APPEND_TO_JOURNEYS`` refuses. The customer's touchpoints are read once in
+(at, id) order; only the NEXT around a new touchpoint change: an old touchpoint now
+followed by a new one loses its NEXT (to the touchpoint the new one now precedes) and
+gets one to the new touchpoint, a new one gets one to its successor (each with its
+directly-follows facts, ``set_next_facts``); LATEST moves when the last is new; the
+first arrivals (REACHED and the funnel facts) are reset from the customer's ``visits``
+by the rebuild's own parts (``_RESET_REACHED``, ``_RESET_FUNNEL_FACTS``). No other NEXT
+is read or compared, which a rebuild (``REBUILD_JOURNEYS``) does for each. Right
+only for touchpoints that did not exist before the write, so nothing can point at them
+yet: moved touchpoints take the rebuild. The customer is write-locked first, as for the
+append."""
+
+
 CUSTOMERS_OF_TOUCHPOINTS_AT_STEPS: LiteralString = id_anchored(
     """
 UNWIND $ids AS id
@@ -647,9 +705,10 @@ async def maintain_journeys(
 ) -> WriteSummary:
     """Keep the journeys of the touchpoints written (their states before and after the
     write, from ``touchpoint_states``) in order: a new touchpoint is appended to its
-    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``);
-    a touchpoint that moved in time, step or customer, and a new one arriving before
-    its customer's LATEST, get the customers concerned rebuilt whole (``rebuild_chains``).
+    customer's journey when it comes after the customer's LATEST (``APPEND_TO_JOURNEYS``),
+    and inserted where it falls when it does not (``INSERT_INTO_JOURNEYS``, one more round
+    trip for the batches that have late ones); a touchpoint that moved in time, step or
+    customer gets the customers concerned rebuilt whole (``rebuild_chains``).
     A touchpoint whose time, step and customer did not change costs nothing, unless its
     type or activity changed: then the NEXT relationships at its ends get their facts
     again (``REFRESH_NEXT_FACTS``, one more round trip for the batch); its channel or
@@ -682,7 +741,10 @@ async def maintain_journeys(
         rows = [{"customerId": c, "ids": appends[c]} for c in appending]
         records, counters = await tx.records_and_counters(APPEND_TO_JOURNEYS, appends=rows)
         summary.add(counters)
-        rebuild |= set(records[0]["outOfOrder"]) if records else set()
+        late = sorted(records[0]["outOfOrder"]) if records else []
+        if late:
+            inserts = [{"customerId": c, "ids": appends[c]} for c in late]
+            summary.add(await tx.run(INSERT_INTO_JOURNEYS, inserts=inserts))
     summary.merge(await rebuild_chains(tx, rebuild, moved, touched=after))
     refresh = sorted(i for i, customer in relabelled.items() if customer not in rebuild)
     if refresh:

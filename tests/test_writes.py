@@ -10,7 +10,12 @@ import pytest
 
 from orggraph.errors import BadInputError, NotFoundError
 from orggraph.graph.driver import Graph, recording
-from orggraph.graph.journeys import APPEND_TO_JOURNEYS, REBUILD_JOURNEYS, rebuild_chains
+from orggraph.graph.journeys import (
+    APPEND_TO_JOURNEYS,
+    INSERT_INTO_JOURNEYS,
+    REBUILD_JOURNEYS,
+    rebuild_chains,
+)
 from orggraph.graph.model import RelationshipKind
 from orggraph.graph.writes import upsert_nodes, upsert_relationships
 
@@ -396,6 +401,36 @@ async def test_a_new_touchpoint_after_the_latest_is_appended_without_a_rebuild(
     assert (summary.relationships_created, summary.relationships_deleted) == (8, 1)
     assert await journeys(graph) == {
         "next": [["a", "b"], ["b", "c"]],
+        "latest": [["c1", "c"]],
+        "reached": [["c1", "s1", "2024-01-02T00:00:00Z", "b"]],
+    }
+
+
+async def test_late_new_touchpoints_are_inserted_between_their_neighbours_without_a_rebuild(
+    graph: Graph,
+) -> None:
+    await upsert_nodes(graph, "Customer", [{"id": "c1", "name": "C"}])
+    await upsert_nodes(graph, "Step", [{"id": "s1", "name": "One", "stage": "LEAD"}])
+    await upsert_nodes(
+        graph,
+        "Touchpoint",
+        [touchpoint("a", "2024-01-01T00:00:00Z"),
+         touchpoint("c", "2024-01-03T00:00:00Z", stepId="s1")],
+    )  # fmt: skip
+    with recording() as log:
+        summary = await upsert_nodes(
+            graph,
+            "Touchpoint",
+            [touchpoint("b", "2024-01-02T00:00:00Z", stepId="s1"),
+             touchpoint("d", "2023-12-31T00:00:00Z")],
+        )  # fmt: skip
+    assert INSERT_INTO_JOURNEYS in log.queries
+    assert REBUILD_JOURNEYS not in log.queries
+    # HAD twice, AT_STEP of b; NEXT d->a, a->b, b->c; a->c deleted; LATEST stays on c;
+    # REACHED s1 moved from c to b
+    assert (summary.relationships_created, summary.relationships_deleted) == (6, 1)
+    assert await journeys(graph) == {
+        "next": [["a", "b"], ["b", "c"], ["d", "a"]],
         "latest": [["c1", "c"]],
         "reached": [["c1", "s1", "2024-01-02T00:00:00Z", "b"]],
     }
