@@ -39,7 +39,7 @@ from bench.run import TOUCHPOINTS_PER_CUSTOMER, connect, counts, neo4j_database,
 ROUND = Path(__file__).resolve().parent / "write_round.py"
 KINDS = {
     "live": "new touchpoints after each journey's end (appended)",
-    "late": "late touchpoints inside journeys (chain rebuilt)",
+    "late": "late touchpoints inside journeys (inserted; rebuilt before)",
 }
 
 

@@ -10,7 +10,7 @@ refers to (not timed), writes ``batches`` batches of ``batch`` touchpoints, one
 transaction each, and prints one JSON line: ``{"rows": n, "seconds": s}``.
 
 Kinds: ``live`` touchpoints after every journey's end (appended to the chain), ``late``
-ones at random times inside the journeys (the customer's chain rebuilt). Rows carry a
+ones at random times inside the journeys (inserted into the customer's chain). Rows carry a
 customer, a channel, a step and a team, and every third one a campaign, so every fact
 kept on write is exercised.
 """
