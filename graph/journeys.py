@@ -616,12 +616,8 @@ CALL (chain, added) {
     + set_next_facts("r", "t", "successor")
     + """
 }
-CALL (c, chain, added, kept) {
-  WITH c, kept, last(chain) AS newest WHERE newest.id IN added
-  FOREACH (r IN [k IN kept WHERE k[0] = 'LATEST' | k[1]] | DELETE r)
-  CREATE (c)-[:LATEST]->(newest)
-}
 """
+    + _RESET_LATEST
     + _RESET_REACHED
     + _RESET_FUNNEL_FACTS
 )
@@ -631,9 +627,10 @@ late ones ``APPEND_TO_JOURNEYS`` refuses. The customer's touchpoints are read on
 (at, id) order; only the NEXT around a new touchpoint change: an old touchpoint now
 followed by a new one loses its NEXT (to the touchpoint the new one now precedes) and
 gets one to the new touchpoint, a new one gets one to its successor (each with its
-directly-follows facts, ``set_next_facts``); LATEST moves when the last is new; the
-first arrivals (REACHED and the funnel facts) are reset from the customer's ``visits``
-by the rebuild's own parts (``_RESET_REACHED``, ``_RESET_FUNNEL_FACTS``). No other NEXT
+directly-follows facts, ``set_next_facts``); LATEST (which moves only when the last is
+new) and the first arrivals (REACHED and the funnel facts) are reset from ``chain`` and
+the customer's ``visits`` by the rebuild's own parts (``_RESET_LATEST``,
+``_RESET_REACHED``, ``_RESET_FUNNEL_FACTS``). No other NEXT
 is read or compared, which a rebuild (``REBUILD_JOURNEYS``) does for each. Right
 only for touchpoints that did not exist before the write, so nothing can point at them
 yet: moved touchpoints take the rebuild. The customer is write-locked first, as for the
